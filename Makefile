@@ -1,0 +1,58 @@
+# The two commands a newcomer needs: `make run` (demo on 127.0.0.1:8000) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test bench bench-full messages lint format install migrate demo clean-demo
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+
+demo: migrate
+	$(PY) manage.py seed_demo
+
+## make run: install, migrate, load demo data, then web + Celery worker + Celery beat (Ctrl-C stops all)
+run: demo
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	@echo "Serving on http://127.0.0.1:8000/ (web, worker and beat; Ctrl-C stops all three)"
+	$(VENV)/bin/honcho start -f Procfile
+
+## make test: the whole suite (PostgreSQL/Redis/browser suites run when available; CI=true requires them)
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: benchmarks that print figures (not tests)
+bench: install
+	$(PY) bench/run.py
+
+bench-full: install
+	$(PY) bench/run.py --full
+
+## make messages: refresh the German catalogue from the source and compile it
+messages: install
+	$(PY) manage.py makemessages --locale de --no-location --ignore ".venv/*" --ignore "var/*" --ignore "tests/*" --ignore "bench/*"
+	$(PY) manage.py makemessages --locale de --domain djangojs --no-location --ignore ".venv/*" --ignore "var/*" --ignore "static/vendor/*" --ignore "tests/*"
+	$(PY) manage.py compilemessages --locale de --ignore ".venv/*"
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean-demo:
+	rm -rf db.sqlite3 var/broker var/celerybeat-schedule*

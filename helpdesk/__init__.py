@@ -1,0 +1,5 @@
+"""The helpdesk project package: settings, URLs, Celery app."""
+
+from helpdesk.celery import app as celery_app
+
+__all__ = ["celery_app"]

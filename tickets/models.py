@@ -1,0 +1,544 @@
+"""The ticket domain: support levels, teams, customers, tickets, messages and the timeline.
+
+Rows change only through `tickets/services.py`; per-row bookkeeping lives here, on the model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from tickets.priority import Impact, Priority, Urgency
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class SupportLevel(models.Model):
+    """One stage of the escalation chain: 1st level, 2nd level, incident management, management."""
+
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("mandate"), blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+        verbose_name = _("support level")
+        verbose_name_plural = _("support levels")
+
+    def __str__(self) -> str:
+        return f"{self.rank} · {self.name}"
+
+
+class Team(models.Model):
+    """A group of agents. Tier teams form the escalation chain through `escalates_to`."""
+
+    class Kind(models.TextChoices):
+        TIER = "tier", _("Tier (escalation chain)")
+        FUNCTIONAL = "functional", _("Functional (lateral experts)")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.TIER)
+    level = models.ForeignKey(
+        SupportLevel, on_delete=models.PROTECT, related_name="teams", verbose_name=_("level")
+    )
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="led_teams",
+        verbose_name=_("team lead"),
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="teams", verbose_name=_("members")
+    )
+    escalates_to = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="escalated_from",
+        verbose_name=_("escalates to"),
+        help_text=_("The next team up the escalation chain (tier teams only)."),
+    )
+    email = models.EmailField(_("team email"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["level__rank", "name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def chain(self) -> list[Team]:
+        """The teams above this one along `escalates_to`, stopping at the top or at a cycle."""
+        seen: set[int] = {self.pk}
+        result: list[Team] = []
+        current = self.escalates_to
+        while current is not None and current.pk not in seen:
+            result.append(current)
+            seen.add(current.pk)
+            current = current.escalates_to
+        return result
+
+    def chain_has_cycle(self) -> bool:
+        """True when following `escalates_to` from this team comes back to a team already seen."""
+        seen: set[int] = {self.pk}
+        current = self.escalates_to
+        while current is not None:
+            if current.pk in seen:
+                return True
+            seen.add(current.pk)
+            current = current.escalates_to
+        return False
+
+
+class Customer(models.Model):
+    """An organisation or a person we support; its tier and contract select an SLA policy."""
+
+    class Kind(models.TextChoices):
+        ORGANISATION = "organisation", _("Organisation")
+        PERSON = "person", _("Person")
+
+    class Tier(models.TextChoices):
+        STANDARD = "standard", _("Standard")
+        PREMIUM = "premium", _("Premium")
+        ENTERPRISE = "enterprise", _("Enterprise")
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=Kind.choices, default=Kind.ORGANISATION
+    )
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    tier = models.CharField(_("tier"), max_length=20, choices=Tier.choices, default=Tier.STANDARD)
+    is_vip = models.BooleanField(_("VIP"), default=False)
+    contract = models.CharField(
+        _("contract"),
+        max_length=100,
+        blank=True,
+        help_text=_("Contract reference; SLA policies can select customers by it."),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReferenceCounter(models.Model):
+    """The last ticket number handed out per year, for human references like HD-2026-000123."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("reference counter")
+        verbose_name_plural = _("reference counters")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> TicketQuerySet:
+        """The tickets `user` may see: the one rule for UI, API, search, exports and dashboards.
+
+        Admins (superusers or holders of `tickets.view_all_tickets`) see all; agents see their
+        teams' tickets (as member or lead), tickets assigned to them and tickets they follow.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.has_perm("tickets.view_all_tickets"):
+            return self.all()
+        team_ids = Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk")
+        followed = Ticket.watchers.through.objects.filter(user_id=user.pk).values("ticket_id")
+        return self.filter(Q(team_id__in=team_ids) | Q(assignee_id=user.pk) | Q(pk__in=followed))
+
+    def active(self) -> TicketQuerySet:
+        return self.filter(status__in=Ticket.ACTIVE_STATUSES)
+
+    def with_list_related(self) -> TicketQuerySet:
+        """Everything a ticket list row shows, in one query."""
+        return self.select_related("team", "level", "assignee", "customer")
+
+
+class Ticket(ConcurrentTransitionMixin, models.Model):
+    """A customer's issue. Its status is an FSM; escalation changes owner, not status."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+        WEB = "web", _("Web")
+        CHAT = "chat", _("Chat")
+        API = "api", _("API")
+        MONITORING = "monitoring", _("Monitoring")
+
+    ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
+
+    reference = models.CharField(_("reference"), max_length=32, unique=True, editable=False)
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    status = FSMField(
+        _("status"), default=Status.NEW, choices=Status.choices, protected=True, db_index=True
+    )
+    impact = models.PositiveSmallIntegerField(
+        _("impact"), choices=Impact.choices, default=Impact.MODERATE
+    )
+    urgency = models.PositiveSmallIntegerField(
+        _("urgency"), choices=Urgency.choices, default=Urgency.MEDIUM
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.MEDIUM, db_index=True
+    )
+    priority_overridden = models.BooleanField(
+        _("priority overridden"),
+        default=False,
+        help_text=_("Set when an agent changed the priority away from the severity matrix."),
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("team")
+    )
+    level = models.ForeignKey(
+        SupportLevel, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("level")
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+        verbose_name=_("assignee"),
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("customer"),
+    )
+    channel = models.CharField(
+        _("channel"), max_length=20, choices=Channel.choices, default=Channel.WEB
+    )
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="followed_tickets",
+        verbose_name=_("followers"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(_("reopened"), default=0)
+
+    # Escalation state. `escalation_cycle` grows at every hand-off and on reopen; an automatic
+    # rule fires at most once per ticket and cycle.
+    escalation_cycle = models.PositiveIntegerField(_("escalation cycle"), default=0)
+    is_major_incident = models.BooleanField(_("major incident"), default=False)
+    risk_score = models.PositiveSmallIntegerField(_("risk score"), default=0)
+    risk_reasons = models.JSONField(_("risk reasons"), default=list, blank=True)
+
+    # The SLA clock, denormalised so that reads and sweeps are index lookups.
+    last_progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    first_responded_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
+    first_response_warning_at = models.DateTimeField(null=True, blank=True, editable=False)
+    first_response_breached_at = models.DateTimeField(
+        _("first response breached"), null=True, blank=True
+    )
+    next_update_due_at = models.DateTimeField(_("next update due"), null=True, blank=True)
+    next_update_warning_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_update_breached_at = models.DateTimeField(
+        _("next update breached"), null=True, blank=True
+    )
+    resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    resolution_warning_at = models.DateTimeField(null=True, blank=True, editable=False)
+    resolution_breached_at = models.DateTimeField(_("resolution breached"), null=True, blank=True)
+    sla_paused_at = models.DateTimeField(_("SLA paused since"), null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(_("SLA paused (business seconds)"), default=0)
+    next_check_at = models.DateTimeField(_("next escalation check"), null=True, blank=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        permissions = [("view_all_tickets", _("Can see every ticket"))]
+        indexes = [
+            models.Index(fields=["team", "status", "-created_at"], name="ticket_team_status"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            # The sweep reads only active tickets whose next check is due.
+            models.Index(
+                fields=["next_check_at"],
+                name="ticket_next_check_active",
+                condition=Q(status__in=["new", "open", "pending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("tickets:detail", kwargs={"reference": self.reference})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    # --- Status transitions. They change this row in memory only; services save and record.
+
+    @transition(field=status, source=Status.NEW, target=Status.OPEN, custom={"label": _("Open")})
+    def open(self) -> None:
+        """Work has started on a new ticket."""
+
+    @transition(
+        field=status,
+        source=Status.OPEN,
+        target=Status.PENDING,
+        custom={"label": _("Set pending")},
+    )
+    def pend(self) -> None:
+        """Waiting on the customer or a third party; the policy decides if the clock pauses."""
+
+    @transition(
+        field=status, source=Status.PENDING, target=Status.OPEN, custom={"label": _("Resume")}
+    )
+    def resume(self) -> None:
+        """Back to work after waiting."""
+
+    @transition(
+        field=status,
+        source=[Status.NEW, Status.OPEN, Status.PENDING],
+        target=Status.RESOLVED,
+        custom={"label": _("Resolve")},
+    )
+    def resolve(self) -> None:
+        """Solved; the service stamps `resolved_at`."""
+
+    @transition(
+        field=status, source=Status.RESOLVED, target=Status.OPEN, custom={"label": _("Reopen")}
+    )
+    def reopen(self) -> None:
+        """The solution did not hold; counted, and a new escalation cycle begins."""
+        self.resolved_at = None
+        self.reopen_count += 1
+        self.escalation_cycle += 1
+
+    @transition(
+        field=status, source=Status.RESOLVED, target=Status.CLOSED, custom={"label": _("Close")}
+    )
+    def close(self) -> None:
+        """Done for good; the service stamps `closed_at`."""
+
+
+TRANSITION_NAMES = ("open", "pend", "resume", "resolve", "reopen", "close")
+
+
+def attachment_upload_to(instance: Attachment, filename: str) -> str:
+    """A generated, unguessable storage name; the original name is kept in the row only."""
+    suffix = PurePath(filename).suffix.lower()[:10]
+    if not suffix[1:].isalnum():
+        suffix = ""
+    today = timezone.now()
+    return f"attachments/{today:%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class Message(models.Model):
+    """A public reply, an internal note, or a message from the customer."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", _("Public reply")
+        NOTE = "note", _("Internal note")
+        CUSTOMER = "customer", _("Customer message")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages", verbose_name=_("ticket")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    author_name = models.CharField(_("author name"), max_length=200, blank=True)
+    body = models.TextField(_("body"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.ticket_id}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind != self.Kind.NOTE
+
+    @property
+    def display_author(self) -> str:
+        if self.author_id:
+            return self.author.get_full_name() or self.author.get_username()
+        return self.author_name or str(_("Customer"))
+
+
+class Attachment(models.Model):
+    """A file on a message. Stored under a generated name; served only by the download view."""
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("ticket")
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="attachments",
+        verbose_name=_("message"),
+    )
+    file = models.FileField(_("file"), upload_to=attachment_upload_to, max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(_("size"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "tickets:attachment",
+            kwargs={"reference": self.ticket.reference, "pk": self.pk},
+        )
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete a timeline entry."""
+
+
+class TicketEventQuerySet(models.QuerySet["TicketEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("Ticket events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Ticket events are append-only.")
+
+
+class TicketEvent(models.Model):
+    """The append-only timeline and audit trail of a ticket: who did what, when, with what."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        TRANSITIONED = "transitioned", _("Status changed")
+        ASSIGNED = "assigned", _("Assigned")
+        TEAM_CHANGED = "team_changed", _("Team changed")
+        LEVEL_CHANGED = "level_changed", _("Level changed")
+        PRIORITY_CHANGED = "priority_changed", _("Priority changed")
+        REPLIED = "replied", _("Public reply")
+        NOTE_ADDED = "note_added", _("Internal note")
+        CUSTOMER_MESSAGE = "customer_message", _("Customer message")
+        FOLLOWED = "followed", _("Followed")
+        UNFOLLOWED = "unfollowed", _("Unfollowed")
+        ESCALATED = "escalated", _("Escalated")
+        ACKNOWLEDGED = "acknowledged", _("Escalation acknowledged")
+        DE_ESCALATED = "de_escalated", _("De-escalated")
+        SLA_WARNING = "sla_warning", _("SLA warning")
+        SLA_BREACH = "sla_breach", _("SLA breached")
+        SLA_RECOMPUTED = "sla_recomputed", _("SLA recomputed")
+        NOTIFIED = "notified", _("Notification sent")
+        MAJOR_INCIDENT = "major_incident", _("Major incident")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("message"),
+    )
+    payload = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    objects = TicketEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.ticket_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("Ticket events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Ticket events are append-only.")

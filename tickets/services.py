@@ -1,0 +1,623 @@
+"""Write operations on tickets: one use case each, one transaction each.
+
+Every view, API endpoint, admin action and task that changes a ticket calls one of these, so
+the browser, the API and the workers can never disagree. Each service locks the ticket row,
+changes it, writes a `TicketEvent`, and updates `last_progress_at` when an agent made progress.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import Storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import TransitionNotAllowed, has_transition_perm
+
+from tickets.models import (
+    TRANSITION_NAMES,
+    Attachment,
+    Customer,
+    Message,
+    ReferenceCounter,
+    SupportLevel,
+    Team,
+    Ticket,
+    TicketEvent,
+)
+from tickets.priority import Priority, derive_priority
+
+# Hooks run inside the service's transaction after a ticket changed, with the ticket and the
+# set of changed aspects ("created", "status", "priority", "team", "assignee", "reply", ...).
+# The SLA clock and the escalation engine register here (in their AppConfig.ready), so that
+# tickets/ does not import them and every write path recomputes them in the same transaction.
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TicketChangeHook = Callable[[Ticket, frozenset[str], datetime, AbstractBaseUser | None], None]
+_change_hooks: list[TicketChangeHook] = []
+
+
+def register_change_hook(hook: TicketChangeHook) -> None:
+    """Run `hook` after every ticket write, inside its transaction. Idempotent per hook."""
+    if hook not in _change_hooks:
+        _change_hooks.append(hook)
+
+
+def _after_change(
+    ticket: Ticket, changes: Iterable[str], now: datetime, actor: AbstractBaseUser | None
+) -> None:
+    frozen = frozenset(changes)
+    for hook in _change_hooks:
+        hook(ticket, frozen, now, actor)
+
+
+class TicketError(ValidationError):
+    """A user's request that cannot be carried out; the message says why."""
+
+
+def is_agent(user: AbstractBaseUser | None) -> bool:
+    """Agents are active users in a team (member or lead), and admins."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Team.objects.filter(members=user).exists() or Team.objects.filter(lead=user).exists()
+
+
+def can_work_ticket(ticket: Ticket, user: AbstractBaseUser) -> bool:
+    """Whether `user` may change `ticket`: the ticket must be visible to them."""
+    return Ticket.objects.visible_to(user).filter(pk=ticket.pk).exists()
+
+
+def allocate_references(year: int, count: int = 1) -> list[str]:
+    """Reserve `count` consecutive references for `year`, e.g. HD-2026-000123.
+
+    Locks the year's counter row, so concurrent creations never share a number.
+    """
+    prefix = settings.TICKET_REFERENCE_PREFIX
+    with transaction.atomic():
+        ReferenceCounter.objects.get_or_create(year=year)
+        counter = ReferenceCounter.objects.select_for_update().get(year=year)
+        first = counter.last + 1
+        counter.last += count
+        counter.save(update_fields=["last"])
+    return [f"{prefix}-{year}-{n:06d}" for n in range(first, first + count)]
+
+
+def _lock(ticket: Ticket) -> Ticket:
+    """Reload `ticket` with a row lock for the rest of the transaction."""
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _event(
+    ticket: Ticket,
+    kind: str,
+    *,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+    message: Message | None = None,
+) -> TicketEvent:
+    return TicketEvent.objects.create(
+        ticket=ticket,
+        kind=kind,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        payload=payload or {},
+        message=message,
+        created_at=now,
+    )
+
+
+def _user_label(user: AbstractBaseUser | None) -> str | None:
+    if user is None:
+        return None
+    return user.get_full_name() or user.get_username()
+
+
+def _save_attachments(
+    ticket: Ticket,
+    message: Message | None,
+    files: Sequence[UploadedFile],
+    actor: AbstractBaseUser | None,
+) -> list[Attachment]:
+    limit = settings.ATTACHMENT_MAX_BYTES
+    for upload in files:
+        if upload.size > limit:
+            raise TicketError(
+                {
+                    "attachments": _("%(name)s is larger than the limit of %(limit)s bytes.")
+                    % {"name": upload.name, "limit": limit}
+                }
+            )
+    saved = []
+    written = _written_files.get()
+    for upload in files:
+        attachment = Attachment(
+            ticket=ticket,
+            message=message,
+            original_name=(upload.name or "file")[:255],
+            content_type=(getattr(upload, "content_type", "") or "")[:100],
+            size=upload.size,
+            uploaded_by=actor if actor is not None and actor.is_authenticated else None,
+        )
+        attachment.file.save(upload.name or "file", upload, save=False)
+        if written is not None:
+            written.append((attachment.file.storage, attachment.file.name))
+        attachment.save()
+        saved.append(attachment)
+    return saved
+
+
+# Files written to storage by the current service call; removed again if it fails, so a
+# rolled-back message leaves no orphaned upload behind.
+_written_files: ContextVar[list[tuple[Storage, str]] | None] = ContextVar(
+    "written_files", default=None
+)
+
+
+def atomic_with_files(func: Callable[P, R]) -> Callable[P, R]:
+    """`transaction.atomic`, plus removal of the attachments stored when the call fails."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _written_files.set([])
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except BaseException:
+            for storage, name in _written_files.get() or []:
+                storage.delete(name)
+            raise
+        finally:
+            _written_files.reset(token)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """What it takes to open a ticket, validated by forms and serializers before it gets here."""
+
+    subject: str
+    description: str
+    team: Team
+    customer: Customer | None = None
+    impact: int = 3
+    urgency: int = 3
+    channel: str = Ticket.Channel.WEB
+    assignee: AbstractBaseUser | None = None
+    level: SupportLevel | None = None
+
+
+def _validate_assignee(team: Team, assignee: AbstractBaseUser | None) -> None:
+    if assignee is None:
+        return
+    if not assignee.is_active:
+        raise TicketError({"assignee": _("This user is not active.")})
+    if not (assignee.is_superuser or team.members.filter(pk=assignee.pk).exists()) and (
+        team.lead_id != assignee.pk
+    ):
+        raise TicketError({"assignee": _("The assignee must be a member of the ticket's team.")})
+
+
+@atomic_with_files
+def ticket_create(
+    *,
+    actor: AbstractBaseUser | None,
+    data: NewTicket,
+    attachments: Sequence[UploadedFile] = (),
+    now: datetime | None = None,
+) -> Ticket:
+    """Open a ticket. Priority comes from the severity matrix; the level from the team."""
+    now = now or timezone.now()
+    if not data.subject.strip():
+        raise TicketError({"subject": _("A subject is required.")})
+    if not data.team.is_active:
+        raise TicketError({"team": _("This team is not active.")})
+    _validate_assignee(data.team, data.assignee)
+    (reference,) = allocate_references(now.year)
+    ticket = Ticket(
+        reference=reference,
+        subject=data.subject.strip(),
+        description=data.description,
+        impact=data.impact,
+        urgency=data.urgency,
+        priority=derive_ticket_priority(data.impact, data.urgency),
+        team=data.team,
+        level=data.level or data.team.level,
+        assignee=data.assignee,
+        customer=data.customer,
+        channel=data.channel,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_at=now,
+        updated_at=now,
+    )
+    ticket.save()
+    _event(
+        ticket,
+        TicketEvent.Kind.CREATED,
+        actor=actor,
+        now=now,
+        payload={
+            "subject": ticket.subject,
+            "team": ticket.team.name,
+            "level": ticket.level.rank,
+            "priority": ticket.priority,
+            "channel": ticket.channel,
+            "assignee": _user_label(ticket.assignee),
+        },
+    )
+    if attachments:
+        _save_attachments(ticket, None, attachments, actor)
+    _after_change(ticket, {"created"}, now, actor)
+    return ticket
+
+
+def derive_ticket_priority(impact: int, urgency: int) -> int:
+    """The priority for a new or re-assessed ticket."""
+    return derive_priority(impact, urgency)
+
+
+def _progress(ticket: Ticket, actor: AbstractBaseUser | None, now: datetime) -> list[str]:
+    """Record agent progress (see DESIGN: 'Progress'); returns the fields it changed."""
+    if actor is not None and is_agent(actor):
+        ticket.last_progress_at = now
+        return ["last_progress_at"]
+    return []
+
+
+def _add_message(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser | None,
+    kind: str,
+    body: str,
+    attachments: Sequence[UploadedFile],
+    now: datetime,
+    author_name: str = "",
+) -> Message:
+    if not body.strip():
+        raise TicketError({"body": _("The message is empty.")})
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=kind,
+        author=actor if actor is not None and actor.is_authenticated else None,
+        author_name=author_name,
+        body=body,
+        created_at=now,
+    )
+    if attachments:
+        _save_attachments(ticket, message, attachments, actor)
+    return message
+
+
+def _require_agent(ticket: Ticket, actor: AbstractBaseUser) -> None:
+    if not is_agent(actor) or not can_work_ticket(ticket, actor):
+        raise PermissionDenied(_("You may not work on this ticket."))
+
+
+@atomic_with_files
+def ticket_reply(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    body: str,
+    attachments: Sequence[UploadedFile] = (),
+    now: datetime | None = None,
+) -> Message:
+    """A public reply by an agent: progress, and it meets the first-response target."""
+    now = now or timezone.now()
+    ticket = _lock(ticket)
+    _require_agent(ticket, actor)
+    if not ticket.is_active and ticket.status != Ticket.Status.RESOLVED:
+        raise TicketError({"body": _("A closed ticket takes no more replies.")})
+    message = _add_message(
+        ticket=ticket,
+        actor=actor,
+        kind=Message.Kind.REPLY,
+        body=body,
+        attachments=attachments,
+        now=now,
+    )
+    changed = ["updated_at", *_progress(ticket, actor, now)]
+    first = ticket.first_responded_at is None
+    if first:
+        ticket.first_responded_at = now
+        changed.append("first_responded_at")
+    ticket.updated_at = now
+    ticket.save(update_fields=changed)
+    _event(
+        ticket,
+        TicketEvent.Kind.REPLIED,
+        actor=actor,
+        now=now,
+        message=message,
+        payload={"first_response": first},
+    )
+    _after_change(ticket, {"reply"}, now, actor)
+    return message
+
+
+@atomic_with_files
+def ticket_add_note(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    body: str,
+    attachments: Sequence[UploadedFile] = (),
+    now: datetime | None = None,
+) -> Message:
+    """An internal note: progress, but not a response to the customer."""
+    now = now or timezone.now()
+    ticket = _lock(ticket)
+    _require_agent(ticket, actor)
+    message = _add_message(
+        ticket=ticket,
+        actor=actor,
+        kind=Message.Kind.NOTE,
+        body=body,
+        attachments=attachments,
+        now=now,
+    )
+    ticket.updated_at = now
+    ticket.save(update_fields=["updated_at", *_progress(ticket, actor, now)])
+    _event(ticket, TicketEvent.Kind.NOTE_ADDED, actor=actor, now=now, message=message)
+    _after_change(ticket, {"note"}, now, actor)
+    return message
+
+
+@atomic_with_files
+def ticket_add_customer_message(
+    *,
+    ticket: Ticket,
+    body: str,
+    author_name: str = "",
+    actor: AbstractBaseUser | None = None,
+    attachments: Sequence[UploadedFile] = (),
+    now: datetime | None = None,
+) -> Message:
+    """A message from the customer (by mail, phone transcript or API). Not progress.
+
+    A pending ticket goes back to open, a resolved one is reopened: the customer is waiting.
+    """
+    now = now or timezone.now()
+    ticket = _lock(ticket)
+    if ticket.status == Ticket.Status.CLOSED:
+        raise TicketError({"body": _("This ticket is closed; open a new one.")})
+    message = _add_message(
+        ticket=ticket,
+        actor=actor,
+        kind=Message.Kind.CUSTOMER,
+        body=body,
+        attachments=attachments,
+        now=now,
+        author_name=author_name or (ticket.customer.name if ticket.customer else ""),
+    )
+    changes = {"customer_message"}
+    before = ticket.status
+    if ticket.status == Ticket.Status.PENDING:
+        ticket.resume()
+    elif ticket.status == Ticket.Status.RESOLVED:
+        ticket.reopen()
+        changes.add("reopen")
+    ticket.updated_at = now
+    ticket.save()
+    _event(ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, actor=actor, now=now, message=message)
+    if ticket.status != before:
+        changes.add("status")
+        _event(
+            ticket,
+            TicketEvent.Kind.TRANSITIONED,
+            actor=None,
+            now=now,
+            payload={"from": before, "to": ticket.status, "automatic": True},
+        )
+    _after_change(ticket, changes, now, actor)
+    return message
+
+
+def available_transitions(ticket: Ticket, user: AbstractBaseUser) -> list[tuple[str, str]]:
+    """(name, label) of the transitions `user` may run on `ticket` now, in a stable order."""
+    result = []
+    for t in ticket.get_available_user_status_transitions(user):
+        result.append((t.name, str(t.custom.get("label", t.name))))
+    order = {name: i for i, name in enumerate(TRANSITION_NAMES)}
+    return sorted(result, key=lambda pair: order.get(pair[0], 99))
+
+
+@transaction.atomic
+def ticket_transition(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    name: str,
+    now: datetime | None = None,
+) -> Ticket:
+    """Move `ticket` along its status FSM.
+
+    Raises TransitionNotAllowed when `name` is unknown or not allowed from the current status,
+    PermissionDenied when `actor` may not work on the ticket.
+    """
+    now = now or timezone.now()
+    if name not in TRANSITION_NAMES:
+        raise TransitionNotAllowed(_("Unknown transition “%(name)s”.") % {"name": name})
+    ticket = _lock(ticket)
+    _require_agent(ticket, actor)
+    method = getattr(ticket, name)
+    if not has_transition_perm(method, actor):
+        raise TransitionNotAllowed(
+            _("Cannot %(action)s a ticket that is %(status)s.")
+            % {"action": name, "status": ticket.get_status_display().lower()}
+        )
+    before = ticket.status
+    method()
+    if name == "resolve":
+        ticket.resolved_at = now
+    elif name == "close":
+        ticket.closed_at = now
+    ticket.updated_at = now
+    _progress(ticket, actor, now)
+    ticket.save()
+    _event(
+        ticket,
+        TicketEvent.Kind.TRANSITIONED,
+        actor=actor,
+        now=now,
+        payload={"from": before, "to": ticket.status, "transition": name},
+    )
+    _after_change(ticket, {"status", name}, now, actor)
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    assignee: AbstractBaseUser | None,
+    team: Team | None = None,
+    now: datetime | None = None,
+    reason: str = "",
+) -> Ticket:
+    """Give the ticket to `assignee` and/or another `team` (a hand-off when the team changes).
+
+    Moving to another team sets the team's level and starts a new escalation cycle.
+    """
+    now = now or timezone.now()
+    ticket = _lock(ticket)
+    _require_agent(ticket, actor)
+    if not ticket.is_active:
+        raise TicketError({"assignee": _("Only active tickets can be reassigned.")})
+    new_team = team or ticket.team
+    if not new_team.is_active:
+        raise TicketError({"team": _("This team is not active.")})
+    _validate_assignee(new_team, assignee)
+    changes: set[str] = set()
+    if new_team.pk != ticket.team_id:
+        old_team, old_level = ticket.team, ticket.level
+        ticket.team = new_team
+        ticket.level = new_team.level
+        ticket.escalation_cycle += 1
+        changes.add("team")
+        _event(
+            ticket,
+            TicketEvent.Kind.TEAM_CHANGED,
+            actor=actor,
+            now=now,
+            payload={"from": old_team.name, "to": new_team.name, "reason": reason},
+        )
+        if old_level.pk != new_team.level_id:
+            changes.add("level")
+            _event(
+                ticket,
+                TicketEvent.Kind.LEVEL_CHANGED,
+                actor=actor,
+                now=now,
+                payload={"from": old_level.rank, "to": new_team.level.rank},
+            )
+    if (assignee.pk if assignee else None) != ticket.assignee_id:
+        old = ticket.assignee
+        ticket.assignee = assignee
+        changes.add("assignee")
+        _event(
+            ticket,
+            TicketEvent.Kind.ASSIGNED,
+            actor=actor,
+            now=now,
+            payload={"from": _user_label(old), "to": _user_label(assignee), "reason": reason},
+        )
+    if not changes:
+        return ticket
+    ticket.updated_at = now
+    _progress(ticket, actor, now)
+    ticket.save()
+    _after_change(ticket, changes, now, actor)
+    return ticket
+
+
+@transaction.atomic
+def ticket_change_priority(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    priority: int | None = None,
+    impact: int | None = None,
+    urgency: int | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Re-assess a ticket. New impact/urgency re-derive the priority from the matrix; an
+    explicit `priority` overrides the matrix. A reason is always required (audit trail).
+    """
+    now = now or timezone.now()
+    if not reason.strip():
+        raise TicketError({"reason": _("Say why the priority changes.")})
+    ticket = _lock(ticket)
+    if actor is not None:
+        _require_agent(ticket, actor)
+    if not ticket.is_active:
+        raise TicketError({"priority": _("Only active tickets can be re-prioritised.")})
+    before = {"priority": ticket.priority, "impact": ticket.impact, "urgency": ticket.urgency}
+    if impact is not None:
+        ticket.impact = impact
+    if urgency is not None:
+        ticket.urgency = urgency
+    if priority is not None:
+        if priority not in Priority.values:
+            raise TicketError({"priority": _("Unknown priority.")})
+        derived = derive_ticket_priority(ticket.impact, ticket.urgency)
+        ticket.priority = priority
+        ticket.priority_overridden = priority != derived
+    elif impact is not None or urgency is not None:
+        ticket.priority = derive_ticket_priority(ticket.impact, ticket.urgency)
+        ticket.priority_overridden = False
+    after = {"priority": ticket.priority, "impact": ticket.impact, "urgency": ticket.urgency}
+    if after == before:
+        return ticket
+    ticket.updated_at = now
+    ticket.save()
+    _event(
+        ticket,
+        TicketEvent.Kind.PRIORITY_CHANGED,
+        actor=actor,
+        now=now,
+        payload={"from": before, "to": after, "reason": reason.strip()},
+    )
+    _after_change(ticket, {"priority"}, now, actor)
+    return ticket
+
+
+@transaction.atomic
+def ticket_follow(
+    *, ticket: Ticket, actor: AbstractBaseUser, follow: bool = True, now: datetime | None = None
+) -> Ticket:
+    """Add `actor` to (or remove from) the ticket's followers; they see it and are told."""
+    now = now or timezone.now()
+    ticket = _lock(ticket)
+    if not is_agent(actor):
+        raise PermissionDenied(_("Only agents can follow tickets."))
+    is_following = ticket.watchers.filter(pk=actor.pk).exists()
+    if follow == is_following:
+        return ticket
+    if follow:
+        ticket.watchers.add(actor)
+    else:
+        ticket.watchers.remove(actor)
+    _event(
+        ticket,
+        TicketEvent.Kind.FOLLOWED if follow else TicketEvent.Kind.UNFOLLOWED,
+        actor=actor,
+        now=now,
+    )
+    return ticket
