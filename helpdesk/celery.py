@@ -10,8 +10,6 @@ app = Celery("helpdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {
-    # Liveness of the worker/beat pair: records that beat ticked and a worker ran a task,
-    # so the dashboard and `manage.py check_workers` can tell a stalled pipeline.
-    "heartbeat": {"task": "tickets.tasks.heartbeat", "schedule": 60.0},
-}
+
+# Periodic work, one entry each; the escalation sweep and the outbox relay register here.
+app.conf.beat_schedule = {}

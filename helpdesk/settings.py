@@ -160,6 +160,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_DIR),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
     }
+    # Web, worker and beat all write into these folders; they must exist before any of them.
+    (CELERY_BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True

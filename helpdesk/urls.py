@@ -1,6 +1,5 @@
 """URL routes: the agent UI, Django admin, the REST API and its schema."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -16,4 +15,3 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("admin/", admin.site.urls),
 ]
-

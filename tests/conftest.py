@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -11,6 +12,66 @@ from tests.factories import AdminFactory, TeamFactory, UserFactory
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+
+def _missing_services() -> dict[str, str]:
+    """Which real services this run lacks, by marker name, with the reason."""
+    from django.conf import settings
+
+    missing: dict[str, str] = {}
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        missing["postgres"] = "no PostgreSQL: set DATABASE_URL=postgres://..."
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url:
+        missing["redis"] = "no Redis: set REDIS_URL=redis://..."
+    else:
+        import redis
+
+        try:
+            redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+        except redis.RedisError as exc:
+            missing["redis"] = f"Redis at REDIS_URL does not answer ({exc})"
+    if "redis" in missing or "postgres" in missing:
+        missing["celery_worker"] = "a real worker needs PostgreSQL and Redis"
+    if not shutil.which("chromium") and not os.path.exists("/usr/bin/chromium"):
+        missing["e2e"] = "no Chromium at /usr/bin/chromium (apt-get install chromium)"
+    return missing
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip suites whose real service is absent on a laptop; under CI=true, fail them instead."""
+    missing = _missing_services()
+    in_ci = os.environ.get("CI") == "true"
+    skipped: dict[str, int] = {}
+    for item in items:
+        for marker, reason in missing.items():
+            if item.get_closest_marker(marker):
+                if in_ci:
+                    item.add_marker(
+                        pytest.mark.usefixtures("_fail_for_missing_service"),
+                    )
+                    item.user_properties.append(("missing_service", reason))
+                else:
+                    item.add_marker(pytest.mark.skip(reason=f"[{marker}] {reason}"))
+                    skipped[marker] = skipped.get(marker, 0) + 1
+                break
+    config._helpdesk_skipped_suites = skipped  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def _fail_for_missing_service(request: pytest.FixtureRequest) -> None:
+    reasons = [v for k, v in request.node.user_properties if k == "missing_service"]
+    pytest.fail(f"CI=true but a required service is missing: {'; '.join(reasons)}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    skipped = getattr(config, "_helpdesk_skipped_suites", {})
+    if skipped:
+        terminalreporter.write_line(
+            "Suites skipped for want of a service: "
+            + ", ".join(f"{marker} ({n} tests)" for marker, n in sorted(skipped.items()))
+            + ". Under CI=true they run or fail."
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pw")
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+    def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 
@@ -54,7 +54,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     kind = Team.Kind.TIER
 
     @factory.post_generation
-    def members(obj, create, extracted, **kwargs):  # noqa: N805
+    def members(obj, create, extracted, **kwargs):
         if create and extracted:
             obj.members.add(*extracted)
 

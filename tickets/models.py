@@ -282,9 +282,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     )
     next_update_due_at = models.DateTimeField(_("next update due"), null=True, blank=True)
     next_update_warning_at = models.DateTimeField(null=True, blank=True, editable=False)
-    next_update_breached_at = models.DateTimeField(
-        _("next update breached"), null=True, blank=True
-    )
+    next_update_breached_at = models.DateTimeField(_("next update breached"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
     resolution_warning_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolution_breached_at = models.DateTimeField(_("resolution breached"), null=True, blank=True)
