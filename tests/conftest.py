@@ -47,10 +47,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, reason in missing.items():
             if item.get_closest_marker(marker):
                 if in_ci:
-                    item.add_marker(
-                        pytest.mark.usefixtures("_fail_for_missing_service"),
-                    )
-                    item.user_properties.append(("missing_service", reason))
+                    item.user_properties.append(("missing_service", f"[{marker}] {reason}"))
                 else:
                     item.add_marker(pytest.mark.skip(reason=f"[{marker}] {reason}"))
                     skipped[marker] = skipped.get(marker, 0) + 1
@@ -58,10 +55,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config._helpdesk_skipped_suites = skipped  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def _fail_for_missing_service(request: pytest.FixtureRequest) -> None:
-    reasons = [v for k, v in request.node.user_properties if k == "missing_service"]
-    pytest.fail(f"CI=true but a required service is missing: {'; '.join(reasons)}")
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reasons = [value for key, value in item.user_properties if key == "missing_service"]
+    if reasons:
+        pytest.fail(f"CI=true but a required service is missing: {'; '.join(reasons)}")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
