@@ -268,6 +268,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     # Escalation state. `escalation_cycle` grows at every hand-off and on reopen; an automatic
     # rule fires at most once per ticket and cycle.
     escalation_cycle = models.PositiveIntegerField(_("escalation cycle"), default=0)
+    cycle_started_at = models.DateTimeField(_("cycle started"), null=True, blank=True)
     is_major_incident = models.BooleanField(_("major incident"), default=False)
     risk_score = models.PositiveSmallIntegerField(_("risk score"), default=0)
     risk_reasons = models.JSONField(_("risk reasons"), default=list, blank=True)
@@ -286,6 +287,19 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
     resolution_warning_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolution_breached_at = models.DateTimeField(_("resolution breached"), null=True, blank=True)
+    sla_policy = models.ForeignKey(
+        "sla.SLAPolicy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("SLA policy"),
+    )
+    first_response_warned_at = models.DateTimeField(
+        _("first response warning"), null=True, blank=True
+    )
+    next_update_warned_at = models.DateTimeField(_("next update warning"), null=True, blank=True)
+    resolution_warned_at = models.DateTimeField(_("resolution warning"), null=True, blank=True)
     sla_paused_at = models.DateTimeField(_("SLA paused since"), null=True, blank=True)
     sla_paused_seconds = models.PositiveIntegerField(_("SLA paused (business seconds)"), default=0)
     next_check_at = models.DateTimeField(_("next escalation check"), null=True, blank=True)
@@ -300,6 +314,10 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["team", "status", "-created_at"], name="ticket_team_status"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            # Keyset pagination of the lists, one index per sort order.
+            models.Index(fields=["-created_at", "-id"], name="ticket_created_id"),
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated_id"),
+            models.Index(fields=["priority", "-created_at", "-id"], name="ticket_priority_created"),
             # The sweep reads only active tickets whose next check is due.
             models.Index(
                 fields=["next_check_at"],

@@ -54,9 +54,10 @@ def register_change_hook(hook: TicketChangeHook) -> None:
         _change_hooks.append(hook)
 
 
-def _after_change(
+def run_change_hooks(
     ticket: Ticket, changes: Iterable[str], now: datetime, actor: AbstractBaseUser | None
 ) -> None:
+    """Run the registered hooks (SLA clock, then escalation) for a change of `ticket`."""
     frozen = frozenset(changes)
     for hook in _change_hooks:
         hook(ticket, frozen, now, actor)
@@ -242,6 +243,7 @@ def ticket_create(
         created_by=actor if actor is not None and actor.is_authenticated else None,
         created_at=now,
         updated_at=now,
+        cycle_started_at=now,
     )
     ticket.save()
     _event(
@@ -260,13 +262,15 @@ def ticket_create(
     )
     if attachments:
         _save_attachments(ticket, None, attachments, actor)
-    _after_change(ticket, {"created"}, now, actor)
+    run_change_hooks(ticket, {"created"}, now, actor)
     return ticket
 
 
 def derive_ticket_priority(impact: int, urgency: int) -> int:
-    """The priority for a new or re-assessed ticket."""
-    return derive_priority(impact, urgency)
+    """The priority for a new or re-assessed ticket, from the active severity matrix."""
+    from sla.services import active_severity_matrix
+
+    return derive_priority(impact, urgency, active_severity_matrix())
 
 
 def _progress(ticket: Ticket, actor: AbstractBaseUser | None, now: datetime) -> list[str]:
@@ -345,7 +349,7 @@ def ticket_reply(
         message=message,
         payload={"first_response": first},
     )
-    _after_change(ticket, {"reply"}, now, actor)
+    run_change_hooks(ticket, {"reply"}, now, actor)
     return message
 
 
@@ -373,7 +377,7 @@ def ticket_add_note(
     ticket.updated_at = now
     ticket.save(update_fields=["updated_at", *_progress(ticket, actor, now)])
     _event(ticket, TicketEvent.Kind.NOTE_ADDED, actor=actor, now=now, message=message)
-    _after_change(ticket, {"note"}, now, actor)
+    run_change_hooks(ticket, {"note"}, now, actor)
     return message
 
 
@@ -410,6 +414,7 @@ def ticket_add_customer_message(
         ticket.resume()
     elif ticket.status == Ticket.Status.RESOLVED:
         ticket.reopen()
+        ticket.cycle_started_at = now
         changes.add("reopen")
     ticket.updated_at = now
     ticket.save()
@@ -423,7 +428,7 @@ def ticket_add_customer_message(
             now=now,
             payload={"from": before, "to": ticket.status, "automatic": True},
         )
-    _after_change(ticket, changes, now, actor)
+    run_change_hooks(ticket, changes, now, actor)
     return message
 
 
@@ -464,6 +469,8 @@ def ticket_transition(
     method()
     if name == "resolve":
         ticket.resolved_at = now
+    elif name == "reopen":
+        ticket.cycle_started_at = now
     elif name == "close":
         ticket.closed_at = now
     ticket.updated_at = now
@@ -476,7 +483,7 @@ def ticket_transition(
         now=now,
         payload={"from": before, "to": ticket.status, "transition": name},
     )
-    _after_change(ticket, {"status", name}, now, actor)
+    run_change_hooks(ticket, {"status", name}, now, actor)
     return ticket
 
 
@@ -509,6 +516,7 @@ def ticket_assign(
         ticket.team = new_team
         ticket.level = new_team.level
         ticket.escalation_cycle += 1
+        ticket.cycle_started_at = now
         changes.add("team")
         _event(
             ticket,
@@ -542,7 +550,7 @@ def ticket_assign(
     ticket.updated_at = now
     _progress(ticket, actor, now)
     ticket.save()
-    _after_change(ticket, changes, now, actor)
+    run_change_hooks(ticket, changes, now, actor)
     return ticket
 
 
@@ -594,7 +602,7 @@ def ticket_change_priority(
         now=now,
         payload={"from": before, "to": after, "reason": reason.strip()},
     )
-    _after_change(ticket, {"priority"}, now, actor)
+    run_change_hooks(ticket, {"priority"}, now, actor)
     return ticket
 
 
@@ -602,11 +610,17 @@ def ticket_change_priority(
 def ticket_follow(
     *, ticket: Ticket, actor: AbstractBaseUser, follow: bool = True, now: datetime | None = None
 ) -> Ticket:
-    """Add `actor` to (or remove from) the ticket's followers; they see it and are told."""
+    """Add `actor` to (or remove from) the ticket's followers; they are told of its changes.
+
+    Only agents who can see the ticket may follow it: following must not become a way
+    around `visible_to`. Unfollowing is always allowed.
+    """
     now = now or timezone.now()
     ticket = _lock(ticket)
     if not is_agent(actor):
         raise PermissionDenied(_("Only agents can follow tickets."))
+    if follow and not can_work_ticket(ticket, actor):
+        raise PermissionDenied(_("You may not follow this ticket."))
     is_following = ticket.watchers.filter(pk=actor.pk).exists()
     if follow == is_following:
         return ticket
@@ -620,4 +634,82 @@ def ticket_follow(
         actor=actor,
         now=now,
     )
+    return ticket
+
+
+@transaction.atomic
+def ticket_hand_off(
+    *,
+    ticket: Ticket,
+    team: Team,
+    actor: AbstractBaseUser | None,
+    keep_assignee: bool = False,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """Move the ticket to `team` (and its level) as part of an escalation or de-escalation.
+
+    Unlike `ticket_assign`, the actor may be the system (None); permission checks belong to
+    the escalation service that calls this. A new escalation cycle starts. The assignee is
+    cleared unless `keep_assignee` (the receiving team picks the ticket up).
+    """
+    now = now or timezone.now()
+    ticket = _lock(ticket)
+    if team.pk == ticket.team_id:
+        return ticket
+    old_team, old_level, old_assignee = ticket.team, ticket.level, ticket.assignee
+    ticket.team = team
+    ticket.level = team.level
+    ticket.escalation_cycle += 1
+    ticket.cycle_started_at = now
+    changes = {"team", "handoff"}
+    _event(
+        ticket,
+        TicketEvent.Kind.TEAM_CHANGED,
+        actor=actor,
+        now=now,
+        payload={"from": old_team.name, "to": team.name, "reason": reason},
+    )
+    if old_level.pk != team.level_id:
+        changes.add("level")
+        _event(
+            ticket,
+            TicketEvent.Kind.LEVEL_CHANGED,
+            actor=actor,
+            now=now,
+            payload={"from": old_level.rank, "to": team.level.rank},
+        )
+    if not keep_assignee and old_assignee is not None:
+        ticket.assignee = None
+        changes.add("assignee")
+        _event(
+            ticket,
+            TicketEvent.Kind.ASSIGNED,
+            actor=actor,
+            now=now,
+            payload={"from": _user_label(old_assignee), "to": None, "reason": reason},
+        )
+    ticket.updated_at = now
+    _progress(ticket, actor, now)
+    ticket.save()
+    run_change_hooks(ticket, changes, now, actor)
+    return ticket
+
+
+@transaction.atomic
+def ticket_mark_major_incident(
+    *, ticket: Ticket, actor: AbstractBaseUser | None, reason: str, now: datetime | None = None
+) -> Ticket:
+    """Flag the ticket as a major incident (incident team, management informed)."""
+    now = now or timezone.now()
+    ticket = _lock(ticket)
+    if ticket.is_major_incident:
+        return ticket
+    ticket.is_major_incident = True
+    ticket.updated_at = now
+    ticket.save(update_fields=["is_major_incident", "updated_at"])
+    _event(
+        ticket, TicketEvent.Kind.MAJOR_INCIDENT, actor=actor, now=now, payload={"reason": reason}
+    )
+    run_change_hooks(ticket, {"major_incident"}, now, actor)
     return ticket

@@ -37,8 +37,7 @@ class TestCreate:
         assert stored.level == team_a.level
         assert stored.created_at == NOW
         assert stored.created_by == agent
-        event = TicketEvent.objects.get(ticket=ticket)
-        assert event.kind == TicketEvent.Kind.CREATED
+        event = TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.CREATED)
         assert event.actor == agent
         assert event.payload["priority"] == 1
 
@@ -236,7 +235,7 @@ class TestPriority:
         )
         ticket.refresh_from_db()
         assert (ticket.priority, ticket.priority_overridden) == (Priority.CRITICAL, False)
-        event = ticket.events.get()
+        event = ticket.events.get(kind=TicketEvent.Kind.PRIORITY_CHANGED)
         assert event.payload["reason"] == "Outage confirmed"
         assert event.payload["from"]["priority"] == Priority.MEDIUM
 
@@ -258,17 +257,25 @@ class TestPriority:
 
 
 @pytest.mark.django_db
-def test_follow_makes_the_ticket_visible(agent, team_b, other_agent):
+def test_follow_keeps_a_handed_off_ticket_visible(agent, team_a, team_b):
+    ticket = TicketFactory(team=team_a)
+    services.ticket_follow(ticket=ticket, actor=agent)
+    services.ticket_follow(ticket=ticket, actor=agent)  # idempotent
+    assert ticket.events.filter(kind=TicketEvent.Kind.FOLLOWED).count() == 1
+    Ticket.objects.filter(pk=ticket.pk).update(team=team_b)  # handed to another team
+    assert Ticket.objects.visible_to(agent).filter(pk=ticket.pk).exists()
+    services.ticket_follow(ticket=ticket, actor=agent, follow=False)
+    assert not Ticket.objects.visible_to(agent).filter(pk=ticket.pk).exists()
+
+
+@pytest.mark.django_db
+def test_follow_is_no_way_around_visibility(team_b):
     ticket = TicketFactory(team=team_b)
     lead = UserFactory()
     TeamFactory(lead=lead)
-    assert not Ticket.objects.visible_to(lead).filter(pk=ticket.pk).exists()
-    services.ticket_follow(ticket=ticket, actor=lead)
-    assert Ticket.objects.visible_to(lead).filter(pk=ticket.pk).exists()
-    services.ticket_follow(ticket=ticket, actor=lead)  # idempotent
-    assert ticket.events.filter(kind=TicketEvent.Kind.FOLLOWED).count() == 1
-    services.ticket_follow(ticket=ticket, actor=lead, follow=False)
-    assert not Ticket.objects.visible_to(lead).filter(pk=ticket.pk).exists()
+    with pytest.raises(PermissionDenied):
+        services.ticket_follow(ticket=ticket, actor=lead)
+    assert not ticket.watchers.exists()
 
 
 @pytest.mark.django_db

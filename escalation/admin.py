@@ -1,0 +1,260 @@
+"""Admin for escalation rules (validated, with a live preview) and the escalation record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from escalation.engine import Escalate, evaluate
+from escalation.models import Escalation, EscalationRule, RuleFiring
+from escalation.services import RuleSet, open_escalation, rules_changed, ticket_facts
+from tickets.models import Customer, SupportLevel, Team, Ticket
+
+# The preview evaluates at most this many matching open tickets.
+PREVIEW_LIMIT = 500
+
+
+class EscalationRuleForm(forms.ModelForm):
+    customer_tiers = forms.MultipleChoiceField(
+        label=_("customer tiers"),
+        choices=Customer.Tier.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked matches every tier."),
+    )
+    channels = forms.MultipleChoiceField(
+        label=_("channels"),
+        choices=Ticket.Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked matches every channel."),
+    )
+
+    class Meta:
+        model = EscalationRule
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        problems = []
+        escalate = data.get("escalate")
+        levels: list[SupportLevel] = list(data.get("levels") or [])
+        teams: list[Team] = list(data.get("teams") or [])
+        if escalate == Escalate.HIERARCHICAL:
+            top = SupportLevel.objects.order_by("-rank").first()
+            if levels and top is not None and all(lv.pk == top.pk for lv in levels):
+                problems.append(
+                    _(
+                        "This rule hands off up the chain, but it only applies on the top level "
+                        "(%(level)s), where there is nowhere to go."
+                    )
+                    % {"level": top}
+                )
+            tops = [t.name for t in teams if t.escalates_to_id is None]
+            if teams and len(tops) == len(teams):
+                problems.append(
+                    _("None of the chosen teams escalates to another team: %(teams)s.")
+                    % {"teams": ", ".join(tops)}
+                )
+        functional = data.get("functional_team")
+        if functional is not None and not functional.is_active:
+            problems.append(
+                _("The functional team %(team)s is not active; it cannot be reached.")
+                % {"team": functional.name}
+            )
+        cycles = [
+            t.name for t in Team.objects.select_related("escalates_to") if t.chain_has_cycle()
+        ]
+        if escalate == Escalate.HIERARCHICAL and cycles:
+            problems.append(
+                _("The escalation chain has a cycle through %(teams)s; fix the teams first.")
+                % {"teams": ", ".join(sorted(cycles))}
+            )
+        inactive = [t.name for t in teams if not t.is_active]
+        if inactive:
+            problems.append(
+                _("These teams are not active, the rule never applies to them: %(teams)s.")
+                % {"teams": ", ".join(inactive)}
+            )
+        if problems:
+            raise ValidationError(problems)
+        return data
+
+
+@admin.register(EscalationRule)
+class EscalationRuleAdmin(admin.ModelAdmin):
+    form = EscalationRuleForm
+    list_display = ["name", "order", "is_active", "trigger", "escalate", "fired_count"]
+    list_editable = ["order", "is_active"]
+    list_filter = ["is_active", "trigger", "escalate"]
+    search_fields = ["name"]
+    filter_horizontal = ["teams", "levels", "notify_users"]
+    readonly_fields = ["would_fire_now"]
+    fieldsets = [
+        (None, {"fields": ["name", "order", "is_active"]}),
+        (
+            _("Trigger"),
+            {
+                "fields": [
+                    "trigger",
+                    "sla_target",
+                    "threshold",
+                    "priority_at_least",
+                    "risk_at_least",
+                ]
+            },
+        ),
+        (
+            _("Conditions (empty = any)"),
+            {
+                "fields": [
+                    "teams",
+                    "levels",
+                    "priority_min",
+                    "priority_max",
+                    "customer_tiers",
+                    "channels",
+                ]
+            },
+        ),
+        (
+            _("Actions"),
+            {
+                "fields": [
+                    "escalate",
+                    "functional_team",
+                    "keep_assignee",
+                    "raise_priority_to",
+                    "mark_major_incident",
+                ]
+            },
+        ),
+        (
+            _("Notify"),
+            {
+                "fields": [
+                    "notify_assignee",
+                    "notify_team_lead",
+                    "notify_target_team",
+                    "notify_level_rank",
+                    "notify_users",
+                ]
+            },
+        ),
+        (_("Preview"), {"fields": ["would_fire_now"]}),
+    ]
+
+    @admin.display(description=_("times fired"))
+    def fired_count(self, obj: EscalationRule) -> int:
+        return obj.firings.count()
+
+    @admin.display(description=_("Open tickets it would fire on now"))
+    def would_fire_now(self, obj: EscalationRule) -> str:
+        if obj.pk is None:
+            return "–"
+        now = timezone.now()
+        spec = RuleSet.load()
+        rule_spec = next((r for r in spec.specs if r.id == obj.pk), None)
+        if rule_spec is None:
+            return str(_("The rule is inactive."))
+        hits = []
+        tickets = (
+            Ticket.objects.active()
+            .select_related("team", "level", "customer", "sla_policy__calendar")
+            .order_by("next_check_at")[:PREVIEW_LIMIT]
+        )
+        for ticket in tickets:
+            fired = set(
+                ticket.rule_firings.filter(cycle=ticket.escalation_cycle).values_list(
+                    "rule_id", flat=True
+                )
+            )
+            waiting = open_escalation(ticket)
+            facts = ticket_facts(
+                ticket, fired=fired, awaiting_ack=waiting.ack_due_at if waiting else None
+            )
+            if any(d.rule.id == obj.pk for d in evaluate(facts, [rule_spec], now).decisions):
+                hits.append(ticket)
+        if not hits:
+            return str(_("none"))
+        return format_html_join(
+            ", ", '<a href="{}">{}</a>', ((t.get_absolute_url(), t.reference) for t in hits[:50])
+        )
+
+    def save_related(self, request: HttpRequest, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        count = rules_changed()
+        self.message_user(
+            request,
+            _("%(count)d open tickets will be looked at again by the next sweep.")
+            % {"count": count},
+            messages.INFO,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: EscalationRule) -> None:
+        super().delete_model(request, obj)
+        rules_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        super().delete_queryset(request, queryset)
+        rules_changed()
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    list_display = [
+        "ticket",
+        "kind",
+        "status",
+        "from_team",
+        "to_team",
+        "trigger",
+        "raised_at",
+        "ack_due_at",
+        "acknowledged_at",
+        "package_ok",
+    ]
+    list_filter = ["status", "kind", "to_level", "trigger"]
+    list_select_related = ["ticket", "from_team", "to_team"]
+    search_fields = ["ticket__reference", "ticket__subject", "reason"]
+    date_hierarchy = "raised_at"
+    readonly_fields = [f.name for f in Escalation._meta.fields]
+
+    @admin.display(description=_("package complete"), boolean=True)
+    def package_ok(self, obj: Escalation) -> bool:
+        return obj.package_complete
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # escalations are raised on the ticket page or by rules
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # part of the audit trail
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RuleFiring)
+class RuleFiringAdmin(admin.ModelAdmin):
+    list_display = ["rule", "ticket", "cycle", "trigger", "reason", "fired_at"]
+    list_filter = ["rule", "trigger"]
+    list_select_related = ["rule", "ticket"]
+    search_fields = ["ticket__reference"]
+    date_hierarchy = "fired_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,202 @@
+"""The escalation engine: which rules fire for a ticket now, and when to look again. Pure.
+
+`evaluate(facts, rules, now)` takes plain values (no database, no Django) and returns the
+decisions plus `next_check_at`, the earliest instant at which any rule that has not fired yet
+could fire. The services turn decisions into escalations; the sweep uses `next_check_at` so
+that its cost follows the due tickets, not the open ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sla.clock import CalendarLike, add_business_time
+
+
+class Trigger(StrEnum):
+    NO_PROGRESS = "no_progress"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    SEVERITY = "severity"
+    UNACKNOWLEDGED = "unacknowledged"
+    SOFT_SIGNAL = "soft_signal"
+
+
+class Escalate(StrEnum):
+    NONE = "none"
+    HIERARCHICAL = "hierarchical"
+    FUNCTIONAL = "functional"
+
+
+SLA_TARGETS = ("first_response", "next_update", "resolution")
+
+
+@dataclass(frozen=True)
+class SLAInstants:
+    """One SLA target's instants; None when the target is not running (met, paused, none)."""
+
+    warning_at: datetime | None = None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """What the engine knows of one active ticket."""
+
+    ticket_id: int
+    cycle: int
+    team_id: int
+    level_rank: int
+    priority: int  # 1 = Sev 1, the most severe
+    customer_tier: str
+    channel: str
+    created_at: datetime
+    cycle_started_at: datetime  # when the ticket reached its current team/level (or reopened)
+    last_progress_at: datetime | None
+    calendar: CalendarLike  # the business calendar for "no progress" thresholds
+    sla: dict[str, SLAInstants] = field(default_factory=dict)
+    risk_score: int = 0
+    # The open escalation waiting for acknowledgement, and when its tier target runs out.
+    awaiting_ack_until: datetime | None = None
+    can_escalate_up: bool = True  # False on the top of the chain
+    fired_rule_ids: frozenset[int] = frozenset()  # rules that already fired in this cycle
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """An escalation rule as plain data (built from `escalation.EscalationRule`)."""
+
+    id: int
+    order: int
+    trigger: Trigger
+    # Trigger parameters
+    sla_target: str = ""  # "" = any target (sla_warning / sla_breach)
+    threshold: timedelta | None = None  # business time without progress (no_progress)
+    priority_at_least: int | None = None  # severity: priority value <= this (1 is highest)
+    risk_at_least: int | None = None  # soft_signal
+    # Conditions; empty means "any"
+    team_ids: frozenset[int] = frozenset()
+    level_ranks: frozenset[int] = frozenset()
+    priority_min: int = 1
+    priority_max: int = 4
+    customer_tiers: frozenset[str] = frozenset()
+    channels: frozenset[str] = frozenset()
+    # Actions
+    escalate: Escalate = Escalate.NONE
+    functional_team_id: int | None = None
+    notify: bool = False
+    raise_priority_to: int | None = None
+    major_incident: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One rule fires for one ticket: the rule carries what to do, `reason` says why."""
+
+    rule: RuleSpec
+    trigger: Trigger
+    reason: str
+    at: datetime  # the instant the trigger condition became true
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    decisions: tuple[Decision, ...]
+    next_check_at: datetime | None
+
+
+def conditions_hold(rule: RuleSpec, facts: TicketFacts) -> bool:
+    """Whether the rule's conditions (not its trigger) match the ticket."""
+    return (
+        (not rule.team_ids or facts.team_id in rule.team_ids)
+        and (not rule.level_ranks or facts.level_rank in rule.level_ranks)
+        and rule.priority_min <= facts.priority <= rule.priority_max
+        and (not rule.customer_tiers or facts.customer_tier in rule.customer_tiers)
+        and (not rule.channels or facts.channel in rule.channels)
+    )
+
+
+def _sla_targets(rule: RuleSpec) -> Iterable[str]:
+    return (rule.sla_target,) if rule.sla_target else SLA_TARGETS
+
+
+def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None, str]:
+    """The instant at which the rule's trigger is (or becomes) true, with the reason.
+
+    None when it cannot become true without something else changing first (no SLA clock
+    running, nothing awaiting acknowledgement, severity or risk below the threshold).
+    """
+    match rule.trigger:
+        case Trigger.SEVERITY:
+            if rule.priority_at_least is not None and facts.priority <= rule.priority_at_least:
+                return facts.created_at, f"priority {facts.priority}"
+            return None, ""
+        case Trigger.SOFT_SIGNAL:
+            if rule.risk_at_least is not None and facts.risk_score >= rule.risk_at_least:
+                return facts.created_at, f"risk score {facts.risk_score}"
+            return None, ""
+        case Trigger.NO_PROGRESS:
+            if rule.threshold is None:
+                return None, ""
+            # A new level gets the whole threshold: the clock starts at the hand-off.
+            since = max(facts.last_progress_at or facts.created_at, facts.cycle_started_at)
+            return add_business_time(facts.calendar, since, rule.threshold), (
+                f"no progress for {rule.threshold} business time"
+            )
+        case Trigger.UNACKNOWLEDGED:
+            if facts.awaiting_ack_until is None:
+                return None, ""
+            return facts.awaiting_ack_until, "escalation not acknowledged in time"
+        case Trigger.SLA_WARNING | Trigger.SLA_BREACH:
+            best: tuple[datetime | None, str] = (None, "")
+            for target in _sla_targets(rule):
+                instants = facts.sla.get(target)
+                if instants is None:
+                    continue
+                at = instants.warning_at if rule.trigger == Trigger.SLA_WARNING else instants.due_at
+                if at is None or at < facts.cycle_started_at:
+                    # Passed before the ticket reached this level: the hand-off answered it.
+                    continue
+                if best[0] is None or at < best[0]:
+                    word = "warning" if rule.trigger == Trigger.SLA_WARNING else "breach"
+                    best = (at, f"SLA {word}: {target.replace('_', ' ')}")
+            return best
+    return None, ""
+
+
+def evaluate(facts: TicketFacts, rules: Sequence[RuleSpec], now: datetime) -> Evaluation:
+    """The rules that fire for `facts` at `now`, in rule order, and when to look again.
+
+    A rule fires when its conditions hold, its trigger instant is at or before `now`, and it
+    has not fired in this cycle. SLA instants and "no progress" count from the start of the
+    cycle, so a breach escalates once, not once per level; severity and soft signals hold
+    in every cycle, so their rules climb the chain until their level conditions stop them.
+    At most one hierarchical and one functional hand-off are decided per evaluation (the
+    first by order); a hierarchical one needs a team above.
+    """
+    decisions: list[Decision] = []
+    upcoming: list[datetime] = []
+    escalated = {Escalate.HIERARCHICAL: False, Escalate.FUNCTIONAL: False}
+    for rule in sorted(rules, key=lambda r: (r.order, r.id)):
+        if rule.id in facts.fired_rule_ids or not conditions_hold(rule, facts):
+            continue
+        at, reason = trigger_instant(rule, facts)
+        if at is None:
+            continue
+        if at > now:
+            upcoming.append(at)
+            continue
+        top_of_chain = rule.escalate == Escalate.HIERARCHICAL and not facts.can_escalate_up
+        if top_of_chain and not (rule.notify or rule.raise_priority_to or rule.major_incident):
+            continue  # nowhere to go and nothing else to do; with other actions it still fires
+        if rule.escalate in escalated:
+            if escalated[rule.escalate]:
+                # Another hand-off of this kind was decided; this rule gets its turn in the
+                # next cycle (the hand-off starts one), so it is not due again here.
+                continue
+            escalated[rule.escalate] = True
+        decisions.append(Decision(rule=rule, trigger=rule.trigger, reason=reason, at=at))
+    return Evaluation(decisions=tuple(decisions), next_check_at=min(upcoming, default=None))

@@ -1,0 +1,757 @@
+"""Escalation use cases: raise (manual or by rule), acknowledge, de-escalate, and evaluate a
+ticket against the rules. Each is one transaction; each hand-off is an `Escalation` row and a
+`TicketEvent`; every rule fires at most once per ticket and cycle (`RuleFiring`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import TransitionNotAllowed
+
+from escalation.engine import (
+    Decision,
+    Escalate,
+    Evaluation,
+    RuleSpec,
+    SLAInstants,
+    TicketFacts,
+    Trigger,
+    evaluate,
+)
+from escalation.models import Escalation, EscalationRule, RuleFiring
+from notifications.models import Notification
+from notifications.services import notify, resolve_recipients
+from sla.clock import ALWAYS_OPEN, CalendarSpec, add_business_time
+from sla.services import calendar_spec, next_sla_check, record_due_sla_events
+from tickets import services as ticket_services
+from tickets.models import Team, Ticket, TicketEvent
+
+logger = logging.getLogger(__name__)
+
+# Hand-offs decided for one ticket in one evaluation, at most: the chain has four levels, so a
+# Sev 1 can climb L1 → L2 → L3 at once; the bound stops a misconfigured chain from looping.
+MAX_ROUNDS = 6
+
+
+class EscalationError(ValidationError):
+    """An escalation request that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class Package:
+    """The information package that travels with every escalation (seeds: 001)."""
+
+    summary: str = ""
+    affected: str = ""
+    impact: str = ""
+    actions_taken: str = ""
+    next_steps: str = ""
+    risks: str = ""
+
+    def as_fields(self) -> dict[str, str]:
+        return {name: getattr(self, name).strip() for name in Escalation.PACKAGE_FIELDS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules as engine values
+
+
+@dataclass
+class RuleSet:
+    """The active rules as engine values, read once per sweep (or per evaluation)."""
+
+    specs: list[RuleSpec]
+    by_id: dict[int, EscalationRule]
+
+    @classmethod
+    def load(cls) -> RuleSet:
+        rules = list(
+            EscalationRule.objects.active().prefetch_related("teams", "levels", "notify_users")
+        )
+        specs = [
+            rule.as_spec(
+                team_ids={t.pk for t in rule.teams.all()},
+                level_ranks={lv.rank for lv in rule.levels.all()},
+                notify=_rule_notifies(rule),
+            )
+            for rule in rules
+        ]
+        return cls(specs=specs, by_id={rule.pk: rule for rule in rules})
+
+
+def _rule_notifies(rule: EscalationRule) -> bool:
+    return bool(
+        rule.notify_assignee
+        or rule.notify_team_lead
+        or rule.notify_target_team
+        or rule.notify_level_rank is not None
+        or list(rule.notify_users.all())
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts
+
+
+def _calendar_of(ticket: Ticket) -> CalendarSpec:
+    if ticket.sla_policy_id is not None:
+        return calendar_spec(ticket.sla_policy.calendar)
+    return ALWAYS_OPEN
+
+
+def ticket_facts(
+    ticket: Ticket, *, fired: set[int], awaiting_ack: dt.datetime | None
+) -> TicketFacts:
+    """The engine's view of `ticket`. Only running SLA targets carry instants."""
+    sla = {
+        "first_response": SLAInstants(
+            ticket.first_response_warning_at, ticket.first_response_due_at
+        )
+        if ticket.first_responded_at is None
+        else SLAInstants(),
+        "next_update": SLAInstants(ticket.next_update_warning_at, ticket.next_update_due_at),
+        "resolution": SLAInstants(ticket.resolution_warning_at, ticket.resolution_due_at),
+    }
+    customer = ticket.customer
+    return TicketFacts(
+        ticket_id=ticket.pk,
+        cycle=ticket.escalation_cycle,
+        team_id=ticket.team_id,
+        level_rank=ticket.level.rank,
+        priority=ticket.priority,
+        customer_tier=customer.tier if customer else "",
+        channel=ticket.channel,
+        created_at=ticket.created_at,
+        cycle_started_at=ticket.cycle_started_at or ticket.created_at,
+        last_progress_at=ticket.last_progress_at,
+        calendar=_calendar_of(ticket),
+        sla=sla,
+        risk_score=ticket.risk_score,
+        awaiting_ack_until=awaiting_ack,
+        can_escalate_up=ticket.team.escalates_to_id is not None,
+        fired_rule_ids=frozenset(fired),
+    )
+
+
+def _fired_rules(ticket: Ticket) -> set[int]:
+    return set(
+        RuleFiring.objects.filter(ticket=ticket, cycle=ticket.escalation_cycle).values_list(
+            "rule_id", flat=True
+        )
+    )
+
+
+def open_escalation(ticket: Ticket) -> Escalation | None:
+    return (
+        Escalation.objects.filter(ticket=ticket, status=Escalation.Status.RAISED)
+        .order_by("-raised_at", "-pk")
+        .first()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Raising, acknowledging, de-escalating
+
+
+def _ack_due(to_team: Team, ticket: Ticket, now: dt.datetime) -> dt.datetime | None:
+    """When the receiving level must acknowledge (its tier target, on its calendar)."""
+    target = getattr(to_team.level, "tier_target", None)
+    if target is None:
+        return None
+    calendar = calendar_spec(target.calendar) if target.calendar else _calendar_of(ticket)
+    return add_business_time(calendar, now, target.acknowledge_within)
+
+
+def _auto_package(ticket: Ticket, reason: str) -> Package:
+    """A package assembled from the ticket's history, for escalations raised by rules."""
+    notes = list(ticket.messages.filter(kind__in=["reply", "note"]).order_by("-created_at")[:3])
+    tried = "\n".join(
+        f"{m.created_at:%Y-%m-%d %H:%M} {m.get_kind_display()}: {m.body[:200]}"
+        for m in reversed(notes)
+    )
+    customer = ticket.customer.name if ticket.customer else ""
+    return Package(
+        summary=f"{ticket.subject}\n{ticket.description[:500]}".strip(),
+        affected=_("%(customer)s, since %(since)s")
+        % {
+            "customer": customer or _("unknown customer"),
+            "since": f"{ticket.created_at:%Y-%m-%d %H:%M}",
+        },
+        impact=f"{ticket.get_impact_display()} · {ticket.get_priority_display()}",
+        actions_taken=tried,
+        next_steps="",
+        risks=reason,
+    )
+
+
+def _escalation_target(ticket: Ticket, kind: str, to_team: Team | None) -> Team:
+    if kind == Escalation.Kind.HIERARCHICAL:
+        target = ticket.team.escalates_to
+        if target is None:
+            raise EscalationError(
+                {
+                    "kind": _("%(team)s is at the top of the escalation chain.")
+                    % {"team": ticket.team.name}
+                }
+            )
+        return target
+    if kind == Escalation.Kind.FUNCTIONAL:
+        if to_team is None or to_team.kind != Team.Kind.FUNCTIONAL or not to_team.is_active:
+            raise EscalationError({"to_team": _("Choose an active functional team.")})
+        if to_team.pk == ticket.team_id:
+            raise EscalationError({"to_team": _("The ticket is already with this team.")})
+        return to_team
+    raise EscalationError({"kind": _("Unknown kind of escalation.")})
+
+
+def _raise(
+    *,
+    ticket: Ticket,
+    kind: str,
+    to_team: Team,
+    package: Package,
+    actor: AbstractBaseUser | None,
+    rule: EscalationRule | None,
+    trigger: str,
+    reason: str,
+    keep_assignee: bool,
+    now: dt.datetime,
+) -> Escalation:
+    """Record the escalation, hand the ticket over, tell the receiving side. Locked ticket."""
+    # The previous escalation that is still waiting is superseded by this one.
+    for previous in Escalation.objects.filter(ticket=ticket, status=Escalation.Status.RAISED):
+        previous.escalate_further()
+        previous.save()
+    escalation = Escalation.objects.create(
+        ticket=ticket,
+        kind=kind,
+        cycle=ticket.escalation_cycle,
+        trigger=trigger,
+        reason=reason,
+        rule=rule,
+        raised_by=actor if actor is not None and actor.is_authenticated else None,
+        from_team=ticket.team,
+        to_team=to_team,
+        from_level=ticket.level,
+        to_level=to_team.level,
+        raised_at=now,
+        ack_due_at=_ack_due(to_team, ticket, now),
+        **package.as_fields(),
+    )
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.ESCALATED,
+        actor=escalation.raised_by,
+        created_at=now,
+        payload={
+            "escalation": escalation.pk,
+            "kind": kind,
+            "from_team": ticket.team.name,
+            "to_team": to_team.name,
+            "from_level": ticket.level.rank,
+            "to_level": to_team.level.rank,
+            "trigger": trigger or "manual",
+            "rule": rule.name if rule else None,
+            "reason": reason,
+        },
+    )
+    ticket_services.ticket_hand_off(
+        ticket=ticket,
+        team=to_team,
+        actor=actor,
+        keep_assignee=keep_assignee,
+        reason=reason,
+        now=now,
+    )
+    ticket.refresh_from_db()
+    recipients = resolve_recipients(ticket, team=to_team, exclude=actor)
+    notify(
+        recipients,
+        kind=Notification.Kind.ESCALATION_RAISED,
+        ticket=ticket,
+        cause=f"escalation:{escalation.pk}",
+        payload={"to_team": to_team.name, "reason": reason, "escalation": escalation.pk},
+        now=now,
+    )
+    return escalation
+
+
+def _require_agent_on(ticket: Ticket, actor: AbstractBaseUser) -> None:
+    if not ticket_services.is_agent(actor) or not ticket_services.can_work_ticket(ticket, actor):
+        raise PermissionDenied(_("You may not escalate this ticket."))
+
+
+@transaction.atomic
+def escalation_raise(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    kind: str,
+    package: Package,
+    to_team: Team | None = None,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> Escalation:
+    """A manual escalation by an agent: up the chain, or across to a functional team.
+
+    The information package is required: at least what happened and what was tried.
+    """
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    _require_agent_on(ticket, actor)
+    if not ticket.is_active:
+        raise EscalationError({"kind": _("Only active tickets can be escalated.")})
+    errors = {}
+    if not package.summary.strip():
+        errors["summary"] = _("Say what happened.")
+    if not package.actions_taken.strip():
+        errors["actions_taken"] = _("Say what was tried already.")
+    if errors:
+        raise EscalationError(errors)
+    target = _escalation_target(ticket, kind, to_team)
+    escalation = _raise(
+        ticket=ticket,
+        kind=kind,
+        to_team=target,
+        package=package,
+        actor=actor,
+        rule=None,
+        trigger="",
+        reason=reason.strip() or _("manual escalation"),
+        keep_assignee=False,
+        now=now,
+    )
+    return escalation
+
+
+def can_acknowledge(escalation: Escalation, user: AbstractBaseUser) -> bool:
+    """Members and the lead of the receiving team, and admins."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    team = escalation.to_team
+    return team.lead_id == user.pk or team.members.filter(pk=user.pk).exists()
+
+
+@transaction.atomic
+def escalation_acknowledge(
+    *, escalation: Escalation, actor: AbstractBaseUser, now: dt.datetime | None = None
+) -> Escalation:
+    """The receiving team takes the escalation; the chain's timer stops. An unassigned ticket
+    goes to whoever acknowledged."""
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_for_update().get(pk=escalation.ticket_id)
+    escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
+    if not can_acknowledge(escalation, actor):
+        raise PermissionDenied(_("Only the receiving team can acknowledge this escalation."))
+    if escalation.status != Escalation.Status.RAISED:
+        raise TransitionNotAllowed(
+            _("This escalation is %(status)s; it can no longer be acknowledged.")
+            % {"status": escalation.get_status_display().lower()}
+        )
+    escalation.acknowledge()
+    escalation.acknowledged_at = now
+    escalation.acknowledged_by = actor
+    escalation.save()
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.ACKNOWLEDGED,
+        actor=actor,
+        created_at=now,
+        payload={"escalation": escalation.pk, "team": escalation.to_team.name},
+    )
+    if ticket.assignee_id is None and ticket.team_id == escalation.to_team_id:
+        ticket_services.ticket_assign(ticket=ticket, actor=actor, assignee=actor, now=now)
+    else:
+        ticket_services.run_change_hooks(ticket, {"acknowledged"}, now, actor)
+    recipients = resolve_recipients(
+        ticket,
+        users=[escalation.raised_by] if escalation.raised_by else [],
+        team_lead=False,
+        exclude=actor,
+    )
+    notify(
+        recipients,
+        kind=Notification.Kind.ESCALATION_ACKNOWLEDGED,
+        ticket=ticket,
+        cause=f"ack:{escalation.pk}",
+        payload={"by": actor.get_full_name() or actor.get_username()},
+        now=now,
+    )
+    return escalation
+
+
+def can_deescalate(ticket: Ticket, user: AbstractBaseUser) -> bool:
+    """The lead of the ticket's current team, or an admin."""
+    return user.is_authenticated and (user.is_superuser or ticket.team.lead_id == user.pk)
+
+
+def deescalation_targets(ticket: Ticket) -> list[Team]:
+    """Teams a lead can hand the ticket back to: lower levels, the one it came from first."""
+    came_from = (
+        Escalation.objects.filter(ticket=ticket, to_team=ticket.team)
+        .exclude(kind=Escalation.Kind.DE_ESCALATION)
+        .order_by("-raised_at")
+        .values_list("from_team_id", flat=True)
+        .first()
+    )
+    teams = list(
+        Team.objects.filter(is_active=True, level__rank__lte=ticket.level.rank)
+        .exclude(pk=ticket.team_id)
+        .select_related("level")
+    )
+    return sorted(teams, key=lambda t: (t.pk != came_from, -t.level.rank, t.name))
+
+
+@transaction.atomic
+def escalation_deescalate(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    to_team: Team,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> Escalation:
+    """A lead hands the ticket back down (or across to the same level), with a reason."""
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if not can_deescalate(ticket, actor):
+        raise PermissionDenied(_("Only the lead of the current team can de-escalate."))
+    if not reason.strip():
+        raise EscalationError({"reason": _("Say why the ticket goes back.")})
+    if to_team.pk not in {t.pk for t in deescalation_targets(ticket)}:
+        raise EscalationError({"to_team": _("Choose an active team at the same or a lower level.")})
+    for open_one in Escalation.objects.filter(
+        ticket=ticket, status__in=[Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED]
+    ):
+        open_one.close()
+        open_one.closed_at = now
+        open_one.save()
+    escalation = Escalation.objects.create(
+        ticket=ticket,
+        kind=Escalation.Kind.DE_ESCALATION,
+        status=Escalation.Status.ACKNOWLEDGED,
+        cycle=ticket.escalation_cycle,
+        reason=reason.strip(),
+        raised_by=actor,
+        from_team=ticket.team,
+        to_team=to_team,
+        from_level=ticket.level,
+        to_level=to_team.level,
+        raised_at=now,
+        acknowledged_at=now,
+        acknowledged_by=actor,
+    )
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.DE_ESCALATED,
+        actor=actor,
+        created_at=now,
+        payload={
+            "escalation": escalation.pk,
+            "from_team": ticket.team.name,
+            "to_team": to_team.name,
+            "reason": reason.strip(),
+        },
+    )
+    ticket_services.ticket_hand_off(
+        ticket=ticket, team=to_team, actor=actor, keep_assignee=False, reason=reason, now=now
+    )
+    notify(
+        resolve_recipients(ticket, team=to_team, exclude=actor),
+        kind=Notification.Kind.DE_ESCALATED,
+        ticket=ticket,
+        cause=f"deescalation:{escalation.pk}",
+        payload={"to_team": to_team.name, "reason": reason.strip()},
+        now=now,
+    )
+    return escalation
+
+
+def close_escalations(ticket: Ticket, now: dt.datetime) -> None:
+    """A resolved or closed ticket ends its escalations."""
+    for escalation in Escalation.objects.filter(
+        ticket=ticket, status__in=[Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED]
+    ):
+        escalation.close()
+        escalation.closed_at = now
+        escalation.save()
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation: the rules applied to one ticket
+
+
+@dataclass
+class Outcome:
+    """What one evaluation of one ticket did (or, in a dry run, would do)."""
+
+    ticket_id: int
+    reference: str
+    fired: list[str] = field(default_factory=list)
+    sla_events: list[str] = field(default_factory=list)
+    next_check_at: dt.datetime | None = None
+
+
+_evaluating: ContextVar[bool] = ContextVar("escalation_evaluating", default=False)
+
+
+def _apply(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.datetime) -> bool:
+    """Carry out one decision; False when another worker already fired it (nothing done)."""
+    rule = rules.by_id[decision.rule.id]
+    try:
+        with transaction.atomic():
+            RuleFiring.objects.create(
+                ticket=ticket,
+                rule=rule,
+                cycle=ticket.escalation_cycle,
+                fired_at=now,
+                trigger=decision.trigger,
+                reason=decision.reason,
+            )
+    except IntegrityError:
+        return False  # exactly once: the (ticket, rule, cycle) row exists already
+    reason = f"{rule.name}: {decision.reason}"
+    if decision.trigger == Trigger.UNACKNOWLEDGED:
+        waiting = open_escalation(ticket)
+        if waiting is not None:
+            notify(
+                resolve_recipients(ticket, team_lead=True, team=waiting.from_team),
+                kind=Notification.Kind.ESCALATION_UNACKNOWLEDGED,
+                ticket=ticket,
+                cause=f"unack:{waiting.pk}",
+                payload={"to_team": waiting.to_team.name},
+                now=now,
+            )
+    if rule.raise_priority_to is not None and rule.raise_priority_to < ticket.priority:
+        ticket_services.ticket_change_priority(
+            ticket=ticket, actor=None, priority=rule.raise_priority_to, reason=reason, now=now
+        )
+        ticket.refresh_from_db()
+    if rule.mark_major_incident:
+        ticket_services.ticket_mark_major_incident(
+            ticket=ticket, actor=None, reason=reason, now=now
+        )
+        ticket.refresh_from_db()
+    to_team: Team | None = None
+    if rule.escalate == Escalate.HIERARCHICAL and ticket.team.escalates_to_id is not None:
+        to_team = ticket.team.escalates_to
+        kind = Escalation.Kind.HIERARCHICAL
+    elif rule.escalate == Escalate.FUNCTIONAL and rule.functional_team_id != ticket.team_id:
+        to_team = rule.functional_team
+        kind = Escalation.Kind.FUNCTIONAL
+    if to_team is not None:
+        # Tell the old side before the hand-off changes who "assignee" and "team lead" are.
+        _notify_rule(ticket, rule, decision, now, to_team=to_team)
+        _raise(
+            ticket=ticket,
+            kind=kind,
+            to_team=to_team,
+            package=_auto_package(ticket, reason),
+            actor=None,
+            rule=rule,
+            trigger=decision.trigger,
+            reason=reason,
+            keep_assignee=rule.keep_assignee,
+            now=now,
+        )
+    else:
+        _notify_rule(ticket, rule, decision, now, to_team=None)
+    return True
+
+
+def _notify_rule(
+    ticket: Ticket,
+    rule: EscalationRule,
+    decision: Decision,
+    now: dt.datetime,
+    *,
+    to_team: Team | None,
+) -> None:
+    recipients = resolve_recipients(
+        ticket,
+        assignee=rule.notify_assignee,
+        team_lead=rule.notify_team_lead,
+        team=to_team if rule.notify_target_team else None,
+        level_rank=rule.notify_level_rank,
+        users=list(rule.notify_users.all()),
+    )
+    kinds = {
+        Trigger.SLA_WARNING: Notification.Kind.SLA_WARNING,
+        Trigger.SLA_BREACH: Notification.Kind.SLA_BREACH,
+    }
+    target = decision.reason.split(": ", 1)[-1] if decision.trigger in kinds else ""
+    notify(
+        recipients,
+        kind=kinds.get(decision.trigger, Notification.Kind.RULE_FIRED),
+        ticket=ticket,
+        cause=f"rule:{rule.pk}:{ticket.escalation_cycle}",
+        payload={"rule": rule.name, "reason": decision.reason, "target": target},
+        now=now,
+    )
+
+
+def evaluate_ticket(
+    ticket: Ticket, *, now: dt.datetime, rules: RuleSet | None = None, dry_run: bool = False
+) -> Outcome:
+    """Record due SLA warnings/breaches, fire due rules, set `next_check_at`. Caller holds the
+    row lock (inside a transaction). With `dry_run`, nothing is written."""
+    rules = rules or RuleSet.load()
+    outcome = Outcome(ticket_id=ticket.pk, reference=ticket.reference)
+    token = _evaluating.set(True)
+    try:
+        if not ticket.is_active:
+            if not dry_run:
+                close_escalations(ticket, now)
+                Ticket.objects.filter(pk=ticket.pk).update(next_check_at=None)
+                ticket.next_check_at = None
+            return outcome
+        if not dry_run:
+            outcome.sla_events = record_due_sla_events(ticket, now)
+        evaluation: Evaluation | None = None
+        for _round in range(MAX_ROUNDS):
+            waiting = open_escalation(ticket)
+            facts = ticket_facts(
+                ticket,
+                fired=_fired_rules(ticket),
+                awaiting_ack=waiting.ack_due_at if waiting else None,
+            )
+            evaluation = evaluate(facts, rules.specs, now)
+            if not evaluation.decisions:
+                break
+            if dry_run:
+                outcome.fired += [
+                    f"{rules.by_id[d.rule.id].name} ({d.reason})" for d in evaluation.decisions
+                ]
+                break
+            applied = False
+            for decision in evaluation.decisions:
+                if _apply(ticket, decision, rules, now):
+                    applied = True
+                    outcome.fired.append(
+                        f"{rules.by_id[decision.rule.id].name} ({decision.reason})"
+                    )
+                ticket.refresh_from_db()
+            if not applied:
+                break
+        sla_next = next_sla_check(ticket)
+        engine_next = evaluation.next_check_at if evaluation else None
+        outcome.next_check_at = min(
+            (i for i in (sla_next, engine_next) if i is not None), default=None
+        )
+        if not dry_run and ticket.next_check_at != outcome.next_check_at:
+            Ticket.objects.filter(pk=ticket.pk).update(next_check_at=outcome.next_check_at)
+            ticket.next_check_at = outcome.next_check_at
+        return outcome
+    finally:
+        _evaluating.reset(token)
+
+
+def on_ticket_change(
+    ticket: Ticket, changes: frozenset[str], now: dt.datetime, actor: AbstractBaseUser | None
+) -> None:
+    """Evaluate at once after a ticket service changed something: a Sev 1 ticket escalates on
+    creation, not at the next sweep. Nested changes made by the evaluation itself are picked
+    up by its own loop."""
+    if _evaluating.get():
+        return
+    evaluate_ticket(ticket, now=now)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep
+
+
+@dataclass
+class SweepReport:
+    examined: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    @property
+    def fired(self) -> int:
+        return sum(len(o.fired) for o in self.outcomes)
+
+    @property
+    def sla_events(self) -> int:
+        return sum(len(o.sla_events) for o in self.outcomes)
+
+
+def sweep(
+    *,
+    now: dt.datetime | None = None,
+    batch: int = 200,
+    dry_run: bool = False,
+    limit: int | None = None,
+) -> SweepReport:
+    """Evaluate every active ticket whose `next_check_at` has come, each in its own
+    transaction. Rows another worker holds are skipped (SKIP LOCKED); a ticket that fails is
+    logged and left due, so the next sweep retries it.
+    """
+    now = now or timezone.now()
+    rules: RuleSet | None = None  # read once, and only when something is due
+    report = SweepReport()
+    skip: set[int] = set()
+    while limit is None or report.examined < limit:
+        ids = list(
+            Ticket.objects.active()
+            .filter(next_check_at__lte=now)
+            .exclude(pk__in=skip)
+            .order_by("next_check_at", "pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            break
+        rules = rules or RuleSet.load()
+        for pk in ids:
+            skip.add(pk)
+            report.examined += 1
+            try:
+                with transaction.atomic():
+                    ticket = (
+                        Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+                        .select_related("team", "level", "customer", "sla_policy__calendar")
+                        .filter(pk=pk, next_check_at__lte=now)
+                        .first()
+                    )
+                    if ticket is None:
+                        continue  # another worker has it, or it is no longer due
+                    outcome = evaluate_ticket(ticket, now=now, rules=rules, dry_run=dry_run)
+                    if outcome.fired or outcome.sla_events or dry_run:
+                        report.outcomes.append(outcome)
+                    if dry_run:
+                        transaction.set_rollback(True)
+            except Exception:
+                logger.exception("Escalation sweep failed for ticket %s; retried next sweep", pk)
+                report.failed.append(pk)
+        if dry_run and limit is None and len(ids) < batch:
+            break
+    return report
+
+
+def rules_changed(*, now: dt.datetime | None = None) -> int:
+    """After rules were added, changed or removed: every active ticket is looked at again by
+    the next sweep (their `next_check_at` was computed from the old rules). Returns how many
+    tickets were brought forward."""
+    now = now or timezone.now()
+    return (
+        Ticket.objects.active()
+        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__gt=now))
+        .update(next_check_at=now)
+    )
+
+
+def preview(*, at: dt.datetime) -> SweepReport:
+    """What the sweep would do at `at`, changing nothing: every active ticket due by then."""
+    return sweep(now=at, dry_run=True)

@@ -1,0 +1,450 @@
+"""The SLA clock of each ticket: which policy governs it, its clock segments, its deadlines,
+and the warnings and breaches recorded once each.
+
+`on_ticket_change` runs inside every ticket service's transaction (registered in
+`SlaConfig.ready`), so deadlines are always current when the transaction commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from sla.clock import CalendarSpec
+from sla.deadlines import Segment, TargetClock, target_clock
+from sla.models import BusinessCalendar, ClockSegment, SeverityMatrix, SLAPolicy, SLATarget
+from tickets.models import Ticket, TicketEvent
+
+logger = logging.getLogger(__name__)
+
+T = ClockSegment.Target
+R = ClockSegment.Reason
+RUNNING, PAUSED = ClockSegment.State.RUNNING, ClockSegment.State.PAUSED
+
+# Ticket columns per target: (due, warning instant, warning recorded, breach recorded).
+COLUMNS = {
+    T.FIRST_RESPONSE: (
+        "first_response_due_at",
+        "first_response_warning_at",
+        "first_response_warned_at",
+        "first_response_breached_at",
+    ),
+    T.NEXT_UPDATE: (
+        "next_update_due_at",
+        "next_update_warning_at",
+        "next_update_warned_at",
+        "next_update_breached_at",
+    ),
+    T.RESOLUTION: (
+        "resolution_due_at",
+        "resolution_warning_at",
+        "resolution_warned_at",
+        "resolution_breached_at",
+    ),
+}
+
+# The clock spec of each calendar, keyed by (pk, last change, day): compiling holidays costs
+# milliseconds, and every ticket write needs it.
+_spec_cache: dict[tuple[int, dt.datetime, dt.date], CalendarSpec] = {}
+
+
+def calendar_spec(calendar: BusinessCalendar, today: dt.date | None = None) -> CalendarSpec:
+    """The clock's value for `calendar`, cached until the calendar is saved again."""
+    today = today or timezone.localdate()
+    key = (calendar.pk, calendar.updated_at, today)
+    spec = _spec_cache.get(key)
+    if spec is None:
+        if len(_spec_cache) > 256:
+            _spec_cache.clear()
+        spec = _spec_cache[key] = calendar.as_spec(today)
+    return spec
+
+
+def active_severity_matrix() -> dict[tuple[int, int], int] | None:
+    """The grid of the active severity matrix, or None for the built-in default."""
+    matrix = SeverityMatrix.objects.filter(is_active=True).first()
+    return dict(matrix.as_mapping()) if matrix is not None else None
+
+
+def select_policy(ticket: Ticket, on: dt.date | None = None) -> SLAPolicy | None:
+    """The first active policy, by order, whose conditions match `ticket`."""
+    on = on or timezone.localdate()
+    customer = ticket.customer
+    facts = {
+        "tier": customer.tier if customer else "",
+        "vip": bool(customer and customer.is_vip),
+        "contract": customer.contract if customer else "",
+        "team_id": ticket.team_id,
+        "channel": ticket.channel,
+        "priority": ticket.priority,
+    }
+    policies = SLAPolicy.objects.in_force(on).select_related("calendar").prefetch_related("teams")
+    for policy in policies:
+        if policy.matches(**facts, team_ids={team.pk for team in policy.teams.all()}):
+            return policy
+    return None
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """One target of a ticket's clock, for the ticket page."""
+
+    target: str
+    label: str
+    target_duration: dt.timedelta
+    clock: TargetClock
+    met_at: dt.datetime | None
+    breached_at: dt.datetime | None
+    warned_at: dt.datetime | None
+    segments: list[ClockSegment]
+    live: bool
+
+    @property
+    def state(self) -> str:
+        """met / breached / paused / warning / running / stopped, for the badge."""
+        if self.met_at is not None and self.breached_at is None:
+            return "met"
+        if self.breached_at is not None:
+            return "breached"
+        if self.clock.paused:
+            return "paused"
+        if not self.live:
+            return "stopped"
+        if self.warned_at is not None:
+            return "warning"
+        return "running"
+
+
+def _target_of(policy: SLAPolicy | None, priority: int) -> SLATarget | None:
+    if policy is None:
+        return None
+    return next((t for t in policy.targets.all() if t.priority == priority), None)
+
+
+def _duration(target: SLATarget, name: str) -> dt.timedelta | None:
+    return getattr(target, name)
+
+
+def _live_state(ticket: Ticket, name: str, target: SLATarget | None) -> str | None:
+    """The state the target's clock should be in now: running, paused, or None (stopped)."""
+    if target is None or not ticket.is_active or _duration(target, name) is None:
+        return None
+    if name == T.FIRST_RESPONSE and ticket.first_responded_at is not None:
+        return None
+    if name == T.NEXT_UPDATE and ticket.first_responded_at is None:
+        return None
+    policy = ticket.sla_policy
+    if ticket.status == Ticket.Status.PENDING and policy is not None and policy.pending_pauses:
+        return PAUSED
+    return RUNNING
+
+
+def _reason_for(name: str, changes: frozenset[str], state: str | None, ticket: Ticket) -> str:
+    """Why a target's clock enters `state` now (recorded on the segment for the explanation)."""
+    if "created" in changes:
+        return R.CREATED
+    if "reopen" in changes:
+        return R.REOPENED
+    if state == PAUSED:
+        return R.WAITING
+    if state is None:
+        if ticket.status == Ticket.Status.RESOLVED:
+            return R.RESOLVED
+        if ticket.status == Ticket.Status.CLOSED:
+            return R.CLOSED
+        return R.RESPONDED
+    if "reply" in changes:
+        return R.RESPONDED
+    return R.RESUMED
+
+
+def _sync_segments(
+    ticket: Ticket, target: SLATarget | None, changes: frozenset[str], now: dt.datetime
+) -> None:
+    """Close and open clock segments so each target's open segment matches the ticket."""
+    spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
+    open_segments = {
+        s.target: s for s in ClockSegment.objects.filter(ticket=ticket, ended_at__isnull=True)
+    }
+    for name in T.values:
+        desired = _live_state(ticket, name, target)
+        current = open_segments.get(name)
+        restart = name == T.NEXT_UPDATE and "reply" in changes and current is not None
+        if current is not None and current.state == desired and not restart:
+            continue
+        reason = R.UPDATE_SENT if restart else _reason_for(name, changes, desired, ticket)
+        series = current.series if current is not None else _last_series(ticket, name)
+        if current is not None:
+            current.ended_at = now
+            current.end_reason = reason
+            if spec is not None:
+                seconds = int(spec_between(spec, current.started_at, now).total_seconds())
+                current.business_seconds = seconds
+                if current.state == PAUSED and name == T.RESOLUTION:
+                    ticket.sla_paused_seconds += seconds
+            current.save(update_fields=["ended_at", "end_reason", "business_seconds"])
+        if desired is not None:
+            ClockSegment.objects.create(
+                ticket=ticket,
+                target=name,
+                state=desired,
+                reason=reason,
+                started_at=now,
+                series=series + 1 if restart else series,
+            )
+    if _live_state(ticket, T.RESOLUTION, target) == PAUSED:
+        ticket.sla_paused_at = ticket.sla_paused_at or now
+    else:
+        ticket.sla_paused_at = None
+
+
+def _last_series(ticket: Ticket, name: str) -> int:
+    last = (
+        ClockSegment.objects.filter(ticket=ticket, target=name)
+        .order_by("-series")
+        .values_list("series", flat=True)
+        .first()
+    )
+    return last or 0
+
+
+def spec_between(spec: CalendarSpec, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    from sla.clock import business_time_between
+
+    return business_time_between(spec, start, end)
+
+
+def _segments(ticket: Ticket, name: str, series: int | None = None) -> list[ClockSegment]:
+    rows = [s for s in ticket.clock_segments.all() if s.target == name]
+    if series is None and rows:
+        series = max(s.series for s in rows)
+    return sorted((s for s in rows if s.series == series), key=lambda s: (s.started_at, s.pk))
+
+
+def clock_views(ticket: Ticket, now: dt.datetime | None = None) -> list[ClockView]:
+    """Every target of the ticket's clock with its segments, for display and explanation."""
+    now = now or timezone.now()
+    policy = ticket.sla_policy
+    target = _target_of(policy, ticket.priority)
+    if policy is None or target is None:
+        return []
+    spec = calendar_spec(policy.calendar)
+    views = []
+    for name, label in T.choices:
+        duration = _duration(target, name)
+        if duration is None:
+            continue
+        segments = _segments(ticket, name)
+        clock = target_clock(
+            spec,
+            [Segment(s.started_at, s.ended_at, s.state == RUNNING) for s in segments],
+            duration,
+            target.warning_offset(duration),
+            now,
+        )
+        _due, _warn, warned, breached = COLUMNS[name]
+        views.append(
+            ClockView(
+                target=name,
+                label=str(label),
+                target_duration=duration,
+                clock=clock,
+                met_at=ticket.first_responded_at
+                if name == T.FIRST_RESPONSE
+                else (ticket.resolved_at if name == T.RESOLUTION else None),
+                breached_at=getattr(ticket, breached),
+                warned_at=getattr(ticket, warned),
+                segments=segments,
+                live=_live_state(ticket, name, target) is not None,
+            )
+        )
+    return views
+
+
+def _refresh_deadlines(ticket: Ticket, target: SLATarget | None, now: dt.datetime) -> None:
+    """Derive the due and warning columns of every live target from its segments."""
+    spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
+    segments_by_target: dict[str, list[ClockSegment]] = {}
+    if spec is not None:
+        ticket_segments = list(ClockSegment.objects.filter(ticket=ticket))
+        for name in T.values:
+            rows = [s for s in ticket_segments if s.target == name]
+            if rows:
+                series = max(s.series for s in rows)
+                segments_by_target[name] = sorted(
+                    (s for s in rows if s.series == series), key=lambda s: (s.started_at, s.pk)
+                )
+    for name, (due_col, warn_col, _warned, _breached) in COLUMNS.items():
+        live = _live_state(ticket, name, target)
+        if spec is None or target is None or live is None:
+            if target is None or name == T.NEXT_UPDATE:
+                # No policy: no deadlines. A stopped status-update cadence has no deadline.
+                setattr(ticket, due_col, None)
+                setattr(ticket, warn_col, None)
+            continue  # a met or stopped target keeps the deadline it had, for the record
+        duration = _duration(target, name)
+        rows = segments_by_target.get(name, [])
+        clock = target_clock(
+            spec,
+            [Segment(s.started_at, s.ended_at, s.state == RUNNING) for s in rows],
+            duration,
+            target.warning_offset(duration),
+            now,
+        )
+        setattr(ticket, due_col, clock.due_at)
+        setattr(ticket, warn_col, clock.warning_at)
+
+
+def next_sla_check(ticket: Ticket) -> dt.datetime | None:
+    """The earliest instant at which a warning or breach of a live target is still to record."""
+    instants = []
+    for due_col, warn_col, warned_col, breached_col in COLUMNS.values():
+        due, warning = getattr(ticket, due_col), getattr(ticket, warn_col)
+        if warning is not None and getattr(ticket, warned_col) is None:
+            instants.append(warning)
+        if due is not None and getattr(ticket, breached_col) is None:
+            instants.append(due)
+    return min(instants, default=None)
+
+
+SLA_FIELDS = [
+    "sla_policy",
+    "sla_paused_at",
+    "sla_paused_seconds",
+    *(col for cols in COLUMNS.values() for col in cols[:2]),
+]
+
+
+def on_ticket_change(
+    ticket: Ticket, changes: frozenset[str], now: dt.datetime, actor: AbstractBaseUser | None
+) -> None:
+    """Keep the ticket's SLA clock current after a ticket service changed it (same transaction).
+
+    The policy is chosen again when something it selects by changed (creation, priority,
+    team, or an explicit recomputation); segments open and close with the status; deadlines
+    are derived from the segments. Recording warnings and breaches, and `next_check_at`, are
+    the escalation evaluation's part, which runs right after this.
+    """
+    if changes & {"created", "priority", "team", "recompute"}:
+        ticket.sla_policy = select_policy(ticket, on=now.date())
+    policy = ticket.sla_policy
+    target = None
+    if policy is not None:
+        target = SLATarget.objects.filter(policy=policy, priority=ticket.priority).first()
+    _sync_segments(ticket, target, changes, now)
+    _refresh_deadlines(ticket, target, now)
+    Ticket.objects.filter(pk=ticket.pk).update(
+        **{
+            field if field != "sla_policy" else "sla_policy_id": _value(ticket, field)
+            for field in SLA_FIELDS
+        }
+    )
+    record_due_sla_events(ticket, now)
+
+
+def _value(ticket: Ticket, field: str) -> object:
+    return ticket.sla_policy_id if field == "sla_policy" else getattr(ticket, field)
+
+
+def record_due_sla_events(ticket: Ticket, now: dt.datetime) -> list[str]:
+    """Record each warning and breach of a live target whose instant has come, once.
+
+    The claim is a conditional UPDATE (only while the column is still empty), so two sweeps
+    or workers at once record it once: whoever updates the row writes the event.
+    Returns the kinds recorded, e.g. ["first_response:warning"].
+    """
+    recorded = []
+    for name, (due_col, warn_col, warned_col, breached_col) in COLUMNS.items():
+        for instant_col, flag_col, kind, label in (
+            (warn_col, warned_col, TicketEvent.Kind.SLA_WARNING, "warning"),
+            (due_col, breached_col, TicketEvent.Kind.SLA_BREACH, "breach"),
+        ):
+            instant = getattr(ticket, instant_col)
+            if instant is None or instant > now or getattr(ticket, flag_col) is not None:
+                continue
+            claimed = Ticket.objects.filter(
+                Q(pk=ticket.pk), Q(**{f"{flag_col}__isnull": True})
+            ).update(**{flag_col: now})
+            setattr(ticket, flag_col, now)
+            if claimed:
+                TicketEvent.objects.create(
+                    ticket=ticket,
+                    kind=kind,
+                    created_at=now,
+                    payload={
+                        "target": name,
+                        "due_at": _iso(getattr(ticket, due_col)),
+                        "at": _iso(instant),
+                    },
+                )
+                recorded.append(f"{name}:{label}")
+    return recorded
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@transaction.atomic
+def sla_recompute(*, ticket: Ticket, now: dt.datetime | None = None) -> Ticket:
+    """Choose the policy again and re-derive the deadlines from the recorded segments.
+
+    For a changed policy, calendar or holiday: replaying the same segments on the new
+    calendar gives the new deadlines deterministically. Runs the ticket change hooks (so the
+    escalation engine looks again) and records a timeline entry when the policy or a deadline
+    moved.
+    """
+    from tickets.services import run_change_hooks
+
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    before = {cols[0]: getattr(ticket, cols[0]) for cols in COLUMNS.values()}
+    before_policy = ticket.sla_policy_id
+    run_change_hooks(ticket, {"recompute"}, now, None)
+    after = {col: getattr(ticket, col) for col in before}
+    if after != before or before_policy != ticket.sla_policy_id:
+        TicketEvent.objects.create(
+            ticket=ticket,
+            kind=TicketEvent.Kind.SLA_RECOMPUTED,
+            created_at=now,
+            payload={
+                "policy": ticket.sla_policy.name if ticket.sla_policy else None,
+                "changed": {
+                    col: [_iso(before[col]), _iso(after[col])]
+                    for col in before
+                    if before[col] != after[col]
+                },
+            },
+        )
+    return ticket
+
+
+def tickets_affected_by(
+    *, policy: SLAPolicy | None = None, calendar: BusinessCalendar | None = None
+) -> QuerySet[Ticket]:
+    """Active tickets whose clock depends on `policy` or `calendar`, or that have no policy."""
+    qs = Ticket.objects.active()
+    if policy is not None:
+        return qs.filter(Q(sla_policy=policy) | Q(sla_policy__isnull=True))
+    if calendar is not None:
+        return qs.filter(sla_policy__calendar=calendar)
+    return qs
+
+
+def sla_recompute_many(ticket_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """Recompute each ticket in its own transaction; returns how many were recomputed."""
+    count = 0
+    for pk in ticket_ids:
+        try:
+            sla_recompute(ticket=Ticket(pk=pk), now=now)
+            count += 1
+        except Ticket.DoesNotExist:
+            continue
+    return count

@@ -1,0 +1,359 @@
+"""Escalation services and the sweep against the default rules of the source documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
+from django_fsm import TransitionNotAllowed
+
+from escalation import services as esc
+from escalation.models import Escalation, EscalationRule, RuleFiring
+from notifications.models import Notification
+from tests.factories import CustomerFactory, SupportLevelFactory, TeamFactory, UserFactory
+from tickets import services
+from tickets.models import Team, Ticket, TicketEvent
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MON_9 = dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN)
+H = dt.timedelta(hours=1)
+
+
+class Chain:
+    """Four tier teams L1 → L2 → L3 → L4, each with a lead and an agent, plus Security."""
+
+    def __init__(self) -> None:
+        self.teams: list[Team] = []
+        self.agents = []
+        self.leads = []
+        above = None
+        for rank in (4, 3, 2, 1):
+            lead, agent = UserFactory(username=f"lead{rank}"), UserFactory(username=f"agent{rank}")
+            team = TeamFactory(
+                name=f"L{rank}",
+                level=SupportLevelFactory(rank=rank),
+                lead=lead,
+                members=[agent],
+                escalates_to=above,
+            )
+            self.teams.insert(0, team)
+            self.agents.insert(0, agent)
+            self.leads.insert(0, lead)
+            above = team
+        self.security = TeamFactory(
+            name="Security",
+            kind=Team.Kind.FUNCTIONAL,
+            level=SupportLevelFactory(rank=2),
+            members=[UserFactory(username="sec")],
+        )
+
+    def ticket(self, *, impact=3, urgency=3, now=MON_9, level=1) -> Ticket:
+        return services.ticket_create(
+            actor=self.agents[level - 1],
+            data=services.NewTicket(
+                subject="Checkout fails",
+                description="500 on pay",
+                team=self.teams[level - 1],
+                impact=impact,
+                urgency=urgency,
+                customer=CustomerFactory(),
+            ),
+            now=now,
+        )
+
+
+@pytest.fixture
+def chain(db) -> Chain:
+    return Chain()
+
+
+def package(**kw) -> esc.Package:
+    return esc.Package(**({"summary": "Checkout down", "actions_taken": "Restarted"} | kw))
+
+
+@pytest.mark.django_db
+class TestRules:
+    def test_sev1_climbs_to_incident_management_at_once_and_management_is_told(self, chain):
+        ticket = chain.ticket(impact=1, urgency=1)
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 3
+        assert ticket.team == chain.teams[2]
+        assert ticket.is_major_incident
+        assert ticket.escalation_cycle == 2
+        escalations = list(ticket.escalations.order_by("raised_at", "pk"))
+        assert [(e.from_level.rank, e.to_level.rank, e.status) for e in escalations] == [
+            (1, 2, Escalation.Status.ESCALATED_FURTHER),
+            (2, 3, Escalation.Status.RAISED),
+        ]
+        assert Notification.objects.filter(user=chain.leads[3]).exists()  # management
+        assert Notification.objects.filter(
+            user=chain.agents[2], kind=Notification.Kind.ESCALATION_RAISED
+        ).exists()
+        assert ticket.events.filter(kind=TicketEvent.Kind.ESCALATED).count() == 2
+
+    def test_first_response_breach_escalates_once(self, chain):
+        ticket = chain.ticket()  # Sev 3: first response due 13:00
+        report = esc.sweep(now=MON_9 + 4 * H + dt.timedelta(minutes=1))
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 2
+        assert report.fired >= 1
+        esc.escalation_acknowledge(
+            escalation=ticket.escalations.get(), actor=chain.agents[1], now=MON_9 + 4 * H
+        )
+        # Later sweeps: the breach belongs to the previous cycle; nothing more happens.
+        esc.sweep(now=MON_9 + 5 * H)
+        esc.sweep(now=MON_9 + 6 * H)
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 2
+        assert ticket.escalations.filter(kind="hierarchical").count() == 1
+
+    def test_sla_warning_tells_assignee_and_lead_once(self, chain):
+        ticket = chain.ticket()
+        services.ticket_assign(
+            ticket=ticket, actor=chain.agents[0], assignee=chain.agents[0], now=MON_9
+        )
+        esc.sweep(now=MON_9 + 3 * H)
+        esc.sweep(now=MON_9 + 3 * H + dt.timedelta(minutes=1))
+        warnings = Notification.objects.filter(kind=Notification.Kind.SLA_WARNING, ticket=ticket)
+        assert sorted(n.user.username for n in warnings) == ["agent1", "lead1"]
+
+    def test_no_progress_for_48_business_hours(self, chain):
+        ticket = chain.ticket(impact=4, urgency=4)  # Sev 4: first response in 24 h
+        services.ticket_reply(ticket=ticket, actor=chain.agents[0], body="On it", now=MON_9)
+        ticket.refresh_from_db()
+        friday_17 = dt.datetime(2026, 3, 6, 17, tzinfo=BERLIN)
+        esc.sweep(now=friday_17 - dt.timedelta(minutes=1))
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 1
+        esc.sweep(now=friday_17)
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 2
+        assert "without progress" in ticket.escalations.get().reason
+
+    def test_unacknowledged_escalation_goes_further_up(self, chain):
+        ticket = chain.ticket()
+        first = esc.escalation_raise(
+            ticket=ticket,
+            actor=chain.agents[0],
+            kind="hierarchical",
+            package=package(),
+            now=MON_9,
+        )
+        assert first.ack_due_at == MON_9 + dt.timedelta(minutes=30)  # level 2 tier target
+        esc.sweep(now=MON_9 + dt.timedelta(minutes=31))
+        ticket.refresh_from_db()
+        first.refresh_from_db()
+        assert first.status == Escalation.Status.ESCALATED_FURTHER
+        assert ticket.level.rank == 3
+        assert Notification.objects.filter(
+            kind=Notification.Kind.ESCALATION_UNACKNOWLEDGED
+        ).exists()
+
+    def test_acknowledging_stops_the_chain(self, chain):
+        ticket = chain.ticket()
+        first = esc.escalation_raise(
+            ticket=ticket,
+            actor=chain.agents[0],
+            kind="hierarchical",
+            package=package(),
+            now=MON_9,
+        )
+        esc.escalation_acknowledge(
+            escalation=first, actor=chain.agents[1], now=MON_9 + dt.timedelta(minutes=10)
+        )
+        esc.sweep(now=MON_9 + 2 * H)
+        ticket.refresh_from_db()
+        first.refresh_from_db()
+        assert first.status == Escalation.Status.ACKNOWLEDGED
+        assert ticket.level.rank == 2
+        assert ticket.assignee == chain.agents[1]  # whoever acknowledged owns it now
+
+    def test_rule_change_takes_effect_on_the_next_evaluation(self, chain):
+        ticket = chain.ticket()
+        EscalationRule.objects.filter(trigger="sla_breach").update(is_active=False)
+        esc.sweep(now=MON_9 + 5 * H)
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 1
+        EscalationRule.objects.filter(name="First response breached: next level").update(
+            is_active=True
+        )
+        esc.rules_changed(now=MON_9 + 5 * H)  # what the admin does after a save
+        esc.sweep(now=MON_9 + 5 * H)
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 2
+
+    def test_resolving_closes_the_escalations(self, chain):
+        ticket = chain.ticket()
+        escalation = esc.escalation_raise(
+            ticket=ticket,
+            actor=chain.agents[0],
+            kind="hierarchical",
+            package=package(),
+        )
+        services.ticket_transition(ticket=ticket, actor=chain.agents[1], name="resolve")
+        escalation.refresh_from_db()
+        ticket.refresh_from_db()
+        assert escalation.status == Escalation.Status.CLOSED
+        assert ticket.next_check_at is None
+
+
+@pytest.mark.django_db
+class TestManual:
+    def test_hierarchical_escalation_with_package(self, chain):
+        ticket = chain.ticket()
+        services.ticket_assign(
+            ticket=ticket, actor=chain.agents[0], assignee=chain.agents[0], now=MON_9
+        )
+        escalation = esc.escalation_raise(
+            ticket=ticket,
+            actor=chain.agents[0],
+            kind="hierarchical",
+            package=package(risks="Revenue loss"),
+            reason="Beyond our competence",
+            now=MON_9,
+        )
+        ticket.refresh_from_db()
+        assert (ticket.team, ticket.level.rank, ticket.assignee) == (chain.teams[1], 2, None)
+        assert escalation.raised_by == chain.agents[0]
+        assert escalation.risks == "Revenue loss"
+        assert escalation.rule is None
+        event = ticket.events.get(kind=TicketEvent.Kind.ESCALATED)
+        assert event.payload["to_team"] == "L2"
+        assert event.payload["trigger"] == "manual"
+
+    def test_package_is_required(self, chain):
+        ticket = chain.ticket()
+        with pytest.raises(esc.EscalationError) as info:
+            esc.escalation_raise(
+                ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=esc.Package()
+            )
+        assert set(info.value.message_dict) == {"summary", "actions_taken"}
+        assert not Escalation.objects.exists()
+
+    def test_lateral_escalation_to_a_functional_team(self, chain):
+        ticket = chain.ticket()
+        esc.escalation_raise(
+            ticket=ticket,
+            actor=chain.agents[0],
+            kind="functional",
+            to_team=chain.security,
+            package=package(),
+        )
+        ticket.refresh_from_db()
+        assert ticket.team == chain.security
+
+    def test_lateral_escalation_needs_a_functional_team(self, chain):
+        ticket = chain.ticket()
+        with pytest.raises(esc.EscalationError):
+            esc.escalation_raise(
+                ticket=ticket,
+                actor=chain.agents[0],
+                kind="functional",
+                to_team=chain.teams[1],
+                package=package(),
+            )
+
+    def test_top_of_the_chain_cannot_escalate_further(self, chain):
+        ticket = chain.ticket(level=4)
+        with pytest.raises(esc.EscalationError):
+            esc.escalation_raise(
+                ticket=ticket, actor=chain.agents[3], kind="hierarchical", package=package()
+            )
+
+    def test_outsider_cannot_escalate(self, chain):
+        ticket = chain.ticket()
+        with pytest.raises(PermissionDenied):
+            esc.escalation_raise(
+                ticket=ticket, actor=chain.agents[2], kind="hierarchical", package=package()
+            )
+
+    def test_only_the_receiving_team_acknowledges_and_only_once(self, chain):
+        ticket = chain.ticket()
+        escalation = esc.escalation_raise(
+            ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package()
+        )
+        with pytest.raises(PermissionDenied):
+            esc.escalation_acknowledge(escalation=escalation, actor=chain.agents[0])
+        esc.escalation_acknowledge(escalation=escalation, actor=chain.leads[1])
+        with pytest.raises(TransitionNotAllowed):
+            esc.escalation_acknowledge(escalation=escalation, actor=chain.leads[1])
+        assert ticket.events.filter(kind=TicketEvent.Kind.ACKNOWLEDGED).count() == 1
+
+    def test_lead_de_escalates_with_a_reason(self, chain):
+        ticket = chain.ticket()
+        esc.escalation_raise(
+            ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package()
+        )
+        ticket.refresh_from_db()
+        assert esc.deescalation_targets(ticket)[0] == chain.teams[0]
+        with pytest.raises(PermissionDenied):
+            esc.escalation_deescalate(
+                ticket=ticket, actor=chain.agents[1], to_team=chain.teams[0], reason="Known issue"
+            )
+        with pytest.raises(esc.EscalationError):
+            esc.escalation_deescalate(
+                ticket=ticket, actor=chain.leads[1], to_team=chain.teams[0], reason=" "
+            )
+        back = esc.escalation_deescalate(
+            ticket=ticket, actor=chain.leads[1], to_team=chain.teams[0], reason="Known issue"
+        )
+        ticket.refresh_from_db()
+        assert back.kind == Escalation.Kind.DE_ESCALATION
+        assert ticket.team == chain.teams[0]
+        assert ticket.events.filter(kind=TicketEvent.Kind.DE_ESCALATED).exists()
+
+
+@pytest.mark.django_db
+class TestExactlyOnce:
+    def test_the_database_refuses_a_second_firing_in_a_cycle(self, chain):
+        ticket = chain.ticket()
+        rule = EscalationRule.objects.first()
+        RuleFiring.objects.create(ticket=ticket, rule=rule, cycle=0, trigger="severity")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            RuleFiring.objects.create(ticket=ticket, rule=rule, cycle=0, trigger="severity")
+
+    def test_sweep_only_reads_due_tickets(self, chain, django_assert_max_num_queries):
+        for _ in range(5):
+            chain.ticket()
+        with django_assert_max_num_queries(1):
+            report = esc.sweep(now=MON_9 + dt.timedelta(minutes=1))
+        assert report.examined == 0
+
+    def test_dry_run_changes_nothing_and_previews_another_instant(self, chain, capsys):
+        ticket = chain.ticket()
+        call_command("sweep_escalations", "--dry-run", "--at", "2026-03-02T13:30:00+01:00")
+        out = capsys.readouterr().out
+        assert f"{ticket.reference}: would fire First response breached" in out
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 1
+        assert not RuleFiring.objects.exists()
+        assert not Escalation.objects.exists()
+
+    def test_command_runs_a_sweep(self, chain, capsys):
+        ticket = chain.ticket(now=dt.datetime(2020, 1, 6, 9, tzinfo=BERLIN))
+        call_command("sweep_escalations")
+        out = capsys.readouterr().out
+        assert f"{ticket.reference}: fired" in out
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 2
+
+    def test_one_bad_ticket_does_not_stall_the_rest(self, chain, monkeypatch):
+        good, bad = chain.ticket(), chain.ticket()
+        original = esc.evaluate_ticket
+
+        def flaky(ticket, **kw):
+            if ticket.pk == bad.pk:
+                raise RuntimeError("boom")
+            return original(ticket, **kw)
+
+        monkeypatch.setattr(esc, "evaluate_ticket", flaky)
+        report = esc.sweep(now=MON_9 + 5 * H)
+        assert report.failed == [bad.pk]
+        good.refresh_from_db()
+        bad.refresh_from_db()
+        assert good.level.rank == 2
+        assert bad.level.rank == 1 and bad.next_check_at <= MON_9 + 5 * H  # still due

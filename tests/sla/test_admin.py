@@ -1,0 +1,162 @@
+"""SLA admin: pages load, validation shows as form errors, recomputation and the matrix grid."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from sla.models import BusinessCalendar, SeverityMatrix, SLAPolicy
+from tests.factories import CustomerFactory
+from tickets import services
+
+
+@pytest.fixture
+def client_admin(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def calendar_post(name: str, hours: list[tuple[int, str, str]], **extra) -> dict:
+    data = {
+        "name": name,
+        "timezone": "Europe/Berlin",
+        "holiday_country": "DE",
+        "holiday_subdivision": "",
+        "opening_hours-TOTAL_FORMS": str(len(hours)),
+        "opening_hours-INITIAL_FORMS": "0",
+        "exceptions-TOTAL_FORMS": "0",
+        "exceptions-INITIAL_FORMS": "0",
+        **extra,
+    }
+    for i, (day, start, end) in enumerate(hours):
+        data |= {
+            f"opening_hours-{i}-weekday": str(day),
+            f"opening_hours-{i}-start": start,
+            f"opening_hours-{i}-end": end,
+        }
+    return data
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["businesscalendar", "slapolicy", "tiertarget", "severitymatrix"])
+def test_changelists_and_change_pages_load(client_admin, model):
+    response = client_admin.get(reverse(f"admin:sla_{model}_changelist"))
+    assert response.status_code == 200
+    obj = response.context["cl"].result_list[0]
+    response = client_admin.get(reverse(f"admin:sla_{model}_change", args=[obj.pk]))
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_calendar_page_shows_next_openings_and_holidays(client_admin):
+    calendar = BusinessCalendar.objects.get(name="Office hours DE")
+    response = client_admin.get(reverse("admin:sla_businesscalendar_change", args=[calendar.pk]))
+    assert "Next opening instants" in response.content.decode()
+    assert "Christmas" in response.content.decode() or "Day" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_valid_calendar_with_overnight_shift_is_saved(client_admin):
+    data = calendar_post("Night shift", [(0, "22:00", "06:00"), (1, "08:00", "16:00")])
+    response = client_admin.post(reverse("admin:sla_businesscalendar_add"), data)
+    assert response.status_code == 302, response.context["errors"]
+    assert BusinessCalendar.objects.get(name="Night shift").opening_hours.count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "hours",
+    [
+        [(0, "08:00", "12:00"), (0, "11:00", "14:00")],  # overlap within a day
+        [(0, "22:00", "06:00"), (1, "05:00", "09:00")],  # overnight runs into Tuesday's hours
+    ],
+)
+def test_overlapping_intervals_are_refused(client_admin, hours):
+    response = client_admin.post(
+        reverse("admin:sla_businesscalendar_add"), calendar_post("Broken", hours)
+    )
+    assert response.status_code == 200
+    assert not BusinessCalendar.objects.filter(name="Broken").exists()
+    assert response.context["inline_admin_formsets"][0].formset.non_form_errors()
+
+
+@pytest.mark.django_db
+def test_calendar_without_open_time_is_refused(client_admin):
+    response = client_admin.post(
+        reverse("admin:sla_businesscalendar_add"), calendar_post("Never", [])
+    )
+    assert response.status_code == 200
+    assert not BusinessCalendar.objects.filter(name="Never").exists()
+    response = client_admin.post(
+        reverse("admin:sla_businesscalendar_add"),
+        calendar_post("Always", [], always_open="on"),
+    )
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_warning_threshold_must_be_below_100_percent(client_admin):
+    policy = SLAPolicy.objects.get(name="Standard office hours")
+    target = policy.targets.get(priority=3)
+    target.warning_percent = 120
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        target.full_clean()
+    assert "warning_percent" in info.value.message_dict
+
+
+@pytest.mark.django_db
+def test_severity_matrix_is_edited_as_a_grid(client_admin):
+    matrix = SeverityMatrix.objects.get(is_active=True)
+    url = reverse("admin:sla_severitymatrix_change", args=[matrix.pk])
+    page = client_admin.get(url)
+    form = page.context["adminform"].form
+    data = {"name": matrix.name, "is_active": "on"}
+    for name, field in form.fields.items():
+        if name.startswith("cell_"):
+            data[name] = str(form.initial.get(name, field.initial))
+    data["cell_4_4"] = "3"
+    response = client_admin.post(url, data)
+    assert response.status_code == 302
+    matrix.refresh_from_db()
+    assert matrix.grid["4,4"] == 3
+    assert matrix.grid["1,1"] == 1
+
+
+@pytest.mark.django_db
+def test_recompute_action_moves_deadlines_after_a_holiday(client_admin, agent, team_a):
+    ticket = services.ticket_create(
+        actor=agent,
+        data=services.NewTicket(
+            subject="s", description="", team=team_a, customer=CustomerFactory()
+        ),
+        now=dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC),
+    )
+    ticket.refresh_from_db()
+    before = ticket.resolution_due_at
+    calendar = ticket.sla_policy.calendar
+    calendar.exceptions.create(date=dt.date(2026, 3, 3), kind="closed", name="Strike")
+    calendar.save()
+    response = client_admin.post(
+        reverse("admin:sla_businesscalendar_changelist"),
+        {"action": "recompute_open_tickets", "_selected_action": [calendar.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Recomputed" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.resolution_due_at - before == dt.timedelta(days=1)
+
+
+@pytest.mark.django_db
+def test_recompute_command(agent, team_a, capsys):
+    from django.core.management import call_command
+
+    services.ticket_create(
+        actor=agent, data=services.NewTicket(subject="s", description="", team=team_a)
+    )
+    call_command("recompute_sla", "--calendar", "Office hours DE")
+    assert "Recomputed 1 of 1 tickets." in capsys.readouterr().out

@@ -1,0 +1,271 @@
+"""Forms of the agent UI. They parse and validate input; the services decide and write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
+
+from tickets import selectors
+from tickets.models import Customer, SupportLevel, Team, Ticket
+from tickets.priority import Impact, Priority, Urgency
+from tickets.services import NewTicket
+
+User = get_user_model()
+
+
+class BootstrapFormMixin:
+    """Gives every widget its Bootstrap class, and marks invalid fields after validation."""
+
+    def _style_widgets(self) -> None:
+        for field in self.fields.values():  # type: ignore[attr-defined]
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect):
+                continue
+            elif isinstance(widget, forms.Select | forms.SelectMultiple):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)  # type: ignore[misc]
+        for name in self.errors:  # type: ignore[attr-defined]
+            if name in self.fields:  # type: ignore[attr-defined]
+                widget = self.fields[name].widget  # type: ignore[attr-defined]
+                if "is-invalid" not in widget.attrs.get("class", ""):
+                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+                widget.attrs["aria-invalid"] = "true"
+
+
+def add_service_error(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError/TicketError on `form`: keyed messages on the matching
+    field, everything else (and keys the form does not have) above the form."""
+    if hasattr(error, "error_dict"):
+        for key, errors in error.error_dict.items():
+            messages = [m for e in errors for m in e.messages]
+            form.add_error(key if key in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+def user_label(user: AbstractBaseUser) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def grouped_assignee_choices(teams: Iterable[Team]) -> list[tuple[Any, Any]]:
+    """Agents grouped by team (lead first), for an assignee select; the service checks that the
+    chosen agent belongs to the chosen team."""
+    choices: list[tuple[Any, Any]] = [("", _("— Unassigned —"))]
+    for team in teams:
+        people = {m.pk: m for m in team.members.all() if m.is_active}
+        if team.lead is not None and team.lead.is_active:
+            people.setdefault(team.lead.pk, team.lead)
+        options = sorted(((pk, user_label(u)) for pk, u in people.items()), key=lambda c: c[1])
+        if options:
+            choices.append((team.name, options))
+    return choices
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Any number of files from one `<input type="file" multiple>`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        if not data:
+            return []
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
+# --- The ticket list --------------------------------------------------------------------------
+
+
+class TicketFilterForm(BootstrapFormMixin, forms.Form):
+    """The list's query string. Invalid values are dropped, never an error page."""
+
+    scope = forms.ChoiceField(
+        label=_("Show"), choices=selectors.Scope.CHOICES, required=False, widget=forms.RadioSelect
+    )
+    status = forms.MultipleChoiceField(
+        label=_("Status"),
+        choices=Ticket.Status.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    priority = forms.TypedChoiceField(
+        label=_("Priority"),
+        choices=[("", _("Any priority")), *Priority.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.none(), required=False, empty_label=_("Any team")
+    )
+    level = forms.ModelChoiceField(
+        label=_("Level"),
+        queryset=SupportLevel.objects.all(),
+        required=False,
+        empty_label=_("Any level"),
+    )
+    q = forms.CharField(
+        label=_("Search"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("Subject, reference, customer or description"),
+                "autocomplete": "off",
+            }
+        ),
+    )
+    sort = forms.ChoiceField(label=_("Sort"), choices=selectors.SORT_CHOICES, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = selectors.filter_teams()
+        self._style_widgets()
+
+    def filters(self) -> selectors.TicketFilters:
+        """The valid part of the query string (call after `is_valid()`)."""
+        data = getattr(self, "cleaned_data", {})
+        return selectors.TicketFilters(
+            scope=data.get("scope") or selectors.Scope.ALL,
+            statuses=tuple(data.get("status") or ()),
+            priority=data.get("priority"),
+            team=data.get("team"),
+            level=data.get("level"),
+            q=data.get("q") or "",
+            sort=data.get("sort") or selectors.DEFAULT_SORT,
+        )
+
+
+# --- Creating a ticket ------------------------------------------------------------------------
+
+
+class TicketCreateForm(BootstrapFormMixin, forms.Form):
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 6}), required=False
+    )
+    customer = forms.ModelChoiceField(
+        label=_("Customer"),
+        queryset=Customer.objects.order_by("name"),
+        required=False,
+        empty_label=_("— No customer —"),
+    )
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none())
+    impact = forms.TypedChoiceField(
+        label=_("Impact"), choices=Impact.choices, coerce=int, initial=Impact.MODERATE
+    )
+    urgency = forms.TypedChoiceField(
+        label=_("Urgency"), choices=Urgency.choices, coerce=int, initial=Urgency.MEDIUM
+    )
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=Ticket.Channel.choices, initial=Ticket.Channel.PHONE
+    )
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"),
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        help_text=_("Optional. Must be a member of the chosen team."),
+    )
+    attachments = MultipleFileField(label=_("Attachments"))
+
+    def __init__(self, *args: Any, teams: Sequence[Team], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        team_field = self.fields["team"]
+        team_field.queryset = Team.objects.filter(is_active=True)
+        team_field.choices = [("", _("— Choose a team —")), *((t.pk, str(t)) for t in teams)]
+        self.fields["assignee"].choices = grouped_assignee_choices(teams)
+        self._style_widgets()
+
+    def new_ticket(self) -> NewTicket:
+        data = self.cleaned_data
+        return NewTicket(
+            subject=data["subject"],
+            description=data["description"],
+            team=data["team"],
+            customer=data["customer"],
+            impact=data["impact"],
+            urgency=data["urgency"],
+            channel=data["channel"],
+            assignee=data["assignee"],
+        )
+
+
+# --- Actions on a ticket ----------------------------------------------------------------------
+
+
+class MessageForm(BootstrapFormMixin, forms.Form):
+    """A public reply, or with `internal` ticked an internal note."""
+
+    body = forms.CharField(
+        label=_("Message"),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("Write a reply…")}),
+    )
+    internal = forms.BooleanField(
+        label=_("Internal note"),
+        required=False,
+        help_text=_("Only agents see internal notes, never the customer."),
+    )
+    attachments = MultipleFileField(label=_("Attachments"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._style_widgets()
+
+
+class AssignForm(BootstrapFormMixin, forms.Form):
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none())
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"), queryset=User.objects.filter(is_active=True), required=False
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def __init__(self, *args: Any, teams: Sequence[Team], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "assign-%s")  # unique ids beside the other forms
+        super().__init__(*args, **kwargs)
+        team_field = self.fields["team"]
+        team_field.queryset = Team.objects.filter(is_active=True)
+        team_field.choices = [(t.pk, str(t)) for t in teams]
+        self.fields["assignee"].choices = grouped_assignee_choices(teams)
+        self._style_widgets()
+
+
+class PriorityForm(BootstrapFormMixin, forms.Form):
+    """Re-assess impact and urgency (priority follows the matrix) or override the priority."""
+
+    impact = forms.TypedChoiceField(label=_("Impact"), choices=Impact.choices, coerce=int)
+    urgency = forms.TypedChoiceField(label=_("Urgency"), choices=Urgency.choices, coerce=int)
+    priority = forms.TypedChoiceField(
+        label=_("Priority"),
+        choices=[("", _("Derive from impact and urgency")), *Priority.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "priority-%s")  # unique ids beside the other forms
+        super().__init__(*args, **kwargs)
+        self._style_widgets()
