@@ -172,7 +172,7 @@ def _ack_due(to_team: Team, ticket: Ticket, now: dt.datetime) -> dt.datetime | N
     return add_business_time(calendar, now, target.acknowledge_within)
 
 
-def _auto_package(ticket: Ticket, reason: str) -> Package:
+def package_from_history(ticket: Ticket, reason: str) -> Package:
     """A package assembled from the ticket's history, for escalations raised by rules."""
     notes = list(ticket.messages.filter(kind__in=["reply", "note"]).order_by("-created_at")[:3])
     tried = "\n".join(
@@ -558,7 +558,7 @@ def _apply(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.datetime)
             ticket=ticket,
             kind=kind,
             to_team=to_team,
-            package=_auto_package(ticket, reason),
+            package=package_from_history(ticket, reason),
             actor=None,
             rule=rule,
             trigger=decision.trigger,
