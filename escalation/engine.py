@@ -59,6 +59,7 @@ class TicketFacts:
     calendar: CalendarLike  # the business calendar for "no progress" thresholds
     sla: dict[str, SLAInstants] = field(default_factory=dict)
     risk_score: int = 0
+    risk_changed_at: datetime | None = None
     # The open escalation waiting for acknowledgement, and when its tier target runs out.
     awaiting_ack_until: datetime | None = None
     can_escalate_up: bool = True  # False on the top of the chain
@@ -135,9 +136,13 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
                 return facts.created_at, f"priority {facts.priority}"
             return None, ""
         case Trigger.SOFT_SIGNAL:
-            if rule.risk_at_least is not None and facts.risk_score >= rule.risk_at_least:
-                return facts.created_at, f"risk score {facts.risk_score}"
-            return None, ""
+            if rule.risk_at_least is None or facts.risk_score < rule.risk_at_least:
+                return None, ""
+            changed = facts.risk_changed_at or facts.created_at
+            if facts.cycle > 0 and changed <= facts.cycle_started_at:
+                # The hand-off answered this score; only new evidence escalates further.
+                return None, ""
+            return changed, f"risk score {facts.risk_score}"
         case Trigger.NO_PROGRESS:
             if rule.threshold is None:
                 return None, ""

@@ -29,12 +29,13 @@ from escalation.engine import (
     evaluate,
 )
 from escalation.models import Escalation, EscalationRule, RuleFiring
+from escalation.risk import RiskInputs, assess
 from notifications.models import Notification
 from notifications.services import notify, resolve_recipients
 from sla.clock import ALWAYS_OPEN, CalendarSpec, add_business_time
 from sla.services import calendar_spec, next_sla_check, record_due_sla_events
 from tickets import services as ticket_services
-from tickets.models import Team, Ticket, TicketEvent
+from tickets.models import Message, Team, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ def ticket_facts(
         calendar=_calendar_of(ticket),
         sla=sla,
         risk_score=ticket.risk_score,
+        risk_changed_at=ticket.risk_changed_at,
         awaiting_ack_until=awaiting_ack,
         can_escalate_up=ticket.team.escalates_to_id is not None,
         fired_rule_ids=frozenset(fired),
@@ -226,8 +228,10 @@ def _raise(
     reason: str,
     keep_assignee: bool,
     now: dt.datetime,
+    also_notify: list[AbstractBaseUser] | None = None,
 ) -> Escalation:
-    """Record the escalation, hand the ticket over, tell the receiving side. Locked ticket."""
+    """Record the escalation, hand the ticket over, tell the receiving side (and
+    `also_notify`, once each). Locked ticket."""
     # The previous escalation that is still waiting is superseded by this one.
     for previous in Escalation.objects.filter(ticket=ticket, status=Escalation.Status.RAISED):
         previous.escalate_further()
@@ -274,7 +278,7 @@ def _raise(
         now=now,
     )
     ticket.refresh_from_db()
-    recipients = resolve_recipients(ticket, team=to_team, exclude=actor)
+    recipients = resolve_recipients(ticket, team=to_team, users=also_notify or (), exclude=actor)
     notify(
         recipients,
         kind=Notification.Kind.ESCALATION_RAISED,
@@ -552,8 +556,8 @@ def _apply(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.datetime)
         to_team = rule.functional_team
         kind = Escalation.Kind.FUNCTIONAL
     if to_team is not None:
-        # Tell the old side before the hand-off changes who "assignee" and "team lead" are.
-        _notify_rule(ticket, rule, decision, now, to_team=to_team)
+        # Resolve the rule's recipients before the hand-off changes who "assignee" and "team
+        # lead" are; the escalation notice then goes to them and the receiving team, once.
         _raise(
             ticket=ticket,
             kind=kind,
@@ -565,28 +569,28 @@ def _apply(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.datetime)
             reason=reason,
             keep_assignee=rule.keep_assignee,
             now=now,
+            also_notify=_rule_recipients(ticket, rule),
         )
     else:
-        _notify_rule(ticket, rule, decision, now, to_team=None)
+        _notify_rule(ticket, rule, decision, now)
     return True
 
 
-def _notify_rule(
-    ticket: Ticket,
-    rule: EscalationRule,
-    decision: Decision,
-    now: dt.datetime,
-    *,
-    to_team: Team | None,
-) -> None:
-    recipients = resolve_recipients(
+def _rule_recipients(ticket: Ticket, rule: EscalationRule) -> list[AbstractBaseUser]:
+    """Who the rule tells about `ticket` (a hand-off adds the receiving team itself)."""
+    return resolve_recipients(
         ticket,
         assignee=rule.notify_assignee,
         team_lead=rule.notify_team_lead,
-        team=to_team if rule.notify_target_team else None,
         level_rank=rule.notify_level_rank,
         users=list(rule.notify_users.all()),
     )
+
+
+def _notify_rule(
+    ticket: Ticket, rule: EscalationRule, decision: Decision, now: dt.datetime
+) -> None:
+    recipients = _rule_recipients(ticket, rule)
     kinds = {
         Trigger.SLA_WARNING: Notification.Kind.SLA_WARNING,
         Trigger.SLA_BREACH: Notification.Kind.SLA_BREACH,
@@ -596,7 +600,7 @@ def _notify_rule(
         recipients,
         kind=kinds.get(decision.trigger, Notification.Kind.RULE_FIRED),
         ticket=ticket,
-        cause=f"rule:{rule.pk}:{ticket.escalation_cycle}",
+        cause=f"rule:{rule.pk}:{ticket.pk}:{ticket.escalation_cycle}",
         payload={"rule": rule.name, "reason": decision.reason, "target": target},
         now=now,
     )
@@ -658,6 +662,39 @@ def evaluate_ticket(
         _evaluating.reset(token)
 
 
+# Changes after which the soft signals are assessed again.
+RISK_CHANGES = frozenset({"created", "customer_message", "reply", "reopen", "team", "recompute"})
+
+
+def refresh_risk(ticket: Ticket, now: dt.datetime) -> None:
+    """Assess the ticket's soft signals again and store the score with its reasons."""
+    recent = list(
+        ticket.messages.filter(kind__in=[Message.Kind.REPLY, Message.Kind.CUSTOMER])
+        .order_by("-created_at", "-pk")
+        .values_list("kind", "body")[:50]
+    )
+    follow_ups = 0
+    for kind, _body in recent:
+        if kind == Message.Kind.REPLY:
+            break
+        follow_ups += 1
+    texts = tuple(body for kind, body in recent if kind == Message.Kind.CUSTOMER)[:5]
+    score, reasons = assess(
+        RiskInputs(
+            follow_ups=follow_ups,
+            customer_texts=texts,
+            reopen_count=ticket.reopen_count,
+            vip=bool(ticket.customer_id and ticket.customer.is_vip),
+            hand_offs=max(ticket.escalation_cycle - ticket.reopen_count, 0),
+        )
+    )
+    if (score, reasons) != (ticket.risk_score, ticket.risk_reasons):
+        ticket.risk_score, ticket.risk_reasons, ticket.risk_changed_at = score, reasons, now
+        Ticket.objects.filter(pk=ticket.pk).update(
+            risk_score=score, risk_reasons=reasons, risk_changed_at=now
+        )
+
+
 def on_ticket_change(
     ticket: Ticket, changes: frozenset[str], now: dt.datetime, actor: AbstractBaseUser | None
 ) -> None:
@@ -666,6 +703,8 @@ def on_ticket_change(
     up by its own loop."""
     if _evaluating.get():
         return
+    if changes & RISK_CHANGES:
+        refresh_risk(ticket, now)
     evaluate_ticket(ticket, now=now)
 
 

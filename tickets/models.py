@@ -272,6 +272,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     is_major_incident = models.BooleanField(_("major incident"), default=False)
     risk_score = models.PositiveSmallIntegerField(_("risk score"), default=0)
     risk_reasons = models.JSONField(_("risk reasons"), default=list, blank=True)
+    risk_changed_at = models.DateTimeField(_("risk changed"), null=True, blank=True)
 
     # The SLA clock, denormalised so that reads and sweeps are index lookups.
     last_progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)

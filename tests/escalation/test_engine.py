@@ -67,6 +67,16 @@ class TestTriggers:
         assert fired(facts(risk_score=60), [r], MON_9) == [1]
         assert fired(facts(risk_score=59), [r], MON_9) == []
 
+    def test_soft_signal_after_a_hand_off_needs_new_evidence(self):
+        r = rule(Trigger.SOFT_SIGNAL, risk_at_least=60)
+        handed = MON_9 + H
+        old = facts(risk_score=80, risk_changed_at=MON_9, cycle=1, cycle_started_at=handed)
+        same_instant = dataclasses.replace(old, risk_changed_at=handed)
+        newer = dataclasses.replace(old, risk_changed_at=handed + H)
+        assert fired(old, [r], handed + 2 * H) == []
+        assert fired(same_instant, [r], handed + 2 * H) == []
+        assert fired(newer, [r], handed + 2 * H) == [1]
+
     @pytest.mark.parametrize("trigger", [Trigger.SLA_WARNING, Trigger.SLA_BREACH])
     def test_sla_triggers_fire_exactly_at_the_instant(self, trigger):
         due = MON_9 + 4 * H
