@@ -252,11 +252,11 @@ def _raise(
         ack_due_at=_ack_due(to_team, ticket, now),
         **package.as_fields(),
     )
-    TicketEvent.objects.create(
-        ticket=ticket,
-        kind=TicketEvent.Kind.ESCALATED,
+    ticket_services.record_event(
+        ticket,
+        TicketEvent.Kind.ESCALATED,
         actor=escalation.raised_by,
-        created_at=now,
+        now=now,
         payload={
             "escalation": escalation.pk,
             "kind": kind,
@@ -368,11 +368,11 @@ def escalation_acknowledge(
     escalation.acknowledged_at = now
     escalation.acknowledged_by = actor
     escalation.save()
-    TicketEvent.objects.create(
-        ticket=ticket,
-        kind=TicketEvent.Kind.ACKNOWLEDGED,
+    ticket_services.record_event(
+        ticket,
+        TicketEvent.Kind.ACKNOWLEDGED,
         actor=actor,
-        created_at=now,
+        now=now,
         payload={"escalation": escalation.pk, "team": escalation.to_team.name},
     )
     if ticket.assignee_id is None and ticket.team_id == escalation.to_team_id:
@@ -457,11 +457,11 @@ def escalation_deescalate(
         acknowledged_at=now,
         acknowledged_by=actor,
     )
-    TicketEvent.objects.create(
-        ticket=ticket,
-        kind=TicketEvent.Kind.DE_ESCALATED,
+    ticket_services.record_event(
+        ticket,
+        TicketEvent.Kind.DE_ESCALATED,
         actor=actor,
-        created_at=now,
+        now=now,
         payload={
             "escalation": escalation.pk,
             "from_team": ticket.team.name,

@@ -21,6 +21,7 @@ from sla.clock import CalendarSpec
 from sla.deadlines import Segment, TargetClock, target_clock
 from sla.models import BusinessCalendar, ClockSegment, SeverityMatrix, SLAPolicy, SLATarget
 from tickets.models import Ticket, TicketEvent
+from tickets.services import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -374,10 +375,11 @@ def record_due_sla_events(ticket: Ticket, now: dt.datetime) -> list[str]:
             ).update(**{flag_col: now})
             setattr(ticket, flag_col, now)
             if claimed:
-                TicketEvent.objects.create(
-                    ticket=ticket,
-                    kind=kind,
-                    created_at=now,
+                record_event(
+                    ticket,
+                    kind,
+                    actor=None,
+                    now=now,
                     payload={
                         "target": name,
                         "due_at": _iso(getattr(ticket, due_col)),
@@ -410,10 +412,11 @@ def sla_recompute(*, ticket: Ticket, now: dt.datetime | None = None) -> Ticket:
     run_change_hooks(ticket, {"recompute"}, now, None)
     after = {col: getattr(ticket, col) for col in before}
     if after != before or before_policy != ticket.sla_policy_id:
-        TicketEvent.objects.create(
-            ticket=ticket,
-            kind=TicketEvent.Kind.SLA_RECOMPUTED,
-            created_at=now,
+        record_event(
+            ticket,
+            TicketEvent.Kind.SLA_RECOMPUTED,
+            actor=None,
+            now=now,
             payload={
                 "policy": ticket.sla_policy.name if ticket.sla_policy else None,
                 "changed": {

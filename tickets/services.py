@@ -101,7 +101,21 @@ def _lock(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
-def _event(
+EventListener = Callable[[TicketEvent], None]
+_event_listeners: list[EventListener] = []
+
+
+def register_event_listener(listener: EventListener) -> None:
+    """Call `listener` with every new timeline event, inside the transaction that wrote it.
+
+    Notifications register here: webhook and email deliveries are written in the same
+    transaction as the event that causes them (the outbox). Idempotent per listener.
+    """
+    if listener not in _event_listeners:
+        _event_listeners.append(listener)
+
+
+def record_event(
     ticket: Ticket,
     kind: str,
     *,
@@ -110,7 +124,8 @@ def _event(
     payload: dict[str, Any] | None = None,
     message: Message | None = None,
 ) -> TicketEvent:
-    return TicketEvent.objects.create(
+    """Append an entry to the ticket's timeline; the one way events are written."""
+    event = TicketEvent.objects.create(
         ticket=ticket,
         kind=kind,
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -118,6 +133,9 @@ def _event(
         message=message,
         created_at=now,
     )
+    for listener in _event_listeners:
+        listener(event)
+    return event
 
 
 def _user_label(user: AbstractBaseUser | None) -> str | None:
@@ -246,7 +264,7 @@ def ticket_create(
         cycle_started_at=now,
     )
     ticket.save()
-    _event(
+    record_event(
         ticket,
         TicketEvent.Kind.CREATED,
         actor=actor,
@@ -341,7 +359,7 @@ def ticket_reply(
         changed.append("first_responded_at")
     ticket.updated_at = now
     ticket.save(update_fields=changed)
-    _event(
+    record_event(
         ticket,
         TicketEvent.Kind.REPLIED,
         actor=actor,
@@ -376,7 +394,7 @@ def ticket_add_note(
     )
     ticket.updated_at = now
     ticket.save(update_fields=["updated_at", *_progress(ticket, actor, now)])
-    _event(ticket, TicketEvent.Kind.NOTE_ADDED, actor=actor, now=now, message=message)
+    record_event(ticket, TicketEvent.Kind.NOTE_ADDED, actor=actor, now=now, message=message)
     run_change_hooks(ticket, {"note"}, now, actor)
     return message
 
@@ -418,10 +436,10 @@ def ticket_add_customer_message(
         changes.add("reopen")
     ticket.updated_at = now
     ticket.save()
-    _event(ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, actor=actor, now=now, message=message)
+    record_event(ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, actor=actor, now=now, message=message)
     if ticket.status != before:
         changes.add("status")
-        _event(
+        record_event(
             ticket,
             TicketEvent.Kind.TRANSITIONED,
             actor=None,
@@ -476,7 +494,7 @@ def ticket_transition(
     ticket.updated_at = now
     _progress(ticket, actor, now)
     ticket.save()
-    _event(
+    record_event(
         ticket,
         TicketEvent.Kind.TRANSITIONED,
         actor=actor,
@@ -518,7 +536,7 @@ def ticket_assign(
         ticket.escalation_cycle += 1
         ticket.cycle_started_at = now
         changes.add("team")
-        _event(
+        record_event(
             ticket,
             TicketEvent.Kind.TEAM_CHANGED,
             actor=actor,
@@ -527,7 +545,7 @@ def ticket_assign(
         )
         if old_level.pk != new_team.level_id:
             changes.add("level")
-            _event(
+            record_event(
                 ticket,
                 TicketEvent.Kind.LEVEL_CHANGED,
                 actor=actor,
@@ -538,7 +556,7 @@ def ticket_assign(
         old = ticket.assignee
         ticket.assignee = assignee
         changes.add("assignee")
-        _event(
+        record_event(
             ticket,
             TicketEvent.Kind.ASSIGNED,
             actor=actor,
@@ -595,7 +613,7 @@ def ticket_change_priority(
         return ticket
     ticket.updated_at = now
     ticket.save()
-    _event(
+    record_event(
         ticket,
         TicketEvent.Kind.PRIORITY_CHANGED,
         actor=actor,
@@ -628,7 +646,7 @@ def ticket_follow(
         ticket.watchers.add(actor)
     else:
         ticket.watchers.remove(actor)
-    _event(
+    record_event(
         ticket,
         TicketEvent.Kind.FOLLOWED if follow else TicketEvent.Kind.UNFOLLOWED,
         actor=actor,
@@ -663,7 +681,7 @@ def ticket_hand_off(
     ticket.escalation_cycle += 1
     ticket.cycle_started_at = now
     changes = {"team", "handoff"}
-    _event(
+    record_event(
         ticket,
         TicketEvent.Kind.TEAM_CHANGED,
         actor=actor,
@@ -672,7 +690,7 @@ def ticket_hand_off(
     )
     if old_level.pk != team.level_id:
         changes.add("level")
-        _event(
+        record_event(
             ticket,
             TicketEvent.Kind.LEVEL_CHANGED,
             actor=actor,
@@ -682,7 +700,7 @@ def ticket_hand_off(
     if not keep_assignee and old_assignee is not None:
         ticket.assignee = None
         changes.add("assignee")
-        _event(
+        record_event(
             ticket,
             TicketEvent.Kind.ASSIGNED,
             actor=actor,
@@ -708,7 +726,7 @@ def ticket_mark_major_incident(
     ticket.is_major_incident = True
     ticket.updated_at = now
     ticket.save(update_fields=["is_major_incident", "updated_at"])
-    _event(
+    record_event(
         ticket, TicketEvent.Kind.MAJOR_INCIDENT, actor=actor, now=now, payload={"reason": reason}
     )
     run_change_hooks(ticket, {"major_incident"}, now, actor)
