@@ -167,13 +167,18 @@ def _reason_for(name: str, changes: frozenset[str], state: str | None, ticket: T
 
 
 def _sync_segments(
-    ticket: Ticket, target: SLATarget | None, changes: frozenset[str], now: dt.datetime
+    ticket: Ticket,
+    target: SLATarget | None,
+    changes: frozenset[str],
+    now: dt.datetime,
+    segments: list[ClockSegment],
 ) -> None:
-    """Close and open clock segments so each target's open segment matches the ticket."""
+    """Close and open clock segments so each target's open segment matches the ticket.
+
+    `segments` are all of the ticket's segments; new ones are appended to it.
+    """
     spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
-    open_segments = {
-        s.target: s for s in ClockSegment.objects.filter(ticket=ticket, ended_at__isnull=True)
-    }
+    open_segments = {s.target: s for s in segments if s.ended_at is None}
     for name in T.values:
         desired = _live_state(ticket, name, target)
         current = open_segments.get(name)
@@ -181,7 +186,11 @@ def _sync_segments(
         if current is not None and current.state == desired and not restart:
             continue
         reason = R.UPDATE_SENT if restart else _reason_for(name, changes, desired, ticket)
-        series = current.series if current is not None else _last_series(ticket, name)
+        series = (
+            current.series
+            if current is not None
+            else max((s.series for s in segments if s.target == name), default=0)
+        )
         if current is not None:
             current.ended_at = now
             current.end_reason = reason
@@ -192,28 +201,20 @@ def _sync_segments(
                     ticket.sla_paused_seconds += seconds
             current.save(update_fields=["ended_at", "end_reason", "business_seconds"])
         if desired is not None:
-            ClockSegment.objects.create(
-                ticket=ticket,
-                target=name,
-                state=desired,
-                reason=reason,
-                started_at=now,
-                series=series + 1 if restart else series,
+            segments.append(
+                ClockSegment.objects.create(
+                    ticket=ticket,
+                    target=name,
+                    state=desired,
+                    reason=reason,
+                    started_at=now,
+                    series=series + 1 if restart else series,
+                )
             )
     if _live_state(ticket, T.RESOLUTION, target) == PAUSED:
         ticket.sla_paused_at = ticket.sla_paused_at or now
     else:
         ticket.sla_paused_at = None
-
-
-def _last_series(ticket: Ticket, name: str) -> int:
-    last = (
-        ClockSegment.objects.filter(ticket=ticket, target=name)
-        .order_by("-series")
-        .values_list("series", flat=True)
-        .first()
-    )
-    return last or 0
 
 
 def spec_between(spec: CalendarSpec, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
@@ -269,12 +270,13 @@ def clock_views(ticket: Ticket, now: dt.datetime | None = None) -> list[ClockVie
     return views
 
 
-def _refresh_deadlines(ticket: Ticket, target: SLATarget | None, now: dt.datetime) -> None:
+def _refresh_deadlines(
+    ticket: Ticket, target: SLATarget | None, now: dt.datetime, ticket_segments: list[ClockSegment]
+) -> None:
     """Derive the due and warning columns of every live target from its segments."""
     spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
     segments_by_target: dict[str, list[ClockSegment]] = {}
     if spec is not None:
-        ticket_segments = list(ClockSegment.objects.filter(ticket=ticket))
         for name in T.values:
             rows = [s for s in ticket_segments if s.target == name]
             if rows:
@@ -339,8 +341,9 @@ def on_ticket_change(
     target = None
     if policy is not None:
         target = SLATarget.objects.filter(policy=policy, priority=ticket.priority).first()
-    _sync_segments(ticket, target, changes, now)
-    _refresh_deadlines(ticket, target, now)
+    segments = list(ClockSegment.objects.filter(ticket=ticket))
+    _sync_segments(ticket, target, changes, now, segments)
+    _refresh_deadlines(ticket, target, now, segments)
     Ticket.objects.filter(pk=ticket.pk).update(
         **{
             field if field != "sla_policy" else "sla_policy_id": _value(ticket, field)

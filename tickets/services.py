@@ -97,8 +97,16 @@ def allocate_references(year: int, count: int = 1) -> list[str]:
 
 
 def _lock(ticket: Ticket) -> Ticket:
-    """Reload `ticket` with a row lock for the rest of the transaction."""
-    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+    """Reload `ticket` with a row lock for the rest of the transaction.
+
+    Only the ticket row is locked (`of`), not the team and level rows it is read with, so
+    workers handling tickets of the same team never wait for each other.
+    """
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("team", "level", "customer", "sla_policy__calendar")
+        .get(pk=ticket.pk)
+    )
 
 
 EventListener = Callable[[TicketEvent], None]
