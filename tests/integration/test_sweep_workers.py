@@ -177,3 +177,38 @@ def test_broker_outage_then_recovery_escalates_everything_once(start_worker, tmp
     finally:
         worker.stop()
         redis_process.kill()
+
+
+def test_rule_and_sla_changes_take_effect_on_the_next_evaluation(start_worker):
+    from escalation.services import rules_changed
+    from sla.models import BusinessCalendar, SLAPolicy
+    from sla.services import sla_recompute
+    from tests.escalation.test_services import Chain
+    from tickets.models import TicketEvent
+
+    EscalationRule.objects.update(is_active=False)
+    chain = Chain()
+    ticket = chain.ticket(now=timezone.now() - dt.timedelta(minutes=10))
+    # The SLA changes while the ticket is open: around the clock, first response in 5 minutes.
+    policy = SLAPolicy.objects.get(name="Standard office hours")
+    policy.calendar = BusinessCalendar.objects.get(name="24/7")
+    policy.save()
+    policy.targets.filter(priority=ticket.priority).update(first_response=dt.timedelta(minutes=5))
+    sla_recompute(ticket=ticket)
+    start_worker("changes")
+    sweep_escalations.delay()
+    wait_until(
+        lambda: TicketEvent.objects.filter(ticket=ticket, kind="sla_breach").exists(),
+        timeout=60,
+        what="the breach under the new SLA",
+    )
+    ticket.refresh_from_db()
+    assert ticket.level.rank == 1  # no active rule yet
+    # The rule changes while the ticket is open: the next evaluation applies it.
+    EscalationRule.objects.filter(name="First response breached: next level").update(is_active=True)
+    rules_changed()
+    sweep_escalations.delay()
+    wait_until(
+        lambda: Ticket.objects.get(pk=ticket.pk).level.rank == 2, timeout=60, what="escalation"
+    )
+    assert Escalation.objects.filter(ticket=ticket).count() == 1
