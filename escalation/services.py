@@ -615,14 +615,15 @@ def evaluate_ticket(
     outcome = Outcome(ticket_id=ticket.pk, reference=ticket.reference)
     token = _evaluating.set(True)
     try:
+        if not dry_run:
+            # Before anything else, so a target missed just before resolving is on record.
+            outcome.sla_events = record_due_sla_events(ticket, now)
         if not ticket.is_active:
             if not dry_run:
                 close_escalations(ticket, now)
                 Ticket.objects.filter(pk=ticket.pk).update(next_check_at=None)
                 ticket.next_check_at = None
             return outcome
-        if not dry_run:
-            outcome.sla_events = record_due_sla_events(ticket, now)
         evaluation: Evaluation | None = None
         for _round in range(MAX_ROUNDS):
             waiting = open_escalation(ticket)

@@ -191,6 +191,9 @@ def _sync_segments(
             if current is not None
             else max((s.series for s in segments if s.target == name), default=0)
         )
+        if restart:
+            # A new status-update period: its warning and breach are recorded afresh.
+            ticket.next_update_warned_at = ticket.next_update_breached_at = None
         if current is not None:
             current.ended_at = now
             current.end_reason = reason
@@ -321,6 +324,8 @@ SLA_FIELDS = [
     "sla_policy",
     "sla_paused_at",
     "sla_paused_seconds",
+    "next_update_warned_at",
+    "next_update_breached_at",
     *(col for cols in COLUMNS.values() for col in cols[:2]),
 ]
 
@@ -365,6 +370,7 @@ def record_due_sla_events(ticket: Ticket, now: dt.datetime) -> list[str]:
     Returns the kinds recorded, e.g. ["first_response:warning"].
     """
     recorded = []
+    met = {T.FIRST_RESPONSE: ticket.first_responded_at, T.RESOLUTION: ticket.resolved_at}
     for name, (due_col, warn_col, warned_col, breached_col) in COLUMNS.items():
         for instant_col, flag_col, kind, label in (
             (warn_col, warned_col, TicketEvent.Kind.SLA_WARNING, "warning"),
@@ -373,6 +379,9 @@ def record_due_sla_events(ticket: Ticket, now: dt.datetime) -> list[str]:
             instant = getattr(ticket, instant_col)
             if instant is None or instant > now or getattr(ticket, flag_col) is not None:
                 continue
+            met_at = met.get(name)
+            if met_at is not None and met_at <= instant:
+                continue  # met in time: the deadline stays for the record, nothing was missed
             claimed = Ticket.objects.filter(
                 Q(pk=ticket.pk), Q(**{f"{flag_col}__isnull": True})
             ).update(**{flag_col: now})

@@ -547,7 +547,10 @@ class TicketEvent(models.Model):
         ordering = ["created_at", "pk"]
         verbose_name = _("ticket event")
         verbose_name_plural = _("ticket events")
-        indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_created")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="event_ticket_created"),
+            models.Index(fields=["created_at"], name="event_created"),  # audits, reports
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.ticket_id}"

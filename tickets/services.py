@@ -7,8 +7,9 @@ changes it, writes a `TicketEvent`, and updates `last_progress_at` when an agent
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,6 +112,18 @@ def _lock(ticket: Ticket) -> Ticket:
 
 EventListener = Callable[[TicketEvent], None]
 _event_listeners: list[EventListener] = []
+_listeners_muted: ContextVar[bool] = ContextVar("listeners_muted", default=False)
+
+
+@contextlib.contextmanager
+def listeners_muted() -> Iterator[None]:
+    """Write events without telling the listeners (no webhooks or emails), e.g. while
+    loading backdated demo data or importing history."""
+    token = _listeners_muted.set(True)
+    try:
+        yield
+    finally:
+        _listeners_muted.reset(token)
 
 
 def register_event_listener(listener: EventListener) -> None:
@@ -141,8 +154,9 @@ def record_event(
         message=message,
         created_at=now,
     )
-    for listener in _event_listeners:
-        listener(event)
+    if not _listeners_muted.get():
+        for listener in _event_listeners:
+            listener(event)
     return event
 
 

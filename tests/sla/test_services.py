@@ -220,3 +220,38 @@ class TestRecompute:
         calendar = ticket.sla_policy.calendar
         assert list(sla.tickets_affected_by(calendar=calendar)) == [ticket]
         assert list(sla.tickets_affected_by(policy=ticket.sla_policy)) == [ticket]
+
+
+@pytest.mark.django_db
+class TestMetTargets:
+    def test_a_first_response_in_time_is_never_recorded_as_breached(self, agent, team_a):
+        ticket = create(agent, team_a)
+        services.ticket_reply(ticket=ticket, actor=agent, body="On it", now=at(2, 10))
+        sla_events(now=at(2, 20))
+        ticket.refresh_from_db()
+        assert ticket.first_response_breached_at is None
+        assert ticket.first_response_warned_at is None
+        assert not ticket.events.filter(payload__target="first_response").exists()
+        assert ticket.first_response_due_at == at(2, 13)
+
+    def test_a_late_resolution_is_recorded_when_resolving(self, agent, team_a):
+        ticket = create(agent, team_a)
+        services.ticket_reply(ticket=ticket, actor=agent, body="On it", now=at(2, 10))
+        services.ticket_transition(ticket=ticket, actor=agent, name="resolve", now=at(9, 10))
+        ticket.refresh_from_db()
+        assert ticket.resolution_breached_at == at(9, 10)
+
+    def test_each_status_update_period_can_warn_and_breach_again(self, agent, team_a):
+        ticket = create(agent, team_a)
+        services.ticket_reply(ticket=ticket, actor=agent, body="On it", now=at(2, 10))
+        sla_events(now=at(3, 11))  # the first period (due Tue 10:00) breached
+        ticket.refresh_from_db()
+        assert ticket.next_update_breached_at == at(3, 11)
+        services.ticket_reply(ticket=ticket, actor=agent, body="Update", now=at(3, 12))
+        ticket.refresh_from_db()
+        assert ticket.next_update_breached_at is None
+        assert ticket.next_update_due_at == at(4, 12)
+        sla_events(now=at(4, 13))
+        ticket.refresh_from_db()
+        assert ticket.next_update_breached_at == at(4, 13)
+        assert ticket.events.filter(kind="sla_breach", payload__target="next_update").count() == 2
