@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -16,28 +15,14 @@ from django.utils.translation import gettext_lazy as _
 from escalation.engine import Escalate, evaluate
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from escalation.services import RuleSet, open_escalation, rules_changed, ticket_facts
-from tickets.models import Customer, SupportLevel, Team, Ticket
+from sla.admin import TicketConditionsForm
+from tickets.models import SupportLevel, Team, Ticket
 
 # The preview evaluates at most this many matching open tickets.
 PREVIEW_LIMIT = 500
 
 
-class EscalationRuleForm(forms.ModelForm):
-    customer_tiers = forms.MultipleChoiceField(
-        label=_("customer tiers"),
-        choices=Customer.Tier.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("None ticked matches every tier."),
-    )
-    channels = forms.MultipleChoiceField(
-        label=_("channels"),
-        choices=Ticket.Channel.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("None ticked matches every channel."),
-    )
-
+class EscalationRuleForm(TicketConditionsForm):
     class Meta:
         model = EscalationRule
         fields = "__all__"

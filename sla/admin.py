@@ -216,7 +216,10 @@ class SLATargetInline(admin.TabularInline):
     extra = 0
 
 
-class SLAPolicyForm(forms.ModelForm):
+class TicketConditionsForm(forms.ModelForm):
+    """Tick boxes for the customer-tier and channel conditions that policies and escalation
+    rules store as JSON lists (nothing ticked: any)."""
+
     customer_tiers = forms.MultipleChoiceField(
         label=_("customer tiers"),
         choices=Customer.Tier.choices,
@@ -232,6 +235,8 @@ class SLAPolicyForm(forms.ModelForm):
         help_text=_("None ticked matches every channel."),
     )
 
+
+class SLAPolicyForm(TicketConditionsForm):
     class Meta:
         model = SLAPolicy
         fields = "__all__"

@@ -552,39 +552,9 @@ def ticket_assign(
     _validate_assignee(new_team, assignee)
     changes: set[str] = set()
     if new_team.pk != ticket.team_id:
-        old_team, old_level = ticket.team, ticket.level
-        ticket.team = new_team
-        ticket.level = new_team.level
-        ticket.escalation_cycle += 1
-        ticket.cycle_started_at = now
-        changes.add("team")
-        record_event(
-            ticket,
-            TicketEvent.Kind.TEAM_CHANGED,
-            actor=actor,
-            now=now,
-            payload={"from": old_team.name, "to": new_team.name, "reason": reason},
-        )
-        if old_level.pk != new_team.level_id:
-            changes.add("level")
-            record_event(
-                ticket,
-                TicketEvent.Kind.LEVEL_CHANGED,
-                actor=actor,
-                now=now,
-                payload={"from": old_level.rank, "to": new_team.level.rank},
-            )
+        changes |= _move_to_team(ticket, new_team, actor=actor, now=now, reason=reason)
     if (assignee.pk if assignee else None) != ticket.assignee_id:
-        old = ticket.assignee
-        ticket.assignee = assignee
-        changes.add("assignee")
-        record_event(
-            ticket,
-            TicketEvent.Kind.ASSIGNED,
-            actor=actor,
-            now=now,
-            payload={"from": _user_label(old), "to": _user_label(assignee), "reason": reason},
-        )
+        changes |= _set_assignee(ticket, assignee, actor=actor, now=now, reason=reason)
     if not changes:
         return ticket
     ticket.updated_at = now
@@ -592,6 +562,55 @@ def ticket_assign(
     ticket.save()
     run_change_hooks(ticket, changes, now, actor)
     return ticket
+
+
+def _move_to_team(
+    ticket: Ticket, team: Team, *, actor: AbstractBaseUser | None, now: datetime, reason: str
+) -> set[str]:
+    """A hand-off: the ticket takes the team's level and starts a new escalation cycle."""
+    old_team, old_level = ticket.team, ticket.level
+    ticket.team = team
+    ticket.level = team.level
+    ticket.escalation_cycle += 1
+    ticket.cycle_started_at = now
+    changes = {"team"}
+    record_event(
+        ticket,
+        TicketEvent.Kind.TEAM_CHANGED,
+        actor=actor,
+        now=now,
+        payload={"from": old_team.name, "to": team.name, "reason": reason},
+    )
+    if old_level.pk != team.level_id:
+        changes.add("level")
+        record_event(
+            ticket,
+            TicketEvent.Kind.LEVEL_CHANGED,
+            actor=actor,
+            now=now,
+            payload={"from": old_level.rank, "to": team.level.rank},
+        )
+    return changes
+
+
+def _set_assignee(
+    ticket: Ticket,
+    assignee: AbstractBaseUser | None,
+    *,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    reason: str,
+) -> set[str]:
+    old = ticket.assignee
+    ticket.assignee = assignee
+    record_event(
+        ticket,
+        TicketEvent.Kind.ASSIGNED,
+        actor=actor,
+        now=now,
+        payload={"from": _user_label(old), "to": _user_label(assignee), "reason": reason},
+    )
+    return {"assignee"}
 
 
 @transaction.atomic
@@ -697,38 +716,9 @@ def ticket_hand_off(
     ticket = _lock(ticket)
     if team.pk == ticket.team_id:
         return ticket
-    old_team, old_level, old_assignee = ticket.team, ticket.level, ticket.assignee
-    ticket.team = team
-    ticket.level = team.level
-    ticket.escalation_cycle += 1
-    ticket.cycle_started_at = now
-    changes = {"team", "handoff"}
-    record_event(
-        ticket,
-        TicketEvent.Kind.TEAM_CHANGED,
-        actor=actor,
-        now=now,
-        payload={"from": old_team.name, "to": team.name, "reason": reason},
-    )
-    if old_level.pk != team.level_id:
-        changes.add("level")
-        record_event(
-            ticket,
-            TicketEvent.Kind.LEVEL_CHANGED,
-            actor=actor,
-            now=now,
-            payload={"from": old_level.rank, "to": team.level.rank},
-        )
-    if not keep_assignee and old_assignee is not None:
-        ticket.assignee = None
-        changes.add("assignee")
-        record_event(
-            ticket,
-            TicketEvent.Kind.ASSIGNED,
-            actor=actor,
-            now=now,
-            payload={"from": _user_label(old_assignee), "to": None, "reason": reason},
-        )
+    changes = {"handoff"} | _move_to_team(ticket, team, actor=actor, now=now, reason=reason)
+    if not keep_assignee and ticket.assignee_id is not None:
+        changes |= _set_assignee(ticket, None, actor=actor, now=now, reason=reason)
     ticket.updated_at = now
     _progress(ticket, actor, now)
     ticket.save()
