@@ -178,7 +178,7 @@ def package_from_history(ticket: Ticket, reason: str) -> Package:
     """A package assembled from the ticket's history, for escalations raised by rules."""
     notes = list(ticket.messages.filter(kind__in=["reply", "note"]).order_by("-created_at")[:3])
     tried = "\n".join(
-        f"{m.created_at:%Y-%m-%d %H:%M} {m.get_kind_display()}: {m.body[:200]}"
+        f"{timezone.localtime(m.created_at):%Y-%m-%d %H:%M} {m.get_kind_display()}: {m.body[:200]}"
         for m in reversed(notes)
     )
     customer = ticket.customer.name if ticket.customer else ""
@@ -187,7 +187,7 @@ def package_from_history(ticket: Ticket, reason: str) -> Package:
         affected=_("%(customer)s, since %(since)s")
         % {
             "customer": customer or _("unknown customer"),
-            "since": f"{ticket.created_at:%Y-%m-%d %H:%M}",
+            "since": f"{timezone.localtime(ticket.created_at):%Y-%m-%d %H:%M}",
         },
         impact=f"{ticket.get_impact_display()} · {ticket.get_priority_display()}",
         actions_taken=tried,
@@ -199,6 +199,13 @@ def package_from_history(ticket: Ticket, reason: str) -> Package:
 def _escalation_target(ticket: Ticket, kind: str, to_team: Team | None) -> Team:
     if kind == Escalation.Kind.HIERARCHICAL:
         target = ticket.team.escalates_to
+        if target is not None and not target.is_active:
+            raise EscalationError(
+                {
+                    "kind": _("%(team)s, the next team up the chain, is not active.")
+                    % {"team": target.name}
+                }
+            )
         if target is None:
             raise EscalationError(
                 {
@@ -323,6 +330,8 @@ def escalation_raise(
     if errors:
         raise EscalationError(errors)
     target = _escalation_target(ticket, kind, to_team)
+    # Whoever escalates keeps sight of the ticket after it leaves their team.
+    ticket.watchers.add(actor)
     escalation = _raise(
         ticket=ticket,
         kind=kind,

@@ -137,6 +137,7 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
             }
         ),
     )
+    sla = forms.ChoiceField(label=_("SLA"), choices=selectors.SlaFilter.CHOICES, required=False)
     sort = forms.ChoiceField(label=_("Sort"), choices=selectors.SORT_CHOICES, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -154,6 +155,7 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
             team=data.get("team"),
             level=data.get("level"),
             q=data.get("q") or "",
+            sla=data.get("sla") or "",
             sort=data.get("sort") or selectors.DEFAULT_SORT,
         )
 

@@ -10,13 +10,19 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, DateTimeField, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce, Least
+from django.db.models.query import prefetch_related_objects
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from escalation.models import Escalation
+from sla.models import ClockSegment
+from sla.services import COLUMNS as SLA_COLUMNS
+from sla.services import ClockView, clock_views
 from tickets.models import Attachment, Message, SupportLevel, Team, Ticket, TicketEvent
 
 if TYPE_CHECKING:
@@ -39,8 +45,52 @@ class Scope:
     )
 
 
+class SlaFilter:
+    """The SLA filter of the ticket list."""
+
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    CHOICES: tuple[tuple[str, StrOrPromise], ...] = (
+        ("", _("Any SLA state")),
+        (AT_RISK, _("At risk (warning passed)")),
+        (BREACHED, _("Breached")),
+    )
+
+
+# The earliest deadline among a ticket's unmet targets, as one SQL expression: a first
+# response counts until it is sent, the status-update and resolution columns only hold a
+# deadline while their clock is live. Tickets without one (closed, no policy, clock paused)
+# get a far-future stand-in rather than NULL, so that they sort last and the keyset cursor
+# never has to compare with NULL. (LEAST ignores NULLs on PostgreSQL but not on SQLite, hence
+# the COALESCE around each column.)
+NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)
+_NO_DEADLINE = Value(NO_DEADLINE, output_field=DateTimeField())
+SLA_DUE = Case(
+    When(
+        status__in=Ticket.ACTIVE_STATUSES,
+        then=Least(
+            Coalesce(
+                Case(
+                    When(first_responded_at__isnull=True, then=F("first_response_due_at")),
+                    default=None,
+                    output_field=DateTimeField(),
+                ),
+                _NO_DEADLINE,
+            ),
+            Coalesce(F("next_update_due_at"), _NO_DEADLINE),
+            Coalesce(F("resolution_due_at"), _NO_DEADLINE),
+        ),
+    ),
+    default=_NO_DEADLINE,
+    output_field=DateTimeField(),
+)
+
 # Each sort is a total order: its last column is the primary key, so that keyset pagination
 # can say exactly which row comes after another. `priority` sorts the most severe (Sev 1) first.
+# `sla_due` is the annotation above: keyset pagination works on it like on a column, but no
+# index can serve it (an expression index would need a migration), so the database sorts the
+# matching tickets for each page. That is bounded by the visible, filtered queue, and a page is
+# still one query without OFFSET, so pages neither drift nor slow down further back.
 SORTS: dict[str, tuple[str, ...]] = {
     "-created": ("-created_at", "-pk"),
     "created": ("created_at", "pk"),
@@ -48,6 +98,7 @@ SORTS: dict[str, tuple[str, ...]] = {
     "-priority": ("-priority", "-created_at", "-pk"),
     "-updated": ("-updated_at", "-pk"),
     "updated": ("updated_at", "pk"),
+    "due": ("sla_due", "pk"),
 }
 SORT_CHOICES: tuple[tuple[str, StrOrPromise], ...] = (
     ("-created", _("Newest first")),
@@ -56,9 +107,10 @@ SORT_CHOICES: tuple[tuple[str, StrOrPromise], ...] = (
     ("-priority", _("Least severe first")),
     ("-updated", _("Recently updated")),
     ("updated", _("Least recently updated")),
+    ("due", _("Due soonest")),
 )
 DEFAULT_SORT = "-created"
-_DATETIME_FIELDS = frozenset({"created_at", "updated_at"})
+_DATETIME_FIELDS = frozenset({"created_at", "updated_at", "sla_due"})
 
 # The list shows "more than 1000 tickets" instead of counting every match: a bounded COUNT
 # over a LIMIT subquery costs the same on a thousand tickets and on a million.
@@ -75,7 +127,27 @@ class TicketFilters:
     team: Team | None = None
     level: SupportLevel | None = None
     q: str = ""
+    sla: str = ""
     sort: str = DEFAULT_SORT
+
+
+def sla_breached_q() -> Q:
+    """Active tickets with a recorded breach of any target."""
+    return Q(status__in=Ticket.ACTIVE_STATUSES) & (
+        Q(first_response_breached_at__isnull=False)
+        | Q(next_update_breached_at__isnull=False)
+        | Q(resolution_breached_at__isnull=False)
+    )
+
+
+def sla_at_risk_q() -> Q:
+    """Active tickets where the warning of a live target has passed and nothing is breached."""
+    warned = (
+        Q(first_response_warned_at__isnull=False, first_responded_at__isnull=True)
+        | Q(next_update_warned_at__isnull=False, next_update_due_at__isnull=False)
+        | Q(resolution_warned_at__isnull=False)
+    )
+    return Q(status__in=Ticket.ACTIVE_STATUSES) & warned & ~sla_breached_q()
 
 
 def ticket_list_filter(
@@ -96,6 +168,10 @@ def ticket_list_filter(
         qs = qs.filter(team=filters.team)
     if filters.level is not None:
         qs = qs.filter(level=filters.level)
+    if filters.sla == SlaFilter.AT_RISK:
+        qs = qs.filter(sla_at_risk_q())
+    elif filters.sla == SlaFilter.BREACHED:
+        qs = qs.filter(sla_breached_q())
     q = filters.q.strip()
     if q:
         qs = qs.filter(
@@ -104,7 +180,10 @@ def ticket_list_filter(
             | Q(customer__name__icontains=q)
             | Q(description__icontains=q)
         )
-    return qs.order_by(*SORTS.get(filters.sort, SORTS[DEFAULT_SORT]))
+    ordering = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
+    if "sla_due" in ordering:
+        qs = qs.annotate(sla_due=SLA_DUE)
+    return qs.order_by(*ordering)
 
 
 @dataclass(frozen=True)
@@ -223,6 +302,109 @@ def filter_teams() -> QuerySet[Team]:
     return Team.objects.select_related("level").order_by("level__rank", "name")
 
 
+# --- SLA badges -------------------------------------------------------------------------------
+
+
+class SlaState:
+    """The colour-coded states of an SLA badge (the same words as `ClockView.state`)."""
+
+    RUNNING = "running"
+    WARNING = "warning"
+    BREACHED = "breached"
+    PAUSED = "paused"
+    MET = "met"
+    STOPPED = "stopped"
+
+
+# Most urgent first: which live target a ticket's one badge speaks for.
+_URGENCY = {SlaState.BREACHED: 0, SlaState.WARNING: 1, SlaState.RUNNING: 2, SlaState.PAUSED: 3}
+_TARGET_LABELS = dict(ClockSegment.Target.choices)
+
+
+@dataclass(frozen=True)
+class SlaBadge:
+    """The most urgent live SLA target of a ticket, as one badge.
+
+    `remaining` is signed (negative once overdue). On lists it is wall-clock time to `due_at`
+    (`business` False); on the ticket page it is the clock's business time (`business` True).
+    `due_at` is None while the clock is paused: nobody can say yet when it will be due.
+    """
+
+    state: str
+    target: str
+    due_at: datetime | None
+    remaining: timedelta | None
+    business: bool = False
+    paused_since: datetime | None = None
+    breached_before: tuple[str, ...] = ()  # targets breached earlier that are no longer live
+
+    @property
+    def label(self) -> str:
+        return str(_TARGET_LABELS.get(self.target, self.target))
+
+    @property
+    def overdue(self) -> bool:
+        return self.remaining is not None and self.remaining < timedelta(0)
+
+    @property
+    def breached_before_labels(self) -> list[str]:
+        return [str(_TARGET_LABELS.get(t, t)) for t in self.breached_before]
+
+
+def sla_badge(ticket: Ticket, now: datetime) -> SlaBadge | None:
+    """The list badge of `ticket`, from its denormalised SLA columns only (no query).
+
+    A target is live while unmet: a first response until it is sent, a status update or the
+    resolution while their deadline column is set. Lateness is read from the instants (the
+    deadline or warning has passed) as well as the recorded flags, so the badge does not wait
+    for the next sweep. None for inactive tickets and tickets without SLA deadlines.
+    """
+    if not ticket.is_active:
+        return None
+    candidates: list[tuple[int, datetime, str]] = []
+    breached_before = []
+    for name, (due_col, warn_col, warned_col, breached_col) in SLA_COLUMNS.items():
+        due: datetime | None = getattr(ticket, due_col)
+        live = due is not None and not (
+            name == ClockSegment.Target.FIRST_RESPONSE and ticket.first_responded_at is not None
+        )
+        if not live:
+            if getattr(ticket, breached_col) is not None:
+                breached_before.append(name)
+            continue
+        assert due is not None
+        warning: datetime | None = getattr(ticket, warn_col)
+        if getattr(ticket, breached_col) is not None or due <= now:
+            state = SlaState.BREACHED
+        elif getattr(ticket, warned_col) is not None or (warning is not None and warning <= now):
+            state = SlaState.WARNING
+        else:
+            state = SlaState.RUNNING
+        candidates.append((_URGENCY[state], due, name))
+    if candidates:
+        rank, due, name = min(candidates)
+        state = next(s for s, r in _URGENCY.items() if r == rank)
+        if ticket.sla_paused_at is None or state == SlaState.BREACHED:
+            return SlaBadge(
+                state=state,
+                target=name,
+                due_at=due,
+                remaining=due - now,
+                paused_since=ticket.sla_paused_at,
+                breached_before=tuple(breached_before),
+            )
+    if ticket.sla_paused_at is not None:
+        return SlaBadge(
+            state=SlaState.PAUSED,
+            target=ClockSegment.Target.RESOLUTION,
+            due_at=None,
+            remaining=None,
+            paused_since=ticket.sla_paused_at,
+            breached_before=tuple(breached_before),
+        )
+    return None
+
+
 # --- One ticket -------------------------------------------------------------------------------
 
 
@@ -232,7 +414,15 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
     try:
         return (
             Ticket.objects.visible_to(user)
-            .select_related("team", "level", "assignee", "customer", "created_by")
+            .select_related(
+                "team__lead",
+                "team__escalates_to__level",
+                "level",
+                "assignee",
+                "customer",
+                "created_by",
+                "sla_policy__calendar",
+            )
             .get(reference=reference)
         )
     except Ticket.DoesNotExist:
@@ -312,3 +502,160 @@ def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
             entry.first_response = True
     entries.sort(key=lambda e: e.sort_key)
     return entries
+
+
+# --- The ticket page: SLA and escalations -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlaTargetRow:
+    """One target of the SLA panel: its clock view, and the deadline to show. A target that
+    stopped (met, or the ticket resolved) has no running deadline any more; the one it had
+    is kept on the ticket for the record."""
+
+    view: ClockView
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SlaPanel:
+    """The SLA panel of the ticket page: the policy, each target's clock, the header badge."""
+
+    policy_name: str
+    targets: list[SlaTargetRow]
+    badge: SlaBadge | None
+    paused_since: datetime | None
+
+
+def _badge_from_views(views: Sequence[ClockView], paused_since: datetime | None) -> SlaBadge | None:
+    live = [v for v in views if v.live and v.state in _URGENCY]
+    if not live:
+        return None
+
+    def urgency(view: ClockView) -> tuple[int, timedelta]:
+        return (_URGENCY[view.state], view.clock.remaining)
+
+    view = min(live, key=urgency)
+    return SlaBadge(
+        state=view.state,
+        target=view.target,
+        due_at=view.clock.due_at,
+        remaining=view.clock.remaining,
+        business=True,
+        paused_since=paused_since,
+    )
+
+
+def ticket_sla(ticket: Ticket, now: datetime) -> SlaPanel | None:
+    """Every SLA target of `ticket` with its clock and segments (`sla.services.clock_views`),
+    in a fixed number of queries; None when no policy governs the ticket."""
+    if ticket.sla_policy_id is None:
+        return None
+    prefetch_related_objects(
+        [ticket],
+        Prefetch("clock_segments", queryset=ClockSegment.objects.order_by("started_at", "pk")),
+        "sla_policy__targets",
+    )
+    views = clock_views(ticket, now)
+    if not views:
+        return None
+    assert ticket.sla_policy is not None
+    rows = []
+    for view in views:
+        due = view.clock.due_at
+        if due is None and view.state in (SlaState.MET, SlaState.STOPPED, SlaState.BREACHED):
+            due = getattr(ticket, SLA_COLUMNS[view.target][0])
+        rows.append(SlaTargetRow(view=view, due_at=due))
+    return SlaPanel(
+        policy_name=ticket.sla_policy.name,
+        targets=rows,
+        badge=_badge_from_views(views, ticket.sla_paused_at),
+        paused_since=ticket.sla_paused_at,
+    )
+
+
+_ESCALATION_RELATED = (
+    "from_team",
+    "to_team__lead",
+    "from_level",
+    "to_level",
+    "raised_by",
+    "acknowledged_by",
+    "rule",
+)
+
+
+def ticket_escalations(ticket: Ticket) -> list[Escalation]:
+    """All escalations of `ticket`, newest first, with what the page shows (one query)."""
+    return list(
+        Escalation.objects.filter(ticket=ticket)
+        .select_related(*_ESCALATION_RELATED)
+        .order_by("-raised_at", "-pk")
+    )
+
+
+def current_escalation(ticket: Ticket, escalations: Sequence[Escalation]) -> Escalation | None:
+    """The escalation that brought the ticket to its current team and is still open (waiting
+    for acknowledgement, or acknowledged), if any."""
+    live = {Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED}
+    return next(
+        (e for e in escalations if e.status in live and e.to_team_id == ticket.team_id), None
+    )
+
+
+# --- The escalation overview ------------------------------------------------------------------
+
+# Each list of the overview shows at most this many rows (the oldest waiting ones first).
+OVERVIEW_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class EscalationOverview:
+    waiting: list[Escalation]
+    waiting_capped: bool
+    acknowledged: list[Escalation]
+    acknowledged_capped: bool
+
+
+def escalation_overview(
+    user: AbstractBaseUser | AnonymousUser,
+    *,
+    team: Team | None = None,
+    level: SupportLevel | None = None,
+    limit: int = OVERVIEW_LIMIT,
+) -> EscalationOverview:
+    """Open escalations of the tickets `user` may see: those waiting for acknowledgement (the
+    most urgent deadline first) and those acknowledged (the latest first), optionally only
+    those to `team` or `level`. Two queries, however many rows. Hand-backs (de-escalations)
+    are not listed: nobody has to acknowledge them."""
+    qs = (
+        Escalation.objects.filter(ticket__in=Ticket.objects.visible_to(user).values("pk"))
+        .exclude(kind=Escalation.Kind.DE_ESCALATION)
+        .select_related(
+            *_ESCALATION_RELATED,
+            "ticket__team",
+            "ticket__level",
+            "ticket__assignee",
+            "ticket__customer",
+        )
+    )
+    if team is not None:
+        qs = qs.filter(to_team=team)
+    if level is not None:
+        qs = qs.filter(to_level=level)
+    waiting = list(
+        qs.filter(status=Escalation.Status.RAISED).order_by(
+            F("ack_due_at").asc(nulls_last=True), "raised_at", "pk"
+        )[: limit + 1]
+    )
+    acknowledged = list(
+        qs.filter(status=Escalation.Status.ACKNOWLEDGED).order_by("-acknowledged_at", "-pk")[
+            : limit + 1
+        ]
+    )
+    return EscalationOverview(
+        waiting=waiting[:limit],
+        waiting_capped=len(waiting) > limit,
+        acknowledged=acknowledged[:limit],
+        acknowledged_capped=len(acknowledged) > limit,
+    )

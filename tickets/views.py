@@ -6,7 +6,8 @@ ticket the user may not see is a 404 for reading, downloading and every action a
 Actions are plain POST forms that also work without JavaScript (post/redirect/get). With htmx
 (`request.htmx`) they answer with the `ticket` partial of the detail page, so header, timeline
 and forms update together; errors come back as that partial too, with a 4xx status that the
-page's htmx config swaps in (see `templates/base.html`).
+page's htmx config swaps in (see `templates/base.html`). The escalation actions
+(`escalation.views`) reuse `render_ticket`, `after_action` and `refused` for the same behaviour.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -41,6 +43,9 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from escalation import services as escalation_services
+from escalation.forms import DeescalateForm, EscalateForm
+from escalation.models import Escalation
 from tickets import selectors, services
 from tickets.forms import (
     AssignForm,
@@ -106,7 +111,7 @@ def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
     template = "tickets/list.html"
     if _wants_partial(request):
         template += "#results"
-    context = {"form": form, "filters": filters, "page": page}
+    context = {"form": form, "filters": filters, "page": page, "now": timezone.now()}
     return _vary_on_htmx(render(request, template, context))
 
 
@@ -150,7 +155,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 # --- One ticket -------------------------------------------------------------------------------
 
 
-def _render_ticket(
+def render_ticket(
     request: HtmxHttpRequest,
     ticket: Ticket,
     *,
@@ -158,15 +163,21 @@ def _render_ticket(
     **forms: Any,
 ) -> HttpResponse:
     """The detail page, or only its `ticket` partial for htmx. `forms` replaces the blank
-    action forms with bound ones (to show their errors and keep what the agent typed)."""
+    action forms with bound ones (to show their errors and keep what the agent typed).
+
+    Also used by the escalation views, whose actions answer with the same partial."""
     agent = services.is_agent(request.user)
     request._helpdesk_is_agent = agent  # type: ignore[attr-defined]  # for the navbar
+    now = timezone.now()
     context: dict[str, Any] = {
         "ticket": ticket,
+        "now": now,
         "timeline": selectors.ticket_timeline(ticket),
         "loose_attachments": selectors.ticket_loose_attachments(ticket),
         "is_following": selectors.is_following(ticket, request.user),
         "can_act": agent,
+        "sla": selectors.ticket_sla(ticket, now),
+        **_escalation_context(request, ticket, agent, forms),
     }
     if agent:
         teams = list(selectors.assignable_teams())
@@ -184,7 +195,38 @@ def _render_ticket(
     return _vary_on_htmx(render(request, template, context, status=status))
 
 
-def _after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> HttpResponse:
+def _escalation_context(
+    request: HttpRequest, ticket: Ticket, agent: bool, forms: dict[str, Any]
+) -> dict[str, Any]:
+    """The escalation panel: who owns the ticket now, its escalations, and the forms the user
+    may use (escalate: agents; acknowledge: the receiving team; de-escalate: the lead)."""
+    escalations = selectors.ticket_escalations(ticket)
+    current = selectors.current_escalation(ticket, escalations)
+    context: dict[str, Any] = {
+        "current_escalation": current,
+        "past_escalations": [e for e in escalations if e != current],
+        "can_acknowledge": current is not None
+        and current.status == Escalation.Status.RAISED
+        and escalation_services.can_acknowledge(current, request.user),
+    }
+    # A bound form (with the errors of a refused request) is shown whatever the ticket's state.
+    if forms.get("escalate_form"):
+        context["escalate_form"] = forms["escalate_form"]
+    elif agent and ticket.is_active:
+        context["escalate_form"] = EscalateForm(
+            ticket=ticket,
+            initial=escalation_services.package_from_history(ticket, "").as_fields(),
+        )
+    if forms.get("deescalate_form"):
+        context["deescalate_form"] = forms["deescalate_form"]
+    elif ticket.is_active and escalation_services.can_deescalate(ticket, request.user):
+        targets = escalation_services.deescalation_targets(ticket)
+        if targets:
+            context["deescalate_form"] = DeescalateForm(targets=targets)
+    return context
+
+
+def after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> HttpResponse:
     """Success: the fresh partial for htmx, a redirect (post/redirect/get) otherwise."""
     messages.success(request, message)
     try:
@@ -200,11 +242,11 @@ def _after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> Htt
             return HttpResponseClientRedirect(reverse("tickets:list"))
         return redirect("tickets:list")
     if request.htmx:
-        return _render_ticket(request, ticket)
+        return render_ticket(request, ticket)
     return redirect(ticket)
 
 
-def _refused(request: HtmxHttpRequest, ticket: Ticket, error: Exception) -> HttpResponse:
+def refused(request: HtmxHttpRequest, ticket: Ticket, error: Exception) -> HttpResponse:
     """A request the ticket's rules refuse: a clear message and a 4xx, never a 500."""
     if isinstance(error, PermissionDenied):
         status = 403
@@ -220,14 +262,14 @@ def _refused(request: HtmxHttpRequest, ticket: Ticket, error: Exception) -> Http
         text = " ".join(getattr(error, "messages", [str(error)]))
     messages.error(request, text)
     ticket = selectors.ticket_for_user(request.user, ticket.reference)
-    return _render_ticket(request, ticket, status=status)
+    return render_ticket(request, ticket, status=status)
 
 
 @login_required
 @require_GET
 def ticket_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     ticket = selectors.ticket_for_user(request.user, reference)
-    return _render_ticket(request, ticket)
+    return render_ticket(request, ticket)
 
 
 @login_required
@@ -247,14 +289,14 @@ def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
                 attachments=form.cleaned_data["attachments"],
             )
         except PermissionDenied as exc:
-            return _refused(request, ticket, exc)
+            return refused(request, ticket, exc)
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
             if internal:
-                return _after_action(request, ticket, _("Your internal note has been added."))
-            return _after_action(request, ticket, _("Your reply has been sent."))
-    return _render_ticket(request, ticket, status=422, message_form=form)
+                return after_action(request, ticket, _("Your internal note has been added."))
+            return after_action(request, ticket, _("Your reply has been sent."))
+    return render_ticket(request, ticket, status=422, message_form=form)
 
 
 @login_required
@@ -264,8 +306,8 @@ def ticket_transition(request: HtmxHttpRequest, reference: str, name: str) -> Ht
     try:
         ticket = services.ticket_transition(ticket=ticket, actor=request.user, name=name)
     except (TransitionNotAllowed, ConcurrentTransition, PermissionDenied, ValidationError) as exc:
-        return _refused(request, ticket, exc)
-    return _after_action(
+        return refused(request, ticket, exc)
+    return after_action(
         request,
         ticket,
         _("The ticket is now %(status)s.") % {"status": ticket.get_status_display()},
@@ -287,12 +329,12 @@ def ticket_assign(request: HtmxHttpRequest, reference: str) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except PermissionDenied as exc:
-            return _refused(request, ticket, exc)
+            return refused(request, ticket, exc)
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
-            return _after_action(request, ticket, _("The assignment has been saved."))
-    return _render_ticket(request, ticket, status=422, assign_form=form)
+            return after_action(request, ticket, _("The assignment has been saved."))
+    return render_ticket(request, ticket, status=422, assign_form=form)
 
 
 @login_required
@@ -312,17 +354,17 @@ def ticket_priority(request: HtmxHttpRequest, reference: str) -> HttpResponse:
                 priority=data["priority"],
             )
         except PermissionDenied as exc:
-            return _refused(request, ticket, exc)
+            return refused(request, ticket, exc)
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
-            return _after_action(
+            return after_action(
                 request,
                 ticket,
                 _("The priority is now %(priority)s.")
                 % {"priority": ticket.get_priority_display()},
             )
-    return _render_ticket(request, ticket, status=422, priority_form=form)
+    return render_ticket(request, ticket, status=422, priority_form=form)
 
 
 @login_required
@@ -334,10 +376,10 @@ def ticket_follow(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         # The service checks only that the user is an agent; visibility was checked above.
         services.ticket_follow(ticket=ticket, actor=request.user, follow=follow)
     except PermissionDenied as exc:
-        return _refused(request, ticket, exc)
+        return refused(request, ticket, exc)
     if follow:
-        return _after_action(request, ticket, _("You are now following this ticket."))
-    return _after_action(request, ticket, _("You are no longer following this ticket."))
+        return after_action(request, ticket, _("You are now following this ticket."))
+    return after_action(request, ticket, _("You are no longer following this ticket."))
 
 
 @login_required

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tests.factories import CustomerFactory, TeamFactory, UserFactory
+from escalation import services as esc
+from escalation.models import Escalation
+from sla.models import BusinessCalendar, SLAPolicy, SLATarget, TierTarget
+from tests.factories import CustomerFactory, SupportLevelFactory, TeamFactory, UserFactory
+from tickets import services as ticket_services
 from tickets.models import Message, Ticket, TicketEvent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -136,3 +142,222 @@ def test_language_switch_and_logout(page: Page, desk):
     page.get_by_role("button", name=re.compile("Alice Agent")).click()
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login/$"))
+
+
+# --- Escalation: checklist, package, the receiving side ---------------------------------------
+
+
+@pytest.fixture
+def chain_desk(transactional_db):
+    """Service Desk (1st level) escalates to 2nd Level Apps, with Bob in it and Lena leading.
+
+    The SLA policy is made here: a transactional test cannot count on the data migrations'
+    rows, which the first transactional test flushes away."""
+    alice = UserFactory(username="alice", first_name="Alice", last_name="Agent")
+    bob = UserFactory(username="bob", first_name="Bob", last_name="Expert")
+    lena = UserFactory(username="lena", first_name="Lena", last_name="Lead")
+    level1, level2 = SupportLevelFactory(rank=1), SupportLevelFactory(rank=2)
+    apps = TeamFactory(
+        name="2nd Level Apps", level=level2, members=[bob], lead=lena, email="apps@example.com"
+    )
+    desk = TeamFactory(name="Service Desk", level=level1, members=[alice], escalates_to=apps)
+    TeamFactory(name="Security", level=level2, kind="functional")
+    calendar, _ = BusinessCalendar.objects.get_or_create(
+        name="24/7", defaults={"always_open": True, "timezone": "Europe/Berlin"}
+    )
+    policy, created = SLAPolicy.objects.get_or_create(
+        name="Enterprise 24/7",
+        defaults={"order": 20, "calendar": calendar, "customer_tiers": ["enterprise"]},
+    )
+    if created:
+        hour = dt.timedelta(hours=1)
+        SLATarget.objects.create(
+            policy=policy,
+            priority=3,
+            first_response=4 * hour,
+            next_update=10 * hour,
+            resolution=30 * hour,
+            warning_percent=75,
+        )
+    TierTarget.objects.get_or_create(
+        level=level2, defaults={"acknowledge_within": dt.timedelta(minutes=30)}
+    )
+    customer = CustomerFactory(name="Acme Logistics", tier="enterprise")
+    return {"alice": alice, "bob": bob, "desk": desk, "apps": apps, "customer": customer}
+
+
+def worked_ticket(desk) -> Ticket:
+    """A ticket with some history: answered, waited on the customer, an impatient customer."""
+    t0 = timezone.now() - dt.timedelta(hours=3)
+    alice = desk["alice"]
+    ticket = ticket_services.ticket_create(
+        actor=alice,
+        data=ticket_services.NewTicket(
+            subject="Warehouse scanners cannot sync",
+            description="Scanners in hall 3 fail to upload since the 6:00 shift.",
+            team=desk["desk"],
+            customer=desk["customer"],
+        ),
+        now=t0,
+    )
+    steps = [
+        (
+            10,
+            lambda now: ticket_services.ticket_transition(
+                ticket=ticket, actor=alice, name="open", now=now
+            ),
+        ),
+        (
+            15,
+            lambda now: ticket_services.ticket_reply(
+                ticket=ticket,
+                actor=alice,
+                body="We are on it: please send the scanner logs.",
+                now=now,
+            ),
+        ),
+        (
+            20,
+            lambda now: ticket_services.ticket_transition(
+                ticket=ticket, actor=alice, name="pend", now=now
+            ),
+        ),
+        (
+            150,
+            lambda now: ticket_services.ticket_add_customer_message(
+                ticket=ticket,
+                body="Logs attached. This is unacceptable, the whole hall is blocked!",
+                author_name="Mia Customer",
+                now=now,
+            ),
+        ),
+        (
+            160,
+            lambda now: ticket_services.ticket_add_note(
+                ticket=ticket,
+                actor=alice,
+                body="Restarted the sync service; no change. Looks like the app server.",
+                now=now,
+            ),
+        ),
+    ]
+    for minutes, step in steps:
+        step(t0 + dt.timedelta(minutes=minutes))
+    ticket.refresh_from_db()
+    return ticket
+
+
+def log_out(page: Page, name: str) -> None:
+    page.get_by_role("button", name=re.compile(name)).click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login/$"))
+
+
+def test_escalation_with_checklist_and_acknowledgement(page: Page, chain_desk):
+    ticket = worked_ticket(chain_desk)
+    url = f"/tickets/{ticket.reference}/"
+
+    # Alice follows the ticket (so that she keeps it in sight) and escalates it.
+    log_in(page, "alice")
+    page.goto(url)
+    expect(page.locator(".sla-panel")).to_contain_text("Policy: Enterprise 24/7")
+    page.get_by_role("button", name="Follow", exact=True).click()
+    expect(page.get_by_text("You are now following this ticket.")).to_be_visible()
+    page.evaluate("window.__no_reload = true")
+
+    page.locator(".escalate-panel > summary").click()
+    form = page.locator(".escalate-form")
+    expect(form.get_by_label("What happened")).to_have_value(
+        re.compile("^Warehouse scanners cannot sync")
+    )
+    expect(form.get_by_label("What was tried")).to_have_value(re.compile("Restarted the sync"))
+    expect(
+        form.get_by_label(re.compile("Up the escalation chain to 2nd Level Apps"))
+    ).to_be_checked()
+    form.get_by_label("Reason").fill("The app server needs a developer's eyes.")
+    form.get_by_label("Next steps").fill("Check the sync queue on the app server.")
+    form.get_by_label("Risks", exact=True).fill("Hall 3 ships nothing until it works.")
+    checklist = form.locator(".checklist input[type=checkbox]")
+    expect(checklist).to_have_count(7)
+    for i in range(6):
+        checklist.nth(i).check()
+    # One item left open: the browser does not send the form (the server would refuse it too).
+    form.get_by_role("button", name="Escalate").click()
+    assert checklist.nth(6).evaluate("box => box.validity.valueMissing") is True
+    expect(form).to_be_visible()
+    assert not Escalation.objects.exists()
+    checklist.nth(6).check()
+    page.screenshot(path="/tmp/escalate_form.png", full_page=True)
+    form.get_by_role("button", name="Escalate").click()
+
+    expect(page.get_by_text("The ticket has been escalated to 2nd Level Apps")).to_be_visible()
+    panel = page.locator(".escalation-panel")
+    expect(panel.locator(".owner-team")).to_contain_text("2nd Level Apps")
+    expect(panel.locator(".owner-lead")).to_contain_text("Lena Lead")
+    expect(panel.locator(".owner-lead a[href^='mailto:lena@example.com']")).to_be_visible()
+    expect(panel.locator(".current-escalation .escalation-status")).to_have_text("Raised")
+    expect(panel.locator(".current-escalation")).to_contain_text(
+        "2nd Level Apps must acknowledge this escalation."
+    )
+    expect(panel.get_by_role("button", name="Acknowledge")).to_have_count(0)  # not her team
+    expect(page.locator("#timeline")).to_contain_text(
+        "Alice Agent escalated the ticket from Service Desk (level 1) to 2nd Level Apps (level 2)."
+    )
+    assert page.evaluate("window.__no_reload") is True
+    escalation = Escalation.objects.get()
+    assert escalation.next_steps == "Check the sync queue on the app server."
+    log_out(page, "Alice Agent")
+
+    # Bob, in the receiving team, sees the bell count and acknowledges.
+    log_in(page, "bob")
+    expect(page.locator(".bell-count")).to_have_text("1")
+    page.locator("#notification-bell a").click()
+    expect(page.locator(".notification-unread")).to_contain_text(
+        f"{ticket.reference} was escalated to 2nd Level Apps: The app server needs a developer"
+    )
+    page.get_by_role("link", name=f"Open {ticket.reference}").click()
+    expect(page).to_have_url(re.compile(rf"{url}$"))
+    panel = page.locator(".escalation-panel")
+    expect(panel.locator(".escalation-package")).to_contain_text("Hall 3 ships nothing")
+    panel.get_by_role("button", name="Acknowledge").click()
+    expect(
+        page.get_by_text("You have acknowledged the escalation for 2nd Level Apps.")
+    ).to_be_visible()
+    expect(panel.locator(".current-escalation .escalation-status")).to_have_text("Acknowledged")
+    expect(panel.locator(".owner-assignee")).to_contain_text("Bob Expert")
+    page.locator(".sla-target-first_response details > summary").click()
+    page.screenshot(path="/tmp/escalation_ticket.png", full_page=True)
+    page.locator(".sla-panel").screenshot(path="/tmp/sla_panel.png")
+    panel.screenshot(path="/tmp/escalation_panel.png")
+    escalation.refresh_from_db()
+    assert escalation.status == Escalation.Status.ACKNOWLEDGED
+    assert escalation.acknowledged_by == chain_desk["bob"]
+
+    # The notification is read from the list; the bell follows.
+    page.goto("/notifications/")
+    page.get_by_role("button", name="Mark all as read").click()
+    expect(page.locator(".notification-unread")).to_have_count(0)
+    expect(page.locator(".bell-count")).to_have_count(0)
+
+    # The overview: one more, overdue, escalation to see it highlighted.
+    other = worked_ticket(chain_desk)
+    late = esc.escalation_raise(
+        ticket=other,
+        actor=chain_desk["alice"],
+        kind="hierarchical",
+        package=esc.Package(summary="Second hall too", actions_taken="Restarted"),
+        reason="Same fault in hall 4",
+    )
+    Escalation.objects.filter(pk=late.pk).update(
+        ack_due_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    page.get_by_role("link", name="Escalations").click()
+    expect(page.locator(".escalations-waiting .escalation-overdue")).to_contain_text(
+        other.reference
+    )
+    expect(page.locator(".escalations-acknowledged")).to_contain_text(ticket.reference)
+    page.screenshot(path="/tmp/escalations.png", full_page=True)
+    page.goto("/tickets/?sort=due")
+    page.screenshot(path="/tmp/ticket_list_sla.png", full_page=True)
+    page.goto("/notifications/")
+    page.screenshot(path="/tmp/notifications.png", full_page=True)

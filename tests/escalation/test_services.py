@@ -225,6 +225,22 @@ class TestManual:
         assert event.payload["to_team"] == "L2"
         assert event.payload["trigger"] == "manual"
 
+    def test_the_escalating_agent_keeps_sight_of_the_ticket(self, chain):
+        ticket = chain.ticket()
+        esc.escalation_raise(
+            ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package()
+        )
+        assert Ticket.objects.visible_to(chain.agents[0]).filter(pk=ticket.pk).exists()
+
+    def test_an_inactive_next_team_is_refused(self, chain):
+        ticket = chain.ticket()
+        Team.objects.filter(pk=chain.teams[1].pk).update(is_active=False)
+        with pytest.raises(esc.EscalationError):
+            esc.escalation_raise(
+                ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package()
+            )
+        assert not Escalation.objects.exists()
+
     def test_package_is_required(self, chain):
         ticket = chain.ticket()
         with pytest.raises(esc.EscalationError) as info:

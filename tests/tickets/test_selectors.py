@@ -223,3 +223,135 @@ def test_timeline_keeps_messages_without_events(agent, team_a):
     MessageFactory(ticket=ticket, body="from the old helpdesk", author=UserFactory())
     timeline = selectors.ticket_timeline(ticket)
     assert [e.message.body for e in timeline] == ["from the old helpdesk"]
+
+
+# --- SLA: the due-soonest sort, the filters and the list badge ---------------------------------
+
+
+@pytest.fixture
+def due_tickets(agent, team_a):
+    """Tickets whose earliest live deadline ties often, is missing, or is not live any more."""
+    base = timezone.now().replace(microsecond=0)
+    tickets = []
+    for i in range(13):
+        hours = timedelta(hours=i % 4)
+        tickets.append(
+            TicketFactory(
+                team=team_a,
+                first_response_due_at=base + hours if i % 3 else None,
+                first_responded_at=base if i % 5 == 0 else None,
+                next_update_due_at=base + timedelta(hours=1) if i % 6 == 1 else None,
+                resolution_due_at=base + timedelta(hours=2) if i % 2 else None,
+                status=Ticket.Status.RESOLVED if i == 12 else Ticket.Status.OPEN,
+            )
+        )
+    return tickets
+
+
+@pytest.mark.parametrize("per_page", [1, 3, 5, 13])
+def test_due_sort_pages_follow_the_full_ordering(agent, due_tickets, per_page):
+    qs = ticket_list_filter(agent, TicketFilters(sort="due"))
+    expected = list(qs)
+    assert len(expected) == 13
+    assert walk(qs, "due", per_page) == expected
+    assert walk_back(qs, "due", per_page) == expected
+
+
+def test_due_sort_orders_by_the_earliest_unmet_deadline(agent, due_tickets):
+    def earliest(ticket: Ticket):
+        if not ticket.is_active:
+            return selectors.NO_DEADLINE
+        dues = [ticket.next_update_due_at, ticket.resolution_due_at]
+        if ticket.first_responded_at is None:
+            dues.append(ticket.first_response_due_at)
+        return min((d for d in dues if d is not None), default=selectors.NO_DEADLINE)
+
+    ordered = list(ticket_list_filter(agent, TicketFilters(sort="due")))
+    assert ordered == sorted(due_tickets, key=lambda t: (earliest(t), t.pk))
+    assert [t.sla_due for t in ordered] == [earliest(t) for t in ordered]
+
+
+def sla_ticket(**columns) -> Ticket:
+    """An unsaved ticket with SLA columns: `sla_badge` reads nothing else."""
+    return Ticket(status=columns.pop("status", Ticket.Status.OPEN), **columns)
+
+
+NOW = timezone.now()
+H = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("columns", "state", "target"),
+    [
+        (
+            {"first_response_due_at": NOW + 2 * H, "first_response_warning_at": NOW + H},
+            "running",
+            "first_response",
+        ),
+        # The warning instant has passed: amber even before the sweep records it.
+        (
+            {"first_response_due_at": NOW + 2 * H, "first_response_warning_at": NOW - H},
+            "warning",
+            "first_response",
+        ),
+        ({"resolution_due_at": NOW + 9 * H, "resolution_warned_at": NOW}, "warning", "resolution"),
+        ({"resolution_due_at": NOW - H}, "breached", "resolution"),
+        ({"resolution_due_at": NOW + H, "resolution_breached_at": NOW}, "breached", "resolution"),
+        # The most urgent live target speaks: a warning beats an earlier running deadline.
+        (
+            {
+                "first_response_due_at": NOW + H,
+                "resolution_due_at": NOW + 2 * H,
+                "resolution_warning_at": NOW - H,
+            },
+            "warning",
+            "resolution",
+        ),
+        # A met first response is not live; its breach is remembered, not shown as the state.
+        (
+            {
+                "first_responded_at": NOW,
+                "first_response_due_at": NOW - H,
+                "first_response_breached_at": NOW,
+                "resolution_due_at": NOW + 5 * H,
+            },
+            "running",
+            "resolution",
+        ),
+        ({"sla_paused_at": NOW - H}, "paused", "resolution"),
+        ({"sla_paused_at": NOW - H, "resolution_due_at": NOW - H}, "breached", "resolution"),
+    ],
+)
+def test_sla_badge_states(columns, state, target):
+    badge = selectors.sla_badge(sla_ticket(**columns), NOW)
+    assert badge is not None
+    assert (badge.state, badge.target) == (state, target)
+    if badge.due_at is not None:
+        assert badge.remaining == badge.due_at - NOW
+        assert badge.overdue == (badge.due_at < NOW)
+
+
+def test_sla_badge_remembers_earlier_breaches():
+    badge = selectors.sla_badge(
+        sla_ticket(
+            first_responded_at=NOW,
+            first_response_due_at=NOW - H,
+            first_response_breached_at=NOW - H,
+            resolution_due_at=NOW + H,
+        ),
+        NOW,
+    )
+    assert badge.breached_before == ("first_response",)
+    assert badge.breached_before_labels == ["First response"]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {},
+        {"status": Ticket.Status.RESOLVED, "resolution_due_at": NOW - H},
+        {"first_responded_at": NOW, "first_response_due_at": NOW},
+    ],
+)
+def test_no_sla_badge(columns):
+    assert selectors.sla_badge(sla_ticket(**columns), NOW) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
+from django.utils import formats, timezone
 
 from tests.factories import (
     CustomerFactory,
@@ -312,18 +314,35 @@ def test_list_filter_form_uses_htmx_and_pushes_url(agent_client):
 # --- Query counts stay flat -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "params", [{"q": ""}, {"sort": "due"}, {"sla": "breached"}, {"sla": "at_risk", "sort": "due"}]
+)
 def test_list_queries_do_not_grow_with_tickets(
-    agent_client, agent, team_a, django_assert_max_num_queries
+    agent_client, agent, team_a, django_assert_max_num_queries, params
 ):
     def render_list() -> int:
         with django_assert_max_num_queries(10) as captured:
-            response = agent_client.get(reverse("tickets:list"), {"q": ""})
+            response = agent_client.get(reverse("tickets:list"), params)
             assert response.status_code == 200
         return len(captured.captured_queries)
 
-    TicketFactory.create_batch(5, team=team_a, assignee=agent)
+    def add(n: int) -> None:
+        # Tickets with live SLA columns in every state, so that every row shows a badge.
+        now = timezone.now()
+        for i in range(n):
+            TicketFactory(
+                team=team_a,
+                assignee=agent,
+                first_response_due_at=now + timedelta(hours=i % 3 - 1),
+                first_response_warning_at=now - timedelta(minutes=30),
+                first_response_warned_at=now if i % 2 else None,
+                resolution_due_at=now + timedelta(days=1),
+                resolution_breached_at=now if i % 4 == 0 else None,
+            )
+
+    add(5)
     few = render_list()
-    TicketFactory.create_batch(45, team=team_a, assignee=agent)
+    add(45)
     assert render_list() == few
 
 
@@ -344,7 +363,7 @@ def test_detail_queries_do_not_grow_with_timeline(
             services.ticket_follow(ticket=ticket, actor=agent, follow=i % 2 == 0)
 
     def render_detail() -> int:
-        with django_assert_max_num_queries(14) as captured:
+        with django_assert_max_num_queries(20) as captured:
             assert agent_client.get(ticket.get_absolute_url()).status_code == 200
         return len(captured.captured_queries)
 
@@ -782,3 +801,286 @@ def test_language_switcher(agent_client):
     assert response.cookies["django_language"].value == "de"
     page = agent_client.get(reverse("tickets:list"))
     assert page.wsgi_request.LANGUAGE_CODE == "de"
+
+
+# --- SLA badges, sorting and filters ----------------------------------------------------------
+
+
+def instant(value) -> str:
+    """How the badge's tooltip writes an instant (viewer's time zone, with its abbreviation)."""
+    local = timezone.localtime(value)
+    return f"{formats.date_format(local, 'DATETIME_FORMAT')} ({local.tzname()})"
+
+
+@pytest.fixture
+def sla_tickets(team_a):
+    """One active ticket per SLA state, from the denormalised columns the list reads."""
+    now = timezone.now()
+    return {
+        "running": TicketFactory(
+            team=team_a,
+            subject="Running",
+            first_response_due_at=now + timedelta(hours=2, minutes=30),
+            first_response_warning_at=now + timedelta(hours=1),
+            resolution_due_at=now + timedelta(days=2),
+        ),
+        "warning": TicketFactory(
+            team=team_a,
+            subject="Warned",
+            first_response_due_at=now + timedelta(minutes=40, seconds=30),
+            first_response_warning_at=now - timedelta(minutes=5),
+            first_response_warned_at=now - timedelta(minutes=5),
+            resolution_due_at=now + timedelta(days=1),
+        ),
+        "breached": TicketFactory(
+            team=team_a,
+            subject="Breached",
+            open=True,
+            first_responded_at=now - timedelta(hours=3),
+            first_response_due_at=now - timedelta(hours=2),
+            first_response_breached_at=now - timedelta(hours=2),  # no longer live
+            resolution_due_at=now - timedelta(hours=1, minutes=5, seconds=30),
+            resolution_breached_at=now - timedelta(hours=1),
+        ),
+        "paused": TicketFactory(
+            team=team_a,
+            subject="Paused",
+            pending=True,
+            sla_paused_at=now - timedelta(hours=2),
+            first_response_due_at=None,
+            resolution_due_at=None,
+        ),
+        "none": TicketFactory(team=team_a, subject="No SLA"),
+        "resolved": TicketFactory(
+            team=team_a,
+            subject="Done",
+            resolved=True,
+            resolution_due_at=now - timedelta(days=1),
+            resolution_breached_at=now - timedelta(days=1),
+        ),
+    }
+
+
+def row_of(body: str, subject: str) -> str:
+    start = body.index(f">{subject}</a>")
+    return body[start : body.index("</tr>", start)]
+
+
+def test_list_shows_colour_coded_sla_badges(agent_client, sla_tickets):
+    body = agent_client.get(reverse("tickets:list")).content.decode()
+    running = row_of(body, "Running")
+    assert "sla-running text-bg-success" in running
+    assert "Due in 2 h 29 min" in running or "Due in 2 h 30 min" in running
+    due = sla_tickets["running"].first_response_due_at
+    assert f'title="First response due {instant(due)}."' in running
+
+    warned = row_of(body, "Warned")
+    assert "sla-warning text-bg-warning" in warned
+    assert "At risk:" in warned and "Due in 40 min" in warned
+    assert "The warning threshold has passed." in warned
+
+    breached = row_of(body, "Breached")
+    assert "sla-breached text-bg-danger" in breached
+    assert "Overdue by 1 h 5 min" in breached
+    assert f"Resolution due {instant(sla_tickets['breached'].resolution_due_at)}." in breached
+    assert "Breached earlier: First response." in breached
+
+    paused = row_of(body, "Paused")
+    assert "sla-paused text-bg-secondary" in paused
+    assert "SLA paused" in paused
+    assert f"paused since {instant(sla_tickets['paused'].sla_paused_at)}" in paused
+
+    for subject in ("No SLA", "Done"):
+        assert "sla-none" in row_of(body, subject)
+        assert "sla-badge" not in row_of(body, subject)
+
+
+def test_list_sorts_by_due_soonest(agent_client, sla_tickets, settings):
+    response = agent_client.get(reverse("tickets:list"), {"sort": "due"})
+    subjects = [t.subject for t in response.context["page"].tickets]
+    # Overdue first, then by deadline; tickets without a running deadline last (newest first).
+    assert subjects[:3] == ["Breached", "Warned", "Running"]
+    assert set(subjects[3:]) == {"Paused", "No SLA", "Done"}
+    # Keyset pages work on the computed deadline as on any column.
+    settings.TICKETS_PER_PAGE = 2
+    seen, params = [], {"sort": "due"}
+    while True:
+        page = agent_client.get(reverse("tickets:list"), params).context["page"]
+        seen += [t.subject for t in page.tickets]
+        if not page.next_cursor:
+            break
+        params = {"sort": "due", "after": page.next_cursor}
+    assert seen == subjects
+
+
+def test_list_filters_at_risk_and_breached(agent_client, sla_tickets, team_a):
+    now = timezone.now()
+    # A warning of a target that is met already does not make a ticket at risk.
+    TicketFactory(
+        team=team_a,
+        subject="Answered in time",
+        first_responded_at=now,
+        first_response_due_at=now + timedelta(hours=1),
+        first_response_warned_at=now - timedelta(minutes=1),
+        resolution_due_at=now + timedelta(days=1),
+    )
+    assert listed(agent_client, sla="at_risk") == {"Warned"}
+    assert listed(agent_client, sla="breached") == {"Breached"}  # not the resolved one
+    assert listed(agent_client, sla="breached", sort="due") == {"Breached"}
+    assert len(listed(agent_client, sla="nonsense")) == 7
+
+
+def test_list_filter_form_offers_sla_filter_and_due_sort(agent_client):
+    body = agent_client.get(reverse("tickets:list")).content.decode()
+    assert '<option value="at_risk">At risk (warning passed)</option>' in body
+    assert '<option value="breached">Breached</option>' in body
+    assert '<option value="due">Due soonest</option>' in body
+
+
+def enterprise_ticket(agent, team, now):
+    """A Sev 3 ticket on the 24/7 policy, so that business time is wall-clock time."""
+    return services.ticket_create(
+        actor=agent,
+        data=services.NewTicket(
+            subject="Scanner offline",
+            description="",
+            team=team,
+            customer=CustomerFactory(tier="enterprise"),
+        ),
+        now=now,
+    )
+
+
+def test_sla_panel_explains_a_pause(agent_client, agent, team_a):
+    t0 = timezone.now().replace(microsecond=0) - timedelta(hours=3)
+    ticket = enterprise_ticket(agent, team_a, t0)
+    for name, minutes in [("open", 10), ("pend", 20), ("resume", 150)]:
+        services.ticket_transition(
+            ticket=ticket, actor=agent, name=name, now=t0 + timedelta(minutes=minutes)
+        )
+    response = agent_client.get(ticket.get_absolute_url())
+    body = response.content.decode()
+    sla = response.context["sla"]
+    assert sla.policy_name == "Enterprise 24/7"
+    assert [row.view.target for row in sla.targets] == [
+        "first_response",
+        "next_update",
+        "resolution",
+    ]
+    assert "Policy: Enterprise 24/7" in body
+    panel = body[body.index('id="sla"') :]
+    first = panel[panel.index("sla-target-first_response") :]
+    first = first[: first.index("</tbody>")]
+    assert "within 4 h" in first
+    assert ">50 min<" in first  # elapsed: 20 min before the pause, 30 min since
+    assert "text-bg-success sla-state" in first and "Running" in first
+    assert "How the clock ran: 3 stretches" in first
+
+    def local(minutes: int, fmt: str = "SHORT_DATETIME_FORMAT") -> str:
+        return formats.date_format(timezone.localtime(t0 + timedelta(minutes=minutes)), fmt)
+
+    # The end of a stretch is a time only when it falls on the day it started.
+    def end(start: int, stop: int) -> str:
+        same_day = (
+            timezone.localtime(t0 + timedelta(minutes=start)).date()
+            == timezone.localtime(t0 + timedelta(minutes=stop)).date()
+        )
+        return local(stop, "TIME_FORMAT" if same_day else "SHORT_DATETIME_FORMAT")
+
+    assert f"Ran 20 min from {local(0)} to {end(0, 20)} (ticket opened)." in first
+    assert (
+        "Paused 2 h 10 min while waiting on the customer or a third party "
+        f"(from {local(20)} to {end(20, 150)})."
+    ) in first
+    assert f"Running since {local(150)} (work resumed)." in first
+    # The header badge speaks for the most urgent target, in business time.
+    header = body[: body.index('id="sla"')]
+    assert "First response: 3 h 9 min left" in header or "First response: 3 h 10 min left" in header
+
+
+def test_sla_panel_of_a_paused_ticket(agent_client, agent, team_a):
+    t0 = timezone.now() - timedelta(hours=1)
+    ticket = enterprise_ticket(agent, team_a, t0)
+    services.ticket_transition(ticket=ticket, actor=agent, name="open", now=t0)
+    services.ticket_transition(
+        ticket=ticket, actor=agent, name="pend", now=t0 + timedelta(minutes=15)
+    )
+    body = agent_client.get(ticket.get_absolute_url()).content.decode()
+    assert "SLA paused" in body
+    assert "The clock has been paused since" in body
+    assert "No deadline while paused" in body
+    assert "Paused since" in body and "while waiting on the customer or a third party." in body
+    # The list shows it grey as well.
+    row = row_of(agent_client.get(reverse("tickets:list")).content.decode(), "Scanner offline")
+    assert "sla-paused text-bg-secondary" in row
+
+
+def test_sla_panel_of_a_met_target(agent_client, agent, team_a):
+    t0 = timezone.now() - timedelta(hours=1)
+    ticket = enterprise_ticket(agent, team_a, t0)
+    services.ticket_reply(ticket=ticket, actor=agent, body="On it", now=t0 + timedelta(minutes=5))
+    body = agent_client.get(ticket.get_absolute_url()).content.decode()
+    first = body[body.index("sla-target-first_response") :]
+    first = first[: first.index("</tbody>")]
+    assert 'text-bg-light sla-state">Met<' in first
+    # The deadline it had is kept for the record and still shown.
+    due = Ticket.objects.get(pk=ticket.pk).first_response_due_at
+    assert due is not None
+    assert f'datetime="{timezone.localtime(due).isoformat()}"' in first
+    assert "Stopped at" in first and "first response sent." in first
+
+
+def test_ticket_without_policy_says_so(agent_client, team_a):
+    ticket = TicketFactory(team=team_a)
+    body = agent_client.get(ticket.get_absolute_url()).content.decode()
+    assert "No SLA policy applies to this ticket." in body
+
+
+def test_header_shows_major_incident_and_risk_with_reasons(agent_client, ticket_a):
+    Ticket.objects.filter(pk=ticket_a.pk).update(
+        is_major_incident=True,
+        risk_score=55,
+        risk_reasons=[{"code": "vip", "points": 20}, "Customer threatened to cancel"],
+    )
+    body = agent_client.get(ticket_a.get_absolute_url()).content.decode()
+    header = body[body.index("ticket-header") : body.index("</header>")]
+    assert "Major incident" in header
+    assert "text-bg-warning border risk-badge" in header and "Risk 55" in header
+    assert "Risk because:" in header
+    assert "VIP customer" in header
+    assert "Customer threatened to cancel" in header
+
+
+@pytest.mark.parametrize(
+    ("value", "largest", "text"),
+    [
+        (timedelta(0), "d", "less than a minute"),
+        (timedelta(seconds=59), "d", "less than a minute"),
+        (timedelta(minutes=45), "d", "45 min"),
+        (timedelta(hours=2), "d", "2 h"),
+        (timedelta(hours=2, minutes=10, seconds=59), "d", "2 h 10 min"),
+        (timedelta(days=3, hours=4, minutes=30), "d", "3 d 4 h"),
+        (timedelta(days=2), "d", "2 d"),
+        (-timedelta(hours=1, minutes=5), "d", "1 h 5 min"),
+        (timedelta(hours=30), "h", "30 h"),
+        (7800, "d", "2 h 10 min"),
+        (None, "d", ""),
+    ],
+)
+def test_duration_human(value, largest, text):
+    from tickets.templatetags.tickets_ui import duration_human
+
+    assert duration_human(value, largest) == text
+
+
+def test_sla_panel_of_a_target_met_late(agent_client, agent, team_a):
+    t0 = timezone.now() - timedelta(hours=5)
+    ticket = enterprise_ticket(agent, team_a, t0)
+    services.ticket_reply(
+        ticket=ticket, actor=agent, body="Sorry", now=t0 + timedelta(hours=4, minutes=10)
+    )
+    body = agent_client.get(ticket.get_absolute_url()).content.decode()
+    first = body[body.index("sla-target-first_response") :]
+    first = first[: first.index("</tbody>")]
+    assert 'text-bg-danger sla-state">Breached<' in first
+    assert ", 10 min late" in first

@@ -1,4 +1,5 @@
-"""Template helpers of the agent UI: badges, readable timeline events, and the agent check.
+"""Template helpers of the agent UI: status, priority and SLA badges, human durations
+(`duration_human`), readable timeline events and clock segments, and the agent check.
 
 `{% load tickets_ui %}`. Everything returned here is plain text, escaped by the template.
 """
@@ -6,15 +7,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.forms import BoundField
 from django.http import HttpRequest
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from tickets import services
+from escalation.models import Escalation, EscalationRule
+from sla.models import ClockSegment
+from tickets import selectors, services
 from tickets.models import Ticket, TicketEvent
 from tickets.priority import Impact, Priority, Urgency
 
@@ -62,6 +68,218 @@ def priority_badge(priority: int, overridden: bool = False) -> dict[str, Any]:
     }
 
 
+SLA_COLOURS = {
+    selectors.SlaState.RUNNING: "success",
+    selectors.SlaState.WARNING: "warning",
+    selectors.SlaState.BREACHED: "danger",
+    selectors.SlaState.PAUSED: "secondary",
+    selectors.SlaState.MET: "light",
+    selectors.SlaState.STOPPED: "light",
+}
+ESCALATION_STATUS_COLOURS = {
+    Escalation.Status.RAISED: "warning",
+    Escalation.Status.ACKNOWLEDGED: "success",
+    Escalation.Status.ESCALATED_FURTHER: "secondary",
+    Escalation.Status.CLOSED: "light",
+}
+
+
+@register.filter
+def duration_human(value: timedelta | float | None, largest: str = "d") -> str:
+    """A duration as people say it: "2 h 10 min", "3 d 4 h", "45 min" (sign dropped; whole
+    minutes). `largest="h"` stops at hours ("30 h"), for business time, whose days are not
+    24 hours long. Accepts a timedelta or a number of seconds."""
+    if value is None or value == "":
+        return ""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    minutes = int(abs(seconds)) // 60
+    days, rest = divmod(minutes, 24 * 60) if largest == "d" else (0, minutes)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        if hours:
+            return _("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
+        return _("%(days)d d") % {"days": days}
+    if hours:
+        if minutes:
+            return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+        return _("%(hours)d h") % {"hours": hours}
+    if minutes:
+        return _("%(minutes)d min") % {"minutes": minutes}
+    return _("less than a minute")
+
+
+def _instant(value: datetime | None) -> str:
+    """An instant in the viewer's time zone, with the zone's abbreviation."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    return f"{formats.date_format(local, 'DATETIME_FORMAT')} ({local.tzname()})"
+
+
+@register.inclusion_tag("components/sla_badge.html")
+def sla_badge(badge: selectors.SlaBadge | None, with_target: bool = False) -> dict[str, Any]:
+    """A colour-coded SLA badge: text that says the state, the exact due instant on hover."""
+    if badge is None:
+        return {"badge": None}
+    duration = duration_human(badge.remaining, "h" if badge.business else "d")
+    if badge.state == selectors.SlaState.PAUSED:
+        text = _("SLA paused")
+    elif badge.overdue:
+        text = _("Overdue by %(duration)s") % {"duration": duration}
+    elif badge.business:
+        text = _("%(duration)s left") % {"duration": duration}
+    else:
+        text = _("Due in %(duration)s") % {"duration": duration}
+    if with_target:
+        text = _("%(target)s: %(state)s") % {"target": badge.label, "state": text}
+    title = []
+    if badge.due_at is not None:
+        title.append(
+            _("%(target)s due %(instant)s.")
+            % {"target": badge.label, "instant": _instant(badge.due_at)}
+        )
+    if badge.business and badge.remaining is not None:
+        title.append(_("Counted in business time."))
+    if badge.state == selectors.SlaState.WARNING:
+        title.append(_("The warning threshold has passed."))
+    elif badge.state == selectors.SlaState.BREACHED:
+        title.append(_("The target is breached."))
+    if badge.paused_since is not None:
+        title.append(
+            _("The clock has been paused since %(instant)s while waiting on the customer.")
+            % {"instant": _instant(badge.paused_since)}
+        )
+    if badge.breached_before:
+        title.append(
+            _("Breached earlier: %(targets)s.")
+            % {"targets": ", ".join(badge.breached_before_labels)}
+        )
+    return {
+        "badge": badge,
+        "text": text,
+        "title": " ".join(title),
+        "colour": SLA_COLOURS.get(badge.state, "secondary"),
+    }
+
+
+@register.simple_tag(takes_context=True)
+def ticket_sla_badge(context: template.Context, ticket: Ticket) -> selectors.SlaBadge | None:
+    """The list badge of `ticket`, from its SLA columns, at the request's `now`."""
+    now = context.get("now") or timezone.now()
+    return selectors.sla_badge(ticket, now)
+
+
+@register.filter
+def sla_colour(state: str) -> str:
+    return SLA_COLOURS.get(state, "secondary")
+
+
+@register.filter
+def sla_state_label(state: str) -> str:
+    labels = {
+        selectors.SlaState.RUNNING: _("Running"),
+        selectors.SlaState.WARNING: _("Warning"),
+        selectors.SlaState.BREACHED: _("Breached"),
+        selectors.SlaState.PAUSED: _("Paused"),
+        selectors.SlaState.MET: _("Met"),
+        selectors.SlaState.STOPPED: _("Stopped"),
+    }
+    return str(labels.get(state, state))
+
+
+@register.filter
+def is_negative(value: timedelta | None) -> bool:
+    return value is not None and value < timedelta(0)
+
+
+@register.simple_tag
+def describe_segment(segment: ClockSegment, last: bool = False) -> str:
+    """One stretch of an SLA clock as a sentence: what the clock did, how long, and why.
+    Durations are business time (`business_seconds`, set when the stretch ended)."""
+    start = timezone.localtime(segment.started_at)
+    end = timezone.localtime(segment.ended_at) if segment.ended_at else None
+    values = {
+        "start": formats.date_format(start, "SHORT_DATETIME_FORMAT"),
+        # The end of a stretch on the same day needs no date.
+        "end": ""
+        if end is None
+        else formats.date_format(
+            end, "TIME_FORMAT" if end.date() == start.date() else "SHORT_DATETIME_FORMAT"
+        ),
+        "reason": segment.get_reason_display(),
+        "duration": duration_human(segment.business_seconds or 0, "h"),
+    }
+    waiting = segment.reason == ClockSegment.Reason.WAITING
+    running = segment.state == ClockSegment.State.RUNNING
+    if segment.ended_at is None:
+        if running:
+            text = _("Running since %(start)s (%(reason)s).")
+        elif waiting:
+            text = _("Paused since %(start)s while %(reason)s.")
+        else:
+            text = _("Paused since %(start)s (%(reason)s).")
+    elif running:
+        text = _("Ran %(duration)s from %(start)s to %(end)s (%(reason)s).")
+    elif waiting:
+        text = _("Paused %(duration)s while %(reason)s (from %(start)s to %(end)s).")
+    else:
+        text = _("Paused %(duration)s (%(reason)s), from %(start)s to %(end)s.")
+    sentence = text % values
+    if last and segment.ended_at is not None and segment.end_reason:
+        sentence += " " + _("Stopped at %(end)s: %(why)s.") % {
+            "end": values["end"],
+            "why": segment.get_end_reason_display(),
+        }
+    return sentence
+
+
+@register.filter
+def escalation_colour(status: str) -> str:
+    return ESCALATION_STATUS_COLOURS.get(status, "secondary")
+
+
+@register.filter
+def ack_overdue(escalation: Escalation, now: datetime) -> bool:
+    """Whether a raised escalation has passed its acknowledge-by deadline."""
+    return (
+        escalation.status == Escalation.Status.RAISED
+        and escalation.ack_due_at is not None
+        and escalation.ack_due_at < now
+    )
+
+
+@register.filter
+def risk_colour(score: int) -> str:
+    if score >= 70:
+        return "danger"
+    if score >= 40:
+        return "warning"
+    if score > 0:
+        return "info"
+    return "light"
+
+
+@register.filter
+def risk_reason(reason: Any) -> str:
+    """One risk reason as a sentence: plain text as it is, a structured reason (a dict with a
+    `code`) through `escalation.risk.describe` when that module is there."""
+    if isinstance(reason, dict):
+        try:
+            from escalation.risk import describe
+        except ImportError:
+            return str(reason.get("code", ""))
+        return describe(reason)
+    return str(reason)
+
+
+@register.filter
+def trigger_label(escalation: Escalation) -> str:
+    """What set an escalation off: the rule's trigger, or "manual"."""
+    if not escalation.trigger or escalation.trigger == "manual":
+        return _("manual")
+    return _label(EscalationRule.TriggerChoice, escalation.trigger)
+
+
 @register.filter
 def user_label(user: AbstractBaseUser | AnonymousUser | None) -> str:
     if user is None or not user.is_authenticated:
@@ -87,15 +305,6 @@ class EventView:
     sentence: str
     reason: str = ""
     details: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _generic_details(payload: dict[str, Any], skip: set[str]) -> list[tuple[str, str]]:
-    details = []
-    for key, value in payload.items():
-        if key in skip or value in (None, "", [], {}):
-            continue
-        details.append((key.replace("_", " ").capitalize(), str(value)))
-    return details
 
 
 @register.simple_tag
@@ -217,28 +426,71 @@ def describe_event(event: TicketEvent) -> EventView:
     if kind == k.UNFOLLOWED:
         return EventView(_("%(actor)s stopped following this ticket.") % {"actor": actor})
 
-    # Kinds that other parts of the system write (escalation, SLA, notifications): a sentence
-    # per kind, and their payload as plain details.
+    if kind == k.ESCALATED:
+        return _describe_escalated(p, actor, reason)
+    if kind == k.ACKNOWLEDGED:
+        values = {"actor": actor, "team": p.get("team") or ""}
+        text = (
+            _("%(actor)s acknowledged the escalation for %(team)s.")
+            if actor
+            else _("The escalation to %(team)s was acknowledged.")
+        )
+        return EventView(text % values)
+    if kind == k.DE_ESCALATED:
+        values = {"actor": actor, "from": p.get("from_team") or "", "to": p.get("to_team") or ""}
+        text = (
+            _("%(actor)s handed the ticket back from %(from)s to %(to)s.")
+            if actor
+            else _("The ticket was handed back from %(from)s to %(to)s.")
+        )
+        return EventView(text % values, reason=reason)
+    if kind in (k.SLA_WARNING, k.SLA_BREACH):
+        values = {
+            "target": _label(EscalationRule.SLATargetChoice, p.get("target")),
+            "due": _instant(_parse_instant(p.get("due_at"))),
+        }
+        if kind == k.SLA_WARNING:
+            if values["due"]:
+                return EventView(_("SLA warning: the %(target)s is due %(due)s.") % values)
+            return EventView(_("SLA warning: the %(target)s is close to its deadline.") % values)
+        if values["due"]:
+            return EventView(_("SLA breached: the %(target)s was due %(due)s.") % values)
+        return EventView(_("SLA breached: the %(target)s missed its deadline.") % values)
+    if kind == k.SLA_RECOMPUTED:
+        if p.get("policy"):
+            view = EventView(
+                _("SLA deadlines recomputed under the policy “%(policy)s”.")
+                % {"policy": p["policy"]}
+            )
+        else:
+            view = EventView(_("SLA deadlines recomputed; no SLA policy applies any more."))
+        changed = p.get("changed") if isinstance(p.get("changed"), dict) else {}
+        for column, label in _DEADLINE_LABELS.items():
+            pair = changed.get(column)
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                before, after = (_instant(_parse_instant(v)) or _("none") for v in pair)
+                view.details.append(
+                    (label(), _("%(from)s → %(to)s") % {"from": before, "to": after})
+                )
+        return view
+    if kind == k.MAJOR_INCIDENT:
+        text = (
+            _("Marked as a major incident by %(actor)s.") % {"actor": actor}
+            if actor
+            else _("Marked as a major incident automatically.")
+        )
+        return EventView(text, reason=reason)
+
+    # Kinds recorded elsewhere: a sentence per kind; their payload is for the audit trail.
     with_actor = {
         k.REPLIED: _("Public reply by %(actor)s."),
         k.NOTE_ADDED: _("Internal note by %(actor)s."),
         k.CUSTOMER_MESSAGE: _("Customer message recorded by %(actor)s."),
-        k.ESCALATED: _("Escalated by %(actor)s."),
-        k.ACKNOWLEDGED: _("Escalation acknowledged by %(actor)s."),
-        k.DE_ESCALATED: _("De-escalated by %(actor)s."),
-        k.MAJOR_INCIDENT: _("Marked as a major incident by %(actor)s."),
     }
     without_actor = {
         k.REPLIED: _("Public reply."),
         k.NOTE_ADDED: _("Internal note."),
         k.CUSTOMER_MESSAGE: _("Customer message."),
-        k.ESCALATED: _("Escalated automatically."),
-        k.ACKNOWLEDGED: _("Escalation acknowledged."),
-        k.DE_ESCALATED: _("De-escalated."),
-        k.MAJOR_INCIDENT: _("Marked as a major incident."),
-        k.SLA_WARNING: _("SLA warning: a target is close to its deadline."),
-        k.SLA_BREACH: _("SLA breached: a target missed its deadline."),
-        k.SLA_RECOMPUTED: _("SLA deadlines recomputed."),
         k.NOTIFIED: _("Notification sent."),
     }
     if actor and kind in with_actor:
@@ -247,7 +499,56 @@ def describe_event(event: TicketEvent) -> EventView:
         text = without_actor[kind]
     else:
         text = event.get_kind_display()
-    return EventView(text, reason=reason, details=_generic_details(p, {"reason"}))
+    return EventView(text, reason=reason)
+
+
+_DEADLINE_LABELS = {
+    "first_response_due_at": lambda: _("First response due"),
+    "next_update_due_at": lambda: _("Next update due"),
+    "resolution_due_at": lambda: _("Resolution due"),
+}
+
+
+def _parse_instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _describe_escalated(p: dict[str, Any], actor: str, reason: str) -> EventView:
+    values = {
+        "actor": actor,
+        "from": p.get("from_team") or "",
+        "to": p.get("to_team") or "",
+        "from_level": p.get("from_level") or "",
+        "to_level": p.get("to_level") or "",
+    }
+    automatic = p.get("trigger") not in (None, "", "manual")
+    if p.get("kind") == Escalation.Kind.FUNCTIONAL:
+        if automatic or not actor:
+            text = _("The functional team %(to)s was brought in automatically (from %(from)s).")
+        else:
+            text = _("%(actor)s brought in the functional team %(to)s (from %(from)s).")
+    elif automatic or not actor:
+        text = _(
+            "Escalated automatically from %(from)s (level %(from_level)s) "
+            "to %(to)s (level %(to_level)s)."
+        )
+    else:
+        text = _(
+            "%(actor)s escalated the ticket from %(from)s (level %(from_level)s) "
+            "to %(to)s (level %(to_level)s)."
+        )
+    view = EventView(text % values, reason=reason)
+    if automatic:
+        view.details.append((_("Trigger"), _label(EscalationRule.TriggerChoice, p["trigger"])))
+        if p.get("rule"):
+            view.details.append((_("Rule"), str(p["rule"])))
+    return view
 
 
 @register.filter

@@ -1,0 +1,185 @@
+"""Forms of the escalation UI. They parse and validate input; `escalation.services` decides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from escalation.models import Escalation
+from escalation.services import Package
+from tickets.forms import BootstrapFormMixin
+from tickets.models import SupportLevel, Team, Ticket
+
+# The checklist before escalating (seeds 001: "Checkliste vor der Eskalation"). Every item
+# must be ticked: escalating is a decision by criteria, not a reflex.
+CHECKLIST: tuple[tuple[str, Any], ...] = (
+    ("check_competence", _("The problem is beyond what we can solve at our level.")),
+    ("check_facts", _("The facts are documented in the ticket.")),
+    ("check_measures", _("Immediate measures to limit the damage have been taken.")),
+    ("check_impact", _("The impact is known and described below.")),
+    ("check_contact", _("I know the right contact at the next level.")),
+    ("check_channels", _("The communication channels are ready.")),
+    ("check_risks", _("The risks that must be communicated are written down.")),
+)
+
+
+class EscalateForm(BootstrapFormMixin, forms.Form):
+    """A manual escalation: where to, why, the information package and the checklist."""
+
+    kind = forms.ChoiceField(
+        label=_("Escalate"),
+        choices=[
+            (Escalation.Kind.HIERARCHICAL, _("Up the escalation chain")),
+            (Escalation.Kind.FUNCTIONAL, _("Across to a functional team")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    to_team = forms.ModelChoiceField(
+        label=_("Functional team"),
+        queryset=Team.objects.none(),
+        required=False,
+        empty_label=_("— Choose a team —"),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        help_text=_("One sentence: why the ticket needs the other team now."),
+    )
+    # The package. What happened and what was tried are required by the service as well;
+    # the form asks for them up front so that every missing piece is shown at once.
+    summary = forms.CharField(
+        label=_("What happened"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        error_messages={"required": _("Say what happened.")},
+    )
+    affected = forms.CharField(
+        label=_("Who is affected, since when"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        required=False,
+    )
+    impact = forms.CharField(
+        label=_("Impact"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        required=False,
+    )
+    actions_taken = forms.CharField(
+        label=_("What was tried"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        error_messages={"required": _("Say what was tried already.")},
+    )
+    next_steps = forms.CharField(
+        label=_("Next steps"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        required=False,
+    )
+    risks = forms.CharField(
+        label=_("Risks"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "escalate-%s")  # unique ids beside the other forms
+        super().__init__(*args, **kwargs)
+        for name, label in CHECKLIST:
+            # Ticked in the browser (`required`) and checked again in `clean`.
+            self.fields[name] = forms.BooleanField(
+                label=label, required=False, widget=forms.CheckboxInput(attrs={"required": True})
+            )
+        up = ticket.team.escalates_to
+        self.up: Team | None = up if up is not None and up.is_active else None
+        self.fields["to_team"].queryset = (
+            Team.objects.filter(kind=Team.Kind.FUNCTIONAL, is_active=True)
+            .exclude(pk=ticket.team_id)
+            .select_related("level")
+            .order_by("name")
+        )
+        if not self.is_bound:
+            self.initial.setdefault(
+                "kind", Escalation.Kind.HIERARCHICAL if self.up else Escalation.Kind.FUNCTIONAL
+            )
+        self._style_widgets()
+
+    @property
+    def checklist(self) -> list[forms.BoundField]:
+        return [self[name] for name, _label in CHECKLIST]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        unticked = [name for name, _label in CHECKLIST if not data.get(name)]
+        if unticked:
+            self.add_error(
+                None,
+                _(
+                    "Work through the checklist before escalating: every item must be ticked "
+                    "(%(missing)d still open)."
+                )
+                % {"missing": len(unticked)},
+            )
+            for name in unticked:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+        return data
+
+    def package(self) -> Package:
+        data = self.cleaned_data
+        return Package(**{name: data.get(name) or "" for name in Escalation.PACKAGE_FIELDS})
+
+    def target(self) -> Team | None:
+        """The functional team, for a functional escalation (the chain decides otherwise)."""
+        if self.cleaned_data["kind"] == Escalation.Kind.FUNCTIONAL:
+            return self.cleaned_data.get("to_team")
+        return None
+
+
+class DeescalateForm(BootstrapFormMixin, forms.Form):
+    """A lead hands the ticket back down (or across), with a reason."""
+
+    to_team = forms.ModelChoiceField(label=_("Hand back to"), queryset=Team.objects.none())
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text=_("Why the ticket goes back; the receiving team reads this."),
+    )
+
+    def __init__(self, *args: Any, targets: Sequence[Team], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "deescalate-%s")
+        super().__init__(*args, **kwargs)
+        field = self.fields["to_team"]
+        field.queryset = Team.objects.filter(pk__in=[t.pk for t in targets])
+        field.choices = [(t.pk, f"{t.name} · {t.level.name}") for t in targets]
+        self._style_widgets()
+
+
+class EscalationFilterForm(BootstrapFormMixin, forms.Form):
+    """The overview's query string. Invalid values are dropped, never an error page."""
+
+    team = forms.ModelChoiceField(
+        label=_("Receiving team"),
+        queryset=Team.objects.none(),
+        required=False,
+        empty_label=_("Any team"),
+    )
+    level = forms.ModelChoiceField(
+        label=_("Receiving level"),
+        queryset=SupportLevel.objects.order_by("rank"),
+        required=False,
+        empty_label=_("Any level"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.select_related("level").order_by(
+            "level__rank", "name"
+        )
+        self._style_widgets()

@@ -1,0 +1,94 @@
+"""In-app notifications of the signed-in user: the navbar bell, the list, marking as read.
+
+Each user sees and changes only their own rows; someone else's notification is a 404.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from notifications.models import Notification
+
+PER_PAGE = 30
+
+# Sent with every change of read state: the bell listens for it and reloads its count.
+CHANGED_EVENT = "notifications-changed"
+
+# htmx stops polling when it gets this status: a bell on a page whose session has ended.
+STOP_POLLING = 286
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@never_cache
+@require_GET
+def bell(request: HttpRequest) -> HttpResponse:
+    """The navbar bell with the unread count, polled by htmx (one COUNT query)."""
+    if not request.user.is_authenticated:
+        return HttpResponse(status=STOP_POLLING)
+    unread = Notification.objects.filter(user=request.user, read_at__isnull=True).count()
+    return render(request, "notifications/_bell.html", {"unread": unread})
+
+
+@login_required
+@require_GET
+def notification_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The user's notifications, newest first, unread ones highlighted."""
+    return _render_list(request)
+
+
+def _render_list(request: HtmxHttpRequest) -> HttpResponse:
+    qs = Notification.objects.filter(user=request.user).select_related("ticket")
+    number = request.GET.get("page") or request.POST.get("page")
+    page = Paginator(qs.order_by("-created_at", "-pk"), PER_PAGE).get_page(number)
+    unread = Notification.objects.filter(user=request.user, read_at__isnull=True).count()
+    template = "notifications/list.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#notifications"
+    response = render(request, template, {"page": page, "unread": unread})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _after_change(request: HtmxHttpRequest) -> HttpResponse:
+    if request.htmx:
+        response = _render_list(request)
+        response["HX-Trigger"] = CHANGED_EVENT
+        return response
+    page = request.POST.get("page")
+    url = redirect("notifications:list").url
+    return redirect(f"{url}?page={int(page)}" if page and page.isdigit() else url)
+
+
+# Marking as read is a one-column update of the user's own rows, done here; it moves to a
+# `notifications.services` function once anything else (the API) needs it.
+
+
+@login_required
+@require_POST
+def mark_read(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    notification = get_object_or_404(Notification, pk=pk, user=request.user)
+    if notification.read_at is None:
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+    return _after_change(request)
+
+
+@login_required
+@require_POST
+def mark_all_read(request: HtmxHttpRequest) -> HttpResponse:
+    Notification.objects.filter(user=request.user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    return _after_change(request)
