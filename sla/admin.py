@@ -211,8 +211,33 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         _recompute(request, self, tickets.distinct())
 
 
+class SLATargetFormSet(BaseInlineFormSet):
+    """An active policy has a target for every priority in its range: a ticket it governs
+    must never be left without deadlines."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        policy = self.instance
+        if not policy.is_active:
+            return
+        covered = {int(row["priority"]) for row in _live_rows(self) if row.get("priority")}
+        needed = set(range(policy.priority_min, policy.priority_max + 1))
+        missing = sorted(needed - covered)
+        if missing:
+            raise ValidationError(
+                _(
+                    "An active policy needs targets for every priority it covers; missing: "
+                    "%(priorities)s."
+                )
+                % {"priorities": ", ".join(str(Priority(p).label) for p in missing)}
+            )
+
+
 class SLATargetInline(admin.TabularInline):
     model = SLATarget
+    formset = SLATargetFormSet
     extra = 0
 
 
@@ -288,25 +313,6 @@ class SLAPolicyAdmin(admin.ModelAdmin):
             '<a href="{}">{}</a>',
             ((t.get_absolute_url(), t.reference) for t in tickets),
         )
-
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        policy = form.instance
-        if not policy.is_active:
-            return
-        covered = set(policy.targets.values_list("priority", flat=True))
-        needed = set(range(policy.priority_min, policy.priority_max + 1))
-        missing = sorted(needed - covered)
-        if missing:
-            self.message_user(
-                request,
-                _(
-                    "This active policy has no targets for %(priorities)s: tickets of those "
-                    "priorities fall through to the next policy."
-                )
-                % {"priorities": ", ".join(str(Priority(p).label) for p in missing)},
-                messages.WARNING,
-            )
 
     @admin.action(description=_("Recompute the SLA clocks of open tickets under these policies"))
     def recompute_open_tickets(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -160,3 +160,39 @@ def test_recompute_command(agent, team_a, capsys):
     )
     call_command("recompute_sla", "--calendar", "Office hours DE")
     assert "Recomputed 1 of 1 tickets." in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_active_policy_must_cover_every_priority_in_its_range(client_admin):
+    from sla.models import BusinessCalendar
+
+    calendar = BusinessCalendar.objects.get(name="24/7")
+    data = {
+        "name": "Gold",
+        "order": "5",
+        "is_active": "on",
+        "calendar": calendar.pk,
+        "contract": "Gold",
+        "priority_min": "1",
+        "priority_max": "2",
+        "targets-TOTAL_FORMS": "1",
+        "targets-INITIAL_FORMS": "0",
+        "targets-0-priority": "1",
+        "targets-0-first_response": "00:15:00",
+        "targets-0-resolution": "04:00:00",
+        "targets-0-warning_percent": "75",
+    }
+    response = client_admin.post(reverse("admin:sla_slapolicy_add"), data)
+    assert response.status_code == 200
+    assert "missing: Sev 2" in response.content.decode()
+    assert not SLAPolicy.objects.filter(name="Gold").exists()
+    data |= {
+        "targets-TOTAL_FORMS": "2",
+        "targets-1-priority": "2",
+        "targets-1-first_response": "01:00:00",
+        "targets-1-resolution": "08:00:00",
+        "targets-1-warning_percent": "75",
+    }
+    response = client_admin.post(reverse("admin:sla_slapolicy_add"), data)
+    assert response.status_code == 302
+    assert SLAPolicy.objects.get(name="Gold").targets.count() == 2
