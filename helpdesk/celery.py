@@ -16,4 +16,8 @@ app.conf.beat_schedule = {
     # The escalation sweep: tickets whose next_check_at has come (an index lookup) get their
     # SLA warnings/breaches recorded and the escalation rules applied, exactly once.
     "escalation-sweep": {"task": "escalation.tasks.sweep_escalations", "schedule": 60.0},
+    # The outbox relay: emails and webhooks whose send task never ran (broker down at commit,
+    # worker lost) or whose retry is due are queued again, each row once; emails held for
+    # the recipient's business hours go out as one digest when the hours begin.
+    "notifications-relay": {"task": "notifications.tasks.relay_deliveries", "schedule": 60.0},
 }

@@ -221,3 +221,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Notifications: the outbox of emails and webhooks (notifications/outbox.py).
+# Absolute base of links in emails and webhook payloads, e.g. https://helpdesk.example.com
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Seconds an SMTP conversation may take before the attempt counts as failed and is retried.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Failed deliveries are retried with exponential backoff and jitter: about base·2^(n-1)
+# seconds after the n-th failure, at most the cap, until the attempts run out ("failed").
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=10)
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30.0)
+NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600.0)
+if NOTIFICATIONS_MAX_ATTEMPTS < 1 or NOTIFICATIONS_RETRY_BASE_SECONDS <= 0:
+    raise ImproperlyConfigured("NOTIFICATIONS_MAX_ATTEMPTS and the retry base must be positive.")
+# Seconds a webhook receiver has to answer.
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+# Webhook targets in private, loopback or link-local ranges are refused (checked on every
+# send, after DNS resolution) unless this is on: for receivers inside your own network.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from notifications.services import on_ticket_event
+        from tickets.services import register_event_listener
+
+        # Every timeline entry, in its own transaction: webhook and email deliveries are
+        # written to the outbox together with the event that causes them.
+        register_event_listener(on_ticket_event)

@@ -1,4 +1,17 @@
-"""Who is told, and telling them: recipients are resolved in one place."""
+"""Who is told, and telling them: recipients are resolved in one place, each user's channels
+are respected, and every email or webhook is written to the outbox in the caller's
+transaction (sent by a worker after commit; see `notifications/outbox.py`).
+
+Two ways in:
+
+- `notify()`: the escalation services call it for what they decide (an escalation raised,
+  acknowledged, handed back, not acknowledged; rules' SLA notices). It writes the in-app row
+  and the email delivery of every recipient, as their preferences say.
+- `on_ticket_event()`: registered with `tickets.services.record_event`, it sees every timeline
+  entry. It writes the webhook deliveries, and tells people what no other service decides:
+  a ticket assigned to them, the status-update cadence of escalated tickets, the closing
+  report of a resolved one, and followers of escalations.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +23,21 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 
-from notifications.models import Notification
-from tickets.models import Team, Ticket
+from notifications import email, outbox, webhooks
+from notifications.models import (
+    DEFAULT_CHANNELS,
+    ChannelPreference,
+    Notification,
+    Preference,
+)
+from notifications.selectors import is_escalated
+from tickets import services as ticket_services
+from tickets.models import Message, Team, Ticket, TicketEvent
+from tickets.priority import Priority
 
 User = get_user_model()
+K = Notification.Kind
+E = TicketEvent.Kind
 
 
 def resolve_recipients(
@@ -23,12 +47,13 @@ def resolve_recipients(
     team_lead: bool = False,
     team: Team | None = None,
     level_rank: int | None = None,
+    watchers: bool = False,
     users: Iterable[AbstractBaseUser] = (),
     exclude: AbstractBaseUser | None = None,
 ) -> list[AbstractBaseUser]:
     """The distinct active users to tell about `ticket`: its assignee, its team's lead, the
-    members and lead of `team`, the leads of every team at `level_rank`, and `users`.
-    `exclude` (usually whoever caused it) is left out.
+    members and lead of `team`, the leads of every team at `level_rank`, its followers, and
+    `users`. `exclude` (usually whoever caused it) is left out.
     """
     query = Q(pk__in=[u.pk for u in users])
     if assignee and ticket.assignee_id:
@@ -41,10 +66,52 @@ def resolve_recipients(
             query |= Q(pk=team.lead_id)
     if level_rank is not None:
         query |= Q(led_teams__level__rank=level_rank)
+    if watchers:
+        query |= Q(followed_tickets=ticket)
     recipients = User.objects.filter(query, is_active=True).distinct().order_by("pk")
     if exclude is not None and exclude.is_authenticated:
         recipients = recipients.exclude(pk=exclude.pk)
     return list(recipients)
+
+
+def channels_for(users: Iterable[AbstractBaseUser], kind: str) -> dict[int, tuple[bool, bool]]:
+    """(in the app, by email) per user id for `kind`: their choice, else the default."""
+    default = DEFAULT_CHANNELS.get(kind, (True, False))
+    ids = [u.pk for u in users]
+    chosen = {
+        user_id: (in_app, by_email)
+        for user_id, in_app, by_email in ChannelPreference.objects.filter(
+            preference__user_id__in=ids, kind=kind
+        ).values_list("preference__user_id", "in_app", "email")
+    }
+    return {pk: chosen.get(pk, default) for pk in ids}
+
+
+def is_urgent(ticket: Ticket | None) -> bool:
+    """Sev 1 and major incidents reach people at any hour; the rest may wait for their hours."""
+    return ticket is not None and (ticket.priority == Priority.CRITICAL or ticket.is_major_incident)
+
+
+# Notices about one SLA instant share one key, whoever writes them (a rule's "SLA warning",
+# the cadence's "status update due"): nobody is told twice about the same deadline.
+SLA_NOTICES = {
+    K.SLA_WARNING: "warning",
+    K.STATUS_UPDATE_DUE: "warning",
+    K.SLA_BREACH: "breach",
+    K.STATUS_UPDATE_MISSED: "breach",
+}
+SLA_TARGETS = ("first_response", "next_update", "resolution")
+
+
+def dedupe_key(kind: str, ticket: Ticket | None, cause: str, payload: dict[str, Any]) -> str:
+    """The key under which a recipient is told about `cause` once, in the app and by email."""
+    word = SLA_NOTICES.get(kind)
+    target = str(payload.get("target") or "").replace(" ", "_")
+    if word and ticket is not None and target in SLA_TARGETS:
+        due = getattr(ticket, f"{target}_due_at", None)
+        if due is not None:
+            return f"sla:{ticket.pk}:{target}:{word}:{int(due.timestamp())}"
+    return cause[:120]
 
 
 def notify(
@@ -55,24 +122,185 @@ def notify(
     cause: str,
     payload: dict[str, Any],
     now: datetime,
+    urgent: bool | None = None,
 ) -> int:
-    """Write one in-app notification per recipient for `cause` (e.g. "escalation:42").
+    """Tell each recipient about `cause` (e.g. "escalation:42") on the channels they chose for
+    `kind`: an in-app notification, and an email in the outbox (sent after commit; held for
+    the recipient's business hours unless `urgent`, which defaults to Sev 1 / major incident).
 
-    A recipient already told about the same cause is not told again. Returns how many rows
-    were written.
+    A recipient already told about the same cause is not told again. Returns how many in-app
+    rows were written.
     """
+    users = list({u.pk: u for u in recipients if u is not None and u.is_active}.values())
+    if not users:
+        return 0
+    key = dedupe_key(kind, ticket, cause, payload)
+    full_payload = {"reference": ticket.reference if ticket else "", **payload}
+    channels = channels_for(users, kind)
     rows = [
         Notification(
             user=user,
             kind=kind,
             ticket=ticket,
-            payload={"reference": ticket.reference if ticket else "", **payload},
-            dedupe_key=cause[:120],
+            payload=full_payload,
+            dedupe_key=key,
             created_at=now,
         )
-        for user in recipients
+        for user in users
+        if channels[user.pk][0]
     ]
-    if not rows:
-        return 0
-    created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    created = Notification.objects.bulk_create(rows, ignore_conflicts=True) if rows else []
+    if _outbox_muted():
+        return len(created)
+    by_email = [u for u in users if channels[u.pk][1] and email.clean_address(u.email)]
+    if by_email:
+        urgent = is_urgent(ticket) if urgent is None else urgent
+        holds: dict[int, datetime | None] = {}
+        if not urgent:
+            for preference in Preference.objects.filter(
+                user__in=by_email, calendar__isnull=False
+            ).select_related("calendar"):
+                holds[preference.user_id] = email.hold_until(preference.calendar, now)
+        outbox.write_emails(
+            by_email,
+            kind=kind,
+            ticket=ticket,
+            dedupe_key=key,
+            payload=full_payload,
+            now=now,
+            urgent=urgent,
+            holds=holds,
+        )
     return len(created)
+
+
+def _outbox_muted() -> bool:
+    """Whether events are being written without their side effects (backdated demo data,
+    imports): then nobody gets an email for it. The flag is `tickets.services`' own."""
+    return ticket_services.listeners_are_muted()
+
+
+# --- The event listener ------------------------------------------------------------------------
+
+
+def on_ticket_event(event: TicketEvent) -> None:
+    """Called by `record_event` for every timeline entry, inside its transaction: write the
+    webhook deliveries and the notifications the entry calls for."""
+    outbox.send_after_commit(webhooks.deliveries_for_event(event))
+    match event.kind:
+        case E.CREATED | E.ASSIGNED:
+            _assigned(event)
+        case E.TRANSITIONED if event.payload.get("to") == Ticket.Status.RESOLVED:
+            _resolved(event)
+        case E.SLA_WARNING | E.SLA_BREACH if event.payload.get("target") == "next_update":
+            _status_update_cadence(event)
+        case E.ESCALATED | E.ACKNOWLEDGED | E.DE_ESCALATED:
+            _tell_followers(event)
+
+
+def _label(user: AbstractBaseUser | None) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def _assigned(event: TicketEvent) -> None:
+    """The new assignee hears of it, unless they took the ticket themselves."""
+    ticket = event.ticket
+    if ticket.assignee_id is None or ticket.assignee_id == event.actor_id:
+        return
+    if event.kind == E.ASSIGNED and event.payload.get("to") is None:
+        return
+    notify(
+        [ticket.assignee],
+        kind=K.TICKET_ASSIGNED,
+        ticket=ticket,
+        cause=f"assigned:{event.pk}",
+        payload={"by": _label(event.actor), "reason": event.payload.get("reason", "")},
+        now=event.created_at,
+    )
+
+
+def _status_update_cadence(event: TicketEvent) -> None:
+    """While a ticket is escalated, its `next_update` target is the communication cadence:
+    at the warning the owner (assignee, else the team lead) is reminded that a status update
+    is due; when it is missed the team lead is told."""
+    ticket = event.ticket
+    if not ticket.is_active or not is_escalated(ticket):
+        return
+    payload = {"target": "next_update", "due_at": event.payload.get("due_at")}
+    if event.kind == E.SLA_WARNING:
+        kind = K.STATUS_UPDATE_DUE
+        recipients = resolve_recipients(ticket, assignee=True)
+        recipients = recipients or resolve_recipients(ticket, team_lead=True)
+    else:
+        kind = K.STATUS_UPDATE_MISSED
+        recipients = resolve_recipients(ticket, team_lead=True)
+        recipients = recipients or resolve_recipients(ticket, assignee=True)
+    notify(
+        recipients,
+        kind=kind,
+        ticket=ticket,
+        cause=f"cadence:{event.pk}",
+        payload=payload,
+        now=event.created_at,
+    )
+
+
+def _resolved(event: TicketEvent) -> None:
+    """The closing report goes to whoever followed the ticket and, for an escalated one, to
+    everybody the escalation involved: the assignee, the leads of the teams it passed, and
+    those who raised it."""
+    from escalation.models import Escalation
+
+    ticket = event.ticket
+    escalations = list(
+        Escalation.objects.filter(ticket=ticket).select_related("from_team", "to_team")
+    )
+    involved: list[Any] = []
+    for escalation in escalations:
+        involved += [escalation.raised_by, escalation.from_team.lead, escalation.to_team.lead]
+    recipients = resolve_recipients(
+        ticket,
+        watchers=True,
+        assignee=bool(escalations),
+        team_lead=bool(escalations),
+        users=[u for u in involved if u is not None],
+        exclude=event.actor,
+    )
+    closing = (
+        ticket.messages.filter(kind__in=[Message.Kind.REPLY, Message.Kind.NOTE])
+        .exclude(author=None)
+        .order_by("-created_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    notify(
+        recipients,
+        kind=K.TICKET_RESOLVED,
+        ticket=ticket,
+        cause=f"resolved:{event.pk}",
+        payload={"by": _label(event.actor), "closing_message": closing},
+        now=event.created_at,
+    )
+
+
+def _tell_followers(event: TicketEvent) -> None:
+    """Followers hear of escalations too. The cause is the one the escalation service uses,
+    so a follower who is also on the receiving team is told once."""
+    ticket = event.ticket
+    followers = resolve_recipients(ticket, watchers=True, exclude=event.actor)
+    if not followers:
+        return
+    p = event.payload
+    pk = p.get("escalation")
+    if event.kind == E.ESCALATED:
+        kind, cause = K.ESCALATION_RAISED, f"escalation:{pk}"
+        payload = {"to_team": p.get("to_team", ""), "reason": p.get("reason", ""), "escalation": pk}
+    elif event.kind == E.ACKNOWLEDGED:
+        kind, cause = K.ESCALATION_ACKNOWLEDGED, f"ack:{pk}"
+        payload = {"by": _label(event.actor)}
+    else:
+        kind, cause = K.DE_ESCALATED, f"deescalation:{pk}"
+        payload = {"to_team": p.get("to_team", ""), "reason": p.get("reason", "")}
+    notify(followers, kind=kind, ticket=ticket, cause=cause, payload=payload, now=event.created_at)

@@ -126,6 +126,11 @@ def listeners_muted() -> Iterator[None]:
         _listeners_muted.reset(token)
 
 
+def listeners_are_muted() -> bool:
+    """Whether events are being written without telling the listeners (see `listeners_muted`)."""
+    return _listeners_muted.get()
+
+
 def register_event_listener(listener: EventListener) -> None:
     """Call `listener` with every new timeline event, inside the transaction that wrote it.
 

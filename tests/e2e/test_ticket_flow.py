@@ -16,7 +16,7 @@ from tests.factories import CustomerFactory, SupportLevelFactory, TeamFactory, U
 from tickets import services as ticket_services
 from tickets.models import Message, Ticket, TicketEvent
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture

@@ -26,7 +26,9 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.redis,
     pytest.mark.celery_worker,
-    pytest.mark.django_db(transaction=True),
+    # serialized_rollback: the data migrations' rows (levels, policies, rules) come back after
+    # each test truncates the tables, for the tests that run after this one.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 
@@ -181,17 +183,38 @@ def test_broker_outage_then_recovery_escalates_everything_once(start_worker, tmp
 
 def test_rule_and_sla_changes_take_effect_on_the_next_evaluation(start_worker):
     from escalation.services import rules_changed
-    from sla.models import BusinessCalendar, SLAPolicy
+    from sla.models import BusinessCalendar, SLAPolicy, SLATarget
     from sla.services import sla_recompute
     from tests.escalation.test_services import Chain
     from tickets.models import TicketEvent
 
     EscalationRule.objects.update(is_active=False)
+    breach_rule, _ = EscalationRule.objects.update_or_create(
+        name="First response breached: next level",
+        defaults={
+            "trigger": "sla_breach",
+            "sla_target": "first_response",
+            "escalate": "hierarchical",
+            "is_active": False,
+            "order": 30,
+        },
+    )
+    office = BusinessCalendar.objects.create(name="Night desk", timezone="Europe/Berlin")
+    office.opening_hours.create(weekday=0, start=dt.time(3), end=dt.time(4))  # rarely open
+    policy = SLAPolicy.objects.create(name="Changing policy", order=0, calendar=office)
+    for priority in range(1, 5):
+        SLATarget.objects.create(
+            policy=policy,
+            priority=priority,
+            first_response=dt.timedelta(hours=4),
+            resolution=dt.timedelta(hours=40),
+        )
     chain = Chain()
     ticket = chain.ticket(now=timezone.now() - dt.timedelta(minutes=10))
+    ticket.refresh_from_db()
+    assert ticket.sla_policy == policy
     # The SLA changes while the ticket is open: around the clock, first response in 5 minutes.
-    policy = SLAPolicy.objects.get(name="Standard office hours")
-    policy.calendar = BusinessCalendar.objects.get(name="24/7")
+    policy.calendar = BusinessCalendar.objects.create(name="Always", always_open=True)
     policy.save()
     policy.targets.filter(priority=ticket.priority).update(first_response=dt.timedelta(minutes=5))
     sla_recompute(ticket=ticket)
@@ -205,7 +228,7 @@ def test_rule_and_sla_changes_take_effect_on_the_next_evaluation(start_worker):
     ticket.refresh_from_db()
     assert ticket.level.rank == 1  # no active rule yet
     # The rule changes while the ticket is open: the next evaluation applies it.
-    EscalationRule.objects.filter(name="First response breached: next level").update(is_active=True)
+    EscalationRule.objects.filter(pk=breach_rule.pk).update(is_active=True)
     rules_changed()
     sweep_escalations.delay()
     wait_until(

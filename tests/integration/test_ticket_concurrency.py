@@ -12,7 +12,10 @@ from tests.factories import TeamFactory, TicketFactory, UserFactory
 from tickets import services
 from tickets.models import Ticket, TicketEvent
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def _race(workers: int, target) -> list[object]:

@@ -1,0 +1,358 @@
+"""Webhooks: typed events from the ticket timeline, signed per Standard Webhooks, posted only
+to public addresses.
+
+Payload (stable; new keys may be added, none are renamed or removed)::
+
+    {
+      "id": "evt_3f2a…",                 # the event id; also the webhook-id header
+      "type": "escalation.raised",        # one of `EventType`
+      "timestamp": "2026-03-02T08:15:00.000000+00:00",   # when it happened (UTC, ISO 8601)
+      "data": {
+        "ticket": {
+          "reference": "HD-2026-000123", "subject": "…", "status": "open",
+          "priority": 1,                  # 1 = Sev 1 … 4 = Sev 4
+          "team": "L2", "level": 2,       # support level rank
+          "assignee": "jdoe" | null,      # username
+          "major_incident": false,
+          "url": "https://helpdesk.example.com/tickets/HD-2026-000123/"
+        },
+        "actor": "jdoe" | null,           # who caused it; null for the system
+        …event specifics, by type:
+      }
+    }
+
+Event specifics:
+
+- ``ticket.created``: ``channel``.
+- ``ticket.updated``: ``field`` (``assignee`` | ``team`` | ``level`` | ``priority`` |
+  ``major_incident``), ``from``, ``to``, ``reason``. Priority values are objects
+  ``{"priority", "impact", "urgency"}``; assignee values are display names or null.
+- ``ticket.transitioned``: ``from``, ``to`` (statuses), ``transition`` (name or null),
+  ``automatic`` (true when a customer message moved the ticket).
+- ``ticket.message``: ``message`` {``id``, ``kind`` (``reply`` | ``customer``), ``author``,
+  ``body``, ``created_at``}. Internal notes are never sent.
+- ``sla.warning``, ``sla.breached``: ``sla`` {``target`` (``first_response`` |
+  ``next_update`` | ``resolution``), ``due_at``, ``at``}.
+- ``escalation.raised``: ``escalation`` {``id``, ``kind``, ``trigger``, ``rule``, ``reason``,
+  ``from_team``, ``to_team``, ``from_level``, ``to_level``}.
+- ``escalation.acknowledged``: ``escalation`` {``id``, ``team``}.
+- ``escalation.deescalated``: ``escalation`` {``id``, ``from_team``, ``to_team``, ``reason``}.
+
+Headers on every POST: ``webhook-id`` (the event id, the same on every retry),
+``webhook-timestamp`` (Unix seconds of this attempt) and ``webhook-signature``:
+``v1,`` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")) where the key is the base64
+part of the endpoint's ``whsec_`` secret. Receivers answer 2xx to accept; 410 Gone
+unsubscribes (the endpoint is disabled); anything else, or no answer within
+``WEBHOOKS_TIMEOUT_SECONDS``, is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils import timezone
+
+from notifications.models import Delivery, EventType, WebhookEndpoint
+from tickets.models import Ticket, TicketEvent
+
+E = TicketEvent.Kind
+
+# Timeline kinds that are `ticket.updated`, with the field they change.
+UPDATED_FIELDS = {
+    E.ASSIGNED: "assignee",
+    E.TEAM_CHANGED: "team",
+    E.LEVEL_CHANGED: "level",
+    E.PRIORITY_CHANGED: "priority",
+    E.MAJOR_INCIDENT: "major_incident",
+}
+EVENT_TYPES = {
+    E.CREATED: EventType.TICKET_CREATED,
+    **dict.fromkeys(UPDATED_FIELDS, EventType.TICKET_UPDATED),
+    E.TRANSITIONED: EventType.TICKET_TRANSITIONED,
+    E.REPLIED: EventType.TICKET_MESSAGE,
+    E.CUSTOMER_MESSAGE: EventType.TICKET_MESSAGE,
+    E.SLA_WARNING: EventType.SLA_WARNING,
+    E.SLA_BREACH: EventType.SLA_BREACHED,
+    E.ESCALATED: EventType.ESCALATION_RAISED,
+    E.ACKNOWLEDGED: EventType.ESCALATION_ACKNOWLEDGED,
+    E.DE_ESCALATED: EventType.ESCALATION_DEESCALATED,
+}
+
+USER_AGENT = "Helpdesk-Webhooks/1"
+MAX_ERROR_BODY = 500
+
+
+def event_type_for(event: TicketEvent) -> str | None:
+    """The webhook event type of a timeline entry, or None when it is not published
+    (internal notes, following, recomputations)."""
+    return EVENT_TYPES.get(event.kind)
+
+
+def ticket_data(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "reference": ticket.reference,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "team": ticket.team.name,
+        "level": ticket.level.rank,
+        "assignee": ticket.assignee.get_username() if ticket.assignee_id else None,
+        "major_incident": ticket.is_major_incident,
+        "url": settings.SITE_URL + ticket.get_absolute_url(),
+    }
+
+
+def _specifics(event: TicketEvent, event_type: str) -> dict[str, Any]:
+    p = event.payload
+    match event_type:
+        case EventType.TICKET_CREATED:
+            return {"channel": event.ticket.channel}
+        case EventType.TICKET_UPDATED:
+            if event.kind == E.MAJOR_INCIDENT:
+                change = {"from": False, "to": True}
+            else:
+                change = {"from": p.get("from"), "to": p.get("to")}
+            return {"field": UPDATED_FIELDS[event.kind], **change, "reason": p.get("reason", "")}
+        case EventType.TICKET_TRANSITIONED:
+            return {
+                "from": p.get("from"),
+                "to": p.get("to"),
+                "transition": p.get("transition"),
+                "automatic": bool(p.get("automatic")),
+            }
+        case EventType.TICKET_MESSAGE:
+            message = event.message
+            if message is None or not message.is_public:
+                return {"message": None}
+            return {
+                "message": {
+                    "id": message.pk,
+                    "kind": message.kind,
+                    "author": message.display_author,
+                    "body": message.body,
+                    "created_at": message.created_at.isoformat(),
+                }
+            }
+        case EventType.SLA_WARNING | EventType.SLA_BREACHED:
+            return {
+                "sla": {"target": p.get("target"), "due_at": p.get("due_at"), "at": p.get("at")}
+            }
+        case EventType.ESCALATION_RAISED:
+            keys = ("kind", "trigger", "rule", "reason", "from_team", "to_team")
+            return {
+                "escalation": {
+                    "id": p.get("escalation"),
+                    **{key: p.get(key) for key in keys},
+                    "from_level": p.get("from_level"),
+                    "to_level": p.get("to_level"),
+                }
+            }
+        case EventType.ESCALATION_ACKNOWLEDGED:
+            return {"escalation": {"id": p.get("escalation"), "team": p.get("team")}}
+        case EventType.ESCALATION_DEESCALATED:
+            return {
+                "escalation": {
+                    "id": p.get("escalation"),
+                    "from_team": p.get("from_team"),
+                    "to_team": p.get("to_team"),
+                    "reason": p.get("reason", ""),
+                }
+            }
+    return {}
+
+
+def build_payload(event: TicketEvent, event_type: str, event_id: str) -> dict[str, Any]:
+    """The JSON document for `event` (schema in the module docstring)."""
+    return {
+        "id": event_id,
+        "type": event_type,
+        "timestamp": event.created_at.astimezone(UTC).isoformat(),
+        "data": {
+            "ticket": ticket_data(event.ticket),
+            "actor": event.actor.get_username() if event.actor_id else None,
+            **_specifics(event, event_type),
+        },
+    }
+
+
+def deliveries_for_event(event: TicketEvent) -> list[Delivery]:
+    """Write one delivery per active endpoint subscribed to `event`'s type (caller's
+    transaction). All share one event id; a retry or resend reuses it."""
+    event_type = event_type_for(event)
+    if event_type is None:
+        return []
+    endpoints = [
+        e for e in WebhookEndpoint.objects.filter(is_active=True) if e.subscribes_to(event_type)
+    ]
+    if not endpoints:
+        return []
+    event_id = f"evt_{uuid.uuid4().hex}"
+    payload = build_payload(event, event_type, event_id)
+    return Delivery.objects.bulk_create(
+        [
+            Delivery(
+                channel=Delivery.Channel.WEBHOOK,
+                kind=event_type,
+                endpoint=endpoint,
+                ticket=event.ticket,
+                ticket_event=event,
+                event_id=event_id,
+                payload=payload,
+                next_attempt_at=event.created_at,
+                created_at=event.created_at,
+            )
+            for endpoint in endpoints
+        ]
+    )
+
+
+# --- Signing (Standard Webhooks) ---------------------------------------------------------------
+
+
+def body_bytes(payload: dict[str, Any]) -> bytes:
+    """The exact bytes posted and signed; deterministic, so every retry sends the same body."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header value for one attempt."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+# --- Sending -----------------------------------------------------------------------------------
+
+
+class TargetRefused(Exception):
+    """The endpoint resolves to an address we do not post to."""
+
+
+def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        not address.is_global
+        or address.is_multicast
+        or address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+def resolve_target(host: str, port: int) -> list[str]:
+    """The addresses to connect to for `host`. Raises TargetRefused when any of them lies in
+    a private, loopback, link-local or otherwise non-public range (unless allowed by
+    WEBHOOKS_ALLOW_PRIVATE_TARGETS), or when the name does not resolve.
+
+    Called on every attempt and the connection is made to the checked address itself, so a
+    name that re-resolves to an internal address later (DNS rebinding) is still refused.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TargetRefused(f"cannot resolve {host}: {exc}") from exc
+    addresses: list[str] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        text = str(sockaddr[0]).split("%", 1)[0]
+        if text not in addresses:
+            addresses.append(text)
+    if not addresses:
+        raise TargetRefused(f"{host} has no address")
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:
+        bad = [a for a in addresses if _forbidden(ipaddress.ip_address(a))]
+        if bad:
+            raise TargetRefused(
+                f"{host} resolves to a private, loopback or link-local address ({bad[0]}); "
+                "refused (WEBHOOKS_ALLOW_PRIVATE_TARGETS is off)"
+            )
+    return addresses
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to a checked address; the Host header keeps the name."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a checked address; SNI and certificate verification use the name."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+@dataclass(frozen=True)
+class PostResult:
+    status: int | None
+    error: str = ""
+    refused: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def post(endpoint: WebhookEndpoint, delivery: Delivery, now: datetime | None = None) -> PostResult:
+    """POST the delivery's payload to its endpoint once, signed for this attempt."""
+    now = now or timezone.now()
+    parts = urlsplit(endpoint.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return PostResult(status=None, error=f"not an http(s) URL: {endpoint.url}", refused=True)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = resolve_target(parts.hostname, port)
+    except TargetRefused as exc:
+        return PostResult(status=None, error=str(exc), refused=True)
+    body = body_bytes(delivery.payload)
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": delivery.event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(endpoint.secret, delivery.event_id, timestamp, body),
+    }
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timeout = settings.WEBHOOKS_TIMEOUT_SECONDS
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(parts.hostname, port, address=addresses[0], timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        snippet = response.read(MAX_ERROR_BODY).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as exc:
+        return PostResult(status=None, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        connection.close()
+    if 200 <= response.status < 300:
+        return PostResult(status=response.status)
+    return PostResult(
+        status=response.status, error=f"HTTP {response.status} {response.reason}: {snippet}"
+    )
