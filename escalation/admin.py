@@ -14,8 +14,15 @@ from django.utils.translation import gettext_lazy as _
 
 from escalation.engine import Escalate, evaluate
 from escalation.models import Escalation, EscalationRule, RuleFiring
-from escalation.services import RuleSet, open_escalation, rules_changed, ticket_facts
+from escalation.services import (
+    RuleSet,
+    deescalated_into_cycle,
+    open_escalation,
+    rules_changed,
+    ticket_facts,
+)
 from sla.admin import TicketConditionsForm
+from tickets.admin import TicketVisibleAdminMixin
 from tickets.models import SupportLevel, Team, Ticket
 
 # The preview evaluates at most this many matching open tickets.
@@ -164,7 +171,10 @@ class EscalationRuleAdmin(admin.ModelAdmin):
             )
             waiting = open_escalation(ticket)
             facts = ticket_facts(
-                ticket, fired=fired, awaiting_ack=waiting.ack_due_at if waiting else None
+                ticket,
+                fired=fired,
+                awaiting_ack=waiting.ack_due_at if waiting else None,
+                deescalated=deescalated_into_cycle(ticket),
             )
             if any(d.rule.id == obj.pk for d in evaluate(facts, [rule_spec], now).decisions):
                 hits.append(ticket)
@@ -194,7 +204,7 @@ class EscalationRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Escalation)
-class EscalationAdmin(admin.ModelAdmin):
+class EscalationAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     list_display = [
         "ticket",
         "kind",
@@ -228,7 +238,7 @@ class EscalationAdmin(admin.ModelAdmin):
 
 
 @admin.register(RuleFiring)
-class RuleFiringAdmin(admin.ModelAdmin):
+class RuleFiringAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     list_display = ["rule", "ticket", "cycle", "trigger", "reason", "fired_at"]
     list_filter = ["rule", "trigger"]
     list_select_related = ["rule", "ticket"]

@@ -62,7 +62,10 @@ class TicketFacts:
     risk_changed_at: datetime | None = None
     # The open escalation waiting for acknowledgement, and when its tier target runs out.
     awaiting_ack_until: datetime | None = None
-    can_escalate_up: bool = True  # False on the top of the chain
+    can_escalate_up: bool = True  # False on the top of the chain (or the next team inactive)
+    waiting_on_customer: bool = False  # pending: nobody can make progress
+    resumed_at: datetime | None = None  # when it last came back from pending
+    deescalated_into_cycle: bool = False  # a lead handed it down: severity was answered
     fired_rule_ids: frozenset[int] = frozenset()  # rules that already fired in this cycle
 
 
@@ -132,6 +135,10 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
     """
     match rule.trigger:
         case Trigger.SEVERITY:
+            if facts.deescalated_into_cycle:
+                # A lead handed the ticket down knowing its severity; climbing straight back
+                # up would overrule them. A new severity change or another trigger can.
+                return None, ""
             if rule.priority_at_least is not None and facts.priority <= rule.priority_at_least:
                 return facts.created_at, f"priority {facts.priority}"
             return None, ""
@@ -146,8 +153,15 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
         case Trigger.NO_PROGRESS:
             if rule.threshold is None:
                 return None, ""
-            # A new level gets the whole threshold: the clock starts at the hand-off.
-            since = max(facts.last_progress_at or facts.created_at, facts.cycle_started_at)
+            if facts.waiting_on_customer:
+                return None, ""  # waiting on the customer is not a lack of progress
+            # A new level gets the whole threshold (the clock starts at the hand-off), and so
+            # does a ticket coming back from waiting on the customer.
+            since = max(
+                facts.last_progress_at or facts.created_at,
+                facts.cycle_started_at,
+                facts.resumed_at or facts.created_at,
+            )
             return add_business_time(facts.calendar, since, rule.threshold), (
                 f"no progress for {rule.threshold} business time"
             )

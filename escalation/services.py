@@ -111,7 +111,11 @@ def _calendar_of(ticket: Ticket) -> CalendarSpec:
 
 
 def ticket_facts(
-    ticket: Ticket, *, fired: set[int], awaiting_ack: dt.datetime | None
+    ticket: Ticket,
+    *,
+    fired: set[int],
+    awaiting_ack: dt.datetime | None,
+    deescalated: bool = False,
 ) -> TicketFacts:
     """The engine's view of `ticket`. Only running SLA targets carry instants."""
     sla = {
@@ -140,9 +144,27 @@ def ticket_facts(
         risk_score=ticket.risk_score,
         risk_changed_at=ticket.risk_changed_at,
         awaiting_ack_until=awaiting_ack,
-        can_escalate_up=ticket.team.escalates_to_id is not None,
+        can_escalate_up=next_team_up(ticket) is not None,
+        waiting_on_customer=ticket.status == Ticket.Status.PENDING,
+        resumed_at=ticket.resumed_at,
+        deescalated_into_cycle=deescalated,
         fired_rule_ids=frozenset(fired),
     )
+
+
+def next_team_up(ticket: Ticket) -> Team | None:
+    """The active team the ticket's team escalates to, if any (rules and people alike)."""
+    target = ticket.team.escalates_to
+    return target if target is not None and target.is_active else None
+
+
+def deescalated_into_cycle(ticket: Ticket) -> bool:
+    """Whether the current cycle began with a lead handing the ticket down."""
+    return Escalation.objects.filter(
+        ticket=ticket,
+        kind=Escalation.Kind.DE_ESCALATION,
+        raised_at__gte=ticket.cycle_started_at or ticket.created_at,
+    ).exists()
 
 
 def _fired_rules(ticket: Ticket) -> set[int]:
@@ -154,11 +176,26 @@ def _fired_rules(ticket: Ticket) -> set[int]:
 
 
 def open_escalation(ticket: Ticket) -> Escalation | None:
+    """The escalation waiting for the ticket's current team to acknowledge it, if any."""
     return (
-        Escalation.objects.filter(ticket=ticket, status=Escalation.Status.RAISED)
+        Escalation.objects.filter(
+            ticket=ticket, status=Escalation.Status.RAISED, to_team_id=ticket.team_id
+        )
         .order_by("-raised_at", "-pk")
         .first()
     )
+
+
+def settle_escalations(ticket: Ticket, now: dt.datetime) -> None:
+    """After the ticket moved to another team: escalations addressed to a team that no longer
+    has it are over (closed), so none of them can wait for an acknowledgement that will never
+    come."""
+    for escalation in Escalation.objects.filter(
+        ticket=ticket, status__in=[Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED]
+    ).exclude(to_team_id=ticket.team_id):
+        escalation.close()
+        escalation.closed_at = now
+        escalation.save()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,6 +478,8 @@ def escalation_deescalate(
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if not can_deescalate(ticket, actor):
         raise PermissionDenied(_("Only the lead of the current team can de-escalate."))
+    if not ticket.is_active:
+        raise EscalationError({"to_team": _("Only active tickets can be de-escalated.")})
     if not reason.strip():
         raise EscalationError({"reason": _("Say why the ticket goes back.")})
     if to_team.pk not in {t.pk for t in deescalation_targets(ticket)}:
@@ -558,10 +597,14 @@ def _apply(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.datetime)
         )
         ticket.refresh_from_db()
     to_team: Team | None = None
-    if rule.escalate == Escalate.HIERARCHICAL and ticket.team.escalates_to_id is not None:
-        to_team = ticket.team.escalates_to
+    if rule.escalate == Escalate.HIERARCHICAL and next_team_up(ticket) is not None:
+        to_team = next_team_up(ticket)
         kind = Escalation.Kind.HIERARCHICAL
-    elif rule.escalate == Escalate.FUNCTIONAL and rule.functional_team_id != ticket.team_id:
+    elif (
+        rule.escalate == Escalate.FUNCTIONAL
+        and rule.functional_team_id != ticket.team_id
+        and rule.functional_team.is_active
+    ):
         to_team = rule.functional_team
         kind = Escalation.Kind.FUNCTIONAL
     if to_team is not None:
@@ -640,6 +683,7 @@ def evaluate_ticket(
                 ticket,
                 fired=_fired_rules(ticket),
                 awaiting_ack=waiting.ack_due_at if waiting else None,
+                deescalated=deescalated_into_cycle(ticket),
             )
             evaluation = evaluate(facts, rules.specs, now)
             if not evaluation.decisions:
@@ -711,6 +755,8 @@ def on_ticket_change(
     """Evaluate at once after a ticket service changed something: a Sev 1 ticket escalates on
     creation, not at the next sweep. Nested changes made by the evaluation itself are picked
     up by its own loop."""
+    if "team" in changes:
+        settle_escalations(ticket, now)
     if _evaluating.get():
         return
     if changes & RISK_CHANGES:

@@ -31,6 +31,7 @@ from notifications.models import (
     Preference,
     WebhookEndpoint,
 )
+from tickets.admin import TicketVisibleAdminMixin
 
 
 class ReadOnlyMixin:
@@ -42,7 +43,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class NotificationAdmin(TicketVisibleAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["user", "kind", "ticket", "text_preview", "created_at", "read_at"]
     list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter)]
     list_select_related = ["user", "ticket"]
@@ -63,7 +64,7 @@ class DeliveryAttemptInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     list_display = [
         "pk",
         "channel",

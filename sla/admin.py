@@ -95,6 +95,8 @@ class OpeningHoursFormSet(BaseInlineFormSet):
         weekly: dict[int, list[tuple[dt.time, dt.time]]] = {d: [] for d in range(7)}
         for row in _live_rows(self):
             weekly[int(row["weekday"])].append((row["start"], row["end"]))
+        # The exceptions' formset (validated next) checks its dates against these hours.
+        self.instance._weekly_in_form = tuple(tuple(sorted(weekly[d])) for d in range(7))
         if self.instance.always_open:
             return
         if not any(weekly.values()):
@@ -108,21 +110,30 @@ class OpeningHoursFormSet(BaseInlineFormSet):
 
 
 class CalendarExceptionFormSet(BaseInlineFormSet):
-    """Special hours of one date must not overlap."""
+    """Special hours must overlap neither each other nor the weekly hours around them (an
+    overnight shift of the day before, say): the calendar is checked as a whole."""
 
     def clean(self) -> None:
         super().clean()
-        if any(self.errors):
+        if any(self.errors) or self.instance.always_open:
             return
         special: dict[dt.date, list[tuple[dt.time, dt.time]]] = {}
+        closed: set[dt.date] = set()
         for row in _live_rows(self):
             if row.get("kind") == CalendarException.Kind.SPECIAL and row.get("date"):
                 special.setdefault(row["date"], []).append((row["start"], row["end"]))
+            elif row.get("date"):
+                closed.add(row["date"])
         if not special:
             return
+        weekly = getattr(self.instance, "_weekly_in_form", None)
+        if weekly is None:  # the hours were not on the form: take the stored ones
+            stored = self.instance.as_spec() if self.instance.pk else None
+            weekly = stored.weekly if stored is not None else ((),) * 7
         problems = _problems(
             {
-                "weekly": ((),) * 7,
+                "weekly": weekly,
+                "closed_dates": frozenset(closed),
                 "special_hours": {d: tuple(sorted(v)) for d, v in special.items()},
             },
             self.instance.timezone,

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from sla.clock import CalendarSpec
+from sla.clock import CalendarSpec, validate_spec
 from sla.deadlines import Segment, TargetClock, target_clock
 from sla.models import BusinessCalendar, ClockSegment, SeverityMatrix, SLAPolicy, SLATarget
 from tickets.models import Ticket, TicketEvent
@@ -64,7 +64,18 @@ def calendar_spec(calendar: BusinessCalendar, today: dt.date | None = None) -> C
     if spec is None:
         if len(_spec_cache) > 256:
             _spec_cache.clear()
-        spec = _spec_cache[key] = calendar.as_spec(today)
+        spec = calendar.as_spec(today)
+        problems = validate_spec(spec)
+        if problems:
+            # The admin refuses such calendars; one that slipped in (a script, an old row)
+            # must not make every write on its tickets fail: count 24/7 and say so loudly.
+            logger.error(
+                "Business calendar %s is invalid (%s); its clocks run 24/7 until it is fixed.",
+                calendar.pk,
+                "; ".join(problems),
+            )
+            spec = CalendarSpec.always_open_spec(calendar.timezone)
+        _spec_cache[key] = spec
     return spec
 
 
@@ -308,16 +319,43 @@ def _refresh_deadlines(
         setattr(ticket, warn_col, clock.warning_at)
 
 
+@dataclass(frozen=True)
+class PendingInstant:
+    """A warning or breach instant of a target that is still to be recorded."""
+
+    target: str
+    label: str  # "warning" or "breach"
+    at: dt.datetime
+    flag_column: str
+    event_kind: str
+
+
+def pending_sla_instants(ticket: Ticket) -> list[PendingInstant]:
+    """The one answer to "which warnings and breaches may still be recorded?".
+
+    An instant counts while its flag is empty and the target was not met before it: a met
+    target keeps its deadline for the record, but nothing about it is due any more.
+    """
+    met = {T.FIRST_RESPONSE: ticket.first_responded_at, T.RESOLUTION: ticket.resolved_at}
+    pending = []
+    for name, (due_col, warn_col, warned_col, breached_col) in COLUMNS.items():
+        for instant_col, flag_col, kind, label in (
+            (warn_col, warned_col, TicketEvent.Kind.SLA_WARNING, "warning"),
+            (due_col, breached_col, TicketEvent.Kind.SLA_BREACH, "breach"),
+        ):
+            instant = getattr(ticket, instant_col)
+            if instant is None or getattr(ticket, flag_col) is not None:
+                continue
+            met_at = met.get(name)
+            if met_at is not None and met_at <= instant:
+                continue
+            pending.append(PendingInstant(name, label, instant, flag_col, kind))
+    return pending
+
+
 def next_sla_check(ticket: Ticket) -> dt.datetime | None:
-    """The earliest instant at which a warning or breach of a live target is still to record."""
-    instants = []
-    for due_col, warn_col, warned_col, breached_col in COLUMNS.values():
-        due, warning = getattr(ticket, due_col), getattr(ticket, warn_col)
-        if warning is not None and getattr(ticket, warned_col) is None:
-            instants.append(warning)
-        if due is not None and getattr(ticket, breached_col) is None:
-            instants.append(due)
-    return min(instants, default=None)
+    """The earliest instant at which a warning or breach is still to record."""
+    return min((p.at for p in pending_sla_instants(ticket)), default=None)
 
 
 SLA_FIELDS = [
@@ -370,35 +408,28 @@ def record_due_sla_events(ticket: Ticket, now: dt.datetime) -> list[str]:
     Returns the kinds recorded, e.g. ["first_response:warning"].
     """
     recorded = []
-    met = {T.FIRST_RESPONSE: ticket.first_responded_at, T.RESOLUTION: ticket.resolved_at}
-    for name, (due_col, warn_col, warned_col, breached_col) in COLUMNS.items():
-        for instant_col, flag_col, kind, label in (
-            (warn_col, warned_col, TicketEvent.Kind.SLA_WARNING, "warning"),
-            (due_col, breached_col, TicketEvent.Kind.SLA_BREACH, "breach"),
-        ):
-            instant = getattr(ticket, instant_col)
-            if instant is None or instant > now or getattr(ticket, flag_col) is not None:
-                continue
-            met_at = met.get(name)
-            if met_at is not None and met_at <= instant:
-                continue  # met in time: the deadline stays for the record, nothing was missed
-            claimed = Ticket.objects.filter(
-                Q(pk=ticket.pk), Q(**{f"{flag_col}__isnull": True})
-            ).update(**{flag_col: now})
-            setattr(ticket, flag_col, now)
-            if claimed:
-                record_event(
-                    ticket,
-                    kind,
-                    actor=None,
-                    now=now,
-                    payload={
-                        "target": name,
-                        "due_at": _iso(getattr(ticket, due_col)),
-                        "at": _iso(instant),
-                    },
-                )
-                recorded.append(f"{name}:{label}")
+    for pending in pending_sla_instants(ticket):
+        if pending.at > now:
+            continue
+        flag = pending.flag_column
+        claimed = Ticket.objects.filter(Q(pk=ticket.pk), Q(**{f"{flag}__isnull": True})).update(
+            **{flag: now}
+        )
+        setattr(ticket, flag, now)
+        if claimed:
+            due_col = COLUMNS[pending.target][0]
+            record_event(
+                ticket,
+                pending.event_kind,
+                actor=None,
+                now=now,
+                payload={
+                    "target": pending.target,
+                    "due_at": _iso(getattr(ticket, due_col)),
+                    "at": _iso(pending.at),
+                },
+            )
+            recorded.append(f"{pending.target}:{pending.label}")
     return recorded
 
 

@@ -36,6 +36,18 @@ CHAIN_PREFETCH_DEPTH = 5
 FAILURES_LISTED = 10
 
 
+class TicketVisibleAdminMixin:
+    """For admins of rows that belong to a ticket: only rows of tickets the user may see
+    (`Ticket.objects.visible_to`), so the admin is no way around visibility."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        user = request.user
+        if user.is_superuser or user.has_perm("tickets.view_all_tickets"):
+            return queryset
+        return queryset.filter(ticket__in=Ticket.objects.visible_to(user).values("pk"))
+
+
 # --- Support levels ------------------------------------------------------------------------
 
 
@@ -495,7 +507,7 @@ class TicketAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     ("escalation_cycle", "cycle_started_at"),
-                    "reopen_count",
+                    ("reopen_count", "resumed_at"),
                     "is_major_incident",
                     ("risk_score", "risk_changed_at"),
                     "risk_reasons",

@@ -264,6 +264,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     reopen_count = models.PositiveIntegerField(_("reopened"), default=0)
+    resumed_at = models.DateTimeField(_("last back from pending"), null=True, blank=True)
 
     # Escalation state. `escalation_cycle` grows at every hand-off and on reopen; an automatic
     # rule fires at most once per ticket and cycle.

@@ -457,6 +457,7 @@ def ticket_add_customer_message(
     before = ticket.status
     if ticket.status == Ticket.Status.PENDING:
         ticket.resume()
+        ticket.resumed_at = now
     elif ticket.status == Ticket.Status.RESOLVED:
         ticket.reopen()
         ticket.cycle_started_at = now
@@ -516,6 +517,8 @@ def ticket_transition(
         ticket.resolved_at = now
     elif name == "reopen":
         ticket.cycle_started_at = now
+    elif name == "resume":
+        ticket.resumed_at = now
     elif name == "close":
         ticket.closed_at = now
     ticket.updated_at = now

@@ -373,3 +373,93 @@ class TestExactlyOnce:
         bad.refresh_from_db()
         assert good.level.rank == 2
         assert bad.level.rank == 1 and bad.next_check_at <= MON_9 + 5 * H  # still due
+
+
+@pytest.mark.django_db
+class TestReviewFindings:
+    """Cases a review found: each was wrong once."""
+
+    def test_a_first_response_in_time_does_not_keep_the_ticket_due(self, chain):
+        ticket = chain.ticket()
+        services.ticket_reply(
+            ticket=ticket, actor=chain.agents[0], body="On it", now=MON_9 + dt.timedelta(minutes=10)
+        )
+        esc.sweep(now=MON_9 + 5 * H)
+        ticket.refresh_from_db()
+        assert ticket.next_check_at > MON_9 + 5 * H
+        assert esc.sweep(now=MON_9 + 5 * H).examined == 0
+
+    def test_moving_the_ticket_back_ends_the_waiting_escalation(self, chain):
+        ticket = chain.ticket()
+        escalation = esc.escalation_raise(
+            ticket=ticket,
+            actor=chain.agents[0],
+            kind="hierarchical",
+            package=package(),
+            now=MON_9,
+        )
+        services.ticket_assign(
+            ticket=ticket,
+            actor=chain.leads[1],
+            assignee=None,
+            team=chain.teams[0],
+            now=MON_9 + dt.timedelta(minutes=5),
+        )
+        escalation.refresh_from_db()
+        assert escalation.status == Escalation.Status.CLOSED
+        esc.sweep(now=MON_9 + 2 * H)  # past L2's acknowledgement deadline
+        ticket.refresh_from_db()
+        assert ticket.team == chain.teams[0]
+        assert not Notification.objects.filter(
+            kind=Notification.Kind.ESCALATION_UNACKNOWLEDGED
+        ).exists()
+
+    def test_a_de_escalated_sev1_stays_down(self, chain):
+        ticket = chain.ticket(impact=1, urgency=1)
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 3
+        esc.escalation_deescalate(
+            ticket=ticket,
+            actor=chain.leads[2],
+            to_team=chain.teams[1],
+            reason="Workaround in place",
+            now=MON_9,
+        )
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 2
+
+    def test_a_closed_ticket_cannot_be_de_escalated(self, chain):
+        ticket = chain.ticket()
+        esc.escalation_raise(
+            ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package(), now=MON_9
+        )
+        services.ticket_transition(ticket=ticket, actor=chain.agents[1], name="resolve", now=MON_9)
+        with pytest.raises(esc.EscalationError):
+            esc.escalation_deescalate(
+                ticket=ticket,
+                actor=chain.leads[1],
+                to_team=chain.teams[0],
+                reason="Back",
+                now=MON_9,
+            )
+
+    def test_waiting_on_the_customer_is_no_lack_of_progress(self, chain):
+        ticket = chain.ticket(impact=4, urgency=4)
+        agent = chain.agents[0]
+        services.ticket_reply(ticket=ticket, actor=agent, body="Logs please", now=MON_9)
+        services.ticket_transition(ticket=ticket, actor=agent, name="open", now=MON_9)
+        services.ticket_transition(ticket=ticket, actor=agent, name="pend", now=MON_9)
+        next_week = MON_9 + dt.timedelta(days=7)
+        esc.sweep(now=next_week)
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 1
+        services.ticket_add_customer_message(ticket=ticket, body="Here they are", now=next_week)
+        ticket.refresh_from_db()
+        assert ticket.level.rank == 1  # the 48 business hours start again now
+
+    def test_rules_do_not_hand_off_to_an_inactive_team(self, chain):
+        ticket = chain.ticket()
+        Team.objects.filter(pk=chain.teams[1].pk).update(is_active=False)
+        esc.sweep(now=MON_9 + 5 * H)  # first response breached
+        ticket.refresh_from_db()
+        assert ticket.team == chain.teams[0]

@@ -196,3 +196,38 @@ def test_active_policy_must_cover_every_priority_in_its_range(client_admin):
     response = client_admin.post(reverse("admin:sla_slapolicy_add"), data)
     assert response.status_code == 302
     assert SLAPolicy.objects.get(name="Gold").targets.count() == 2
+
+
+@pytest.mark.django_db
+def test_special_hours_must_not_overlap_the_weekly_night_shift(client_admin):
+    data = calendar_post(
+        "Night shift",
+        [(0, "22:00", "06:00")],
+        **{
+            "exceptions-TOTAL_FORMS": "1",
+            "exceptions-0-date": "2026-03-03",  # the Tuesday after a Monday night shift
+            "exceptions-0-kind": "special",
+            "exceptions-0-start": "05:00",
+            "exceptions-0-end": "09:00",
+            "exceptions-0-name": "Inventory",
+        },
+    )
+    response = client_admin.post(reverse("admin:sla_businesscalendar_add"), data)
+    assert response.status_code == 200
+    assert not BusinessCalendar.objects.filter(name="Night shift").exists()
+    assert response.context["inline_admin_formsets"][1].formset.non_form_errors()
+
+
+@pytest.mark.django_db
+def test_an_invalid_stored_calendar_does_not_break_ticket_writes(agent, team_a, caplog):
+    from sla.models import OpeningHours
+
+    calendar = BusinessCalendar.objects.get(name="Office hours DE")
+    OpeningHours.objects.create(calendar=calendar, weekday=0, start="09:00", end="10:00")
+    calendar.save()
+    ticket = services.ticket_create(
+        actor=agent, data=services.NewTicket(subject="s", description="", team=team_a)
+    )
+    ticket.refresh_from_db()
+    assert ticket.first_response_due_at is not None  # counted 24/7 meanwhile
+    assert "is invalid" in caplog.text

@@ -629,6 +629,7 @@ class _Replay:
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None
         self.reopen_count = 0
+        self.resumed_at: datetime | None = None
         self.cycle = 0
         self.cycle_started_at = plan.created_at
         # Plain values, turned into rows once the ticket has its primary key:
@@ -715,6 +716,7 @@ class _Replay:
         before = self.status
         if self.status == Status.PENDING:
             self.status = Status.OPEN
+            self.resumed_at = at
         elif self.status == Status.RESOLVED:
             self.reopen(at)
         self.updated_at = at
@@ -740,6 +742,8 @@ class _Replay:
             self.resolved_at = at
         elif name == "close":
             self.closed_at = at
+        elif name == "resume":
+            self.resumed_at = at
         self.updated_at = at
         self.progress(at)
         payload = {"from": before, "to": self.status, "transition": name}
@@ -808,6 +812,7 @@ class _Replay:
             resolved_at=self.resolved_at,
             closed_at=self.closed_at,
             reopen_count=self.reopen_count,
+            resumed_at=self.resumed_at,
             escalation_cycle=self.cycle,
             cycle_started_at=self.cycle_started_at,
             last_progress_at=self.last_progress_at,
