@@ -123,12 +123,13 @@ class EscalationRule(models.Model):
 
     @property
     def notifies(self) -> bool:
-        return (
+        """Whether the rule tells anyone (uses prefetched `notify_users` when there are)."""
+        return bool(
             self.notify_assignee
             or self.notify_team_lead
             or self.notify_target_team
             or self.notify_level_rank is not None
-            or (self.pk is not None and self.notify_users.exists())
+            or (self.pk is not None and list(self.notify_users.all()))
         )
 
     def clean(self) -> None:

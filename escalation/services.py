@@ -83,21 +83,11 @@ class RuleSet:
             rule.as_spec(
                 team_ids={t.pk for t in rule.teams.all()},
                 level_ranks={lv.rank for lv in rule.levels.all()},
-                notify=_rule_notifies(rule),
+                notify=rule.notifies,
             )
             for rule in rules
         ]
         return cls(specs=specs, by_id={rule.pk: rule for rule in rules})
-
-
-def _rule_notifies(rule: EscalationRule) -> bool:
-    return bool(
-        rule.notify_assignee
-        or rule.notify_team_lead
-        or rule.notify_target_team
-        or rule.notify_level_rank is not None
-        or list(rule.notify_users.all())
-    )
 
 
 # ---------------------------------------------------------------------------------------------
