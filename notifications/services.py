@@ -15,13 +15,16 @@ Two ways in:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from notifications import email, outbox, webhooks
 from notifications.models import (
@@ -31,6 +34,7 @@ from notifications.models import (
     Preference,
 )
 from notifications.selectors import is_escalated
+from sla.models import BusinessCalendar
 from tickets import services as ticket_services
 from tickets.models import Message, Team, Ticket, TicketEvent
 from tickets.priority import Priority
@@ -74,9 +78,15 @@ def resolve_recipients(
     return list(recipients)
 
 
+def default_channels(kind: str) -> tuple[bool, bool]:
+    """(in the app, by email) for `kind` when the user has not chosen: `DEFAULT_CHANNELS`,
+    and for a kind missing there only the app."""
+    return DEFAULT_CHANNELS.get(kind, (True, False))
+
+
 def channels_for(users: Iterable[AbstractBaseUser], kind: str) -> dict[int, tuple[bool, bool]]:
     """(in the app, by email) per user id for `kind`: their choice, else the default."""
-    default = DEFAULT_CHANNELS.get(kind, (True, False))
+    default = default_channels(kind)
     ids = [u.pk for u in users]
     chosen = {
         user_id: (in_app, by_email)
@@ -85,6 +95,60 @@ def channels_for(users: Iterable[AbstractBaseUser], kind: str) -> dict[int, tupl
         ).values_list("preference__user_id", "in_app", "email")
     }
     return {pk: chosen.get(pk, default) for pk in ids}
+
+
+def channels_of(user: AbstractBaseUser) -> dict[str, tuple[bool, bool]]:
+    """(in the app, by email) for every kind of notification, as `notify()` would use them
+    for `user`: their choice, else the default (one query)."""
+    chosen = {
+        kind: (in_app, by_email)
+        for kind, in_app, by_email in ChannelPreference.objects.filter(
+            preference__user=user
+        ).values_list("kind", "in_app", "email")
+    }
+    return {kind: chosen.get(kind, default_channels(kind)) for kind in K.values}
+
+
+@transaction.atomic
+def preferences_update(
+    *,
+    user: AbstractBaseUser,
+    language: str,
+    timezone: str,
+    calendar: BusinessCalendar | None,
+    channels: Mapping[str, tuple[bool, bool]],
+) -> Preference:
+    """Save how `user` wants to be told: the language and time zone of their emails, the
+    business hours that hold non-urgent email (None: send at once), and (in the app, by
+    email) per kind in `channels`. Kinds left out of `channels` keep what they had.
+
+    Every kind given is stored as a row, also when it matches the default: the user saw and
+    confirmed it. Raises ValidationError (nothing saved) for an unknown language, time zone
+    or kind.
+    """
+    unknown = sorted(set(channels) - set(K.values))
+    if unknown:
+        raise ValidationError(
+            _("Unknown kinds of notification: %(kinds)s") % {"kinds": ", ".join(unknown)}
+        )
+    preference = Preference.objects.select_for_update().filter(user=user).first()
+    if preference is None:
+        preference = Preference(user=user)
+    preference.language = language
+    preference.timezone = timezone
+    preference.calendar = calendar
+    preference.full_clean(exclude=["user"])
+    preference.save()
+    ChannelPreference.objects.bulk_create(
+        [
+            ChannelPreference(preference=preference, kind=kind, in_app=in_app, email=by_email)
+            for kind, (in_app, by_email) in channels.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["preference", "kind"],
+        update_fields=["in_app", "email"],
+    )
+    return preference
 
 
 def is_urgent(ticket: Ticket | None) -> bool:

@@ -1,21 +1,28 @@
-"""In-app notifications of the signed-in user: the navbar bell, the list, marking as read.
+"""In-app notifications of the signed-in user: the navbar bell, the list, marking as read;
+and their notification settings.
 
 Each user sees and changes only their own rows; someone else's notification is a 404.
 """
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from notifications.models import Notification
+from notifications import services
+from notifications.forms import PreferenceForm
+from notifications.models import Notification, Preference
+from tickets.forms import add_service_error
 
 PER_PAGE = 30
 
@@ -92,3 +99,34 @@ def mark_all_read(request: HtmxHttpRequest) -> HttpResponse:
         read_at=timezone.now()
     )
     return _after_change(request)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preference_settings(request: HttpRequest) -> HttpResponse:
+    """My notification settings: email language and time zone, business hours that hold
+    non-urgent email, and the channels per kind of notification. A user who never saved sees
+    the defaults `notify()` uses for them."""
+    preference = Preference.for_user(request.user)
+    channels = services.channels_of(request.user)
+    if request.method == "POST":
+        form = PreferenceForm(request.POST, preference=preference, channels=channels)
+        if form.is_valid():
+            try:
+                services.preferences_update(
+                    user=request.user,
+                    language=form.cleaned_data["language"],
+                    timezone=form.cleaned_data["timezone"],
+                    calendar=form.cleaned_data["calendar"],
+                    channels=form.channels(),
+                )
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, _("Your notification settings have been saved."))
+                return redirect("notifications:settings")
+        status = 422
+    else:
+        form = PreferenceForm(preference=preference, channels=channels)
+        status = 200
+    return render(request, "notifications/settings.html", {"form": form}, status=status)

@@ -29,7 +29,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -46,6 +46,7 @@ from django_htmx.middleware import HtmxDetails
 from escalation import services as escalation_services
 from escalation.forms import DeescalateForm, EscalateForm
 from escalation.models import Escalation
+from notifications.selectors import TemplateChoice, templates_for
 from tickets import selectors, services
 from tickets.forms import (
     AssignForm,
@@ -182,7 +183,11 @@ def render_ticket(
     if agent:
         teams = list(selectors.assignable_teams())
         context["transitions"] = services.available_transitions(ticket, request.user)
-        context["message_form"] = forms.get("message_form") or MessageForm()
+        # The communication templates of an escalated ticket, in the viewer's language.
+        context["reply_templates"] = templates_for(ticket, translation.get_language(), now=now)
+        context["message_form"] = forms.get("message_form") or _blank_message_form(
+            request, context["reply_templates"]
+        )
         context["assign_form"] = forms.get("assign_form") or AssignForm(
             teams=teams, initial={"team": ticket.team_id, "assignee": ticket.assignee_id}
         )
@@ -193,6 +198,14 @@ def render_ticket(
     if _wants_partial(request):
         template += "#ticket"
     return _vary_on_htmx(render(request, template, context, status=status))
+
+
+def _blank_message_form(request: HttpRequest, templates: list[TemplateChoice]) -> MessageForm:
+    """An empty reply form, or with `?template=<id>` one started from that template (how
+    the template select works without JavaScript)."""
+    wanted = request.GET.get("template", "")
+    body = next((t.body for t in templates if str(t.id) == wanted), "")
+    return MessageForm(initial={"body": body}) if body else MessageForm()
 
 
 def _escalation_context(

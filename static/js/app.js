@@ -2,6 +2,9 @@
 // Everything works without it; it only makes things tidier.
 "use strict";
 
+// Lets the stylesheet hide what only the pages without JavaScript need.
+document.documentElement.classList.add("js");
+
 // Filter forms push their URL into the history: leave out the fields that are empty, so that
 // the address reads "?status=open&q=vpn" rather than "?status=open&q=vpn&team=&level=".
 document.addEventListener("htmx:configRequest", (event) => {
@@ -10,4 +13,23 @@ document.addEventListener("htmx:configRequest", (event) => {
   for (const [key, value] of Array.from(formData.entries())) {
     if (value === "") formData.delete(key);
   }
+});
+
+// The reply box of an escalated ticket: choosing a template adds its text (the option's
+// data-body, read as text, never as HTML) to the end of the reply textarea, after what is
+// already written. Delegated, so that it also works after htmx has swapped the ticket in.
+// Without JavaScript the select's own GET form fills the textarea on the server.
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  if (!(select instanceof HTMLSelectElement) || !select.hasAttribute("data-reply-template")) return;
+  const textarea = document.getElementById(select.dataset.target);
+  const body = select.selectedOptions[0]?.dataset.body;
+  if (!textarea || typeof body !== "string" || body === "") return;
+  const text = textarea.value;
+  const gap = text === "" || text.endsWith("\n\n") ? "" : text.endsWith("\n") ? "\n" : "\n\n";
+  textarea.value = text + gap + body;
+  textarea.focus();
+  textarea.setSelectionRange(textarea.value.length, textarea.value.length);
+  textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  select.value = "";
 });

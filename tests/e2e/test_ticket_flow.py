@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from escalation import services as esc
 from escalation.models import Escalation
+from notifications.models import MessageTemplate
 from sla.models import BusinessCalendar, SLAPolicy, SLATarget, TierTarget
 from tests.factories import CustomerFactory, SupportLevelFactory, TeamFactory, UserFactory
 from tickets import services as ticket_services
@@ -255,6 +256,15 @@ def log_out(page: Page, name: str) -> None:
 
 def test_escalation_with_checklist_and_acknowledgement(page: Page, chain_desk):
     ticket = worked_ticket(chain_desk)
+    # The seeded template, unless an earlier transactional test flushed the seeds.
+    MessageTemplate.objects.get_or_create(
+        name="Status update",
+        language="en",
+        defaults={
+            "kind": "status_update",
+            "body": "Status update on {reference}\n\nMeasures so far:\n",
+        },
+    )
     url = f"/tickets/{ticket.reference}/"
 
     # Alice follows the ticket (so that she keeps it in sight) and escalates it.
@@ -333,6 +343,19 @@ def test_escalation_with_checklist_and_acknowledgement(page: Page, chain_desk):
     assert escalation.status == Escalation.Status.ACKNOWLEDGED
     assert escalation.acknowledged_by == chain_desk["bob"]
 
+    # The reply box of the escalated ticket offers the communication templates; choosing one
+    # fills the textarea (the htmx-swapped partial, so the script must be delegated).
+    reply = page.locator("#reply-form")
+    reply.get_by_label("Message").fill("Hello,")
+    reply.get_by_label("Insert a template").select_option(label="Status update")
+    message = reply.get_by_label("Message")
+    expect(message).to_have_value(re.compile(rf"^Hello,\n\nStatus update on {ticket.reference}"))
+    expect(message).to_have_value(re.compile("Measures so far:"))
+    expect(reply.get_by_label("Insert a template")).to_have_value("")
+    expect(reply.get_by_role("button", name="Insert")).to_be_hidden()  # only without JS
+    reply.screenshot(path="/tmp/reply_templates.png")
+    message.fill("")
+
     # The notification is read from the list; the bell follows.
     page.goto("/notifications/")
     page.get_by_role("button", name="Mark all as read").click()
@@ -361,3 +384,54 @@ def test_escalation_with_checklist_and_acknowledgement(page: Page, chain_desk):
     page.screenshot(path="/tmp/ticket_list_sla.png", full_page=True)
     page.goto("/notifications/")
     page.screenshot(path="/tmp/notifications.png", full_page=True)
+
+
+def test_notification_settings(page: Page, desk):
+    from notifications.models import ChannelPreference, Preference
+
+    log_in(page, "alice")
+    page.get_by_role("button", name=re.compile("Alice Agent")).click()
+    page.get_by_role("link", name="My notification settings").click()
+    expect(page.get_by_role("heading", name="My notification settings")).to_be_visible()
+    page.get_by_label("Language of emails").select_option("de")
+    page.get_by_label("Time zone").select_option("Europe/London")
+    page.get_by_label("Ticket assigned: by email").uncheck()
+    page.screenshot(path="/tmp/notification_settings.png", full_page=True)
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Your notification settings have been saved.")).to_be_visible()
+    expect(page.get_by_label("Ticket assigned: by email")).not_to_be_checked()
+    preference = Preference.objects.get(user=desk["agent"])
+    assert (preference.language, preference.timezone) == ("de", "Europe/London")
+    assert (
+        ChannelPreference.objects.get(preference=preference, kind="ticket_assigned").email is False
+    )
+
+
+def test_reply_template_without_javascript(browser, live_server, chain_desk):
+    """The "Insert" button of the template select reloads the page with ?template=<id>."""
+    ticket = worked_ticket(chain_desk)
+    esc.escalation_raise(
+        ticket=ticket,
+        actor=chain_desk["alice"],
+        kind="hierarchical",
+        package=esc.Package(summary="Hall 3 down", actions_taken="Restarted"),
+    )
+    MessageTemplate.objects.get_or_create(
+        name="Closing report",
+        language="en",
+        defaults={"kind": "closing_report", "body": "Closing report on {reference}\n\nCause:\n"},
+    )
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        log_in(page, "bob")
+        page.goto(f"/tickets/{ticket.reference}/")
+        reply = page.locator("#reply-form")
+        reply.get_by_label("Insert a template").select_option(label="Closing report")
+        reply.get_by_role("button", name="Insert").click()
+        expect(page).to_have_url(re.compile(r"\?template=\d+#reply-form$"))
+        message = page.locator("#reply-form").get_by_label("Message")
+        expect(message).to_have_value(re.compile(rf"^Closing report on {ticket.reference}"))
+        expect(message).to_have_value(re.compile("Cause:"))
+    finally:
+        context.close()
