@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from escalation.engine import Escalate, evaluate
 from escalation.models import Escalation, EscalationRule, RuleFiring
@@ -189,7 +190,11 @@ class EscalationRuleAdmin(admin.ModelAdmin):
         count = rules_changed()
         self.message_user(
             request,
-            _("%(count)d open tickets will be looked at again by the next sweep.")
+            ngettext(
+                "%(count)d open ticket will be looked at again by the next sweep.",
+                "%(count)d open tickets will be looked at again by the next sweep.",
+                count,
+            )
             % {"count": count},
             messages.INFO,
         )

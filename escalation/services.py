@@ -397,8 +397,8 @@ def escalation_acknowledge(
         raise PermissionDenied(_("Only the receiving team can acknowledge this escalation."))
     if escalation.status != Escalation.Status.RAISED:
         raise TransitionNotAllowed(
-            _("This escalation is %(status)s; it can no longer be acknowledged.")
-            % {"status": escalation.get_status_display().lower()}
+            _("This escalation can no longer be acknowledged (status: %(status)s).")
+            % {"status": escalation.get_status_display()}
         )
     escalation.acknowledge()
     escalation.acknowledged_at = now

@@ -65,7 +65,12 @@ def _recompute(request: HttpRequest, modeladmin: admin.ModelAdmin, tickets: Quer
         tasks.queue_recompute(ids)
         modeladmin.message_user(
             request,
-            _("Recomputing %(count)d tickets in the background.") % {"count": len(ids)},
+            ngettext(
+                "Recomputing %(count)d ticket in the background.",
+                "Recomputing %(count)d tickets in the background.",
+                len(ids),
+            )
+            % {"count": len(ids)},
             messages.INFO,
         )
 

@@ -326,7 +326,7 @@ class SLATarget(models.Model):
     )
     resolution = models.DurationField(_("resolution within"))
     warning_percent = models.PositiveSmallIntegerField(
-        _("warn at % of the target"),
+        _("warning threshold (percent of the target)"),
         null=True,
         blank=True,
         default=75,

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from tickets.priority import Impact, Priority, Urgency
@@ -340,7 +341,12 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
 
     # --- Status transitions. They change this row in memory only; services save and record.
 
-    @transition(field=status, source=Status.NEW, target=Status.OPEN, custom={"label": _("Open")})
+    @transition(
+        field=status,
+        source=Status.NEW,
+        target=Status.OPEN,
+        custom={"label": pgettext_lazy("transition button", "Open")},
+    )
     def open(self) -> None:
         """Work has started on a new ticket."""
 

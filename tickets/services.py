@@ -507,9 +507,12 @@ def ticket_transition(
     _require_agent(ticket, actor)
     method = getattr(ticket, name)
     if not has_transition_perm(method, actor):
+        meta = getattr(method, "_django_fsm", None)
+        transitions = list(meta.transitions.values()) if meta is not None else []
+        action = str(transitions[0].custom.get("label", name)) if transitions else name
         raise TransitionNotAllowed(
-            _("Cannot %(action)s a ticket that is %(status)s.")
-            % {"action": name, "status": ticket.get_status_display().lower()}
+            _("“%(action)s” is not possible while the ticket is in status “%(status)s”.")
+            % {"action": action, "status": ticket.get_status_display()}
         )
     before = ticket.status
     method()

@@ -130,7 +130,9 @@ def test_disallowed_transition_shows_a_message(page: Page, desk):
     page.goto(f"/tickets/{ticket.reference}/")
     services.ticket_transition(ticket=ticket, actor=desk["agent"], name="resolve")
     page.locator(".transitions").get_by_role("button", name="Open", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("Cannot open a ticket that is resolved.")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "“Open” is not possible while the ticket is in status “Resolved”."
+    )
     expect(page.locator(".ticket-header .status-badge")).to_have_text("Resolved")
 
 

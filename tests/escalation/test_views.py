@@ -317,7 +317,7 @@ def test_acknowledging_twice_is_a_409(chain):
     assert client.post(ack_url(escalation)).status_code == 302
     response = client.post(ack_url(escalation), **HTMX)
     assert response.status_code == 409
-    assert "it can no longer be acknowledged" in response.content.decode()
+    assert "can no longer be acknowledged" in response.content.decode()
     assert TicketEvent.objects.filter(ticket=ticket, kind="acknowledged").count() == 1
 
 
