@@ -667,13 +667,15 @@ def evaluate_ticket(
                 ticket.next_check_at = None
             return outcome
         evaluation: Evaluation | None = None
+        uses_severity = any(r.trigger == Trigger.SEVERITY for r in rules.specs)
         for _round in range(MAX_ROUNDS):
             waiting = open_escalation(ticket)
             facts = ticket_facts(
                 ticket,
                 fired=_fired_rules(ticket),
                 awaiting_ack=waiting.ack_due_at if waiting else None,
-                deescalated=deescalated_into_cycle(ticket),
+                # Only severity rules read this fact: spare the sweep the query otherwise.
+                deescalated=uses_severity and deescalated_into_cycle(ticket),
             )
             evaluation = evaluate(facts, rules.specs, now)
             if not evaluation.decisions:
