@@ -3,7 +3,8 @@
 Seeds a fresh database with N open tickets of which 1 % are due for a hierarchical
 escalation ("no progress for an hour"), then measures:
   * a sweep with nothing due (median of several runs),
-  * the sweep that applies all due escalations: time, rate, SQL statements per escalation,
+  * the sweep that applies all due escalations: time, rate, SQL statements per escalation
+    (the set-based lane; the per-ticket lane's rate on up to 200 of them for comparison),
   * the floor: the same rows changed and written by bare bulk SQL, for the ratio engine/floor.
 
 Usage: python bench/sweep.py [--tickets 10000 100000] [--full]   (--full adds 1,000,000)
@@ -152,12 +153,14 @@ def floor(
 
 
 def run(total: int) -> dict[str, float]:
-    from django.db import connection, reset_queries
+    from django.db import connection, reset_queries, transaction
     from django.utils import timezone
 
     from escalation.models import Escalation, EscalationRule
     from escalation.services import sweep
     from notifications.models import Notification
+    from sla.models import BusinessCalendar
+    from sla.services import calendar_spec
     from tickets.models import Ticket
 
     now = timezone.now()
@@ -179,6 +182,17 @@ def run(total: int) -> dict[str, float]:
         due_ids, seeded["team2"].pk, seeded["team2"].level_id, rule.pk, seeded["team2"].lead_id, now
     )
 
+    # A worker that has swept before has its calendars compiled (once a day per calendar).
+    for calendar in BusinessCalendar.objects.all():
+        calendar_spec(calendar)
+
+    # The per-ticket lane, for comparison: up to 200 due tickets, rolled back afterwards.
+    with transaction.atomic():
+        start = time.perf_counter()
+        single = sweep(now=now, bulk=False, limit=200)
+        single_seconds = time.perf_counter() - start
+        transaction.set_rollback(True)
+
     counter = QueryCounter()
     reset_queries()
     start = time.perf_counter()
@@ -187,6 +201,7 @@ def run(total: int) -> dict[str, float]:
     seconds = time.perf_counter() - start
     escalated = Escalation.objects.count()
     assert escalated == len(due_ids) == report.fired, (escalated, len(due_ids), report.fired)
+    assert report.bulk == len(due_ids), (report.bulk, report.single)
     assert Notification.objects.count() == len(due_ids)
     return {
         "tickets": total,
@@ -198,6 +213,7 @@ def run(total: int) -> dict[str, float]:
         "queries_per": counter.count / escalated,
         "floor_s": floor_seconds,
         "floor_rate": len(due_ids) / floor_seconds,
+        "single_rate": single.fired / single_seconds,
     }
 
 
@@ -227,7 +243,7 @@ def main() -> None:
     header = (
         f"{'open tickets':>12} {'due':>6} {'empty sweep':>12} {'sweep':>9} "
         f"{'escalations/s':>14} {'SQL/escalation':>15} {'floor':>8} {'floor/s':>9} "
-        f"{'engine/floor':>13}"
+        f"{'engine/floor':>13} {'per-ticket lane/s':>18}"
     )
     print(header)
     print("-" * len(header))
@@ -236,8 +252,13 @@ def main() -> None:
             f"{r['tickets']:>12,} {r['due']:>6,} {r['empty_ms']:>9.1f} ms {r['sweep_s']:>7.2f} s"
             f" {r['rate']:>14,.0f} {r['queries_per']:>15.1f} {r['floor_s']:>6.3f} s"
             f" {r['floor_rate']:>9,.0f} {r['sweep_s'] / r['floor_s']:>12.0f}x"
+            f" {r['single_rate']:>18,.0f}"
         )
     print("(seeding took " + ", ".join(f"{r['seed_s']:.0f} s" for r in rows) + ")")
+    print(
+        "sweep: the set-based lane (escalation/bulk.py), one process; per-ticket lane: the same\n"
+        "escalations through the services one at a time (up to 200, rolled back), for comparison"
+    )
 
 
 if __name__ == "__main__":

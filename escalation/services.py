@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -201,9 +202,21 @@ def _ack_due(to_team: Team, ticket: Ticket, now: dt.datetime) -> dt.datetime | N
     return add_business_time(calendar, now, target.acknowledge_within)
 
 
-def package_from_history(ticket: Ticket, reason: str) -> Package:
-    """A package assembled from the ticket's history, for escalations raised by rules."""
-    notes = list(ticket.messages.filter(kind__in=["reply", "note"]).order_by("-created_at")[:3])
+# How many of the latest replies and notes an automatic package quotes as "actions taken".
+PACKAGE_NOTES = 3
+
+
+def package_from_history(
+    ticket: Ticket, reason: str, notes: list[Message] | None = None
+) -> Package:
+    """A package assembled from the ticket's history, for escalations raised by rules.
+    `notes`: the ticket's latest replies and notes, newest first, when already read."""
+    if notes is None:
+        notes = list(
+            ticket.messages.filter(kind__in=["reply", "note"]).order_by("-created_at", "-pk")[
+                :PACKAGE_NOTES
+            ]
+        )
     tried = "\n".join(
         f"{timezone.localtime(m.created_at):%Y-%m-%d %H:%M} {m.get_kind_display()}: {m.body[:200]}"
         for m in reversed(notes)
@@ -765,6 +778,8 @@ class SweepReport:
     examined: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    bulk: int = 0  # tickets the set-based lane decided and wrote (escalation/bulk.py)
+    single: int = 0  # tickets evaluated one at a time through the services
 
     @property
     def fired(self) -> int:
@@ -781,50 +796,119 @@ def sweep(
     batch: int = 200,
     dry_run: bool = False,
     limit: int | None = None,
+    bulk: bool = True,
 ) -> SweepReport:
-    """Evaluate every active ticket whose `next_check_at` has come, each in its own
-    transaction. Rows another worker holds are skipped (SKIP LOCKED); a ticket that fails is
-    logged and left due, so the next sweep retries it.
+    """Evaluate every active ticket whose `next_check_at` has come. Rows another worker holds
+    are skipped (SKIP LOCKED).
+
+    With `bulk` (not for a dry run), each batch is locked and decided together and its rows
+    written with a statement per table (`escalation/bulk.py`); tickets of a shape that lane
+    does not take, or every ticket of a batch that failed there, are then evaluated one at a
+    time. One at a time, each ticket has its own transaction: one that fails is logged and
+    left due, so the next sweep retries it and the others go on.
     """
+    from escalation import bulk as bulk_lane
+
     now = now or timezone.now()
     rules: RuleSet | None = None  # read once, and only when something is due
+    config: bulk_lane.Config | None = None
     report = SweepReport()
     skip: set[int] = set()
+    in_bulk = bulk and not dry_run and bulk_lane.available()
     while limit is None or report.examined < limit:
+        size = batch if limit is None else min(batch, limit - report.examined)
         ids = list(
             Ticket.objects.active()
             .filter(next_check_at__lte=now)
             .exclude(pk__in=skip)
             .order_by("next_check_at", "pk")
-            .values_list("pk", flat=True)[:batch]
+            .values_list("pk", flat=True)[:size]
         )
         if not ids:
             break
+        skip.update(ids)
         rules = rules or RuleSet.load()
+        if in_bulk:
+            with transaction.atomic():
+                tickets = list(
+                    Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("team", "level", "customer", "assignee", "sla_policy__calendar")
+                    .active()
+                    .filter(pk__in=ids, next_check_at__lte=now)
+                    .order_by("next_check_at", "pk")
+                )
+                report.examined += len(ids)
+                config = config or bulk_lane.Config.load(rules, now)
+                handed_back = (
+                    _bulk_batch(bulk_lane, config, tickets, now, report) if tickets else []
+                )
+            for pk in handed_back:
+                _sweep_one(pk, now=now, rules=rules, report=report, dry_run=False)
+            continue
         for pk in ids:
-            skip.add(pk)
             report.examined += 1
-            try:
-                with transaction.atomic():
-                    ticket = (
-                        Ticket.objects.select_for_update(skip_locked=True, of=("self",))
-                        .select_related("team", "level", "customer", "sla_policy__calendar")
-                        .filter(pk=pk, next_check_at__lte=now)
-                        .first()
-                    )
-                    if ticket is None:
-                        continue  # another worker has it, or it is no longer due
-                    outcome = evaluate_ticket(ticket, now=now, rules=rules, dry_run=dry_run)
-                    if outcome.fired or outcome.sla_events or dry_run:
-                        report.outcomes.append(outcome)
-                    if dry_run:
-                        transaction.set_rollback(True)
-            except Exception:
-                logger.exception("Escalation sweep failed for ticket %s; retried next sweep", pk)
-                report.failed.append(pk)
+            _sweep_one(pk, now=now, rules=rules, report=report, dry_run=dry_run)
         if dry_run and limit is None and len(ids) < batch:
             break
     return report
+
+
+def _bulk_batch(
+    bulk_lane: Any, config: Any, tickets: list[Ticket], now: dt.datetime, report: SweepReport
+) -> list[int]:
+    """Decide and write a locked batch in the set-based lane; returns the ids it hands back
+    to the per-ticket lane (all of them when the batch failed, rolled back to its savepoint)."""
+    handed_back: list[int] = []
+    plans = []
+    try:
+        with transaction.atomic():
+            lane = bulk_lane.Batch(config, tickets, now)
+            for ticket in tickets:
+                try:
+                    plans.append(lane.plan(ticket))
+                except bulk_lane.HandBack:
+                    handed_back.append(ticket.pk)
+                except Exception:
+                    # The per-ticket lane will evaluate it and, if it fails there too, log
+                    # it and leave it due; the rest of the batch goes on in bulk.
+                    logger.warning("Bulk sweep could not plan ticket %s", ticket.pk, exc_info=True)
+                    handed_back.append(ticket.pk)
+            bulk_lane.write(plans, now)
+    except Exception:
+        logger.exception(
+            "Escalation sweep: a batch of %s tickets failed in bulk; each is evaluated alone",
+            len(tickets),
+        )
+        return [t.pk for t in tickets]
+    report.bulk += len(plans)
+    report.outcomes += [p.outcome for p in plans if p.outcome.fired or p.outcome.sla_events]
+    return handed_back
+
+
+def _sweep_one(
+    pk: int, *, now: dt.datetime, rules: RuleSet, report: SweepReport, dry_run: bool
+) -> None:
+    """Evaluate one due ticket in its own transaction (skipped when another worker holds it
+    or it is no longer due); a failure is logged and the ticket left due."""
+    try:
+        with transaction.atomic():
+            ticket = (
+                Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("team", "level", "customer", "sla_policy__calendar")
+                .filter(pk=pk, next_check_at__lte=now)
+                .first()
+            )
+            if ticket is None:
+                return  # another worker has it, or it is no longer due
+            report.single += 1
+            outcome = evaluate_ticket(ticket, now=now, rules=rules, dry_run=dry_run)
+            if outcome.fired or outcome.sla_events or dry_run:
+                report.outcomes.append(outcome)
+            if dry_run:
+                transaction.set_rollback(True)
+    except Exception:
+        logger.exception("Escalation sweep failed for ticket %s; retried next sweep", pk)
+        report.failed.append(pk)
 
 
 def rules_changed(*, now: dt.datetime | None = None) -> int:

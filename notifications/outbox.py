@@ -93,6 +93,21 @@ def send_after_commit(deliveries: Iterable[Delivery]) -> None:
 # --- Writing email deliveries ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EmailGroup:
+    """The emails of one notice: one per user, under one dedupe key. `holds` maps a user id
+    to the start of their business hours when the email must wait (ignored when `urgent`)."""
+
+    users: Sequence[Any]
+    kind: str
+    ticket: Any
+    dedupe_key: str
+    payload: dict[str, Any]
+    now: dt.datetime
+    urgent: bool
+    holds: dict[int, dt.datetime | None]
+
+
 def write_emails(
     users: Sequence[Any],
     *,
@@ -105,33 +120,45 @@ def write_emails(
     holds: dict[int, dt.datetime | None],
 ) -> list[Delivery]:
     """One email delivery per user for `dedupe_key`, unless that user already has one (then
-    nothing: nobody gets the same email twice for one cause). `holds` maps a user id to the
-    start of their business hours when the email must wait (ignored for `urgent`)."""
-    if not users:
+    nothing: nobody gets the same email twice for one cause)."""
+    return write_email_groups(
+        [EmailGroup(users, kind, ticket, dedupe_key, payload, now, urgent, holds)]
+    )
+
+
+def write_email_groups(groups: Sequence[EmailGroup]) -> list[Delivery]:
+    """The email deliveries of many notices at once, as `write_emails` would write them one
+    after the other (a user gets one email per dedupe key, whichever group comes first)."""
+    groups = [group for group in groups if group.users]
+    if not groups:
         return []
     taken = set(
         Delivery.objects.filter(
-            channel=Delivery.Channel.EMAIL, dedupe_key=dedupe_key, user__in=[u.pk for u in users]
-        ).values_list("user_id", flat=True)
+            channel=Delivery.Channel.EMAIL,
+            dedupe_key__in={group.dedupe_key for group in groups},
+            user__in={u.pk for group in groups for u in group.users},
+        ).values_list("user_id", "dedupe_key")
     )
     rows = []
-    for user in users:
-        if user.pk in taken:
-            continue
-        held = None if urgent else holds.get(user.pk)
-        rows.append(
-            Delivery(
-                channel=Delivery.Channel.EMAIL,
-                status=S.HELD if held else S.PENDING,
-                kind=kind,
-                user=user,
-                ticket=ticket,
-                dedupe_key=dedupe_key,
-                payload=payload,
-                next_attempt_at=held or now,
-                created_at=now,
+    for group in groups:
+        for user in group.users:
+            if (user.pk, group.dedupe_key) in taken:
+                continue
+            taken.add((user.pk, group.dedupe_key))
+            held = None if group.urgent else group.holds.get(user.pk)
+            rows.append(
+                Delivery(
+                    channel=Delivery.Channel.EMAIL,
+                    status=S.HELD if held else S.PENDING,
+                    kind=group.kind,
+                    user=user,
+                    ticket=group.ticket,
+                    dedupe_key=group.dedupe_key,
+                    payload=group.payload,
+                    next_attempt_at=held or group.now,
+                    created_at=group.now,
+                )
             )
-        )
     if not rows:
         return []
     try:

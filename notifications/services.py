@@ -16,6 +16,7 @@ Two ways in:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -195,47 +196,170 @@ def notify(
     A recipient already told about the same cause is not told again. Returns how many in-app
     rows were written.
     """
+    batch = NoticeBatch()
+    batch.add(
+        recipients, kind=kind, ticket=ticket, cause=cause, payload=payload, now=now, urgent=urgent
+    )
+    return batch.write()
+
+
+@dataclass
+class Notice:
+    """One `notify()` call, decided but not yet written."""
+
+    users: list[AbstractBaseUser]
+    kind: str
+    ticket: Ticket | None
+    key: str
+    payload: dict[str, Any]
+    now: datetime
+    urgent: bool
+
+
+class NoticeBatch:
+    """Notices collected and then written together: the same rows as one `notify()` call
+    each, with a handful of statements for the whole batch (the sweep tells hundreds of
+    people at once)."""
+
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    def add(
+        self,
+        recipients: Iterable[AbstractBaseUser],
+        *,
+        kind: str,
+        ticket: Ticket | None,
+        cause: str,
+        payload: dict[str, Any],
+        now: datetime,
+        urgent: bool | None = None,
+    ) -> None:
+        """Like `notify()`; the dedupe key and urgency are taken from `ticket` as it is now."""
+        self.add_notice(
+            notice_for(
+                recipients,
+                kind=kind,
+                ticket=ticket,
+                key=dedupe_key(kind, ticket, cause, payload),
+                payload=payload,
+                now=now,
+                urgent=urgent,
+            )
+        )
+
+    def add_notice(self, notice: Notice | None) -> None:
+        if notice is not None:
+            self.notices.append(notice)
+
+    def write(self) -> int:
+        """Write every notice's in-app rows and email deliveries; returns the in-app rows
+        written."""
+        if not self.notices:
+            return 0
+        users = {u.pk: u for notice in self.notices for u in notice.users}
+        channels = _channels_many(users, {notice.kind for notice in self.notices})
+        rows = [
+            Notification(
+                user=user,
+                kind=notice.kind,
+                ticket=notice.ticket,
+                payload=notice.payload,
+                dedupe_key=notice.key,
+                created_at=notice.now,
+            )
+            for notice in self.notices
+            for user in notice.users
+            if channels[user.pk, notice.kind][0]
+        ]
+        created = Notification.objects.bulk_create(rows, ignore_conflicts=True) if rows else []
+        if _outbox_muted():
+            return len(created)
+        groups = []
+        for notice in self.notices:
+            by_email = [
+                u
+                for u in notice.users
+                if channels[u.pk, notice.kind][1] and email.clean_address(u.email)
+            ]
+            if by_email:
+                groups.append((notice, by_email))
+        if groups:
+            held_users = {
+                u.pk for notice, by_email in groups if not notice.urgent for u in by_email
+            }
+            calendars = (
+                {
+                    preference.user_id: preference.calendar
+                    for preference in Preference.objects.filter(
+                        user__in=held_users, calendar__isnull=False
+                    ).select_related("calendar")
+                }
+                if held_users
+                else {}
+            )
+            outbox.write_email_groups(
+                [
+                    outbox.EmailGroup(
+                        users=by_email,
+                        kind=notice.kind,
+                        ticket=notice.ticket,
+                        dedupe_key=notice.key,
+                        payload=notice.payload,
+                        now=notice.now,
+                        urgent=notice.urgent,
+                        holds={}
+                        if notice.urgent
+                        else {
+                            pk: email.hold_until(calendar, notice.now)
+                            for pk, calendar in calendars.items()
+                        },
+                    )
+                    for notice, by_email in groups
+                ]
+            )
+        return len(created)
+
+
+def notice_for(
+    recipients: Iterable[AbstractBaseUser],
+    *,
+    kind: str,
+    ticket: Ticket | None,
+    key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    urgent: bool | None = None,
+) -> Notice | None:
+    """A notice to the distinct active `recipients` under `key` (see `dedupe_key`), or None
+    when nobody is left to tell."""
     users = list({u.pk: u for u in recipients if u is not None and u.is_active}.values())
     if not users:
-        return 0
-    key = dedupe_key(kind, ticket, cause, payload)
-    full_payload = {"reference": ticket.reference if ticket else "", **payload}
-    channels = channels_for(users, kind)
-    rows = [
-        Notification(
-            user=user,
-            kind=kind,
-            ticket=ticket,
-            payload=full_payload,
-            dedupe_key=key,
-            created_at=now,
-        )
-        for user in users
-        if channels[user.pk][0]
-    ]
-    created = Notification.objects.bulk_create(rows, ignore_conflicts=True) if rows else []
-    if _outbox_muted():
-        return len(created)
-    by_email = [u for u in users if channels[u.pk][1] and email.clean_address(u.email)]
-    if by_email:
-        urgent = is_urgent(ticket) if urgent is None else urgent
-        holds: dict[int, datetime | None] = {}
-        if not urgent:
-            for preference in Preference.objects.filter(
-                user__in=by_email, calendar__isnull=False
-            ).select_related("calendar"):
-                holds[preference.user_id] = email.hold_until(preference.calendar, now)
-        outbox.write_emails(
-            by_email,
-            kind=kind,
-            ticket=ticket,
-            dedupe_key=key,
-            payload=full_payload,
-            now=now,
-            urgent=urgent,
-            holds=holds,
-        )
-    return len(created)
+        return None
+    return Notice(
+        users=users,
+        kind=kind,
+        ticket=ticket,
+        key=key,
+        payload={"reference": ticket.reference if ticket else "", **payload},
+        now=now,
+        urgent=is_urgent(ticket) if urgent is None else urgent,
+    )
+
+
+def _channels_many(
+    users: Mapping[int, AbstractBaseUser], kinds: set[str]
+) -> dict[tuple[int, str], tuple[bool, bool]]:
+    """(in the app, by email) per (user id, kind): their choice, else the default (one read)."""
+    chosen = {
+        (user_id, kind): (in_app, by_email)
+        for user_id, kind, in_app, by_email in ChannelPreference.objects.filter(
+            preference__user_id__in=list(users), kind__in=kinds
+        ).values_list("preference__user_id", "kind", "in_app", "email")
+    }
+    return {
+        (pk, kind): chosen.get((pk, kind), default_channels(kind)) for pk in users for kind in kinds
+    }
 
 
 def _outbox_muted() -> bool:

@@ -188,35 +188,62 @@ def build_payload(event: TicketEvent, event_type: str, event_id: str) -> dict[st
     }
 
 
-def deliveries_for_event(event: TicketEvent) -> list[Delivery]:
-    """Write one delivery per active endpoint subscribed to `event`'s type (caller's
-    transaction). All share one event id; a retry or resend reuses it."""
-    event_type = event_type_for(event)
-    if event_type is None:
-        return []
-    endpoints = [
-        e for e in WebhookEndpoint.objects.filter(is_active=True) if e.subscribes_to(event_type)
-    ]
-    if not endpoints:
-        return []
-    event_id = f"evt_{uuid.uuid4().hex}"
-    payload = build_payload(event, event_type, event_id)
-    return Delivery.objects.bulk_create(
-        [
+def active_endpoints() -> list[WebhookEndpoint]:
+    return list(WebhookEndpoint.objects.filter(is_active=True))
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A timeline entry as published: its type, id and payload (taken when it happened) and
+    the endpoints that subscribe to it."""
+
+    event_type: str
+    event_id: str
+    payload: dict[str, Any]
+    endpoints: list[WebhookEndpoint]
+
+    def deliveries(self, event: TicketEvent) -> list[Delivery]:
+        """One unsaved delivery per endpoint, for the saved `event`."""
+        return [
             Delivery(
                 channel=Delivery.Channel.WEBHOOK,
-                kind=event_type,
+                kind=self.event_type,
                 endpoint=endpoint,
                 ticket=event.ticket,
                 ticket_event=event,
-                event_id=event_id,
-                payload=payload,
+                event_id=self.event_id,
+                payload=self.payload,
                 next_attempt_at=event.created_at,
                 created_at=event.created_at,
             )
-            for endpoint in endpoints
+            for endpoint in self.endpoints
         ]
+
+
+def publish(event: TicketEvent, endpoints: list[WebhookEndpoint]) -> WebhookEvent | None:
+    """What `event` is published as, to which of the active `endpoints`; None when it is not
+    published or nobody subscribes. The payload shows the ticket as it is now."""
+    event_type = event_type_for(event)
+    if event_type is None:
+        return None
+    subscribed = [e for e in endpoints if e.subscribes_to(event_type)]
+    if not subscribed:
+        return None
+    event_id = f"evt_{uuid.uuid4().hex}"
+    return WebhookEvent(
+        event_type, event_id, build_payload(event, event_type, event_id), subscribed
     )
+
+
+def deliveries_for_event(event: TicketEvent) -> list[Delivery]:
+    """Write one delivery per active endpoint subscribed to `event`'s type (caller's
+    transaction). All share one event id; a retry or resend reuses it."""
+    if event_type_for(event) is None:
+        return []
+    published = publish(event, active_endpoints())
+    if published is None:
+        return []
+    return Delivery.objects.bulk_create(published.deliveries(event))
 
 
 # --- Signing (Standard Webhooks) ---------------------------------------------------------------

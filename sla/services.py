@@ -85,8 +85,16 @@ def active_severity_matrix() -> dict[tuple[int, int], int] | None:
     return dict(matrix.as_mapping()) if matrix is not None else None
 
 
-def select_policy(ticket: Ticket, on: dt.date | None = None) -> SLAPolicy | None:
-    """The first active policy, by order, whose conditions match `ticket`."""
+def policies_in_force(on: dt.date) -> list[SLAPolicy]:
+    """The active policies valid on `on`, by order, with calendar and teams (one read)."""
+    return list(SLAPolicy.objects.in_force(on).select_related("calendar").prefetch_related("teams"))
+
+
+def select_policy(
+    ticket: Ticket, on: dt.date | None = None, policies: list[SLAPolicy] | None = None
+) -> SLAPolicy | None:
+    """The first active policy, by order, whose conditions match `ticket` (`policies`: those
+    in force, when the caller has read them already)."""
     on = on or timezone.localdate()
     customer = ticket.customer
     facts = {
@@ -97,8 +105,7 @@ def select_policy(ticket: Ticket, on: dt.date | None = None) -> SLAPolicy | None
         "channel": ticket.channel,
         "priority": ticket.priority,
     }
-    policies = SLAPolicy.objects.in_force(on).select_related("calendar").prefetch_related("teams")
-    for policy in policies:
+    for policy in policies_in_force(on) if policies is None else policies:
         if policy.matches(**facts, team_ids={team.pk for team in policy.teams.all()}):
             return policy
     return None
@@ -177,17 +184,21 @@ def _reason_for(name: str, changes: frozenset[str], state: str | None, ticket: T
     return R.RESUMED
 
 
-def _sync_segments(
+def plan_segments(
     ticket: Ticket,
     target: SLATarget | None,
     changes: frozenset[str],
     now: dt.datetime,
     segments: list[ClockSegment],
-) -> None:
-    """Close and open clock segments so each target's open segment matches the ticket.
+) -> tuple[list[ClockSegment], list[ClockSegment]]:
+    """Close and open clock segments so each target's open segment matches the ticket,
+    without writing: returns (segments closed now, new unsaved segments). Close before you
+    insert (one open segment per target).
 
     `segments` are all of the ticket's segments; new ones are appended to it.
     """
+    closed: list[ClockSegment] = []
+    created: list[ClockSegment] = []
     spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
     open_segments = {s.target: s for s in segments if s.ended_at is None}
     for name in T.values:
@@ -213,22 +224,28 @@ def _sync_segments(
                 current.business_seconds = seconds
                 if current.state == PAUSED and name == T.RESOLUTION:
                     ticket.sla_paused_seconds += seconds
-            current.save(update_fields=["ended_at", "end_reason", "business_seconds"])
+            closed.append(current)
         if desired is not None:
-            segments.append(
-                ClockSegment.objects.create(
-                    ticket=ticket,
-                    target=name,
-                    state=desired,
-                    reason=reason,
-                    started_at=now,
-                    series=series + 1 if restart else series,
-                )
+            segment = ClockSegment(
+                ticket=ticket,
+                target=name,
+                state=desired,
+                reason=reason,
+                started_at=now,
+                series=series + 1 if restart else series,
             )
+            segments.append(segment)
+            created.append(segment)
     if _live_state(ticket, T.RESOLUTION, target) == PAUSED:
         ticket.sla_paused_at = ticket.sla_paused_at or now
     else:
         ticket.sla_paused_at = None
+    return closed, created
+
+
+def _segment_order(segment: ClockSegment) -> tuple[dt.datetime, bool, int]:
+    """Segments by start; an unsaved one (just planned) after every saved one."""
+    return (segment.started_at, segment.pk is None, segment.pk or 0)
 
 
 def spec_between(spec: CalendarSpec, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
@@ -241,7 +258,7 @@ def _segments(ticket: Ticket, name: str, series: int | None = None) -> list[Cloc
     rows = [s for s in ticket.clock_segments.all() if s.target == name]
     if series is None and rows:
         series = max(s.series for s in rows)
-    return sorted((s for s in rows if s.series == series), key=lambda s: (s.started_at, s.pk))
+    return sorted((s for s in rows if s.series == series), key=_segment_order)
 
 
 def clock_views(ticket: Ticket, now: dt.datetime | None = None) -> list[ClockView]:
@@ -296,7 +313,7 @@ def _refresh_deadlines(
             if rows:
                 series = max(s.series for s in rows)
                 segments_by_target[name] = sorted(
-                    (s for s in rows if s.series == series), key=lambda s: (s.started_at, s.pk)
+                    (s for s in rows if s.series == series), key=_segment_order
                 )
     for name, (due_col, warn_col, _warned, _breached) in COLUMNS.items():
         live = _live_state(ticket, name, target)
@@ -368,6 +385,37 @@ SLA_FIELDS = [
 ]
 
 
+# Changes after which the governing policy is chosen again.
+POLICY_CHANGES = frozenset({"created", "priority", "team", "recompute"})
+
+
+def clock_after_change(
+    ticket: Ticket,
+    changes: frozenset[str],
+    now: dt.datetime,
+    *,
+    segments: list[ClockSegment],
+    policies: list[SLAPolicy] | None = None,
+    targets: dict[tuple[int, int], SLATarget] | None = None,
+) -> tuple[list[ClockSegment], list[ClockSegment]]:
+    """The SLA side of a change, in memory: the policy chosen again when it may differ, the
+    segments planned (see `plan_segments`, whose result this returns), the deadlines derived.
+    `policies` (in force today) and `targets` (by policy and priority) spare the reads when a
+    caller has them for many tickets."""
+    if changes & POLICY_CHANGES:
+        ticket.sla_policy = select_policy(ticket, on=now.date(), policies=policies)
+    policy = ticket.sla_policy
+    target = None
+    if policy is not None:
+        if targets is not None:
+            target = targets.get((policy.pk, ticket.priority))
+        else:
+            target = SLATarget.objects.filter(policy=policy, priority=ticket.priority).first()
+    planned = plan_segments(ticket, target, changes, now, segments)
+    _refresh_deadlines(ticket, target, now, segments)
+    return planned
+
+
 def on_ticket_change(
     ticket: Ticket, changes: frozenset[str], now: dt.datetime, actor: AbstractBaseUser | None
 ) -> None:
@@ -378,15 +426,12 @@ def on_ticket_change(
     are derived from the segments. Recording warnings and breaches, and `next_check_at`, are
     the escalation evaluation's part, which runs right after this.
     """
-    if changes & {"created", "priority", "team", "recompute"}:
-        ticket.sla_policy = select_policy(ticket, on=now.date())
-    policy = ticket.sla_policy
-    target = None
-    if policy is not None:
-        target = SLATarget.objects.filter(policy=policy, priority=ticket.priority).first()
     segments = list(ClockSegment.objects.filter(ticket=ticket))
-    _sync_segments(ticket, target, changes, now, segments)
-    _refresh_deadlines(ticket, target, now, segments)
+    closed, created = clock_after_change(ticket, changes, now, segments=segments)
+    for segment in closed:
+        segment.save(update_fields=["ended_at", "end_reason", "business_seconds"])
+    for segment in created:
+        segment.save(force_insert=True)
     Ticket.objects.filter(pk=ticket.pk).update(
         **{
             field if field != "sla_policy" else "sla_policy_id": _value(ticket, field)

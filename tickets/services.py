@@ -131,6 +131,17 @@ def listeners_are_muted() -> bool:
     return _listeners_muted.get()
 
 
+def change_hooks() -> tuple[TicketChangeHook, ...]:
+    """The registered change hooks, in order (for callers that apply their effects in bulk
+    and must know they know all of them)."""
+    return tuple(_change_hooks)
+
+
+def event_listeners() -> tuple[EventListener, ...]:
+    """The registered event listeners, in order (see `change_hooks`)."""
+    return tuple(_event_listeners)
+
+
 def register_event_listener(listener: EventListener) -> None:
     """Call `listener` with every new timeline event, inside the transaction that wrote it.
 
@@ -165,7 +176,7 @@ def record_event(
     return event
 
 
-def _user_label(user: AbstractBaseUser | None) -> str | None:
+def user_label(user: AbstractBaseUser | None) -> str | None:
     if user is None:
         return None
     return user.get_full_name() or user.get_username()
@@ -302,7 +313,7 @@ def ticket_create(
             "level": ticket.level.rank,
             "priority": ticket.priority,
             "channel": ticket.channel,
-            "assignee": _user_label(ticket.assignee),
+            "assignee": user_label(ticket.assignee),
         },
     )
     if attachments:
@@ -619,7 +630,7 @@ def _set_assignee(
         TicketEvent.Kind.ASSIGNED,
         actor=actor,
         now=now,
-        payload={"from": _user_label(old), "to": _user_label(assignee), "reason": reason},
+        payload={"from": user_label(old), "to": user_label(assignee), "reason": reason},
     )
     return {"assignee"}
 

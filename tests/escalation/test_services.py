@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django_fsm import TransitionNotAllowed
 
+from escalation import bulk
 from escalation import services as esc
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from notifications.models import Notification
@@ -357,22 +358,70 @@ class TestExactlyOnce:
         ticket.refresh_from_db()
         assert ticket.level.rank == 2
 
-    def test_one_bad_ticket_does_not_stall_the_rest(self, chain, monkeypatch):
+    @pytest.mark.parametrize("lane", ["bulk", "single"])
+    def test_one_bad_ticket_does_not_stall_the_rest(self, chain, monkeypatch, lane):
         good, bad = chain.ticket(), chain.ticket()
-        original = esc.evaluate_ticket
+        original, original_plan = esc.evaluate_ticket, bulk.Batch.plan
 
         def flaky(ticket, **kw):
             if ticket.pk == bad.pk:
                 raise RuntimeError("boom")
             return original(ticket, **kw)
 
+        def flaky_plan(self, ticket):
+            if ticket.pk == bad.pk:
+                raise RuntimeError("boom")
+            return original_plan(self, ticket)
+
         monkeypatch.setattr(esc, "evaluate_ticket", flaky)
-        report = esc.sweep(now=MON_9 + 5 * H)
+        monkeypatch.setattr(bulk.Batch, "plan", flaky_plan)
+        report = esc.sweep(now=MON_9 + 5 * H, bulk=lane == "bulk")
         assert report.failed == [bad.pk]
+        assert (report.bulk, report.single) == ((1, 1) if lane == "bulk" else (0, 2))
         good.refresh_from_db()
         bad.refresh_from_db()
         assert good.level.rank == 2
         assert bad.level.rank == 1 and bad.next_check_at <= MON_9 + 5 * H  # still due
+
+    def test_a_batch_that_fails_to_write_is_evaluated_ticket_by_ticket(self, chain, monkeypatch):
+        tickets = [chain.ticket() for _ in range(3)]
+
+        def broken(plans, now):
+            RuleFiring.objects.bulk_create([p.firings[0] for p in plans])
+            raise RuntimeError("the database said no")
+
+        monkeypatch.setattr(bulk, "write", broken)
+        now = MON_9 + 5 * H
+        report = esc.sweep(now=now)
+        assert (report.examined, report.bulk, report.single, report.failed) == (3, 0, 3, [])
+        for ticket in tickets:
+            ticket.refresh_from_db()
+            assert ticket.level.rank == 2
+        # The half-written batch was rolled back: what fired, fired once, in the single lane.
+        assert RuleFiring.objects.filter(fired_at=now).count() == report.fired >= 3
+
+    def test_only_tickets_of_unsupported_shape_leave_the_bulk_lane(self, chain):
+        EscalationRule.objects.update(is_active=False)
+        EscalationRule.objects.create(
+            name="Declare it",
+            order=1,
+            trigger="no_progress",
+            threshold=H,
+            mark_major_incident=True,
+            channels=["phone"],
+        )
+        EscalationRule.objects.create(
+            name="Up", order=2, trigger="no_progress", threshold=H, escalate="hierarchical"
+        )
+        plain = chain.ticket()
+        special = chain.ticket()
+        Ticket.objects.filter(pk=special.pk).update(channel="phone")
+        report = esc.sweep(now=MON_9 + 5 * H)
+        assert (report.bulk, report.single) == (1, 1)
+        plain.refresh_from_db()
+        special.refresh_from_db()
+        assert plain.level.rank == special.level.rank == 2
+        assert special.is_major_incident and not plain.is_major_incident
 
 
 @pytest.mark.django_db

@@ -1,0 +1,46 @@
+"""Database helpers that the ORM does not offer in the shape the hot paths need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection, models
+
+
+def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
+    """Write `fields` of every object in `objs` (saved rows of `model`) in one statement.
+
+    Django's `bulk_update` builds a CASE expression per field and row, which costs more than
+    the rows themselves for a few hundred; on PostgreSQL this joins the rows to arrays of the
+    new values instead (`UPDATE … FROM UNNEST(…)`). Elsewhere it is `bulk_update`.
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, fields)
+        return
+    meta = model._meta
+    pk = meta.pk
+    concrete = [meta.get_field(name) for name in fields]
+    columns = [pk, *concrete]
+    arrays = [
+        [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objs]
+        for field in columns
+    ]
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    names = ", ".join(quote(f"v_{i}") for i in range(len(columns)))
+    unnest = ", ".join(
+        f"%s::{field.rel_db_type(connection) if field.is_relation else field.db_type(connection)}[]"
+        for field in columns
+    )
+    assignments = ", ".join(
+        f"{quote(field.column)} = v.{quote(f'v_{i}')}" for i, field in enumerate(columns) if i
+    )
+    # Identifiers come from the model's metadata; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM UNNEST({unnest}) AS v({names}) "  # noqa: S608
+        f"WHERE {table}.{quote(pk.column)} = v.{quote('v_0')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
