@@ -9,13 +9,14 @@ with a fixed number of queries, each ticket is decided with the same parts the s
 together: firings, escalations, timeline events, webhook and email deliveries, in-app
 notifications, clock segments, and the tickets themselves.
 
-It applies the common shapes: SLA warnings and breaches of first response and resolution,
-rules that notify, and one hand-off up or across per ticket. A ticket in any other shape (a
-rule that raises the priority or declares a major incident, a second hand-off in one sweep,
-the status-update cadence, an SLA instant due right after its hand-off) raises `HandBack`
-and is left untouched for the per-ticket lane, which the sweep runs right after the batch
-commits. `tests/escalation/test_sweep_lanes.py` runs random scenarios through both lanes
-and compares every row, so the two cannot drift apart unnoticed.
+It applies the common shapes: SLA warnings and breaches of every target (with the
+status-update cadence of escalated tickets), rules that notify, and one hand-off up or
+across per ticket. A ticket in any other shape (a rule that raises the priority or declares
+a major incident, a second hand-off in one sweep, an SLA instant due right after its
+hand-off) raises `HandBack` and is left untouched for the per-ticket lane, which the sweep
+runs right after the batch commits. `tests/escalation/test_sweep_lanes.py` runs random
+scenarios through both lanes and compares every row, so the two cannot drift apart
+unnoticed.
 """
 
 from __future__ import annotations
@@ -332,7 +333,7 @@ class Batch:
         )
         self.current.events.append((event, published))
         if kind in (E.SLA_WARNING, E.SLA_BREACH) and payload.get("target") == "next_update":
-            raise HandBack("the status-update cadence")
+            self._status_update_cadence(ticket, kind, payload)
         if kind == E.ASSIGNED and payload.get("to") is not None:
             raise HandBack("an assignment")
         if kind == E.ESCALATED:
@@ -350,6 +351,34 @@ class Batch:
                         "escalation": escalation,
                     },
                 )
+
+    def _status_update_cadence(self, ticket: Ticket, kind: str, payload: dict[str, Any]) -> None:
+        """`notifications.services._status_update_cadence`."""
+        escalated = ticket.is_major_incident or any(
+            e.status in OPEN and e.kind != Escalation.Kind.DE_ESCALATION
+            for e in self.escalations[ticket.pk]
+        )
+        if not ticket.is_active or not escalated:
+            return
+        if ticket.next_update_due_at is None:
+            raise HandBack("a status-update notice keyed by its event")
+        if kind == E.SLA_WARNING:
+            notice = K.STATUS_UPDATE_DUE
+            recipients = self._recipients(ticket, assignee=True) or self._recipients(
+                ticket, team_lead=True
+            )
+        else:
+            notice = K.STATUS_UPDATE_MISSED
+            recipients = self._recipients(ticket, team_lead=True) or self._recipients(
+                ticket, assignee=True
+            )
+        self._notify(
+            recipients,
+            kind=notice,
+            ticket=ticket,
+            cause="cadence",  # keyed by the deadline (`dedupe_key`), never by this cause
+            payload={"target": "next_update", "due_at": payload.get("due_at")},
+        )
 
     def _notice(
         self,

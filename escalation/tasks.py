@@ -23,6 +23,8 @@ def sweep_escalations() -> dict[str, int]:
         "fired": report.fired,
         "sla_events": report.sla_events,
         "failed": len(report.failed),
+        "bulk": report.bulk,
+        "single": report.single,
     }
     if report.fired or report.sla_events or report.failed:
         logger.info("Escalation sweep: %s", summary)

@@ -42,6 +42,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"{'Dry run at' if options['dry_run'] else 'Sweep at'} {when}: "
                 f"{report.examined} due, {report.fired} rule(s) {verb}, "
-                f"{report.sla_events} SLA event(s), {len(report.failed)} failed."
+                f"{report.sla_events} SLA event(s), {len(report.failed)} failed "
+                f"({report.bulk} decided in bulk, {report.single} one at a time)."
             )
         )
