@@ -312,7 +312,7 @@ class Batch:
             for decision in evaluation.decisions:
                 self._apply(ticket, decision)
                 rule = self.rules.by_id[decision.rule.id]
-                plan.outcome.fired.append(f"{rule.name} ({decision.reason})")
+                plan.outcome.fired.append(f"{rule.name} ({services.describe(decision.reason)})")
             evaluation = self._evaluate(ticket)
             if evaluation.decisions:
                 raise HandBack("a rule fires again after the first round")
@@ -441,11 +441,11 @@ class Batch:
                 cycle=ticket.escalation_cycle,
                 fired_at=self.now,
                 trigger=decision.trigger,
-                reason=decision.reason,
+                reason=services.describe(decision.reason),
             )
         )
         self.fired[ticket.pk, ticket.escalation_cycle].add(rule.pk)
-        reason = f"{rule.name}: {decision.reason}"
+        reason = f"{rule.name}: {services.describe(decision.reason)}"
         if decision.trigger == Trigger.UNACKNOWLEDGED:
             waiting = self._open_escalation(ticket)
             if waiting is not None:
@@ -461,13 +461,16 @@ class Batch:
         target = self._target_of(ticket, rule)
         if target is None:
             kinds = {Trigger.SLA_WARNING: K.SLA_WARNING, Trigger.SLA_BREACH: K.SLA_BREACH}
-            name = decision.reason.split(": ", 1)[-1] if decision.trigger in kinds else ""
             self._notify(
                 self._rule_recipients(ticket, rule),
                 kind=kinds.get(decision.trigger, K.RULE_FIRED),
                 ticket=ticket,
                 cause=f"rule:{rule.pk}:{ticket.pk}:{ticket.escalation_cycle}",
-                payload={"rule": rule.name, "reason": decision.reason, "target": name},
+                payload={
+                    "rule": rule.name,
+                    "reason": services.describe(decision.reason),
+                    "target": decision.sla_target,
+                },
             )
             return
         to_team, kind = target

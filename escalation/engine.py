@@ -97,13 +97,30 @@ class RuleSpec:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """Why a rule fires, as values (`escalation.services.describe` words it for people): the
+    trigger and its detail, which is the priority (severity), the risk score (soft signal),
+    the business-time threshold (no progress) or the SLA target's name (warning, breach)."""
+
+    trigger: Trigger
+    detail: int | timedelta | str | None = None
+
+
+@dataclass(frozen=True)
 class Decision:
     """One rule fires for one ticket: the rule carries what to do, `reason` says why."""
 
     rule: RuleSpec
     trigger: Trigger
-    reason: str
+    reason: Reason
     at: datetime  # the instant the trigger condition became true
+
+    @property
+    def sla_target(self) -> str:
+        """The SLA target a warning or breach rule fires for ("" for other triggers)."""
+        if self.trigger in (Trigger.SLA_WARNING, Trigger.SLA_BREACH):
+            return str(self.reason.detail)
+        return ""
 
 
 @dataclass(frozen=True)
@@ -127,7 +144,7 @@ def _sla_targets(rule: RuleSpec) -> Iterable[str]:
     return (rule.sla_target,) if rule.sla_target else SLA_TARGETS
 
 
-def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None, str]:
+def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None, Reason | None]:
     """The instant at which the rule's trigger is (or becomes) true, with the reason.
 
     None when it cannot become true without something else changing first (no SLA clock
@@ -138,23 +155,23 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
             if facts.deescalated_into_cycle:
                 # A lead handed the ticket down knowing its severity; climbing straight back
                 # up would overrule them. A new severity change or another trigger can.
-                return None, ""
+                return None, None
             if rule.priority_at_least is not None and facts.priority <= rule.priority_at_least:
-                return facts.created_at, f"priority {facts.priority}"
-            return None, ""
+                return facts.created_at, Reason(Trigger.SEVERITY, facts.priority)
+            return None, None
         case Trigger.SOFT_SIGNAL:
             if rule.risk_at_least is None or facts.risk_score < rule.risk_at_least:
-                return None, ""
+                return None, None
             changed = facts.risk_changed_at or facts.created_at
             if facts.cycle > 0 and changed <= facts.cycle_started_at:
                 # The hand-off answered this score; only new evidence escalates further.
-                return None, ""
-            return changed, f"risk score {facts.risk_score}"
+                return None, None
+            return changed, Reason(Trigger.SOFT_SIGNAL, facts.risk_score)
         case Trigger.NO_PROGRESS:
             if rule.threshold is None:
-                return None, ""
+                return None, None
             if facts.waiting_on_customer:
-                return None, ""  # waiting on the customer is not a lack of progress
+                return None, None  # waiting on the customer is not a lack of progress
             # A new level gets the whole threshold (the clock starts at the hand-off), and so
             # does a ticket coming back from waiting on the customer.
             since = max(
@@ -162,15 +179,15 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
                 facts.cycle_started_at,
                 facts.resumed_at or facts.created_at,
             )
-            return add_business_time(facts.calendar, since, rule.threshold), (
-                f"no progress for {rule.threshold} business time"
+            return add_business_time(facts.calendar, since, rule.threshold), Reason(
+                Trigger.NO_PROGRESS, rule.threshold
             )
         case Trigger.UNACKNOWLEDGED:
             if facts.awaiting_ack_until is None:
-                return None, ""
-            return facts.awaiting_ack_until, "escalation not acknowledged in time"
+                return None, None
+            return facts.awaiting_ack_until, Reason(Trigger.UNACKNOWLEDGED)
         case Trigger.SLA_WARNING | Trigger.SLA_BREACH:
-            best: tuple[datetime | None, str] = (None, "")
+            best: tuple[datetime | None, Reason | None] = (None, None)
             for target in _sla_targets(rule):
                 instants = facts.sla.get(target)
                 if instants is None:
@@ -180,10 +197,9 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
                     # Passed before the ticket reached this level: the hand-off answered it.
                     continue
                 if best[0] is None or at < best[0]:
-                    word = "warning" if rule.trigger == Trigger.SLA_WARNING else "breach"
-                    best = (at, f"SLA {word}: {target.replace('_', ' ')}")
+                    best = (at, Reason(rule.trigger, target))
             return best
-    return None, ""
+    return None, None
 
 
 def evaluate(facts: TicketFacts, rules: Sequence[RuleSpec], now: datetime) -> Evaluation:
@@ -203,7 +219,7 @@ def evaluate(facts: TicketFacts, rules: Sequence[RuleSpec], now: datetime) -> Ev
         if rule.id in facts.fired_rule_ids or not conditions_hold(rule, facts):
             continue
         at, reason = trigger_instant(rule, facts)
-        if at is None:
+        if at is None or reason is None:
             continue
         if at > now:
             upcoming.append(at)

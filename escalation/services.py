@@ -11,11 +11,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
 
@@ -23,6 +24,7 @@ from escalation.engine import (
     Decision,
     Escalate,
     Evaluation,
+    Reason,
     RuleSpec,
     SLAInstants,
     TicketFacts,
@@ -31,9 +33,11 @@ from escalation.engine import (
 )
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from escalation.risk import RiskInputs, assess
+from helpdesk.formats import duration_human
 from notifications.models import Notification
 from notifications.services import notify, resolve_recipients
 from sla.clock import ALWAYS_OPEN, CalendarSpec, add_business_time
+from sla.models import target_label
 from sla.services import calendar_spec, next_sla_check, record_due_sla_events
 from tickets import services as ticket_services
 from tickets.models import Message, Team, Ticket, TicketEvent
@@ -548,6 +552,27 @@ def close_escalations(ticket: Ticket, now: dt.datetime) -> None:
 # Evaluation: the rules applied to one ticket
 
 
+def describe(reason: Reason) -> str:
+    """Why a rule fired, in words of the active language (stored with the firing, the
+    escalation and the timeline, so evaluations word it in the site's language)."""
+    match reason.trigger:
+        case Trigger.SEVERITY:
+            return _("priority %(priority)s") % {"priority": reason.detail}
+        case Trigger.SOFT_SIGNAL:
+            return _("risk score %(score)s") % {"score": reason.detail}
+        case Trigger.NO_PROGRESS:
+            return _("no progress for %(duration)s of business time") % {
+                "duration": duration_human(reason.detail, "h")
+            }
+        case Trigger.UNACKNOWLEDGED:
+            return _("escalation not acknowledged in time")
+        case Trigger.SLA_WARNING:
+            return _("SLA warning: %(target)s") % {"target": target_label(reason.detail)}
+        case Trigger.SLA_BREACH:
+            return _("SLA breach: %(target)s") % {"target": target_label(reason.detail)}
+    return str(reason.trigger)
+
+
 @dataclass
 class Outcome:
     """What one evaluation of one ticket did (or, in a dry run, would do)."""
@@ -573,11 +598,11 @@ def _apply(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.datetime)
                 cycle=ticket.escalation_cycle,
                 fired_at=now,
                 trigger=decision.trigger,
-                reason=decision.reason,
+                reason=describe(decision.reason),
             )
     except IntegrityError:
         return False  # exactly once: the (ticket, rule, cycle) row exists already
-    reason = f"{rule.name}: {decision.reason}"
+    reason = f"{rule.name}: {describe(decision.reason)}"
     if decision.trigger == Trigger.UNACKNOWLEDGED:
         waiting = open_escalation(ticket)
         if waiting is not None:
@@ -650,13 +675,16 @@ def _notify_rule(
         Trigger.SLA_WARNING: Notification.Kind.SLA_WARNING,
         Trigger.SLA_BREACH: Notification.Kind.SLA_BREACH,
     }
-    target = decision.reason.split(": ", 1)[-1] if decision.trigger in kinds else ""
     notify(
         recipients,
         kind=kinds.get(decision.trigger, Notification.Kind.RULE_FIRED),
         ticket=ticket,
         cause=f"rule:{rule.pk}:{ticket.pk}:{ticket.escalation_cycle}",
-        payload={"rule": rule.name, "reason": decision.reason, "target": target},
+        payload={
+            "rule": rule.name,
+            "reason": describe(decision.reason),
+            "target": decision.sla_target,
+        },
         now=now,
     )
 
@@ -665,7 +693,20 @@ def evaluate_ticket(
     ticket: Ticket, *, now: dt.datetime, rules: RuleSet | None = None, dry_run: bool = False
 ) -> Outcome:
     """Record due SLA warnings/breaches, fire due rules, set `next_check_at`. Caller holds the
-    row lock (inside a transaction). With `dry_run`, nothing is written."""
+    row lock (inside a transaction). With `dry_run`, nothing is written.
+
+    What it stores in words (reasons, the information package) is worded in the site's
+    language (`LANGUAGE_CODE`), whoever's request caused the evaluation; a dry run speaks the
+    viewer's language."""
+    if dry_run:
+        return _evaluate_ticket(ticket, now=now, rules=rules, dry_run=True)
+    with translation.override(settings.LANGUAGE_CODE):
+        return _evaluate_ticket(ticket, now=now, rules=rules, dry_run=False)
+
+
+def _evaluate_ticket(
+    ticket: Ticket, *, now: dt.datetime, rules: RuleSet | None, dry_run: bool
+) -> Outcome:
     rules = rules or RuleSet.load()
     outcome = Outcome(ticket_id=ticket.pk, reference=ticket.reference)
     token = _evaluating.set(True)
@@ -695,7 +736,8 @@ def evaluate_ticket(
                 break
             if dry_run:
                 outcome.fired += [
-                    f"{rules.by_id[d.rule.id].name} ({d.reason})" for d in evaluation.decisions
+                    f"{rules.by_id[d.rule.id].name} ({describe(d.reason)})"
+                    for d in evaluation.decisions
                 ]
                 break
             applied = False
@@ -703,7 +745,7 @@ def evaluate_ticket(
                 if _apply(ticket, decision, rules, now):
                     applied = True
                     outcome.fired.append(
-                        f"{rules.by_id[decision.rule.id].name} ({decision.reason})"
+                        f"{rules.by_id[decision.rule.id].name} ({describe(decision.reason)})"
                     )
                 ticket.refresh_from_db()
             if not applied:
@@ -790,10 +832,19 @@ class SweepReport:
         return sum(len(o.sla_events) for o in self.outcomes)
 
 
+def helpers_wanted(*, now: dt.datetime, parallel: int, batch: int) -> int:
+    """How many more sweeps should share the work due at `now`: one per further batch, at
+    most `parallel` - 1 (one indexed count, capped)."""
+    if parallel <= 1:
+        return 0
+    due = Ticket.objects.active().filter(next_check_at__lte=now)[: parallel * batch].count()
+    return min(parallel - 1, max(0, -(-due // batch) - 1))
+
+
 def sweep(
     *,
     now: dt.datetime | None = None,
-    batch: int = 200,
+    batch: int | None = None,
     dry_run: bool = False,
     limit: int | None = None,
     bulk: bool = True,
@@ -810,6 +861,7 @@ def sweep(
     from escalation import bulk as bulk_lane
 
     now = now or timezone.now()
+    batch = batch or settings.ESCALATION_SWEEP_BATCH
     rules: RuleSet | None = None  # read once, and only when something is due
     config: bulk_lane.Config | None = None
     report = SweepReport()
@@ -861,7 +913,7 @@ def _bulk_batch(
     handed_back: list[int] = []
     plans = []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
             lane = bulk_lane.Batch(config, tickets, now)
             for ticket in tickets:
                 try:

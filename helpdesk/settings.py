@@ -165,6 +165,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
+# The escalation sweep locks and decides due tickets in batches; when more than one batch is
+# due, the beat's sweep asks up to ESCALATION_SWEEP_PARALLEL - 1 more workers to share the
+# work (they split it through SKIP LOCKED). 1 keeps every sweep in one worker.
+ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=200)
+ESCALATION_SWEEP_PARALLEL = env.int("ESCALATION_SWEEP_PARALLEL", default=2)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -26,7 +26,7 @@ from django.utils.dateparse import parse_datetime
 from escalation.models import Escalation
 from notifications.models import Delivery, MessageTemplate, Notification, Preference
 from sla.clock import is_open, next_open_instants
-from sla.models import BusinessCalendar, ClockSegment
+from sla.models import BusinessCalendar, target_label
 from sla.services import calendar_spec
 from tickets.models import Message
 
@@ -94,15 +94,6 @@ def _package(escalation: Escalation) -> list[tuple[str, str]]:
     ]
 
 
-def _target_label(value: Any) -> str:
-    """An SLA target from a payload ("next_update" or a rule's "next update"), translated."""
-    if not value:
-        return ""
-    key = str(value).replace(" ", "_")
-    labels = dict(ClockSegment.Target.choices)
-    return str(labels[key]) if key in labels else str(value)
-
-
 def _template_text(delivery: Delivery, kind: str, language: str) -> str:
     from notifications.selectors import template_values
 
@@ -137,7 +128,7 @@ def context_for(delivery: Delivery, user: Any, language: str) -> dict[str, Any]:
         "ticket_url": settings.SITE_URL + ticket.get_absolute_url() if ticket else "",
         "site_url": settings.SITE_URL,
         "due_at": _parse(p.get("due_at")),
-        "target_label": _target_label(p.get("target")),
+        "target_label": target_label(p.get("target")),
         "text": Notification(kind=delivery.kind, payload=p).text if delivery.kind != DIGEST else "",
     }
     if p.get("escalation"):

@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from sla.models import validate_timezone
+from sla.models import target_label, validate_timezone
 
 
 class Notification(models.Model):
@@ -110,12 +110,12 @@ class Notification(models.Model):
             case self.Kind.SLA_WARNING:
                 return gettext("SLA warning on %(ref)s: %(target)s") % {
                     "ref": ref,
-                    "target": p.get("target", ""),
+                    "target": target_label(p.get("target")),
                 }
             case self.Kind.SLA_BREACH:
                 return gettext("SLA breached on %(ref)s: %(target)s") % {
                     "ref": ref,
-                    "target": p.get("target", ""),
+                    "target": target_label(p.get("target")),
                 }
             case self.Kind.MAJOR_INCIDENT:
                 return gettext("%(ref)s is a major incident.") % {"ref": ref}

@@ -520,3 +520,13 @@ class ClockSegment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.target} {self.state} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+def target_label(value: object) -> str:
+    """An SLA target's name in the active language, from its value ("next_update"; older
+    payloads say "next update"); an unknown value as it is."""
+    if not value:
+        return ""
+    key = str(value).replace(" ", "_")
+    labels = dict(ClockSegment.Target.choices)
+    return str(labels[key]) if key in labels else str(value)

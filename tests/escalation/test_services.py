@@ -9,10 +9,12 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django_fsm import TransitionNotAllowed
 
 from escalation import bulk
 from escalation import services as esc
+from escalation.engine import Reason, Trigger
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from notifications.models import Notification
 from tests.factories import CustomerFactory, SupportLevelFactory, TeamFactory, UserFactory
@@ -512,3 +514,102 @@ class TestReviewFindings:
         esc.sweep(now=MON_9 + 5 * H)  # first response breached
         ticket.refresh_from_db()
         assert ticket.team == chain.teams[0]
+
+
+class TestReasonsInWords:
+    """The engine gives reasons as values; the services word them in the site's language."""
+
+    @pytest.mark.parametrize(
+        ("reason", "english", "german"),
+        [
+            (Reason(Trigger.SEVERITY, 1), "priority 1", "Priorität 1"),
+            (Reason(Trigger.SOFT_SIGNAL, 60), "risk score 60", "Risikowert 60"),
+            (
+                Reason(Trigger.NO_PROGRESS, dt.timedelta(hours=48)),
+                "no progress for 48 h of business time",
+                "seit 48 h Geschäftszeit kein Fortschritt",
+            ),
+            (
+                Reason(Trigger.UNACKNOWLEDGED),
+                "escalation not acknowledged in time",
+                "Eskalation nicht rechtzeitig bestätigt",
+            ),
+            (
+                Reason(Trigger.SLA_WARNING, "first_response"),
+                "SLA warning: First response",
+                "SLA-Warnung: Erstreaktion",
+            ),
+            (
+                Reason(Trigger.SLA_BREACH, "resolution"),
+                "SLA breach: Resolution",
+                "SLA verletzt: Lösung",
+            ),
+        ],
+    )
+    def test_each_trigger_is_worded(self, reason, english, german):
+        with translation.override("en"):
+            assert esc.describe(reason) == english
+        with translation.override("de"):
+            assert esc.describe(reason) == german
+
+    @pytest.mark.django_db
+    def test_stored_reasons_use_the_site_language_not_the_requesters(self, chain, settings):
+        settings.LANGUAGE_CODE = "de"
+        ticket = chain.ticket()
+        with translation.override("en"):
+            esc.sweep(now=MON_9 + 5 * H)
+        firing = RuleFiring.objects.filter(ticket=ticket).order_by("pk").first()
+        assert firing is not None
+        assert firing.reason.startswith(("SLA", "seit", "Eskalation", "Priorität", "Risikowert"))
+        assert "business time" not in firing.reason and "breach:" not in firing.reason
+
+
+@pytest.mark.django_db
+class TestSweepFanOut:
+    """With more than one batch due, the beat's sweep asks other workers to share it."""
+
+    def test_one_helper_per_further_batch_up_to_the_limit(self, chain, settings, monkeypatch):
+        from escalation import tasks
+
+        settings.ESCALATION_SWEEP_BATCH = 2
+        settings.ESCALATION_SWEEP_PARALLEL = 3
+        tickets = [chain.ticket() for _ in range(5)]  # three batches due
+        asked = []
+        monkeypatch.setattr(
+            tasks.sweep_escalations, "apply_async", lambda **kw: asked.append(kw["kwargs"])
+        )
+        monkeypatch.setattr(tasks.timezone, "now", lambda: MON_9 + 5 * H)
+        summary = tasks.sweep_escalations()
+        assert summary["helpers"] == 2 and summary["examined"] == 5
+        assert asked == [{"at": (MON_9 + 5 * H).isoformat(), "helper": True}] * 2
+        for ticket in tickets:
+            ticket.refresh_from_db()
+            assert ticket.level.rank == 2
+        # A helper sweeps the same instant and asks nobody else; here nothing is left.
+        assert tasks.sweep_escalations(**asked[0])["examined"] == 0
+        assert len(asked) == 2
+
+    def test_one_batch_due_or_parallel_one_asks_nobody(self, chain, settings):
+        settings.ESCALATION_SWEEP_BATCH = 2
+        chain.ticket()
+        chain.ticket()
+        now = MON_9 + 5 * H
+        assert esc.helpers_wanted(now=now, parallel=4, batch=2) == 0
+        chain.ticket()
+        assert esc.helpers_wanted(now=now, parallel=4, batch=2) == 1
+        assert esc.helpers_wanted(now=now, parallel=1, batch=2) == 0
+
+    def test_a_broker_that_refuses_leaves_the_sweep_alone(self, chain, settings, monkeypatch):
+        from escalation import tasks
+
+        settings.ESCALATION_SWEEP_BATCH = 1
+        chain.ticket()
+        chain.ticket()
+
+        def refuse(**kw):
+            raise ConnectionError("broker down")
+
+        monkeypatch.setattr(tasks.sweep_escalations, "apply_async", refuse)
+        monkeypatch.setattr(tasks.timezone, "now", lambda: MON_9 + 5 * H)
+        summary = tasks.sweep_escalations()
+        assert summary["helpers"] == 0 and summary["examined"] == 2

@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from escalation.models import Escalation, EscalationRule
+from helpdesk.formats import duration_human
 from sla.models import ClockSegment
 from tickets import selectors, services
 from tickets.models import Ticket, TicketEvent
@@ -84,28 +85,7 @@ ESCALATION_STATUS_COLOURS = {
 }
 
 
-@register.filter
-def duration_human(value: timedelta | float | None, largest: str = "d") -> str:
-    """A duration as people say it: "2 h 10 min", "3 d 4 h", "45 min" (sign dropped; whole
-    minutes). `largest="h"` stops at hours ("30 h"), for business time, whose days are not
-    24 hours long. Accepts a timedelta or a number of seconds."""
-    if value is None or value == "":
-        return ""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    minutes = int(abs(seconds)) // 60
-    days, rest = divmod(minutes, 24 * 60) if largest == "d" else (0, minutes)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        if hours:
-            return _("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
-        return _("%(days)d d") % {"days": days}
-    if hours:
-        if minutes:
-            return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
-        return _("%(hours)d h") % {"hours": hours}
-    if minutes:
-        return _("%(minutes)d min") % {"minutes": minutes}
-    return _("less than a minute")
+register.filter("duration_human", duration_human)
 
 
 def _instant(value: datetime | None) -> str:
