@@ -32,6 +32,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, Q
 from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from escalation import services
 from escalation.engine import Decision, Escalate, Evaluation, Trigger, evaluate
@@ -138,7 +139,7 @@ class Config:
         users = User.objects.in_bulk(wanted)
         for rule in rules.by_id.values():
             users.update({user.pk: user for user in rule.notify_users.all()})
-        policies = sla.policies_in_force(now.date())
+        policies = sla.policies_in_force(timezone.localdate(now))
         targets = {
             (target.policy_id, target.priority): target
             for target in SLATarget.objects.filter(policy__in=policies)

@@ -403,7 +403,7 @@ def clock_after_change(
     `policies` (in force today) and `targets` (by policy and priority) spare the reads when a
     caller has them for many tickets."""
     if changes & POLICY_CHANGES:
-        ticket.sla_policy = select_policy(ticket, on=now.date(), policies=policies)
+        ticket.sla_policy = select_policy(ticket, on=timezone.localdate(now), policies=policies)
     policy = ticket.sla_policy
     target = None
     if policy is not None:

@@ -255,3 +255,27 @@ class TestMetTargets:
         ticket.refresh_from_db()
         assert ticket.next_update_breached_at == at(4, 13)
         assert ticket.events.filter(kind="sla_breach", payload__target="next_update").count() == 2
+
+
+@pytest.mark.django_db
+def test_policy_validity_counts_in_local_days(agent, team_a):
+    """A policy valid until 2 March governs a ticket created at 00:30 on 3 March in Berlin
+    no more, although it is still 2 March in UTC."""
+    from sla.models import SLAPolicy
+
+    standard = SLAPolicy.objects.get(name="Standard office hours")
+    ending = SLAPolicy.objects.create(
+        name="Ends on 2 March",
+        order=0,
+        calendar=standard.calendar,
+        valid_until=dt.date(2026, 3, 2),
+    )
+    for target in standard.targets.all():
+        target.pk, target.policy = None, ending
+        target.save()
+    before = create(agent, team_a, now=at(2, 23, 30))
+    after = create(agent, team_a, now=at(3, 0, 30).astimezone(dt.UTC))
+    before.refresh_from_db()
+    after.refresh_from_db()
+    assert before.sla_policy == ending
+    assert after.sla_policy == standard
