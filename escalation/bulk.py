@@ -70,6 +70,13 @@ TICKET_FIELDS = list(
 )
 
 
+_ATTNAMES = [Ticket._meta.get_field(name).attname for name in TICKET_FIELDS]
+
+
+def _ticket_values(ticket: Ticket) -> tuple[Any, ...]:
+    return tuple(getattr(ticket, attname) for attname in _ATTNAMES)
+
+
 class HandBack(Exception):
     """The ticket's shape is not one this lane applies: the per-ticket lane takes it."""
 
@@ -163,6 +170,7 @@ class Plan:
 
     ticket: Ticket
     outcome: services.Outcome
+    before: tuple[Any, ...] = ()  # the ticket's TICKET_FIELDS as read
     firings: list[RuleFiring] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
     further: list[Escalation] = field(default_factory=list)
@@ -299,7 +307,11 @@ class Batch:
     def plan(self, ticket: Ticket) -> Plan:
         """What `services.evaluate_ticket` would write for `ticket`, or `HandBack`. A ticket
         handed back leaves the batch's state for it spoilt: it is not planned again."""
-        plan = Plan(ticket=ticket, outcome=services.Outcome(ticket.pk, ticket.reference))
+        plan = Plan(
+            ticket=ticket,
+            outcome=services.Outcome(ticket.pk, ticket.reference),
+            before=_ticket_values(ticket),
+        )
         self.current = plan
         plan.outcome.sla_events = self._record_due_sla_events(ticket)
         evaluation = self._evaluate(ticket)
@@ -640,7 +652,18 @@ def write(plans: list[Plan], now: dt.datetime) -> None:
     segments_created = [s for p in plans for s in p.segments_created]
     if segments_created:
         ClockSegment.objects.bulk_create(segments_created)
-    update_rows(Ticket, [p.ticket for p in plans], TICKET_FIELDS)
+    # Only the columns that changed, of the tickets that changed (mostly `next_check_at`).
+    changed: set[str] = set()
+    touched = []
+    for plan in plans:
+        after = _ticket_values(plan.ticket)
+        fields = {
+            f for f, old, new in zip(TICKET_FIELDS, plan.before, after, strict=True) if old != new
+        }
+        if fields:
+            changed |= fields
+            touched.append(plan.ticket)
+    update_rows(Ticket, touched, [f for f in TICKET_FIELDS if f in changed])
     batch = notifications.NoticeBatch()
     for plan in plans:
         for notice in plan.notices:

@@ -14,8 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
@@ -832,6 +833,9 @@ class SweepReport:
         return sum(len(o.sla_events) for o in self.outcomes)
 
 
+_NEXT_CHECK = Ticket._meta.get_field("next_check_at")
+
+
 def helpers_wanted(*, now: dt.datetime, parallel: int, batch: int) -> int:
     """How many more sweeps should share the work due at `now`: one per further batch, at
     most `parallel` - 1 (one indexed count, capped)."""
@@ -865,30 +869,49 @@ def sweep(
     rules: RuleSet | None = None  # read once, and only when something is due
     config: bulk_lane.Config | None = None
     report = SweepReport()
-    skip: set[int] = set()
+    # Keyset over (next_check_at, pk): each due ticket is looked at once per sweep, and the
+    # probe stays one index range however many tickets are due (a ticket skipped because
+    # another worker holds it, or that failed, waits for the next sweep).
+    after: Q | RawSQL = Q()
     in_bulk = bulk and not dry_run and bulk_lane.available()
     while limit is None or report.examined < limit:
         size = batch if limit is None else min(batch, limit - report.examined)
-        ids = list(
+        rows = list(
             Ticket.objects.active()
-            .filter(next_check_at__lte=now)
-            .exclude(pk__in=skip)
+            .filter(after, next_check_at__lte=now)
             .order_by("next_check_at", "pk")
-            .values_list("pk", flat=True)[:size]
+            .values_list("pk", "next_check_at")[:size]
         )
-        if not ids:
+        if not rows:
             break
-        skip.update(ids)
+        last_pk, last_at = rows[-1]
+        # A row comparison, so the (next_check_at, id) index starts right after the last row.
+        after = RawSQL(
+            '("tickets_ticket"."next_check_at", "tickets_ticket"."id") > (%s, %s)',
+            (_NEXT_CHECK.get_db_prep_value(last_at, connection), last_pk),
+            output_field=BooleanField(),
+        )
+        ids = [pk for pk, _at in rows]
         rules = rules or RuleSet.load()
         if in_bulk:
             with transaction.atomic():
-                tickets = list(
-                    Ticket.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("team", "level", "customer", "assignee", "sla_policy__calendar")
-                    .active()
-                    .filter(pk__in=ids, next_check_at__lte=now)
-                    .order_by("next_check_at", "pk")
-                )
+                # By primary key only (the planner must not walk the due index for this);
+                # a ticket that stopped being due since the probe is left out here.
+                locked = {
+                    t.pk: t
+                    for t in Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("customer", "assignee", "sla_policy__calendar")
+                    .filter(pk__in=ids)
+                    .order_by()
+                }
+                tickets = [
+                    t
+                    for t in (locked.get(pk) for pk in ids)
+                    if t is not None
+                    and t.is_active
+                    and t.next_check_at is not None
+                    and t.next_check_at <= now
+                ]
                 report.examined += len(ids)
                 config = config or bulk_lane.Config.load(rules, now)
                 handed_back = (
@@ -896,11 +919,13 @@ def sweep(
                 )
             for pk in handed_back:
                 _sweep_one(pk, now=now, rules=rules, report=report, dry_run=False)
+            if len(rows) < size:
+                break
             continue
         for pk in ids:
             report.examined += 1
             _sweep_one(pk, now=now, rules=rules, report=report, dry_run=dry_run)
-        if dry_run and limit is None and len(ids) < batch:
+        if len(rows) < size:
             break
     return report
 

@@ -6,6 +6,26 @@ from collections.abc import Sequence
 
 from django.db import connection, models
 
+# Field types whose Python value the driver takes as it is (no `get_db_prep_save` needed).
+PLAIN_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "DateTimeField",
+        "ForeignKey",
+        "IntegerField",
+        "OneToOneField",
+        "PositiveBigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "TextField",
+    }
+)
+
 
 def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
     """Write `fields` of every object in `objs` (saved rows of `model`) in one statement.
@@ -14,19 +34,22 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
     the rows themselves for a few hundred; on PostgreSQL this joins the rows to arrays of the
     new values instead (`UPDATE … FROM UNNEST(…)`). Elsewhere it is `bulk_update`.
     """
-    if not objs:
+    if not objs or not fields:
         return
     if connection.vendor != "postgresql":
         model._default_manager.bulk_update(objs, fields)
         return
     meta = model._meta
     pk = meta.pk
-    concrete = [meta.get_field(name) for name in fields]
-    columns = [pk, *concrete]
-    arrays = [
-        [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objs]
-        for field in columns
-    ]
+    columns = [pk, *(meta.get_field(name) for name in fields)]
+    arrays = []
+    for field in columns:
+        attname = field.attname
+        if field.get_internal_type() in PLAIN_TYPES:
+            arrays.append([getattr(obj, attname) for obj in objs])
+        else:
+            prep = field.get_db_prep_save
+            arrays.append([prep(getattr(obj, attname), connection) for obj in objs])
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     names = ", ".join(quote(f"v_{i}") for i in range(len(columns)))

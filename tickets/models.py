@@ -321,9 +321,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["-created_at", "-id"], name="ticket_created_id"),
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated_id"),
             models.Index(fields=["priority", "-created_at", "-id"], name="ticket_priority_created"),
-            # The sweep reads only active tickets whose next check is due.
+            # The sweep reads only active tickets whose next check is due, in keyset order.
             models.Index(
-                fields=["next_check_at"],
+                fields=["next_check_at", "id"],
                 name="ticket_next_check_active",
                 condition=Q(status__in=["new", "open", "pending"]),
             ),

@@ -613,3 +613,20 @@ class TestSweepFanOut:
         monkeypatch.setattr(tasks.timezone, "now", lambda: MON_9 + 5 * H)
         summary = tasks.sweep_escalations()
         assert summary["helpers"] == 0 and summary["examined"] == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lane", ["bulk", "single", "dry-run"])
+def test_a_sweep_looks_at_each_due_ticket_once_across_batches(chain, lane):
+    """Tickets due at one instant (as after a rule change) are paged by (instant, id)."""
+    tickets = [chain.ticket() for _ in range(5)]
+    now = MON_9 + 5 * H
+    esc.rules_changed(now=now)
+    Ticket.objects.filter(pk=tickets[2].pk).update(next_check_at=now - H)  # due earlier
+    report = esc.sweep(now=now, batch=2, bulk=lane == "bulk", dry_run=lane == "dry-run")
+    assert report.examined == 5
+    assert report.bulk + report.single == 5
+    looked_at = [o.reference for o in report.outcomes]
+    assert len(looked_at) == len(set(looked_at))
+    if lane != "dry-run":
+        assert Ticket.objects.filter(next_check_at__lte=now).count() == 0
