@@ -5,7 +5,8 @@ escalation ("no progress for an hour"), then measures:
   * a sweep with nothing due (median of several runs),
   * the sweep that applies all due escalations: time, rate, SQL statements per escalation
     (the set-based lane; the per-ticket lane's rate on up to 200 of them for comparison),
-  * the floor: the same rows changed and written by bare bulk SQL, for the ratio engine/floor.
+  * the floor: the same rows changed and written by bare bulk SQL, for the ratio engine/floor,
+  * a rule change: every open ticket evaluated again by one sweep.
 
 Usage: python bench/sweep.py [--tickets 10000 100000] [--full]   (--full adds 1,000,000)
 Database: BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helpdesk_bench
@@ -157,7 +158,7 @@ def run(total: int) -> dict[str, float]:
     from django.utils import timezone
 
     from escalation.models import Escalation, EscalationRule
-    from escalation.services import sweep
+    from escalation.services import rules_changed, sweep
     from notifications.models import Notification
     from sla.models import BusinessCalendar
     from sla.services import calendar_spec
@@ -203,6 +204,15 @@ def run(total: int) -> dict[str, float]:
     assert escalated == len(due_ids) == report.fired, (escalated, len(due_ids), report.fired)
     assert report.bulk == len(due_ids), (report.bulk, report.single)
     assert Notification.objects.count() == len(due_ids)
+
+    # A rule change: every open ticket is looked at again by the next sweep (nothing fires).
+    rule.threshold = dt.timedelta(days=365)
+    rule.save()
+    rules_changed(now=now)
+    start = time.perf_counter()
+    again = sweep(now=now)
+    reevaluate_seconds = time.perf_counter() - start
+    assert again.examined == total and again.fired == 0, (again.examined, again.fired)
     return {
         "tickets": total,
         "due": len(due_ids),
@@ -214,6 +224,8 @@ def run(total: int) -> dict[str, float]:
         "floor_s": floor_seconds,
         "floor_rate": len(due_ids) / floor_seconds,
         "single_rate": single.fired / single_seconds,
+        "reevaluate_s": reevaluate_seconds,
+        "reevaluate_rate": total / reevaluate_seconds,
     }
 
 
@@ -255,6 +267,12 @@ def main() -> None:
             f" {r['single_rate']:>18,.0f}"
         )
     print("(seeding took " + ", ".join(f"{r['seed_s']:.0f} s" for r in rows) + ")")
+    print("\nAfter a rule change: every open ticket evaluated again by one sweep (nothing fires)")
+    for r in rows:
+        print(
+            f"{r['tickets']:>12,} tickets {r['reevaluate_s']:>8.1f} s"
+            f" {r['reevaluate_rate']:>10,.0f} tickets/s"
+        )
     print(
         "sweep: the set-based lane (escalation/bulk.py), one process; per-ticket lane: the same\n"
         "escalations through the services one at a time (up to 200, rolled back), for comparison"

@@ -115,7 +115,7 @@ def _resolved(value: Any) -> Any:
 
 @dataclass
 class Config:
-    """What every ticket of a sweep is decided with, read once per sweep."""
+    """What every ticket of a sweep is decided with, read once per batch."""
 
     rules: services.RuleSet
     levels: dict[int, SupportLevel]
@@ -295,6 +295,10 @@ class Batch:
     def _target_of(self, ticket: Ticket, rule: EscalationRule) -> tuple[Team, str] | None:
         up = services.next_team_up(ticket)
         if rule.escalate == Escalate.HIERARCHICAL and up is not None:
+            if up.pk == ticket.team_id:
+                # A team that escalates to itself (only data written around the admin): the
+                # services raise the escalation but skip the hand-off.
+                raise HandBack("a team that escalates to itself")
             return up, Escalation.Kind.HIERARCHICAL
         if rule.escalate == Escalate.FUNCTIONAL:
             team = self.config.teams[rule.functional_team_id]

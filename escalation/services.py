@@ -867,7 +867,6 @@ def sweep(
     now = now or timezone.now()
     batch = batch or settings.ESCALATION_SWEEP_BATCH
     rules: RuleSet | None = None  # read once, and only when something is due
-    config: bulk_lane.Config | None = None
     report = SweepReport()
     # Keyset over (next_check_at, pk): each due ticket is looked at once per sweep, and the
     # probe stays one index range however many tickets are due (a ticket skipped because
@@ -913,10 +912,7 @@ def sweep(
                     and t.next_check_at <= now
                 ]
                 report.examined += len(ids)
-                config = config or bulk_lane.Config.load(rules, now)
-                handed_back = (
-                    _bulk_batch(bulk_lane, config, tickets, now, report) if tickets else []
-                )
+                handed_back = _bulk_batch(bulk_lane, rules, tickets, now, report) if tickets else []
             for pk in handed_back:
                 _sweep_one(pk, now=now, rules=rules, report=report, dry_run=False)
             if len(rows) < size:
@@ -931,7 +927,7 @@ def sweep(
 
 
 def _bulk_batch(
-    bulk_lane: Any, config: Any, tickets: list[Ticket], now: dt.datetime, report: SweepReport
+    bulk_lane: Any, rules: RuleSet, tickets: list[Ticket], now: dt.datetime, report: SweepReport
 ) -> list[int]:
     """Decide and write a locked batch in the set-based lane; returns the ids it hands back
     to the per-ticket lane (all of them when the batch failed, rolled back to its savepoint)."""
@@ -939,7 +935,8 @@ def _bulk_batch(
     plans = []
     try:
         with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
-            lane = bulk_lane.Batch(config, tickets, now)
+            # Teams, people, policies and endpoints as they are now (a dozen reads a batch).
+            lane = bulk_lane.Batch(bulk_lane.Config.load(rules, now), tickets, now)
             for ticket in tickets:
                 try:
                     plans.append(lane.plan(ticket))

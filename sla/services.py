@@ -190,16 +190,23 @@ def plan_segments(
     changes: frozenset[str],
     now: dt.datetime,
     segments: list[ClockSegment],
+    *,
+    closing_spec: CalendarSpec | None = None,
 ) -> tuple[list[ClockSegment], list[ClockSegment]]:
     """Close and open clock segments so each target's open segment matches the ticket,
     without writing: returns (segments closed now, new unsaved segments). Close before you
     insert (one open segment per target).
 
-    `segments` are all of the ticket's segments; new ones are appended to it.
+    `segments` are all of the ticket's segments; new ones are appended to it. A closing
+    segment's business time is measured on `closing_spec` (the calendar it ran on, when the
+    policy has just changed), else on the ticket's policy's calendar.
     """
     closed: list[ClockSegment] = []
     created: list[ClockSegment] = []
-    spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
+    if closing_spec is not None:
+        spec: CalendarSpec | None = closing_spec
+    else:
+        spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
     open_segments = {s.target: s for s in segments if s.ended_at is None}
     for name in T.values:
         desired = _live_state(ticket, name, target)
@@ -402,6 +409,8 @@ def clock_after_change(
     segments planned (see `plan_segments`, whose result this returns), the deadlines derived.
     `policies` (in force today) and `targets` (by policy and priority) spare the reads when a
     caller has them for many tickets."""
+    # The segments that close now ran on the calendar of the policy that governed them.
+    closing = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
     if changes & POLICY_CHANGES:
         ticket.sla_policy = select_policy(ticket, on=timezone.localdate(now), policies=policies)
     policy = ticket.sla_policy
@@ -411,7 +420,7 @@ def clock_after_change(
             target = targets.get((policy.pk, ticket.priority))
         else:
             target = SLATarget.objects.filter(policy=policy, priority=ticket.priority).first()
-    planned = plan_segments(ticket, target, changes, now, segments)
+    planned = plan_segments(ticket, target, changes, now, segments, closing_spec=closing)
     _refresh_deadlines(ticket, target, now, segments)
     return planned
 

@@ -630,3 +630,14 @@ def test_a_sweep_looks_at_each_due_ticket_once_across_batches(chain, lane):
     assert len(looked_at) == len(set(looked_at))
     if lane != "dry-run":
         assert Ticket.objects.filter(next_check_at__lte=now).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_team_that_escalates_to_itself_is_left_to_the_services(chain):
+    """Only possible around the admin; the services raise the escalation and skip the hand-off."""
+    ticket = chain.ticket()
+    Team.objects.filter(pk=chain.teams[0].pk).update(escalates_to=chain.teams[0])
+    report = esc.sweep(now=MON_9 + 5 * H)
+    assert report.single >= 1 and report.failed == []
+    ticket.refresh_from_db()
+    assert ticket.team == chain.teams[0] and ticket.escalation_cycle == 0

@@ -92,6 +92,8 @@ class Knobs:
     batch: int = 200
     # Built from shapes the bulk lane supports: it must finish at least half of the tickets.
     mostly_bulk: bool = False
+    # Odd data: a ticket whose level is not its team's, a team above that is inactive.
+    quirks: bool = False
 
 
 @dataclass
@@ -559,6 +561,11 @@ def build(knobs: Knobs) -> Scenario:
         esc.rules_changed(now=at - 10 * M)
     for user in w.to_deactivate:
         User.objects.filter(pk=user.pk).update(is_active=False)
+    if knobs.quirks:
+        odd = Ticket.objects.active().filter(team=w.teams["L1"]).order_by("pk").first()
+        if odd is not None:
+            Ticket.objects.filter(pk=odd.pk).update(level=w.teams["L2"].level)
+        Team.objects.filter(pk=w.teams["L3"].pk).update(is_active=False)
     return Scenario(at=at, batch=knobs.batch, shapes=shapes)
 
 
@@ -845,6 +852,11 @@ SCENARIOS = [
             batch=7,
         ),
         id="rules-changed-small-batches",
+    ),
+    # A ticket on a level that is not its team's, and an inactive team up the chain.
+    pytest.param(
+        Knobs(seed=104, at=SWEEP_INSTANTS[1], tickets=18, shapes="eligible", quirks=True),
+        id="odd-data",
     ),
 ]
 

@@ -279,3 +279,35 @@ def test_policy_validity_counts_in_local_days(agent, team_a):
     after.refresh_from_db()
     assert before.sla_policy == ending
     assert after.sla_policy == standard
+
+
+@pytest.mark.django_db
+def test_a_hand_off_to_another_policy_measures_the_closing_segment_on_its_own_calendar(
+    agent, team_a, team_b
+):
+    """Paused 09:00–20:00 under office hours (08–18) is 9 business hours, even when the
+    hand-off that ends the pause moves the ticket to a 24/7 policy."""
+    from sla.models import SLAPolicy
+
+    standard = SLAPolicy.objects.get(name="Standard office hours")
+    assert standard.pending_pauses
+    around = SLAPolicy.objects.create(
+        name="Team B around the clock",
+        order=0,
+        calendar=BusinessCalendar.objects.get(always_open=True),
+        pending_pauses=False,
+    )
+    around.teams.add(team_b)
+    for target in standard.targets.all():
+        target.pk, target.policy = None, around
+        target.save()
+    ticket = create(agent, team_a, now=at(2, 8))
+    services.ticket_transition(ticket=ticket, actor=agent, name="open", now=at(2, 8, 30))
+    services.ticket_transition(ticket=ticket, actor=agent, name="pend", now=at(2, 9))
+    services.ticket_hand_off(ticket=ticket, team=team_b, actor=None, now=at(2, 20))
+    ticket.refresh_from_db()
+    assert ticket.sla_policy == around
+    paused = ClockSegment.objects.get(ticket=ticket, target="resolution", state="paused")
+    assert paused.ended_at == at(2, 20)
+    assert paused.business_seconds == 9 * 3600
+    assert ticket.sla_paused_seconds == 9 * 3600
