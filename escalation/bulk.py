@@ -22,17 +22,20 @@ unnoticed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from escalation import services
 from escalation.engine import Decision, Escalate, Evaluation, Trigger, evaluate
@@ -46,6 +49,7 @@ from sla.models import ClockSegment, SLAPolicy, SLATarget
 from tickets import services as ticket_services
 from tickets.models import Message, SupportLevel, Team, Ticket, TicketEvent
 
+logger = logging.getLogger(__name__)
 User = get_user_model()
 E = TicketEvent.Kind
 K = Notification.Kind
@@ -431,16 +435,7 @@ class Batch:
             if pending.at > self.now:
                 continue
             setattr(ticket, pending.flag_column, self.now)
-            due_column = sla.COLUMNS[pending.target][0]
-            self._event(
-                ticket,
-                pending.event_kind,
-                {
-                    "target": pending.target,
-                    "due_at": _iso(getattr(ticket, due_column)),
-                    "at": _iso(pending.at),
-                },
-            )
+            self._event(ticket, pending.event_kind, pending.payload(ticket))
             recorded.append(f"{pending.target}:{pending.label}")
         return recorded
 
@@ -618,10 +613,6 @@ def _escalation_order(escalation: Escalation) -> tuple[dt.datetime, bool, int]:
     return (escalation.raised_at, escalation.pk is None, escalation.pk or 0)
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def write(plans: list[Plan], now: dt.datetime) -> None:
     """Write the plans of a batch, one statement per table (inside the batch's transaction)."""
     if not plans:
@@ -675,3 +666,39 @@ def write(plans: list[Plan], now: dt.datetime) -> None:
             notice.payload = _resolved(notice.payload)
             batch.add_notice(notice)
     batch.write()
+
+
+def run_batch(
+    rules: services.RuleSet,
+    tickets: list[Ticket],
+    now: dt.datetime,
+    report: services.SweepReport,
+) -> list[int]:
+    """Decide and write a locked batch in the set-based lane; returns the ids it hands back
+    to the per-ticket lane (all of them when the batch failed, rolled back to its savepoint)."""
+    handed_back: list[int] = []
+    plans = []
+    try:
+        with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
+            # Teams, people, policies and endpoints as they are now (a dozen reads a batch).
+            lane = Batch(Config.load(rules, now), tickets, now)
+            for ticket in tickets:
+                try:
+                    plans.append(lane.plan(ticket))
+                except HandBack:
+                    handed_back.append(ticket.pk)
+                except Exception:
+                    # The per-ticket lane will evaluate it and, if it fails there too, log
+                    # it and leave it due; the rest of the batch goes on in bulk.
+                    logger.warning("Bulk sweep could not plan ticket %s", ticket.pk, exc_info=True)
+                    handed_back.append(ticket.pk)
+            write(plans, now)
+    except Exception:
+        logger.exception(
+            "Escalation sweep: a batch of %s tickets failed in bulk; each is evaluated alone",
+            len(tickets),
+        )
+        return [t.pk for t in tickets]
+    report.bulk += len(plans)
+    report.outcomes += [p.outcome for p in plans if p.outcome.fired or p.outcome.sla_events]
+    return handed_back

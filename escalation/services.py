@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -912,7 +911,7 @@ def sweep(
                     and t.next_check_at <= now
                 ]
                 report.examined += len(ids)
-                handed_back = _bulk_batch(bulk_lane, rules, tickets, now, report) if tickets else []
+                handed_back = bulk_lane.run_batch(rules, tickets, now, report) if tickets else []
             for pk in handed_back:
                 _sweep_one(pk, now=now, rules=rules, report=report, dry_run=False)
             if len(rows) < size:
@@ -924,39 +923,6 @@ def sweep(
         if len(rows) < size:
             break
     return report
-
-
-def _bulk_batch(
-    bulk_lane: Any, rules: RuleSet, tickets: list[Ticket], now: dt.datetime, report: SweepReport
-) -> list[int]:
-    """Decide and write a locked batch in the set-based lane; returns the ids it hands back
-    to the per-ticket lane (all of them when the batch failed, rolled back to its savepoint)."""
-    handed_back: list[int] = []
-    plans = []
-    try:
-        with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
-            # Teams, people, policies and endpoints as they are now (a dozen reads a batch).
-            lane = bulk_lane.Batch(bulk_lane.Config.load(rules, now), tickets, now)
-            for ticket in tickets:
-                try:
-                    plans.append(lane.plan(ticket))
-                except bulk_lane.HandBack:
-                    handed_back.append(ticket.pk)
-                except Exception:
-                    # The per-ticket lane will evaluate it and, if it fails there too, log
-                    # it and leave it due; the rest of the batch goes on in bulk.
-                    logger.warning("Bulk sweep could not plan ticket %s", ticket.pk, exc_info=True)
-                    handed_back.append(ticket.pk)
-            bulk_lane.write(plans, now)
-    except Exception:
-        logger.exception(
-            "Escalation sweep: a batch of %s tickets failed in bulk; each is evaluated alone",
-            len(tickets),
-        )
-        return [t.pk for t in tickets]
-    report.bulk += len(plans)
-    report.outcomes += [p.outcome for p in plans if p.outcome.fired or p.outcome.sla_events]
-    return handed_back
 
 
 def _sweep_one(

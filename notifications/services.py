@@ -85,19 +85,6 @@ def default_channels(kind: str) -> tuple[bool, bool]:
     return DEFAULT_CHANNELS.get(kind, (True, False))
 
 
-def channels_for(users: Iterable[AbstractBaseUser], kind: str) -> dict[int, tuple[bool, bool]]:
-    """(in the app, by email) per user id for `kind`: their choice, else the default."""
-    default = default_channels(kind)
-    ids = [u.pk for u in users]
-    chosen = {
-        user_id: (in_app, by_email)
-        for user_id, in_app, by_email in ChannelPreference.objects.filter(
-            preference__user_id__in=ids, kind=kind
-        ).values_list("preference__user_id", "in_app", "email")
-    }
-    return {pk: chosen.get(pk, default) for pk in ids}
-
-
 def channels_of(user: AbstractBaseUser) -> dict[str, tuple[bool, bool]]:
     """(in the app, by email) for every kind of notification, as `notify()` would use them
     for `user`: their choice, else the default (one query)."""

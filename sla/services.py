@@ -353,6 +353,14 @@ class PendingInstant:
     flag_column: str
     event_kind: str
 
+    def payload(self, ticket: Ticket) -> dict[str, str | None]:
+        """The timeline payload of its warning or breach event."""
+        return {
+            "target": self.target,
+            "due_at": _iso(getattr(ticket, COLUMNS[self.target][0])),
+            "at": _iso(self.at),
+        }
+
 
 def pending_sla_instants(ticket: Ticket) -> list[PendingInstant]:
     """The one answer to "which warnings and breaches may still be recorded?".
@@ -471,17 +479,8 @@ def record_due_sla_events(ticket: Ticket, now: dt.datetime) -> list[str]:
         )
         setattr(ticket, flag, now)
         if claimed:
-            due_col = COLUMNS[pending.target][0]
             record_event(
-                ticket,
-                pending.event_kind,
-                actor=None,
-                now=now,
-                payload={
-                    "target": pending.target,
-                    "due_at": _iso(getattr(ticket, due_col)),
-                    "at": _iso(pending.at),
-                },
+                ticket, pending.event_kind, actor=None, now=now, payload=pending.payload(ticket)
             )
             recorded.append(f"{pending.target}:{pending.label}")
     return recorded
