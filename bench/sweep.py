@@ -158,7 +158,7 @@ def run(total: int) -> dict[str, float]:
     from django.utils import timezone
 
     from escalation.models import Escalation, EscalationRule
-    from escalation.services import rules_changed, sweep
+    from escalation.sweep import rules_changed, sweep
     from notifications.models import Notification
     from sla.models import BusinessCalendar
     from sla.services import calendar_spec

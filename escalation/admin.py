@@ -14,14 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from escalation.engine import Escalate, evaluate
+from escalation.facts import RuleSet, deescalated_into_cycle, open_escalation, ticket_facts
 from escalation.models import Escalation, EscalationRule, RuleFiring
-from escalation.services import (
-    RuleSet,
-    deescalated_into_cycle,
-    open_escalation,
-    rules_changed,
-    ticket_facts,
-)
+from escalation.sweep import rules_changed
 from sla.admin import TicketConditionsForm
 from tickets.admin import TicketVisibleAdminMixin
 from tickets.models import SupportLevel, Team, Ticket

@@ -7,7 +7,7 @@ class EscalationConfig(AppConfig):
     verbose_name = _("Escalation")
 
     def ready(self) -> None:
-        from escalation.services import on_ticket_change
+        from escalation.evaluation import on_ticket_change
         from tickets.services import register_change_hook
 
         # Runs after the SLA hook (app order): evaluates the rules on the fresh deadlines.

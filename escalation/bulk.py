@@ -1,7 +1,7 @@
 """The sweep's set-based lane: a locked batch of due tickets decided in memory and written
 with one statement per table.
 
-The per-ticket lane (`services.evaluate_ticket`) runs a ticket through the services, which
+The per-ticket lane (`evaluation.evaluate_ticket`) runs a ticket through the services, which
 read and write row by row: some 45 statements and 30 ms per escalation. Here a batch is read
 with a fixed number of queries, each ticket is decided with the same parts the services use
 (`ticket_facts` and the engine's `evaluate`, `pending_sla_instants`, `clock_after_change`,
@@ -37,7 +37,7 @@ from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone, translation
 
-from escalation import services
+from escalation import evaluation, facts, handoff, reports
 from escalation.engine import Decision, Escalate, Evaluation, Trigger, evaluate
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk.db import update_rows
@@ -89,7 +89,7 @@ def available() -> bool:
     """Whether the lane knows every effect of a ticket write: the registered change hooks and
     event listeners are exactly the ones it mirrors, and listeners are not muted."""
     return (
-        ticket_services.change_hooks() == (sla.on_ticket_change, services.on_ticket_change)
+        ticket_services.change_hooks() == (sla.on_ticket_change, evaluation.on_ticket_change)
         and ticket_services.event_listeners() == (notifications.on_ticket_event,)
         and not ticket_services.listeners_are_muted()
     )
@@ -121,7 +121,7 @@ def _resolved(value: Any) -> Any:
 class Config:
     """What every ticket of a sweep is decided with, read once per batch."""
 
-    rules: services.RuleSet
+    rules: facts.RuleSet
     levels: dict[int, SupportLevel]
     teams: dict[int, Team]
     members: dict[int, set[int]]
@@ -132,7 +132,7 @@ class Config:
     endpoints: list[WebhookEndpoint]
 
     @classmethod
-    def load(cls, rules: services.RuleSet, now: dt.datetime) -> Config:
+    def load(cls, rules: facts.RuleSet, now: dt.datetime) -> Config:
         levels = {lv.pk: lv for lv in SupportLevel.objects.select_related("tier_target__calendar")}
         teams = {team.pk: team for team in Team.objects.all()}
         for team in teams.values():
@@ -173,7 +173,7 @@ class Plan:
     """Everything one ticket's evaluation writes, decided but not yet written."""
 
     ticket: Ticket
-    outcome: services.Outcome
+    outcome: reports.Outcome
     before: tuple[Any, ...] = ()  # the ticket's TICKET_FIELDS as read
     firings: list[RuleFiring] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
@@ -231,7 +231,7 @@ class Batch:
         for message in (
             Message.objects.filter(ticket_id__in=ids, kind__in=["reply", "note"])
             .annotate(row=latest)
-            .filter(row__lte=services.PACKAGE_NOTES)
+            .filter(row__lte=handoff.PACKAGE_NOTES)
             .order_by("ticket_id", "-created_at", "-pk")
         ):
             self.notes[message.ticket_id].append(message)
@@ -249,14 +249,14 @@ class Batch:
     def _evaluate(self, ticket: Ticket) -> Evaluation:
         waiting = self._open_escalation(ticket)
         since = ticket.cycle_started_at or ticket.created_at
-        facts = services.ticket_facts(
+        ticket_facts = facts.ticket_facts(
             ticket,
             fired=self.fired[ticket.pk, ticket.escalation_cycle],
             awaiting_ack=waiting.ack_due_at if waiting else None,
             deescalated=self.uses_severity
             and any(raised >= since for raised in self.deescalations[ticket.pk]),
         )
-        return evaluate(facts, self.rules.specs, self.now)
+        return evaluate(ticket_facts, self.rules.specs, self.now)
 
     def _recipients(
         self,
@@ -297,7 +297,7 @@ class Batch:
         )
 
     def _target_of(self, ticket: Ticket, rule: EscalationRule) -> tuple[Team, str] | None:
-        up = services.next_team_up(ticket)
+        up = facts.next_team_up(ticket)
         if rule.escalate == Escalate.HIERARCHICAL and up is not None:
             if up.pk == ticket.team_id:
                 # A team that escalates to itself (only data written around the admin): the
@@ -313,11 +313,11 @@ class Batch:
     # --- Deciding ---------------------------------------------------------------------------
 
     def plan(self, ticket: Ticket) -> Plan:
-        """What `services.evaluate_ticket` would write for `ticket`, or `HandBack`. A ticket
+        """What `evaluation.evaluate_ticket` would write for `ticket`, or `HandBack`. A ticket
         handed back leaves the batch's state for it spoilt: it is not planned again."""
         plan = Plan(
             ticket=ticket,
-            outcome=services.Outcome(ticket.pk, ticket.reference),
+            outcome=reports.Outcome(ticket.pk, ticket.reference),
             before=_ticket_values(ticket),
         )
         self.current = plan
@@ -333,7 +333,7 @@ class Batch:
             for decision in evaluation.decisions:
                 self._apply(ticket, decision)
                 rule = self.rules.by_id[decision.rule.id]
-                plan.outcome.fired.append(f"{rule.name} ({services.describe(decision.reason)})")
+                plan.outcome.fired.append(f"{rule.name} ({facts.describe(decision.reason)})")
             evaluation = self._evaluate(ticket)
             if evaluation.decisions:
                 raise HandBack("a rule fires again after the first round")
@@ -440,7 +440,7 @@ class Batch:
         return recorded
 
     def _apply(self, ticket: Ticket, decision: Decision) -> None:
-        """`services._apply`."""
+        """`evaluation.apply_decision`."""
         rule = self.rules.by_id[decision.rule.id]
         if rule.raise_priority_to is not None and rule.raise_priority_to < ticket.priority:
             raise HandBack("the rule raises the priority")
@@ -453,11 +453,11 @@ class Batch:
                 cycle=ticket.escalation_cycle,
                 fired_at=self.now,
                 trigger=decision.trigger,
-                reason=services.describe(decision.reason),
+                reason=facts.describe(decision.reason),
             )
         )
         self.fired[ticket.pk, ticket.escalation_cycle].add(rule.pk)
-        reason = f"{rule.name}: {services.describe(decision.reason)}"
+        reason = f"{rule.name}: {facts.describe(decision.reason)}"
         if decision.trigger == Trigger.UNACKNOWLEDGED:
             waiting = self._open_escalation(ticket)
             if waiting is not None:
@@ -480,13 +480,13 @@ class Batch:
                 cause=f"rule:{rule.pk}:{ticket.pk}:{ticket.escalation_cycle}",
                 payload={
                     "rule": rule.name,
-                    "reason": services.describe(decision.reason),
+                    "reason": facts.describe(decision.reason),
                     "target": decision.sla_target,
                 },
             )
             return
         to_team, kind = target
-        package = services.package_from_history(ticket, reason, notes=self.notes[ticket.pk])
+        package = handoff.package_from_history(ticket, reason, notes=self.notes[ticket.pk])
         self._raise(
             ticket,
             kind=kind,
@@ -504,13 +504,13 @@ class Batch:
         *,
         kind: str,
         to_team: Team,
-        package: services.Package,
+        package: handoff.Package,
         rule: EscalationRule,
         trigger: str,
         reason: str,
         also_notify: list[AbstractBaseUser],
     ) -> None:
-        """`services._raise` for a rule (no actor)."""
+        """`handoff.raise_escalation` for a rule (no actor)."""
         plan = self.current
         for previous in self.escalations[ticket.pk]:
             if previous.status == S.RAISED:
@@ -529,7 +529,7 @@ class Batch:
             from_level=ticket.level,
             to_level=to_team.level,
             raised_at=self.now,
-            ack_due_at=services._ack_due(to_team, ticket, self.now),
+            ack_due_at=handoff.ack_due(to_team, ticket, self.now),
             **package.as_fields(),
         )
         plan.escalations.append(escalation)
@@ -669,10 +669,10 @@ def write(plans: list[Plan], now: dt.datetime) -> None:
 
 
 def run_batch(
-    rules: services.RuleSet,
+    rules: facts.RuleSet,
     tickets: list[Ticket],
     now: dt.datetime,
-    report: services.SweepReport,
+    report: reports.SweepReport,
 ) -> list[int]:
     """Decide and write a locked batch in the set-based lane; returns the ids it hands back
     to the per-ticket lane (all of them when the batch failed, rolled back to its savepoint)."""

@@ -98,7 +98,7 @@ class RuleSpec:
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a rule fires, as values (`escalation.services.describe` words it for people): the
+    """Why a rule fires, as values (`escalation.facts.describe` words it for people): the
     trigger and its detail, which is the priority (severity), the risk score (soft signal),
     the business-time threshold (no progress) or the SLA target's name (warning, breach)."""
 

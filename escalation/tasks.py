@@ -1,4 +1,4 @@
-"""Celery tasks of the escalation engine: thin wrappers around `escalation.services`."""
+"""Celery tasks of the escalation engine: thin wrappers around `escalation.sweep`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from escalation import services
+from escalation import sweep as sweeping
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def sweep_escalations(at: str | None = None, helper: bool = False) -> dict[str, 
     now = dt.datetime.fromisoformat(at) if at else timezone.now()
     helpers = 0
     if not helper:
-        wanted = services.helpers_wanted(
+        wanted = sweeping.helpers_wanted(
             now=now,
             parallel=settings.ESCALATION_SWEEP_PARALLEL,
             batch=settings.ESCALATION_SWEEP_BATCH,
@@ -42,7 +42,7 @@ def sweep_escalations(at: str | None = None, helper: bool = False) -> dict[str, 
                 )
                 break
             helpers += 1
-    report = services.sweep(now=now)
+    report = sweeping.sweep(now=now)
     summary = {
         "examined": report.examined,
         "fired": report.fired,

@@ -45,6 +45,7 @@ from django_htmx.middleware import HtmxDetails
 
 from escalation import services as escalation_services
 from escalation.forms import DeescalateForm, EscalateForm
+from escalation.handoff import package_from_history
 from escalation.models import Escalation
 from notifications.selectors import TemplateChoice, templates_for
 from tickets import selectors, services
@@ -228,7 +229,7 @@ def _escalation_context(
     elif agent and ticket.is_active:
         context["escalate_form"] = EscalateForm(
             ticket=ticket,
-            initial=escalation_services.package_from_history(ticket, "").as_fields(),
+            initial=package_from_history(ticket, "").as_fields(),
         )
     if forms.get("deescalate_form"):
         context["deescalate_form"] = forms["deescalate_form"]

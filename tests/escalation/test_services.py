@@ -12,8 +12,9 @@ from django.db import IntegrityError, transaction
 from django.utils import translation
 from django_fsm import TransitionNotAllowed
 
-from escalation import bulk
+from escalation import bulk, evaluation, facts
 from escalation import services as esc
+from escalation import sweep as sweeping
 from escalation.engine import Reason, Trigger
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from notifications.models import Notification
@@ -100,7 +101,7 @@ class TestRules:
 
     def test_first_response_breach_escalates_once(self, chain):
         ticket = chain.ticket()  # Sev 3: first response due 13:00
-        report = esc.sweep(now=MON_9 + 4 * H + dt.timedelta(minutes=1))
+        report = sweeping.sweep(now=MON_9 + 4 * H + dt.timedelta(minutes=1))
         ticket.refresh_from_db()
         assert ticket.level.rank == 2
         assert report.fired >= 1
@@ -108,8 +109,8 @@ class TestRules:
             escalation=ticket.escalations.get(), actor=chain.agents[1], now=MON_9 + 4 * H
         )
         # Later sweeps: the breach belongs to the previous cycle; nothing more happens.
-        esc.sweep(now=MON_9 + 5 * H)
-        esc.sweep(now=MON_9 + 6 * H)
+        sweeping.sweep(now=MON_9 + 5 * H)
+        sweeping.sweep(now=MON_9 + 6 * H)
         ticket.refresh_from_db()
         assert ticket.level.rank == 2
         assert ticket.escalations.filter(kind="hierarchical").count() == 1
@@ -119,8 +120,8 @@ class TestRules:
         services.ticket_assign(
             ticket=ticket, actor=chain.agents[0], assignee=chain.agents[0], now=MON_9
         )
-        esc.sweep(now=MON_9 + 3 * H)
-        esc.sweep(now=MON_9 + 3 * H + dt.timedelta(minutes=1))
+        sweeping.sweep(now=MON_9 + 3 * H)
+        sweeping.sweep(now=MON_9 + 3 * H + dt.timedelta(minutes=1))
         warnings = Notification.objects.filter(kind=Notification.Kind.SLA_WARNING, ticket=ticket)
         assert sorted(n.user.username for n in warnings) == ["agent1", "lead1"]
 
@@ -129,10 +130,10 @@ class TestRules:
         services.ticket_reply(ticket=ticket, actor=chain.agents[0], body="On it", now=MON_9)
         ticket.refresh_from_db()
         friday_17 = dt.datetime(2026, 3, 6, 17, tzinfo=BERLIN)
-        esc.sweep(now=friday_17 - dt.timedelta(minutes=1))
+        sweeping.sweep(now=friday_17 - dt.timedelta(minutes=1))
         ticket.refresh_from_db()
         assert ticket.level.rank == 1
-        esc.sweep(now=friday_17)
+        sweeping.sweep(now=friday_17)
         ticket.refresh_from_db()
         assert ticket.level.rank == 2
         assert "without progress" in ticket.escalations.get().reason
@@ -147,7 +148,7 @@ class TestRules:
             now=MON_9,
         )
         assert first.ack_due_at == MON_9 + dt.timedelta(minutes=30)  # level 2 tier target
-        esc.sweep(now=MON_9 + dt.timedelta(minutes=31))
+        sweeping.sweep(now=MON_9 + dt.timedelta(minutes=31))
         ticket.refresh_from_db()
         first.refresh_from_db()
         assert first.status == Escalation.Status.ESCALATED_FURTHER
@@ -168,7 +169,7 @@ class TestRules:
         esc.escalation_acknowledge(
             escalation=first, actor=chain.agents[1], now=MON_9 + dt.timedelta(minutes=10)
         )
-        esc.sweep(now=MON_9 + 2 * H)
+        sweeping.sweep(now=MON_9 + 2 * H)
         ticket.refresh_from_db()
         first.refresh_from_db()
         assert first.status == Escalation.Status.ACKNOWLEDGED
@@ -178,14 +179,14 @@ class TestRules:
     def test_rule_change_takes_effect_on_the_next_evaluation(self, chain):
         ticket = chain.ticket()
         EscalationRule.objects.filter(trigger="sla_breach").update(is_active=False)
-        esc.sweep(now=MON_9 + 5 * H)
+        sweeping.sweep(now=MON_9 + 5 * H)
         ticket.refresh_from_db()
         assert ticket.level.rank == 1
         EscalationRule.objects.filter(name="First response breached: next level").update(
             is_active=True
         )
-        esc.rules_changed(now=MON_9 + 5 * H)  # what the admin does after a save
-        esc.sweep(now=MON_9 + 5 * H)
+        sweeping.rules_changed(now=MON_9 + 5 * H)  # what the admin does after a save
+        sweeping.sweep(now=MON_9 + 5 * H)
         ticket.refresh_from_db()
         assert ticket.level.rank == 2
 
@@ -339,7 +340,7 @@ class TestExactlyOnce:
         for _ in range(5):
             chain.ticket()
         with django_assert_max_num_queries(1):
-            report = esc.sweep(now=MON_9 + dt.timedelta(minutes=1))
+            report = sweeping.sweep(now=MON_9 + dt.timedelta(minutes=1))
         assert report.examined == 0
 
     def test_dry_run_changes_nothing_and_previews_another_instant(self, chain, capsys):
@@ -363,7 +364,7 @@ class TestExactlyOnce:
     @pytest.mark.parametrize("lane", ["bulk", "single"])
     def test_one_bad_ticket_does_not_stall_the_rest(self, chain, monkeypatch, lane):
         good, bad = chain.ticket(), chain.ticket()
-        original, original_plan = esc.evaluate_ticket, bulk.Batch.plan
+        original, original_plan = evaluation.evaluate_ticket, bulk.Batch.plan
 
         def flaky(ticket, **kw):
             if ticket.pk == bad.pk:
@@ -375,9 +376,9 @@ class TestExactlyOnce:
                 raise RuntimeError("boom")
             return original_plan(self, ticket)
 
-        monkeypatch.setattr(esc, "evaluate_ticket", flaky)
+        monkeypatch.setattr(sweeping, "evaluate_ticket", flaky)
         monkeypatch.setattr(bulk.Batch, "plan", flaky_plan)
-        report = esc.sweep(now=MON_9 + 5 * H, bulk=lane == "bulk")
+        report = sweeping.sweep(now=MON_9 + 5 * H, bulk=lane == "bulk")
         assert report.failed == [bad.pk]
         assert (report.bulk, report.single) == ((1, 1) if lane == "bulk" else (0, 2))
         good.refresh_from_db()
@@ -394,7 +395,7 @@ class TestExactlyOnce:
 
         monkeypatch.setattr(bulk, "write", broken)
         now = MON_9 + 5 * H
-        report = esc.sweep(now=now)
+        report = sweeping.sweep(now=now)
         assert (report.examined, report.bulk, report.single, report.failed) == (3, 0, 3, [])
         for ticket in tickets:
             ticket.refresh_from_db()
@@ -418,7 +419,7 @@ class TestExactlyOnce:
         plain = chain.ticket()
         special = chain.ticket()
         Ticket.objects.filter(pk=special.pk).update(channel="phone")
-        report = esc.sweep(now=MON_9 + 5 * H)
+        report = sweeping.sweep(now=MON_9 + 5 * H)
         assert (report.bulk, report.single) == (1, 1)
         plain.refresh_from_db()
         special.refresh_from_db()
@@ -435,10 +436,10 @@ class TestReviewFindings:
         services.ticket_reply(
             ticket=ticket, actor=chain.agents[0], body="On it", now=MON_9 + dt.timedelta(minutes=10)
         )
-        esc.sweep(now=MON_9 + 5 * H)
+        sweeping.sweep(now=MON_9 + 5 * H)
         ticket.refresh_from_db()
         assert ticket.next_check_at > MON_9 + 5 * H
-        assert esc.sweep(now=MON_9 + 5 * H).examined == 0
+        assert sweeping.sweep(now=MON_9 + 5 * H).examined == 0
 
     def test_moving_the_ticket_back_ends_the_waiting_escalation(self, chain):
         ticket = chain.ticket()
@@ -458,7 +459,7 @@ class TestReviewFindings:
         )
         escalation.refresh_from_db()
         assert escalation.status == Escalation.Status.CLOSED
-        esc.sweep(now=MON_9 + 2 * H)  # past L2's acknowledgement deadline
+        sweeping.sweep(now=MON_9 + 2 * H)  # past L2's acknowledgement deadline
         ticket.refresh_from_db()
         assert ticket.team == chain.teams[0]
         assert not Notification.objects.filter(
@@ -501,7 +502,7 @@ class TestReviewFindings:
         services.ticket_transition(ticket=ticket, actor=agent, name="open", now=MON_9)
         services.ticket_transition(ticket=ticket, actor=agent, name="pend", now=MON_9)
         next_week = MON_9 + dt.timedelta(days=7)
-        esc.sweep(now=next_week)
+        sweeping.sweep(now=next_week)
         ticket.refresh_from_db()
         assert ticket.level.rank == 1
         services.ticket_add_customer_message(ticket=ticket, body="Here they are", now=next_week)
@@ -511,7 +512,7 @@ class TestReviewFindings:
     def test_rules_do_not_hand_off_to_an_inactive_team(self, chain):
         ticket = chain.ticket()
         Team.objects.filter(pk=chain.teams[1].pk).update(is_active=False)
-        esc.sweep(now=MON_9 + 5 * H)  # first response breached
+        sweeping.sweep(now=MON_9 + 5 * H)  # first response breached
         ticket.refresh_from_db()
         assert ticket.team == chain.teams[0]
 
@@ -548,16 +549,16 @@ class TestReasonsInWords:
     )
     def test_each_trigger_is_worded(self, reason, english, german):
         with translation.override("en"):
-            assert esc.describe(reason) == english
+            assert facts.describe(reason) == english
         with translation.override("de"):
-            assert esc.describe(reason) == german
+            assert facts.describe(reason) == german
 
     @pytest.mark.django_db
     def test_stored_reasons_use_the_site_language_not_the_requesters(self, chain, settings):
         settings.LANGUAGE_CODE = "de"
         ticket = chain.ticket()
         with translation.override("en"):
-            esc.sweep(now=MON_9 + 5 * H)
+            sweeping.sweep(now=MON_9 + 5 * H)
         firing = RuleFiring.objects.filter(ticket=ticket).order_by("pk").first()
         assert firing is not None
         assert firing.reason.startswith(("SLA", "seit", "Eskalation", "Priorität", "Risikowert"))
@@ -594,10 +595,10 @@ class TestSweepFanOut:
         chain.ticket()
         chain.ticket()
         now = MON_9 + 5 * H
-        assert esc.helpers_wanted(now=now, parallel=4, batch=2) == 0
+        assert sweeping.helpers_wanted(now=now, parallel=4, batch=2) == 0
         chain.ticket()
-        assert esc.helpers_wanted(now=now, parallel=4, batch=2) == 1
-        assert esc.helpers_wanted(now=now, parallel=1, batch=2) == 0
+        assert sweeping.helpers_wanted(now=now, parallel=4, batch=2) == 1
+        assert sweeping.helpers_wanted(now=now, parallel=1, batch=2) == 0
 
     def test_a_broker_that_refuses_leaves_the_sweep_alone(self, chain, settings, monkeypatch):
         from escalation import tasks
@@ -621,9 +622,9 @@ def test_a_sweep_looks_at_each_due_ticket_once_across_batches(chain, lane):
     """Tickets due at one instant (as after a rule change) are paged by (instant, id)."""
     tickets = [chain.ticket() for _ in range(5)]
     now = MON_9 + 5 * H
-    esc.rules_changed(now=now)
+    sweeping.rules_changed(now=now)
     Ticket.objects.filter(pk=tickets[2].pk).update(next_check_at=now - H)  # due earlier
-    report = esc.sweep(now=now, batch=2, bulk=lane == "bulk", dry_run=lane == "dry-run")
+    report = sweeping.sweep(now=now, batch=2, bulk=lane == "bulk", dry_run=lane == "dry-run")
     assert report.examined == 5
     assert report.bulk + report.single == 5
     looked_at = [o.reference for o in report.outcomes]
@@ -637,7 +638,7 @@ def test_a_team_that_escalates_to_itself_is_left_to_the_services(chain):
     """Only possible around the admin; the services raise the escalation and skip the hand-off."""
     ticket = chain.ticket()
     Team.objects.filter(pk=chain.teams[0].pk).update(escalates_to=chain.teams[0])
-    report = esc.sweep(now=MON_9 + 5 * H)
+    report = sweeping.sweep(now=MON_9 + 5 * H)
     assert report.single >= 1 and report.failed == []
     ticket.refresh_from_db()
     assert ticket.team == chain.teams[0] and ticket.escalation_cycle == 0

@@ -30,7 +30,9 @@ from django.db import models, transaction
 from django.db.models import Q
 from django_fsm import TransitionNotAllowed
 
+from escalation import facts
 from escalation import services as esc
+from escalation import sweep as sweeping
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from notifications.models import Delivery, EventType, Notification, WebhookEndpoint
 from notifications.services import preferences_update
@@ -417,7 +419,7 @@ def _act(w: World, ticket: Ticket, when: dt.datetime, *, replies: bool, shapes: 
     team = ticket.team
     agents = w.agents(team)
     agent = rng.choice(agents)
-    waiting = esc.open_escalation(ticket)
+    waiting = facts.open_escalation(ticket)
     options: list[tuple[str, int]] = []
     if ticket.is_active:
         options += [("note", 3), ("customer", 3), ("follow", 1), ("assign", 2), ("priority", 1)]
@@ -473,7 +475,7 @@ def _act(w: World, ticket: Ticket, when: dt.datetime, *, replies: bool, shapes: 
                 services.ticket_transition(ticket=ticket, actor=agent, name=kind, now=when)
             case "escalate":
                 across = team.pk != w.security.pk and (
-                    esc.next_team_up(ticket) is None or rng.random() < 0.25
+                    facts.next_team_up(ticket) is None or rng.random() < 0.25
                 )
                 esc.escalation_raise(
                     ticket=ticket,
@@ -558,7 +560,7 @@ def build(knobs: Knobs) -> Scenario:
             _act(w, ticket, created + minute * M, replies=replies, shapes=shapes)
     if rules_changed:
         _later_rules(w, shapes=shapes)
-        esc.rules_changed(now=at - 10 * M)
+        sweeping.rules_changed(now=at - 10 * M)
     for user in w.to_deactivate:
         User.objects.filter(pk=user.pk).update(is_active=False)
     if knobs.quirks:
@@ -721,7 +723,7 @@ def snapshot() -> dict[str, Any]:
     }
 
 
-def outcomes(report: esc.SweepReport) -> dict[str, dict[str, Any]]:
+def outcomes(report: sweeping.SweepReport) -> dict[str, dict[str, Any]]:
     """The report's per-ticket outcomes by reference."""
     by_ref = {
         o.reference: {
@@ -784,12 +786,12 @@ class _RollBack(Exception):
 
 def sweep_and_roll_back(
     scenario: Scenario, *, bulk: bool
-) -> tuple[esc.SweepReport, dict[str, Any]]:
+) -> tuple[sweeping.SweepReport, dict[str, Any]]:
     """Sweep, take the snapshot, and undo the sweep (the next run starts from the same state)."""
     result = {}
     try:
         with transaction.atomic():
-            result["report"] = esc.sweep(now=scenario.at, batch=scenario.batch, bulk=bulk)
+            result["report"] = sweeping.sweep(now=scenario.at, batch=scenario.batch, bulk=bulk)
             result["snapshot"] = snapshot()
             raise _RollBack
     except _RollBack:

@@ -182,7 +182,7 @@ def test_broker_outage_then_recovery_escalates_everything_once(start_worker, tmp
 
 
 def test_rule_and_sla_changes_take_effect_on_the_next_evaluation(start_worker):
-    from escalation.services import rules_changed
+    from escalation.sweep import rules_changed
     from sla.models import BusinessCalendar, SLAPolicy, SLATarget
     from sla.services import sla_recompute
     from tests.escalation.test_services import Chain

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 
 from escalation import services as esc
+from escalation import sweep as sweeping
 from notifications import email, outbox
 from notifications.models import ChannelPreference, Delivery, Notification, Preference
 from notifications.services import notify, resolve_recipients
@@ -146,7 +147,7 @@ class TestEscalationNotices:
         escalation = esc.escalation_raise(
             ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package(), now=T1
         )
-        esc.sweep(now=escalation.ack_due_at + dt.timedelta(minutes=1))
+        sweeping.sweep(now=escalation.ack_due_at + dt.timedelta(minutes=1))
         # The raising team, and the lead of the team that did not take it, hear of it.
         assert emailed(K.ESCALATION_UNACKNOWLEDGED) == ["agent1", "lead1", "lead2"]
         delivery = Delivery.objects.get(kind=K.ESCALATION_UNACKNOWLEDGED, user=chain.leads[0])
@@ -200,7 +201,7 @@ class TestCadence:
         warning, due = ticket.next_update_warning_at, ticket.next_update_due_at
         assert warning < due
 
-        esc.sweep(now=warning)
+        sweeping.sweep(now=warning)
         # The owner gets the reminder (with the template), not also the rule's generic
         # "SLA warning" about the same deadline; the lead still gets that one.
         assert told(K.STATUS_UPDATE_DUE) == ["agent2"]
@@ -209,7 +210,7 @@ class TestCadence:
         reminder = Notification.objects.get(kind=K.STATUS_UPDATE_DUE)
         assert reminder.payload["due_at"] == due.isoformat()
 
-        esc.sweep(now=due)
+        sweeping.sweep(now=due)
         assert told(K.STATUS_UPDATE_MISSED) == ["lead2"]
         assert emailed(K.STATUS_UPDATE_MISSED) == ["lead2"]
 
@@ -223,7 +224,7 @@ class TestCadence:
         ticket = chain.ticket()
         services.ticket_reply(ticket=ticket, actor=chain.agents[0], body="Looking", now=T1)
         ticket.refresh_from_db()
-        esc.sweep(now=ticket.next_update_due_at)
+        sweeping.sweep(now=ticket.next_update_due_at)
         assert told(K.STATUS_UPDATE_DUE) == told(K.STATUS_UPDATE_MISSED) == []
 
 

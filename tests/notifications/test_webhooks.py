@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from escalation import services as esc
+from escalation import sweep as sweeping
 from notifications import outbox, webhooks
 from notifications.models import Delivery, EventType, WebhookEndpoint
 from tests.escalation.test_services import MON_9, Chain, package
@@ -113,7 +114,7 @@ class TestPayload:
 
     def test_sla_events_are_published(self, chain, everything):
         chain.ticket()
-        esc.sweep(now=MON_9 + dt.timedelta(hours=3, minutes=1))  # 75 % of the 4 h response
+        sweeping.sweep(now=MON_9 + dt.timedelta(hours=3, minutes=1))  # 75 % of the 4 h response
         warning = events_of("sla.warning")[0]["data"]["sla"]
         assert warning["target"] == "first_response"
         assert warning["due_at"].startswith("2026-03-02T12:00:00")  # 13:00 Berlin, in UTC

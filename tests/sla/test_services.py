@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from escalation.services import sweep
+from escalation.sweep import sweep
 from sla import services as sla
 from sla.models import BusinessCalendar, CalendarException, ClockSegment, SeverityMatrix
 from tests.factories import CustomerFactory

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from escalation import services
+from escalation import sweep as sweeping
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             if parsed is None:
                 raise CommandError(f"Not an ISO time: {options['at']}")
             now = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
-        report = services.sweep(now=now, dry_run=options["dry_run"])
+        report = sweeping.sweep(now=now, dry_run=options["dry_run"])
         verb = "would fire" if options["dry_run"] else "fired"
         for outcome in report.outcomes:
             for line in outcome.fired:

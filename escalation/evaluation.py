@@ -1,0 +1,276 @@
+"""The rules applied to one ticket: record due SLA warnings and breaches, fire the rules that
+are due (each at most once per ticket and cycle, `RuleFiring`), and set `next_check_at`. Runs
+after every service change (`on_ticket_change`) and for each due ticket in the sweep."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from contextvars import ContextVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import translation
+
+from escalation.engine import (
+    Decision,
+    Escalate,
+    Evaluation,
+    Trigger,
+    evaluate,
+)
+from escalation.facts import (
+    RuleSet,
+    deescalated_into_cycle,
+    describe,
+    fired_rules,
+    next_team_up,
+    open_escalation,
+    ticket_facts,
+)
+from escalation.handoff import (
+    close_escalations,
+    package_from_history,
+    raise_escalation,
+    settle_escalations,
+)
+from escalation.models import Escalation, EscalationRule, RuleFiring
+from escalation.reports import Outcome
+from escalation.risk import RiskInputs, assess
+from notifications.models import Notification
+from notifications.services import notify, resolve_recipients
+from sla.services import next_sla_check, record_due_sla_events
+from tickets import services as ticket_services
+from tickets.models import Message, Team, Ticket
+
+logger = logging.getLogger(__name__)
+
+# Hand-offs decided for one ticket in one evaluation, at most: the chain has four levels, so a
+# Sev 1 can climb L1 → L2 → L3 at once; the bound stops a misconfigured chain from looping.
+MAX_ROUNDS = 6
+
+
+_evaluating: ContextVar[bool] = ContextVar("escalation_evaluating", default=False)
+
+
+def apply_decision(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.datetime) -> bool:
+    """Carry out one decision; False when another worker already fired it (nothing done)."""
+    rule = rules.by_id[decision.rule.id]
+    try:
+        with transaction.atomic():
+            RuleFiring.objects.create(
+                ticket=ticket,
+                rule=rule,
+                cycle=ticket.escalation_cycle,
+                fired_at=now,
+                trigger=decision.trigger,
+                reason=describe(decision.reason),
+            )
+    except IntegrityError:
+        return False  # exactly once: the (ticket, rule, cycle) row exists already
+    reason = f"{rule.name}: {describe(decision.reason)}"
+    if decision.trigger == Trigger.UNACKNOWLEDGED:
+        waiting = open_escalation(ticket)
+        if waiting is not None:
+            notify(
+                resolve_recipients(ticket, team_lead=True, team=waiting.from_team),
+                kind=Notification.Kind.ESCALATION_UNACKNOWLEDGED,
+                ticket=ticket,
+                cause=f"unack:{waiting.pk}",
+                payload={"to_team": waiting.to_team.name},
+                now=now,
+            )
+    if rule.raise_priority_to is not None and rule.raise_priority_to < ticket.priority:
+        ticket_services.ticket_change_priority(
+            ticket=ticket, actor=None, priority=rule.raise_priority_to, reason=reason, now=now
+        )
+        ticket.refresh_from_db()
+    if rule.mark_major_incident:
+        ticket_services.ticket_mark_major_incident(
+            ticket=ticket, actor=None, reason=reason, now=now
+        )
+        ticket.refresh_from_db()
+    to_team: Team | None = None
+    if rule.escalate == Escalate.HIERARCHICAL and next_team_up(ticket) is not None:
+        to_team = next_team_up(ticket)
+        kind = Escalation.Kind.HIERARCHICAL
+    elif (
+        rule.escalate == Escalate.FUNCTIONAL
+        and rule.functional_team_id != ticket.team_id
+        and rule.functional_team.is_active
+    ):
+        to_team = rule.functional_team
+        kind = Escalation.Kind.FUNCTIONAL
+    if to_team is not None:
+        # Resolve the rule's recipients before the hand-off changes who "assignee" and "team
+        # lead" are; the escalation notice then goes to them and the receiving team, once.
+        raise_escalation(
+            ticket=ticket,
+            kind=kind,
+            to_team=to_team,
+            package=package_from_history(ticket, reason),
+            actor=None,
+            rule=rule,
+            trigger=decision.trigger,
+            reason=reason,
+            keep_assignee=rule.keep_assignee,
+            now=now,
+            also_notify=rule_recipients(ticket, rule),
+        )
+    else:
+        notify_rule(ticket, rule, decision, now)
+    return True
+
+
+def rule_recipients(ticket: Ticket, rule: EscalationRule) -> list[AbstractBaseUser]:
+    """Who the rule tells about `ticket` (a hand-off adds the receiving team itself)."""
+    return resolve_recipients(
+        ticket,
+        assignee=rule.notify_assignee,
+        team_lead=rule.notify_team_lead,
+        level_rank=rule.notify_level_rank,
+        users=list(rule.notify_users.all()),
+    )
+
+
+def notify_rule(ticket: Ticket, rule: EscalationRule, decision: Decision, now: dt.datetime) -> None:
+    recipients = rule_recipients(ticket, rule)
+    kinds = {
+        Trigger.SLA_WARNING: Notification.Kind.SLA_WARNING,
+        Trigger.SLA_BREACH: Notification.Kind.SLA_BREACH,
+    }
+    notify(
+        recipients,
+        kind=kinds.get(decision.trigger, Notification.Kind.RULE_FIRED),
+        ticket=ticket,
+        cause=f"rule:{rule.pk}:{ticket.pk}:{ticket.escalation_cycle}",
+        payload={
+            "rule": rule.name,
+            "reason": describe(decision.reason),
+            "target": decision.sla_target,
+        },
+        now=now,
+    )
+
+
+def evaluate_ticket(
+    ticket: Ticket, *, now: dt.datetime, rules: RuleSet | None = None, dry_run: bool = False
+) -> Outcome:
+    """Record due SLA warnings/breaches, fire due rules, set `next_check_at`. Caller holds the
+    row lock (inside a transaction). With `dry_run`, nothing is written.
+
+    What it stores in words (reasons, the information package) is worded in the site's
+    language (`LANGUAGE_CODE`), whoever's request caused the evaluation; a dry run speaks the
+    viewer's language."""
+    if dry_run:
+        return _evaluate_ticket(ticket, now=now, rules=rules, dry_run=True)
+    with translation.override(settings.LANGUAGE_CODE):
+        return _evaluate_ticket(ticket, now=now, rules=rules, dry_run=False)
+
+
+def _evaluate_ticket(
+    ticket: Ticket, *, now: dt.datetime, rules: RuleSet | None, dry_run: bool
+) -> Outcome:
+    rules = rules or RuleSet.load()
+    outcome = Outcome(ticket_id=ticket.pk, reference=ticket.reference)
+    token = _evaluating.set(True)
+    try:
+        if not dry_run:
+            # Before anything else, so a target missed just before resolving is on record.
+            outcome.sla_events = record_due_sla_events(ticket, now)
+        if not ticket.is_active:
+            if not dry_run:
+                close_escalations(ticket, now)
+                Ticket.objects.filter(pk=ticket.pk).update(next_check_at=None)
+                ticket.next_check_at = None
+            return outcome
+        evaluation: Evaluation | None = None
+        uses_severity = any(r.trigger == Trigger.SEVERITY for r in rules.specs)
+        for _round in range(MAX_ROUNDS):
+            waiting = open_escalation(ticket)
+            facts = ticket_facts(
+                ticket,
+                fired=fired_rules(ticket),
+                awaiting_ack=waiting.ack_due_at if waiting else None,
+                # Only severity rules read this fact: spare the sweep the query otherwise.
+                deescalated=uses_severity and deescalated_into_cycle(ticket),
+            )
+            evaluation = evaluate(facts, rules.specs, now)
+            if not evaluation.decisions:
+                break
+            if dry_run:
+                outcome.fired += [
+                    f"{rules.by_id[d.rule.id].name} ({describe(d.reason)})"
+                    for d in evaluation.decisions
+                ]
+                break
+            applied = False
+            for decision in evaluation.decisions:
+                if apply_decision(ticket, decision, rules, now):
+                    applied = True
+                    outcome.fired.append(
+                        f"{rules.by_id[decision.rule.id].name} ({describe(decision.reason)})"
+                    )
+                ticket.refresh_from_db()
+            if not applied:
+                break
+        sla_next = next_sla_check(ticket)
+        engine_next = evaluation.next_check_at if evaluation else None
+        outcome.next_check_at = min(
+            (i for i in (sla_next, engine_next) if i is not None), default=None
+        )
+        if not dry_run and ticket.next_check_at != outcome.next_check_at:
+            Ticket.objects.filter(pk=ticket.pk).update(next_check_at=outcome.next_check_at)
+            ticket.next_check_at = outcome.next_check_at
+        return outcome
+    finally:
+        _evaluating.reset(token)
+
+
+# Changes after which the soft signals are assessed again.
+RISK_CHANGES = frozenset({"created", "customer_message", "reply", "reopen", "team", "recompute"})
+
+
+def refresh_risk(ticket: Ticket, now: dt.datetime) -> None:
+    """Assess the ticket's soft signals again and store the score with its reasons."""
+    recent = list(
+        ticket.messages.filter(kind__in=[Message.Kind.REPLY, Message.Kind.CUSTOMER])
+        .order_by("-created_at", "-pk")
+        .values_list("kind", "body")[:50]
+    )
+    follow_ups = 0
+    for kind, _body in recent:
+        if kind == Message.Kind.REPLY:
+            break
+        follow_ups += 1
+    texts = tuple(body for kind, body in recent if kind == Message.Kind.CUSTOMER)[:5]
+    score, reasons = assess(
+        RiskInputs(
+            follow_ups=follow_ups,
+            customer_texts=texts,
+            reopen_count=ticket.reopen_count,
+            vip=bool(ticket.customer_id and ticket.customer.is_vip),
+            hand_offs=max(ticket.escalation_cycle - ticket.reopen_count, 0),
+        )
+    )
+    if (score, reasons) != (ticket.risk_score, ticket.risk_reasons):
+        ticket.risk_score, ticket.risk_reasons, ticket.risk_changed_at = score, reasons, now
+        Ticket.objects.filter(pk=ticket.pk).update(
+            risk_score=score, risk_reasons=reasons, risk_changed_at=now
+        )
+
+
+def on_ticket_change(
+    ticket: Ticket, changes: frozenset[str], now: dt.datetime, actor: AbstractBaseUser | None
+) -> None:
+    """Evaluate at once after a ticket service changed something: a Sev 1 ticket escalates on
+    creation, not at the next sweep. Nested changes made by the evaluation itself are picked
+    up by its own loop."""
+    if "team" in changes:
+        settle_escalations(ticket, now)
+    if _evaluating.get():
+        return
+    if changes & RISK_CHANGES:
+        refresh_risk(ticket, now)
+    evaluate_ticket(ticket, now=now)

@@ -1,0 +1,156 @@
+"""What the engine knows of a ticket: the active rules as engine values, the ticket's facts,
+the escalation waiting for acknowledgement, and the words for a rule's reason. Reads only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from escalation.engine import (
+    Reason,
+    RuleSpec,
+    SLAInstants,
+    TicketFacts,
+    Trigger,
+)
+from escalation.models import Escalation, EscalationRule, RuleFiring
+from helpdesk.formats import duration_human
+from sla.clock import ALWAYS_OPEN, CalendarSpec
+from sla.models import target_label
+from sla.services import calendar_spec
+from tickets.models import Team, Ticket
+
+# ---------------------------------------------------------------------------------------------
+# Rules as engine values
+
+
+@dataclass
+class RuleSet:
+    """The active rules as engine values, read once per sweep (or per evaluation)."""
+
+    specs: list[RuleSpec]
+    by_id: dict[int, EscalationRule]
+
+    @classmethod
+    def load(cls) -> RuleSet:
+        rules = list(
+            EscalationRule.objects.active().prefetch_related("teams", "levels", "notify_users")
+        )
+        specs = [
+            rule.as_spec(
+                team_ids={t.pk for t in rule.teams.all()},
+                level_ranks={lv.rank for lv in rule.levels.all()},
+                notify=rule.notifies,
+            )
+            for rule in rules
+        ]
+        return cls(specs=specs, by_id={rule.pk: rule for rule in rules})
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts
+
+
+def calendar_of(ticket: Ticket) -> CalendarSpec:
+    if ticket.sla_policy_id is not None:
+        return calendar_spec(ticket.sla_policy.calendar)
+    return ALWAYS_OPEN
+
+
+def ticket_facts(
+    ticket: Ticket,
+    *,
+    fired: set[int],
+    awaiting_ack: dt.datetime | None,
+    deescalated: bool = False,
+) -> TicketFacts:
+    """The engine's view of `ticket`. Only running SLA targets carry instants."""
+    sla = {
+        "first_response": SLAInstants(
+            ticket.first_response_warning_at, ticket.first_response_due_at
+        )
+        if ticket.first_responded_at is None
+        else SLAInstants(),
+        "next_update": SLAInstants(ticket.next_update_warning_at, ticket.next_update_due_at),
+        "resolution": SLAInstants(ticket.resolution_warning_at, ticket.resolution_due_at),
+    }
+    customer = ticket.customer
+    return TicketFacts(
+        ticket_id=ticket.pk,
+        cycle=ticket.escalation_cycle,
+        team_id=ticket.team_id,
+        level_rank=ticket.level.rank,
+        priority=ticket.priority,
+        customer_tier=customer.tier if customer else "",
+        channel=ticket.channel,
+        created_at=ticket.created_at,
+        cycle_started_at=ticket.cycle_started_at or ticket.created_at,
+        last_progress_at=ticket.last_progress_at,
+        calendar=calendar_of(ticket),
+        sla=sla,
+        risk_score=ticket.risk_score,
+        risk_changed_at=ticket.risk_changed_at,
+        awaiting_ack_until=awaiting_ack,
+        can_escalate_up=next_team_up(ticket) is not None,
+        waiting_on_customer=ticket.status == Ticket.Status.PENDING,
+        resumed_at=ticket.resumed_at,
+        deescalated_into_cycle=deescalated,
+        fired_rule_ids=frozenset(fired),
+    )
+
+
+def next_team_up(ticket: Ticket) -> Team | None:
+    """The active team the ticket's team escalates to, if any (rules and people alike)."""
+    target = ticket.team.escalates_to
+    return target if target is not None and target.is_active else None
+
+
+def deescalated_into_cycle(ticket: Ticket) -> bool:
+    """Whether the current cycle began with a lead handing the ticket down."""
+    return Escalation.objects.filter(
+        ticket=ticket,
+        kind=Escalation.Kind.DE_ESCALATION,
+        raised_at__gte=ticket.cycle_started_at or ticket.created_at,
+    ).exists()
+
+
+def fired_rules(ticket: Ticket) -> set[int]:
+    return set(
+        RuleFiring.objects.filter(ticket=ticket, cycle=ticket.escalation_cycle).values_list(
+            "rule_id", flat=True
+        )
+    )
+
+
+def open_escalation(ticket: Ticket) -> Escalation | None:
+    """The escalation waiting for the ticket's current team to acknowledge it, if any."""
+    return (
+        Escalation.objects.filter(
+            ticket=ticket, status=Escalation.Status.RAISED, to_team_id=ticket.team_id
+        )
+        .order_by("-raised_at", "-pk")
+        .first()
+    )
+
+
+def describe(reason: Reason) -> str:
+    """Why a rule fired, in words of the active language (stored with the firing, the
+    escalation and the timeline, so evaluations word it in the site's language)."""
+    match reason.trigger:
+        case Trigger.SEVERITY:
+            return _("priority %(priority)s") % {"priority": reason.detail}
+        case Trigger.SOFT_SIGNAL:
+            return _("risk score %(score)s") % {"score": reason.detail}
+        case Trigger.NO_PROGRESS:
+            return _("no progress for %(duration)s of business time") % {
+                "duration": duration_human(reason.detail, "h")
+            }
+        case Trigger.UNACKNOWLEDGED:
+            return _("escalation not acknowledged in time")
+        case Trigger.SLA_WARNING:
+            return _("SLA warning: %(target)s") % {"target": target_label(reason.detail)}
+        case Trigger.SLA_BREACH:
+            return _("SLA breach: %(target)s") % {"target": target_label(reason.detail)}
+    return str(reason.trigger)
