@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -322,11 +322,22 @@ def ticket_create(
     return ticket
 
 
+# The severity matrix belongs to the SLA configuration: `sla` registers its lookup here (in
+# SlaConfig.ready), so that tickets/ does not import it. Without one, the default grid applies.
+SeverityMatrixSource = Callable[[], Mapping[tuple[int, int], int] | None]
+_severity_matrix_sources: list[SeverityMatrixSource] = []
+
+
+def register_severity_matrix(source: SeverityMatrixSource) -> None:
+    """Take priorities from the grid `source` returns (None: the default grid). The last one
+    registered wins."""
+    _severity_matrix_sources[:] = [source]
+
+
 def derive_ticket_priority(impact: int, urgency: int) -> int:
     """The priority for a new or re-assessed ticket, from the active severity matrix."""
-    from sla.services import active_severity_matrix
-
-    return derive_priority(impact, urgency, active_severity_matrix())
+    matrix = _severity_matrix_sources[0]() if _severity_matrix_sources else None
+    return derive_priority(impact, urgency, matrix)
 
 
 def _progress(ticket: Ticket, actor: AbstractBaseUser | None, now: datetime) -> list[str]:
