@@ -46,6 +46,7 @@ from django_htmx.middleware import HtmxDetails
 from escalation import services as escalation_services
 from escalation.forms import DeescalateForm, EscalateForm
 from escalation.models import Escalation
+from helpdesk import uploads
 from notifications.selectors import TemplateChoice, templates_for
 from tickets import selectors, services
 from tickets.forms import (
@@ -130,7 +131,9 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
     _require_agent(request)
     teams = list(selectors.assignable_teams())
     if request.method == "POST":
-        form = TicketCreateForm(request.POST, request.FILES, teams=teams)
+        form = TicketCreateForm(
+            request.POST, request.FILES, teams=teams, upload_refusal=uploads.refusal(request)
+        )
         if form.is_valid():
             try:
                 ticket = services.ticket_create(
@@ -290,7 +293,7 @@ def ticket_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     """A public reply, or an internal note when `internal` is ticked."""
     ticket = selectors.ticket_for_user(request.user, reference)
-    form = MessageForm(request.POST, request.FILES)
+    form = MessageForm(request.POST, request.FILES, upload_refusal=uploads.refusal(request))
     if form.is_valid():
         internal = form.cleaned_data["internal"]
         service = services.ticket_add_note if internal else services.ticket_reply

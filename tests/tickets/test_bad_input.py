@@ -7,18 +7,11 @@ import base64
 import json
 
 import pytest
-from django.test import Client
 
 from tests.tickets.test_views import new_ticket
 from tickets.models import Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
-
-
-@pytest.fixture
-def agent_client(client, agent, team_a) -> Client:
-    client.force_login(agent)
-    return client
 
 
 @pytest.fixture
