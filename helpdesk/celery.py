@@ -4,11 +4,18 @@ import os
 
 from celery import Celery
 
+from notifications.queueing import DELIVERIES_QUEUE, DELIVERY_TASKS
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
 app = Celery("helpdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Emails and webhooks go to their own queue, consumed by their own worker (`-Q deliveries`):
+# a receiver that answers slowly then holds a delivery worker, never the one that runs the
+# escalation sweep and the SLA work on the default queue.
+app.conf.task_routes = {name: {"queue": DELIVERIES_QUEUE} for name in DELIVERY_TASKS}
 
 
 # Periodic work, one entry each; the escalation sweep and the outbox relay register here.

@@ -130,9 +130,26 @@ STORAGES = {
 }
 # Attachments are never served from MEDIA_URL: only through the authorised download view.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Upload limits, enforced while the request streams in (helpdesk/uploads.py), and again by the
+# services for every other way in: per file, files per message, the whole request, and all
+# attachments of one ticket together.
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_MAX_FILES = env.int("ATTACHMENT_MAX_FILES", default=10)
+UPLOAD_MAX_REQUEST_BYTES = env.int("UPLOAD_MAX_REQUEST_BYTES", default=25 * 1024 * 1024)
+TICKET_ATTACHMENTS_MAX_BYTES = env.int("TICKET_ATTACHMENTS_MAX_BYTES", default=100 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "helpdesk.uploads.UploadLimitHandler",  # first: it stops the upload at a limit
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Django's own cap on files per request answers with a bare 400; ours comes first, with a form
+# error, so Django's sits one above it.
+DATA_UPLOAD_MAX_NUMBER_FILES = ATTACHMENT_MAX_FILES + 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Stored attachments are readable by the app's user and group only.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
 TICKET_REFERENCE_PREFIX = env.str("TICKET_REFERENCE_PREFIX", default="HD")
 TICKETS_PER_PAGE = env.int("TICKETS_PER_PAGE", default=25)

@@ -13,3 +13,6 @@ class NotificationsConfig(AppConfig):
         # Every timeline entry, in its own transaction: webhook and email deliveries are
         # written to the outbox together with the event that causes them.
         register_event_listener(on_ticket_event)
+        # The outbox queues the send task by name; registered here, it runs inline in eager
+        # mode (CELERY_TASK_ALWAYS_EAGER) as the other tasks do.
+        import notifications.tasks  # noqa: F401

@@ -25,6 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from notifications.addresses import is_forbidden_target
 from sla.models import target_label, validate_timezone
 
 
@@ -291,7 +292,7 @@ def literal_private_host(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return not address.is_global
+    return is_forbidden_target(address)
 
 
 class WebhookEndpoint(models.Model):

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from notifications import email, webhooks
 from notifications.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from notifications.queueing import send_delivery_task
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,8 @@ def enqueue(delivery_id: int, *, eta: dt.datetime | None = None) -> bool:
     global _broker_down_until
     if time.monotonic() < _broker_down_until:
         return False
-    from notifications.tasks import send_delivery
-
     try:
-        send_delivery.apply_async((delivery_id,), eta=eta, retry=True, retry_policy=FAST_PUBLISH)
+        send_delivery_task(delivery_id).apply_async(eta=eta, retry=True, retry_policy=FAST_PUBLISH)
     except Exception as exc:  # kombu OperationalError, redis/socket errors: all the same here
         _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning("Broker unreachable; delivery %s waits for the relay (%s)", delivery_id, exc)
@@ -323,6 +322,15 @@ def _finish(
     return SendOutcome(status=fields["status"], retry_at=retry_at)
 
 
+def send(delivery_id: int) -> str:
+    """Send one delivery (the send task's use case): `deliver`, then queue a short retry as a
+    delayed task; a longer wait is left to the relay. Returns the delivery's status."""
+    outcome = deliver(delivery_id)
+    if outcome.retry_at is not None:
+        enqueue(delivery_id, eta=outcome.retry_at)
+    return outcome.status
+
+
 # --- Resending ---------------------------------------------------------------------------------
 
 
@@ -361,6 +369,16 @@ class RelayReport:
     digests: int = 0
     queued: list[int] = field(default_factory=list)
     not_queued: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        """The counts, for the log and the task result."""
+        return {
+            "recovered": self.recovered,
+            "released": self.released,
+            "digests": self.digests,
+            "queued": len(self.queued),
+            "not_queued": len(self.not_queued),
+        }
 
 
 def _recover_stale(now: dt.datetime) -> int:
@@ -441,4 +459,6 @@ def relay(*, now: dt.datetime | None = None, batch: int = 500) -> RelayReport:
     if report.not_queued:
         # The broker went away again: the next relay retries these at once, not after the lease.
         Delivery.objects.filter(pk__in=report.not_queued, status=S.PENDING).update(relayed_at=None)
+    if any(report.summary().values()):
+        logger.info("Outbox relay: %s", report.summary())
     return report

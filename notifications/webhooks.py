@@ -56,6 +56,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +66,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils import timezone
 
+from notifications.addresses import is_forbidden_target
 from notifications.models import Delivery, EventType, WebhookEndpoint
 from tickets.models import Ticket, TicketEvent
 
@@ -269,20 +271,6 @@ class TargetRefused(Exception):
     """The endpoint resolves to an address we do not post to."""
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (
-        not address.is_global
-        or address.is_multicast
-        or address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_unspecified
-    )
-
-
 def resolve_target(host: str, port: int) -> list[str]:
     """The addresses to connect to for `host`. Raises TargetRefused when any of them lies in
     a private, loopback, link-local or otherwise non-public range (unless allowed by
@@ -303,7 +291,7 @@ def resolve_target(host: str, port: int) -> list[str]:
     if not addresses:
         raise TargetRefused(f"{host} has no address")
     if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:
-        bad = [a for a in addresses if _forbidden(ipaddress.ip_address(a))]
+        bad = [a for a in addresses if is_forbidden_target(ipaddress.ip_address(a))]
         if bad:
             raise TargetRefused(
                 f"{host} resolves to a private, loopback or link-local address ({bad[0]}); "
@@ -312,27 +300,98 @@ def resolve_target(host: str, port: int) -> list[str]:
     return addresses
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """HTTP to a checked address; the Host header keeps the name."""
+class Deadline:
+    """The instant (monotonic clock) by which a whole request must be done: connect, TLS
+    handshake, sending and every read share it. A socket timeout alone bounds each read, so a
+    receiver trickling a byte a second could hold a sender for minutes."""
 
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left; raises TimeoutError when none are."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"timed out: the receiver took longer than {self.seconds:g} s")
+        return left
+
+
+class _DeadlineMixin:
+    """A socket that sets its timeout to what is left of its deadline before each read and
+    write, and refuses to start one when the deadline has passed."""
+
+    deadline: Deadline | None = None
+
+    def _arm(self) -> None:
+        if self.deadline is not None:
+            self.settimeout(self.deadline.remaining())  # type: ignore[attr-defined]
+
+    def recv(self, *args: Any, **kwargs: Any) -> Any:
+        self._arm()
+        return super().recv(*args, **kwargs)  # type: ignore[misc]
+
+    def recv_into(self, *args: Any, **kwargs: Any) -> Any:
+        self._arm()
+        return super().recv_into(*args, **kwargs)  # type: ignore[misc]
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        self._arm()
+        return super().send(*args, **kwargs)  # type: ignore[misc]
+
+    def sendall(self, *args: Any, **kwargs: Any) -> Any:
+        self._arm()
+        return super().sendall(*args, **kwargs)  # type: ignore[misc]
+
+
+class DeadlineSocket(_DeadlineMixin, socket.socket):
+    """A plain TCP socket bound to a `Deadline`."""
+
+
+class DeadlineSSLSocket(_DeadlineMixin, ssl.SSLSocket):
+    """A TLS socket bound to a `Deadline` (its reads decrypt from the raw descriptor, so the
+    plain socket's timeouts do not reach them)."""
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to a checked address within a deadline; the Host header keeps the name."""
+
+    def __init__(self, host: str, port: int, *, address: str, deadline: Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.seconds)
+        self.address = address
+        self.deadline = deadline
+
+    def open_socket(self) -> DeadlineSocket:
+        """Connect to the checked address (never to the name: it could resolve elsewhere)."""
+        raw = socket.create_connection((self.address, self.port), self.deadline.remaining())
+        sock = DeadlineSocket(fileno=raw.detach())
+        sock.settimeout(self.deadline.remaining())  # a descriptor taken over starts non-blocking
+        sock.deadline = self.deadline
+        return sock
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self.open_socket()
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to a checked address; SNI and certificate verification use the name."""
+class PinnedHTTPSConnection(PinnedHTTPConnection):
+    """HTTPS to a checked address within a deadline; SNI and certificate verification use
+    the name."""
 
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
+    default_port = http.client.HTTPS_PORT
+
+    def __init__(self, host: str, port: int, *, address: str, deadline: Deadline) -> None:
+        super().__init__(host, port, address=address, deadline=deadline)
+        self.context = ssl.create_default_context()
+        self.context.sslsocket_class = DeadlineSSLSocket
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        sock = self.open_socket()
+        sock.deadline = None
+        sock.settimeout(self.deadline.remaining())  # the handshake
+        tls = self.context.wrap_socket(sock, server_hostname=self.host)
+        assert isinstance(tls, DeadlineSSLSocket)
+        tls.deadline = self.deadline
+        self.sock = tls
 
 
 @dataclass(frozen=True)
@@ -353,6 +412,8 @@ def post(endpoint: WebhookEndpoint, delivery: Delivery, now: datetime | None = N
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return PostResult(status=None, error=f"not an http(s) URL: {endpoint.url}", refused=True)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    # WEBHOOKS_TIMEOUT_SECONDS bounds the whole attempt; it starts before the name lookup.
+    deadline = Deadline(settings.WEBHOOKS_TIMEOUT_SECONDS)
     try:
         addresses = resolve_target(parts.hostname, port)
     except TargetRefused as exc:
@@ -367,9 +428,8 @@ def post(endpoint: WebhookEndpoint, delivery: Delivery, now: datetime | None = N
         "webhook-signature": sign(endpoint.secret, delivery.event_id, timestamp, body),
     }
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    timeout = settings.WEBHOOKS_TIMEOUT_SECONDS
-    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(parts.hostname, port, address=addresses[0], timeout=timeout)
+    connection_class = PinnedHTTPSConnection if parts.scheme == "https" else PinnedHTTPConnection
+    connection = connection_class(parts.hostname, port, address=addresses[0], deadline=deadline)
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()

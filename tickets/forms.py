@@ -6,12 +6,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk import uploads
 from tickets import selectors
 from tickets.models import Customer, SupportLevel, Team, Ticket
 from tickets.priority import Impact, Priority, Urgency
@@ -75,6 +77,22 @@ def grouped_assignee_choices(teams: Iterable[Team]) -> list[tuple[Any, Any]]:
     return choices
 
 
+class AttachmentsFormMixin:
+    """A form with an `attachments` field that shows why the upload handler stopped the
+    request's upload (`helpdesk.uploads.refusal(request)`), if it did: the form is then
+    invalid, and nothing that arrived is saved."""
+
+    def __init__(self, *args: Any, upload_refusal: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.upload_refusal = upload_refusal
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()  # type: ignore[misc]
+        if self.upload_refusal:
+            self.add_error("attachments", self.upload_refusal)  # type: ignore[attr-defined]
+        return cleaned
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -91,6 +109,8 @@ class MultipleFileField(forms.FileField):
         if not data:
             return []
         files = data if isinstance(data, list | tuple) else [data]
+        if len(files) > settings.ATTACHMENT_MAX_FILES:
+            raise forms.ValidationError(uploads.too_many_message())
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 
@@ -163,7 +183,7 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
 # --- Creating a ticket ------------------------------------------------------------------------
 
 
-class TicketCreateForm(BootstrapFormMixin, forms.Form):
+class TicketCreateForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):
     subject = forms.CharField(label=_("Subject"), max_length=200)
     description = forms.CharField(
         label=_("Description"), widget=forms.Textarea(attrs={"rows": 6}), required=False
@@ -217,7 +237,7 @@ class TicketCreateForm(BootstrapFormMixin, forms.Form):
 # --- Actions on a ticket ----------------------------------------------------------------------
 
 
-class MessageForm(BootstrapFormMixin, forms.Form):
+class MessageForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):
     """A public reply, or with `internal` ticked an internal note."""
 
     body = forms.CharField(

@@ -211,7 +211,8 @@ def ticket_page(
     rows wherever it is in the list, so page 4,000 of a 100k-ticket queue is as fast as page 1
     and rows do not shift between pages while tickets arrive. The price is prev/next navigation
     instead of numbered pages, which suits a work queue. A cursor that does not decode (edited
-    by hand, or from another sort) simply gives the first page.
+    by hand, from another sort, or holding an instant or id outside what the columns can
+    hold) simply gives the first page.
     """
     ordering = SORTS.get(sort, SORTS[DEFAULT_SORT])
     count = qs.order_by()[: COUNT_CAP + 1].count()
@@ -264,6 +265,9 @@ def _encode_cursor(ticket: Ticket, sort: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
 def _decode_cursor(cursor: str, sort: str) -> list[Any] | None:
     """The column values in `cursor`, or None when it is not a valid cursor for `sort`."""
     try:
@@ -285,12 +289,17 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any] | None:
                 return None
             try:
                 parsed = datetime.fromisoformat(value)
-            except ValueError:
+                # An instant that UTC cannot hold (9999-12-31T23:59-12:00, year 1 at +14:00)
+                # overflows where the database adapter converts it: not a cursor we made.
+                parsed = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+            except (ValueError, OverflowError):
                 return None
-            if parsed.tzinfo is None:
+            if parsed is None:
                 return None
             values.append(parsed)
         elif isinstance(value, int) and not isinstance(value, bool):
+            if not _BIGINT_MIN <= value <= _BIGINT_MAX:
+                return None  # beyond the integer columns (ids, priorities): not a cursor of ours
             values.append(value)
         else:
             return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,10 +21,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Sum
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed, has_transition_perm
 
+from helpdesk import uploads
 from tickets.models import (
     TRANSITION_NAMES,
     Attachment,
@@ -182,21 +185,35 @@ def user_label(user: AbstractBaseUser | None) -> str | None:
     return user.get_full_name() or user.get_username()
 
 
+def check_attachment_limits(ticket: Ticket, files: Sequence[UploadedFile]) -> None:
+    """Raise TicketError (on `attachments`) when `files` break a limit: more than
+    ATTACHMENT_MAX_FILES at once, one larger than ATTACHMENT_MAX_BYTES, or the ticket's
+    attachments together beyond TICKET_ATTACHMENTS_MAX_BYTES. The upload handler checks the
+    first two while the browser's request streams in; this covers every way in."""
+    if len(files) > settings.ATTACHMENT_MAX_FILES:
+        raise TicketError({"attachments": uploads.too_many_message()})
+    for upload in files:
+        if upload.size > settings.ATTACHMENT_MAX_BYTES:
+            raise TicketError({"attachments": uploads.file_too_large_message(upload.name or "")})
+    stored = Attachment.objects.filter(ticket=ticket).aggregate(total=Sum("size"))["total"] or 0
+    if stored + sum(upload.size for upload in files) > settings.TICKET_ATTACHMENTS_MAX_BYTES:
+        raise TicketError(
+            {
+                "attachments": _(
+                    "This ticket's attachments would exceed %(limit)s in total; nothing was saved."
+                )
+                % {"limit": filesizeformat(settings.TICKET_ATTACHMENTS_MAX_BYTES)}
+            }
+        )
+
+
 def _save_attachments(
     ticket: Ticket,
     message: Message | None,
     files: Sequence[UploadedFile],
     actor: AbstractBaseUser | None,
 ) -> list[Attachment]:
-    limit = settings.ATTACHMENT_MAX_BYTES
-    for upload in files:
-        if upload.size > limit:
-            raise TicketError(
-                {
-                    "attachments": _("%(name)s is larger than the limit of %(limit)s bytes.")
-                    % {"name": upload.name, "limit": limit}
-                }
-            )
+    check_attachment_limits(ticket, files)
     saved = []
     written = _written_files.get()
     for upload in files:
@@ -322,11 +339,22 @@ def ticket_create(
     return ticket
 
 
+# The severity matrix belongs to the SLA configuration: `sla` registers its lookup here (in
+# SlaConfig.ready), so that tickets/ does not import it. Without one, the default grid applies.
+SeverityMatrixSource = Callable[[], Mapping[tuple[int, int], int] | None]
+_severity_matrix_sources: list[SeverityMatrixSource] = []
+
+
+def register_severity_matrix(source: SeverityMatrixSource) -> None:
+    """Take priorities from the grid `source` returns (None: the default grid). The last one
+    registered wins."""
+    _severity_matrix_sources[:] = [source]
+
+
 def derive_ticket_priority(impact: int, urgency: int) -> int:
     """The priority for a new or re-assessed ticket, from the active severity matrix."""
-    from sla.services import active_severity_matrix
-
-    return derive_priority(impact, urgency, active_severity_matrix())
+    matrix = _severity_matrix_sources[0]() if _severity_matrix_sources else None
+    return derive_priority(impact, urgency, matrix)
 
 
 def _progress(ticket: Ticket, actor: AbstractBaseUser | None, now: datetime) -> list[str]:

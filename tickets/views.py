@@ -47,6 +47,7 @@ from escalation import services as escalation_services
 from escalation.forms import DeescalateForm, EscalateForm
 from escalation.handoff import package_from_history
 from escalation.models import Escalation
+from helpdesk import uploads
 from notifications.selectors import TemplateChoice, templates_for
 from tickets import selectors, services
 from tickets.forms import (
@@ -131,7 +132,9 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
     _require_agent(request)
     teams = list(selectors.assignable_teams())
     if request.method == "POST":
-        form = TicketCreateForm(request.POST, request.FILES, teams=teams)
+        form = TicketCreateForm(
+            request.POST, request.FILES, teams=teams, upload_refusal=uploads.refusal(request)
+        )
         if form.is_valid():
             try:
                 ticket = services.ticket_create(
@@ -291,7 +294,7 @@ def ticket_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     """A public reply, or an internal note when `internal` is ticked."""
     ticket = selectors.ticket_for_user(request.user, reference)
-    form = MessageForm(request.POST, request.FILES)
+    form = MessageForm(request.POST, request.FILES, upload_refusal=uploads.refusal(request))
     if form.is_valid():
         internal = form.cleaned_data["internal"]
         service = services.ticket_add_note if internal else services.ticket_reply

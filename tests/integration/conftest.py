@@ -42,6 +42,8 @@ class Worker:
                 "-A",
                 "helpdesk",
                 "worker",
+                "-Q",
+                "celery,deliveries",  # both queues: the default one and the emails/webhooks
                 "--pool",
                 "solo",
                 "--loglevel",

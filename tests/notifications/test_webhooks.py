@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -193,6 +194,14 @@ class TestReceiverAnswers:
         assert "timed out" in delivery.last_error.lower()
 
 
+def loopback_connection(port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to 127.0.0.1 that asks no resolver (getaddrinfo is faked here)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
 class TestPrivateTargets:
     def test_loopback_is_refused_without_the_setting_and_nothing_is_sent(self, receiver, db):
         from tests.notifications.test_outbox import webhook_delivery
@@ -243,21 +252,80 @@ class TestPrivateTargets:
         )
         assert webhooks.resolve_target("hooks.example.com", 443) == ["93.184.215.14"]
 
-    def test_the_connection_goes_to_the_checked_address(self, monkeypatch, receiver, allow_private):
-        # The name is resolved once, checked, and the socket connects to that very address.
-        host, port = receiver.server.server_address[:2]
-        monkeypatch.setattr(
-            socket,
-            "getaddrinfo",
-            lambda *a, **kw: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))],
-        )
+    def test_the_connection_goes_to_the_checked_address(self, monkeypatch, receiver):
+        # DNS rebinding: the name first resolves to a public address (which passes the check),
+        # then to 127.0.0.1. The socket must connect to the checked address, never look the
+        # name up again; the Host header still carries the name.
+        answers = iter(["93.184.215.14", "127.0.0.1"])
+        lookups: list[str] = []
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            lookups.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+        port = receiver.server.server_address[1]
+        connected_to: list[tuple[str, int]] = []
+
+        def create_connection(address, timeout=None, *args, **kwargs):
+            # The network stand-in: "93.184.215.14" is the receiver; a name is looked up
+            # (the second answer, 127.0.0.1, is the receiver too, so only this record tells).
+            host, port = address
+            connected_to.append((host, port))
+            if host != "93.184.215.14":
+                getaddrinfo(host, port)
+            return loopback_connection(port, timeout)
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        monkeypatch.setattr(socket, "create_connection", create_connection)
         endpoint = WebhookEndpoint(
             url=f"http://hooks.example.com:{port}/in", secret=WebhookEndpoint().secret
         )
         delivery = Delivery(event_id="evt_x", payload={"a": 1})
         result = webhooks.post(endpoint, delivery)
         assert result.ok
+        assert connected_to == [("93.184.215.14", port)]
+        assert lookups == ["hooks.example.com"]
         assert receiver.received[0].headers["host"] == f"hooks.example.com:{port}"
+
+    def test_tls_goes_to_the_checked_address_with_the_name_in_sni(self, monkeypatch):
+        # A TCP listener records the TLS ClientHello (SNI is in clear text) and hangs up.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        hello: list[bytes] = []
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(5)
+                hello.append(conn.recv(4096))
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        monkeypatch.setattr(
+            socket,
+            "getaddrinfo",
+            lambda *a, **kw: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))],
+        )
+        connected_to: list[str] = []
+
+        def create_connection(address, timeout=None, *args, **kwargs):
+            connected_to.append(address[0])
+            return loopback_connection(port, timeout)
+
+        monkeypatch.setattr(socket, "create_connection", create_connection)
+        endpoint = WebhookEndpoint(
+            url=f"https://hooks.example.com:{port}/in", secret=WebhookEndpoint().secret
+        )
+        try:
+            result = webhooks.post(endpoint, Delivery(event_id="evt_x", payload={"a": 1}))
+        finally:
+            thread.join(5)
+            listener.close()
+        assert not result.ok
+        assert connected_to == ["93.184.215.14"]
+        assert b"hooks.example.com" in hello[0]
 
     def test_the_admin_form_refuses_literal_private_urls(self, settings):
         endpoint = WebhookEndpoint(url="http://192.168.0.10/hook")

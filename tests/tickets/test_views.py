@@ -36,12 +36,6 @@ def new_ticket(actor, team, **fields) -> Ticket:
 
 
 @pytest.fixture
-def agent_client(client, agent, team_a) -> Client:
-    client.force_login(agent)
-    return client
-
-
-@pytest.fixture
 def ticket_a(agent, team_a) -> Ticket:
     return new_ticket(agent, team_a, subject="Mail server down", customer=CustomerFactory())
 
@@ -506,7 +500,7 @@ def test_oversized_attachment_is_a_form_error(agent_client, ticket_a, settings):
     response = agent_client.post(url, {"body": "Here is the dump.", "attachments": [upload]})
     assert response.status_code == 422
     form = response.context["message_form"]
-    assert "larger than the limit of 10 bytes" in form.errors["attachments"][0]
+    assert "larger than the limit of 10\xa0bytes" in form.errors["attachments"][0]
     assert "Here is the dump." in response.content.decode()  # what was typed is kept
     assert not Message.objects.exists()
     assert not Attachment.objects.exists()
