@@ -288,10 +288,14 @@ class TestManual:
 
     def test_outsider_cannot_escalate(self, chain):
         ticket = chain.ticket()
+        peer = UserFactory()  # in another team on the same level: neither owner nor above
+        TeamFactory(name="Peers", level=chain.teams[0].level, members=[peer])
         with pytest.raises(PermissionDenied):
-            esc.escalation_raise(
-                ticket=ticket, actor=chain.agents[2], kind="hierarchical", package=package()
-            )
+            esc.escalation_raise(ticket=ticket, actor=peer, kind="hierarchical", package=package())
+        # A level above may move the ticket (tickets.services.can_move).
+        esc.escalation_raise(
+            ticket=ticket, actor=chain.agents[2], kind="hierarchical", package=package()
+        )
 
     def test_only_the_receiving_team_acknowledges_and_only_once(self, chain):
         ticket = chain.ticket()
