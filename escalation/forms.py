@@ -6,12 +6,70 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from escalation.handoff import package_from_history
 from escalation.models import Escalation
 from escalation.services import Package
 from tickets.forms import BootstrapFormMixin
-from tickets.models import SupportLevel, Team, Ticket
+from tickets.models import Message, SupportLevel, Team, Ticket, TicketEvent
+from tickets.selectors import TimelineEntry
+
+# How much of the ticket's own history the "What was tried" field quotes: the newest entries
+# first, within the field's length; the full history is one click away beside the form.
+TRIED_ENTRIES = 10
+TRIED_CHARS = 4000
+TRIED_ENTRY_CHARS = 600
+
+
+def tried_since_arrival(timeline: Sequence[TimelineEntry]) -> list[Message]:
+    """The agents' public replies and internal notes since the ticket reached its current team
+    (its latest hand-off, or its creation), newest first, at most `TRIED_ENTRIES`, read from
+    the ticket's timeline (`tickets.selectors.ticket_timeline`) so the page pays no query."""
+    arrived = max(
+        (
+            event.created_at
+            for entry in timeline
+            if entry.event is not None
+            for event in (entry.event, *entry.parts)
+            if event.kind == TicketEvent.Kind.TEAM_CHANGED
+        ),
+        default=None,
+    )
+    tried = [
+        entry.message
+        for entry in reversed(timeline)
+        if entry.message is not None
+        and entry.message.kind in (Message.Kind.REPLY, Message.Kind.NOTE)
+        and (arrived is None or entry.message.created_at >= arrived)
+    ]
+    return tried[:TRIED_ENTRIES]
+
+
+def prefill_package(ticket: Ticket, tried: Sequence[Message]) -> dict[str, str]:
+    """The initial values of the manual escalation form: the package assembled from the
+    ticket, with "What was tried" quoting `tried` (`tried_since_arrival`: what this team did,
+    newest first), each entry with its time, kind and author, within the field's length."""
+    fields = package_from_history(ticket, "", notes=[]).as_fields()
+    lines: list[str] = []
+    used = 0
+    for message in tried:
+        body = " ".join(message.body.split())
+        if len(body) > TRIED_ENTRY_CHARS:
+            body = body[: TRIED_ENTRY_CHARS - 1] + "…"
+        line = (
+            f"{timezone.localtime(message.created_at):%Y-%m-%d %H:%M} "
+            f"{message.get_kind_display()} ({message.display_author}): {body}"
+        )
+        if used + len(line) > TRIED_CHARS:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    fields["actions_taken"] = "\n".join(lines)
+    return fields
+
 
 # The checklist before escalating (seeds 001: "Checkliste vor der Eskalation"). Every item
 # must be ticked: escalating is a decision by criteria, not a reflex.
@@ -159,6 +217,17 @@ class DeescalateForm(BootstrapFormMixin, forms.Form):
         field.queryset = Team.objects.filter(pk__in=[t.pk for t in targets])
         field.choices = [(t.pk, f"{t.name} · {t.level.name}") for t in targets]
         self._style_widgets()
+
+
+class AcknowledgeForm(forms.Form):
+    """Acknowledge, and whom the ticket goes to with it: nobody new (empty), the acknowledger,
+    or (for the lead) a member of the team; the service checks the choice."""
+
+    assignee = forms.ModelChoiceField(
+        label=_("Assign to"),
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+    )
 
 
 class EscalationFilterForm(BootstrapFormMixin, forms.Form):

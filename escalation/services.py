@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import TransitionNotAllowed
 
 from escalation.handoff import EscalationError, Package, raise_escalation
 from escalation.models import Escalation
@@ -50,11 +49,6 @@ def _escalation_target(ticket: Ticket, kind: str, to_team: Team | None) -> Team:
     raise EscalationError({"kind": _("Unknown kind of escalation.")})
 
 
-def _require_agent_on(ticket: Ticket, actor: AbstractBaseUser) -> None:
-    if not ticket_services.is_agent(actor) or not ticket_services.can_work_ticket(ticket, actor):
-        raise PermissionDenied(_("You may not escalate this ticket."))
-
-
 @transaction.atomic
 def escalation_raise(
     *,
@@ -64,15 +58,19 @@ def escalation_raise(
     package: Package,
     to_team: Team | None = None,
     reason: str = "",
+    expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> Escalation:
     """A manual escalation by an agent: up the chain, or across to a functional team.
 
-    The information package is required: at least what happened and what was tried.
+    The information package is required: at least what happened and what was tried. Only
+    those who may move the ticket escalate it (`tickets.services.can_move`). A request made
+    from an older `expected_version` of the ticket is refused (StaleRequest), so a double
+    submit escalates once.
     """
     now = now or timezone.now()
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    _require_agent_on(ticket, actor)
+    ticket = Ticket.objects.select_for_update().select_related("team", "level").get(pk=ticket.pk)
+    ticket_services.check_move(ticket, actor, expected_version)
     if not ticket.is_active:
         raise EscalationError({"kind": _("Only active tickets can be escalated.")})
     errors = {}
@@ -97,6 +95,7 @@ def escalation_raise(
         keep_assignee=False,
         now=now,
     )
+    ticket_services.bump_version(ticket)
     return escalation
 
 
@@ -110,21 +109,44 @@ def can_acknowledge(escalation: Escalation, user: AbstractBaseUser) -> bool:
     return team.lead_id == user.pk or team.members.filter(pk=user.pk).exists()
 
 
+def acknowledge_assignees(escalation: Escalation, user: AbstractBaseUser) -> list[AbstractBaseUser]:
+    """Whom `user` may hand the ticket to while acknowledging: themselves (any member of the
+    receiving team), and for its lead (or an admin) every active member of the team."""
+    team = escalation.to_team
+    people = [user]
+    if user.is_superuser or team.lead_id == user.pk:
+        people += [m for m in team.members.filter(is_active=True).order_by("username") if m != user]
+    return people
+
+
 @transaction.atomic
 def escalation_acknowledge(
-    *, escalation: Escalation, actor: AbstractBaseUser, now: dt.datetime | None = None
+    *,
+    escalation: Escalation,
+    actor: AbstractBaseUser,
+    assignee: AbstractBaseUser | None = None,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
 ) -> Escalation:
-    """The receiving team takes the escalation; the chain's timer stops. An unassigned ticket
-    goes to whoever acknowledged."""
+    """The receiving team takes the escalation; the chain's timer stops.
+
+    Acknowledging does not assign by itself: `assignee` is whom the ticket goes to with it —
+    the acknowledger ("acknowledge and take it") or, for the lead, a member of the team
+    (`acknowledge_assignees`); None leaves the assignment as it is. An escalation that is no
+    longer waiting, or a ticket no longer at `expected_version`, is refused (StaleRequest)
+    with what happened, so a double click acknowledges once.
+    """
     now = now or timezone.now()
     ticket = Ticket.objects.select_for_update().get(pk=escalation.ticket_id)
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     if not can_acknowledge(escalation, actor):
         raise PermissionDenied(_("Only the receiving team can acknowledge this escalation."))
+    ticket_services.expect_version(ticket, expected_version, actor)
     if escalation.status != Escalation.Status.RAISED:
-        raise TransitionNotAllowed(
-            _("This escalation can no longer be acknowledged (status: %(status)s).")
-            % {"status": escalation.get_status_display()}
+        raise ticket_services.stale_request(ticket, actor)
+    if assignee is not None and assignee not in acknowledge_assignees(escalation, actor):
+        raise EscalationError(
+            {"assignee": _("Choose yourself or, as the lead, a member of the team.")}
         )
     escalation.acknowledge()
     escalation.acknowledged_at = now
@@ -137,8 +159,13 @@ def escalation_acknowledge(
         now=now,
         payload={"escalation": escalation.pk, "team": escalation.to_team.name},
     )
-    if ticket.assignee_id is None and ticket.team_id == escalation.to_team_id:
-        ticket_services.ticket_assign(ticket=ticket, actor=actor, assignee=actor, now=now)
+    ticket_services.bump_version(ticket)
+    if (
+        assignee is not None
+        and assignee.pk != ticket.assignee_id
+        and ticket.team_id == escalation.to_team_id
+    ):
+        ticket_services.ticket_assign(ticket=ticket, actor=actor, assignee=assignee, now=now)
     else:
         ticket_services.run_change_hooks(ticket, {"acknowledged"}, now, actor)
     recipients = resolve_recipients(
@@ -187,11 +214,15 @@ def escalation_deescalate(
     actor: AbstractBaseUser,
     to_team: Team,
     reason: str,
+    expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> Escalation:
-    """A lead hands the ticket back down (or across to the same level), with a reason."""
+    """A lead hands the ticket back down (or across to the same level), with a reason.
+    StaleRequest when the ticket is no longer at `expected_version` (a double submit)."""
     now = now or timezone.now()
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket_services.can_work_ticket(ticket, actor):
+        ticket_services.expect_version(ticket, expected_version, actor)
     if not can_deescalate(ticket, actor):
         raise PermissionDenied(_("Only the lead of the current team can de-escalate."))
     if not ticket.is_active:
@@ -236,6 +267,7 @@ def escalation_deescalate(
     ticket_services.ticket_hand_off(
         ticket=ticket, team=to_team, actor=actor, keep_assignee=False, reason=reason, now=now
     )
+    ticket_services.bump_version(ticket)
     notify(
         resolve_recipients(ticket, team=to_team, exclude=actor),
         kind=Notification.Kind.DE_ESCALATED,

@@ -535,7 +535,7 @@ class TicketAdmin(admin.ModelAdmin):
         ),
         (
             _("Timestamps"),
-            {"fields": ("created_at", "updated_at", "resolved_at", "closed_at")},
+            {"fields": ("created_at", "updated_at", "resolved_at", "closed_at", "version")},
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -250,9 +251,14 @@ class MessageForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):
         help_text=_("Only agents see internal notes, never the customer."),
     )
     attachments = MultipleFileField(label=_("Attachments"))
+    # The idempotency token: a new one for every blank form, kept when the form comes back with
+    # errors, so that sending the same form twice sends one message.
+    intent = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("intent", uuid.uuid4().hex)
         self._style_widgets()
 
 

@@ -6,12 +6,14 @@ Rows change only through `tickets/services.py`; per-row bookkeeping lives here, 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, F, Q
+from django.db.models.fields.json import KeyTextTransform
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -158,20 +160,59 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last}"
 
 
+def agent_teams(user: AbstractBaseUser) -> models.QuerySet[Team]:
+    """The teams `user` works in, as member or as lead."""
+    return Team.objects.filter(Q(members=user) | Q(lead=user))
+
+
 class TicketQuerySet(models.QuerySet["Ticket"]):
     def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> TicketQuerySet:
-        """The tickets `user` may see: the one rule for UI, API, search, exports and dashboards.
+        """The tickets `user` may read and comment on: the one rule for UI, API, search,
+        exports and dashboards.
 
-        Admins (superusers or holders of `tickets.view_all_tickets`) see all; agents see their
-        teams' tickets (as member or lead), tickets assigned to them and tickets they follow.
+        Admins (superusers or holders of `tickets.view_all_tickets`) see all. Agents see the
+        tickets of their teams (as member or lead), tickets assigned to them, tickets they
+        follow or created, and tickets one of their teams held before: a ticket that was
+        escalated away stays readable for the team (its lead, its former assignee) that
+        worked on it. Former holders are read from the timeline's "team changed" entries,
+        which every hand-off writes (escalation, de-escalation, reassignment; both sweep
+        lanes), so nothing else has to keep a list. Moving a ticket is a narrower right:
+        `tickets.services.can_move`.
         """
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_superuser or user.has_perm("tickets.view_all_tickets"):
             return self.all()
-        team_ids = Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk")
+        teams = agent_teams(user)
         followed = Ticket.watchers.through.objects.filter(user_id=user.pk).values("ticket_id")
-        return self.filter(Q(team_id__in=team_ids) | Q(assignee_id=user.pk) | Q(pk__in=followed))
+        held_before = (
+            TicketEvent.objects.annotate(left_team=KeyTextTransform("from", "payload"))
+            .filter(kind=TicketEvent.Kind.TEAM_CHANGED, left_team__in=teams.values("name"))
+            .values("ticket_id")
+        )
+        return self.filter(
+            Q(team_id__in=teams.values("pk"))
+            | Q(assignee_id=user.pk)
+            | Q(created_by_id=user.pk)
+            | Q(pk__in=followed)
+            | Q(pk__in=held_before)
+        )
+
+    def findable_by(self, user: AbstractBaseUser | AnonymousUser) -> TicketQuerySet:
+        """The tickets whose ownership card `user` may look up: every ticket for every active
+        agent (and admin), none for anybody else.
+
+        The card (reference, subject, status, owning team and level, owner and lead with
+        contact, next update due) carries no content; the documents require the owner of an
+        escalated ticket to be findable by every agent. Reading the ticket itself is
+        `visible_to`.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        # One uncorrelated EXISTS: the database evaluates it once, not per row.
+        return self.filter(Exists(agent_teams(user)))
 
     def active(self) -> TicketQuerySet:
         return self.filter(status__in=Ticket.ACTIVE_STATUSES)
@@ -307,6 +348,11 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     sla_paused_seconds = models.PositiveIntegerField(_("SLA paused (business seconds)"), default=0)
     next_check_at = models.DateTimeField(_("next escalation check"), null=True, blank=True)
 
+    # Grows with every write by a service, in the same UPDATE: forms carry the version they
+    # were made from, so a double submit or a stale page is refused instead of acting twice
+    # (DESIGN: "Once per intent").
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
+
     objects = TicketQuerySet.as_manager()
 
     class Meta:
@@ -425,12 +471,20 @@ class Message(models.Model):
     author_name = models.CharField(_("author name"), max_length=200, blank=True)
     body = models.TextField(_("body"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # The idempotency token of the form that sent the message: a second submit of the same
+    # form finds the first message instead of writing a duplicate.
+    intent = models.CharField(_("idempotency token"), max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "pk"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "intent"], condition=~Q(intent=""), name="message_once_per_intent"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.ticket_id}"
@@ -438,6 +492,10 @@ class Message(models.Model):
     @property
     def is_public(self) -> bool:
         return self.kind != self.Kind.NOTE
+
+    @property
+    def is_customer(self) -> bool:
+        return self.kind == self.Kind.CUSTOMER
 
     @property
     def display_author(self) -> str:
@@ -557,6 +615,13 @@ class TicketEvent(models.Model):
         indexes = [
             models.Index(fields=["ticket", "created_at"], name="event_ticket_created"),
             models.Index(fields=["created_at"], name="event_created"),  # audits, reports
+            # Which teams held a ticket before (`TicketQuerySet.visible_to`).
+            models.Index(
+                KeyTextTransform("from", "payload"),
+                F("ticket"),
+                name="event_team_left",
+                condition=Q(kind="team_changed"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -569,3 +634,27 @@ class TicketEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Ticket events are append-only.")
+
+
+# Which entry speaks for a change when one service call wrote several at the same instant.
+HEADLINE_KINDS: tuple[str, ...] = (
+    TicketEvent.Kind.ESCALATED,
+    TicketEvent.Kind.DE_ESCALATED,
+    TicketEvent.Kind.ACKNOWLEDGED,
+    TicketEvent.Kind.CREATED,
+    TicketEvent.Kind.TRANSITIONED,
+    TicketEvent.Kind.PRIORITY_CHANGED,
+    TicketEvent.Kind.TEAM_CHANGED,
+    TicketEvent.Kind.ASSIGNED,
+    TicketEvent.Kind.REPLIED,
+    TicketEvent.Kind.NOTE_ADDED,
+    TicketEvent.Kind.CUSTOMER_MESSAGE,
+    TicketEvent.Kind.MAJOR_INCIDENT,
+    TicketEvent.Kind.LEVEL_CHANGED,
+)
+
+
+def headline(events: Sequence[TicketEvent]) -> TicketEvent:
+    """The entry that names what one action did, among the entries it wrote together."""
+    order = {kind: i for i, kind in enumerate(HEADLINE_KINDS)}
+    return min(events, key=lambda e: (order.get(e.kind, len(order)), e.pk))

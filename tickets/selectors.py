@@ -23,7 +23,15 @@ from escalation.models import Escalation
 from sla.models import ClockSegment
 from sla.services import COLUMNS as SLA_COLUMNS
 from sla.services import ClockView, clock_views
-from tickets.models import Attachment, Message, SupportLevel, Team, Ticket, TicketEvent
+from tickets.models import (
+    Attachment,
+    Message,
+    SupportLevel,
+    Team,
+    Ticket,
+    TicketEvent,
+    headline,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -438,6 +446,40 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
         raise Http404(_("No such ticket.")) from None
 
 
+_CARD_RELATED = ("team__lead", "level", "assignee", "customer")
+
+
+def ticket_card_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> Ticket:
+    """The ticket `reference` for its ownership card, if `user` may look it up
+    (`findable_by`: every agent); Http404 otherwise. The caller shows only the card's fields."""
+    try:
+        return (
+            Ticket.objects.findable_by(user).select_related(*_CARD_RELATED).get(reference=reference)
+        )
+    except Ticket.DoesNotExist:
+        raise Http404(_("No such ticket.")) from None
+
+
+# Search results beyond the visible tickets show at most this many ownership cards.
+CARD_LIMIT = 20
+
+
+def ticket_cards(user: AbstractBaseUser | AnonymousUser, q: str) -> list[Ticket]:
+    """Tickets found by reference or customer that `user` may not read but may look up: their
+    ownership cards for the list's search (one query). Subject and description are content,
+    so they are not searched here."""
+    q = q.strip()
+    if not q:
+        return []
+    return list(
+        Ticket.objects.findable_by(user)
+        .exclude(pk__in=Ticket.objects.visible_to(user).values("pk"))
+        .filter(Q(reference__icontains=q) | Q(customer__name__icontains=q))
+        .select_related(*_CARD_RELATED)
+        .order_by("-created_at", "-pk")[:CARD_LIMIT]
+    )
+
+
 def is_following(ticket: Ticket, user: AbstractBaseUser | AnonymousUser) -> bool:
     return ticket.watchers.filter(pk=user.pk).exists()
 
@@ -467,15 +509,29 @@ _MESSAGE_EVENT_KINDS = frozenset(
 )
 
 
+# Events that open an action of their own on the timeline (the rest of an action's events
+# fold under them).
+_ACTION_KINDS = frozenset(
+    {TicketEvent.Kind.CREATED, TicketEvent.Kind.ESCALATED, TicketEvent.Kind.DE_ESCALATED}
+)
+
+
 @dataclass
 class TimelineEntry:
-    """One row of the ticket timeline: a message (with its attachments) or an event."""
+    """One row of the ticket timeline: a message (with its attachments) or an action.
+
+    An action is the events one service call wrote together (same actor, same instant): `event`
+    is the one that names it (`tickets.services.headline`), `parts` the others, which the page
+    folds into a `<details>` element. The audit trail keeps every event; only the display
+    groups them.
+    """
 
     kind: Literal["message", "event"]
     at: datetime
     message: Message | None = None
     event: TicketEvent | None = None
     first_response: bool = False
+    parts: list[TicketEvent] = field(default_factory=list)
     sort_key: tuple[datetime, int, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -500,12 +556,26 @@ def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
     message_ids = {m.pk for m in messages}
     first_responses: set[int] = set()
     entries = [TimelineEntry("message", m.created_at, message=m) for m in messages]
+    # One service call writes its events with one actor and one instant; a rule that climbs
+    # two levels at once writes two escalations then, each opening an action of its own.
+    actions: list[list[TicketEvent]] = []
+    current: dict[tuple[datetime, int | None], list[TicketEvent]] = {}
     for event in events:
         if event.kind in _MESSAGE_EVENT_KINDS and event.message_id in message_ids:
             if event.kind == TicketEvent.Kind.REPLIED and event.payload.get("first_response"):
                 first_responses.add(event.message_id)
             continue
-        entries.append(TimelineEntry("event", event.created_at, event=event))
+        key = (event.created_at, event.actor_id)
+        group = current.get(key)
+        opens = event.kind in _ACTION_KINDS
+        if group is None or (opens and any(e.kind in _ACTION_KINDS for e in group)):
+            group = current[key] = []
+            actions.append(group)
+        group.append(event)
+    for group in actions:
+        main = headline(group)
+        parts = [e for e in group if e is not main]
+        entries.append(TimelineEntry("event", main.created_at, event=main, parts=parts))
     for entry in entries:
         if entry.message is not None and entry.message.pk in first_responses:
             entry.first_response = True
@@ -633,12 +703,13 @@ def escalation_overview(
     level: SupportLevel | None = None,
     limit: int = OVERVIEW_LIMIT,
 ) -> EscalationOverview:
-    """Open escalations of the tickets `user` may see: those waiting for acknowledgement (the
+    """Open escalations of the tickets `user` may look up (every agent: the overview says who
+    owns what, `findable_by`): those waiting for acknowledgement (the
     most urgent deadline first) and those acknowledged (the latest first), optionally only
     those to `team` or `level`. Two queries, however many rows. Hand-backs (de-escalations)
     are not listed: nobody has to acknowledge them."""
     qs = (
-        Escalation.objects.filter(ticket__in=Ticket.objects.visible_to(user).values("pk"))
+        Escalation.objects.filter(ticket__in=Ticket.objects.findable_by(user).values("pk"))
         .exclude(kind=Escalation.Kind.DE_ESCALATION)
         .select_related(
             *_ESCALATION_RELATED,

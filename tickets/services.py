@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +38,8 @@ from tickets.models import (
     Team,
     Ticket,
     TicketEvent,
+    agent_teams,
+    headline,
 )
 from tickets.priority import Priority, derive_priority
 
@@ -77,12 +79,135 @@ def is_agent(user: AbstractBaseUser | None) -> bool:
         return False
     if user.is_superuser:
         return True
-    return Team.objects.filter(members=user).exists() or Team.objects.filter(lead=user).exists()
+    return agent_teams(user).exists()
 
 
 def can_work_ticket(ticket: Ticket, user: AbstractBaseUser) -> bool:
-    """Whether `user` may change `ticket`: the ticket must be visible to them."""
+    """Whether `user` may read and comment on `ticket` (`Ticket.objects.visible_to`)."""
     return Ticket.objects.visible_to(user).filter(pk=ticket.pk).exists()
+
+
+def can_move(ticket: Ticket, user: AbstractBaseUser | None) -> bool:
+    """Whether `user` may move `ticket`: escalate it, change its status, re-prioritise it or
+    (re)assign it.
+
+    The rule (DESIGN: "Visibility and permissions"): moving belongs to the members and the
+    lead of the team that owns the ticket now, to the members and leads of teams on a level
+    above the ticket's level (they may pull or push it), and to admins (superusers).
+    Followers, the creator and former holders keep reading and commenting (`visible_to`),
+    but once the ticket left their team they no longer decide where it goes: the 1st-level
+    agent who escalated is not offered "up the chain" again for a ticket the 2nd level owns.
+    Every service that moves a ticket checks this; the ticket page offers only what it allows.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return (
+        agent_teams(user)
+        .filter(Q(pk=ticket.team_id) | Q(level__rank__gt=ticket.level.rank))
+        .exists()
+    )
+
+
+def require_mover(ticket: Ticket, actor: AbstractBaseUser) -> None:
+    """PermissionDenied unless `actor` may move `ticket` (see `can_move`)."""
+    if not can_move(ticket, actor):
+        raise PermissionDenied(
+            _(
+                "Only the team that owns this ticket (%(team)s), its lead and the levels above "
+                "can move it."
+            )
+            % {"team": ticket.team.name}
+        )
+
+
+def check_move(ticket: Ticket, actor: AbstractBaseUser, expected_version: int | None) -> None:
+    """The checks of every service that moves a (locked) ticket: an agent (PermissionDenied),
+    the state the request was made from (StaleRequest, checked before the right, so that a
+    double submit says what the first one did), and the right to move it (`can_move`).
+    Reading is not required: a level above may move a ticket it only knows by its card."""
+    if not is_agent(actor):
+        raise PermissionDenied(_("You may not work on this ticket."))
+    expect_version(ticket, expected_version, actor)
+    require_mover(ticket, actor)
+
+
+class StaleRequest(Exception):
+    """A request made from a state of the ticket that no longer holds (a double submit, a
+    stale page, an API retry). Entry points answer 409 with the message, which says what
+    happened in between."""
+
+
+def _what_happened(ticket: Ticket, actor: AbstractBaseUser) -> str:
+    """The latest change of `ticket`, in one sentence, for a refused request."""
+    latest = list(
+        TicketEvent.objects.filter(ticket=ticket)
+        .exclude(kind__in=[TicketEvent.Kind.FOLLOWED, TicketEvent.Kind.UNFOLLOWED])
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:12]
+    )
+    if not latest:
+        return _("The ticket changed since this page was loaded.")
+    event = headline([e for e in latest if e.created_at == latest[0].created_at])
+    p = event.payload if isinstance(event.payload, dict) else {}
+    if event.actor_id is None:
+        who = _("automatically")
+    elif event.actor_id == actor.pk:
+        who = _("by you")
+    else:
+        who = _("by %(name)s") % {"name": user_label(event.actor)}
+    values = {
+        "when": f"{timezone.localtime(event.created_at):%H:%M}",
+        "who": who,
+        "team": p.get("to_team") or p.get("to") or p.get("team") or "",
+    }
+    k = TicketEvent.Kind
+    texts = {
+        k.ESCALATED: _("Already escalated to %(team)s at %(when)s %(who)s."),
+        k.DE_ESCALATED: _("Already handed back to %(team)s at %(when)s %(who)s."),
+        k.ACKNOWLEDGED: _("The escalation was already acknowledged at %(when)s %(who)s."),
+        k.TEAM_CHANGED: _("Already moved to %(team)s at %(when)s %(who)s."),
+        k.ASSIGNED: _("Already reassigned at %(when)s %(who)s."),
+        k.PRIORITY_CHANGED: _("The priority was already changed at %(when)s %(who)s."),
+        k.REPLIED: _("A reply was sent at %(when)s %(who)s."),
+        k.NOTE_ADDED: _("A note was added at %(when)s %(who)s."),
+        k.CUSTOMER_MESSAGE: _("The customer wrote at %(when)s."),
+    }
+    if event.kind == k.TRANSITIONED:
+        values["status"] = (
+            str(Ticket.Status(p["to"]).label) if p.get("to") in Ticket.Status.values else ""
+        )
+        return _("The status already changed to “%(status)s” at %(when)s %(who)s.") % values
+    text = texts.get(event.kind)
+    if text is None:
+        values["what"] = event.get_kind_display()
+        return _("The ticket changed at %(when)s (%(what)s).") % values
+    return text % values
+
+
+def expect_version(ticket: Ticket, expected: int | None, actor: AbstractBaseUser) -> None:
+    """StaleRequest unless the locked `ticket` is still at the `expected` version (None: the
+    caller made no claim, e.g. a script). Says what happened in between."""
+    if expected is None or expected == ticket.version:
+        return
+    raise stale_request(ticket, actor)
+
+
+def stale_request(ticket: Ticket, actor: AbstractBaseUser) -> StaleRequest:
+    """The refusal of a request whose expected state no longer holds, naming the latest
+    change of `ticket` ("Already escalated to L2 at 10:42 by Ann.")."""
+    return StaleRequest(
+        _("%(what)s Your request was not carried out: check the current state.")
+        % {"what": _what_happened(ticket, actor)}
+    )
+
+
+def bump_version(ticket: Ticket) -> None:
+    """Count a write that did not save the ticket row itself (an acknowledgement, or a
+    hand-off whose row the hand-off saved): forms made before it are stale now."""
+    Ticket.objects.filter(pk=ticket.pk).update(version=F("version") + 1)
+    ticket.version = Ticket.objects.values_list("version", flat=True).get(pk=ticket.pk)
 
 
 def allocate_references(year: int, count: int = 1) -> list[str]:
@@ -374,6 +499,7 @@ def _add_message(
     attachments: Sequence[UploadedFile],
     now: datetime,
     author_name: str = "",
+    intent: str = "",
 ) -> Message:
     if not body.strip():
         raise TicketError({"body": _("The message is empty.")})
@@ -384,6 +510,7 @@ def _add_message(
         author_name=author_name,
         body=body,
         created_at=now,
+        intent=intent[:64],
     )
     if attachments:
         _save_attachments(ticket, message, attachments, actor)
@@ -395,6 +522,19 @@ def _require_agent(ticket: Ticket, actor: AbstractBaseUser) -> None:
         raise PermissionDenied(_("You may not work on this ticket."))
 
 
+def _expect_new_intent(ticket: Ticket, intent: str) -> None:
+    """StaleRequest when a message with this idempotency token exists (the ticket is locked,
+    so two concurrent submits of one form are serialised here)."""
+    if not intent:
+        return
+    sent = Message.objects.filter(ticket=ticket, intent=intent[:64]).first()
+    if sent is not None:
+        raise StaleRequest(
+            _("This message was already sent at %(when)s; it was not sent again.")
+            % {"when": f"{timezone.localtime(sent.created_at):%H:%M}"}
+        )
+
+
 @atomic_with_files
 def ticket_reply(
     *,
@@ -402,12 +542,17 @@ def ticket_reply(
     actor: AbstractBaseUser,
     body: str,
     attachments: Sequence[UploadedFile] = (),
+    intent: str = "",
     now: datetime | None = None,
 ) -> Message:
-    """A public reply by an agent: progress, and it meets the first-response target."""
+    """A public reply by an agent: progress, and it meets the first-response target.
+
+    `intent` is the idempotency token of the form (or API request): a second request with
+    the same token is refused (StaleRequest) instead of sending the reply twice."""
     now = now or timezone.now()
     ticket = _lock(ticket)
     _require_agent(ticket, actor)
+    _expect_new_intent(ticket, intent)
     if not ticket.is_active and ticket.status != Ticket.Status.RESOLVED:
         raise TicketError({"body": _("A closed ticket takes no more replies.")})
     message = _add_message(
@@ -417,8 +562,10 @@ def ticket_reply(
         body=body,
         attachments=attachments,
         now=now,
+        intent=intent,
     )
-    changed = ["updated_at", *_progress(ticket, actor, now)]
+    ticket.version += 1
+    changed = ["updated_at", "version", *_progress(ticket, actor, now)]
     first = ticket.first_responded_at is None
     if first:
         ticket.first_responded_at = now
@@ -444,12 +591,15 @@ def ticket_add_note(
     actor: AbstractBaseUser,
     body: str,
     attachments: Sequence[UploadedFile] = (),
+    intent: str = "",
     now: datetime | None = None,
 ) -> Message:
-    """An internal note: progress, but not a response to the customer."""
+    """An internal note: progress, but not a response to the customer. `intent` as for
+    `ticket_reply`."""
     now = now or timezone.now()
     ticket = _lock(ticket)
     _require_agent(ticket, actor)
+    _expect_new_intent(ticket, intent)
     message = _add_message(
         ticket=ticket,
         actor=actor,
@@ -457,9 +607,11 @@ def ticket_add_note(
         body=body,
         attachments=attachments,
         now=now,
+        intent=intent,
     )
     ticket.updated_at = now
-    ticket.save(update_fields=["updated_at", *_progress(ticket, actor, now)])
+    ticket.version += 1
+    ticket.save(update_fields=["updated_at", "version", *_progress(ticket, actor, now)])
     record_event(ticket, TicketEvent.Kind.NOTE_ADDED, actor=actor, now=now, message=message)
     run_change_hooks(ticket, {"note"}, now, actor)
     return message
@@ -502,6 +654,7 @@ def ticket_add_customer_message(
         ticket.cycle_started_at = now
         changes.add("reopen")
     ticket.updated_at = now
+    ticket.version += 1
     ticket.save()
     record_event(ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, actor=actor, now=now, message=message)
     if ticket.status != before:
@@ -532,18 +685,20 @@ def ticket_transition(
     ticket: Ticket,
     actor: AbstractBaseUser,
     name: str,
+    expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Ticket:
     """Move `ticket` along its status FSM.
 
     Raises TransitionNotAllowed when `name` is unknown or not allowed from the current status,
-    PermissionDenied when `actor` may not work on the ticket.
+    PermissionDenied when `actor` may not move the ticket (`can_move`), StaleRequest when the
+    ticket is no longer at `expected_version`.
     """
     now = now or timezone.now()
     if name not in TRANSITION_NAMES:
         raise TransitionNotAllowed(_("Unknown transition “%(name)s”.") % {"name": name})
     ticket = _lock(ticket)
-    _require_agent(ticket, actor)
+    check_move(ticket, actor, expected_version)
     method = getattr(ticket, name)
     if not has_transition_perm(method, actor):
         meta = getattr(method, "_django_fsm", None)
@@ -564,6 +719,7 @@ def ticket_transition(
     elif name == "close":
         ticket.closed_at = now
     ticket.updated_at = now
+    ticket.version += 1
     _progress(ticket, actor, now)
     ticket.save()
     record_event(
@@ -586,14 +742,17 @@ def ticket_assign(
     team: Team | None = None,
     now: datetime | None = None,
     reason: str = "",
+    expected_version: int | None = None,
 ) -> Ticket:
     """Give the ticket to `assignee` and/or another `team` (a hand-off when the team changes).
 
-    Moving to another team sets the team's level and starts a new escalation cycle.
+    Moving to another team sets the team's level and starts a new escalation cycle. Raises
+    PermissionDenied unless `actor` may move the ticket (`can_move`), StaleRequest when the
+    ticket is no longer at `expected_version`.
     """
     now = now or timezone.now()
     ticket = _lock(ticket)
-    _require_agent(ticket, actor)
+    check_move(ticket, actor, expected_version)
     if not ticket.is_active:
         raise TicketError({"assignee": _("Only active tickets can be reassigned.")})
     new_team = team or ticket.team
@@ -608,6 +767,7 @@ def ticket_assign(
     if not changes:
         return ticket
     ticket.updated_at = now
+    ticket.version += 1
     _progress(ticket, actor, now)
     ticket.save()
     run_change_hooks(ticket, changes, now, actor)
@@ -672,17 +832,20 @@ def ticket_change_priority(
     priority: int | None = None,
     impact: int | None = None,
     urgency: int | None = None,
+    expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Ticket:
     """Re-assess a ticket. New impact/urgency re-derive the priority from the matrix; an
     explicit `priority` overrides the matrix. A reason is always required (audit trail).
+    A person must be allowed to move the ticket (`can_move`); the rules (`actor` None) may.
+    StaleRequest when the ticket is no longer at `expected_version`.
     """
     now = now or timezone.now()
     if not reason.strip():
         raise TicketError({"reason": _("Say why the priority changes.")})
     ticket = _lock(ticket)
     if actor is not None:
-        _require_agent(ticket, actor)
+        check_move(ticket, actor, expected_version)
     if not ticket.is_active:
         raise TicketError({"priority": _("Only active tickets can be re-prioritised.")})
     before = {"priority": ticket.priority, "impact": ticket.impact, "urgency": ticket.urgency}
@@ -703,6 +866,7 @@ def ticket_change_priority(
     if after == before:
         return ticket
     ticket.updated_at = now
+    ticket.version += 1
     ticket.save()
     record_event(
         ticket,
@@ -787,7 +951,8 @@ def ticket_mark_major_incident(
         return ticket
     ticket.is_major_incident = True
     ticket.updated_at = now
-    ticket.save(update_fields=["is_major_incident", "updated_at"])
+    ticket.version += 1
+    ticket.save(update_fields=["is_major_incident", "updated_at", "version"])
     record_event(
         ticket, TicketEvent.Kind.MAJOR_INCIDENT, actor=actor, now=now, payload={"reason": reason}
     )

@@ -1,7 +1,13 @@
 """HTML views for agents. Thin: parse input, check access, call a service or selector, render.
 
 Every ticket is looked up through `selectors.ticket_for_user`, i.e. `visible_to(user)`: a
-ticket the user may not see is a 404 for reading, downloading and every action alike.
+ticket the user may not read is a 404 for downloading and every action alike. The ticket's
+page shows such a ticket's ownership card instead to any agent (`findable_by`), so that the
+owner of an escalated ticket can be found; customers and strangers still get a 404.
+
+Every state-changing form carries the ticket's `version` (and a message its idempotency
+token `intent`): a double submit or a stale page is refused with a 409 that says what happened
+(DESIGN: "Once per intent").
 
 Actions are plain POST forms that also work without JavaScript (post/redirect/get). With htmx
 (`request.htmx`) they answer with the `ticket` partial of the detail page, so header, timeline
@@ -28,7 +34,6 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -44,8 +49,12 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from escalation import services as escalation_services
-from escalation.forms import DeescalateForm, EscalateForm
-from escalation.handoff import package_from_history
+from escalation.forms import (
+    DeescalateForm,
+    EscalateForm,
+    prefill_package,
+    tried_since_arrival,
+)
 from escalation.models import Escalation
 from helpdesk import uploads
 from notifications.selectors import TemplateChoice, templates_for
@@ -63,6 +72,10 @@ from tickets.models import Attachment, Ticket
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+# What a service refuses (rather than a form error): answered by `refused` with 403 or 409.
+REFUSALS = (PermissionDenied, TransitionNotAllowed, ConcurrentTransition, services.StaleRequest)
 
 
 def _wants_partial(request: HtmxHttpRequest) -> bool:
@@ -114,7 +127,14 @@ def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
     template = "tickets/list.html"
     if _wants_partial(request):
         template += "#results"
-    context = {"form": form, "filters": filters, "page": page, "now": timezone.now()}
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "now": timezone.now(),
+        # Tickets found by reference or customer that the user may not read: their owners.
+        "cards": selectors.ticket_cards(request.user, filters.q) if not page.prev_cursor else [],
+    }
     return _vary_on_htmx(render(request, template, context))
 
 
@@ -174,24 +194,37 @@ def render_ticket(
     agent = services.is_agent(request.user)
     request._helpdesk_is_agent = agent  # type: ignore[attr-defined]  # for the navbar
     now = timezone.now()
+    # Reading and commenting (`visible_to`) is wider than moving the ticket (`can_move`):
+    # the page offers only the actions the user may take.
+    can_move = agent and services.can_move(ticket, request.user)
+    timeline = selectors.ticket_timeline(ticket)
     context: dict[str, Any] = {
         "ticket": ticket,
         "now": now,
-        "timeline": selectors.ticket_timeline(ticket),
+        "timeline": timeline,
         "loose_attachments": selectors.ticket_loose_attachments(ticket),
         "is_following": selectors.is_following(ticket, request.user),
         "can_act": agent,
+        "can_move": can_move,
         "sla": selectors.ticket_sla(ticket, now),
-        **_escalation_context(request, ticket, agent, forms),
+        **_escalation_context(request, ticket, can_move, forms, timeline),
     }
+    if "escalate_form" in context:
+        # Beside the pre-filled "What was tried": every reply and note, newest first.
+        context["history"] = [
+            e.message
+            for e in reversed(timeline)
+            if e.message is not None and not e.message.is_customer
+        ]
     if agent:
-        teams = list(selectors.assignable_teams())
-        context["transitions"] = services.available_transitions(ticket, request.user)
         # The communication templates of an escalated ticket, in the viewer's language.
         context["reply_templates"] = templates_for(ticket, translation.get_language(), now=now)
         context["message_form"] = forms.get("message_form") or _blank_message_form(
             request, context["reply_templates"]
         )
+    if can_move:
+        teams = list(selectors.assignable_teams())
+        context["transitions"] = services.available_transitions(ticket, request.user)
         context["assign_form"] = forms.get("assign_form") or AssignForm(
             teams=teams, initial={"team": ticket.team_id, "assignee": ticket.assignee_id}
         )
@@ -212,27 +245,46 @@ def _blank_message_form(request: HttpRequest, templates: list[TemplateChoice]) -
     return MessageForm(initial={"body": body}) if body else MessageForm()
 
 
+def expected_version(request: HttpRequest) -> int | None:
+    """The ticket version the submitted form was made from; None when the request makes no
+    claim (then the service does not check). A value that is not a number counts as none."""
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
 def _escalation_context(
-    request: HttpRequest, ticket: Ticket, agent: bool, forms: dict[str, Any]
+    request: HttpRequest,
+    ticket: Ticket,
+    can_move: bool,
+    forms: dict[str, Any],
+    timeline: list[selectors.TimelineEntry],
 ) -> dict[str, Any]:
     """The escalation panel: who owns the ticket now, its escalations, and the forms the user
-    may use (escalate: agents; acknowledge: the receiving team; de-escalate: the lead)."""
+    may use (escalate: those who may move the ticket; acknowledge: the receiving team, with
+    the choice whom to assign; de-escalate: the lead)."""
     escalations = selectors.ticket_escalations(ticket)
     current = selectors.current_escalation(ticket, escalations)
+    can_acknowledge = (
+        current is not None
+        and current.status == Escalation.Status.RAISED
+        and escalation_services.can_acknowledge(current, request.user)
+    )
     context: dict[str, Any] = {
         "current_escalation": current,
         "past_escalations": [e for e in escalations if e != current],
-        "can_acknowledge": current is not None
-        and current.status == Escalation.Status.RAISED
-        and escalation_services.can_acknowledge(current, request.user),
+        "can_acknowledge": can_acknowledge,
     }
+    if can_acknowledge:
+        assert current is not None
+        others = escalation_services.acknowledge_assignees(current, request.user)[1:]
+        context["ack_members"] = others
     # A bound form (with the errors of a refused request) is shown whatever the ticket's state.
     if forms.get("escalate_form"):
         context["escalate_form"] = forms["escalate_form"]
-    elif agent and ticket.is_active:
+    elif can_move and ticket.is_active:
+        tried = tried_since_arrival(timeline)
         context["escalate_form"] = EscalateForm(
-            ticket=ticket,
-            initial=package_from_history(ticket, "").as_fields(),
+            ticket=ticket, initial=prefill_package(ticket, tried)
         )
     if forms.get("deescalate_form"):
         context["deescalate_form"] = forms["deescalate_form"]
@@ -249,15 +301,15 @@ def after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> Http
     try:
         ticket = selectors.ticket_for_user(request.user, ticket.reference)
     except Http404:
-        # Handed to a team the agent is not in, for example: they may no longer see it.
+        # Handed to a team the agent is not in, for example: its page shows the owner now.
         messages.info(
             request,
-            _("Ticket %(reference)s is no longer visible to you.")
+            _("You can no longer read ticket %(reference)s; here is who owns it now.")
             % {"reference": ticket.reference},
         )
         if request.htmx:
-            return HttpResponseClientRedirect(reverse("tickets:list"))
-        return redirect("tickets:list")
+            return HttpResponseClientRedirect(ticket.get_absolute_url())
+        return redirect(ticket)
     if request.htmx:
         return render_ticket(request, ticket)
     return redirect(ticket)
@@ -265,7 +317,10 @@ def after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> Http
 
 def refused(request: HtmxHttpRequest, ticket: Ticket, error: Exception) -> HttpResponse:
     """A request the ticket's rules refuse: a clear message and a 4xx, never a 500."""
-    if isinstance(error, PermissionDenied):
+    if isinstance(error, services.StaleRequest):
+        status = 409
+        text = str(error)
+    elif isinstance(error, PermissionDenied):
         status = 403
         text = str(error) or _("You may not work on this ticket.")
     elif isinstance(error, ConcurrentTransition):
@@ -278,14 +333,30 @@ def refused(request: HtmxHttpRequest, ticket: Ticket, error: Exception) -> HttpR
         status = 400
         text = " ".join(getattr(error, "messages", [str(error)]))
     messages.error(request, text)
-    ticket = selectors.ticket_for_user(request.user, ticket.reference)
+    try:
+        ticket = selectors.ticket_for_user(request.user, ticket.reference)
+    except Http404:
+        return render_card(request, ticket, status=status)
     return render_ticket(request, ticket, status=status)
+
+
+def render_card(request: HttpRequest, ticket: Ticket, *, status: int = 200) -> HttpResponse:
+    """The ownership card of a ticket the user may look up but not read: who owns it and how
+    to reach them, without its content."""
+    ticket = selectors.ticket_card_for_user(request.user, ticket.reference)
+    request._helpdesk_is_agent = True  # type: ignore[attr-defined]  # only agents get here
+    return render(request, "tickets/card.html", {"ticket": ticket}, status=status)
 
 
 @login_required
 @require_GET
 def ticket_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
-    ticket = selectors.ticket_for_user(request.user, reference)
+    """The ticket for those who may read it; its ownership card for every other agent."""
+    try:
+        ticket = selectors.ticket_for_user(request.user, reference)
+    except Http404:
+        card = selectors.ticket_card_for_user(request.user, reference)
+        return _vary_on_htmx(render_card(request, card))
     return render_ticket(request, ticket)
 
 
@@ -304,8 +375,9 @@ def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
                 actor=request.user,
                 body=form.cleaned_data["body"],
                 attachments=form.cleaned_data["attachments"],
+                intent=form.cleaned_data["intent"],
             )
-        except PermissionDenied as exc:
+        except (PermissionDenied, services.StaleRequest) as exc:
             return refused(request, ticket, exc)
         except ValidationError as exc:
             add_service_error(form, exc)
@@ -321,8 +393,13 @@ def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 def ticket_transition(request: HtmxHttpRequest, reference: str, name: str) -> HttpResponse:
     ticket = selectors.ticket_for_user(request.user, reference)
     try:
-        ticket = services.ticket_transition(ticket=ticket, actor=request.user, name=name)
-    except (TransitionNotAllowed, ConcurrentTransition, PermissionDenied, ValidationError) as exc:
+        ticket = services.ticket_transition(
+            ticket=ticket,
+            actor=request.user,
+            name=name,
+            expected_version=expected_version(request),
+        )
+    except (*REFUSALS, ValidationError) as exc:
         return refused(request, ticket, exc)
     return after_action(
         request,
@@ -344,8 +421,9 @@ def ticket_assign(request: HtmxHttpRequest, reference: str) -> HttpResponse:
                 team=form.cleaned_data["team"],
                 assignee=form.cleaned_data["assignee"],
                 reason=form.cleaned_data["reason"],
+                expected_version=expected_version(request),
             )
-        except PermissionDenied as exc:
+        except REFUSALS as exc:
             return refused(request, ticket, exc)
         except ValidationError as exc:
             add_service_error(form, exc)
@@ -369,8 +447,9 @@ def ticket_priority(request: HtmxHttpRequest, reference: str) -> HttpResponse:
                 impact=data["impact"],
                 urgency=data["urgency"],
                 priority=data["priority"],
+                expected_version=expected_version(request),
             )
-        except PermissionDenied as exc:
+        except REFUSALS as exc:
             return refused(request, ticket, exc)
         except ValidationError as exc:
             add_service_error(form, exc)

@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import translation
-from django_fsm import TransitionNotAllowed
 
 from escalation import bulk, evaluation, facts
 from escalation import services as esc
@@ -167,14 +166,17 @@ class TestRules:
             now=MON_9,
         )
         esc.escalation_acknowledge(
-            escalation=first, actor=chain.agents[1], now=MON_9 + dt.timedelta(minutes=10)
+            escalation=first,
+            actor=chain.agents[1],
+            assignee=chain.agents[1],  # "Acknowledge and take it"
+            now=MON_9 + dt.timedelta(minutes=10),
         )
         sweeping.sweep(now=MON_9 + 2 * H)
         ticket.refresh_from_db()
         first.refresh_from_db()
         assert first.status == Escalation.Status.ACKNOWLEDGED
         assert ticket.level.rank == 2
-        assert ticket.assignee == chain.agents[1]  # whoever acknowledged owns it now
+        assert ticket.assignee == chain.agents[1]  # who acknowledged and took it owns it now
 
     def test_rule_change_takes_effect_on_the_next_evaluation(self, chain):
         ticket = chain.ticket()
@@ -286,10 +288,14 @@ class TestManual:
 
     def test_outsider_cannot_escalate(self, chain):
         ticket = chain.ticket()
+        peer = UserFactory()  # in another team on the same level: neither owner nor above
+        TeamFactory(name="Peers", level=chain.teams[0].level, members=[peer])
         with pytest.raises(PermissionDenied):
-            esc.escalation_raise(
-                ticket=ticket, actor=chain.agents[2], kind="hierarchical", package=package()
-            )
+            esc.escalation_raise(ticket=ticket, actor=peer, kind="hierarchical", package=package())
+        # A level above may move the ticket (tickets.services.can_move).
+        esc.escalation_raise(
+            ticket=ticket, actor=chain.agents[2], kind="hierarchical", package=package()
+        )
 
     def test_only_the_receiving_team_acknowledges_and_only_once(self, chain):
         ticket = chain.ticket()
@@ -299,7 +305,7 @@ class TestManual:
         with pytest.raises(PermissionDenied):
             esc.escalation_acknowledge(escalation=escalation, actor=chain.agents[0])
         esc.escalation_acknowledge(escalation=escalation, actor=chain.leads[1])
-        with pytest.raises(TransitionNotAllowed):
+        with pytest.raises(services.StaleRequest, match="already acknowledged"):
             esc.escalation_acknowledge(escalation=escalation, actor=chain.leads[1])
         assert ticket.events.filter(kind=TicketEvent.Kind.ACKNOWLEDGED).count() == 1
 

@@ -189,7 +189,9 @@ class TestCadence:
         escalation = esc.escalation_raise(
             ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package(), now=T1
         )
-        esc.escalation_acknowledge(escalation=escalation, actor=chain.agents[1], now=T1)
+        esc.escalation_acknowledge(
+            escalation=escalation, actor=chain.agents[1], assignee=chain.agents[1], now=T1
+        )
         ticket.refresh_from_db()
         assert ticket.assignee == chain.agents[1]
         services.ticket_reply(ticket=ticket, actor=chain.agents[1], body="Update 1", now=T1 + H)

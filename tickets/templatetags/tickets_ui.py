@@ -537,3 +537,14 @@ def with_class(field: BoundField, css: str) -> str:
     Django's login form)."""
     existing = field.field.widget.attrs.get("class", "")
     return field.as_widget(attrs={"class": f"{existing} {css}".strip()})
+
+
+@register.simple_tag
+def action_reason(event: TicketEvent, parts: list[TicketEvent] | None = None) -> str:
+    """The reason of one action, shown once: its headline event's, else the first of the
+    events it wrote together that has one (a hand-off repeats it on each)."""
+    for candidate in [event, *(parts or [])]:
+        reason = describe_event(candidate).reason
+        if reason:
+            return reason
+    return ""
