@@ -26,7 +26,7 @@ DEMO = env.bool("DEMO", default=False)
 DEBUG = env.bool("DEBUG", default=DEMO)
 
 _INSECURE_DEMO_KEY = "django-insecure-demo-key-only-for-local-development-never-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=_INSECURE_DEMO_KEY if DEMO else "")
+SECRET_KEY = env.str("SECRET_KEY", default="") or (_INSECURE_DEMO_KEY if DEMO else "")
 if not SECRET_KEY or (SECRET_KEY == _INSECURE_DEMO_KEY and not DEBUG):
     # The demo key is public: it signs nothing outside a local demo with DEBUG on.
     raise ImproperlyConfigured("SECRET_KEY must be set (DEMO=true only for the local demo).")
