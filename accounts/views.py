@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from functools import wraps
 
 import segno
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off, get_lockout_response
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
@@ -73,7 +75,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         request.session.pop(PENDING_SESSION_KEY, None)
         messages.info(request, _("Please log in again."))
         return redirect("login")
-    credentials = {settings.AXES_USERNAME_FORM_FIELD: user.get_username()}
+    credentials = {user.USERNAME_FIELD: user.get_username()}
     if not AxesProxyHandler.is_allowed(request, credentials):
         return get_lockout_response(request, credentials=credentials)
     form = CodeForm(request.POST or None)
@@ -103,6 +105,23 @@ def locked_out(request: HttpRequest, original_response=None, credentials=None) -
     )
 
 
+def _proven_session(view):
+    """Changing the second factor needs a session that passed it, once it is on.
+
+    A session opened before TOTP was turned on (or without the code) could otherwise
+    replace the authenticator or read fresh recovery codes; it signs in again instead.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_verified() and services.two_factor_enabled(request.user):
+            logout(request)
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @login_required
 def two_factor(request: HttpRequest) -> HttpResponse:
     """The two-factor settings: whether it is on, recovery codes left, turn it on or off."""
@@ -120,6 +139,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@_proven_session
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Turn TOTP on: scan the QR code (or type the secret), then confirm with a code."""
     user = request.user
@@ -148,6 +168,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@_proven_session
 def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
     """New recovery codes replace the old ones; shown once."""
     if not services.two_factor_enabled(request.user):
@@ -158,6 +179,7 @@ def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@_proven_session
 def two_factor_disable(request: HttpRequest) -> HttpResponse:
     """Turn two-factor sign-in off, confirmed with a current code; refused when required."""
     user = request.user

@@ -126,8 +126,36 @@ def test_the_admin_login_page_looks_like_the_helpdesk_login(client):
     assert "Log in to the helpdesk" in page.content.decode()
 
 
+def _log_in_with_code(client: Client, device: TOTPDevice) -> None:
+    client.post(reverse("login"), {"username": device.user.username, "password": "pw"})
+    client.post(reverse("login_code"), {"code": code_for(device)})
+    assert _logged_in(client)
+
+
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        ("get", "two_factor_setup"),
+        ("post", "two_factor_recovery_codes"),
+        ("post", "two_factor_disable"),
+    ],
+)
+def test_a_session_without_the_code_cannot_change_the_second_factor(
+    client, totp_user, device, method, name
+):
+    client.force_login(totp_user)  # e.g. a session opened before TOTP was turned on
+    codes = set(StaticToken.objects.values_list("token", flat=True))
+    response = getattr(client, method)(reverse(name), {"code": code_for(device)})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert not _logged_in(client)
+    assert TOTPDevice.objects.filter(user=totp_user, confirmed=True).count() == 1
+    assert set(StaticToken.objects.values_list("token", flat=True)) == codes
+
+
 def test_turn_off_needs_a_current_code(client, totp_user, device):
-    client.force_login(totp_user)
+    with _later(-60):
+        _log_in_with_code(client, device)
     response = client.post(reverse("two_factor_disable"), {"code": "000000"}, follow=True)
     assert "Two-factor sign-in stays on" in response.content.decode()
     assert TOTPDevice.objects.filter(user=totp_user).exists()
@@ -145,8 +173,8 @@ def test_turn_off_needs_a_current_code(client, totp_user, device):
     ] == reverse("tickets:list")
 
 
-def test_new_recovery_codes_replace_the_old_ones(client, totp_user):
-    client.force_login(totp_user)
+def test_new_recovery_codes_replace_the_old_ones(client, totp_user, device):
+    _log_in_with_code(client, device)
     old = set(totp_user.recovery_codes)
     page = client.post(reverse("two_factor_recovery_codes"))
     new = set(StaticToken.objects.filter(device__user=totp_user).values_list("token", flat=True))
