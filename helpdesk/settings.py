@@ -148,6 +148,9 @@ if AXES_FAILURE_LIMIT < 1 or LOGIN_COOLOFF_MINUTES < 1:
 # without an authenticator are sent to set one up before they can work.
 STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=False)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Helpdesk")
+# Admins may delete a user's authenticator (a lost phone: the user sets up a new one) but never
+# read its secret or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Internationalisation: English source strings, complete German translation in locale/de.
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")

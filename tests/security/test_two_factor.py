@@ -233,3 +233,14 @@ class TestStaffRequire2FA:
     def test_agents_are_not_asked(self, client, agent):
         client.force_login(agent)
         assert client.get(reverse("tickets:list")).status_code == 200
+
+
+def test_an_admin_can_remove_an_authenticator_but_not_read_its_secret(client, admin_user, device):
+    client.force_login(admin_user)
+    config = reverse("admin:otp_totp_totpdevice_config", args=[device.pk])
+    assert client.get(config).status_code == 403
+    change = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert device.key not in change.content.decode()
+    delete = reverse("admin:otp_totp_totpdevice_delete", args=[device.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
