@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# The local demo, set explicitly: without it the settings are production's (DEBUG off, a
+# SECRET_KEY required). DEMO=true allows the public demo key; never set it on a server.
+DEMO_ENV := DEMO=true DEBUG=true
 
 .PHONY: run test bench bench-full messages lint format install migrate demo clean-demo
 
@@ -17,38 +20,39 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 migrate: install
-	$(PY) manage.py migrate --no-input
+	$(DEMO_ENV) $(PY) manage.py migrate --no-input
 
 demo: migrate
-	$(PY) manage.py seed_demo
+	$(DEMO_ENV) $(PY) manage.py seed_demo
 
 ## make run: install, migrate, load demo data, then web + Celery worker + Celery beat (Ctrl-C stops all)
 run: demo
-	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(DEMO_ENV) $(PY) manage.py collectstatic --no-input --verbosity 0
 	@echo "Serving on http://127.0.0.1:8000/ (web, worker and beat; Ctrl-C stops all three)"
-	$(VENV)/bin/honcho start -f Procfile
+	$(DEMO_ENV) $(VENV)/bin/honcho start -f Procfile
 
 ## make test: the whole suite (PostgreSQL/Redis/browser suites run when available; CI=true requires them)
+## (the suite sets DEMO=true itself: tests/demo_env.py)
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench: benchmarks that print figures (not tests)
 bench: install
-	$(PY) bench/run.py
+	$(DEMO_ENV) $(PY) bench/run.py
 
 bench-full: install
-	$(PY) bench/run.py --full
+	$(DEMO_ENV) $(PY) bench/run.py --full
 
 ## make messages: refresh the German catalogue from the source and compile it
 messages: install
-	$(PY) manage.py makemessages --locale de --no-location --ignore ".venv/*" --ignore "var/*" --ignore "tests/*" --ignore "bench/*"
-	$(PY) manage.py makemessages --locale de --domain djangojs --no-location --ignore ".venv/*" --ignore "var/*" --ignore "static/vendor/*" --ignore "tests/*"
-	$(PY) manage.py compilemessages --locale de --ignore ".venv/*"
+	$(DEMO_ENV) $(PY) manage.py makemessages --locale de --no-location --ignore ".venv/*" --ignore "var/*" --ignore "tests/*" --ignore "bench/*"
+	$(DEMO_ENV) $(PY) manage.py makemessages --locale de --domain djangojs --no-location --ignore ".venv/*" --ignore "var/*" --ignore "static/vendor/*" --ignore "tests/*"
+	$(DEMO_ENV) $(PY) manage.py compilemessages --locale de --ignore ".venv/*"
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) manage.py makemigrations --check --dry-run
+	$(DEMO_ENV) $(PY) manage.py makemigrations --check --dry-run
 
 format: install
 	$(PY) -m ruff check --fix .

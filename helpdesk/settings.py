@@ -4,9 +4,11 @@ Every variable is listed in `.env.example`. Without any variable set the project
 demo: SQLite file, an embedded broker in a local folder, console email, DEBUG on.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -18,12 +20,16 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
-DEBUG = env.bool("DEBUG", default=True)
+# Safe by default: DEBUG is off unless asked for. DEMO=true (set by `make run`, `make demo` and
+# the test suite) is the local demo: DEBUG on and a fixed, public secret key.
+DEMO = env.bool("DEMO", default=False)
+DEBUG = env.bool("DEBUG", default=DEMO)
 
 _INSECURE_DEMO_KEY = "django-insecure-demo-key-only-for-local-development-never-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=_INSECURE_DEMO_KEY if DEBUG else "")
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+SECRET_KEY = env.str("SECRET_KEY", default="") or (_INSECURE_DEMO_KEY if DEMO else "")
+if not SECRET_KEY or (SECRET_KEY == _INSECURE_DEMO_KEY and not DEBUG):
+    # The demo key is public: it signs nothing outside a local demo with DEBUG on.
+    raise ImproperlyConfigured("SECRET_KEY must be set (DEMO=true only for the local demo).")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -43,6 +49,11 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "template_partials",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "accounts",
     "tickets",
     "sla",
     "escalation",
@@ -51,16 +62,22 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "helpdesk.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.StaffTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused for a lock-out into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -106,6 +123,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tickets:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT failed logins (wrong password or
+# wrong two-factor code) for one user name, or from one address, further attempts are refused
+# for LOGIN_COOLOFF_MINUTES, whether the user name exists or not. An admin unlocks earlier by
+# deleting the attempts in the admin (Axes › Access attempts) or with
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
+AXES_VERBOSE = False
+if AXES_FAILURE_LIMIT < 1 or LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES must be positive.")
+
+# Two-factor sign-in (django-otp, TOTP + recovery codes). With STAFF_REQUIRE_2FA on, staff
+# without an authenticator are sent to set one up before they can work.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Helpdesk")
+# Admins may delete a user's authenticator (a lost phone: the user sets up a new one) but never
+# read its secret or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Internationalisation: English source strings, complete German translation in locale/de.
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
@@ -226,14 +271,40 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
+# BEHIND_PROXY=true: a TLS-terminating reverse proxy (deploy/Caddyfile) is in front, and its
+# X-Forwarded-Proto says whether the request came over HTTPS. Forwarded headers are dropped
+# from every other sender (helpdesk.proxy): FORWARDED_ALLOW_IPS lists the proxy's addresses or
+# networks, the same variable gunicorn reads.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+FORWARDED_ALLOW_IPS = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy on every response (django-csp): scripts and styles only from our own
+# origin, no inline script, no plugins, no framing, forms post only to us. The templates keep
+# every script in static/js and no on* handler; htmx's indicator style is in static/css/app.css
+# (includeIndicatorStyles false in base.html). data: images are Bootstrap's inline SVG icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 LOGGING = {
     "version": 1,

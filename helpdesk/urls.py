@@ -4,16 +4,25 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import views as account_views
 from tickets import views as ticket_views
 
 urlpatterns = [
     path("", ticket_views.home, name="home"),
     path("healthz", ticket_views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
+    path("login/code/", account_views.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("tickets/", include("tickets.urls")),
     path("escalations/", include("escalation.urls")),
     path("notifications/", include("notifications.urls")),
+    # The admin signs in through the same two-step login: same lock-out, same second factor.
+    path(
+        "admin/login/",
+        account_views.LoginView.as_view(next_page="admin:index"),
+        name="admin_login",
+    ),
     path("admin/", admin.site.urls),
 ]

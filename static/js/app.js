@@ -33,3 +33,15 @@ document.addEventListener("change", (event) => {
   textarea.dispatchEvent(new Event("input", { bubbles: true }));
   select.value = "";
 });
+
+// Under the Content-Security-Policy (style-src 'self', no inline styles) htmx cannot copy a
+// style attribute from the old element to the new one while it settles a swap; the browser
+// refuses and reports it. Old elements only ever carry an empty style="" (left behind by
+// scripts that set and cleared a style), so drop those before htmx swaps.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const target = event.detail.target;
+  if (!(target instanceof Element)) return;
+  for (const element of [target, ...target.querySelectorAll("[style]")]) {
+    if (element.getAttribute("style") === "") element.removeAttribute("style");
+  }
+});
