@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 
@@ -28,3 +29,13 @@ def duration_human(value: timedelta | float | None, largest: str = "d") -> str:
     if minutes:
         return _("%(minutes)d min") % {"minutes": minutes}
     return _("less than a minute")
+
+
+def instant_human(value: datetime, *, weekday: bool = True) -> str:
+    """An instant in the current time zone as people read it, with the weekday and the zone's
+    abbreviation: "Mon, 12/07/2026 8 a.m. CET" / "Mo, 07.12.2026 08:00 CET"."""
+    local = timezone.localtime(value)
+    text = formats.date_format(local, "SHORT_DATETIME_FORMAT")
+    if weekday:
+        text = f"{formats.date_format(local, 'D')}, {text}"
+    return f"{text} {local.tzname()}"

@@ -22,6 +22,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from helpdesk.formats import instant_human
 from sla import tasks
 from sla.clock import (
     CalendarInvalid,
@@ -169,7 +170,9 @@ class BusinessCalendarForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         from sla.models import timezone_choices
 
-        self.fields["timezone"].widget.choices = timezone_choices()
+        # A view-only user gets the field read-only, i.e. not on the form at all.
+        if "timezone" in self.fields:
+            self.fields["timezone"].widget.choices = timezone_choices()
 
 
 @admin.register(BusinessCalendar)
@@ -195,10 +198,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
             instants = next_open_instants(calendar_spec(obj), timezone.now(), 5)
         except (NoBusinessHours, CalendarInvalid) as exc:
             return str(exc)
-        zone = timezone.get_current_timezone()
-        return format_html_join(
-            ", ", "{}", ((date_format(i.astimezone(zone), "D, DATETIME_FORMAT"),) for i in instants)
-        )
+        return format_html_join(", ", "{}", ((instant_human(i),) for i in instants))
 
     @admin.display(description=_("Holidays in the next 12 months"))
     def upcoming_holidays(self, obj: BusinessCalendar) -> str:
