@@ -395,13 +395,16 @@ def test_notification_settings(page: Page, desk):
     page.get_by_role("button", name=re.compile("Alice Agent")).click()
     page.get_by_role("link", name="My notification settings").click()
     expect(page.get_by_role("heading", name="My notification settings")).to_be_visible()
-    page.get_by_label("Language of emails").select_option("de")
+    page.get_by_label("Language", exact=True).select_option("de")
     page.get_by_label("Time zone").select_option("Europe/London")
     page.get_by_label("Ticket assigned: by email").uncheck()
     page.screenshot(path="/tmp/notification_settings.png", full_page=True)
     page.get_by_role("button", name="Save settings").click()
-    expect(page.get_by_text("Your notification settings have been saved.")).to_be_visible()
-    expect(page.get_by_label("Ticket assigned: by email")).not_to_be_checked()
+    # The language is the user's: the pages are German from now on.
+    expect(
+        page.get_by_text("Ihre Benachrichtigungseinstellungen wurden gespeichert.")
+    ).to_be_visible()
+    expect(page.get_by_label("Ticket zugewiesen: per E-Mail")).not_to_be_checked()
     preference = Preference.objects.get(user=desk["agent"])
     assert (preference.language, preference.timezone) == ("de", "Europe/London")
     assert (
