@@ -26,7 +26,7 @@ class EscalationRule(models.Model):
     """When a ticket escalates, and what happens then. Ordered; each fires once per cycle."""
 
     class TriggerChoice(models.TextChoices):
-        NO_PROGRESS = Trigger.NO_PROGRESS, _("No progress for a business time")
+        NO_PROGRESS = Trigger.NO_PROGRESS, _("No progress for (business time)")
         SLA_WARNING = Trigger.SLA_WARNING, _("SLA warning")
         SLA_BREACH = Trigger.SLA_BREACH, _("SLA breach")
         SEVERITY = Trigger.SEVERITY, _("Severity at or above")

@@ -22,6 +22,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from helpdesk.durations import DURATION_OVERRIDES, duration_text
 from helpdesk.formats import instant_human
 from sla import tasks
 from sla.clock import (
@@ -254,6 +255,7 @@ class SLATargetFormSet(BaseInlineFormSet):
 class SLATargetInline(admin.TabularInline):
     model = SLATarget
     formset = SLATargetFormSet
+    formfield_overrides = DURATION_OVERRIDES
     extra = 0
 
 
@@ -340,8 +342,13 @@ class SLAPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(TierTarget)
 class TierTargetAdmin(admin.ModelAdmin):
-    list_display = ["level", "acknowledge_within", "calendar"]
+    list_display = ["level", "acknowledge_within_text", "calendar"]
     list_select_related = ["level", "calendar"]
+    formfield_overrides = DURATION_OVERRIDES
+
+    @admin.display(description=_("acknowledge within"), ordering="acknowledge_within")
+    def acknowledge_within_text(self, obj: TierTarget) -> str:
+        return duration_text(obj.acknowledge_within)
 
 
 def _cell_name(impact: int, urgency: int) -> str:

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.formats import duration_human
 from sla.clock import CalendarSpec
 from tickets.priority import Impact, Priority, Urgency
 
@@ -404,7 +405,7 @@ class TierTarget(models.Model):
         verbose_name_plural = _("tier targets (OLA)")
 
     def __str__(self) -> str:
-        return f"{self.level}: {self.acknowledge_within}"
+        return f"{self.level}: {duration_human(self.acknowledge_within)}"
 
     def clean(self) -> None:
         if self.acknowledge_within is not None and self.acknowledge_within <= dt.timedelta(0):

@@ -36,6 +36,31 @@ CHAIN_PREFETCH_DEPTH = 5
 FAILURES_LISTED = 10
 
 
+def labelled_filter(field: str, title: Any, label: Callable[[str], str]) -> type:
+    """A list filter for a code column without choices (a trigger, a delivery's kind) that
+    offers the codes in use under their display labels, sorted by label."""
+
+    class LabelledFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+            values = (
+                model_admin.get_queryset(request)
+                .order_by()
+                .values_list(field, flat=True)
+                .distinct()
+            )
+            return sorted(((v, label(v)) for v in values), key=lambda pair: str(pair[1]))
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+            if self.value() is None:
+                return queryset
+            return queryset.filter(**{field: self.value()})
+
+    LabelledFilter.title = title
+    return LabelledFilter
+
+
 class TicketVisibleAdminMixin:
     """For admins of rows that belong to a ticket: only rows of tickets the user may see
     (`Ticket.objects.visible_to`), so the admin is no way around visibility."""
