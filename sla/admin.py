@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -372,6 +372,13 @@ class _SeverityMatrixFormBase(forms.ModelForm):
                     grid.get(SeverityMatrix.key(impact, urgency), derive_priority(impact, urgency)),
                 )
 
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model checks its `grid`, which is not a field of this form: its complaint is
+        # about the grid as a whole, shown above it, not a crash.
+        if hasattr(errors, "error_dict") and "grid" in errors.error_dict:
+            errors.error_dict.setdefault(NON_FIELD_ERRORS, []).extend(errors.error_dict.pop("grid"))
+        super()._update_errors(errors)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         self.instance.grid = {
@@ -397,6 +404,13 @@ SeverityMatrixForm = type(
             label=format_lazy("{} × {}", impact.label, urgency.label),
             choices=Priority.choices,
             coerce=int,
+            widget=forms.Select(
+                attrs={
+                    "aria-label": format_lazy(
+                        "{}: {} × {}: {}", _("Impact"), impact.label, _("Urgency"), urgency.label
+                    )
+                }
+            ),
         )
         for impact in Impact
         for urgency in Urgency
@@ -409,24 +423,36 @@ class SeverityMatrixAdmin(admin.ModelAdmin):
     form = SeverityMatrixForm
     list_display = ["name", "is_active", "grid_preview"]
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = [(None, {"fields": ["name", "is_active"]})]
-        for impact in Impact:
-            fieldsets.append(
-                (
-                    _("Impact: %(impact)s") % {"impact": impact.label},
-                    {
-                        "fields": [tuple(_cell_name(impact, u) for u in Urgency.values)],
-                        "description": _("Urgency from critical (left) to low (right)."),
-                    },
-                )
-            )
-        return fieldsets
+    # The cells are rendered by the template as one table: impact rows, urgency columns.
+    fieldsets = [(None, {"fields": ["name", "is_active"]})]
+    change_form_template = "admin/sla/severitymatrix/change_form.html"
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any):
+        form = context["adminform"].form
+        context["severity_urgencies"] = [u.label for u in Urgency]
+        context["severity_grid"] = [
+            (impact.label, [form[_cell_name(impact, u)] for u in Urgency]) for impact in Impact
+        ]
+        return super().render_change_form(request, context, *args, **kwargs)
 
     @admin.display(description=_("grid"))
     def grid_preview(self, obj: SeverityMatrix) -> str:
-        rows = [
-            " ".join(str(obj.grid.get(SeverityMatrix.key(i, u), "?")) for u in Urgency.values)
-            for i in Impact.values
-        ]
-        return " | ".join(rows)
+        """One line per impact: the priorities by urgency, as labels."""
+
+        def label(value: Any) -> str:
+            try:
+                return str(Priority(int(value)).label)
+            except (TypeError, ValueError):
+                return "?"
+
+        return format_html_join(
+            "",
+            "<div>{}: {}</div>",
+            (
+                (
+                    impact.label,
+                    " · ".join(label(obj.grid.get(SeverityMatrix.key(impact, u))) for u in Urgency),
+                )
+                for impact in Impact
+            ),
+        )
