@@ -18,12 +18,6 @@ from tests.escalation.test_services import Chain
 MIN = dt.timedelta(minutes=1)
 
 
-@pytest.fixture
-def client_admin(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 @pytest.mark.parametrize(
     ("text", "minutes"),
     [
@@ -61,10 +55,10 @@ def test_the_field_shows_what_it_reads():
 
 
 @pytest.mark.django_db
-def test_policy_targets_are_typed_and_shown_as_durations(client_admin):
+def test_policy_targets_are_typed_and_shown_as_durations(admin_client):
     policy = SLAPolicy.objects.get(name="Standard office hours")
     url = reverse("admin:sla_slapolicy_change", args=[policy.pk])
-    page = client_admin.get(url)
+    page = admin_client.get(url)
     body = page.content.decode()
     target = policy.targets.get(priority=1)
     assert target.first_response == 15 * MIN
@@ -90,40 +84,40 @@ def test_policy_targets_are_typed_and_shown_as_durations(client_admin):
             data[f"targets-{i}-{name}"] = field.prepare_value(value)
     row = next(i for i, f in enumerate(formset.forms) if f.instance.priority == 1)
     data[f"targets-{row}-first_response"] = "1 h 30 min"
-    response = client_admin.post(url, data)
+    response = admin_client.post(url, data)
     assert response.status_code == 302
     target.refresh_from_db()
     assert target.first_response == 90 * MIN
     data[f"targets-{row}-first_response"] = "soon"
-    response = client_admin.post(url, data)
+    response = admin_client.post(url, data)
     assert response.status_code == 200
     assert "Enter a duration such as" in response.content.decode()
 
 
 @pytest.mark.django_db
-def test_tier_targets_list_durations(client_admin):
+def test_tier_targets_list_durations(admin_client):
     TierTarget.objects.update(acknowledge_within=30 * MIN)
-    body = client_admin.get(reverse("admin:sla_tiertarget_changelist")).content.decode()
+    body = admin_client.get(reverse("admin:sla_tiertarget_changelist")).content.decode()
     assert '<td class="field-acknowledge_within_text">30 min</td>' in body
     assert "0:30:00" not in body
 
 
 @pytest.mark.django_db
-def test_rule_threshold_typed_in_german_units(client_admin):
-    response = client_admin.post(
+def test_rule_threshold_typed_in_german_units(admin_client):
+    response = admin_client.post(
         reverse("admin:escalation_escalationrule_add"),
         rule_post(trigger="no_progress", priority_at_least="", threshold="2 Tg"),
     )
     assert response.status_code == 302
     rule = EscalationRule.objects.get(name="Test rule")
     assert rule.threshold == dt.timedelta(days=2)
-    page = client_admin.get(reverse("admin:escalation_escalationrule_change", args=[rule.pk]))
+    page = admin_client.get(reverse("admin:escalation_escalationrule_change", args=[rule.pk]))
     assert 'name="threshold" value="2 d"' in page.content.decode()
     assert "No progress for (business time)" in page.content.decode()
 
 
 @pytest.mark.django_db
-def test_escalation_lists_show_labels_not_codes(client_admin):
+def test_escalation_lists_show_labels_not_codes(admin_client):
     chain = Chain()
     ticket = chain.ticket()
     Escalation.objects.create(
@@ -138,22 +132,22 @@ def test_escalation_lists_show_labels_not_codes(client_admin):
     )
     rule = EscalationRule.objects.first()
     RuleFiring.objects.create(rule=rule, ticket=ticket, cycle=1, trigger="no_progress")
-    body = client_admin.get(reverse("admin:escalation_escalation_changelist")).content.decode()
+    body = admin_client.get(reverse("admin:escalation_escalation_changelist")).content.decode()
     assert '<td class="field-trigger_text">SLA breach</td>' in body
     assert 'title="SLA breach"' in body or ">SLA breach</a>" in body  # the filter
     assert ">sla_breach<" not in body
-    body = client_admin.get(reverse("admin:escalation_rulefiring_changelist")).content.decode()
+    body = admin_client.get(reverse("admin:escalation_rulefiring_changelist")).content.decode()
     assert '<td class="field-trigger_text">No progress for (business time)</td>' in body
     assert ">no_progress<" not in body
-    filtered = client_admin.get(
+    filtered = admin_client.get(
         reverse("admin:escalation_rulefiring_changelist"), {"trigger": "no_progress"}
     )
     assert list(filtered.context["cl"].result_list) == list(RuleFiring.objects.all())
 
 
 @pytest.mark.django_db
-def test_delivery_list_shows_kind_labels(client_admin, admin_user):
+def test_delivery_list_shows_kind_labels(admin_client, admin_user):
     Delivery.objects.create(channel="email", kind="de_escalated", user=admin_user, dedupe_key="k")
-    body = client_admin.get(reverse("admin:notifications_delivery_changelist")).content.decode()
+    body = admin_client.get(reverse("admin:notifications_delivery_changelist")).content.decode()
     assert ">de_escalated<" not in body
     assert '<td class="field-kind_text">' in body

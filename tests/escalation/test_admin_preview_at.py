@@ -15,17 +15,11 @@ from tests.escalation.test_services import Chain
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_admin(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def preview(body: str) -> str:
     return body[body.index('class="rule-preview"') :].split("</div>", 1)[0]
 
 
-def test_preview_at_a_chosen_instant(client_admin):
+def test_preview_at_a_chosen_instant(admin_client):
     chain = Chain()
     created = dt.datetime(2030, 1, 7, 9, tzinfo=dt.UTC)  # a Monday, in the future
     ticket = chain.ticket(now=created)
@@ -33,20 +27,20 @@ def test_preview_at_a_chosen_instant(client_admin):
     EscalationRule.objects.exclude(pk=rule.pk).update(is_active=False)
     url = reverse("admin:escalation_escalationrule_change", args=[rule.pk])
 
-    now_page = client_admin.get(url).content.decode()
+    now_page = admin_client.get(url).content.decode()
     assert ticket.reference not in preview(now_page)  # not breached yet: it was just created
     assert 'form="rule-preview-form"' in now_page
     assert re.search(r'<form id="rule-preview-form" method="get"', now_page)
 
-    later = client_admin.get(url, {"preview_at": "2030-01-14T10:00"}).content.decode()
+    later = admin_client.get(url, {"preview_at": "2030-01-14T10:00"}).content.decode()
     assert ticket.reference in preview(later)
     assert 'value="2030-01-14T10:00"' in later
 
 
-def test_a_bad_instant_is_a_message(client_admin):
+def test_a_bad_instant_is_a_message(admin_client):
     rule = EscalationRule.objects.first()
     url = reverse("admin:escalation_escalationrule_change", args=[rule.pk])
-    response = client_admin.get(url, {"preview_at": "next tuesday"})
+    response = admin_client.get(url, {"preview_at": "next tuesday"})
     assert response.status_code == 200
     assert "“next tuesday” is not a date and time; the preview shows now." in preview(
         response.content.decode()

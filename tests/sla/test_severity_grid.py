@@ -15,12 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client_admin(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
-@pytest.fixture
 def matrix():
     return SeverityMatrix.objects.get(is_active=True)
 
@@ -33,8 +27,8 @@ def grid_post(matrix: SeverityMatrix) -> dict:
     return data
 
 
-def test_the_matrix_is_a_table_of_impact_rows_and_urgency_columns(client_admin, matrix):
-    body = client_admin.get(
+def test_the_matrix_is_a_table_of_impact_rows_and_urgency_columns(admin_client, matrix):
+    body = admin_client.get(
         reverse("admin:sla_severitymatrix_change", args=[matrix.pk])
     ).content.decode()
     table = body[body.index('class="module severity-grid"') :]
@@ -54,19 +48,19 @@ def test_the_matrix_is_a_table_of_impact_rows_and_urgency_columns(client_admin, 
     assert 'name="cell_' not in body.replace(table, "")  # no second copy of the cells
 
 
-def test_the_list_shows_the_grid_with_labels(client_admin, matrix):
-    body = client_admin.get(reverse("admin:sla_severitymatrix_changelist")).content.decode()
+def test_the_list_shows_the_grid_with_labels(admin_client, matrix):
+    body = admin_client.get(reverse("admin:sla_severitymatrix_changelist")).content.decode()
     assert f"<div>{Impact(1).label}: {Priority(matrix.grid['1,1']).label} · " in body
 
 
 @pytest.mark.parametrize("value", [None, "", "9", "x"])
-def test_a_missing_or_invalid_cell_is_a_form_error(client_admin, matrix, value):
+def test_a_missing_or_invalid_cell_is_a_form_error(admin_client, matrix, value):
     data = grid_post(matrix)
     if value is None:
         del data["cell_2_3"]
     else:
         data["cell_2_3"] = value
-    response = client_admin.post(reverse("admin:sla_severitymatrix_change", args=[matrix.pk]), data)
+    response = admin_client.post(reverse("admin:sla_severitymatrix_change", args=[matrix.pk]), data)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     assert "errornote" in response.content.decode()
@@ -74,10 +68,10 @@ def test_a_missing_or_invalid_cell_is_a_form_error(client_admin, matrix, value):
     assert matrix.grid == SeverityMatrix.objects.get(pk=matrix.pk).grid
 
 
-def test_a_saved_cell_changes_the_grid(client_admin, matrix):
+def test_a_saved_cell_changes_the_grid(admin_client, matrix):
     data = grid_post(matrix)
     data["cell_4_4"] = "2"
-    response = client_admin.post(reverse("admin:sla_severitymatrix_change", args=[matrix.pk]), data)
+    response = admin_client.post(reverse("admin:sla_severitymatrix_change", args=[matrix.pk]), data)
     assert response.status_code == 302
     matrix.refresh_from_db()
     assert matrix.grid["4,4"] == 2
