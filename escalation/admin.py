@@ -25,6 +25,7 @@ from escalation.services import (
     ticket_facts,
 )
 from helpdesk.durations import DURATION_OVERRIDES
+from helpdesk.names import display_name_column
 from sla.admin import TicketConditionsForm
 from tickets.admin import TicketVisibleAdminMixin, labelled_filter
 from tickets.models import SupportLevel, Team, Ticket
@@ -128,14 +129,14 @@ class EscalationRuleForm(TicketConditionsForm):
 class EscalationRuleAdmin(admin.ModelAdmin):
     form = EscalationRuleForm
     formfield_overrides = DURATION_OVERRIDES
-    list_display = ["name", "order", "is_active", "trigger", "escalate", "fired_count"]
+    list_display = [display_name_column, "order", "is_active", "trigger", "escalate", "fired_count"]
     list_editable = ["order", "is_active"]
     list_filter = ["is_active", "trigger", "escalate"]
-    search_fields = ["name"]
+    search_fields = ["name", "name_de"]
     filter_horizontal = ["teams", "levels", "notify_users"]
     readonly_fields = ["would_fire_now"]
     fieldsets = [
-        (None, {"fields": ["name", "order", "is_active"]}),
+        (None, {"fields": ["name", "name_de", "order", "is_active"]}),
         (
             _("Trigger"),
             {

@@ -19,6 +19,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from helpdesk.names import display_name_column
 from notifications import outbox
 from notifications.email import DIGEST, render_preview
 from notifications.models import (
@@ -235,7 +236,7 @@ class PreferenceAdmin(admin.ModelAdmin):
 
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "language", "order", "is_active"]
+    list_display = [display_name_column, "kind", "language", "order", "is_active"]
     list_filter = ["kind", "language", "is_active"]
     list_editable = ["order", "is_active"]
     search_fields = ["name", "body"]

@@ -25,6 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.names import TranslatedName, german_name_field
 from sla.models import target_label, validate_timezone
 
 
@@ -489,7 +490,7 @@ class DeliveryAttempt(models.Model):
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
-class MessageTemplate(models.Model):
+class MessageTemplate(TranslatedName, models.Model):
     """A text an agent starts from when communicating about an escalated ticket (seeds: the
     initial escalation notice, the status update, the closing report), per language.
 
@@ -516,6 +517,7 @@ class MessageTemplate(models.Model):
     )
 
     name = models.CharField(_("name"), max_length=120)
+    name_de = german_name_field(120)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     language = models.CharField(
         _("language"), max_length=10, choices=settings.LANGUAGES, default=default_language
@@ -539,7 +541,7 @@ class MessageTemplate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.language})"
+        return f"{self.display_name} ({self.language})"
 
     def render(self, values: Mapping[str, str]) -> str:
         """The body with each known {placeholder} replaced (plain substitution, no format

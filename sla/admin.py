@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 
 from helpdesk.durations import DURATION_OVERRIDES, duration_text
 from helpdesk.formats import instant_human
+from helpdesk.names import display_name_column
 from sla import tasks
 from sla.clock import (
     CalendarInvalid,
@@ -289,7 +290,7 @@ class SLAPolicyForm(TicketConditionsForm):
 class SLAPolicyAdmin(admin.ModelAdmin):
     form = SLAPolicyForm
     list_display = [
-        "name",
+        display_name_column,
         "order",
         "is_active",
         "calendar",
@@ -300,7 +301,7 @@ class SLAPolicyAdmin(admin.ModelAdmin):
     list_editable = ["order", "is_active"]
     list_filter = ["is_active", "calendar"]
     list_select_related = ["calendar"]
-    search_fields = ["name", "contract"]
+    search_fields = ["name", "name_de", "contract"]
     filter_horizontal = ["teams"]
     inlines = [SLATargetInline]
     readonly_fields = ["governed_tickets_list"]

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.formats import duration_human
+from helpdesk.names import TranslatedName, german_name_field
 from sla.clock import CalendarSpec
 from tickets.priority import Impact, Priority, Urgency
 
@@ -209,10 +210,11 @@ class SLAPolicyQuerySet(models.QuerySet["SLAPolicy"]):
         )
 
 
-class SLAPolicy(models.Model):
+class SLAPolicy(TranslatedName, models.Model):
     """Which tickets get which targets on which calendar. The first matching policy applies."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
+    name_de = german_name_field(100)
     order = models.PositiveIntegerField(_("order"), default=100, help_text=_("Lower wins."))
     is_active = models.BooleanField(_("active"), default=True)
     calendar = models.ForeignKey(
@@ -253,7 +255,7 @@ class SLAPolicy(models.Model):
         verbose_name_plural = _("SLA policies")
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from helpdesk.names import display_name_column
 from tickets import services
 from tickets.models import Customer, Message, SupportLevel, Team, Ticket, TicketEvent
 
@@ -93,7 +94,7 @@ def _rank_conflicts(level: SupportLevel, rank: int) -> list[str]:
 class SupportLevelAdminForm(forms.ModelForm):
     class Meta:
         model = SupportLevel
-        fields = ("rank", "name", "description")
+        fields = ("rank", "name", "name_de", "description")
 
     def clean_rank(self) -> int:
         rank: int = self.cleaned_data["rank"]
@@ -114,9 +115,9 @@ class SupportLevelAdminForm(forms.ModelForm):
 @admin.register(SupportLevel)
 class SupportLevelAdmin(admin.ModelAdmin):
     form = SupportLevelAdminForm
-    list_display = ("rank", "name", "team_count")
-    list_display_links = ("rank", "name")
-    search_fields = ("name",)
+    list_display = ("rank", display_name_column, "team_count")
+    list_display_links = ("rank", display_name_column)
+    search_fields = ("name", "name_de")
     ordering = ("rank",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SupportLevel]:

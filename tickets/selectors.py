@@ -579,7 +579,7 @@ def ticket_sla(ticket: Ticket, now: datetime) -> SlaPanel | None:
             due = getattr(ticket, SLA_COLUMNS[view.target][0])
         rows.append(SlaTargetRow(view=view, due_at=due))
     return SlaPanel(
-        policy_name=ticket.sla_policy.name,
+        policy_name=ticket.sla_policy.display_name,
         targets=rows,
         badge=_badge_from_views(views, ticket.sla_paused_at),
         paused_since=ticket.sla_paused_at,
