@@ -65,6 +65,9 @@ def duration_text(value: timedelta | None) -> str:
 
 
 class DurationInput(forms.TextInput):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"class": "vDurationField", "size": 10, **(attrs or {})})
+
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, timedelta):
             return duration_text(value)
