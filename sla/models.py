@@ -218,7 +218,10 @@ class SLAPolicy(TranslatedName, models.Model):
     order = models.PositiveIntegerField(_("order"), default=100, help_text=_("Lower wins."))
     is_active = models.BooleanField(_("active"), default=True)
     calendar = models.ForeignKey(
-        BusinessCalendar, on_delete=models.PROTECT, related_name="policies"
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        related_name="policies",
+        verbose_name=_("business calendar"),
     )
     customer_tiers = models.JSONField(
         _("customer tiers"), default=list, blank=True, help_text=_("Empty matches every tier.")
