@@ -430,6 +430,10 @@ class SeverityMatrixAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any):
         form = context["adminform"].form
+        if not self.has_change_permission(request, kwargs.get("obj")):
+            for impact in Impact:  # a view-only user sees the grid, greyed out
+                for urgency in Urgency:
+                    form.fields[_cell_name(impact, urgency)].disabled = True
         context["severity_urgencies"] = [u.label for u in Urgency]
         context["severity_grid"] = [
             (impact.label, [form[_cell_name(impact, u)] for u in Urgency]) for impact in Impact

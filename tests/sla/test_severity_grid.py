@@ -75,3 +75,18 @@ def test_a_saved_cell_changes_the_grid(admin_client, matrix):
     assert response.status_code == 302
     matrix.refresh_from_db()
     assert matrix.grid["4,4"] == 2
+
+
+def test_a_view_only_user_sees_the_grid_read_only(client, matrix):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_severitymatrix"))
+    client.force_login(user)
+    response = client.get(reverse("admin:sla_severitymatrix_change", args=[matrix.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count("<select") == len(Impact) * len(Urgency)
+    assert body.count(" disabled") >= len(Impact) * len(Urgency)
