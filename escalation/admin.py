@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import admin, messages
@@ -9,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -17,12 +19,53 @@ from escalation.engine import Escalate, evaluate
 from escalation.facts import RuleSet, deescalated_into_cycle, open_escalation, ticket_facts
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from escalation.sweep import rules_changed
+from helpdesk.durations import DURATION_OVERRIDES
+from helpdesk.names import display_name_column
 from sla.admin import TicketConditionsForm
-from tickets.admin import TicketVisibleAdminMixin
+from tickets.admin import TicketVisibleAdminMixin, labelled_filter
 from tickets.models import SupportLevel, Team, Ticket
+
+
+def trigger_label(code: str) -> str:
+    """A trigger code ("no_progress", "sla_breach", empty for manual) as its label."""
+    if not code or code == "manual":
+        return str(_("manual"))
+    try:
+        return str(EscalationRule.TriggerChoice(code).label)
+    except ValueError:
+        return code
+
+
+TriggerFilter = labelled_filter("trigger", _("trigger"), trigger_label)
+
+
+@admin.display(description=_("trigger"), ordering="trigger")
+def trigger_text(obj: Escalation | RuleFiring) -> str:
+    return trigger_label(obj.trigger)
+
 
 # The preview evaluates at most this many matching open tickets.
 PREVIEW_LIMIT = 500
+# The query parameter of the preview's instant ("as `sweep_escalations --dry-run --at`").
+PREVIEW_AT = "preview_at"
+
+
+def preview_instant(text: str) -> tuple[dt.datetime, str]:
+    """The instant the preview evaluates at: `text` (a local date and time) or now; with an
+    error message, and now, when `text` is not a date and time."""
+    if not text:
+        return timezone.now(), ""
+    try:
+        parsed = parse_datetime(text.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        return timezone.now(), str(
+            _("“%(value)s” is not a date and time; the preview shows now.") % {"value": text}
+        )
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed, ""
 
 
 class EscalationRuleForm(TicketConditionsForm):
@@ -80,14 +123,15 @@ class EscalationRuleForm(TicketConditionsForm):
 @admin.register(EscalationRule)
 class EscalationRuleAdmin(admin.ModelAdmin):
     form = EscalationRuleForm
-    list_display = ["name", "order", "is_active", "trigger", "escalate", "fired_count"]
+    formfield_overrides = DURATION_OVERRIDES
+    list_display = [display_name_column, "order", "is_active", "trigger", "escalate", "fired_count"]
     list_editable = ["order", "is_active"]
     list_filter = ["is_active", "trigger", "escalate"]
-    search_fields = ["name"]
+    search_fields = ["name", "name_de"]
     filter_horizontal = ["teams", "levels", "notify_users"]
     readonly_fields = ["would_fire_now"]
     fieldsets = [
-        (None, {"fields": ["name", "order", "is_active"]}),
+        (None, {"fields": ["name", "name_de", "order", "is_active"]}),
         (
             _("Trigger"),
             {
@@ -144,11 +188,36 @@ class EscalationRuleAdmin(admin.ModelAdmin):
     def fired_count(self, obj: EscalationRule) -> int:
         return obj.firings.count()
 
-    @admin.display(description=_("Open tickets it would fire on now"))
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            # The preview's instant travels on the object: the admin is shared between requests.
+            obj.preview_at_text = request.GET.get(PREVIEW_AT, "")
+        return obj
+
+    @admin.display(description=_("Open tickets it would fire on"))
     def would_fire_now(self, obj: EscalationRule) -> str:
         if obj.pk is None:
             return "–"
-        now = timezone.now()
+        text = getattr(obj, "preview_at_text", "")
+        now, error = preview_instant(text)
+        return format_html(
+            '<div class="rule-preview">{}{}<p>{}</p></div>',
+            format_html(
+                '<label for="id_{name}">{label}</label> '
+                '<input type="datetime-local" id="id_{name}" name="{name}" value="{value}" '
+                'form="rule-preview-form"> '
+                '<button type="submit" form="rule-preview-form" class="button">{button}</button>',
+                name=PREVIEW_AT,
+                label=_("At"),
+                value=text if error else timezone.localtime(now).strftime("%Y-%m-%dT%H:%M"),
+                button=_("Preview"),
+            ),
+            format_html('<p class="errornote">{}</p>', error) if error else "",
+            self._would_fire(obj, now),
+        )
+
+    def _would_fire(self, obj: EscalationRule, now: dt.datetime) -> str:
         spec = RuleSet.load()
         rule_spec = next((r for r in spec.specs if r.id == obj.pk), None)
         if rule_spec is None:
@@ -211,13 +280,13 @@ class EscalationAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
         "status",
         "from_team",
         "to_team",
-        "trigger",
+        trigger_text,
         "raised_at",
         "ack_due_at",
         "acknowledged_at",
         "package_ok",
     ]
-    list_filter = ["status", "kind", "to_level", "trigger"]
+    list_filter = ["status", "kind", "to_level", TriggerFilter]
     list_select_related = ["ticket", "from_team", "to_team"]
     search_fields = ["ticket__reference", "ticket__subject", "reason"]
     date_hierarchy = "raised_at"
@@ -239,8 +308,8 @@ class EscalationAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
 
 @admin.register(RuleFiring)
 class RuleFiringAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
-    list_display = ["rule", "ticket", "cycle", "trigger", "reason", "fired_at"]
-    list_filter = ["rule", "trigger"]
+    list_display = ["rule", "ticket", "cycle", trigger_text, "reason", "fired_at"]
+    list_filter = ["rule", TriggerFilter]
     list_select_related = ["rule", "ticket"]
     search_fields = ["ticket__reference"]
     date_hierarchy = "fired_at"

@@ -77,7 +77,7 @@ CHECKLIST: tuple[tuple[str, Any], ...] = (
     ("check_competence", _("The problem is beyond what we can solve at our level.")),
     ("check_facts", _("The facts are documented in the ticket.")),
     ("check_measures", _("Immediate measures to limit the damage have been taken.")),
-    ("check_impact", _("The impact is known and described below.")),
+    ("check_impact", _("The impact is known and described in the package above.")),
     ("check_contact", _("I know the right contact at the next level.")),
     ("check_channels", _("The communication channels are ready.")),
     ("check_risks", _("The risks that must be communicated are written down.")),

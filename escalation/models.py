@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from escalation.engine import Escalate, RuleSpec, Trigger
+from helpdesk.names import TranslatedName, german_name_field
 from tickets.priority import Priority
 
 
@@ -22,11 +23,11 @@ class EscalationRuleQuerySet(models.QuerySet["EscalationRule"]):
         return self.filter(is_active=True)
 
 
-class EscalationRule(models.Model):
+class EscalationRule(TranslatedName, models.Model):
     """When a ticket escalates, and what happens then. Ordered; each fires once per cycle."""
 
     class TriggerChoice(models.TextChoices):
-        NO_PROGRESS = Trigger.NO_PROGRESS, _("No progress for a business time")
+        NO_PROGRESS = Trigger.NO_PROGRESS, _("No progress for (business time)")
         SLA_WARNING = Trigger.SLA_WARNING, _("SLA warning")
         SLA_BREACH = Trigger.SLA_BREACH, _("SLA breach")
         SEVERITY = Trigger.SEVERITY, _("Severity at or above")
@@ -45,6 +46,7 @@ class EscalationRule(models.Model):
         FUNCTIONAL = Escalate.FUNCTIONAL, _("Across to a functional team")
 
     name = models.CharField(_("name"), max_length=120, unique=True)
+    name_de = german_name_field(120)
     order = models.PositiveIntegerField(_("order"), default=100)
     is_active = models.BooleanField(_("active"), default=True)
     trigger = models.CharField(_("trigger"), max_length=20, choices=TriggerChoice.choices)
@@ -119,7 +121,7 @@ class EscalationRule(models.Model):
         verbose_name_plural = _("escalation rules")
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
 
     @property
     def notifies(self) -> bool:

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views as account_views
+from notifications.language import set_language
 from tickets import views as ticket_views
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
     path("login/code/", account_views.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("accounts.urls")),
+    # Before Django's own: the switcher also stores a signed-in user's choice.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("tickets/", include("tickets.urls")),
     path("escalations/", include("escalation.urls")),

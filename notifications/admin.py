@@ -19,8 +19,9 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from helpdesk.names import display_name_column
 from notifications import outbox
-from notifications.email import render_preview
+from notifications.email import DIGEST, render_preview
 from notifications.models import (
     ChannelPreference,
     Delivery,
@@ -31,7 +32,7 @@ from notifications.models import (
     Preference,
     WebhookEndpoint,
 )
-from tickets.admin import TicketVisibleAdminMixin
+from tickets.admin import TicketVisibleAdminMixin, labelled_filter
 
 
 class ReadOnlyMixin:
@@ -63,12 +64,23 @@ class DeliveryAttemptInline(ReadOnlyMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+def delivery_kind_label(code: str) -> str:
+    """A delivery's kind as its label: a notification kind, the digest, or a webhook's event
+    type (a code the receiving system reads, shown as it is)."""
+    if code == DIGEST:
+        return str(_("Digest"))
+    try:
+        return str(Notification.Kind(code).label)
+    except ValueError:
+        return code
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     list_display = [
         "pk",
         "channel",
-        "kind",
+        "kind_text",
         "target",
         "ticket",
         "status",
@@ -77,7 +89,12 @@ class DeliveryAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
         "error_preview",
         "created_at",
     ]
-    list_filter = ["status", "channel", "kind", "endpoint"]
+    list_filter = [
+        "status",
+        "channel",
+        labelled_filter("kind", _("kind"), delivery_kind_label),
+        "endpoint",
+    ]
     list_select_related = ["user", "endpoint", "ticket"]
     search_fields = [
         "event_id",
@@ -123,6 +140,10 @@ class DeliveryAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("to"))
     def target(self, obj: Delivery) -> str:
         return obj.target_label
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_text(self, obj: Delivery) -> str:
+        return delivery_kind_label(obj.kind)
 
     @admin.display(description=_("last error"))
     def error_preview(self, obj: Delivery) -> str:
@@ -215,7 +236,7 @@ class PreferenceAdmin(admin.ModelAdmin):
 
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "language", "order", "is_active"]
+    list_display = [display_name_column, "kind", "language", "order", "is_active"]
     list_filter = ["kind", "language", "is_active"]
     list_editable = ["order", "is_active"]
     search_fields = ["name", "body"]

@@ -7,6 +7,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
+        from notifications import language  # noqa: F401  (connects the login receiver)
         from notifications.services import on_ticket_event
         from tickets.services import register_event_listener
 

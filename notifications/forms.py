@@ -77,11 +77,11 @@ class ChannelRow:
 
 class PreferenceForm(BootstrapFormMixin, forms.Form):
     language = forms.ChoiceField(
-        label=_("Language of emails"),
+        label=_("Language"),
         choices=settings.LANGUAGES,
         help_text=_(
-            "Emails to you are written in this language. The language of these pages is "
-            "chosen separately, with the switcher in the header."
+            "These pages and the emails to you are in this language; the switcher in the "
+            "header changes it too."
         ),
     )
     timezone = forms.CharField(

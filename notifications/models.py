@@ -25,6 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.names import TranslatedName, german_name_field
 from notifications.addresses import is_forbidden_target
 from sla.models import target_label, validate_timezone
 
@@ -490,7 +491,7 @@ class DeliveryAttempt(models.Model):
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
-class MessageTemplate(models.Model):
+class MessageTemplate(TranslatedName, models.Model):
     """A text an agent starts from when communicating about an escalated ticket (seeds: the
     initial escalation notice, the status update, the closing report), per language.
 
@@ -517,6 +518,7 @@ class MessageTemplate(models.Model):
     )
 
     name = models.CharField(_("name"), max_length=120)
+    name_de = german_name_field(120)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     language = models.CharField(
         _("language"), max_length=10, choices=settings.LANGUAGES, default=default_language
@@ -540,7 +542,7 @@ class MessageTemplate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.language})"
+        return f"{self.display_name} ({self.language})"
 
     def render(self, values: Mapping[str, str]) -> str:
         """The body with each known {placeholder} replaced (plain substitution, no format

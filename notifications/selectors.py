@@ -43,7 +43,7 @@ def template_values(ticket: Ticket, now: datetime | None = None) -> dict[str, st
         "status": str(ticket.get_status_display()),
         "priority": str(ticket.get_priority_display()),
         "team": ticket.team.name,
-        "level": ticket.level.name,
+        "level": ticket.level.display_name,
         "assignee": (assignee.get_full_name() or assignee.get_username()) if assignee else "–",
         "customer": ticket.customer.name if ticket.customer_id else "–",
         "next_update_due": _when(ticket.next_update_due_at),
@@ -84,7 +84,7 @@ def templates_for(
         return [
             TemplateChoice(
                 id=row.pk,
-                name=row.name,
+                name=row.display_name,
                 kind=row.kind,
                 kind_label=str(row.get_kind_display()),
                 language=row.language,

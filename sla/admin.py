@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -22,6 +22,9 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from helpdesk.durations import DURATION_OVERRIDES, duration_text
+from helpdesk.formats import instant_human
+from helpdesk.names import display_name_column
 from sla import tasks
 from sla.clock import (
     CalendarInvalid,
@@ -169,7 +172,9 @@ class BusinessCalendarForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         from sla.models import timezone_choices
 
-        self.fields["timezone"].widget.choices = timezone_choices()
+        # A view-only user gets the field read-only, i.e. not on the form at all.
+        if "timezone" in self.fields:
+            self.fields["timezone"].widget.choices = timezone_choices()
 
 
 @admin.register(BusinessCalendar)
@@ -195,10 +200,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
             instants = next_open_instants(calendar_spec(obj), timezone.now(), 5)
         except (NoBusinessHours, CalendarInvalid) as exc:
             return str(exc)
-        zone = timezone.get_current_timezone()
-        return format_html_join(
-            ", ", "{}", ((date_format(i.astimezone(zone), "D, DATETIME_FORMAT"),) for i in instants)
-        )
+        return format_html_join(", ", "{}", ((instant_human(i),) for i in instants))
 
     @admin.display(description=_("Holidays in the next 12 months"))
     def upcoming_holidays(self, obj: BusinessCalendar) -> str:
@@ -254,6 +256,7 @@ class SLATargetFormSet(BaseInlineFormSet):
 class SLATargetInline(admin.TabularInline):
     model = SLATarget
     formset = SLATargetFormSet
+    formfield_overrides = DURATION_OVERRIDES
     extra = 0
 
 
@@ -287,7 +290,7 @@ class SLAPolicyForm(TicketConditionsForm):
 class SLAPolicyAdmin(admin.ModelAdmin):
     form = SLAPolicyForm
     list_display = [
-        "name",
+        display_name_column,
         "order",
         "is_active",
         "calendar",
@@ -298,7 +301,7 @@ class SLAPolicyAdmin(admin.ModelAdmin):
     list_editable = ["order", "is_active"]
     list_filter = ["is_active", "calendar"]
     list_select_related = ["calendar"]
-    search_fields = ["name", "contract"]
+    search_fields = ["name", "name_de", "contract"]
     filter_horizontal = ["teams"]
     inlines = [SLATargetInline]
     readonly_fields = ["governed_tickets_list"]
@@ -340,8 +343,13 @@ class SLAPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(TierTarget)
 class TierTargetAdmin(admin.ModelAdmin):
-    list_display = ["level", "acknowledge_within", "calendar"]
+    list_display = ["level", "acknowledge_within_text", "calendar"]
     list_select_related = ["level", "calendar"]
+    formfield_overrides = DURATION_OVERRIDES
+
+    @admin.display(description=_("acknowledge within"), ordering="acknowledge_within")
+    def acknowledge_within_text(self, obj: TierTarget) -> str:
+        return duration_text(obj.acknowledge_within)
 
 
 def _cell_name(impact: int, urgency: int) -> str:
@@ -364,6 +372,13 @@ class _SeverityMatrixFormBase(forms.ModelForm):
                     _cell_name(impact, urgency),
                     grid.get(SeverityMatrix.key(impact, urgency), derive_priority(impact, urgency)),
                 )
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model checks its `grid`, which is not a field of this form: its complaint is
+        # about the grid as a whole, shown above it, not a crash.
+        if hasattr(errors, "error_dict") and "grid" in errors.error_dict:
+            errors.error_dict.setdefault(NON_FIELD_ERRORS, []).extend(errors.error_dict.pop("grid"))
+        super()._update_errors(errors)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -390,6 +405,13 @@ SeverityMatrixForm = type(
             label=format_lazy("{} × {}", impact.label, urgency.label),
             choices=Priority.choices,
             coerce=int,
+            widget=forms.Select(
+                attrs={
+                    "aria-label": format_lazy(
+                        "{}: {} × {}: {}", _("Impact"), impact.label, _("Urgency"), urgency.label
+                    )
+                }
+            ),
         )
         for impact in Impact
         for urgency in Urgency
@@ -402,24 +424,40 @@ class SeverityMatrixAdmin(admin.ModelAdmin):
     form = SeverityMatrixForm
     list_display = ["name", "is_active", "grid_preview"]
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = [(None, {"fields": ["name", "is_active"]})]
-        for impact in Impact:
-            fieldsets.append(
-                (
-                    _("Impact: %(impact)s") % {"impact": impact.label},
-                    {
-                        "fields": [tuple(_cell_name(impact, u) for u in Urgency.values)],
-                        "description": _("Urgency from critical (left) to low (right)."),
-                    },
-                )
-            )
-        return fieldsets
+    # The cells are rendered by the template as one table: impact rows, urgency columns.
+    fieldsets = [(None, {"fields": ["name", "is_active"]})]
+    change_form_template = "admin/sla/severitymatrix/change_form.html"
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any):
+        form = context["adminform"].form
+        if not self.has_change_permission(request, kwargs.get("obj")):
+            for impact in Impact:  # a view-only user sees the grid, greyed out
+                for urgency in Urgency:
+                    form.fields[_cell_name(impact, urgency)].disabled = True
+        context["severity_urgencies"] = [u.label for u in Urgency]
+        context["severity_grid"] = [
+            (impact.label, [form[_cell_name(impact, u)] for u in Urgency]) for impact in Impact
+        ]
+        return super().render_change_form(request, context, *args, **kwargs)
 
     @admin.display(description=_("grid"))
     def grid_preview(self, obj: SeverityMatrix) -> str:
-        rows = [
-            " ".join(str(obj.grid.get(SeverityMatrix.key(i, u), "?")) for u in Urgency.values)
-            for i in Impact.values
-        ]
-        return " | ".join(rows)
+        """One line per impact: the priorities by urgency, as labels."""
+
+        def label(value: Any) -> str:
+            try:
+                return str(Priority(int(value)).label)
+            except (TypeError, ValueError):
+                return "?"
+
+        return format_html_join(
+            "",
+            "<div>{}: {}</div>",
+            (
+                (
+                    impact.label,
+                    " · ".join(label(obj.grid.get(SeverityMatrix.key(impact, u))) for u in Urgency),
+                )
+                for impact in Impact
+            ),
+        )

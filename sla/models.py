@@ -20,6 +20,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.formats import duration_human
+from helpdesk.names import TranslatedName, german_name_field
 from sla.clock import CalendarSpec
 from tickets.priority import Impact, Priority, Urgency
 
@@ -208,14 +210,18 @@ class SLAPolicyQuerySet(models.QuerySet["SLAPolicy"]):
         )
 
 
-class SLAPolicy(models.Model):
+class SLAPolicy(TranslatedName, models.Model):
     """Which tickets get which targets on which calendar. The first matching policy applies."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
+    name_de = german_name_field(100)
     order = models.PositiveIntegerField(_("order"), default=100, help_text=_("Lower wins."))
     is_active = models.BooleanField(_("active"), default=True)
     calendar = models.ForeignKey(
-        BusinessCalendar, on_delete=models.PROTECT, related_name="policies"
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        related_name="policies",
+        verbose_name=_("business calendar"),
     )
     customer_tiers = models.JSONField(
         _("customer tiers"), default=list, blank=True, help_text=_("Empty matches every tier.")
@@ -252,7 +258,7 @@ class SLAPolicy(models.Model):
         verbose_name_plural = _("SLA policies")
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}
@@ -404,7 +410,7 @@ class TierTarget(models.Model):
         verbose_name_plural = _("tier targets (OLA)")
 
     def __str__(self) -> str:
-        return f"{self.level}: {self.acknowledge_within}"
+        return f"{self.level}: {duration_human(self.acknowledge_within)}"
 
     def clean(self) -> None:
         if self.acknowledge_within is not None and self.acknowledge_within <= dt.timedelta(0):

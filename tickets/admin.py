@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from helpdesk.names import display_name_column
 from tickets import services
 from tickets.models import Customer, Message, SupportLevel, Team, Ticket, TicketEvent
 
@@ -34,6 +35,31 @@ User = get_user_model()
 CHAIN_PREFETCH_DEPTH = 5
 # How many failed tickets an action names in its message before it only counts them.
 FAILURES_LISTED = 10
+
+
+def labelled_filter(field: str, title: Any, label: Callable[[str], str]) -> type:
+    """A list filter for a code column without choices (a trigger, a delivery's kind) that
+    offers the codes in use under their display labels, sorted by label."""
+
+    class LabelledFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+            values = (
+                model_admin.get_queryset(request)
+                .order_by()
+                .values_list(field, flat=True)
+                .distinct()
+            )
+            return sorted(((v, label(v)) for v in values), key=lambda pair: str(pair[1]))
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+            if self.value() is None:
+                return queryset
+            return queryset.filter(**{field: self.value()})
+
+    LabelledFilter.title = title
+    return LabelledFilter
 
 
 class TicketVisibleAdminMixin:
@@ -68,7 +94,7 @@ def _rank_conflicts(level: SupportLevel, rank: int) -> list[str]:
 class SupportLevelAdminForm(forms.ModelForm):
     class Meta:
         model = SupportLevel
-        fields = ("rank", "name", "description")
+        fields = ("rank", "name", "name_de", "description")
 
     def clean_rank(self) -> int:
         rank: int = self.cleaned_data["rank"]
@@ -89,9 +115,9 @@ class SupportLevelAdminForm(forms.ModelForm):
 @admin.register(SupportLevel)
 class SupportLevelAdmin(admin.ModelAdmin):
     form = SupportLevelAdminForm
-    list_display = ("rank", "name", "team_count")
-    list_display_links = ("rank", "name")
-    search_fields = ("name",)
+    list_display = ("rank", display_name_column, "team_count")
+    list_display_links = ("rank", display_name_column)
+    search_fields = ("name", "name_de")
     ordering = ("rank",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SupportLevel]:

@@ -20,17 +20,19 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from helpdesk.names import TranslatedName, german_name_field
 from tickets.priority import Impact, Priority, Urgency
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
-class SupportLevel(models.Model):
+class SupportLevel(TranslatedName, models.Model):
     """One stage of the escalation chain: 1st level, 2nd level, incident management, management."""
 
     rank = models.PositiveSmallIntegerField(_("rank"), unique=True)
     name = models.CharField(_("name"), max_length=100)
+    name_de = german_name_field(100)
     description = models.TextField(_("mandate"), blank=True)
 
     class Meta:
@@ -39,7 +41,7 @@ class SupportLevel(models.Model):
         verbose_name_plural = _("support levels")
 
     def __str__(self) -> str:
-        return f"{self.rank} · {self.name}"
+        return f"{self.rank} · {self.display_name}"
 
 
 class Team(models.Model):

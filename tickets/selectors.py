@@ -203,6 +203,11 @@ class TicketPage:
     prev_cursor: str | None
     total: int
     total_capped: bool
+    first: int = 1  # the position of the page's first row in the whole list (1-based)
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.tickets) - 1
 
 
 def ticket_page(
@@ -225,17 +230,24 @@ def ticket_page(
     ordering = SORTS.get(sort, SORTS[DEFAULT_SORT])
     count = qs.order_by()[: COUNT_CAP + 1].count()
 
+    reverse = tuple(f[1:] if f.startswith("-") else f"-{f}" for f in ordering)
+
     def page(rows: list[Ticket], *, has_next: bool, has_prev: bool) -> TicketPage:
+        before = 0
+        if has_prev and rows:
+            # Where the page starts: one more capped count, over the same index as the page.
+            first_values = [getattr(rows[0], f.lstrip("-")) for f in ordering]
+            before = qs.filter(_seek(reverse, first_values)).order_by()[:COUNT_CAP].count()
         return TicketPage(
             tickets=rows,
             next_cursor=_encode_cursor(rows[-1], sort) if has_next and rows else None,
             prev_cursor=_encode_cursor(rows[0], sort) if has_prev and rows else None,
             total=min(count, COUNT_CAP),
             total_capped=count > COUNT_CAP,
+            first=before + 1,
         )
 
     if before and (values := _decode_cursor(before, sort)) is not None:
-        reverse = tuple(f[1:] if f.startswith("-") else f"-{f}" for f in ordering)
         rows = list(qs.filter(_seek(reverse, values)).order_by(*reverse)[: per_page + 1])
         if len(rows) > per_page:
             return page(rows[:per_page][::-1], has_next=True, has_prev=True)
@@ -646,7 +658,7 @@ def ticket_sla(ticket: Ticket, now: datetime) -> SlaPanel | None:
             due = getattr(ticket, SLA_COLUMNS[view.target][0])
         rows.append(SlaTargetRow(view=view, due_at=due))
     return SlaPanel(
-        policy_name=ticket.sla_policy.name,
+        policy_name=ticket.sla_policy.display_name,
         targets=rows,
         badge=_badge_from_views(views, ticket.sla_paused_at),
         paused_since=ticket.sla_paused_at,

@@ -397,13 +397,16 @@ def test_notification_settings(page: Page, desk):
     page.get_by_role("button", name=re.compile("Alice Agent")).click()
     page.get_by_role("link", name="My notification settings").click()
     expect(page.get_by_role("heading", name="My notification settings")).to_be_visible()
-    page.get_by_label("Language of emails").select_option("de")
+    page.get_by_role("combobox", name="Language", exact=True).select_option("de")
     page.get_by_label("Time zone").select_option("Europe/London")
     page.get_by_label("Ticket assigned: by email").uncheck()
     page.screenshot(path="/tmp/notification_settings.png", full_page=True)
     page.get_by_role("button", name="Save settings").click()
+    # The message is worded in the request's language; the language is the user's, so the
+    # page after it is German.
     expect(page.get_by_text("Your notification settings have been saved.")).to_be_visible()
-    expect(page.get_by_label("Ticket assigned: by email")).not_to_be_checked()
+    expect(page.get_by_role("heading", name="Meine Benachrichtigungseinstellungen")).to_be_visible()
+    expect(page.get_by_label("Ticket zugewiesen: per E-Mail")).not_to_be_checked()
     preference = Preference.objects.get(user=desk["agent"])
     assert (preference.language, preference.timezone) == ("de", "Europe/London")
     assert (

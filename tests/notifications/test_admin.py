@@ -56,7 +56,7 @@ def rows(admin_user):
         payload={"reference": ticket.reference, "target": "resolution"},
     )
     Notification.objects.create(user=admin_user, kind="sla_breach", ticket=ticket, dedupe_key="k")
-    pref = Preference.objects.create(user=admin_user, language="de")
+    pref = Preference.objects.create(user=admin_user, language="en")
     ChannelPreference.objects.create(preference=pref, kind="sla_breach", email=False)
     return {"endpoint": endpoint, "failed": failed, "mail": mail, "pref": pref}
 

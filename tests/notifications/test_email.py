@@ -120,7 +120,7 @@ class TestLanguage:
         (en,) = sent_to(lead2)
         assert en.subject == f"[{ticket.reference}] Escalated to L2: Checkout fails"
         # 09:35 in Berlin is 03:35 in New York.
-        assert "Please acknowledge it by 03/02/2026 3:35 a.m." in en.body
+        assert "Please acknowledge it by Mon, 03/02/2026 3:35 a.m. EST." in en.body
 
     def test_without_a_preference_the_site_language_is_used(self, chain, settings):
         ticket = assign(chain, chain.agents[0])

@@ -44,7 +44,8 @@ def test_an_escalated_ticket_gets_the_three_in_its_language_filled_in(escalated)
     assert {c.language for c in choices} == {"de"}
     notice = choices[0].body
     assert f"Eskalation von {escalated.reference}: Checkout fails" in notice
-    assert f"das Ticket {escalated.reference} an L2 (2nd level" in notice
+    # The level in its German name, as the German template reads.
+    assert f"das Ticket {escalated.reference} an L2 (2nd-Level-Support" in notice
     assert "{" not in notice
     assert "Bisherige Maßnahmen:" in choices[1].body
     assert "Lessons Learned:" in choices[2].body

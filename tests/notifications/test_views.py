@@ -86,7 +86,7 @@ def test_a_user_who_never_saved_sees_the_defaults_and_nothing_is_written(user_cl
     assert not re.search(r'<input[^>]*name="email__escalation_acknowledged"[^>]*checked', html)
     assert '<option value="Europe/Berlin" selected>' in html
     assert "Office Berlin" in html
-    assert "Language of emails" in html
+    assert "These pages and the emails to you are in this language" in html
     assert not Preference.objects.exists()
     assert not ChannelPreference.objects.exists()
 
@@ -191,5 +191,5 @@ def test_the_page_in_german(user_client):
     page = user_client.get(URL)
     assert page.status_code == 200
     assert '<html lang="de">' in page.content.decode()
-    # The UI language is the cookie's; the email language stays what was saved (the default).
-    assert page.context["form"]["language"].value() == "en"
+    # The switcher's choice is the user's language: the pages' and the emails'.
+    assert page.context["form"]["language"].value() == "de"

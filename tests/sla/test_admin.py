@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from sla.models import BusinessCalendar, SeverityMatrix, SLAPolicy
@@ -50,11 +51,41 @@ def test_changelists_and_change_pages_load(client_admin, model):
 
 
 @pytest.mark.django_db
-def test_calendar_page_shows_next_openings_and_holidays(client_admin):
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Tue, 12/08/2026 8 a.m. CET, Wed, 12/09/2026 8 a.m. CET"),
+        ("de", "Di, 08.12.2026 08:00 CET, Mi, 09.12.2026 08:00 CET"),
+    ],
+)
+def test_calendar_page_shows_next_openings_and_holidays(client_admin, language, expected):
     calendar = BusinessCalendar.objects.get(name="Office hours DE")
-    response = client_admin.get(reverse("admin:sla_businesscalendar_change", args=[calendar.pk]))
-    assert "Next opening instants" in response.content.decode()
-    assert "Christmas" in response.content.decode() or "Day" in response.content.decode()
+    client_admin.cookies["django_language"] = language
+    # Monday evening, after closing: the next openings are the following mornings.
+    with time_machine.travel(dt.datetime(2026, 12, 7, 19, 0, tzinfo=dt.UTC), tick=False):
+        response = client_admin.get(
+            reverse("admin:sla_businesscalendar_change", args=[calendar.pk])
+        )
+    text = response.content.decode()
+    assert expected in text
+    assert "Christmas" in text or "Weihnacht" in text
+
+
+@pytest.mark.django_db
+def test_view_only_staff_sees_a_calendar_read_only(client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_businesscalendar"))
+    client.force_login(user)
+    calendar = BusinessCalendar.objects.get(name="Office hours DE")
+    response = client.get(reverse("admin:sla_businesscalendar_change", args=[calendar.pk]))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Europe/Berlin" in text
+    assert 'name="timezone"' not in text
 
 
 @pytest.mark.django_db

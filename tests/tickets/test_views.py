@@ -868,6 +868,12 @@ def sla_tickets(team_a):
     }
 
 
+def short(instant) -> str:
+    """A deadline within the week as badges show it: weekday and time."""
+    local = timezone.localtime(instant)
+    return f"{formats.date_format(local, 'D')} {formats.date_format(local, 'TIME_FORMAT')}"
+
+
 def row_of(body: str, subject: str) -> str:
     start = body.index(f">{subject}</a>")
     return body[start : body.index("</tr>", start)]
@@ -877,18 +883,24 @@ def test_list_shows_colour_coded_sla_badges(agent_client, sla_tickets):
     body = agent_client.get(reverse("tickets:list")).content.decode()
     running = row_of(body, "Running")
     assert "sla-running text-bg-success" in running
-    assert "Due in 2 h 29 min" in running or "Due in 2 h 30 min" in running
     due = sla_tickets["running"].first_response_due_at
+    # One wording: the instant, then the time left, saying it is clock time.
+    assert (
+        f"due {short(due)} · in 2 h 29 min" in running
+        or f"due {short(due)} · in 2 h 30 min" in running
+    )
     assert f'title="First response due {instant(due)}."' in running
 
     warned = row_of(body, "Warned")
     assert "sla-warning text-bg-warning" in warned
-    assert "At risk:" in warned and "Due in 40 min" in warned
+    warned_due = sla_tickets["warning"].first_response_due_at
+    assert "At risk:" in warned and f"due {short(warned_due)} · in 40 min" in warned
     assert "The warning threshold has passed." in warned
 
     breached = row_of(body, "Breached")
     assert "sla-breached text-bg-danger" in breached
-    assert "Overdue by 1 h 5 min" in breached
+    breached_due = sla_tickets["breached"].resolution_due_at
+    assert f"overdue since {short(breached_due)} · 1 h 5 min ago" in breached
     assert f"Resolution due {instant(sla_tickets['breached'].resolution_due_at)}." in breached
     assert "Breached earlier: First response." in breached
 
@@ -1002,7 +1014,10 @@ def test_sla_panel_explains_a_pause(agent_client, agent, team_a):
     assert f"Running since {local(150)} (work resumed)." in first
     # The header badge speaks for the most urgent target, in business time.
     header = body[: body.index('id="sla"')]
-    assert "First response: 3 h 9 min left" in header or "First response: 3 h 10 min left" in header
+    due = short(response.context["sla"].badge.due_at)
+    assert any(
+        f"First response: due {due} · 3 h {m} min business time left" in header for m in (9, 10)
+    )
 
 
 def test_sla_panel_of_a_paused_ticket(agent_client, agent, team_a):

@@ -19,7 +19,13 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from escalation.models import Escalation, EscalationRule
-from helpdesk.formats import duration_human
+from helpdesk.formats import (
+    deadline_human,
+    deadline_instant,
+    duration_human,
+    instant_human,
+    relative_time,
+)
 from sla.models import ClockSegment
 from tickets import selectors, services
 from tickets.models import Ticket, TicketEvent
@@ -86,6 +92,10 @@ ESCALATION_STATUS_COLOURS = {
 
 
 register.filter("duration_human", duration_human)
+register.filter("relative_time", relative_time)
+# Deadlines in emails: the full instant, nothing that goes stale in the inbox.
+register.filter("deadline", deadline_instant)
+register.filter("instant", instant_human)
 
 
 def _instant(value: datetime | None) -> str:
@@ -101,15 +111,18 @@ def sla_badge(badge: selectors.SlaBadge | None, with_target: bool = False) -> di
     """A colour-coded SLA badge: text that says the state, the exact due instant on hover."""
     if badge is None:
         return {"badge": None}
-    duration = duration_human(badge.remaining, "h" if badge.business else "d")
-    if badge.state == selectors.SlaState.PAUSED:
+    if badge.state == selectors.SlaState.PAUSED or badge.due_at is None:
         text = _("SLA paused")
-    elif badge.overdue:
-        text = _("Overdue by %(duration)s") % {"duration": duration}
-    elif badge.business:
-        text = _("%(duration)s left") % {"duration": duration}
     else:
-        text = _("Due in %(duration)s") % {"duration": duration}
+        text = deadline_human(
+            badge.due_at,
+            # A list badge's remaining time is wall-clock: it says at which `now` it was read.
+            now=None
+            if badge.business or badge.remaining is None
+            else badge.due_at - badge.remaining,
+            remaining=badge.remaining if badge.business else None,
+            business=badge.business,
+        )
     if with_target:
         text = _("%(target)s: %(state)s") % {"target": badge.label, "state": text}
     title = []
