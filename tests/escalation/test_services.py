@@ -642,3 +642,20 @@ def test_a_team_that_escalates_to_itself_is_left_to_the_services(chain):
     assert report.single >= 1 and report.failed == []
     ticket.refresh_from_db()
     assert ticket.team == chain.teams[0] and ticket.escalation_cycle == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lane", [True, False], ids=["bulk", "single"])
+def test_a_sweep_exactly_at_the_deadline_escalates_one_level(chain, lane):
+    ticket = chain.ticket()  # Sev 3: first response due at 13:00
+    ticket.refresh_from_db()
+    deadline = ticket.first_response_due_at
+    report = sweeping.sweep(now=deadline, bulk=lane)
+    ticket.refresh_from_db()
+    assert report.failed == []
+    assert ticket.level.rank == 2
+    assert [(e.from_level.rank, e.to_level.rank) for e in ticket.escalations.all()] == [(1, 2)]
+    # The next sweeps leave it there: the breach was answered by the hand-off.
+    sweeping.sweep(now=deadline + dt.timedelta(minutes=1), bulk=lane)
+    ticket.refresh_from_db()
+    assert ticket.level.rank == 2
