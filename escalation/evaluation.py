@@ -34,7 +34,7 @@ from escalation.handoff import (
     raise_escalation,
     settle_escalations,
 )
-from escalation.models import Escalation, EscalationRule, RuleFiring
+from escalation.models import Escalation, EscalationRule, RuleFiring, SweepFailure
 from escalation.reports import Outcome
 from escalation.risk import RiskInputs, assess
 from escalation.wording import describe
@@ -169,6 +169,8 @@ def _evaluate_ticket(
                 close_escalations(ticket, now)
                 Ticket.objects.filter(pk=ticket.pk).update(next_check_at=None)
                 ticket.next_check_at = None
+                # Nothing is swept for it any more: a failing streak it had is over.
+                SweepFailure.objects.filter(ticket=ticket).delete()
             return outcome
         evaluation: Evaluation | None = None
         uses_severity = any(r.trigger == Trigger.SEVERITY for r in rules.specs)

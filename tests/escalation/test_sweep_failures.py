@@ -15,6 +15,7 @@ from escalation.models import SweepFailure
 from notifications.models import Notification
 from tests.escalation.test_services import MON_9, Chain
 from tests.factories import AdminFactory
+from tickets import services
 from tickets.models import Ticket
 
 M = dt.timedelta(minutes=1)
@@ -102,3 +103,11 @@ def test_the_admin_lists_failures_with_the_last_error(broken, client):
     assert detail.status_code == 200
     assert "the rule engine choked on this ticket" in detail.content.decode()
     assert client.get(reverse("admin:escalation_sweepfailure_add")).status_code == 403
+
+
+def test_resolving_a_failing_ticket_ends_its_streak(broken):
+    chain, bad, _good, _state = broken
+    sweeping.sweep(now=MON_9, bulk=False)
+    assert SweepFailure.objects.filter(ticket=bad).exists()
+    services.ticket_transition(ticket=bad, actor=chain.agents[0], name="resolve", now=MON_9 + M)
+    assert not SweepFailure.objects.exists()
