@@ -124,15 +124,18 @@ def floor(
             )
             c.execute(
                 "INSERT INTO escalation_rulefiring (ticket_id, rule_id, cycle, trigger, reason,"
-                " fired_at) SELECT id, %s, 0, 'no_progress', '', %s FROM unnest(%s::bigint[]) id",
+                " reason_facts, fired_at) SELECT id, %s, 0, 'no_progress', '', '{}'::jsonb, %s"
+                " FROM unnest(%s::bigint[]) id",
                 [rule_id, now, due_ids],
             )
             c.execute(
                 "INSERT INTO escalation_escalation (ticket_id, kind, status, cycle, trigger, "
-                "reason, rule_id, from_team_id, to_team_id, from_level_id, to_level_id, summary,"
-                " affected, impact, actions_taken, next_steps, risks, raised_at) "
-                "SELECT id, 'hierarchical', 'raised', 0, 'no_progress', '', %s, t.team_id, %s, "
-                "t.level_id, %s, '', '', '', '', '', '', %s FROM tickets_ticket t "
+                "reason, reason_facts, rule_id, from_team_id, to_team_id, from_level_id, "
+                "to_level_id, summary, affected, impact, actions_taken, next_steps, risks, "
+                "package_facts, raised_at) "
+                "SELECT id, 'hierarchical', 'raised', 0, 'no_progress', '', '{}'::jsonb, %s, "
+                "t.team_id, %s, t.level_id, %s, '', '', '', '', '', '', '{}'::jsonb, %s "
+                "FROM tickets_ticket t "
                 "WHERE id = ANY(%s)",
                 [rule_id, team2_id, level2_id, now, due_ids],
             )

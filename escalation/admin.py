@@ -17,10 +17,11 @@ from django.utils.translation import ngettext
 
 from escalation.engine import Escalate, evaluate
 from escalation.facts import RuleSet, deescalated_into_cycle, open_escalation, ticket_facts
-from escalation.models import Escalation, EscalationRule, RuleFiring
+from escalation.models import Escalation, EscalationRule, RuleFiring, SweepFailure
 from escalation.sweep import rules_changed
 from helpdesk.durations import DURATION_OVERRIDES
 from helpdesk.names import display_name_column
+from notifications.admin import ReadOnlyMixin
 from sla.admin import TicketConditionsForm
 from tickets.admin import TicketVisibleAdminMixin, labelled_filter
 from tickets.models import SupportLevel, Team, Ticket
@@ -319,6 +320,20 @@ class RuleFiringAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SweepFailure)
+class SweepFailureAdmin(TicketVisibleAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """Tickets the sweep keeps failing on, with the last error and the next try (read-only:
+    the sweep writes and clears them)."""
+
+    list_display = ["ticket", "failures", "first_failed_at", "last_failed_at", "retry_at"]
+    list_select_related = ["ticket"]
+    search_fields = ["ticket__reference"]
+    readonly_fields = [f.name for f in SweepFailure._meta.fields]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

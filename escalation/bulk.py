@@ -7,7 +7,10 @@ with a fixed number of queries, each ticket is decided with the same parts the s
 (`ticket_facts` and the engine's `evaluate`, `pending_sla_instants`, `clock_after_change`,
 `package_from_history`, `dedupe_key`, webhook `publish`), and the batch's rows are written
 together: firings, escalations, timeline events, webhook and email deliveries, in-app
-notifications, clock segments, and the tickets themselves.
+notifications, clock segments, and the tickets themselves. The content of every row comes
+from the builders both lanes call (`handoff.firing_row`, `escalation_row`,
+`escalated_event_payload`, the notice payloads, `notifications.services.status_update_notice`),
+so the differential test guards how the rows are written, not two copies of their wording.
 
 It applies the common shapes: SLA warnings and breaches of every target (with the
 status-update cadence of escalated tickets), rules that notify, and one hand-off up or
@@ -37,7 +40,7 @@ from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone, translation
 
-from escalation import evaluation, facts, handoff, reports
+from escalation import evaluation, facts, handoff, reports, wording
 from escalation.engine import Decision, Escalate, Evaluation, Trigger, evaluate
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk.db import update_rows
@@ -66,6 +69,7 @@ TICKET_FIELDS = list(
             "escalation_cycle",
             "cycle_started_at",
             "updated_at",
+            "version",
             *sla.SLA_FIELDS,
             *(column for columns in sla.COLUMNS.values() for column in columns[2:]),
             "next_check_at",
@@ -255,6 +259,7 @@ class Batch:
             awaiting_ack=waiting.ack_due_at if waiting else None,
             deescalated=self.uses_severity
             and any(raised >= since for raised in self.deescalations[ticket.pk]),
+            teams=self.config.teams.values(),
         )
         return evaluate(ticket_facts, self.rules.specs, self.now)
 
@@ -297,7 +302,7 @@ class Batch:
         )
 
     def _target_of(self, ticket: Ticket, rule: EscalationRule) -> tuple[Team, str] | None:
-        up = facts.next_team_up(ticket)
+        up = facts.next_team_up(ticket, self.config.teams.values())
         if rule.escalate == Escalate.HIERARCHICAL and up is not None:
             if up.pk == ticket.team_id:
                 # A team that escalates to itself (only data written around the admin): the
@@ -333,7 +338,7 @@ class Batch:
             for decision in evaluation.decisions:
                 self._apply(ticket, decision)
                 rule = self.rules.by_id[decision.rule.id]
-                plan.outcome.fired.append(f"{rule.name} ({facts.describe(decision.reason)})")
+                plan.outcome.fired.append(f"{rule.name} ({wording.describe(decision.reason)})")
             evaluation = self._evaluate(ticket)
             if evaluation.decisions:
                 raise HandBack("a rule fires again after the first round")
@@ -366,15 +371,14 @@ class Batch:
                     kind=K.ESCALATION_RAISED,
                     ticket=ticket,
                     key=EscalationId(escalation.escalation, "escalation:{}"),
-                    payload={
-                        "to_team": payload.get("to_team", ""),
-                        "reason": payload.get("reason", ""),
-                        "escalation": escalation,
-                    },
+                    payload=handoff.raised_notice_payload(
+                        payload.get("to_team", ""), payload.get("reason", ""), escalation
+                    ),
                 )
 
     def _status_update_cadence(self, ticket: Ticket, kind: str, payload: dict[str, Any]) -> None:
-        """`notifications.services._status_update_cadence`."""
+        """The status-update reminder of the notification listener
+        (`notifications.services.status_update_notice`)."""
         escalated = ticket.is_major_incident or any(
             e.status in OPEN and e.kind != Escalation.Kind.DE_ESCALATION
             for e in self.escalations[ticket.pk]
@@ -383,22 +387,18 @@ class Batch:
             return
         if ticket.next_update_due_at is None:
             raise HandBack("a status-update notice keyed by its event")
-        if kind == E.SLA_WARNING:
-            notice = K.STATUS_UPDATE_DUE
-            recipients = self._recipients(ticket, assignee=True) or self._recipients(
-                ticket, team_lead=True
-            )
-        else:
-            notice = K.STATUS_UPDATE_MISSED
-            recipients = self._recipients(ticket, team_lead=True) or self._recipients(
-                ticket, assignee=True
-            )
+        notice, order, notice_payload = notifications.status_update_notice(
+            kind, payload.get("due_at")
+        )
+        recipients = self._recipients(ticket, **{order[0]: True}) or self._recipients(
+            ticket, **{order[1]: True}
+        )
         self._notify(
             recipients,
             kind=notice,
             ticket=ticket,
             cause="cadence",  # keyed by the deadline (`dedupe_key`), never by this cause
-            payload={"target": "next_update", "due_at": payload.get("due_at")},
+            payload=notice_payload,
         )
 
     def _notice(
@@ -447,17 +447,10 @@ class Batch:
         if rule.mark_major_incident:
             raise HandBack("the rule declares a major incident")
         self.current.firings.append(
-            RuleFiring(
-                ticket=ticket,
-                rule=rule,
-                cycle=ticket.escalation_cycle,
-                fired_at=self.now,
-                trigger=decision.trigger,
-                reason=facts.describe(decision.reason),
-            )
+            RuleFiring(**handoff.firing_row(ticket, rule, decision, self.now))
         )
         self.fired[ticket.pk, ticket.escalation_cycle].add(rule.pk)
-        reason = f"{rule.name}: {facts.describe(decision.reason)}"
+        reason = handoff.rule_reason(rule, decision)
         if decision.trigger == Trigger.UNACKNOWLEDGED:
             waiting = self._open_escalation(ticket)
             if waiting is not None:
@@ -472,21 +465,19 @@ class Batch:
                 )
         target = self._target_of(ticket, rule)
         if target is None:
-            kinds = {Trigger.SLA_WARNING: K.SLA_WARNING, Trigger.SLA_BREACH: K.SLA_BREACH}
             self._notify(
                 self._rule_recipients(ticket, rule),
-                kind=kinds.get(decision.trigger, K.RULE_FIRED),
+                kind=handoff.rule_notice_kind(decision),
                 ticket=ticket,
                 cause=f"rule:{rule.pk}:{ticket.pk}:{ticket.escalation_cycle}",
-                payload={
-                    "rule": rule.name,
-                    "reason": facts.describe(decision.reason),
-                    "target": decision.sla_target,
-                },
+                payload=handoff.rule_notice_payload(rule, decision),
             )
             return
         to_team, kind = target
-        package = handoff.package_from_history(ticket, reason, notes=self.notes[ticket.pk])
+        reason_facts = handoff.rule_reason_facts(rule, decision)
+        package = handoff.package_from_history(
+            ticket, reason, notes=self.notes[ticket.pk], reason_facts=reason_facts
+        )
         self._raise(
             ticket,
             kind=kind,
@@ -495,6 +486,7 @@ class Batch:
             rule=rule,
             trigger=decision.trigger,
             reason=reason,
+            reason_facts=reason_facts,
             also_notify=self._rule_recipients(ticket, rule),
         )
 
@@ -508,6 +500,7 @@ class Batch:
         rule: EscalationRule,
         trigger: str,
         reason: str,
+        reason_facts: dict[str, Any],
         also_notify: list[AbstractBaseUser],
     ) -> None:
         """`handoff.raise_escalation` for a rule (no actor)."""
@@ -517,66 +510,66 @@ class Batch:
                 previous.escalate_further()
                 plan.further.append(previous)
         escalation = Escalation(
-            ticket=ticket,
-            kind=kind,
-            cycle=ticket.escalation_cycle,
-            trigger=trigger,
-            reason=reason,
-            rule=rule,
-            raised_by=None,
-            from_team=ticket.team,
-            to_team=to_team,
-            from_level=ticket.level,
-            to_level=to_team.level,
-            raised_at=self.now,
-            ack_due_at=handoff.ack_due(to_team, ticket, self.now),
-            **package.as_fields(),
+            **handoff.escalation_row(
+                ticket=ticket,
+                kind=kind,
+                to_team=to_team,
+                package=package,
+                rule=rule,
+                trigger=trigger,
+                reason=reason,
+                raised_by=None,
+                now=self.now,
+                reason_facts=reason_facts,
+            )
         )
         plan.escalations.append(escalation)
         self.escalations[ticket.pk].append(escalation)
         self._event(
             ticket,
             E.ESCALATED,
-            {
-                "escalation": EscalationId(escalation),
-                "kind": kind,
-                "from_team": ticket.team.name,
-                "to_team": to_team.name,
-                "from_level": ticket.level.rank,
-                "to_level": to_team.level.rank,
-                "trigger": trigger or "manual",
-                "rule": rule.name,
-                "reason": reason,
-            },
+            handoff.escalated_event_payload(escalation, EscalationId(escalation)),
         )
-        self._hand_off(ticket, to_team, keep_assignee=rule.keep_assignee, reason=reason)
+        self._hand_off(
+            ticket,
+            to_team,
+            level=escalation.to_level,
+            keep_assignee=rule.keep_assignee,
+            reason=reason,
+            reason_facts=reason_facts,
+        )
         self._notice(
             self._recipients(ticket, team=to_team, users=also_notify),
             kind=K.ESCALATION_RAISED,
             ticket=ticket,
             key=EscalationId(escalation, "escalation:{}"),
-            payload={
-                "to_team": to_team.name,
-                "reason": reason,
-                "escalation": EscalationId(escalation),
-            },
+            payload=handoff.raised_notice_payload(to_team.name, reason, EscalationId(escalation)),
         )
 
-    def _hand_off(self, ticket: Ticket, team: Team, *, keep_assignee: bool, reason: str) -> None:
+    def _hand_off(
+        self,
+        ticket: Ticket,
+        team: Team,
+        *,
+        level: SupportLevel,
+        keep_assignee: bool,
+        reason: str,
+        reason_facts: dict[str, Any],
+    ) -> None:
         """`tickets.services.ticket_hand_off` with its change hooks (SLA clock, then the
-        escalation hook's settling)."""
+        escalation hook's settling); `level`: the team's, or the ticket's own (lateral)."""
         plan, now = self.current, self.now
         old_team, old_level = ticket.team, ticket.level
-        ticket.team, ticket.level = team, team.level
+        ticket.team, ticket.level = team, level
         ticket.escalation_cycle += 1
         ticket.cycle_started_at = now
+        ticket.version += 1  # a form made before the hand-off no longer holds (once per intent)
         changes = {"handoff", "team"}
-        self._event(
-            ticket, E.TEAM_CHANGED, {"from": old_team.name, "to": team.name, "reason": reason}
-        )
-        if old_level.pk != team.level_id:
+        because = {"reason": reason} | ({"reason_facts": reason_facts} if reason_facts else {})
+        self._event(ticket, E.TEAM_CHANGED, {"from": old_team.name, "to": team.name} | because)
+        if old_level.pk != level.pk:
             changes.add("level")
-            self._event(ticket, E.LEVEL_CHANGED, {"from": old_level.rank, "to": team.level.rank})
+            self._event(ticket, E.LEVEL_CHANGED, {"from": old_level.rank, "to": level.rank})
         if not keep_assignee and ticket.assignee_id is not None:
             old = ticket.assignee
             ticket.assignee = None
@@ -584,7 +577,7 @@ class Batch:
             self._event(
                 ticket,
                 E.ASSIGNED,
-                {"from": ticket_services.user_label(old), "to": None, "reason": reason},
+                {"from": ticket_services.user_label(old), "to": None} | because,
             )
         ticket.updated_at = now
         closed, created = sla.clock_after_change(

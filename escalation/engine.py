@@ -4,6 +4,17 @@
 decisions plus `next_check_at`, the earliest instant at which any rule that has not fired yet
 could fire. The services turn decisions into escalations; the sweep uses `next_check_at` so
 that its cost follows the due tickets, not the open ones.
+
+**One breach, one step.** A hand-off (or a reopen) starts a new cycle at an instant; a trigger
+*instant* that lies at or before that start was answered by the hand-off and never fires in
+the new cycle (`answered_by_cycle_start`). So a sweep that runs exactly at an SLA deadline
+escalates one level, not up the whole chain. The rule applies to every trigger that has an
+instant: SLA warning and breach, no progress (counted from the start anyway, so only a zero
+threshold meets it), unacknowledged (a zero acknowledgement target) and soft signals (a score
+assessed before the hand-off). Cycle 0 starts at creation, which answered nothing: an instant
+exactly at creation (a risk score assessed with the first message) fires there. Severity is a
+standing state, not an instant: its rules hold in every cycle and climb the chain until their
+level conditions (or a lead's de-escalation) stop them.
 """
 
 from __future__ import annotations
@@ -144,6 +155,14 @@ def _sla_targets(rule: RuleSpec) -> Iterable[str]:
     return (rule.sla_target,) if rule.sla_target else SLA_TARGETS
 
 
+def answered_by_cycle_start(at: datetime, facts: TicketFacts) -> bool:
+    """Whether the hand-off (or reopen) that started the current cycle answered the trigger
+    instant `at`: it lies before the start, or exactly at it after a hand-off (cycle 0 began
+    at creation, which answered nothing)."""
+    start = facts.cycle_started_at
+    return at < start or (facts.cycle > 0 and at == start)
+
+
 def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None, Reason | None]:
     """The instant at which the rule's trigger is (or becomes) true, with the reason.
 
@@ -163,7 +182,7 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
             if rule.risk_at_least is None or facts.risk_score < rule.risk_at_least:
                 return None, None
             changed = facts.risk_changed_at or facts.created_at
-            if facts.cycle > 0 and changed <= facts.cycle_started_at:
+            if answered_by_cycle_start(changed, facts):
                 # The hand-off answered this score; only new evidence escalates further.
                 return None, None
             return changed, Reason(Trigger.SOFT_SIGNAL, facts.risk_score)
@@ -179,11 +198,14 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
                 facts.cycle_started_at,
                 facts.resumed_at or facts.created_at,
             )
-            return add_business_time(facts.calendar, since, rule.threshold), Reason(
-                Trigger.NO_PROGRESS, rule.threshold
-            )
+            at = add_business_time(facts.calendar, since, rule.threshold)
+            if answered_by_cycle_start(at, facts):
+                return None, None  # a zero threshold: the hand-off itself was the progress
+            return at, Reason(Trigger.NO_PROGRESS, rule.threshold)
         case Trigger.UNACKNOWLEDGED:
-            if facts.awaiting_ack_until is None:
+            if facts.awaiting_ack_until is None or answered_by_cycle_start(
+                facts.awaiting_ack_until, facts
+            ):
                 return None, None
             return facts.awaiting_ack_until, Reason(Trigger.UNACKNOWLEDGED)
         case Trigger.SLA_WARNING | Trigger.SLA_BREACH:
@@ -193,7 +215,7 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
                 if instants is None:
                     continue
                 at = instants.warning_at if rule.trigger == Trigger.SLA_WARNING else instants.due_at
-                if at is None or at < facts.cycle_started_at:
+                if at is None or answered_by_cycle_start(at, facts):
                     # Passed before the ticket reached this level: the hand-off answered it.
                     continue
                 if best[0] is None or at < best[0]:
@@ -206,9 +228,10 @@ def evaluate(facts: TicketFacts, rules: Sequence[RuleSpec], now: datetime) -> Ev
     """The rules that fire for `facts` at `now`, in rule order, and when to look again.
 
     A rule fires when its conditions hold, its trigger instant is at or before `now`, and it
-    has not fired in this cycle. SLA instants and "no progress" count from the start of the
-    cycle, so a breach escalates once, not once per level; severity and soft signals hold
-    in every cycle, so their rules climb the chain until their level conditions stop them.
+    has not fired in this cycle. Trigger instants at or before the start of the cycle were
+    answered by the hand-off that started it (see the module docstring), so a breach
+    escalates once, not once per level; severity holds in every cycle, so its rules climb
+    the chain until their level conditions stop them.
     At most one hierarchical and one functional hand-off are decided per evaluation (the
     first by order); a hierarchical one needs a team above.
     """

@@ -5,7 +5,6 @@ after every service change (`on_ticket_change`) and for each due ticket in the s
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from contextvars import ContextVar
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
+from escalation import handoff
 from escalation.engine import (
     Decision,
     Escalate,
@@ -23,7 +23,6 @@ from escalation.engine import (
 from escalation.facts import (
     RuleSet,
     deescalated_into_cycle,
-    describe,
     fired_rules,
     next_team_up,
     open_escalation,
@@ -35,16 +34,15 @@ from escalation.handoff import (
     raise_escalation,
     settle_escalations,
 )
-from escalation.models import Escalation, EscalationRule, RuleFiring
+from escalation.models import Escalation, EscalationRule, RuleFiring, SweepFailure
 from escalation.reports import Outcome
 from escalation.risk import RiskInputs, assess
+from escalation.wording import describe
 from notifications.models import Notification
 from notifications.services import notify, resolve_recipients
 from sla.services import next_sla_check, record_due_sla_events
 from tickets import services as ticket_services
 from tickets.models import Message, Team, Ticket
-
-logger = logging.getLogger(__name__)
 
 # Hand-offs decided for one ticket in one evaluation, at most: the chain has four levels, so a
 # Sev 1 can climb L1 → L2 → L3 at once; the bound stops a misconfigured chain from looping.
@@ -59,17 +57,10 @@ def apply_decision(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.d
     rule = rules.by_id[decision.rule.id]
     try:
         with transaction.atomic():
-            RuleFiring.objects.create(
-                ticket=ticket,
-                rule=rule,
-                cycle=ticket.escalation_cycle,
-                fired_at=now,
-                trigger=decision.trigger,
-                reason=describe(decision.reason),
-            )
+            RuleFiring.objects.create(**handoff.firing_row(ticket, rule, decision, now))
     except IntegrityError:
         return False  # exactly once: the (ticket, rule, cycle) row exists already
-    reason = f"{rule.name}: {describe(decision.reason)}"
+    reason = handoff.rule_reason(rule, decision)
     if decision.trigger == Trigger.UNACKNOWLEDGED:
         waiting = open_escalation(ticket)
         if waiting is not None:
@@ -109,7 +100,9 @@ def apply_decision(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.d
             ticket=ticket,
             kind=kind,
             to_team=to_team,
-            package=package_from_history(ticket, reason),
+            package=package_from_history(
+                ticket, reason, reason_facts=handoff.rule_reason_facts(rule, decision)
+            ),
             actor=None,
             rule=rule,
             trigger=decision.trigger,
@@ -117,6 +110,7 @@ def apply_decision(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.d
             keep_assignee=rule.keep_assignee,
             now=now,
             also_notify=rule_recipients(ticket, rule),
+            reason_facts=handoff.rule_reason_facts(rule, decision),
         )
     else:
         notify_rule(ticket, rule, decision, now)
@@ -135,21 +129,12 @@ def rule_recipients(ticket: Ticket, rule: EscalationRule) -> list[AbstractBaseUs
 
 
 def notify_rule(ticket: Ticket, rule: EscalationRule, decision: Decision, now: dt.datetime) -> None:
-    recipients = rule_recipients(ticket, rule)
-    kinds = {
-        Trigger.SLA_WARNING: Notification.Kind.SLA_WARNING,
-        Trigger.SLA_BREACH: Notification.Kind.SLA_BREACH,
-    }
     notify(
-        recipients,
-        kind=kinds.get(decision.trigger, Notification.Kind.RULE_FIRED),
+        rule_recipients(ticket, rule),
+        kind=handoff.rule_notice_kind(decision),
         ticket=ticket,
         cause=f"rule:{rule.pk}:{ticket.pk}:{ticket.escalation_cycle}",
-        payload={
-            "rule": rule.name,
-            "reason": describe(decision.reason),
-            "target": decision.sla_target,
-        },
+        payload=handoff.rule_notice_payload(rule, decision),
         now=now,
     )
 
@@ -184,6 +169,8 @@ def _evaluate_ticket(
                 close_escalations(ticket, now)
                 Ticket.objects.filter(pk=ticket.pk).update(next_check_at=None)
                 ticket.next_check_at = None
+                # Nothing is swept for it any more: a failing streak it had is over.
+                SweepFailure.objects.filter(ticket=ticket).delete()
             return outcome
         evaluation: Evaluation | None = None
         uses_severity = any(r.trigger == Trigger.SEVERITY for r in rules.specs)

@@ -1,24 +1,20 @@
 """What the engine knows of a ticket: the active rules as engine values, the ticket's facts,
-the escalation waiting for acknowledgement, and the words for a rule's reason. Reads only."""
+the escalation waiting for acknowledgement. Reads only (the words for a rule's reason are in
+`escalation.wording`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
-
 from escalation.engine import (
-    Reason,
     RuleSpec,
     SLAInstants,
     TicketFacts,
-    Trigger,
 )
 from escalation.models import Escalation, EscalationRule, RuleFiring
-from helpdesk.formats import duration_human
 from sla.clock import ALWAYS_OPEN, CalendarSpec
-from sla.models import target_label
 from sla.services import calendar_spec
 from tickets.models import Team, Ticket
 
@@ -65,8 +61,10 @@ def ticket_facts(
     fired: set[int],
     awaiting_ack: dt.datetime | None,
     deescalated: bool = False,
+    teams: Iterable[Team] | None = None,
 ) -> TicketFacts:
-    """The engine's view of `ticket`. Only running SLA targets carry instants."""
+    """The engine's view of `ticket`. Only running SLA targets carry instants. `teams`: see
+    `next_team_up`."""
     sla = {
         "first_response": SLAInstants(
             ticket.first_response_warning_at, ticket.first_response_due_at
@@ -93,7 +91,7 @@ def ticket_facts(
         risk_score=ticket.risk_score,
         risk_changed_at=ticket.risk_changed_at,
         awaiting_ack_until=awaiting_ack,
-        can_escalate_up=next_team_up(ticket) is not None,
+        can_escalate_up=next_team_up(ticket, teams) is not None,
         waiting_on_customer=ticket.status == Ticket.Status.PENDING,
         resumed_at=ticket.resumed_at,
         deescalated_into_cycle=deescalated,
@@ -101,10 +99,28 @@ def ticket_facts(
     )
 
 
-def next_team_up(ticket: Ticket) -> Team | None:
-    """The active team the ticket's team escalates to, if any (rules and people alike)."""
-    target = ticket.team.escalates_to
-    return target if target is not None and target.is_active else None
+def next_team_up(ticket: Ticket, teams: Iterable[Team] | None = None) -> Team | None:
+    """The active team one step up from where the ticket is (rules and people alike).
+
+    From a tier team: the team it escalates to. From a functional team (which the ticket
+    joined laterally, keeping its level): the functional team's own `escalates_to` when it
+    leads above the ticket's current level, else the tier chain's team on the lowest level
+    above the ticket's (by name among several). `teams`: every team, with levels and
+    `escalates_to`, when already read (the bulk lane); otherwise they are queried.
+    """
+    team = ticket.team
+    target = team.escalates_to
+    if team.kind != Team.Kind.FUNCTIONAL:
+        return target if target is not None and target.is_active else None
+    rank = ticket.level.rank
+    if target is not None and target.is_active and target.level.rank > rank:
+        return target
+    if teams is None:
+        teams = Team.objects.filter(
+            kind=Team.Kind.TIER, is_active=True, level__rank__gt=rank
+        ).select_related("level")
+    above = [t for t in teams if t.kind == Team.Kind.TIER and t.is_active and t.level.rank > rank]
+    return min(above, key=lambda t: (t.level.rank, t.name, t.pk), default=None)
 
 
 def deescalated_into_cycle(ticket: Ticket) -> bool:
@@ -133,24 +149,3 @@ def open_escalation(ticket: Ticket) -> Escalation | None:
         .order_by("-raised_at", "-pk")
         .first()
     )
-
-
-def describe(reason: Reason) -> str:
-    """Why a rule fired, in words of the active language (stored with the firing, the
-    escalation and the timeline, so evaluations word it in the site's language)."""
-    match reason.trigger:
-        case Trigger.SEVERITY:
-            return _("priority %(priority)s") % {"priority": reason.detail}
-        case Trigger.SOFT_SIGNAL:
-            return _("risk score %(score)s") % {"score": reason.detail}
-        case Trigger.NO_PROGRESS:
-            return _("no progress for %(duration)s of business time") % {
-                "duration": duration_human(reason.detail, "h")
-            }
-        case Trigger.UNACKNOWLEDGED:
-            return _("escalation not acknowledged in time")
-        case Trigger.SLA_WARNING:
-            return _("SLA warning: %(target)s") % {"target": target_label(reason.detail)}
-        case Trigger.SLA_BREACH:
-            return _("SLA breach: %(target)s") % {"target": target_label(reason.detail)}
-    return str(reason.trigger)

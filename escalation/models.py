@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from escalation import wording
 from escalation.engine import Escalate, RuleSpec, Trigger
 from helpdesk.names import TranslatedName, german_name_field
 from tickets.priority import Priority
@@ -217,6 +219,9 @@ class Escalation(ConcurrentTransitionMixin, models.Model):
         _("trigger"), max_length=20, blank=True, help_text=_("Empty for a manual escalation.")
     )
     reason = models.TextField(_("reason"), blank=True)
+    # A rule's reason as facts (`escalation.wording`), worded for each reader; empty for a
+    # person's escalation, whose reason is what they wrote.
+    reason_facts = models.JSONField(_("reason (facts)"), default=dict, blank=True)
     rule = models.ForeignKey(
         EscalationRule,
         on_delete=models.SET_NULL,
@@ -258,6 +263,9 @@ class Escalation(ConcurrentTransitionMixin, models.Model):
     actions_taken = models.TextField(_("what was tried"), blank=True)
     next_steps = models.TextField(_("next steps"), blank=True)
     risks = models.TextField(_("risks"), blank=True)
+    # What an automatic package quotes, as facts: its fields are worded for each reader
+    # (the text fields above keep the site language's words, for search and reports).
+    package_facts = models.JSONField(_("package (facts)"), default=dict, blank=True)
     raised_at = models.DateTimeField(_("raised"), default=timezone.now)
     ack_due_at = models.DateTimeField(_("acknowledge by"), null=True, blank=True)
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
@@ -298,6 +306,17 @@ class Escalation(ConcurrentTransitionMixin, models.Model):
         return all(getattr(self, name).strip() for name in self.PACKAGE_FIELDS)
 
     @property
+    def reason_text(self) -> str:
+        """The reason in the active language (a rule's worded from its facts)."""
+        return wording.reason_text(self.reason_facts, self.reason)
+
+    @cached_property
+    def package_text(self) -> dict[str, str]:
+        """The information package's fields in the active language."""
+        fields = {name: getattr(self, name) for name in self.PACKAGE_FIELDS}
+        return wording.package_text(fields, self.package_facts)
+
+    @property
     def is_open(self) -> bool:
         return self.status == self.Status.RAISED
 
@@ -328,6 +347,7 @@ class RuleFiring(models.Model):
     cycle = models.PositiveIntegerField(_("cycle"))
     trigger = models.CharField(_("trigger"), max_length=20)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
+    reason_facts = models.JSONField(_("reason (facts)"), default=dict, blank=True)
     fired_at = models.DateTimeField(_("fired"), default=timezone.now)
 
     class Meta:
@@ -342,3 +362,36 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} · {self.ticket_id} · {self.cycle}"
+
+    @property
+    def reason_text(self) -> str:
+        """Why the rule fired, in the active language."""
+        return wording.reason_text(self.reason_facts, self.reason, with_rule=False)
+
+
+class SweepFailure(models.Model):
+    """A ticket whose evaluation keeps failing in the sweep: its current failing streak.
+
+    The sweep retries it after 1, 2, 4 … minutes (at most an hour, `retry_at`, which is also
+    the ticket's `next_check_at`), tells the admins once per streak, and removes the row when
+    an evaluation of the ticket succeeds again."""
+
+    ticket = models.OneToOneField(
+        "tickets.Ticket",
+        on_delete=models.CASCADE,
+        related_name="sweep_failure",
+        verbose_name=_("ticket"),
+    )
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    first_failed_at = models.DateTimeField(_("first failed"))
+    last_failed_at = models.DateTimeField(_("last failed"))
+    last_error = models.TextField(_("last error"), blank=True)
+    retry_at = models.DateTimeField(_("next try"))
+
+    class Meta:
+        ordering = ["-last_failed_at", "-pk"]
+        verbose_name = _("sweep failure")
+        verbose_name_plural = _("sweep failures")
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} × {self.failures}"

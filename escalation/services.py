@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from escalation.facts import next_team_up
 from escalation.handoff import EscalationError, Package, raise_escalation
 from escalation.models import Escalation
 from notifications.models import Notification
@@ -24,7 +25,11 @@ from tickets.models import Team, Ticket, TicketEvent
 
 def _escalation_target(ticket: Ticket, kind: str, to_team: Team | None) -> Team:
     if kind == Escalation.Kind.HIERARCHICAL:
-        target = ticket.team.escalates_to
+        if ticket.team.kind == Team.Kind.FUNCTIONAL:
+            # Joined laterally: up from the ticket's level, as the rules go (`next_team_up`).
+            target = next_team_up(ticket)
+        else:
+            target = ticket.team.escalates_to
         if target is not None and not target.is_active:
             raise EscalationError(
                 {

@@ -1,14 +1,16 @@
 """The periodic sweep: every active ticket whose `next_check_at` has come is evaluated, in
 batches locked with SKIP LOCKED (the set-based lane in `escalation.bulk`, the rest one at a time
-through `escalation.evaluation`); the dry run and preview; bringing tickets forward after a rule
-change."""
+through `escalation.evaluation`); the dry run; bringing tickets forward after a rule
+change; the back-off of tickets whose evaluation keeps failing (`SweepFailure`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import traceback
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
@@ -17,7 +19,10 @@ from django.utils import timezone
 from escalation import bulk as bulk_lane
 from escalation.evaluation import evaluate_ticket
 from escalation.facts import RuleSet
+from escalation.models import SweepFailure
 from escalation.reports import SweepReport
+from notifications.models import Notification
+from notifications.services import notify
 from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
@@ -48,8 +53,10 @@ def sweep(
     With `bulk` (not for a dry run), each batch is locked and decided together and its rows
     written with a statement per table (`escalation/bulk.py`); tickets of a shape that lane
     does not take, or every ticket of a batch that failed there, are then evaluated one at a
-    time. One at a time, each ticket has its own transaction: one that fails is logged and
-    left due, so the next sweep retries it and the others go on.
+    time. One at a time, each ticket has its own transaction: one that fails is logged, its
+    failing streak recorded (`record_failure`: retried after 1, 2, 4 … minutes, at most an
+    hour; the admins told once per streak) and the others go on. A ticket evaluated without
+    failure ends its streak.
     """
     now = now or timezone.now()
     batch = batch or settings.ESCALATION_SWEEP_BATCH
@@ -100,14 +107,22 @@ def sweep(
                 ]
                 report.examined += len(ids)
                 handed_back = bulk_lane.run_batch(rules, tickets, now, report) if tickets else []
+            back = set(handed_back)
+            succeeded = [t.pk for t in tickets if t.pk not in back]
             for pk in handed_back:
-                _sweep_one(pk, now=now, rules=rules, report=report, dry_run=False)
+                if _sweep_one(pk, now=now, rules=rules, report=report, dry_run=False):
+                    succeeded.append(pk)
+            clear_failures(succeeded)
             if len(rows) < size:
                 break
             continue
+        succeeded = []
         for pk in ids:
             report.examined += 1
-            _sweep_one(pk, now=now, rules=rules, report=report, dry_run=dry_run)
+            if _sweep_one(pk, now=now, rules=rules, report=report, dry_run=dry_run):
+                succeeded.append(pk)
+        if not dry_run:
+            clear_failures(succeeded)
         if len(rows) < size:
             break
     return report
@@ -115,9 +130,10 @@ def sweep(
 
 def _sweep_one(
     pk: int, *, now: dt.datetime, rules: RuleSet, report: SweepReport, dry_run: bool
-) -> None:
+) -> bool:
     """Evaluate one due ticket in its own transaction (skipped when another worker holds it
-    or it is no longer due); a failure is logged and the ticket left due."""
+    or it is no longer due). True when it was evaluated; a failure is logged and, outside a
+    dry run, backed off (`record_failure`)."""
     try:
         with transaction.atomic():
             ticket = (
@@ -127,16 +143,73 @@ def _sweep_one(
                 .first()
             )
             if ticket is None:
-                return  # another worker has it, or it is no longer due
+                return False  # another worker has it, or it is no longer due
             report.single += 1
             outcome = evaluate_ticket(ticket, now=now, rules=rules, dry_run=dry_run)
             if outcome.fired or outcome.sla_events or dry_run:
                 report.outcomes.append(outcome)
             if dry_run:
                 transaction.set_rollback(True)
-    except Exception:
-        logger.exception("Escalation sweep failed for ticket %s; retried next sweep", pk)
+    except Exception as error:
+        logger.exception("Escalation sweep failed for ticket %s; retried after a delay", pk)
         report.failed.append(pk)
+        if not dry_run:
+            record_failure(pk, now=now, error=error)
+        return False
+    return True
+
+
+# The longest wait between two tries of a ticket that keeps failing.
+RETRY_AT_MOST = dt.timedelta(hours=1)
+
+
+def retry_delay(failures: int) -> dt.timedelta:
+    """How long a ticket waits after its `failures`-th failure in a row: 1, 2, 4 … minutes,
+    at most `RETRY_AT_MOST`."""
+    return min(dt.timedelta(minutes=2 ** min(max(failures - 1, 0), 10)), RETRY_AT_MOST)
+
+
+def record_failure(pk: int, *, now: dt.datetime, error: BaseException) -> SweepFailure | None:
+    """Count one more failure of the ticket's evaluation: its `next_check_at` goes to the
+    retry instant (so neither this sweep nor the next batches keep stumbling on it), and on
+    the first failure of a streak the admins (superusers) get an in-app notification. Never
+    raises: the rest of the sweep goes on whatever happens here."""
+    text = "".join(traceback.format_exception(error))[-4000:]
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update(of=("self",)).filter(pk=pk).first()
+            if ticket is None:
+                return None
+            failure = SweepFailure.objects.filter(ticket=ticket).first() or SweepFailure(
+                ticket=ticket, first_failed_at=now
+            )
+            failure.failures += 1
+            failure.last_failed_at = now
+            failure.last_error = text
+            failure.retry_at = now + retry_delay(failure.failures)
+            failure.save()
+            Ticket.objects.filter(pk=pk).update(next_check_at=failure.retry_at)
+            if failure.failures == 1:
+                admins = get_user_model().objects.filter(is_superuser=True, is_active=True)
+                notify(
+                    admins,
+                    kind=Notification.Kind.SWEEP_FAILED,
+                    ticket=ticket,
+                    cause=f"sweep_failed:{pk}:{int(failure.first_failed_at.timestamp())}",
+                    payload={},
+                    now=now,
+                    urgent=False,
+                )
+            return failure
+    except Exception:
+        logger.exception("Could not record the sweep failure of ticket %s", pk)
+        return None
+
+
+def clear_failures(ticket_ids: list[int]) -> None:
+    """Tickets evaluated without failure end their failing streaks (one statement)."""
+    if ticket_ids:
+        SweepFailure.objects.filter(ticket_id__in=ticket_ids).delete()
 
 
 def rules_changed(*, now: dt.datetime | None = None) -> int:
@@ -149,8 +222,3 @@ def rules_changed(*, now: dt.datetime | None = None) -> int:
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__gt=now))
         .update(next_check_at=now)
     )
-
-
-def preview(*, at: dt.datetime) -> SweepReport:
-    """What the sweep would do at `at`, changing nothing: every active ticket due by then."""
-    return sweep(now=at, dry_run=True)

@@ -44,6 +44,7 @@ class Notification(models.Model):
         STATUS_UPDATE_DUE = "status_update_due", _("Status update due")
         STATUS_UPDATE_MISSED = "status_update_missed", _("Status update missed")
         TICKET_RESOLVED = "ticket_resolved", _("Ticket resolved")
+        SWEEP_FAILED = "sweep_failed", _("Escalation sweep failing on a ticket")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -137,6 +138,12 @@ class Notification(models.Model):
                 }
             case self.Kind.TICKET_RESOLVED:
                 return gettext("%(ref)s was resolved.") % {"ref": ref}
+            case self.Kind.SWEEP_FAILED:
+                return gettext(
+                    "The escalation sweep failed on %(ref)s: its rules are not applied until "
+                    "it succeeds again; it is retried with a growing delay. The error is under "
+                    "Sweep failures in the admin."
+                ) % {"ref": ref}
         return gettext("Rule “%(rule)s” fired on %(ref)s: %(reason)s") % {
             "ref": ref,
             "rule": p.get("rule", ""),
@@ -182,6 +189,7 @@ DEFAULT_CHANNELS: dict[str, tuple[bool, bool]] = {
     K.TICKET_RESOLVED: (True, True),
     K.RULE_FIRED: (True, False),
     K.MAJOR_INCIDENT: (True, True),
+    K.SWEEP_FAILED: (True, False),
 }
 
 

@@ -396,22 +396,26 @@ def _assigned(event: TicketEvent) -> None:
     )
 
 
-def _status_update_cadence(event: TicketEvent) -> None:
+def status_update_notice(event_kind: str, due_at: Any) -> tuple[str, tuple[str, str], dict]:
     """While a ticket is escalated, its `next_update` target is the communication cadence:
     at the warning the owner (assignee, else the team lead) is reminded that a status update
-    is due; when it is missed the team lead is told."""
+    is due; when it is missed the team lead (else the assignee) is told. Returns the notice's
+    kind, whom it goes to in order of preference (`resolve_recipients` flags) and its payload
+    (shared by the listener and the sweep's bulk lane)."""
+    payload = {"target": "next_update", "due_at": due_at}
+    if event_kind == E.SLA_WARNING:
+        return K.STATUS_UPDATE_DUE, ("assignee", "team_lead"), payload
+    return K.STATUS_UPDATE_MISSED, ("team_lead", "assignee"), payload
+
+
+def _status_update_cadence(event: TicketEvent) -> None:
+    """The status-update reminder of an escalated ticket (`status_update_notice`)."""
     ticket = event.ticket
     if not ticket.is_active or not is_escalated(ticket):
         return
-    payload = {"target": "next_update", "due_at": event.payload.get("due_at")}
-    if event.kind == E.SLA_WARNING:
-        kind = K.STATUS_UPDATE_DUE
-        recipients = resolve_recipients(ticket, assignee=True)
-        recipients = recipients or resolve_recipients(ticket, team_lead=True)
-    else:
-        kind = K.STATUS_UPDATE_MISSED
-        recipients = resolve_recipients(ticket, team_lead=True)
-        recipients = recipients or resolve_recipients(ticket, assignee=True)
+    kind, order, payload = status_update_notice(event.kind, event.payload.get("due_at"))
+    recipients = resolve_recipients(ticket, **{order[0]: True})
+    recipients = recipients or resolve_recipients(ticket, **{order[1]: True})
     notify(
         recipients,
         kind=kind,

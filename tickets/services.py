@@ -775,12 +775,20 @@ def ticket_assign(
 
 
 def _move_to_team(
-    ticket: Ticket, team: Team, *, actor: AbstractBaseUser | None, now: datetime, reason: str
+    ticket: Ticket,
+    team: Team,
+    *,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    reason: str,
+    keep_level: bool = False,
+    reason_facts: dict[str, Any] | None = None,
 ) -> set[str]:
-    """A hand-off: the ticket takes the team's level and starts a new escalation cycle."""
+    """A hand-off: the ticket takes the team's level (unless `keep_level`) and starts a new
+    escalation cycle."""
     old_team, old_level = ticket.team, ticket.level
     ticket.team = team
-    ticket.level = team.level
+    ticket.level = old_level if keep_level else team.level
     ticket.escalation_cycle += 1
     ticket.cycle_started_at = now
     changes = {"team"}
@@ -789,16 +797,17 @@ def _move_to_team(
         TicketEvent.Kind.TEAM_CHANGED,
         actor=actor,
         now=now,
-        payload={"from": old_team.name, "to": team.name, "reason": reason},
+        payload={"from": old_team.name, "to": team.name, "reason": reason}
+        | ({"reason_facts": reason_facts} if reason_facts else {}),
     )
-    if old_level.pk != team.level_id:
+    if old_level.pk != ticket.level_id:
         changes.add("level")
         record_event(
             ticket,
             TicketEvent.Kind.LEVEL_CHANGED,
             actor=actor,
             now=now,
-            payload={"from": old_level.rank, "to": team.level.rank},
+            payload={"from": old_level.rank, "to": ticket.level.rank},
         )
     return changes
 
@@ -810,6 +819,7 @@ def _set_assignee(
     actor: AbstractBaseUser | None,
     now: datetime,
     reason: str,
+    reason_facts: dict[str, Any] | None = None,
 ) -> set[str]:
     old = ticket.assignee
     ticket.assignee = assignee
@@ -818,7 +828,8 @@ def _set_assignee(
         TicketEvent.Kind.ASSIGNED,
         actor=actor,
         now=now,
-        payload={"from": user_label(old), "to": user_label(assignee), "reason": reason},
+        payload={"from": user_label(old), "to": user_label(assignee), "reason": reason}
+        | ({"reason_facts": reason_facts} if reason_facts else {}),
     )
     return {"assignee"}
 
@@ -917,23 +928,40 @@ def ticket_hand_off(
     team: Team,
     actor: AbstractBaseUser | None,
     keep_assignee: bool = False,
+    keep_level: bool = False,
     reason: str = "",
+    reason_facts: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Ticket:
     """Move the ticket to `team` (and its level) as part of an escalation or de-escalation.
 
     Unlike `ticket_assign`, the actor may be the system (None); permission checks belong to
     the escalation service that calls this. A new escalation cycle starts. The assignee is
-    cleared unless `keep_assignee` (the receiving team picks the ticket up).
+    cleared unless `keep_assignee` (the receiving team picks the ticket up). A lateral
+    (functional) hand-off passes `keep_level`: another team joins on the same level, so the
+    ticket keeps its level (a functional team's level only says where tickets created
+    directly in it start). `reason_facts`: the reason as values (a rule's), kept in the
+    timeline entries next to its words so that readers see it in their language.
     """
     now = now or timezone.now()
     ticket = _lock(ticket)
     if team.pk == ticket.team_id:
         return ticket
-    changes = {"handoff"} | _move_to_team(ticket, team, actor=actor, now=now, reason=reason)
+    changes = {"handoff"} | _move_to_team(
+        ticket,
+        team,
+        actor=actor,
+        now=now,
+        reason=reason,
+        keep_level=keep_level,
+        reason_facts=reason_facts,
+    )
     if not keep_assignee and ticket.assignee_id is not None:
-        changes |= _set_assignee(ticket, None, actor=actor, now=now, reason=reason)
+        changes |= _set_assignee(
+            ticket, None, actor=actor, now=now, reason=reason, reason_facts=reason_facts
+        )
     ticket.updated_at = now
+    ticket.version += 1  # a form made before the hand-off no longer holds (once per intent)
     _progress(ticket, actor, now)
     ticket.save()
     run_change_hooks(ticket, changes, now, actor)

@@ -218,3 +218,36 @@ class TestOncePerCycleAndOrder:
         assert evaluate(f, rules, MON_9).next_check_at == MON_9 + H
         after = facts(sla=f.sla, fired_rule_ids=frozenset({3}))
         assert evaluate(after, rules, MON_9 + 2 * H).next_check_at == MON_9 + 3 * H
+
+
+class TestOneBreachOneStep:
+    """A trigger instant at or before the start of the current cycle never fires in it."""
+
+    HANDED = MON_9 + 4 * H  # the hand-off that started cycle 1, exactly at the deadline
+
+    def after_hand_off(self, **kw) -> TicketFacts:
+        return facts(cycle=1, cycle_started_at=self.HANDED, **kw)
+
+    @pytest.mark.parametrize("trigger", [Trigger.SLA_WARNING, Trigger.SLA_BREACH])
+    def test_an_sla_instant_exactly_at_the_hand_off_does_not_fire_again(self, trigger):
+        r = rule(trigger, sla_target="first_response")
+        instants = SLAInstants(warning_at=self.HANDED, due_at=self.HANDED)
+        f = self.after_hand_off(sla={"first_response": instants})
+        assert fired(f, [r], self.HANDED) == []
+        assert evaluate(f, [r], self.HANDED).next_check_at is None
+        # In cycle 0 (no hand-off answered it) the same instant fires.
+        assert fired(dataclasses.replace(f, cycle=0), [r], self.HANDED) == [1]
+
+    def test_an_acknowledgement_due_at_the_hand_off_does_not_fire(self):
+        r = rule(Trigger.UNACKNOWLEDGED)
+        assert fired(self.after_hand_off(awaiting_ack_until=self.HANDED), [r], self.HANDED) == []
+        later = self.after_hand_off(awaiting_ack_until=self.HANDED + H)
+        assert fired(later, [r], self.HANDED + H) == [1]
+
+    def test_a_zero_no_progress_threshold_does_not_fire_at_the_hand_off(self):
+        r = rule(Trigger.NO_PROGRESS, threshold=dt.timedelta(0))
+        assert fired(self.after_hand_off(calendar=ALWAYS_OPEN), [r], self.HANDED) == []
+
+    def test_severity_is_a_state_and_holds_in_every_cycle(self):
+        r = rule(Trigger.SEVERITY, priority_at_least=1)
+        assert fired(self.after_hand_off(priority=1), [r], self.HANDED) == [1]

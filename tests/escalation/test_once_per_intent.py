@@ -343,3 +343,21 @@ def test_a_rule_climbing_two_levels_at_once_shows_two_escalations(chain):
     timeline = timeline_of(body)
     assert timeline.count('class="event event-escalated') == 2
     assert timeline.count('class="event event-created') == 1
+
+
+def test_a_form_made_before_an_automatic_hand_off_no_longer_holds(chain):
+    # A rule's hand-off (no actor) moves the version like any person's write, so a lead's form
+    # made before it is refused instead of acting on a ticket that moved on.
+    ticket = new_ticket(chain)
+    seen = ticket.version
+    services.ticket_hand_off(ticket=ticket, team=chain.teams[1], actor=None, reason="rule")
+    ticket.refresh_from_db()
+    assert ticket.version > seen
+    with pytest.raises(services.StaleRequest):
+        services.ticket_change_priority(
+            ticket=ticket,
+            actor=chain.leads[1],
+            priority=1,
+            reason="customer is down",
+            expected_version=seen,
+        )

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
-from escalation import bulk, evaluation, facts
+from escalation import bulk, evaluation, facts, wording
 from escalation import services as esc
 from escalation import sweep as sweeping
 from escalation.engine import Reason, Trigger
@@ -256,7 +256,30 @@ class TestManual:
         assert set(info.value.message_dict) == {"summary", "actions_taken"}
         assert not Escalation.objects.exists()
 
-    def test_lateral_escalation_to_a_functional_team(self, chain):
+    def test_lateral_escalation_to_a_functional_team_keeps_the_level(self, chain):
+        ticket = chain.ticket()
+        escalation = esc.escalation_raise(
+            ticket=ticket,
+            actor=chain.agents[0],
+            kind="functional",
+            to_team=chain.security,
+            package=package(),
+            now=MON_9,
+        )
+        ticket.refresh_from_db()
+        assert ticket.team == chain.security
+        # Security joins on the ticket's level (its own level 2 is where tickets created in
+        # it start); the acknowledgement target is the ticket's level's (L1: 60 min).
+        assert ticket.level.rank == 1
+        assert (escalation.from_level.rank, escalation.to_level.rank) == (1, 1)
+        assert escalation.ack_due_at == MON_9 + H
+        assert not ticket.events.filter(kind=TicketEvent.Kind.LEVEL_CHANGED).exists()
+        event = ticket.events.get(kind=TicketEvent.Kind.ESCALATED)
+        assert (event.payload["from_level"], event.payload["to_level"]) == (1, 1)
+
+    def test_up_the_chain_from_a_functional_team_goes_one_level_above_the_ticket(self, chain):
+        # Security (no escalates_to) holds a level-1 ticket it joined laterally: "up the
+        # chain" is level 2's team, as the rules go, not "top of the chain".
         ticket = chain.ticket()
         esc.escalation_raise(
             ticket=ticket,
@@ -264,9 +287,18 @@ class TestManual:
             kind="functional",
             to_team=chain.security,
             package=package(),
+            now=MON_9,
+        )
+        up = esc.escalation_raise(
+            ticket=ticket,
+            actor=chain.security.members.get(),
+            kind="hierarchical",
+            package=package(),
+            now=MON_9 + H,
         )
         ticket.refresh_from_db()
-        assert ticket.team == chain.security
+        assert (up.from_team, up.to_team) == (chain.security, chain.teams[1])
+        assert (up.from_level.rank, up.to_level.rank, ticket.level.rank) == (1, 2, 2)
 
     def test_lateral_escalation_needs_a_functional_team(self, chain):
         ticket = chain.ticket()
@@ -390,7 +422,8 @@ class TestExactlyOnce:
         good.refresh_from_db()
         bad.refresh_from_db()
         assert good.level.rank == 2
-        assert bad.level.rank == 1 and bad.next_check_at <= MON_9 + 5 * H  # still due
+        # Left where it was, and retried a minute later (the back-off of sweep failures).
+        assert bad.level.rank == 1 and bad.next_check_at == MON_9 + 5 * H + dt.timedelta(minutes=1)
 
     def test_a_batch_that_fails_to_write_is_evaluated_ticket_by_ticket(self, chain, monkeypatch):
         tickets = [chain.ticket() for _ in range(3)]
@@ -524,7 +557,8 @@ class TestReviewFindings:
 
 
 class TestReasonsInWords:
-    """The engine gives reasons as values; the services word them in the site's language."""
+    """The engine gives reasons as values; `escalation.wording` words them in the active
+    language."""
 
     @pytest.mark.parametrize(
         ("reason", "english", "german"),
@@ -555,9 +589,9 @@ class TestReasonsInWords:
     )
     def test_each_trigger_is_worded(self, reason, english, german):
         with translation.override("en"):
-            assert facts.describe(reason) == english
+            assert wording.describe(reason) == english
         with translation.override("de"):
-            assert facts.describe(reason) == german
+            assert wording.describe(reason) == german
 
     @pytest.mark.django_db
     def test_stored_reasons_use_the_site_language_not_the_requesters(self, chain, settings):
@@ -648,3 +682,64 @@ def test_a_team_that_escalates_to_itself_is_left_to_the_services(chain):
     assert report.single >= 1 and report.failed == []
     ticket.refresh_from_db()
     assert ticket.team == chain.teams[0] and ticket.escalation_cycle == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lane", [True, False], ids=["bulk", "single"])
+def test_a_sweep_exactly_at_the_deadline_escalates_one_level(chain, lane):
+    ticket = chain.ticket()  # Sev 3: first response due at 13:00
+    ticket.refresh_from_db()
+    deadline = ticket.first_response_due_at
+    report = sweeping.sweep(now=deadline, bulk=lane)
+    ticket.refresh_from_db()
+    assert report.failed == []
+    assert ticket.level.rank == 2
+    assert [(e.from_level.rank, e.to_level.rank) for e in ticket.escalations.all()] == [(1, 2)]
+    # The next sweeps leave it there: the breach was answered by the hand-off.
+    sweeping.sweep(now=deadline + dt.timedelta(minutes=1), bulk=lane)
+    ticket.refresh_from_db()
+    assert ticket.level.rank == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lane", [True, False], ids=["bulk", "single"])
+def test_a_rule_brings_in_security_laterally_and_a_breach_then_climbs_from_the_ticket_level(
+    chain, lane
+):
+    EscalationRule.objects.create(
+        name="First response warning: bring in Security",
+        order=1,
+        trigger="sla_warning",
+        sla_target="first_response",
+        escalate="functional",
+        functional_team=chain.security,
+    )
+    ticket = chain.ticket()  # Sev 3: first response warning 12:00, breach 13:00
+    ticket.refresh_from_db()
+    sweeping.sweep(now=ticket.first_response_warning_at, bulk=lane)
+    ticket.refresh_from_db()
+    assert (ticket.team, ticket.level.rank) == (chain.security, 1)
+    lateral = ticket.escalations.get()
+    assert (lateral.kind, lateral.to_level.rank) == (Escalation.Kind.FUNCTIONAL, 1)
+    assert not ticket.events.filter(kind=TicketEvent.Kind.LEVEL_CHANGED).exists()
+    # Security names no team above it: the breach escalates one step up from level 1.
+    sweeping.sweep(now=ticket.first_response_due_at, bulk=lane)
+    ticket.refresh_from_db()
+    assert (ticket.team, ticket.level.rank) == (chain.teams[1], 2)
+    up = ticket.escalations.get(kind=Escalation.Kind.HIERARCHICAL)
+    assert (up.from_team, up.from_level.rank, up.to_level.rank) == (chain.security, 1, 2)
+
+
+@pytest.mark.django_db
+def test_next_team_up_from_a_functional_team(chain):
+    ticket = chain.ticket(level=2)
+    ticket.team = chain.security
+    assert facts.next_team_up(ticket) == chain.teams[2]  # one step above level 2
+    # Its own escalates_to counts when it leads above the ticket's level ...
+    chain.security.escalates_to = chain.teams[3]
+    assert facts.next_team_up(ticket) == chain.teams[3]
+    # ... and not when it would not be a step up.
+    chain.security.escalates_to = chain.teams[0]
+    assert facts.next_team_up(ticket) == chain.teams[2]
+    ticket.level = chain.teams[3].level
+    assert facts.next_team_up(ticket) is None  # nothing above level 4

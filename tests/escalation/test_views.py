@@ -604,7 +604,9 @@ def test_overview_filters_by_team_and_level(chain):
     assert subjects() == {"Up the chain", "Across"}
     assert subjects(team=chain.security.pk) == {"Across"}
     assert subjects(team=chain.teams[1].pk) == {"Up the chain"}
-    assert subjects(level=chain.teams[1].level_id) == {"Up the chain", "Across"}
+    assert subjects(level=chain.teams[1].level_id) == {"Up the chain"}
+    # A lateral escalation keeps the ticket's level: Security joined it on level 1.
+    assert subjects(level=chain.teams[0].level_id) == {"Across"}
     assert subjects(level=chain.teams[2].level_id) == set()
     assert subjects(team="bogus") == {"Up the chain", "Across"}  # invalid values are dropped
     partial = client.get(reverse("escalation:list"), {"team": chain.security.pk}, **HTMX)

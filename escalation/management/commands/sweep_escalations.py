@@ -36,7 +36,12 @@ class Command(BaseCommand):
             for line in outcome.sla_events:
                 self.stdout.write(f"{outcome.reference}: recorded SLA {line.replace(':', ' ')}")
         for pk in report.failed:
-            self.stderr.write(f"ticket {pk}: failed (see the log); it stays due")
+            retry = (
+                ""
+                if options["dry_run"]
+                else "; retried after 1, 2, 4 ... minutes, at most an hour (admin: Sweep failures)"
+            )
+            self.stderr.write(f"ticket {pk}: failed (see the log){retry}")
         when = now.astimezone(dt.UTC).isoformat(timespec="seconds")
         self.stdout.write(
             self.style.SUCCESS(
