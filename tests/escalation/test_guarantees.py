@@ -13,11 +13,15 @@ from django.core.exceptions import PermissionDenied
 
 from escalation import services as esc
 from escalation import sweep as sweeping
+from escalation.engine import SLAInstants, Trigger
 from escalation.models import Escalation
 from notifications.models import Notification
 from sla.clock import business_time_between
 from sla.models import BusinessCalendar
 from sla.services import calendar_spec
+from tests.escalation.test_engine import facts as engine_facts
+from tests.escalation.test_engine import fired
+from tests.escalation.test_engine import rule as engine_rule
 from tests.escalation.test_services import BERLIN, MON_9, Chain, package
 from tests.notifications.test_services import escalated_with_owner, told
 from tickets.models import TicketEvent
@@ -86,6 +90,41 @@ class TestLateralKeepsTheLevel:
         assert ticket.team == chain.security
         assert ticket.level.rank == 1
         assert not ticket.events.filter(kind=TicketEvent.Kind.LEVEL_CHANGED).exists()
+
+
+AT_THE_CYCLE_START = pytest.mark.xfail(
+    strict=True,
+    reason="escalation.engine.trigger_instant skips SLA instants only when they lie strictly "
+    "before cycle_started_at ('at < facts.cycle_started_at'): a sweep at exactly the "
+    "first-response deadline hands off at that instant, the same breach fires again in "
+    "the new cycle, and the ticket climbs L1 → L2 → L3 → L4 in one sweep",
+)
+
+
+class TestOneBreachOneStep:
+    """DESIGN: a trigger instant that lies at or before the start of the current escalation
+    cycle never fires in that cycle, so a sweep that runs exactly at a deadline escalates
+    once, not up the whole chain."""
+
+    @AT_THE_CYCLE_START
+    def test_an_sla_instant_at_the_start_of_the_cycle_does_not_fire(self):
+        handed = MON_9 + 4 * H
+        f = engine_facts(
+            sla={"first_response": SLAInstants(None, handed)}, cycle=1, cycle_started_at=handed
+        )
+        assert fired(f, [engine_rule(Trigger.SLA_BREACH)], handed + H) == []
+
+    @AT_THE_CYCLE_START
+    @LANES
+    def test_a_sweep_exactly_at_the_deadline_escalates_once(self, chain, lane):
+        ticket = chain.ticket()
+        ticket.refresh_from_db()
+        due = ticket.first_response_due_at
+        assert due == MON_9 + 4 * H
+        sweeping.sweep(now=due, bulk=lane == "bulk")
+        ticket.refresh_from_db()
+        assert ticket.escalations.count() == 1
+        assert ticket.level.rank == 2
 
 
 class TestAcknowledgementDeadline:
