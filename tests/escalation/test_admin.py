@@ -40,10 +40,31 @@ def rule_post(**kw) -> dict:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", ["escalationrule", "escalation", "rulefiring"])
-def test_changelists_load(client_admin, model):
-    Chain().ticket(impact=1, urgency=1)
+def test_changelists_show_their_rows(client_admin, model):
+    ticket = Chain().ticket(impact=1, urgency=1)  # climbs L1 → L2 → L3 at once
     response = client_admin.get(reverse(f"admin:escalation_{model}_changelist"))
     assert response.status_code == 200
+    body = response.content.decode()
+    sev1 = "Sev 1: incident management at once, management informed"
+
+    def hand_off(a: str, b: str) -> str:  # one escalation row's from and to cells
+        cell = '<td class="field-{}_team nowrap">{}</td>'
+        return cell.format("from", a) + cell.format("to", b)
+
+    rows, texts = {
+        "escalationrule": (
+            EscalationRule.objects.count(),
+            [sev1, "Escalation not acknowledged in time: further up"],
+        ),
+        "escalation": (
+            2,
+            [ticket.reference, *(hand_off(a, b) for a, b in (("L1", "L2"), ("L2", "L3")))],
+        ),
+        "rulefiring": (2, [f'<td class="field-ticket nowrap">{ticket}</td>', sev1]),
+    }[model]
+    assert response.context["cl"].result_count == rows
+    for text in texts:
+        assert text in body
 
 
 @pytest.mark.django_db

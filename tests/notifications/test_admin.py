@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from notifications import outbox
 from notifications.models import (
@@ -64,9 +65,15 @@ def rows(admin_user):
 @pytest.mark.parametrize(
     "model", ["notification", "delivery", "webhookendpoint", "preference", "messagetemplate"]
 )
-def test_changelists_load(client_admin, rows, model):
+def test_changelists_show_their_rows(client_admin, rows, model):
     response = client_admin.get(reverse(f"admin:notifications_{model}_changelist"))
     assert response.status_code == 200
+    expected = set(response.context["cl"].model._default_manager.all())
+    assert expected  # the fixture made rows of every kind (templates come from a migration)
+    assert set(response.context["cl"].result_list) == expected
+    body = response.content.decode()
+    for obj in expected:  # each row is rendered, with its link
+        assert reverse(f"admin:notifications_{model}_change", args=[obj.pk]) in body
 
 
 def test_change_pages_load(client_admin, rows):
@@ -79,6 +86,7 @@ def test_change_pages_load(client_admin, rows):
     ]:
         response = client_admin.get(reverse(f"admin:notifications_{name}_change", args=[obj.pk]))
         assert response.status_code == 200, name
+        assert f"<h2>{escape(str(obj))}</h2>" in response.content.decode(), name
     page = client_admin.get(
         reverse("admin:notifications_delivery_change", args=[rows["failed"].pk])
     )

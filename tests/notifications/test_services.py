@@ -180,26 +180,29 @@ class TestAssigned:
         assert emailed(K.TICKET_ASSIGNED) == ["agent1"]
 
 
+def escalated_with_owner(chain: Chain):
+    """A ticket escalated L1 → L2 and acknowledged by agent2 (its owner now, under lead2),
+    with a first update sent: its status-update cadence is running."""
+    ticket = chain.ticket()
+    services.ticket_reply(ticket=ticket, actor=chain.agents[0], body="Looking", now=T1)
+    escalation = esc.escalation_raise(
+        ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package(), now=T1
+    )
+    esc.escalation_acknowledge(
+        escalation=escalation, actor=chain.agents[1], assignee=chain.agents[1], now=T1
+    )
+    ticket.refresh_from_db()
+    assert ticket.assignee == chain.agents[1]
+    services.ticket_reply(ticket=ticket, actor=chain.agents[1], body="Update 1", now=T1 + H)
+    ticket.refresh_from_db()
+    return ticket
+
+
 class TestCadence:
     """While escalated, the next-update target is the communication cadence."""
 
-    def escalated_with_owner(self, chain: Chain):
-        ticket = chain.ticket()
-        services.ticket_reply(ticket=ticket, actor=chain.agents[0], body="Looking", now=T1)
-        escalation = esc.escalation_raise(
-            ticket=ticket, actor=chain.agents[0], kind="hierarchical", package=package(), now=T1
-        )
-        esc.escalation_acknowledge(
-            escalation=escalation, actor=chain.agents[1], assignee=chain.agents[1], now=T1
-        )
-        ticket.refresh_from_db()
-        assert ticket.assignee == chain.agents[1]
-        services.ticket_reply(ticket=ticket, actor=chain.agents[1], body="Update 1", now=T1 + H)
-        ticket.refresh_from_db()
-        return ticket
-
     def test_the_owner_is_reminded_before_and_the_lead_told_when_missed(self, chain):
-        ticket = self.escalated_with_owner(chain)
+        ticket = escalated_with_owner(chain)
         warning, due = ticket.next_update_warning_at, ticket.next_update_due_at
         assert warning < due
 

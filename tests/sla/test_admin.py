@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils.html import escape
 
-from sla.models import BusinessCalendar, SeverityMatrix, SLAPolicy
+from sla.models import BusinessCalendar, CalendarException, SeverityMatrix, SLAPolicy
 from tests.factories import CustomerFactory
 from tickets import services
+
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
@@ -45,9 +49,16 @@ def calendar_post(name: str, hours: list[tuple[int, str, str]], **extra) -> dict
 def test_changelists_and_change_pages_load(client_admin, model):
     response = client_admin.get(reverse(f"admin:sla_{model}_changelist"))
     assert response.status_code == 200
-    obj = response.context["cl"].result_list[0]
+    # The defaults from the data migration, each rendered as a row with its link.
+    rows = list(response.context["cl"].model._default_manager.all())
+    assert rows and set(response.context["cl"].result_list) == set(rows)
+    body = response.content.decode()
+    for row in rows:
+        assert reverse(f"admin:sla_{model}_change", args=[row.pk]) in body
+    obj = rows[0]
     response = client_admin.get(reverse(f"admin:sla_{model}_change", args=[obj.pk]))
     assert response.status_code == 200
+    assert f"<h2>{escape(str(obj))}</h2>" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -69,6 +80,29 @@ def test_calendar_page_shows_next_openings_and_holidays(client_admin, language, 
     text = response.content.decode()
     assert expected in text
     assert "Christmas" in text or "Weihnacht" in text
+
+
+@pytest.mark.django_db
+def test_calendar_page_lists_the_holidays_of_the_next_twelve_months(client_admin):
+    calendar = BusinessCalendar.objects.get(name="Office hours DE")
+    calendar.exceptions.create(
+        date=dt.date(2026, 12, 24), kind=CalendarException.Kind.CLOSED, name="Office party"
+    )
+    client_admin.cookies["django_language"] = "en"
+    # Friday 27 November 2026, 17:00 in Berlin: the next twelve months hold this year's
+    # Christmas (with the custom closure) and next year's holidays up to German Unity Day.
+    with time_machine.travel(dt.datetime(2026, 11, 27, 17, tzinfo=BERLIN), tick=False):
+        response = client_admin.get(
+            reverse("admin:sla_businesscalendar_change", args=[calendar.pk])
+        )
+    body = response.content.decode()
+    assert (
+        "Dec. 24, 2026 (Office party), Dec. 25, 2026 (Christmas Day), "
+        "Dec. 26, 2026 (Second Day of Christmas), Jan. 1, 2027 (New Year&#x27;s Day), "
+        "March 26, 2027 (Good Friday), March 29, 2027 (Easter Monday), May 1, 2027 (Labor Day), "
+        "May 6, 2027 (Ascension Day), May 17, 2027 (Pentecost Monday), "
+        "Oct. 3, 2027 (German Unity Day)</div>"
+    ) in body
 
 
 @pytest.mark.django_db

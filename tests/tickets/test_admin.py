@@ -3,13 +3,17 @@ through the services, and the timeline stays read-only."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from tests.factories import (
     CustomerFactory,
@@ -106,8 +110,11 @@ def test_changelist_and_change_page_load_with_data(admin_client, chain, agent, m
     assert listing.status_code == 200
     assert listing.context["cl"].result_count >= 1
 
+    assert url(model, "change", obj.pk) in listing.text  # the row, with its link
+
     page = admin_client.get(url(model, "change", obj.pk))
     assert page.status_code == 200
+    assert f"<h2>{escape(str(obj))}</h2>" in page.text
 
 
 def test_ticket_list_searches_and_filters(admin_client, chain, agent):
@@ -250,16 +257,20 @@ def test_timeline_search_by_reference_or_actor(admin_client, chain, agent):
 def test_resolve_action_resolves_through_the_service_and_reports_failures(
     admin_client, admin_user, chain, agent
 ):
-    ticket = open_ticket(chain[0], agent)
+    at = dt.datetime(2026, 3, 2, 10, 15, tzinfo=dt.UTC)
+    with time_machine.travel(at - dt.timedelta(hours=1), tick=False):
+        ticket = open_ticket(chain[0], agent)
     closed = TicketFactory(team=chain[0], closed=True)
 
-    response = action(admin_client, "resolve_tickets", [ticket, closed])
+    with time_machine.travel(at, tick=False):
+        response = action(admin_client, "resolve_tickets", [ticket, closed])
 
     assert response.redirect_chain
     stored = Ticket.objects.get(pk=ticket.pk)
     assert stored.status == Ticket.Status.RESOLVED
-    assert stored.resolved_at is not None
+    assert stored.resolved_at == at
     event = stored.events.filter(kind=TicketEvent.Kind.TRANSITIONED).last()
+    assert event.created_at == at
     assert event.actor == admin_user
     assert event.payload == {"from": "new", "to": "resolved", "transition": "resolve"}
     assert Ticket.objects.get(pk=closed.pk).status == Ticket.Status.CLOSED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
 from django_fsm import TransitionNotAllowed
@@ -84,12 +86,15 @@ def test_reopen_counts_and_starts_a_new_cycle(agent, team_a):
 @pytest.mark.django_db
 def test_resolve_and_close_are_stamped(agent, team_a):
     ticket = TicketFactory(team=team_a, open=True)
-    services.ticket_transition(ticket=ticket, actor=agent, name="resolve")
+    resolved_at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+    closed_at = resolved_at + dt.timedelta(days=2, minutes=7)
+    services.ticket_transition(ticket=ticket, actor=agent, name="resolve", now=resolved_at)
     ticket.refresh_from_db()
-    assert ticket.resolved_at is not None
-    services.ticket_transition(ticket=ticket, actor=agent, name="close")
+    assert ticket.resolved_at == resolved_at
+    assert ticket.closed_at is None
+    services.ticket_transition(ticket=ticket, actor=agent, name="close", now=closed_at)
     ticket.refresh_from_db()
-    assert ticket.closed_at is not None
+    assert (ticket.resolved_at, ticket.closed_at) == (resolved_at, closed_at)
 
 
 @pytest.mark.django_db
