@@ -1,4 +1,4 @@
-# The two commands a newcomer needs: `make run` (demo on 127.0.0.1:8000) and `make test`.
+# The two commands a newcomer needs: `make run` (demo on 127.0.0.1:8000, or $PORT) and `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # The local demo, set explicitly: without it the settings are production's (DEBUG off, a
 # SECRET_KEY required). DEMO=true allows the public demo key; never set it on a server.
 DEMO_ENV := DEMO=true DEBUG=true
+# The demo's port: `PORT=8001 make run`.
+PORT ?= 8000
 
 .PHONY: run test bench bench-full messages lint format install migrate demo clean-demo
 
@@ -25,11 +27,11 @@ migrate: install
 demo: migrate
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 
-## make run: install, migrate, load demo data, then web + Celery worker + Celery beat (Ctrl-C stops all)
+## make run: install, migrate, load demo data, then web + two Celery workers + Celery beat (Ctrl-C stops all)
 run: demo
 	$(DEMO_ENV) $(PY) manage.py collectstatic --no-input --verbosity 0
-	@echo "Serving on http://127.0.0.1:8000/ (web, worker and beat; Ctrl-C stops all three)"
-	$(DEMO_ENV) $(VENV)/bin/honcho start -f Procfile
+	@echo "Serving on http://127.0.0.1:$(PORT)/ (web, worker, deliveries and beat; Ctrl-C stops all four)"
+	$(DEMO_ENV) SITE_URL=http://127.0.0.1:$(PORT) $(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 ## make test: the whole suite (PostgreSQL/Redis/browser suites run when available; CI=true requires them)
 ## (the suite sets DEMO=true itself: tests/demo_env.py)

@@ -8,7 +8,11 @@ class EscalationConfig(AppConfig):
 
     def ready(self) -> None:
         from escalation.evaluation import on_ticket_change
+        from escalation.wording import reason_text
+        from notifications.reasons import register_reason_wording
         from tickets.services import register_change_hook
 
         # Runs after the SLA hook (app order): evaluates the rules on the fresh deadlines.
         register_change_hook(on_ticket_change)
+        # Notices word a rule's reason from its facts in each reader's language.
+        register_reason_wording(reason_text)

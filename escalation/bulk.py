@@ -372,7 +372,10 @@ class Batch:
                     ticket=ticket,
                     key=EscalationId(escalation.escalation, "escalation:{}"),
                     payload=handoff.raised_notice_payload(
-                        payload.get("to_team", ""), payload.get("reason", ""), escalation
+                        payload.get("to_team", ""),
+                        payload.get("reason", ""),
+                        escalation,
+                        payload.get("reason_facts"),
                     ),
                 )
 
@@ -543,7 +546,9 @@ class Batch:
             kind=K.ESCALATION_RAISED,
             ticket=ticket,
             key=EscalationId(escalation, "escalation:{}"),
-            payload=handoff.raised_notice_payload(to_team.name, reason, EscalationId(escalation)),
+            payload=handoff.raised_notice_payload(
+                to_team.name, reason, EscalationId(escalation), reason_facts
+            ),
         )
 
     def _hand_off(

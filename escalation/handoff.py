@@ -128,14 +128,23 @@ def escalated_event_payload(escalation: Escalation, ref: Any) -> dict[str, Any]:
     return payload
 
 
-def raised_notice_payload(to_team_name: str, reason: str, ref: Any) -> dict[str, Any]:
-    """The ESCALATION_RAISED notice's payload (the receiving team's and the followers')."""
-    return {"to_team": to_team_name, "reason": reason, "escalation": ref}
+def raised_notice_payload(
+    to_team_name: str, reason: str, ref: Any, reason_facts: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ESCALATION_RAISED notice's payload (the receiving team's and the followers'); a
+    rule's `reason_facts` let each reader see the reason in their language."""
+    payload = {"to_team": to_team_name, "reason": reason, "escalation": ref}
+    return payload | ({"reason_facts": reason_facts} if reason_facts else {})
 
 
 def rule_notice_payload(rule: EscalationRule, decision: Decision) -> dict[str, Any]:
     """The payload of the notice a rule that hands nothing off sends."""
-    return {"rule": rule.name, "reason": describe(decision.reason), "target": decision.sla_target}
+    return {
+        "rule": rule.name,
+        "reason": describe(decision.reason),
+        "reason_facts": rule_reason_facts(rule, decision),
+        "target": decision.sla_target,
+    }
 
 
 def rule_notice_kind(decision: Decision) -> str:
@@ -264,7 +273,7 @@ def raise_escalation(
         kind=Notification.Kind.ESCALATION_RAISED,
         ticket=ticket,
         cause=f"escalation:{escalation.pk}",
-        payload=raised_notice_payload(to_team.name, reason, escalation.pk),
+        payload=raised_notice_payload(to_team.name, reason, escalation.pk, reason_facts),
         now=now,
     )
     return escalation

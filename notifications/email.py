@@ -25,6 +25,7 @@ from django.utils.dateparse import parse_datetime
 
 from escalation.models import Escalation
 from notifications.models import Delivery, MessageTemplate, Notification, Preference
+from notifications.reasons import reason_of
 from sla.clock import is_open, next_open_instants
 from sla.models import BusinessCalendar, target_label
 from sla.services import calendar_spec
@@ -87,10 +88,12 @@ def _parse(value: Any) -> dt.datetime | None:
 
 
 def _package(escalation: Escalation) -> list[tuple[str, str]]:
+    """The information package in the active language (a rule's is worded from its facts)."""
+    fields = escalation.package_text
     return [
-        (str(Escalation._meta.get_field(name).verbose_name), getattr(escalation, name))
+        (str(Escalation._meta.get_field(name).verbose_name), fields[name])
         for name in Escalation.PACKAGE_FIELDS
-        if getattr(escalation, name).strip()
+        if fields.get(name, "").strip()
     ]
 
 
@@ -129,6 +132,7 @@ def context_for(delivery: Delivery, user: Any, language: str) -> dict[str, Any]:
         "site_url": settings.SITE_URL,
         "due_at": _parse(p.get("due_at")),
         "target_label": target_label(p.get("target")),
+        "reason": reason_of(p),
         "text": Notification(kind=delivery.kind, payload=p).text if delivery.kind != DIGEST else "",
     }
     if p.get("escalation"):

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk.names import TranslatedName, german_name_field
 from notifications.addresses import is_forbidden_target
+from notifications.reasons import reason_of
 from sla.models import target_label, validate_timezone
 
 
@@ -93,7 +94,7 @@ class Notification(models.Model):
                 return gettext("%(ref)s was escalated to %(team)s: %(reason)s") % {
                     "ref": ref,
                     "team": p.get("to_team", ""),
-                    "reason": p.get("reason", ""),
+                    "reason": reason_of(p),
                 }
             case self.Kind.ESCALATION_UNACKNOWLEDGED:
                 return gettext(
@@ -147,7 +148,7 @@ class Notification(models.Model):
         return gettext("Rule “%(rule)s” fired on %(ref)s: %(reason)s") % {
             "ref": ref,
             "rule": p.get("rule", ""),
-            "reason": p.get("reason", ""),
+            "reason": reason_of(p, with_rule=False),
         }
 
 

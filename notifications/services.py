@@ -476,6 +476,8 @@ def _tell_followers(event: TicketEvent) -> None:
     if event.kind == E.ESCALATED:
         kind, cause = K.ESCALATION_RAISED, f"escalation:{pk}"
         payload = {"to_team": p.get("to_team", ""), "reason": p.get("reason", ""), "escalation": pk}
+        if p.get("reason_facts"):
+            payload["reason_facts"] = p["reason_facts"]
     elif event.kind == E.ACKNOWLEDGED:
         kind, cause = K.ESCALATION_ACKNOWLEDGED, f"ack:{pk}"
         payload = {"by": _label(event.actor)}

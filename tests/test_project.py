@@ -96,3 +96,13 @@ def test_german_translation_is_complete(po):
         if msgid and (fuzzy or not all(forms))
     ]
     assert not problems, f"{len(problems)} German entries need work:\n" + "\n".join(problems[:50])
+
+
+def test_the_demo_port_is_a_setting():
+    """`PORT=8001 make run`: honcho gives the first process (web) the port it is started with,
+    and the web line binds to it, so the demo can run beside something on 8000."""
+    procfile = (ROOT / "Procfile").read_text().splitlines()
+    assert procfile[0].startswith("web:") and "127.0.0.1:$PORT" in procfile[0]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "PORT ?= 8000" in makefile
+    assert "honcho start -f Procfile -p $(PORT)" in makefile

@@ -75,7 +75,7 @@ def test_admin_pages_fit_1280_pixels(browser, live_server, language):
     page.goto("/admin/login/")
     page.fill("#id_username", "wide")
     page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
+    page.click("button[type=submit]")
     try:
         for name, path in pages.items():
             page.goto(path)

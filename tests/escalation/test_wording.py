@@ -71,3 +71,34 @@ def test_the_facts_are_stored_and_old_rows_keep_their_words(escalated):
     old = Escalation.objects.get(pk=escalation.pk)
     assert old.reason_text == old.reason
     assert old.package_text["actions_taken"] == old.actions_taken
+
+
+def test_notices_word_the_rule_reason_in_the_readers_language(escalated):
+    """The bell and the email say why in the reader's language; the payload keeps the site's
+    words for webhooks."""
+    from django.utils import translation
+
+    from notifications import email
+    from notifications.models import Delivery, Notification, Preference
+
+    chain, ticket = escalated
+    notice = Notification.objects.get(
+        kind=Notification.Kind.ESCALATION_RAISED, user=chain.leads[1], ticket=ticket
+    )
+    assert notice.payload["reason"].endswith(ENGLISH[0])
+    with translation.override("de"):
+        assert notice.text.endswith(f"Erstreaktion verletzt: nächste Stufe: {GERMAN[0]}") or (
+            notice.text.endswith(GERMAN[0])
+        )
+        assert ENGLISH[0] not in notice.text
+    with translation.override("en"):
+        assert notice.text.endswith(ENGLISH[0])
+    delivery = Delivery.objects.filter(
+        kind=Notification.Kind.ESCALATION_RAISED, user=chain.leads[1], ticket=ticket
+    ).first()
+    assert delivery is not None
+    preference, _ = Preference.objects.update_or_create(
+        user=chain.leads[1], defaults={"language": "de"}
+    )
+    _subject, text, _html = email.render(delivery, chain.leads[1], preference)
+    assert GERMAN[0] in text and ENGLISH[0] not in text
