@@ -193,7 +193,7 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
                 if instants is None:
                     continue
                 at = instants.warning_at if rule.trigger == Trigger.SLA_WARNING else instants.due_at
-                if at is None or at < facts.cycle_started_at:
+                if at is None or at <= facts.cycle_started_at:
                     # Passed before the ticket reached this level: the hand-off answered it.
                     continue
                 if best[0] is None or at < best[0]:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "escalation",
     "notifications",
     "reporting",
+    "demo",
 ]
 
 MIDDLEWARE = [
