@@ -21,8 +21,9 @@ import heapq
 import itertools
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -55,6 +56,7 @@ class TicketRun:
     via_services: int = 0
     in_bulk: int = 0
     skipped_steps: int = 0
+    skipped_kinds: Counter[str] = field(default_factory=Counter)  # refused steps by kind
     services_seconds: float = 0.0
     bulk_seconds: float = 0.0
     sweeps: int = 0  # sweeps the replay ran (one per due minute)
@@ -63,6 +65,12 @@ class TicketRun:
     deescalated: int = 0
     notifications_read: int = 0  # in-app notifications of the past marked read
     deliveries_sent: int = 0  # emails and webhooks of the past marked sent without sending
+
+
+def _kind_of(action: Any) -> str:
+    """What a scheduled action is, for the count of refused steps."""
+    step = next((arg for arg in action.args if isinstance(arg, Step)), None)
+    return step.kind if step is not None else action.func.__name__
 
 
 def _ceil_minute(at: datetime) -> datetime:
@@ -107,38 +115,43 @@ class Player:
             self.schedule(step.at, partial(self.step, plan, step))
 
     def play(self) -> None:
-        """Every scheduled action up to the end, in time order, with the sweeps in between;
-        then the sweeps up to the end, and the past marked as history."""
-        while self.queue:
-            at, _order, action = heapq.heappop(self.queue)
-            if at > self.end:
-                continue  # after the seeding's "now": it has not happened yet
-            self.advance(at)
+        """Every scheduled action and every due sweep up to the end, in time order (a sweep
+        due at the instant of an action runs first, as the beat's would have); then the past
+        is marked as history."""
+        while True:
+            action_at = self.queue[0][0] if self.queue else None
+            sweep_at = self.next_sweep()
+            beat_first = action_at is None or (sweep_at is not None and sweep_at <= action_at)
+            if sweep_at is not None and sweep_at <= self.end and beat_first:
+                self.run_sweep(sweep_at)
+                continue
+            if action_at is None or action_at > self.end:
+                break  # what is left has not happened yet at the seeding's "now"
+            _at, _order, action = heapq.heappop(self.queue)
             try:
                 with transaction.atomic():  # a refused step leaves nothing behind
-                    action(at)
+                    action(action_at)
             except SERVICE_ERRORS:
                 self.run.skipped_steps += 1
+                self.run.skipped_kinds[_kind_of(action)] += 1
             self.watch_escalations()
-        self.advance(self.end)
         self.settle_history()
 
-    def advance(self, until: datetime) -> None:
-        """Run the sweep at every due minute up to `until`, as the beat would have."""
-        while True:
-            due = Ticket.objects.active().filter(next_check_at__isnull=False)
-            if self.swept_at is not None:
-                # A ticket the last sweep left due (it failed) waits for the next due minute.
-                due = due.filter(next_check_at__gt=self.swept_at)
-            first = due.aggregate(first=Min("next_check_at"))["first"]
-            if first is None or _ceil_minute(first) > until:
-                return
-            at = _ceil_minute(first)
-            report = sweep(now=at)
-            self.swept_at = at
-            self.run.sweeps += 1
-            self.run.rules_fired += report.fired
-            self.watch_escalations()
+    def next_sweep(self) -> datetime | None:
+        """The next minute of the beat's grid at which an active ticket falls due."""
+        due = Ticket.objects.active().filter(next_check_at__isnull=False)
+        if self.swept_at is not None:
+            # A ticket the last sweep left due (it failed) waits for the next due minute.
+            due = due.filter(next_check_at__gt=self.swept_at)
+        first = due.aggregate(first=Min("next_check_at"))["first"]
+        return None if first is None else _ceil_minute(first)
+
+    def run_sweep(self, at: datetime) -> None:
+        report = sweep(now=at)
+        self.swept_at = at
+        self.run.sweeps += 1
+        self.run.rules_fired += report.fired
+        self.watch_escalations()
 
     # --- Human steps ------------------------------------------------------------------------
 

@@ -56,15 +56,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--tickets",
             type=_non_negative,
-            default=300,
-            help="Tickets the database should hold in total (default 300; 0: organisation "
-            "only). Existing tickets count; nothing is ever deleted.",
+            default=200,
+            help="Tickets the database should hold in total (default 200, about five a day; "
+            "0: organisation only). Existing tickets count; nothing is ever deleted.",
         )
         parser.add_argument(
             "--seed", type=int, default=2026, help="Random seed; same seed, same tickets."
         )
         parser.add_argument(
-            "--days", type=_positive, default=60, help="Spread tickets over this many days."
+            "--days",
+            type=_positive,
+            default=40,
+            help="Spread tickets over this many days before --now (default 40).",
         )
         parser.add_argument(
             "--now",
@@ -141,7 +144,13 @@ class Command(BaseCommand):
                 f"  added {run.via_services + run.in_bulk}: {run.via_services} played through "
                 f"the services and the engine ({run.services_seconds:.1f} s), {run.in_bulk} in "
                 f"bulk ({run.bulk_seconds:.1f} s)"
-                + (f"; {run.skipped_steps} steps refused and skipped" if run.skipped_steps else "")
+                + (
+                    f"; {run.skipped_steps} steps refused by the services and skipped ("
+                    + ", ".join(f"{k} {n}" for k, n in run.skipped_kinds.most_common())
+                    + ")"
+                    if run.skipped_steps
+                    else ""
+                )
             )
             out("  replay: " + ", ".join(f"{k} {v}" for k, v in describe(run).items()))
         by_status = dict(
