@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "escalation",
     "notifications",
     "reporting",
+    "demo",
 ]
 
 MIDDLEWARE = [

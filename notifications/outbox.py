@@ -21,7 +21,9 @@ import random
 import smtplib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,9 +82,26 @@ def reset_broker_pause() -> None:
     _broker_down_until = 0.0
 
 
+_queueing_held: ContextVar[bool] = ContextVar("outbox_queueing_held", default=False)
+
+
+@contextmanager
+def queueing_held() -> Iterator[None]:
+    """Write deliveries without queueing send tasks for them: for writing history (the demo's
+    past), whose deliveries are settled before the transaction commits. Whatever stays
+    pending is still sent: the relay finds it."""
+    token = _queueing_held.set(True)
+    try:
+        yield
+    finally:
+        _queueing_held.reset(token)
+
+
 def send_after_commit(deliveries: Iterable[Delivery]) -> None:
     """Queue each pending delivery once the current transaction has committed; nothing is
-    queued when it rolls back."""
+    queued when it rolls back, or while queueing is held (`queueing_held`)."""
+    if _queueing_held.get():
+        return
     for delivery in deliveries:
         if delivery.status == S.PENDING and delivery.pk is not None:
             pk = delivery.pk

@@ -79,6 +79,22 @@ class TestWrittenWithTheCause:
         assert callbacks == []
         assert queued == []
 
+    def test_while_queueing_is_held_the_rows_are_written_but_no_task_is_queued(
+        self, agent, team_a, queued, django_capture_on_commit_callbacks
+    ):
+        """History (the demo's past) is written with queueing held: its deliveries are
+        settled before commit, so no send task is left for the worker to drain."""
+        WebhookEndpoint.objects.create(url="https://crm.example.com/hook")
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            with outbox.queueing_held():
+                new_ticket(agent, team_a)
+            new_ticket(agent, team_a)  # held no longer: this one is queued
+        assert Delivery.objects.filter(kind="ticket.created").count() == 2
+        assert len(callbacks) == 1
+        assert [pk for pk, _eta in queued] == [
+            Delivery.objects.filter(kind="ticket.created").latest("pk").pk
+        ]
+
     def test_every_endpoint_subscribed_gets_one_delivery_with_one_shared_event_id(
         self, agent, team_a, queued
     ):

@@ -12,9 +12,10 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from tickets.management.demo import Organisation, TicketRun, seed_organisation, seed_tickets
+from demo.organisation import Organisation, seed_organisation
+from demo.replay import TicketRun, describe, seed_tickets
+from escalation.models import Escalation
 from tickets.models import Customer, Message, SupportLevel, Team, Ticket, TicketEvent
-from tickets.services import listeners_muted
 
 BAR_WIDTH = 30
 
@@ -55,15 +56,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--tickets",
             type=_non_negative,
-            default=300,
-            help="Tickets the database should hold in total (default 300; 0: organisation "
-            "only). Existing tickets count; nothing is ever deleted.",
+            default=200,
+            help="Tickets the database should hold in total (default 200, about five a day; "
+            "0: organisation only). Existing tickets count; nothing is ever deleted.",
         )
         parser.add_argument(
             "--seed", type=int, default=2026, help="Random seed; same seed, same tickets."
         )
         parser.add_argument(
-            "--days", type=_positive, default=60, help="Spread tickets over this many days."
+            "--days",
+            type=_positive,
+            default=40,
+            help="Spread tickets over this many days before --now (default 40).",
         )
         parser.add_argument(
             "--now",
@@ -76,8 +80,9 @@ class Command(BaseCommand):
             "--via-services",
             type=_non_negative,
             default=300,
-            help="At most this many tickets are written through the ticket services (full "
-            "fidelity, hooks run); the rest in bulk (default 300).",
+            help="At most this many tickets are played through the services and the "
+            "escalation engine (full fidelity); the rest are written in bulk without SLA "
+            "clocks or escalations (default 300).",
         )
         parser.add_argument(
             "--batch-size", type=_positive, default=2000, help="Rows per bulk insert batch."
@@ -87,19 +92,19 @@ class Command(BaseCommand):
         started = time.monotonic()
         org = seed_organisation()
         self._last_bar = ""
-        show_bar = options["verbosity"] >= 1 and options["tickets"] > options["via_services"]
-        # Backdated demo history must not send webhooks or emails for events long past.
-        with listeners_muted():
-            run = seed_tickets(
-                org,
-                total=options["tickets"],
-                seed=options["seed"],
-                days=options["days"],
-                anchor=options["now"] or timezone.now(),
-                via_services=options["via_services"],
-                batch_size=options["batch_size"],
-                progress=self._progress if show_bar else None,
-            )
+        show_bar = options["verbosity"] >= 1 and options["tickets"] > 0
+        # The history is played through the services and the engine; what it sends (emails,
+        # webhooks) is marked sent at the end, so the worker sends nothing of the past.
+        run = seed_tickets(
+            org,
+            total=options["tickets"],
+            seed=options["seed"],
+            days=options["days"],
+            anchor=options["now"] or timezone.now(),
+            via_services=options["via_services"],
+            batch_size=options["batch_size"],
+            progress=self._progress if show_bar else None,
+        )
         if self._last_bar:
             self.stderr.write("")
         if options["verbosity"] >= 1:
@@ -136,11 +141,18 @@ class Command(BaseCommand):
             )
         else:
             out(
-                f"  added {run.via_services + run.in_bulk}: {run.via_services} through the "
-                f"services ({run.services_seconds:.1f} s), {run.in_bulk} in bulk "
-                f"({run.bulk_seconds:.1f} s)"
-                + (f"; {run.skipped_steps} steps refused and skipped" if run.skipped_steps else "")
+                f"  added {run.via_services + run.in_bulk}: {run.via_services} played through "
+                f"the services and the engine ({run.services_seconds:.1f} s), {run.in_bulk} in "
+                f"bulk ({run.bulk_seconds:.1f} s)"
+                + (
+                    f"; {run.skipped_steps} steps refused by the services and skipped ("
+                    + ", ".join(f"{k} {n}" for k, n in run.skipped_kinds.most_common())
+                    + ")"
+                    if run.skipped_steps
+                    else ""
+                )
             )
+            out("  replay: " + ", ".join(f"{k} {v}" for k, v in describe(run).items()))
         by_status = dict(
             Ticket.objects.values_list("status").annotate(n=Count("pk")).order_by("status")
         )
@@ -150,6 +162,8 @@ class Command(BaseCommand):
             + ", ".join(f"{labels[s]} {by_status.get(s, 0)}" for s in Ticket.Status.values)
             + f"; messages {Message.objects.count()}, events {TicketEvent.objects.count()}"
         )
+        waiting = Escalation.objects.filter(status=Escalation.Status.RAISED).count()
+        out(f"  escalations {Escalation.objects.count()}, waiting for acknowledgement {waiting}")
         out(f"  took {seconds:.1f} s")
 
         out(self.style.MIGRATE_HEADING("Demo logins (demo data only, never in production)"))
