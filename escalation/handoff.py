@@ -163,7 +163,9 @@ def rule_reason(rule: EscalationRule, decision: Decision) -> str:
 
 def rule_reason_facts(rule: EscalationRule, decision: Decision) -> dict[str, Any]:
     """`rule_reason` as facts, worded for each reader (`escalation.wording`)."""
-    return wording.reason_facts(decision.reason, rule_id=rule.pk, rule_name=rule.name)
+    return wording.reason_facts(
+        decision.reason, rule_id=rule.pk, rule_name=rule.name, rule_name_de=rule.name_de
+    )
 
 
 def firing_row(

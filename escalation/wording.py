@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from escalation.engine import Reason, Trigger
@@ -43,8 +44,11 @@ def describe(reason: Reason) -> str:
     return str(reason.trigger)
 
 
-def reason_facts(reason: Reason, *, rule_id: int, rule_name: str) -> dict[str, Any]:
-    """A rule's reason as JSON values: trigger, detail (a duration in seconds), the rule."""
+def reason_facts(
+    reason: Reason, *, rule_id: int, rule_name: str, rule_name_de: str = ""
+) -> dict[str, Any]:
+    """A rule's reason as JSON values: trigger, detail (a duration in seconds), the rule with
+    its names (the German one kept too, so German readers see the rule as they know it)."""
     detail = reason.detail
     if isinstance(detail, dt.timedelta):
         detail = detail.total_seconds()
@@ -53,7 +57,7 @@ def reason_facts(reason: Reason, *, rule_id: int, rule_name: str) -> dict[str, A
         "detail": detail,
         "rule": rule_id,
         "rule_name": rule_name,
-    }
+    } | ({"rule_name_de": rule_name_de} if rule_name_de else {})
 
 
 def _reason(facts: dict[str, Any]) -> Reason:
@@ -73,7 +77,8 @@ def reason_text(facts: dict[str, Any] | None, stored: str = "", *, with_rule: bo
     except (ValueError, TypeError):
         return stored
     if with_rule and facts.get("rule_name"):
-        return f"{facts['rule_name']}: {why}"
+        german = (get_language() or "").split("-")[0] == "de" and facts.get("rule_name_de")
+        return f"{german or facts['rule_name']}: {why}"
     return why
 
 
