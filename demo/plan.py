@@ -261,12 +261,14 @@ def plan_ticket(
         else story.conversation().default_salutation[lang]
     )
     planner = _Planner(rng, lang, fill, salutation, category, start)
+    # Hand-off notes quote the ticket's subject ("What happened: {subject}").
+    fill["subject"] = planner.case.subject.format_map(fill)[:200]
     _plan_steps(planner, org, target, home, impact, urgency)
     _schedule(planner.steps, created, anchor)
     return Plan(
         index=index,
         created_at=created,
-        subject=planner.case.subject.format_map(fill)[:200],
+        subject=fill["subject"],
         description=planner.case.description.format_map(fill),
         team=start,
         customer=customer,

@@ -275,6 +275,10 @@ def test_history_is_played_so_that_the_desk_looks_live_at_the_seeding_instant():
     out, _ = seed(tickets=60, days=14)
     assert "played through the services and the engine" in out
     assert_consistent_tickets()
+    # Every placeholder of the story's texts was filled ("What happened: {subject}").
+    placeholders = r"\{(subject|since|customer|contact|product|time|date|error|host|count|order|invoice|amount|device|serial)\}"  # noqa: E501
+    unfilled = Message.objects.filter(body__regex=placeholders).values_list("body", flat=True)
+    assert list(unfilled[:1]) == []
 
     # The first sweep at "now": at most a handful of rules (what fell due in the seconds
     # since the last grid minute, or is due exactly now) and of emails.

@@ -75,10 +75,15 @@ def test_admin_pages_fit_1280_pixels(browser, live_server, language):
     page.goto("/admin/login/")
     page.fill("#id_username", "wide")
     page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
+    # The login form's own button (the header's language switcher is a form too).
+    page.click("form[action='/login/'] button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
     try:
         for name, path in pages.items():
             page.goto(path)
+            # The admin page itself, not a login page that fits anyway.
+            assert page.url.endswith(path), name
+            assert page.locator("#content").count() == 1, name
             page.screenshot(path=f"/tmp/admin-1280-{language}-{name}.png", full_page=True)
             assert page.evaluate(OVERFLOW) == [], name
     finally:
