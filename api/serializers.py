@@ -139,7 +139,7 @@ class EscalationStateSerializer(serializers.Serializer):
     @staticmethod
     def _open(ticket: Ticket) -> Any:
         # Prefetched by the views as `open_escalations` (raised, not yet acknowledged).
-        escalations = getattr(ticket, "open_escalations", [])
+        escalations = ticket.open_escalations
         return escalations[0] if escalations else None
 
     @extend_schema_field(OpenEscalationSerializer(allow_null=True))

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
+from drf_spectacular.authentication import BasicScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -27,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from accounts.services import two_factor_enabled
 from api.models import ApiToken
 from api.serializers import (
     EventSerializer,
@@ -57,11 +60,31 @@ def validated(serializer_class: type[Serializer], request: Request) -> dict[str,
 # --- Tokens -----------------------------------------------------------------------------------
 
 
+class PasswordBasicAuthentication(BasicAuthentication):
+    """HTTP Basic for making tokens, but never past a second factor: a user with an
+    authenticator (or staff, while STAFF_REQUIRE_2FA holds) makes tokens in a verified
+    browser session instead."""
+
+    def authenticate_credentials(self, userid, password, request=None):  # type: ignore[no-untyped-def]
+        user, auth = super().authenticate_credentials(userid, password, request)
+        if two_factor_enabled(user) or (settings.STAFF_REQUIRE_2FA and user.is_staff):
+            raise AuthenticationFailed(
+                _("Your account uses two-factor sign-in: create tokens while signed in.")
+            )
+        return user, auth
+
+
+class PasswordBasicScheme(BasicScheme):
+    """The schema's name for it: plain HTTP Basic."""
+
+    target_class = PasswordBasicAuthentication
+
+
 class TokenListCreate(APIView):
     """A user's own API tokens. Made with the password (HTTP Basic) or a browser session, not
     with another token, so that a leaked token cannot mint more."""
 
-    authentication_classes = [BasicAuthentication, SessionAuthentication]
+    authentication_classes = [PasswordBasicAuthentication, SessionAuthentication]
 
     @extend_schema(
         description="Your API tokens (name, key prefix, expiry; never the secret).",
@@ -85,7 +108,7 @@ class TokenListCreate(APIView):
 
 
 class TokenRevoke(APIView):
-    authentication_classes = [BasicAuthentication, SessionAuthentication]
+    authentication_classes = [PasswordBasicAuthentication, SessionAuthentication]
 
     @extend_schema(
         description="Revoke one of your tokens by its id (key prefix).", responses={204: None}

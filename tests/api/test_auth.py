@@ -111,3 +111,22 @@ def test_a_token_without_a_name_is_a_400_problem(agent):
     response = basic(APIClient(), "agent").post(TOKENS, {"names": "x"}, format="json")
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"names"}
+
+
+def test_basic_auth_cannot_pass_a_second_factor(agent, team_a):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=agent, name="authenticator", confirmed=True)
+    response = basic(APIClient(), "agent").post(TOKENS, {"name": "laptop"}, format="json")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert not ApiToken.objects.exists()
+
+
+def test_basic_auth_refuses_staff_when_staff_need_two_factor(agent, team_a, settings):
+    settings.STAFF_REQUIRE_2FA = True
+    agent.is_staff = True
+    agent.save()
+    response = basic(APIClient(), "agent").post(TOKENS, {"name": "laptop"}, format="json")
+    assert response.status_code == 401
+    assert not ApiToken.objects.exists()

@@ -232,3 +232,62 @@ def test_the_schema_validates_without_warnings(tmp_path):
 def test_the_schema_is_served(api):
     response = api.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
+
+
+def test_an_open_escalation_shows_its_ack_deadline_in_list_and_detail(api, team_a, team_b):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from escalation.models import Escalation
+
+    ticket = TicketFactory(team=team_a, open=True, risk_score=70, risk_reasons=["no progress"])
+    due = timezone.now() + timedelta(minutes=30)
+    escalation = Escalation.objects.create(
+        ticket=ticket,
+        kind="hierarchical",
+        cycle=1,
+        trigger="sla_breach",
+        from_team=team_a,
+        to_team=team_b,
+        from_level=ticket.level,
+        to_level=ticket.level,
+        ack_due_at=due,
+    )
+    listed = api.get(TICKETS).json()["results"][0]["escalation"]
+    detail = api.get(f"{TICKETS}{ticket.reference}/").json()["escalation"]
+    for state in (listed, detail):
+        assert state["open_escalation"]["id"] == escalation.pk
+        assert state["open_escalation"]["to_team"]["name"] == team_b.name
+        assert state["open_escalation"]["ack_due_at"] is not None
+        assert state["risk_score"] == 70 and state["risk_reasons"] == ["no progress"]
+
+
+def test_the_sla_state_shows_each_targets_instants_and_flags(api, team_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    ticket = TicketFactory(
+        team=team_a,
+        pending=True,
+        first_response_due_at=now,
+        first_response_warning_at=now - timedelta(minutes=10),
+        first_response_warned_at=now - timedelta(minutes=10),
+        first_response_breached_at=now,
+        resolution_due_at=now + timedelta(hours=8),
+        sla_paused_at=now,
+    )
+    sla = api.get(f"{TICKETS}{ticket.reference}/").json()["sla"]
+    assert sla["first_response"]["warned"] and sla["first_response"]["breached"]
+    assert sla["first_response"]["due_at"] and sla["first_response"]["warning_at"]
+    assert sla["resolution"]["due_at"] and not sla["resolution"]["breached"]
+    assert sla["next_update"] == {
+        "due_at": None,
+        "warning_at": None,
+        "warned": False,
+        "breached": False,
+        "breached_at": None,
+    }
+    assert sla["paused"] is True and sla["paused_since"]
