@@ -28,4 +28,5 @@ urlpatterns = [
         name="admin_login",
     ),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
 ]

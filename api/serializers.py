@@ -1,0 +1,231 @@
+"""What the API reads and writes. Read serializers only format; write serializers validate
+like the browser forms and hand over to the services (never save a model themselves)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.models import ApiToken
+from tickets.models import Customer, Team, Ticket, TicketEvent
+from tickets.priority import Impact, Urgency
+
+User = get_user_model()
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know (a typo must not be silently ignored) and NUL bytes,
+    which PostgreSQL cannot store in text."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [_("This field is not known.")] for name in unknown}
+                )
+            nul = [k for k, v in data.items() if isinstance(v, str) and "\x00" in v]
+            if nul:
+                raise serializers.ValidationError(
+                    {name: [_("Null characters are not allowed.")] for name in nul}
+                )
+        return super().to_internal_value(data)
+
+
+# --- Tokens -----------------------------------------------------------------------------------
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    """A token as its owner sees it in a list: never its secret."""
+
+    id = serializers.CharField(source="token_key", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "created", "expiry"]
+        read_only_fields = ["created", "expiry"]
+
+
+class NewTokenSerializer(TokenSerializer):
+    """A token just made: the secret `token` appears here once and never again."""
+
+    token = serializers.CharField(read_only=True)
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+
+
+class TokenCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+
+
+# --- Tickets ----------------------------------------------------------------------------------
+
+
+class RefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class LevelSerializer(RefSerializer):
+    rank = serializers.IntegerField()
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField(source="get_full_name")
+
+
+class SlaTargetSerializer(serializers.Serializer):
+    """One SLA target of a ticket (first response, next update or resolution)."""
+
+    due_at = serializers.DateTimeField(allow_null=True)
+    warning_at = serializers.DateTimeField(allow_null=True)
+    warned = serializers.BooleanField()
+    breached = serializers.BooleanField()
+    breached_at = serializers.DateTimeField(allow_null=True)
+
+    def __init__(self, *, target: str, **kwargs: Any) -> None:
+        self.target = target
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance: Ticket) -> dict[str, Any]:
+        def when(suffix: str) -> str | None:
+            value = getattr(instance, f"{self.target}_{suffix}")
+            return None if value is None else self.fields["due_at"].to_representation(value)
+
+        return {
+            "due_at": when("due_at"),
+            "warning_at": when("warning_at"),
+            "warned": getattr(instance, f"{self.target}_warned_at") is not None,
+            "breached": getattr(instance, f"{self.target}_breached_at") is not None,
+            "breached_at": when("breached_at"),
+        }
+
+
+class SlaSerializer(serializers.Serializer):
+    first_response = SlaTargetSerializer(target="first_response")
+    next_update = SlaTargetSerializer(target="next_update")
+    resolution = SlaTargetSerializer(target="resolution")
+    paused = serializers.SerializerMethodField()
+    paused_since = serializers.DateTimeField(source="sla_paused_at", allow_null=True)
+
+    def get_paused(self, ticket: Ticket) -> bool:
+        return ticket.sla_paused_at is not None
+
+
+class OpenEscalationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    to_team = RefSerializer()
+    raised_at = serializers.DateTimeField()
+    ack_due_at = serializers.DateTimeField(allow_null=True)
+
+
+class EscalationStateSerializer(serializers.Serializer):
+    team = RefSerializer()
+    level = LevelSerializer()
+    assignee = UserRefSerializer(allow_null=True)
+    escalation_cycle = serializers.IntegerField()
+    open_escalation = serializers.SerializerMethodField()
+    risk_score = serializers.IntegerField()
+    risk_reasons = serializers.ListField(child=serializers.JSONField())
+
+    @staticmethod
+    def _open(ticket: Ticket) -> Any:
+        # Prefetched by the views as `open_escalations` (raised, not yet acknowledged).
+        escalations = ticket.open_escalations
+        return escalations[0] if escalations else None
+
+    @extend_schema_field(OpenEscalationSerializer(allow_null=True))
+    def get_open_escalation(self, ticket: Ticket) -> dict[str, Any] | None:
+        escalation = self._open(ticket)
+        return None if escalation is None else OpenEscalationSerializer(escalation).data
+
+
+class TransitionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """A ticket with its SLA and escalation state and its `version` (send it back as
+    `version` or `If-Match` with a write, to be told when someone else changed it first)."""
+
+    customer = RefSerializer(allow_null=True)
+    sla = SlaSerializer(source="*")
+    escalation = EscalationStateSerializer(source="*")
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "reference",
+            "subject",
+            "status",
+            "priority",
+            "impact",
+            "urgency",
+            "channel",
+            "customer",
+            "created_at",
+            "updated_at",
+            "version",
+            "sla",
+            "escalation",
+        ]
+
+
+class TicketDetailSerializer(TicketSerializer):
+    """One ticket: also its description and the transitions the caller may run now."""
+
+    transitions = TransitionSerializer(many=True, source="api_transitions")
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "description", "transitions"]
+
+
+class TicketCreateSerializer(StrictSerializer):
+    """The browser's create form as JSON: the same fields, the same checks. Its validated
+    data are the fields of `NewTicket`."""
+
+    subject = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.filter(is_active=True))
+    customer = serializers.PrimaryKeyRelatedField(
+        queryset=Customer.objects.all(), required=False, allow_null=True, default=None
+    )
+    impact = serializers.ChoiceField(choices=Impact.choices, default=Impact.MODERATE)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.MEDIUM)
+    channel = serializers.ChoiceField(choices=Ticket.Channel.choices, default=Ticket.Channel.API)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True, default=None
+    )
+
+
+class TransitionRequestSerializer(StrictSerializer):
+    version = serializers.IntegerField(required=False, min_value=0)
+
+
+class MessageCreateSerializer(StrictSerializer):
+    body = serializers.CharField(max_length=100_000)
+    internal = serializers.BooleanField(default=False)
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+
+    class Meta:
+        model = TicketEvent
+        fields = ["id", "kind", "actor", "payload", "created_at"]

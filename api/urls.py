@@ -1,0 +1,22 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+import tickets.converters  # noqa: F401 - registers the <ref:…> converter
+from api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("auth/tokens/", views.TokenListCreate.as_view(), name="tokens"),
+    path("auth/tokens/<str:key>/", views.TokenRevoke.as_view(), name="token"),
+    path("tickets/", views.TicketListCreate.as_view(), name="tickets"),
+    path("tickets/<ref:reference>/", views.TicketDetail.as_view(), name="ticket"),
+    path(
+        "tickets/<ref:reference>/transitions/<slug:name>/",
+        views.TicketTransition.as_view(),
+        name="transition",
+    ),
+    path("tickets/<ref:reference>/messages/", views.TicketMessages.as_view(), name="messages"),
+    path("tickets/<ref:reference>/events/", views.TicketEvents.as_view(), name="events"),
+]
