@@ -100,7 +100,6 @@ def escalation_raise(
         keep_assignee=False,
         now=now,
     )
-    ticket_services.bump_version(ticket)
     return escalation
 
 
@@ -269,10 +268,10 @@ def escalation_deescalate(
             "reason": reason.strip(),
         },
     )
+    # The hand-off moves the version: forms made before the hand-back are stale.
     ticket_services.ticket_hand_off(
         ticket=ticket, team=to_team, actor=actor, keep_assignee=False, reason=reason, now=now
     )
-    ticket_services.bump_version(ticket)
     notify(
         resolve_recipients(ticket, team=to_team, exclude=actor),
         kind=Notification.Kind.DE_ESCALATED,

@@ -204,8 +204,8 @@ def stale_request(ticket: Ticket, actor: AbstractBaseUser) -> StaleRequest:
 
 
 def bump_version(ticket: Ticket) -> None:
-    """Count a write that did not save the ticket row itself (an acknowledgement, or a
-    hand-off whose row the hand-off saved): forms made before it are stale now."""
+    """Count a write that did not save the ticket row itself (an acknowledgement): forms
+    made before it are stale now. Hand-offs move the version as they save the row."""
     Ticket.objects.filter(pk=ticket.pk).update(version=F("version") + 1)
     ticket.version = Ticket.objects.values_list("version", flat=True).get(pk=ticket.pk)
 
