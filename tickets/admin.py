@@ -27,7 +27,16 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from helpdesk.names import display_name_column
 from tickets import services
-from tickets.models import Customer, Message, SupportLevel, Team, Ticket, TicketEvent
+from tickets.models import (
+    Contact,
+    Customer,
+    Message,
+    Service,
+    SupportLevel,
+    Team,
+    Ticket,
+    TicketEvent,
+)
 
 User = get_user_model()
 
@@ -325,6 +334,27 @@ class CustomerAdmin(admin.ModelAdmin):
         return getattr(obj, "_active", 0)
 
 
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("email", "name", "customer", "language", "portal_access", "is_active")
+    list_filter = ("portal_access", "sees_organisation_tickets", "is_active", "language")
+    search_fields = ("email", "name", "customer__name")
+    autocomplete_fields = ("customer",)
+    readonly_fields = ("created_at",)
+
+
+# --- Business services ---------------------------------------------------------------------
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = (display_name_column, "owning_team", "criticality", "status", "is_active")
+    list_filter = ("status", "criticality", "is_active")
+    search_fields = ("name", "name_de")
+    autocomplete_fields = ("owning_team",)
+    readonly_fields = ("status_changed_at",)
+
+
 # --- Users: the stock admin plus team memberships ------------------------------------------
 
 
@@ -518,7 +548,18 @@ class TicketAdmin(admin.ModelAdmin):
     fieldsets = (
         (
             None,
-            {"fields": ("reference", "subject", "description", "status", "channel", "customer")},
+            {
+                "fields": (
+                    "reference",
+                    "subject",
+                    "description",
+                    "status",
+                    "channel",
+                    "customer",
+                    "requester",
+                    "service",
+                )
+            },
         ),
         (
             _("Owner"),

@@ -148,6 +148,99 @@ class Customer(models.Model):
         return self.name
 
 
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def for_address(self, address: str) -> Contact | None:
+        """The contact whose email address is `address` (case-insensitive), or None."""
+        return self.filter(email__iexact=(address or "").strip()).first()
+
+
+class Contact(models.Model):
+    """A person who writes to us: of a customer organisation, or a personal customer.
+
+    Contacts are not staff users: they reach the desk by email and the customer portal, and
+    see only their own tickets (and their organisation's where `sees_organisation_tickets`).
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        related_name="contacts",
+        verbose_name=_("customer"),
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), unique=True)
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
+    portal_access = models.BooleanField(_("portal access"), default=True)
+    sees_organisation_tickets = models.BooleanField(
+        _("sees the organisation's tickets"),
+        default=False,
+        help_text=_("Besides their own tickets, the contact sees every ticket of the customer."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "email"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email = (self.email or "").strip().lower()
+        super().save(*args, **kwargs)
+
+
+class Service(TranslatedName, models.Model):
+    """A business service customers depend on ("Checkout", "Customer login"): the catalogue
+    that tickets and major incidents name as affected."""
+
+    class Criticality(models.IntegerChoices):
+        CRITICAL = 1, _("Critical")
+        HIGH = 2, _("High")
+        MEDIUM = 3, _("Medium")
+        LOW = 4, _("Low")
+
+    class Status(models.TextChoices):
+        OPERATIONAL = "operational", _("Operational")
+        DEGRADED = "degraded", _("Degraded")
+        OUTAGE = "outage", _("Outage")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    name_de = german_name_field(100)
+    description = models.TextField(_("description"), blank=True)
+    owning_team = models.ForeignKey(
+        Team,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="services",
+        verbose_name=_("owning team"),
+    )
+    criticality = models.PositiveSmallIntegerField(
+        _("criticality"), choices=Criticality.choices, default=Criticality.MEDIUM
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPERATIONAL
+    )
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
 class ReferenceCounter(models.Model):
     """The last ticket number handed out per year, for human references like HD-2026-000123."""
 
@@ -241,6 +334,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         CHAT = "chat", _("Chat")
         API = "api", _("API")
         MONITORING = "monitoring", _("Monitoring")
+        PORTAL = "portal", _("Customer portal")
 
     ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
 
@@ -285,6 +379,22 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="tickets",
         verbose_name=_("customer"),
+    )
+    requester = models.ForeignKey(
+        Contact,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requested_tickets",
+        verbose_name=_("requester"),
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("affected service"),
     )
     channel = models.CharField(
         _("channel"), max_length=20, choices=Channel.choices, default=Channel.WEB

@@ -23,7 +23,7 @@ from tests.factories import (
     UserFactory,
 )
 from tickets import services
-from tickets.models import Customer, SupportLevel, Team, Ticket, TicketEvent
+from tickets.models import Contact, Customer, Service, SupportLevel, Team, Ticket, TicketEvent
 
 User = get_user_model()
 
@@ -84,7 +84,7 @@ def texts(response) -> list[str]:
 # --- Every page loads ---------------------------------------------------------------------
 
 
-EXPECTED = {SupportLevel, Team, Customer, Ticket, TicketEvent}
+EXPECTED = {SupportLevel, Team, Customer, Contact, Service, Ticket, TicketEvent}
 
 
 def test_the_ticket_domain_models_are_registered():
@@ -93,11 +93,15 @@ def test_the_ticket_domain_models_are_registered():
     assert User in admin.site._registry
 
 
-@pytest.mark.parametrize("model", [SupportLevel, Team, Customer, Ticket, TicketEvent, User])
+@pytest.mark.parametrize(
+    "model", [SupportLevel, Team, Customer, Contact, Service, Ticket, TicketEvent, User]
+)
 def test_changelist_and_change_page_load_with_data(admin_client, chain, agent, model):
     ticket = open_ticket(chain[0], agent)
     services.ticket_transition(ticket=ticket, actor=agent, name="resolve")
     obj = {
+        Contact: Contact.objects.create(customer=ticket.customer, email="Ana@Example.org"),
+        Service: Service.objects.create(name="Checkout", name_de="Kasse", owning_team=chain[0]),
         SupportLevel: chain[1].level,
         Team: chain[0],
         Customer: ticket.customer,
@@ -476,3 +480,10 @@ def test_ticket_page_shows_every_column():
     shown = set(ticket_admin.get_readonly_fields(None)) | set(ticket_admin.editable_fields)
     columns = {f.name for f in Ticket._meta.get_fields() if f.concrete and f.name != "id"}
     assert columns - shown == set()
+
+
+def test_contact_addresses_are_stored_lower_case_and_found_case_insensitively(db):
+    contact = Contact.objects.create(customer=CustomerFactory(), email=" Ana.Berg@Example.ORG ")
+    assert contact.email == "ana.berg@example.org"
+    assert Contact.objects.for_address("ANA.BERG@example.org") == contact
+    assert Contact.objects.for_address("someone@example.org") is None
