@@ -309,6 +309,18 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         # One uncorrelated EXISTS: the database evaluates it once, not per row.
         return self.filter(Exists(agent_teams(user)))
 
+    def visible_to_contact(self, contact: Contact | None) -> TicketQuerySet:
+        """The tickets a customer's contact may see in the portal: the ones they requested and,
+        where `sees_organisation_tickets` is set, every ticket of their customer. Nothing for
+        an inactive contact or one without portal access. The one rule for the portal, its
+        exports and anything shown to customers."""
+        if contact is None or not contact.is_active or not contact.portal_access:
+            return self.none()
+        mine = Q(requester=contact)
+        if contact.sees_organisation_tickets:
+            mine |= Q(customer_id=contact.customer_id)
+        return self.filter(mine)
+
     def active(self) -> TicketQuerySet:
         return self.filter(status__in=Ticket.ACTIVE_STATUSES)
 
@@ -581,6 +593,15 @@ class Message(models.Model):
         verbose_name=_("author"),
     )
     author_name = models.CharField(_("author name"), max_length=200, blank=True)
+    # The customer's contact who wrote a customer message (by email or the portal).
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("contact"),
+    )
     body = models.TextField(_("body"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     # The idempotency token of the form that sent the message: a second submit of the same

@@ -31,9 +31,11 @@ from helpdesk import uploads
 from tickets.models import (
     TRANSITION_NAMES,
     Attachment,
+    Contact,
     Customer,
     Message,
     ReferenceCounter,
+    Service,
     SupportLevel,
     Team,
     Ticket,
@@ -397,6 +399,8 @@ class NewTicket:
     channel: str = Ticket.Channel.WEB
     assignee: AbstractBaseUser | None = None
     level: SupportLevel | None = None
+    requester: Contact | None = None
+    service: Service | None = None
 
 
 def _validate_assignee(team: Team, assignee: AbstractBaseUser | None) -> None:
@@ -436,7 +440,9 @@ def ticket_create(
         team=data.team,
         level=data.level or data.team.level,
         assignee=data.assignee,
-        customer=data.customer,
+        customer=data.customer or (data.requester.customer if data.requester else None),
+        requester=data.requester,
+        service=data.service,
         channel=data.channel,
         created_by=actor if actor is not None and actor.is_authenticated else None,
         created_at=now,
@@ -456,6 +462,8 @@ def ticket_create(
             "priority": ticket.priority,
             "channel": ticket.channel,
             "assignee": user_label(ticket.assignee),
+            **({"requester": ticket.requester.email} if ticket.requester else {}),
+            **({"service": ticket.service.name} if ticket.service else {}),
         },
     )
     if attachments:
@@ -500,6 +508,7 @@ def _add_message(
     now: datetime,
     author_name: str = "",
     intent: str = "",
+    contact: Contact | None = None,
 ) -> Message:
     if not body.strip():
         raise TicketError({"body": _("The message is empty.")})
@@ -508,6 +517,7 @@ def _add_message(
         kind=kind,
         author=actor if actor is not None and actor.is_authenticated else None,
         author_name=author_name,
+        contact=contact,
         body=body,
         created_at=now,
         intent=intent[:64],
@@ -624,10 +634,14 @@ def ticket_add_customer_message(
     body: str,
     author_name: str = "",
     actor: AbstractBaseUser | None = None,
+    contact: Contact | None = None,
     attachments: Sequence[UploadedFile] = (),
     now: datetime | None = None,
+    intent: str = "",
 ) -> Message:
-    """A message from the customer (by mail, phone transcript or API). Not progress.
+    """A message from the customer (by mail, the portal, a phone transcript or the API). Not
+    progress. `contact` is the customer's person who wrote it, where known; `intent` an
+    idempotency token (a second message with the same token on the ticket is refused).
 
     A pending ticket goes back to open, a resolved one is reopened: the customer is waiting.
     """
@@ -635,6 +649,8 @@ def ticket_add_customer_message(
     ticket = _lock(ticket)
     if ticket.status == Ticket.Status.CLOSED:
         raise TicketError({"body": _("This ticket is closed; open a new one.")})
+    _expect_new_intent(ticket, intent)
+    default_name = contact.name or contact.email if contact else ""
     message = _add_message(
         ticket=ticket,
         actor=actor,
@@ -642,7 +658,11 @@ def ticket_add_customer_message(
         body=body,
         attachments=attachments,
         now=now,
-        author_name=author_name or (ticket.customer.name if ticket.customer else ""),
+        author_name=author_name
+        or default_name
+        or (ticket.customer.name if ticket.customer else ""),
+        intent=intent,
+        contact=contact,
     )
     changes = {"customer_message"}
     before = ticket.status

@@ -487,3 +487,36 @@ def test_contact_addresses_are_stored_lower_case_and_found_case_insensitively(db
     assert contact.email == "ana.berg@example.org"
     assert Contact.objects.for_address("ANA.BERG@example.org") == contact
     assert Contact.objects.for_address("someone@example.org") is None
+
+
+def test_a_contact_sees_their_own_tickets_and_the_organisations_only_when_allowed(db, chain):
+    from tickets.services import NewTicket, ticket_add_customer_message, ticket_create
+
+    acme, other = CustomerFactory(name="Acme"), CustomerFactory(name="Other")
+    ana = Contact.objects.create(customer=acme, email="ana@acme.test", name="Ana")
+    ben = Contact.objects.create(customer=acme, email="ben@acme.test")
+    eve = Contact.objects.create(customer=other, email="eve@other.test")
+    checkout = Service.objects.create(name="Checkout")
+    by_ana = ticket_create(
+        actor=None,
+        data=NewTicket(
+            subject="Cart empty", description="", team=chain[0], requester=ana, service=checkout
+        ),
+    )
+    by_ben = ticket_create(
+        actor=None, data=NewTicket(subject="Invoice", description="", team=chain[0], requester=ben)
+    )
+    assert by_ana.customer == acme  # the requester's organisation, when none is given
+    assert by_ana.events.get().payload["service"] == "Checkout"
+    assert list(Ticket.objects.visible_to_contact(ana)) == [by_ana]
+    assert list(Ticket.objects.visible_to_contact(eve)) == []
+    ana.sees_organisation_tickets = True
+    assert set(Ticket.objects.visible_to_contact(ana)) == {by_ana, by_ben}
+    ana.portal_access = False
+    assert not Ticket.objects.visible_to_contact(ana).exists()
+    assert not Ticket.objects.visible_to_contact(None).exists()
+
+    message = ticket_add_customer_message(ticket=by_ben, body="Any news?", contact=ben, intent="x1")
+    assert (message.contact, message.author_name) == (ben, "ben@acme.test")
+    with pytest.raises(services.StaleRequest):
+        ticket_add_customer_message(ticket=by_ben, body="Any news?", contact=ben, intent="x1")
