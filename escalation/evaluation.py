@@ -5,6 +5,7 @@ after every service change (`on_ticket_change`) and for each due ticket in the s
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from contextvars import ContextVar
 
 from django.conf import settings
@@ -219,32 +220,49 @@ def _evaluate_ticket(
 RISK_CHANGES = frozenset({"created", "customer_message", "reply", "reopen", "team", "recompute"})
 
 
-def refresh_risk(ticket: Ticket, now: dt.datetime) -> None:
-    """Assess the ticket's soft signals again and store the score with its reasons."""
-    recent = list(
-        ticket.messages.filter(kind__in=[Message.Kind.REPLY, Message.Kind.CUSTOMER])
-        .order_by("-created_at", "-pk")
-        .values_list("kind", "body")[:50]
-    )
+# How many of a ticket's latest replies and customer messages the soft signals read.
+RISK_MESSAGES = 50
+
+
+def risk_inputs(ticket: Ticket, recent: Sequence[tuple[str, str]]) -> RiskInputs:
+    """The soft-signal facts of `ticket`, given its latest replies and customer messages
+    (`recent`: (kind, body), newest first, at most RISK_MESSAGES)."""
     follow_ups = 0
     for kind, _body in recent:
         if kind == Message.Kind.REPLY:
             break
         follow_ups += 1
     texts = tuple(body for kind, body in recent if kind == Message.Kind.CUSTOMER)[:5]
-    score, reasons = assess(
-        RiskInputs(
-            follow_ups=follow_ups,
-            customer_texts=texts,
-            reopen_count=ticket.reopen_count,
-            vip=bool(ticket.customer_id and ticket.customer.is_vip),
-            hand_offs=max(ticket.escalation_cycle - ticket.reopen_count, 0),
-        )
+    return RiskInputs(
+        follow_ups=follow_ups,
+        customer_texts=texts,
+        reopen_count=ticket.reopen_count,
+        vip=bool(ticket.customer_id and ticket.customer.is_vip),
+        hand_offs=max(ticket.escalation_cycle - ticket.reopen_count, 0),
     )
-    if (score, reasons) != (ticket.risk_score, ticket.risk_reasons):
-        ticket.risk_score, ticket.risk_reasons, ticket.risk_changed_at = score, reasons, now
+
+
+def set_risk(ticket: Ticket, recent: Sequence[tuple[str, str]], now: dt.datetime) -> bool:
+    """Assess the soft signals again, in memory; True when the score or a reason changed."""
+    score, reasons = assess(risk_inputs(ticket, recent))
+    if (score, reasons) == (ticket.risk_score, ticket.risk_reasons):
+        return False
+    ticket.risk_score, ticket.risk_reasons, ticket.risk_changed_at = score, reasons, now
+    return True
+
+
+def refresh_risk(ticket: Ticket, now: dt.datetime) -> None:
+    """Assess the ticket's soft signals again and store the score with its reasons."""
+    recent = list(
+        ticket.messages.filter(kind__in=[Message.Kind.REPLY, Message.Kind.CUSTOMER])
+        .order_by("-created_at", "-pk")
+        .values_list("kind", "body")[:RISK_MESSAGES]
+    )
+    if set_risk(ticket, recent, now):
         Ticket.objects.filter(pk=ticket.pk).update(
-            risk_score=score, risk_reasons=reasons, risk_changed_at=now
+            risk_score=ticket.risk_score,
+            risk_reasons=ticket.risk_reasons,
+            risk_changed_at=ticket.risk_changed_at,
         )
 
 

@@ -235,6 +235,9 @@ CELERY_TASK_IGNORE_RESULT = True
 # due, the beat's sweep asks up to ESCALATION_SWEEP_PARALLEL - 1 more workers to share the
 # work (they split it through SKIP LOCKED). 1 keeps every sweep in one worker.
 ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=200)
+# Tickets per committed batch when SLA clocks are recomputed after a policy or calendar change
+# (escalation/recompute.py): an interrupted run loses at most one batch.
+SLA_RECOMPUTE_BATCH = env.int("SLA_RECOMPUTE_BATCH", default=500)
 ESCALATION_SWEEP_PARALLEL = env.int("ESCALATION_SWEEP_PARALLEL", default=2)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

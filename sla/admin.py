@@ -37,6 +37,7 @@ from sla.models import (
     BusinessCalendar,
     CalendarException,
     OpeningHours,
+    RecomputeRun,
     SeverityMatrix,
     SLAPolicy,
     SLATarget,
@@ -50,7 +51,9 @@ from tickets.priority import Impact, Priority, Urgency, derive_priority
 RECOMPUTE_INLINE_LIMIT = 200
 
 
-def _recompute(request: HttpRequest, modeladmin: admin.ModelAdmin, tickets: QuerySet) -> None:
+def _recompute(
+    request: HttpRequest, modeladmin: admin.ModelAdmin, tickets: QuerySet, subject: str = ""
+) -> None:
     ids = list(tickets.values_list("pk", flat=True))
     if len(ids) <= RECOMPUTE_INLINE_LIMIT:
         count = tasks.recompute_tickets(ids)
@@ -65,15 +68,21 @@ def _recompute(request: HttpRequest, modeladmin: admin.ModelAdmin, tickets: Quer
             messages.SUCCESS,
         )
     else:
-        tasks.queue_recompute(ids)
+        run = tasks.queue_recompute(ids, subject=subject, requested_by=request.user)
+        progress = reverse("admin:sla_recomputerun_change", args=[run.pk])
         modeladmin.message_user(
             request,
-            ngettext(
-                "Recomputing %(count)d ticket in the background.",
-                "Recomputing %(count)d tickets in the background.",
-                len(ids),
-            )
-            % {"count": len(ids)},
+            format_html(
+                '{} <a href="{}">{}</a>',
+                ngettext(
+                    "Recomputing %(count)d ticket in the background.",
+                    "Recomputing %(count)d tickets in the background.",
+                    len(ids),
+                )
+                % {"count": len(ids)},
+                progress,
+                _("Follow its progress"),
+            ),
             messages.INFO,
         )
 
@@ -226,7 +235,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         tickets = Ticket.objects.none()
         for calendar in queryset:
             tickets = tickets | tickets_affected_by(calendar=calendar)
-        _recompute(request, self, tickets.distinct())
+        _recompute(request, self, tickets.distinct(), ", ".join(c.name for c in queryset))
 
 
 class SLATargetFormSet(BaseInlineFormSet):
@@ -338,7 +347,33 @@ class SLAPolicyAdmin(admin.ModelAdmin):
         tickets = Ticket.objects.none()
         for policy in queryset:
             tickets = tickets | tickets_affected_by(policy=policy)
-        _recompute(request, self, tickets.distinct())
+        _recompute(request, self, tickets.distinct(), ", ".join(p.name for p in queryset))
+
+
+@admin.register(RecomputeRun)
+class RecomputeRunAdmin(admin.ModelAdmin):
+    """The background recomputations and how far each has come (read-only: the worker
+    writes them)."""
+
+    list_display = ["created_at", "subject", "requested_by", "progress", "finished_at"]
+    list_select_related = ["requested_by"]
+    readonly_fields = ["created_at", "subject", "requested_by", "progress", "finished_at"]
+    fields = readonly_fields
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: RecomputeRun) -> str:
+        return format_html(
+            '<progress max="100" value="{}"></progress> {}',
+            obj.percent,
+            _("%(done)s of %(total)s tickets (%(percent)s %%)")
+            % {"done": obj.done, "total": obj.total, "percent": obj.percent},
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(TierTarget)

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import holidays as holidays_lib
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -536,3 +537,35 @@ def target_label(value: object) -> str:
     key = str(value).replace(" ", "_")
     labels = dict(ClockSegment.Target.choices)
     return str(labels[key]) if key in labels else str(value)
+
+
+class RecomputeRun(models.Model):
+    """A background recomputation of SLA clocks, with its progress for the admin: what asked
+    for it, how many tickets it covers, how many are done."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    # The names of the calendars or policies whose change it follows, as the admin named them.
+    subject = models.CharField(_("for"), max_length=500, blank=True)
+    total = models.PositiveIntegerField(_("tickets"))
+    done = models.PositiveIntegerField(_("done"), default=0)
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("SLA recomputation")
+        verbose_name_plural = _("SLA recomputations")
+
+    def __str__(self) -> str:
+        return f"{self.subject or self.pk}: {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -490,6 +490,30 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def deadlines_of(ticket: Ticket) -> tuple[int | None, dict[str, dt.datetime | None]]:
+    """The ticket's policy and due instants, to tell afterwards what a recomputation moved."""
+    return ticket.sla_policy_id, {cols[0]: getattr(ticket, cols[0]) for cols in COLUMNS.values()}
+
+
+def recomputed_payload(
+    ticket: Ticket, before: tuple[int | None, dict[str, dt.datetime | None]]
+) -> dict[str, object] | None:
+    """The SLA_RECOMPUTED timeline payload when the policy or a deadline moved, else None (a
+    recomputation that changes nothing leaves no trace). Both recomputation paths use it."""
+    policy_before, due_before = before
+    after = {col: getattr(ticket, col) for col in due_before}
+    if after == due_before and policy_before == ticket.sla_policy_id:
+        return None
+    return {
+        "policy": ticket.sla_policy.name if ticket.sla_policy else None,
+        "changed": {
+            col: [_iso(due_before[col]), _iso(after[col])]
+            for col in due_before
+            if due_before[col] != after[col]
+        },
+    }
+
+
 @transaction.atomic
 def sla_recompute(*, ticket: Ticket, now: dt.datetime | None = None) -> Ticket:
     """Choose the policy again and re-derive the deadlines from the recorded segments.
@@ -497,31 +521,17 @@ def sla_recompute(*, ticket: Ticket, now: dt.datetime | None = None) -> Ticket:
     For a changed policy, calendar or holiday: replaying the same segments on the new
     calendar gives the new deadlines deterministically. Runs the ticket change hooks (so the
     escalation engine looks again) and records a timeline entry when the policy or a deadline
-    moved.
+    moved. Many tickets at once: `sla_recompute_many`.
     """
     from tickets.services import run_change_hooks
 
     now = now or timezone.now()
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    before = {cols[0]: getattr(ticket, cols[0]) for cols in COLUMNS.values()}
-    before_policy = ticket.sla_policy_id
+    before = deadlines_of(ticket)
     run_change_hooks(ticket, {"recompute"}, now, None)
-    after = {col: getattr(ticket, col) for col in before}
-    if after != before or before_policy != ticket.sla_policy_id:
-        record_event(
-            ticket,
-            TicketEvent.Kind.SLA_RECOMPUTED,
-            actor=None,
-            now=now,
-            payload={
-                "policy": ticket.sla_policy.name if ticket.sla_policy else None,
-                "changed": {
-                    col: [_iso(before[col]), _iso(after[col])]
-                    for col in before
-                    if before[col] != after[col]
-                },
-            },
-        )
+    payload = recomputed_payload(ticket, before)
+    if payload is not None:
+        record_event(ticket, TicketEvent.Kind.SLA_RECOMPUTED, actor=None, now=now, payload=payload)
     return ticket
 
 
@@ -537,13 +547,48 @@ def tickets_affected_by(
     return qs
 
 
-def sla_recompute_many(ticket_ids: Iterable[int], now: dt.datetime | None = None) -> int:
-    """Recompute each ticket in its own transaction; returns how many were recomputed."""
+# Recomputes many tickets in batches (`escalation.recompute` registers it: the escalation
+# evaluation that follows a recomputation lives above this app). Without one, each ticket
+# goes through `sla_recompute` alone.
+BatchRecompute = Callable[..., int]
+_batch_recompute: list[BatchRecompute] = []
+
+
+def register_batch_recompute(runner: BatchRecompute) -> None:
+    if runner not in _batch_recompute:
+        _batch_recompute.append(runner)
+
+
+def sla_recompute_many(
+    ticket_ids: Iterable[int],
+    now: dt.datetime | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Recompute these tickets; returns how many were recomputed. In committed batches
+    through the registered set-based lane (the same rows as `sla_recompute` one by one), or
+    each ticket in its own transaction. `progress(done, total)` is told after each batch."""
+    ids = list(ticket_ids)
+    if _batch_recompute:
+        return _batch_recompute[-1](ids, now=now, progress=progress)
+    return sla_recompute_many_alone(ids, now=now, progress=progress)
+
+
+def sla_recompute_many_alone(
+    ticket_ids: Sequence[int],
+    now: dt.datetime | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Each ticket through `sla_recompute`, in its own transaction."""
+    ids = list(ticket_ids)
     count = 0
-    for pk in ticket_ids:
+    for done, pk in enumerate(ids, start=1):
         try:
             sla_recompute(ticket=Ticket(pk=pk), now=now)
             count += 1
         except Ticket.DoesNotExist:
-            continue
+            pass
+        if progress is not None:
+            progress(done, len(ids))
     return count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -224,7 +225,95 @@ def test_recompute_command(agent, team_a, capsys):
         actor=agent, data=services.NewTicket(subject="s", description="", team=team_a)
     )
     call_command("recompute_sla", "--calendar", "Office hours DE")
-    assert "Recomputed 1 of 1 tickets." in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert re.search(r"Recomputed 1 of 1 tickets \(\d[\d,]* tickets/s\)\.", captured.out)
+    # The progress bar (a line per tenth when stderr is not a terminal).
+    assert re.search(r"\[#{30}\] 1/1 tickets, [\d,]+/s", captured.err)
+
+
+@pytest.mark.django_db
+def test_recompute_command_resumes_from_an_id(agent, team_a, capsys):
+    from django.core.management import call_command
+
+    _first, second, _third = (
+        services.ticket_create(
+            actor=agent, data=services.NewTicket(subject=f"s{i}", description="", team=team_a)
+        )
+        for i in range(3)
+    )
+    call_command("recompute_sla", "--from-id", str(second.pk), "--no-progress")
+    captured = capsys.readouterr()
+    assert "Recomputed 2 of 2 tickets" in captured.out
+    assert captured.err == ""
+
+
+@pytest.mark.django_db
+def test_recompute_command_says_where_to_resume_when_interrupted(agent, team_a, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    tickets = [
+        services.ticket_create(
+            actor=agent, data=services.NewTicket(subject=f"s{i}", description="", team=team_a)
+        )
+        for i in range(3)
+    ]
+
+    def interrupted(ids, *, progress, now=None):
+        progress(1, len(ids))  # one batch committed, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sla.management.commands.recompute_sla.sla_recompute_many", interrupted)
+    with pytest.raises(CommandError) as error:
+        call_command("recompute_sla", "--no-progress")
+    assert str(error.value) == (
+        f"Interrupted after 1 of 3 tickets; resume with --from-id {tickets[1].pk}."
+    )
+
+
+@pytest.mark.django_db
+def test_a_large_recomputation_runs_in_the_background_with_its_progress_in_the_admin(
+    client_admin, agent, team_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    from sla import admin as sla_admin
+    from sla import tasks
+    from sla.models import RecomputeRun
+
+    monkeypatch.setattr(sla_admin, "RECOMPUTE_INLINE_LIMIT", 1)
+    monkeypatch.setattr(tasks, "RECOMPUTE_CHUNK", 2)
+    queued = []
+    monkeypatch.setattr(
+        tasks.recompute_ticket_clocks, "delay", lambda ids, run_id: queued.append((ids, run_id))
+    )
+    for i in range(3):
+        services.ticket_create(
+            actor=agent, data=services.NewTicket(subject=f"s{i}", description="", team=team_a)
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_admin.post(
+            reverse("admin:sla_businesscalendar_changelist"),
+            {
+                "action": "recompute_open_tickets",
+                "_selected_action": list(
+                    BusinessCalendar.objects.filter(name="Office hours DE").values_list(
+                        "pk", flat=True
+                    )
+                ),
+            },
+            follow=True,
+        )
+    run = RecomputeRun.objects.get()
+    assert "Recomputing 3 tickets in the background." in response.content.decode()
+    assert reverse("admin:sla_recomputerun_change", args=[run.pk]) in response.content.decode()
+    assert (run.subject, run.total, run.done, run.finished_at) == ("Office hours DE", 3, 0, None)
+    assert [len(ids) for ids, run_id in queued] == [2, 1]
+    assert {run_id for _ids, run_id in queued} == {run.pk}
+
+    for ids, run_id in queued:  # what the worker does with each chunk
+        tasks.recompute_ticket_clocks(ids, run_id=run_id)
+        page = client_admin.get(reverse("admin:sla_recomputerun_change", args=[run.pk]))
+        run.refresh_from_db()
+        assert f"{run.done} of 3 tickets ({run.percent} %)" in page.content.decode()
+    assert run.done == 3 and run.finished_at is not None
 
 
 @pytest.mark.django_db

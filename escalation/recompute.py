@@ -1,0 +1,183 @@
+"""Recomputing SLA clocks at the speed of the sweep: many tickets, in committed batches.
+
+After a policy, target, calendar or holiday changes, every open ticket it governs gets its
+deadlines derived again. One at a time (`sla.services.sla_recompute`) that is a lock, a
+dozen reads and writes and the escalation evaluation per ticket. Here a batch is locked and
+read with a fixed number of queries, each ticket's clock replayed in memory with the same
+function (`sla.services.clock_after_change`), the soft signals assessed again with the same
+function (`evaluation.set_risk`), and the rows written with a statement per table; then the
+sweep's set-based lane (`escalation/bulk.py`) evaluates the batch — warnings and breaches now
+due, rules, `next_check_at` — and whatever shape it does not take is evaluated one by one,
+all in the batch's transaction. So a sweep never sees a ticket half recomputed, and an
+interrupted run loses at most its current batch (run it again: a recomputation that changes
+nothing writes nothing). `tests/escalation/test_recompute_lanes.py` compares the rows both
+paths write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.expressions import Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone, translation
+
+from escalation import bulk as bulk_lane
+from escalation import evaluation
+from escalation.facts import RuleSet
+from escalation.reports import SweepReport
+from helpdesk.db import update_rows
+from notifications import services as notifications
+from sla import services as sla
+from sla.models import ClockSegment, SLATarget
+from tickets.models import Message, Ticket, TicketEvent
+
+logger = logging.getLogger(__name__)
+
+RECOMPUTE = frozenset({"recompute"})
+RISK_FIELDS = ["risk_score", "risk_reasons", "risk_changed_at"]
+
+
+def recompute_many(
+    ticket_ids: Sequence[int],
+    *,
+    now: dt.datetime | None = None,
+    batch: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Recompute the SLA clocks of these tickets in committed batches of `batch` (in the
+    order given); returns how many were recomputed. `progress(done, total)` after each."""
+    now = now or timezone.now()
+    batch = batch or settings.SLA_RECOMPUTE_BATCH
+    ids = list(ticket_ids)
+    rules: RuleSet | None = None
+    count = 0
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        rules = rules or RuleSet.load()
+        if bulk_lane.available():
+            count += recompute_batch(chunk, now=now, rules=rules)
+        else:  # listeners muted or unknown hooks: only the services know every effect
+            count += sla.sla_recompute_many_alone(chunk, now=now)
+        if progress is not None:
+            progress(min(start + batch, len(ids)), len(ids))
+    return count
+
+
+@transaction.atomic
+def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleSet) -> int:
+    """One batch: locked, recomputed, evaluated and written in one transaction."""
+    tickets = list(
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("customer", "assignee", "sla_policy__calendar")
+        .filter(pk__in=ticket_ids)
+        .order_by("pk")
+    )
+    active = [t for t in tickets if t.is_active]
+    inactive = [t for t in tickets if not t.is_active]
+    with translation.override(settings.LANGUAGE_CODE):
+        before = {t.pk: sla.deadlines_of(t) for t in active}
+        if active:
+            _recompute_clocks(active, now)
+            _refresh_risks(active, now)
+            handed_back = bulk_lane.run_batch(rules, active, now, SweepReport())
+        else:
+            handed_back = []
+        # What the set-based lane does not take, it has left untouched: the services do it,
+        # inside this transaction (the rows are locked already).
+        for pk in [*handed_back, *(t.pk for t in inactive)]:
+            with transaction.atomic():
+                ticket = (
+                    Ticket.objects.select_related("team", "level", "customer", "sla_policy")
+                    .filter(pk=pk)
+                    .first()
+                )
+                if ticket is None:
+                    continue
+                if not ticket.is_active:
+                    # An inactive ticket's clock is stopped: the one-by-one path records it.
+                    sla.sla_recompute(ticket=ticket, now=now)
+                else:
+                    evaluation.evaluate_ticket(ticket, now=now, rules=rules)
+        _record_recomputations(before, now)
+    return len(tickets)
+
+
+def _recompute_clocks(tickets: list[Ticket], now: dt.datetime) -> None:
+    """`sla.services.on_ticket_change` for "recompute", for a batch: the clock replayed in
+    memory, the rows written together, and the timeline entry where something moved. The
+    warnings and breaches that come due are the evaluation's (bulk lane) part."""
+    policies = sla.policies_in_force(timezone.localdate(now))
+    targets = {
+        (target.policy_id, target.priority): target
+        for target in SLATarget.objects.filter(policy__in=policies)
+    }
+    by_id = {policy.pk: policy for policy in policies}
+    segments: dict[int, list[ClockSegment]] = defaultdict(list)
+    for segment in ClockSegment.objects.filter(ticket__in=tickets).order_by("pk"):
+        segments[segment.ticket_id].append(segment)
+    closed: list[ClockSegment] = []
+    created: list[ClockSegment] = []
+    for ticket in tickets:
+        ended, started = sla.clock_after_change(
+            ticket, RECOMPUTE, now, segments=segments[ticket.pk], policies=policies, targets=targets
+        )
+        if ticket.sla_policy_id in by_id:
+            ticket.sla_policy = by_id[ticket.sla_policy_id]  # with its calendar, read once
+        closed += ended
+        created += started
+    update_rows(ClockSegment, closed, ["ended_at", "end_reason", "business_seconds"])
+    if created:
+        ClockSegment.objects.bulk_create(created)
+    update_rows(Ticket, tickets, sla.SLA_FIELDS)
+
+
+def _record_recomputations(
+    before: dict[int, tuple[int | None, dict[str, dt.datetime | None]]], now: dt.datetime
+) -> None:
+    """The timeline entry of each ticket whose policy or deadlines moved, as `sla_recompute`
+    records it: after the evaluation (a rule that raised the priority has moved them too)."""
+    events = []
+    for ticket in Ticket.objects.select_related("sla_policy").filter(pk__in=before):
+        payload = sla.recomputed_payload(ticket, before[ticket.pk])
+        if payload is not None:
+            events.append(
+                TicketEvent(
+                    ticket=ticket,
+                    kind=TicketEvent.Kind.SLA_RECOMPUTED,
+                    payload=payload,
+                    created_at=now,
+                )
+            )
+    # What `record_event` does after writing each: its listener (the webhooks and
+    # notifications an entry calls for; none for a recomputation today).
+    for event in TicketEvent.objects.bulk_create(events):
+        notifications.on_ticket_event(event)
+
+
+def _refresh_risks(tickets: list[Ticket], now: dt.datetime) -> None:
+    """`evaluation.refresh_risk` for a batch: the latest messages of every ticket in one read."""
+    latest = Window(
+        RowNumber(),
+        partition_by=[F("ticket_id")],
+        order_by=[F("created_at").desc(), F("pk").desc()],
+    )
+    recent: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for ticket_id, kind, body, _row in (
+        Message.objects.filter(
+            ticket__in=tickets, kind__in=[Message.Kind.REPLY, Message.Kind.CUSTOMER]
+        )
+        .annotate(row=latest)
+        .filter(row__lte=evaluation.RISK_MESSAGES)
+        .order_by("ticket_id", "-created_at", "-pk")
+        .values_list("ticket_id", "kind", "body", "row")
+    ):
+        recent[ticket_id].append((kind, body))
+    changed = [t for t in tickets if evaluation.set_risk(t, recent[t.pk], now)]
+    update_rows(Ticket, changed, RISK_FIELDS)
