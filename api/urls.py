@@ -2,12 +2,13 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 import tickets.converters  # noqa: F401 - registers the <ref:…> converter
-from api import views
+from api import docs, views
 
 app_name = "api"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", docs.api_docs, name="docs"),
     path("auth/tokens/", views.TokenListCreate.as_view(), name="tokens"),
     path("auth/tokens/<str:key>/", views.TokenRevoke.as_view(), name="token"),
     path("tickets/", views.TicketListCreate.as_view(), name="tickets"),
