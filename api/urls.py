@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 import tickets.converters  # noqa: F401 - registers the <ref:…> converter
@@ -20,4 +20,6 @@ urlpatterns = [
     ),
     path("tickets/<ref:reference>/messages/", views.TicketMessages.as_view(), name="messages"),
     path("tickets/<ref:reference>/events/", views.TicketEvents.as_view(), name="events"),
+    # Last: whatever no route above matches is a problem-details 404, not the site's HTML page.
+    re_path(r"^(?P<path>[\s\S]*)$", docs.not_found, name="not-found"),
 ]

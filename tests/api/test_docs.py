@@ -26,3 +26,38 @@ def test_schema_the_page_reads_is_json(client, db):
     response = client.get(reverse("api:schema") + "?format=json")
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.")
+
+
+def test_an_address_no_route_matches_is_a_json_problem_even_for_a_post(client, db):
+    for method, path in (
+        ("get", "/api/v1/nothing-here/"),
+        ("post", "/api/v1/tickets/%C2%84/messages/"),
+        ("get", "/api/v1/tickets/a%0Ab/"),
+    ):
+        response = getattr(client, method)(path)
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json() == {
+            "type": "about:blank",
+            "title": "Not found",
+            "status": 404,
+            "detail": "Not found.",
+        }
+
+
+def test_every_operation_documents_its_problem_responses(client, db):
+    schema = client.get(reverse("api:schema") + "?format=json").json()
+    assert schema["components"]["schemas"]["Problem"]["required"] == [
+        "type",
+        "title",
+        "status",
+        "detail",
+    ]
+    create = schema["paths"]["/api/v1/tickets/"]["post"]["responses"]
+    assert {"400", "401", "403", "409", "413", "415", "422", "429"} <= set(create)
+    assert "404" not in create  # nothing named in the path to be missing
+    detail = schema["paths"]["/api/v1/tickets/{reference}/"]["get"]["responses"]
+    assert {"401", "403", "404", "429"} <= set(detail)
+    assert "409" not in detail
+    problem = detail["404"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
