@@ -179,20 +179,29 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def queries_in_process(token: str, paths: dict[str, tuple[str, str, dict | None]]) -> dict:
+def in_process(token: str, cases: dict, count: int) -> tuple[dict[str, int], dict[str, list]]:
+    """Each request's SQL statements, and its time through Django's test client in this
+    process (no HTTP, no gunicorn: how django-helpdesk's harness measures its endpoints)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     client = APIClient(SERVER_NAME="127.0.0.1")
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    counts = {}
-    for name, (method, path, body) in paths.items():
+    counts, times = {}, {}
+    for name, make in cases.items():
+        method, path, body = make(10_000)
         with CaptureQueriesContext(connection) as ctx:
             response = getattr(client, method.lower())(path, body, format="json")
         assert response.status_code < 400, (name, response.status_code, response.content[:200])
         counts[name] = len(ctx)
-    return counts
+        times[name] = []
+        for i in range(count):
+            method, path, body = make(20_000 + i)
+            start = time.perf_counter()
+            getattr(client, method.lower())(path, body, format="json")
+            times[name].append((time.perf_counter() - start) * 1000)
+    return counts, times
 
 
 def main() -> None:
@@ -226,10 +235,8 @@ def main() -> None:
         "detail": lambda i: ("GET", f"/api/v1/tickets/{refs[i % len(refs)]}/", None),
         "create": lambda i: ("POST", "/api/v1/tickets/", create_body(i)),
     }
-    sql = queries_in_process(
-        token,
-        {name: make(0) for name, make in cases.items() if not name.startswith("floor")},
-    )
+    api_cases = {name: make for name, make in cases.items() if not name.startswith("floor")}
+    sql, local = in_process(token, api_cases, min(args.requests, 100))
 
     (ROOT / "var" / "staticfiles").mkdir(parents=True, exist_ok=True)  # WhiteNoise's root
     port = free_port()
@@ -277,6 +284,10 @@ def main() -> None:
             f"{statistics.median(times) / floor_median:16.1f} {p95(times) / floor_p95:13.1f} "
             f"{queries!s:>5}"
         )
+    print("\nThe same requests in-process (Django's test client, no HTTP; as the peer measures):")
+    print(f"{'request':36} {'median ms':>10} {'p95 ms':>8}")
+    for name, times in local.items():
+        print(f"{name:36} {statistics.median(times):10.1f} {p95(times):8.1f}")
     created = results["create"]
     print(
         f"\ncreate: {1000 / statistics.median(created):.0f} tickets/s from one client "
