@@ -1,13 +1,14 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 import tickets.converters  # noqa: F401 - registers the <ref:…> converter
-from api import views
+from api import docs, views
 
 app_name = "api"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", docs.api_docs, name="docs"),
     path("auth/tokens/", views.TokenListCreate.as_view(), name="tokens"),
     path("auth/tokens/<str:key>/", views.TokenRevoke.as_view(), name="token"),
     path("tickets/", views.TicketListCreate.as_view(), name="tickets"),
@@ -19,4 +20,6 @@ urlpatterns = [
     ),
     path("tickets/<ref:reference>/messages/", views.TicketMessages.as_view(), name="messages"),
     path("tickets/<ref:reference>/events/", views.TicketEvents.as_view(), name="events"),
+    # Last: whatever no route above matches is a problem-details 404, not the site's HTML page.
+    re_path(r"^(?P<path>[\s\S]*)$", docs.not_found, name="not-found"),
 ]

@@ -16,6 +16,7 @@ def main() -> int:
         ("sla_clock.py", []),
         ("sweep.py", full),
         ("recompute.py", []),
+        ("api.py", []),
     ):
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)
         result = subprocess.run([sys.executable, str(HERE / script), *args], check=False)

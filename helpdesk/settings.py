@@ -288,6 +288,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tickets, SLA and escalation management.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The enum hook is drf-spectacular's default; ours adds the problem-details responses.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_problem_responses",
+    ],
 }
 
 # Security: strict by default when DEBUG is off (`manage.py check --deploy` stays quiet).
