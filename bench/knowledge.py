@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sweep import recreate_database  # noqa: E402 - bench/ is this script's folder
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_knowledge"
 RUNS = 15
 # Topic words (a few per article) among filler words (most of the text), so that a query
@@ -45,16 +47,6 @@ QUERIES = [
     ("en", "I cannot pay my invoice with my card", True),
     ("en", "passw", False),
 ]
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def text(rng: random.Random, topics: list[str], n: int) -> str:
@@ -86,26 +78,17 @@ def seed(count: int) -> None:
         ],
         batch_size=2000,
     )
-    rows = []
-    for article in articles:
-        rows.append(
-            ArticleTranslation(
-                article=article,
-                language="en",
-                title=text(rng, TOPICS_EN, 2),
-                summary=text(rng, TOPICS_EN, 10),
-                body=text(rng, TOPICS_EN, 150),
-            )
+    rows = [
+        ArticleTranslation(
+            article=article,
+            language=language,
+            title=text(rng, topics, 2),
+            summary=text(rng, topics, 10),
+            body=text(rng, topics, 150),
         )
-        rows.append(
-            ArticleTranslation(
-                article=article,
-                language="de",
-                title=text(rng, TOPICS_DE, 2),
-                summary=text(rng, TOPICS_DE, 10),
-                body=text(rng, TOPICS_DE, 150),
-            )
-        )
+        for article in articles
+        for language, topics in (("en", TOPICS_EN), ("de", TOPICS_DE))
+    ]
     ArticleTranslation.objects.bulk_create(rows, batch_size=2000)
     ArticleTranslation.objects.filter(search_vector__isnull=True).refresh_search_vectors()
     with connection.cursor() as cursor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from knowledge.models import Article, ArticleTranslation, Category
@@ -29,3 +30,8 @@ def make_article(
                 article=article, language=language, title=title, body=body
             )
     return article
+
+
+def page_text(response: Any) -> str:
+    """A response's visible text: tags removed, white space folded."""
+    return " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())

@@ -4,7 +4,6 @@ picker."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -16,13 +15,10 @@ from knowledge import services
 from knowledge.models import Article
 from tests.factories import UserFactory
 from tests.knowledge.articles import make_article
+from tests.knowledge.articles import page_text as text
 from tickets import services as ticket_services
 
 pytestmark = pytest.mark.django_db
-
-
-def text(response) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
 
 
 def test_agents_only(client, kb):

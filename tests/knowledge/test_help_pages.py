@@ -11,13 +11,9 @@ from django.urls import reverse
 
 from knowledge.models import Deflection
 from tests.knowledge.articles import make_article
+from tests.knowledge.articles import page_text as text
 
 pytestmark = pytest.mark.django_db
-
-
-def text(response) -> str:
-    """The response's visible text, tags removed, whitespace folded."""
-    return " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
 
 
 def test_index_lists_public_articles_only_without_sign_in(client, kb):
