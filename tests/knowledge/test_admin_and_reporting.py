@@ -149,4 +149,3 @@ def test_a_double_submit_is_one_deflection(kb):
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk and again.source == "suggestion"
     assert Deflection.objects.count() == 1
-
