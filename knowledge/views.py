@@ -55,8 +55,9 @@ def _partial(request: HttpRequest, template: str, name: str) -> str:
 
 
 def _language_asked(request: HttpRequest) -> str | None:
-    """`?lang=` when it names one of the site's languages."""
-    wanted = request.GET.get("lang", "")
+    """`lang` (of the query, or of the form posted) when it names one of the site's
+    languages."""
+    wanted = request.POST.get("lang", "") or request.GET.get("lang", "")
     return wanted if wanted in dict(settings.LANGUAGES) else None
 
 
@@ -184,6 +185,7 @@ def help_article(request: HttpRequest, slug: str) -> HttpResponse:
         "source": Deflection.Source.SUGGESTION if from_suggestion else Deflection.Source.ARTICLE,
         "context": suggestion_context(request.GET.get("context", "")),
         "solved": article.pk in _solved(request),
+        "lang": asked or "",
     }
     # A link in the customer's language (from an agent's reply) shows the whole page in it.
     with translation.override(asked or translation.get_language()):
@@ -225,14 +227,18 @@ def help_solved(request: HttpRequest, slug: str) -> HttpResponse:
     request.session[SOLVED_SESSION_KEY] = sorted(solved)
     if request.session.session_key is None:
         request.session.save()
+    asked = _language_asked(request)
     services.deflection_record(
         article=article,
         session_key=request.session.session_key or "",
-        language=selectors.reader_language(),
+        language=asked or selectors.reader_language(),
         source=form.cleaned_data["source"],
         context=form.cleaned_data["context"],
     )
     if getattr(request, "htmx", False):
         return render(request, "knowledge/_solved.html", {"article": article})
-    messages.success(request, _("Thank you! We are glad the article helped."))
-    return redirect(article.public_path())
+    # Back to the page as it was read: in the language of its link.
+    with translation.override(asked or translation.get_language()):
+        messages.success(request, _("Thank you! We are glad the article helped."))
+    query = f"?{urlencode({'lang': asked})}" if asked else ""
+    return redirect(article.public_path() + query)

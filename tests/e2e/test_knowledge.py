@@ -117,3 +117,27 @@ def test_agent_inserts_an_article_link_into_a_reply(page: Page, live_server, art
         )
     )
     assert ticket.messages.count() == 0  # nothing was sent by the picker's Enter
+
+
+def test_help_centre_search_article_and_solved(page: Page, articles):
+    page.goto("/help/")
+    expect(page.get_by_role("heading", name="How can we help?")).to_be_visible()
+    results = page.locator("#results")
+    expect(results).to_contain_text("Reset your password")
+    expect(results).not_to_contain_text("Password policy for agents")
+    page.get_by_label("Search").fill("invoices")
+    expect(results).to_contain_text("1 article for “invoices”")
+    expect(results).not_to_contain_text("Reset your password")
+    expect(page).to_have_url(re.compile(r"/help/\?q=invoices"))
+    results.get_by_role("link", name="Questions about your invoice").click()
+    expect(page.get_by_role("heading", name="Questions about your invoice")).to_be_visible()
+    page.get_by_role("link", name="German").click()
+    expect(page.get_by_role("heading", name="Fragen zur Rechnung")).to_be_visible()
+    page.get_by_role("button", name="Das hat mein Problem gelöst").click()
+    expect(page.get_by_text("Danke! Schön, dass der Artikel geholfen hat.").first).to_be_visible()
+    deflection = Deflection.objects.get()
+    assert (deflection.article.slug, deflection.source, deflection.language) == (
+        "invoice-questions",
+        "article",
+        "de",
+    )
