@@ -37,3 +37,12 @@ def article_title(article: Article) -> str:
 @register.filter
 def reviewable_by(article: Article, user: Any) -> bool:
     return can_review(article, user)
+
+
+@register.simple_tag
+def link_language(ticket: Any) -> str:
+    """The language a reply's article links should have: the requester's (the customer the
+    reply goes to), else the page's. One query, only for a ticket with a requester."""
+    if ticket is not None and getattr(ticket, "requester_id", None):
+        return reader_language(ticket.requester.language)
+    return reader_language()

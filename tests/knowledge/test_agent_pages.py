@@ -17,6 +17,7 @@ from tests.factories import UserFactory
 from tests.knowledge.articles import make_article
 from tests.knowledge.articles import page_text as text
 from tickets import services as ticket_services
+from tickets.models import Contact, Customer
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +131,24 @@ def test_ticket_reply_box_has_the_picker(agent_client, agent, team_a):
     # Its inputs have no name: they never travel with the reply.
     picker = body[body.index("data-knowledge-picker") : body.index("knowledge-picker-results")]
     assert " name=" not in picker
+
+
+def test_picker_links_default_to_the_requester_language(agent_client, agent, team_a):
+    customer = Customer.objects.create(name="Acme")
+    contact = Contact.objects.create(customer=customer, email="k@acme.example", language="de")
+    ticket = ticket_services.ticket_create(
+        actor=agent,
+        data=ticket_services.NewTicket(
+            subject="Rechnung", description="x", team=team_a, requester=contact
+        ),
+    )
+    body = agent_client.get(ticket.get_absolute_url()).content.decode()
+    assert '<option value="de" selected>' in body
+    without = ticket_services.ticket_create(
+        actor=agent, data=ticket_services.NewTicket(subject="x", description="x", team=team_a)
+    )
+    body = agent_client.get(without.get_absolute_url()).content.decode()
+    assert '<option value="en" selected>' in body
 
 
 def test_picker_query_count(agent_client, agent, django_assert_max_num_queries):
