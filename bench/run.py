@@ -12,12 +12,15 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     full = ["--full"] if "--full" in sys.argv else []
     failures = 0
-    for script, args in (
+    # One line per benchmark (--full only where it means something).
+    scripts = [
         ("sla_clock.py", []),
         ("sweep.py", full),
         ("recompute.py", []),
         ("api.py", []),
-    ):
+        ("knowledge.py", []),
+    ]
+    for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)
         result = subprocess.run([sys.executable, str(HERE / script), *args], check=False)
         failures += result.returncode != 0

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "reporting",
     "demo",
     "api",
+    "knowledge",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,8 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("escalations/", include("escalation.urls")),
     path("notifications/", include("notifications.urls")),
+    # The knowledge base: /knowledge/ for agents, /help/ for everyone.
+    path("", include("knowledge.urls")),
     # The admin signs in through the same two-step login: same lock-out, same second factor.
     path(
         "admin/login/",

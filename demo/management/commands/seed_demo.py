@@ -12,9 +12,11 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from demo.knowledge import seed_articles
 from demo.organisation import Organisation, seed_organisation
 from demo.replay import TicketRun, describe, seed_tickets
 from escalation.models import Escalation
+from knowledge.models import Article
 from tickets.models import Customer, Message, SupportLevel, Team, Ticket, TicketEvent
 
 BAR_WIDTH = 30
@@ -91,6 +93,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         org = seed_organisation()
+        new_articles = seed_articles(fallback_owner=org.admin)
         self._last_bar = ""
         show_bar = options["verbosity"] >= 1 and options["tickets"] > 0
         # The history is played through the services and the engine; what it sends (emails,
@@ -109,6 +112,10 @@ class Command(BaseCommand):
             self.stderr.write("")
         if options["verbosity"] >= 1:
             self._summary(org, run, time.monotonic() - started)
+            self.stdout.write(
+                f"Knowledge base: {Article.objects.count()} articles (new {new_articles}), "
+                "public help pages at /help/"
+            )
 
     def _progress(self, done: int, total: int) -> None:
         filled = BAR_WIDTH * done // total
