@@ -191,7 +191,7 @@ def send_delivery(delivery: Delivery) -> None:
     subject, text, html = render(outbound, contact)
     sender = outbound.mailbox.address if outbound.mailbox else settings.DEFAULT_FROM_EMAIL
     headers = {
-        "Message-ID": outbound.ticket_message_id,
+        "Message-ID": outbound.message_id,
         "X-Auto-Response-Suppress": "All",
     }
     if outbound.in_reply_to:
