@@ -95,7 +95,7 @@ def _mail_owner() -> tuple[int, int]:
     return nobody.pw_uid, nobody.pw_gid
 
 
-def start(user: str = "desk", password: str = "secret") -> Dovecot:
+def start(user: str = "desk", password: str = "imap-test") -> Dovecot:  # noqa: S107
     """Start Dovecot; retries with another port when the chosen one was taken meanwhile."""
     last_log = ""
     for _attempt in range(3):

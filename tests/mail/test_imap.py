@@ -93,8 +93,9 @@ def test_an_out_of_office_reply_and_a_bounce_do_nothing(imap, mailbox):
     bounce = (
         b"From: MAILER-DAEMON@mx.kunde.example\r\nTo: support@desk.example\r\n"
         b"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn@mx.kunde.example>\r\n"
-        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"'
-        b"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
+        b"\r\n--B\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
         b"--B\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n--B--\r\n"
     )
     imap.append(bounce, "INBOX")

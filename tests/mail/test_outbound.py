@@ -149,7 +149,7 @@ class Sink:
     def __init__(self) -> None:
         self.envelopes: list = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         self.envelopes.append(envelope)
         return "250 OK"
 
