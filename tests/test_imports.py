@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PACKAGES = {"tickets", "sla", "escalation", "notifications", "reporting", "helpdesk", "mail"}
+PROJECT_PACKAGES = {
+    "tickets",
+    "sla",
+    "escalation",
+    "notifications",
+    "reporting",
+    "helpdesk",
+    "mail",
+}
 ABOVE_TICKETS = {"sla", "escalation", "notifications", "mail"}
 # Pages of the tickets app that show the SLA clocks, escalations and reply templates next to
 # the ticket: read-side composition in the entry points, not the domain. Exact: a module that
