@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from mail.models import CustomerDomain, InboundMail, Mailbox, OutboundMail, Participant
@@ -151,7 +152,8 @@ def _route(inbound: InboundMail, parsed: ParsedMail, *, now: datetime, release: 
         return Result(_AUTOMATIC_OUTCOMES[kind], detail={"header": header})
     if not parsed.sender:
         return Result(Outcome.FAILED, detail={"error_fields": ["from"]})
-    if Mailbox.objects.filter(address=parsed.sender).exists():
+    ours = set(Mailbox.objects.values_list("address", flat=True))
+    if parsed.sender in ours:
         return Result(Outcome.OWN)
     if not release:
         limited = _rate_limited(inbound, now)
@@ -165,7 +167,7 @@ def _route(inbound: InboundMail, parsed: ParsedMail, *, now: datetime, release: 
         return Result(Outcome.UNKNOWN_SENDER)
     return _write(
         Result(Outcome.CREATED, contact=contact),
-        lambda files: _open_ticket(mailbox, parsed, contact, files, now=now),
+        lambda files: _open_ticket(mailbox, parsed, contact, files, ours=ours, now=now),
         parsed,
     )
 
@@ -175,13 +177,21 @@ def _rate_limited(inbound: InboundMail, now: datetime) -> dict:
     sender, or to the mailbox, within its window. Every stored message counts, held and
     ignored ones too: a loop stays held for as long as it keeps mailing."""
     mailbox = inbound.mailbox
-    recent = InboundMail.objects.filter(
-        received_at__gt=now - timedelta(minutes=mailbox.limit_minutes), received_at__lte=now
-    ).exclude(pk=inbound.pk)
-    from_sender = recent.filter(sender=inbound.sender).count()
+    counts = (
+        InboundMail.objects.filter(
+            Q(sender=inbound.sender) | Q(mailbox=mailbox),
+            received_at__gt=now - timedelta(minutes=mailbox.limit_minutes),
+            received_at__lte=now,
+        )
+        .exclude(pk=inbound.pk)
+        .aggregate(
+            sender=Count("pk", filter=Q(sender=inbound.sender)),
+            mailbox=Count("pk", filter=Q(mailbox=mailbox)),
+        )
+    )
+    from_sender, to_mailbox = counts["sender"], counts["mailbox"]
     if from_sender >= mailbox.sender_limit:
         return {"limit": "sender", "count": from_sender, "minutes": mailbox.limit_minutes}
-    to_mailbox = recent.filter(mailbox=mailbox).count()
     if to_mailbox >= mailbox.mailbox_limit:
         return {"limit": "mailbox", "count": to_mailbox, "minutes": mailbox.limit_minutes}
     return {}
@@ -260,8 +270,8 @@ def _write(result: Result, write, parsed: ParsedMail) -> Result:  # type: ignore
     files = _files(parsed)
     for attempt in (files, []):
         try:
-            with transaction.atomic():
-                ticket, message = write(attempt)
+            # The ticket services roll back their own savepoint when they refuse.
+            ticket, message = write(attempt)
         except StaleRequest:
             return Result(
                 Outcome.FAILED, contact=result.contact, detail={"error_fields": ["intent"]}
@@ -288,6 +298,7 @@ def _open_ticket(
     contact: Contact,
     files: list[SimpleUploadedFile],
     *,
+    ours: set[str],
     now: datetime,
 ) -> tuple[Ticket, None]:
     ticket = ticket_create(
@@ -304,7 +315,7 @@ def _open_ticket(
         attachments=files,
         now=now,
     )
-    _add_participants(ticket, parsed, exclude={contact.email}, now=now)
+    _add_participants(ticket, parsed, exclude={contact.email, *ours}, now=now)
     return ticket, None
 
 
@@ -312,10 +323,12 @@ def _attachment_names(parsed: ParsedMail) -> str:
     return "\n".join(a.name for a in parsed.attachments)
 
 
-def _add_participants(ticket: Ticket, parsed: ParsedMail, *, exclude: set[str], now: datetime):  # type: ignore[no-untyped-def]
-    """The other people the mail went to (To and Cc, not our own mailboxes) take part."""
-    ours = set(Mailbox.objects.values_list("address", flat=True))
-    addresses = [a for a in (*parsed.to, *parsed.cc) if a not in ours and a not in exclude]
+def _add_participants(
+    ticket: Ticket, parsed: ParsedMail, *, exclude: set[str], now: datetime
+) -> None:
+    """The other people the mail went to (To and Cc, not `exclude`: the requester and our
+    own mailboxes) take part."""
+    addresses = [a for a in (*parsed.to, *parsed.cc) if a not in exclude]
     Participant.objects.bulk_create(
         [Participant(ticket=ticket, email=a, created_at=now) for a in addresses[:MAX_PARTICIPANTS]],
         ignore_conflicts=True,
