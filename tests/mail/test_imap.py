@@ -156,3 +156,11 @@ def test_a_failing_mailbox_is_recorded_and_does_not_stop_the_others(imap, mailbo
     assert results[mailbox.address].new == 1
     broken.refresh_from_db()
     assert "Login" in broken.last_poll_error or "AUTHENTICATIONFAILED" in broken.last_poll_error
+
+
+def test_the_beat_task_polls_the_mailboxes(imap, mailbox):
+    from mail.tasks import poll_mailboxes
+
+    imap.append(build_mail(message_id="<task@kunde.example>"), "INBOX")
+    assert poll_mailboxes() == {mailbox.address: {"fetched": 1, "new": 1}}
+    assert InboundMail.objects.get().outcome == Outcome.CREATED
