@@ -4,8 +4,6 @@ released)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -14,6 +12,7 @@ from django.utils.translation import ngettext
 
 from mail.models import CustomerDomain, InboundMail, Mailbox, OutboundMail, Participant
 from mail.services import mail_release
+from notifications.admin import ReadOnlyMixin
 from tickets.admin import TicketVisibleAdminMixin
 
 
@@ -57,16 +56,8 @@ class CustomerDomainAdmin(admin.ModelAdmin):
     autocomplete_fields = ("customer",)
 
 
-class ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(InboundMail)
-class InboundMailAdmin(TicketVisibleAdminMixin, ReadOnly, admin.ModelAdmin):
+class InboundMailAdmin(TicketVisibleAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("received_at", "sender", "subject", "mailbox", "outcome", "ticket")
     list_filter = ("outcome", "mailbox")
     list_select_related = ("mailbox", "ticket")
@@ -90,7 +81,7 @@ class InboundMailAdmin(TicketVisibleAdminMixin, ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(OutboundMail)
-class OutboundMailAdmin(TicketVisibleAdminMixin, ReadOnly, admin.ModelAdmin):
+class OutboundMailAdmin(TicketVisibleAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("created_at", "ticket", "kind", "message_id", "mailbox")
     list_filter = ("kind",)
     list_select_related = ("ticket", "mailbox")
