@@ -104,8 +104,8 @@ class Mailbox(models.Model):
         _("reopen window (days)"),
         default=7,
         help_text=_(
-            "A reply this many days after resolution reopens the ticket; later, or to a closed "
-            "ticket, it opens a follow-up ticket."
+            "A reply up to this many days after resolution reopens the ticket; later, or to a "
+            "closed ticket, it opens a follow-up ticket."
         ),
     )
     sender_limit = models.PositiveIntegerField(
