@@ -34,8 +34,8 @@ userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/home/%u
 }}
-service imap-login {{
-  inet_listener imap {{
+{unprivileged}service imap-login {{
+{login_chroot}  inet_listener imap {{
     address = 127.0.0.1
     port = {port}
   }}
@@ -95,6 +95,22 @@ def _mail_owner() -> tuple[int, int]:
     return nobody.pw_uid, nobody.pw_gid
 
 
+def _unprivileged() -> str:
+    """Settings for running Dovecot as an ordinary user (CI without root): its helper
+    processes run as that user instead of dovecot/dovenull."""
+    if os.getuid() == 0:
+        return ""
+    import grp
+
+    name = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    return (
+        f"default_internal_user = {name}\ndefault_internal_group = {group}\n"
+        f"default_login_user = {name}\n"
+        "service anvil {\n  chroot =\n}\n"
+    )
+
+
 def start(user: str = "desk", password: str = "imap-test") -> Dovecot:  # noqa: S107
     """Start Dovecot; retries with another port when the chosen one was taken meanwhile."""
     last_log = ""
@@ -110,7 +126,17 @@ def start(user: str = "desk", password: str = "imap-test") -> Dovecot:  # noqa: 
         (root / "passwd").write_text(f"{user}:{{PLAIN}}{password}\n")
         port = _free_port()
         conf = root / "dovecot.conf"
-        conf.write_text(CONFIG.format(root=root, port=port, uid=uid, gid=gid))
+        conf.write_text(
+            CONFIG.format(
+                root=root,
+                port=port,
+                uid=uid,
+                gid=gid,
+                unprivileged=_unprivileged(),
+                # chroot needs root: an ordinary user's login process stays where it is.
+                login_chroot="" if os.getuid() == 0 else "  chroot =\n",
+            )
+        )
         process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
