@@ -66,6 +66,9 @@ class InboundMailAdmin(TicketVisibleAdminMixin, ReadOnlyMixin, admin.ModelAdmin)
     exclude = ("raw",)
     actions = ["release"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InboundMail]:
+        return super().get_queryset(request).defer("raw")
+
     @admin.action(description=_("Release the held mail (process it again, without limits)"))
     def release(self, request: HttpRequest, queryset: QuerySet[InboundMail]) -> None:
         released = 0

@@ -49,6 +49,7 @@ def mailbox_for(ticket: Ticket) -> Mailbox | None:
     an active mailbox of the ticket's team, else any active mailbox."""
     last = (
         InboundMail.objects.filter(ticket=ticket, mailbox__is_active=True)
+        .defer("raw")
         .order_by("-received_at", "-pk")
         .select_related("mailbox")
         .first()

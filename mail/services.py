@@ -79,7 +79,7 @@ def mail_store(
         with transaction.atomic():
             row.save(force_insert=True)
     except IntegrityError:
-        return InboundMail.objects.get(message_id=parsed.message_id), False
+        return InboundMail.objects.defer("raw").get(message_id=parsed.message_id), False
     return row, True
 
 
@@ -114,6 +114,7 @@ def mail_process(
     now = now or timezone.now()
     inbound = (
         InboundMail.objects.select_for_update(of=("self",))
+        .defer("raw")  # read only when the caller did not parse it already
         .select_related("mailbox__team")
         .get(pk=inbound_id)
     )
@@ -142,7 +143,7 @@ def mail_release(*, inbound_id: int, now: datetime | None = None) -> InboundMail
     )
     if held.update(outcome=Outcome.PENDING):
         return mail_process(inbound_id=inbound_id, now=now, release=True)
-    return InboundMail.objects.get(pk=inbound_id)
+    return InboundMail.objects.defer("raw").get(pk=inbound_id)
 
 
 def _route(inbound: InboundMail, parsed: ParsedMail, *, now: datetime, release: bool) -> Result:
