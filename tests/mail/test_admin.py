@@ -77,3 +77,18 @@ def test_release_action_processes_held_mail(client, admin_user, mailbox):
 
 def test_poll_task_without_imap_mailboxes_does_nothing(mailbox):
     assert poll_mailboxes() == {}
+
+
+def test_a_customer_delivery_shows_in_the_outbox_admin(client, admin_user, mailbox, agent):
+    from notifications.models import Delivery
+    from tickets.services import ticket_reply
+
+    mail, _ = mail_receive(mailbox=mailbox, raw=build_mail())
+    ticket_reply(ticket=mail.ticket, actor=agent, body="Hallo")
+    delivery = Delivery.objects.get(kind="mail.reply")
+    client.force_login(admin_user)
+    listing = client.get(reverse("admin:notifications_delivery_changelist"))
+    assert listing.status_code == 200
+    assert "max@kunde.example" in listing.content.decode()
+    page = client.get(reverse("admin:notifications_delivery_change", args=[delivery.pk]))
+    assert page.status_code == 200
