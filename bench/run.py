@@ -19,6 +19,7 @@ def main() -> int:
         ("recompute.py", []),
         ("api.py", []),
         ("knowledge.py", []),
+        ("mail.py", []),
     ]
     for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)

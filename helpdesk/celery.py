@@ -27,4 +27,7 @@ app.conf.beat_schedule = {
     # worker lost) or whose retry is due are queued again, each row once; emails held for
     # the recipient's business hours go out as one digest when the hours begin.
     "notifications-relay": {"task": "notifications.tasks.relay_deliveries", "schedule": 60.0},
+    # Inbound email: every active mailbox with an IMAP host is polled (imap-tools) for unseen
+    # messages; each is stored raw and processed once (its Message-ID is unique).
+    "mail-poll": {"task": "mail.tasks.poll_mailboxes", "schedule": 60.0},
 }

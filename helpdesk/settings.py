@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "demo",
     "api",
     "knowledge",
+    "mail",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,11 @@ EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="helpdesk@localhost")
+# Inbound email (mail/): the largest raw message accepted (the endpoint answers 413 above it),
+# and how many messages one IMAP poll of a mailbox takes at most.
+MAIL_MAX_BYTES = env.int("MAIL_MAX_BYTES", default=25 * 1024 * 1024)
+MAIL_POLL_BATCH = env.int("MAIL_POLL_BATCH", default=200)
+MAIL_IMAP_TIMEOUT = env.int("MAIL_IMAP_TIMEOUT", default=30)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery: Redis when REDIS_URL is set; otherwise kombu's filesystem transport, which needs no

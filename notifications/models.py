@@ -390,6 +390,16 @@ class Delivery(models.Model):
         related_name="+",
         verbose_name=_("recipient"),
     )
+    # A customer's contact, for the emails the mail app sends to customers (a reply, the
+    # resolution notice); `user` is for staff.
+    contact = models.ForeignKey(
+        "tickets.Contact",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("contact"),
+    )
     endpoint = models.ForeignKey(
         WebhookEndpoint,
         on_delete=models.CASCADE,
@@ -454,6 +464,7 @@ class Delivery(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(channel="email", user__isnull=False))
+                | Q(channel="email", contact__isnull=False)
                 | Q(channel="webhook", endpoint__isnull=False),
                 name="delivery_has_target",
             ),
@@ -474,6 +485,8 @@ class Delivery(models.Model):
     def target_label(self) -> str:
         if self.channel == self.Channel.WEBHOOK:
             return str(self.endpoint) if self.endpoint_id else "?"
+        if self.contact_id:
+            return str(self.contact)
         return str(self.user) if self.user_id else "?"
 
 

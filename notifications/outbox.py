@@ -246,9 +246,20 @@ def _attempt(delivery: Delivery, now: dt.datetime) -> AttemptResult:
     return _attempt_email(delivery)
 
 
+EmailSender = Callable[[Delivery], None]
+_email_senders: dict[str, EmailSender] = {}
+
+
+def register_email_sender(kind: str, sender: EmailSender) -> None:
+    """Send email deliveries of `kind` with `sender` instead of `email.send` (e.g. the mail
+    app's customer emails, which go to a contact rather than a user). `sender` raises
+    `email.Undeliverable` when there is nobody to send to, else the backend's error."""
+    _email_senders[kind] = sender
+
+
 def _attempt_email(delivery: Delivery) -> AttemptResult:
     try:
-        email.send(delivery)
+        _email_senders.get(delivery.kind, email.send)(delivery)
     except email.Undeliverable as exc:
         return AttemptResult(ok=False, error=str(exc), cancel=True)
     except smtplib.SMTPRecipientsRefused as exc:

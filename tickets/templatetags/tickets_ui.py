@@ -474,6 +474,17 @@ def describe_event(event: TicketEvent) -> EventView:
         )
         return EventView(text, reason=reason)
 
+    if kind == k.FOLLOW_UP:
+        if p.get("follow_up_of"):
+            return EventView(
+                _("Opened as a follow-up of %(reference)s: the customer wrote after it was done.")
+                % {"reference": p["follow_up_of"]}
+            )
+        return EventView(
+            _("The customer wrote after this ticket was done: follow-up ticket %(reference)s.")
+            % {"reference": p.get("follow_up") or ""}
+        )
+
     # Kinds recorded elsewhere: a sentence per kind; their payload is for the audit trail.
     with_actor = {
         k.REPLIED: _("Public reply by %(actor)s."),
