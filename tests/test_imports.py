@@ -12,14 +12,30 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PACKAGES = {"tickets", "sla", "escalation", "notifications", "reporting", "helpdesk"}
+PROJECT_PACKAGES = {
+    "tickets",
+    "sla",
+    "escalation",
+    "notifications",
+    "reporting",
+    "dashboard",
+    "helpdesk",
+}
 ABOVE_TICKETS = {"sla", "escalation", "notifications"}
 # Pages of the tickets app that show the SLA clocks, escalations and reply templates next to
 # the ticket: read-side composition in the entry points, not the domain. Exact: a module that
 # starts importing upwards fails, and one that stops must leave this list.
 TICKETS_PAGES = {"tickets/selectors.py", "tickets/views.py", "tickets/templatetags/tickets_ui.py"}
 # Checked for private-name imports; escalation/ joins once its restructuring has landed.
-PRIVATE_NAME_PACKAGES = ["tickets", "sla", "escalation", "notifications", "helpdesk"]
+PRIVATE_NAME_PACKAGES = [
+    "tickets",
+    "sla",
+    "escalation",
+    "notifications",
+    "reporting",
+    "dashboard",
+    "helpdesk",
+]
 
 
 def modules(package: str) -> list[Path]:
