@@ -84,7 +84,9 @@ def escalated(desk, subject: str) -> Escalation:
 
 
 def test_escalation_appears_live_and_is_acknowledged_on_the_dashboard(
-    page: Page, lead_page, chain_desk
+    page: Page,
+    lead_page,
+    chain_desk,  # noqa: F811 - the fixture imported above
 ):
     lead = lead_page()
     open_dashboard(lead)
@@ -145,7 +147,7 @@ def test_escalation_appears_live_and_is_acknowledged_on_the_dashboard(
         assert kind in kinds
 
 
-def test_a_ticket_moves_from_at_risk_to_breached_without_reload(lead_page, chain_desk):
+def test_a_ticket_moves_from_at_risk_to_breached_without_reload(lead_page, chain_desk):  # noqa: F811
     now = timezone.now()
     hour = dt.timedelta(hours=1)
     ticket = TicketFactory(
@@ -182,7 +184,7 @@ def test_a_ticket_moves_from_at_risk_to_breached_without_reload(lead_page, chain
     expect(lead.locator("#dashboard-stale")).to_be_hidden(timeout=LIVE)
 
 
-def test_bulk_acknowledge_and_a_stale_acknowledge(lead_page, chain_desk):
+def test_bulk_acknowledge_and_a_stale_acknowledge(lead_page, chain_desk):  # noqa: F811
     rows = [escalated(chain_desk, f"Store {n} offline") for n in range(4)]
     lead = lead_page()
     open_dashboard(lead)
@@ -214,7 +216,7 @@ def test_bulk_acknowledge_and_a_stale_acknowledge(lead_page, chain_desk):
 
 
 @pytest.mark.parametrize("width", [1400, 390])
-def test_dashboard_layouts(lead_page, chain_desk, width):
+def test_dashboard_layouts(lead_page, chain_desk, width):  # noqa: F811
     for n in range(3):
         escalated(
             chain_desk, f"A rather long subject for store number {n} that must wrap on a phone"
