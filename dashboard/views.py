@@ -11,7 +11,7 @@ JavaScript every action posts a plain form and comes back to the dashboard (post
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -38,14 +38,8 @@ from tickets import services as ticket_services
 from tickets.forms import add_service_error
 from tickets.models import Ticket
 from tickets.selectors import ticket_for_user, ticket_timeline
+from tickets.views import REFUSALS, expected_version
 
-# What a service refuses rather than a form error: a message and 403 or 409.
-REFUSALS = (
-    PermissionDenied,
-    TransitionNotAllowed,
-    ConcurrentTransition,
-    ticket_services.StaleRequest,
-)
 FRAGMENTS = ("needs", "late", "load")
 
 
@@ -369,49 +363,60 @@ def _panel_answer(request: HttpRequest, ticket: Ticket, exc: Exception) -> HttpR
 
 
 def _version(request: HttpRequest) -> int | None:
-    raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    """The ticket version the form was made from (`tickets.views.expected_version`)."""
+    return expected_version(request)
 
 
-@login_required
-@require_POST
-def reassign(request: HttpRequest, reference: str) -> HttpResponse:
-    _require_agent(request)
-    ticket = _ticket_or_404(request, reference)
-    form = ReassignForm(request.POST, ticket=ticket)
+def _act(
+    request: HttpRequest,
+    ticket: Ticket,
+    *,
+    form: Any,
+    form_name: str,
+    perform: Callable[[dict[str, Any]], str],
+) -> HttpResponse:
+    """One action of the panel: a valid form runs `perform` (the service call, returning the
+    sentence to show); a refusal is a message with 403/409; a form error the panel again, 422."""
     if form.is_valid():
-        assignee = form.cleaned_data["assignee"]
         try:
-            ticket_services.ticket_assign(
-                ticket=ticket,
-                actor=request.user,
-                assignee=assignee,
-                expected_version=_version(request),
-            )
+            text = perform(form.cleaned_data)
         except REFUSALS as exc:
             return _panel_answer(request, ticket, exc)
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
-            if assignee is None:
-                text = _("%(reference)s is no longer assigned.")
-            else:
-                text = _("%(reference)s is now assigned to %(name)s.")
-            return _answer(
-                request,
-                done=[
-                    text % {"reference": reference, "name": ticket_services.user_label(assignee)}
-                ],
-                refused=[],
-            )
+            return _answer(request, done=[text], refused=[])
     return _answer(
         request,
         done=[],
         refused=[],
         status=422,
         panel="dashboard/_actions.html",
-        panel_context=_panel_context(request, ticket, reassign_form=form),
+        panel_context=_panel_context(request, ticket, **{form_name: form}),
     )
+
+
+@login_required
+@require_POST
+def reassign(request: HttpRequest, reference: str) -> HttpResponse:
+    """Give the ticket to another member of its team, or to nobody."""
+    _require_agent(request)
+    ticket = _ticket_or_404(request, reference)
+
+    def perform(data: dict[str, Any]) -> str:
+        assignee = data["assignee"]
+        ticket_services.ticket_assign(
+            ticket=ticket, actor=request.user, assignee=assignee, expected_version=_version(request)
+        )
+        if assignee is None:
+            return _("%(reference)s is no longer assigned.") % {"reference": reference}
+        return _("%(reference)s is now assigned to %(name)s.") % {
+            "reference": reference,
+            "name": ticket_services.user_label(assignee),
+        }
+
+    form = ReassignForm(request.POST, ticket=ticket)
+    return _act(request, ticket, form=form, form_name="reassign_form", perform=perform)
 
 
 @login_required
@@ -421,79 +426,53 @@ def escalate(request: HttpRequest, reference: str) -> HttpResponse:
     _require_agent(request)
     ticket = _ticket_or_404(request, reference)
     form = EscalateForm(request.POST, ticket=ticket)
-    if form.is_valid():
-        try:
-            escalation = escalation_services.escalation_raise(
-                ticket=ticket,
-                actor=request.user,
-                kind=form.cleaned_data["kind"],
-                package=form.package(),
-                to_team=form.target(),
-                reason=form.cleaned_data["reason"],
-                expected_version=_version(request),
-            )
-        except REFUSALS as exc:
-            return _panel_answer(request, ticket, exc)
-        except ValidationError as exc:
-            add_service_error(form, exc)
-        else:
-            text = _("%(reference)s has been escalated to %(team)s (%(level)s).") % {
-                "reference": reference,
-                "team": escalation.to_team.name,
-                "level": escalation.to_level.display_name,
-            }
-            return _answer(request, done=[text], refused=[])
-    return _answer(
-        request,
-        done=[],
-        refused=[],
-        status=422,
-        panel="dashboard/_actions.html",
-        panel_context=_panel_context(request, ticket, escalate_form=form),
-    )
+
+    def perform(data: dict[str, Any]) -> str:
+        escalation = escalation_services.escalation_raise(
+            ticket=ticket,
+            actor=request.user,
+            kind=data["kind"],
+            package=form.package(),
+            to_team=form.target(),
+            reason=data["reason"],
+            expected_version=_version(request),
+        )
+        return _("%(reference)s has been escalated to %(team)s (%(level)s).") % {
+            "reference": reference,
+            "team": escalation.to_team.name,
+            "level": escalation.to_level.display_name,
+        }
+
+    return _act(request, ticket, form=form, form_name="escalate_form", perform=perform)
 
 
 @login_required
 @require_POST
 def deescalate(request: HttpRequest, reference: str) -> HttpResponse:
-    """Hand the ticket back down with a reason (the lead of its team, or an admin)."""
+    """Hand the ticket back down with a reason (the lead of its team, or an admin). A double
+    submit is told what the first one did before the right is checked (the first hand-back
+    took the lead's right away), as on the ticket page."""
     _require_agent(request)
     ticket = _ticket_or_404(request, reference)
     try:
         ticket_services.expect_version(ticket, _version(request), request.user)
-    except ticket_services.StaleRequest as exc:
+        if not escalation_services.can_deescalate(ticket, request.user):
+            raise PermissionDenied(_("Only the lead of the current team can de-escalate."))
+    except REFUSALS as exc:
         return _panel_answer(request, ticket, exc)
-    if not escalation_services.can_deescalate(ticket, request.user):
-        return _panel_answer(
-            request,
-            ticket,
-            PermissionDenied(_("Only the lead of the current team can de-escalate.")),
+
+    def perform(data: dict[str, Any]) -> str:
+        escalation = escalation_services.escalation_deescalate(
+            ticket=ticket,
+            actor=request.user,
+            to_team=data["to_team"],
+            reason=data["reason"],
+            expected_version=_version(request),
         )
+        return _("%(reference)s has been handed back to %(team)s.") % {
+            "reference": reference,
+            "team": escalation.to_team.name,
+        }
+
     form = DeescalateForm(request.POST, targets=escalation_services.deescalation_targets(ticket))
-    if form.is_valid():
-        try:
-            escalation = escalation_services.escalation_deescalate(
-                ticket=ticket,
-                actor=request.user,
-                to_team=form.cleaned_data["to_team"],
-                reason=form.cleaned_data["reason"],
-                expected_version=_version(request),
-            )
-        except REFUSALS as exc:
-            return _panel_answer(request, ticket, exc)
-        except ValidationError as exc:
-            add_service_error(form, exc)
-        else:
-            text = _("%(reference)s has been handed back to %(team)s.") % {
-                "reference": reference,
-                "team": escalation.to_team.name,
-            }
-            return _answer(request, done=[text], refused=[])
-    return _answer(
-        request,
-        done=[],
-        refused=[],
-        status=422,
-        panel="dashboard/_actions.html",
-        panel_context=_panel_context(request, ticket, deescalate_form=form),
-    )
+    return _act(request, ticket, form=form, form_name="deescalate_form", perform=perform)
