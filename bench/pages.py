@@ -176,14 +176,26 @@ def measure(client, url: str, runs: int) -> tuple[float, float, int]:
     return statistics.median(times), p95, counter.count
 
 
-def run(total: int, runs: int) -> list[tuple[str, str, float, float, int]]:
+def reused() -> dict[str, object]:
+    """What `seed` returned, read back from the data set of an earlier run."""
+    from django.contrib.auth import get_user_model
+
+    from tickets.models import Team
+
+    users = get_user_model().objects.in_bulk(["admin", "lead"], field_name="username")
+    team = Team.objects.get(name="Experts 0")
+    return {"admin": users["admin"], "lead": users["lead"], "team": team, "level": team.level}
+
+
+def run(total: int, runs: int, *, reuse: bool = False) -> list[tuple[str, str, float, float, int]]:
     from django.test import Client
     from django.utils import timezone
 
     now = timezone.now()
     start = time.perf_counter()
-    seeded = seed(total, now)
-    print(f"seeded {total:,} tickets in {time.perf_counter() - start:.1f} s", flush=True)
+    seeded = reused() if reuse else seed(total, now)
+    if not reuse:
+        print(f"seeded {total:,} tickets in {time.perf_counter() - start:.1f} s", flush=True)
     team, level = seeded["team"].pk, seeded["level"].pk
     pages = [
         ("dashboard", "/dashboard/"),
@@ -213,16 +225,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the data set of the last run again"
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_PAGES_DATABASE_URL", DEFAULT_URL)
-    recreate_database(url)
+    if not args.reuse:
+        recreate_database(url)
     setup_django(url)
     from django.core.management import call_command
     from django.db import connection
 
     connection.close()
     call_command("migrate", verbosity=0)
-    results = run(args.tickets, args.runs)
+    results = run(args.tickets, args.runs, reuse=args.reuse)
     connection.close()
     print(
         f"\nDashboard and ticket list, {args.tickets:,} tickets on PostgreSQL "

@@ -18,14 +18,23 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, DateTimeField, F, Q, QuerySet, Value
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from escalation.models import Escalation
 from sla.clock import business_time_between
 from sla.services import calendar_spec
-from tickets.models import Customer, Service, SupportLevel, Team, Ticket, agent_teams
+from tickets.models import (
+    SLA_ATTENTION_AT,
+    SLA_FLAGGED,
+    Customer,
+    Service,
+    SupportLevel,
+    Team,
+    Ticket,
+    agent_teams,
+)
 from tickets.selectors import NO_DEADLINE, SLA_DUE
 
 # Each list on the dashboard shows at most this many rows, the most urgent first; the counts
@@ -75,9 +84,28 @@ def dashboard_tickets(
     return filters.narrow(tickets)
 
 
+def escalations_of(tickets: QuerySet[Ticket]) -> QuerySet[Escalation]:
+    """Escalations (up or across, not hand-backs) of `tickets`. A correlated EXISTS rather than
+    `ticket__in`: the database looks up each escalation's ticket by its key instead of reading
+    every visible ticket first — the escalations are few, the tickets many."""
+    return Escalation.objects.filter(Exists(tickets.filter(pk=OuterRef("ticket_id")))).exclude(
+        kind=Escalation.Kind.DE_ESCALATION
+    )
+
+
 # --- Lateness as SQL ---------------------------------------------------------------------------
 
 _FIRST_RESPONSE_LIVE = Q(first_responded_at__isnull=True, first_response_due_at__isnull=False)
+
+
+def sla_candidates(tickets: QuerySet[Ticket], now: dt.datetime) -> QuerySet[Ticket]:
+    """`tickets` narrowed to those that can be at risk or breached at `now`: their first SLA
+    instant has passed, or a warning or breach is on record. Implied by `at_risk_q` and
+    `breached_q`, and served by two partial indexes, so the exact conditions are checked on a
+    few thousand candidates instead of every active ticket."""
+    return tickets.alias(sla_attention_at=SLA_ATTENTION_AT).filter(
+        Q(status__in=Ticket.ACTIVE_STATUSES) & (Q(sla_attention_at__lte=now) | SLA_FLAGGED)
+    )
 
 
 def breached_q(now: dt.datetime) -> Q:
@@ -183,9 +211,7 @@ def needs_human(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datet
     ones are on top) with what the user may do about them, and tickets whose next status
     update is overdue. Five queries (and the pinned sources' own)."""
     tickets = dashboard_tickets(user, filters).filter(status__in=Ticket.ACTIVE_STATUSES)
-    raised = Escalation.objects.filter(
-        status=Escalation.Status.RAISED, ticket__in=tickets.values("pk")
-    ).exclude(kind=Escalation.Kind.DE_ESCALATION)
+    raised = escalations_of(tickets).filter(status=Escalation.Status.RAISED)
     totals = raised.aggregate(total=Count("pk"), overdue=Count("pk", filter=Q(ack_due_at__lt=now)))
     rows = list(
         raised.select_related("ticket", "from_team", "to_team", "to_level")
@@ -278,30 +304,35 @@ def _business_left(ticket: Ticket, due: dt.datetime, now: dt.datetime) -> dt.tim
 
 def lateness(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime) -> Lateness:
     """Tickets past a warning but not breached (the soonest deadline first) and breached
-    tickets (the longest breached first). Four queries, plus two per business calendar the
-    first time it is read on a day."""
-    tickets = dashboard_tickets(user, filters)
-    related = ("team", "level", "assignee", "customer", "sla_policy__calendar")
+    tickets (the longest breached first). Three queries (the rows of each, both counts in
+    one), plus two per business calendar the first time it is read on a day."""
+    tickets = sla_candidates(dashboard_tickets(user, filters), now)
+    related = ("team", "level", "assignee")
     risky = tickets.filter(at_risk_q(now))
     risky_rows = list(
-        risky.select_related(*related)
+        risky.select_related(*related, "sla_policy__calendar")
+        .defer(*UNSHOWN)
         .annotate(sla_due=SLA_DUE)
         .order_by("sla_due", "pk")[:LIST_LIMIT]
     )
     broken = tickets.filter(breached_q(now))
     broken_rows = list(
         broken.select_related(*related)
+        .defer(*UNSHOWN)
         .annotate(first_breach=FIRST_BREACH)
         .order_by("first_breach", "pk")[:LIST_LIMIT]
+    )
+    totals = tickets.aggregate(
+        at_risk=Count("pk", filter=at_risk_q(now)), breached=Count("pk", filter=breached_q(now))
     )
     return Lateness(
         at_risk=[
             LateRow(t, t.sla_due, business_left=_business_left(t, t.sla_due, now))
             for t in risky_rows
         ],
-        at_risk_total=risky.count(),
+        at_risk_total=totals["at_risk"],
         breached=[LateRow(t, None, breached_at=t.first_breach) for t in broken_rows],
-        breached_total=broken.count(),
+        breached_total=totals["breached"],
     )
 
 
@@ -349,22 +380,21 @@ def local_midnight(now: dt.datetime) -> dt.datetime:
 
 def load(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime) -> Load:
     """Open tickets, escalated in today, at risk, breached, unassigned and unacknowledged per
-    level and per team; open and at-risk per agent. Five queries: tickets grouped by team and
-    level, escalations grouped by receiving team and level, tickets grouped by assignee, and
-    the names of the teams, levels and agents that appear."""
+    level and per team; open and at-risk per agent. Five queries: the active tickets grouped
+    by team, level and assignee (one scan; the levels, teams and agents are sums of its rows),
+    escalations grouped by receiving team and level, and the names of the teams, levels and
+    agents that appear."""
     tickets = dashboard_tickets(user, filters)
     active = tickets.filter(status__in=Ticket.ACTIVE_STATUSES)
     risk, breach = at_risk_q(now), breached_q(now)
-    per_team = active.values("team_id", "level_id").annotate(
+    grouped = active.values("team_id", "level_id", "assignee_id").annotate(
         open=Count("pk"),
         at_risk=Count("pk", filter=risk),
         breached=Count("pk", filter=breach),
-        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
     )
     since = local_midnight(now)
     per_escalation = (
-        Escalation.objects.filter(ticket__in=tickets.values("pk"))
-        .exclude(kind=Escalation.Kind.DE_ESCALATION)
+        escalations_of(tickets)
         .filter(Q(raised_at__gte=since) | Q(status=Escalation.Status.RAISED))
         .values("to_team_id", "to_level_id")
         .annotate(
@@ -379,10 +409,18 @@ def load(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime) ->
         )
     )
     cells: dict[tuple[int, int], LoadRow] = defaultdict(lambda: LoadRow("", ""))
-    for row in per_team.order_by():
+    per_agent: dict[int, LoadRow] = {}
+    for row in grouped.order_by():
         cell = cells[(row["team_id"], row["level_id"])]
-        cell.open, cell.at_risk = row["open"], row["at_risk"]
-        cell.breached, cell.unassigned = row["breached"], row["unassigned"]
+        cell.open += row["open"]
+        cell.at_risk += row["at_risk"]
+        cell.breached += row["breached"]
+        if row["assignee_id"] is None:
+            cell.unassigned += row["open"]
+        else:
+            agent = per_agent.setdefault(row["assignee_id"], LoadRow("", ""))
+            agent.open += row["open"]
+            agent.at_risk += row["at_risk"]
     for row in per_escalation.order_by():
         cell = cells[(row["to_team_id"], row["to_level_id"])]
         cell.escalated_today = row["escalated_today"]
@@ -400,23 +438,12 @@ def load(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime) ->
             level_id, LoadRow(levels[level_id].display_name, f"level-{level_id}")
         ).add(cell)
         total.add(cell)
-    per_agent = (
-        active.filter(assignee__isnull=False)
-        .values("assignee_id")
-        .annotate(open=Count("pk"), at_risk=Count("pk", filter=risk))
-        .order_by()
-    )
-    agent_counts = {row["assignee_id"]: row for row in per_agent}
-    people = get_user_model().objects.filter(pk__in=agent_counts).in_bulk()
-    agents = [
-        LoadRow(
-            people[pk].get_full_name() or people[pk].get_username(),
-            f"agent-{pk}",
-            open=row["open"],
-            at_risk=row["at_risk"],
-        )
-        for pk, row in agent_counts.items()
-    ]
+    people = get_user_model().objects.filter(pk__in=per_agent).in_bulk()
+    agents = []
+    for pk, row in per_agent.items():
+        row.label = people[pk].get_full_name() or people[pk].get_username()
+        row.key = f"agent-{pk}"
+        agents.append(row)
     return Load(
         levels=[level_rows[pk] for pk in sorted(level_rows, key=lambda pk: levels[pk].rank)],
         teams=[

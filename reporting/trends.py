@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet
+from django.db.models import Aggregate, Count, Exists, F, FloatField, OuterRef, Q, QuerySet
 from django.db.models.functions import Extract, TruncDate
 
 from escalation.models import Escalation
@@ -74,7 +74,9 @@ def window(
 
 
 def _escalations(tickets: QuerySet[Ticket]) -> QuerySet[Escalation]:
-    return Escalation.objects.filter(ticket__in=tickets.values("pk")).exclude(
+    """Escalations (not hand-backs) of `tickets`, through a correlated EXISTS: each
+    escalation's ticket is looked up by key, not every ticket read first."""
+    return Escalation.objects.filter(Exists(tickets.filter(pk=OuterRef("ticket_id")))).exclude(
         kind=Escalation.Kind.DE_ESCALATION
     )
 
