@@ -227,7 +227,7 @@ def needs_human(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datet
         for e in rows
     ]
     offer_acknowledgement(user, waiting)
-    late_update = tickets.filter(next_update_due_at__lte=now)
+    late_update = sla_candidates(tickets, now).filter(next_update_due_at__lte=now)
     update_rows = list(
         late_update.select_related("team", "level", "assignee")
         .defer(*UNSHOWN)
