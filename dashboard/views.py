@@ -13,12 +13,13 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -54,10 +55,15 @@ def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, selectors.Dashb
     return form, form.filters()
 
 
+def filter_query(params: QueryDict) -> str:
+    """The dashboard's filters among `params` as a query string (encoded, other keys and
+    empty values left out), for links, polling and the way back after an action."""
+    keep = {k: v for k, v in params.items() if k in DashboardFilterForm.base_fields and v}
+    return urlencode(sorted(keep.items()))
+
+
 def _query(request: HttpRequest) -> str:
-    """The filters of the current view as a query string, for links and polling."""
-    keep = {k: v for k, v in request.GET.items() if k in DashboardFilterForm.base_fields and v}
-    return "&".join(f"{k}={v}" for k, v in sorted(keep.items()))
+    return filter_query(request.GET)
 
 
 def _fragment_context(
@@ -177,9 +183,10 @@ def trend_csv(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _dashboard_url(request: HttpRequest) -> str:
-    query = request.POST.get("query", "")
+    """The dashboard with the filters the action was made from (only those, re-encoded)."""
+    query = filter_query(QueryDict(request.POST.get("query", "")))
     url = reverse("dashboard:index")
-    return f"{url}?{query}" if query and "\n" not in query else url
+    return f"{url}?{query}" if query else url
 
 
 def _answer(
@@ -311,7 +318,7 @@ def _panel_context(request: HttpRequest, ticket: Ticket, **bound: Any) -> dict[s
     user = request.user
     context: dict[str, Any] = {
         "ticket": ticket,
-        "query": request.GET.get("query") or request.POST.get("query", ""),
+        "query": filter_query(QueryDict(request.GET.get("query") or request.POST.get("query", ""))),
     }
     if not ticket.is_active:
         return context

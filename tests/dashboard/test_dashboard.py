@@ -559,3 +559,15 @@ def test_whole_page_queries_stay_flat(chain, django_assert_max_num_queries):
         if i % 2:
             esc.escalation_acknowledge(escalation=e, actor=chain.agents[1])
     assert render() == few
+
+
+def test_the_way_back_keeps_only_the_filters(chain):
+    escalation = escalate(chain, new_ticket(chain))
+    version = Ticket.objects.get().version
+    response = ack(
+        client_for(chain.leads[1]),
+        f"{escalation.pk}:{version}",
+        htmx=False,
+        query="tier=enterprise&next=//evil.example&priority=1 2",
+    )
+    assert response["Location"] == reverse("dashboard:index") + "?priority=1+2&tier=enterprise"
