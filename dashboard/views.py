@@ -11,19 +11,23 @@ JavaScript every action posts a plain form and comes back to the dashboard (post
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -37,7 +41,7 @@ from escalation.models import Escalation
 from reporting import trends
 from tickets import services as ticket_services
 from tickets.forms import add_service_error
-from tickets.models import Ticket
+from tickets.models import Ticket, agent_teams
 from tickets.selectors import ticket_for_user, ticket_timeline
 from tickets.views import REFUSALS, expected_version
 
@@ -110,19 +114,38 @@ def fragment(request: HttpRequest, name: str) -> HttpResponse:
 # --- Trends -------------------------------------------------------------------------------------
 
 
+logger = logging.getLogger(__name__)
+
+# Trends change by the day; the page reads them from the cache for this long (seconds; 0: off).
+TRENDS_CACHE_SECONDS = 300
+
+
 def _trends(request: HttpRequest, filters: selectors.DashboardFilters) -> dict[str, Any]:
-    tickets = selectors.dashboard_tickets(request.user, filters)
+    """The three trends of the last 30 days, for the user's scope and filters. Cached for
+    `DASHBOARD_TRENDS_CACHE_SECONDS` (default five minutes) per scope (all tickets, or the
+    user's teams), filters, day and language, so that opening the page again does not count
+    30 days of history again."""
+    seconds = getattr(settings, "DASHBOARD_TRENDS_CACHE_SECONDS", TRENDS_CACHE_SECONDS)
     today = timezone.localdate()
+    user = request.user
+    if selectors.sees_everything(user):
+        scope = "all"
+    else:
+        scope = ",".join(str(pk) for pk in sorted(agent_teams(user).values_list("pk", flat=True)))
+    key = f"dashboard:trends:{scope}:{filter_query(request.GET)}:{today}:{get_language()}"
+    cached = _cache_call(cache.get, key) if seconds else None
+    if cached is not None:
+        return cached
+    tickets = selectors.dashboard_tickets(user, filters)
     per_level = trends.escalations_per_level(tickets, last_day=today)
     compliance = trends.sla_compliance(tickets, last_day=today)
     tta = trends.median_time_to_acknowledge(tickets, last_day=today)
-    days = [row.day.isoformat() for row in compliance]
-    return {
+    data = {
         "per_level": per_level,
         "compliance": compliance,
         "tta": tta,
         "chart_data": {
-            "days": days,
+            "days": [row.day.isoformat() for row in compliance],
             "per_level": [
                 {"label": label, "values": [row.values[key] for row in per_level.rows]}
                 for key, label in per_level.columns
@@ -131,6 +154,19 @@ def _trends(request: HttpRequest, filters: selectors.DashboardFilters) -> dict[s
             "tta": [row.values["minutes"] for row in tta],
         },
     }
+    if seconds:
+        _cache_call(cache.set, key, data, seconds)
+    return data
+
+
+def _cache_call(method: Callable[..., Any], *args: Any) -> Any:
+    """A cache call that does not take the page down with the cache (Redis away): the trends
+    are then counted afresh."""
+    try:
+        return method(*args)
+    except Exception:
+        logger.warning("Dashboard trends cache unavailable", exc_info=True)
+        return None
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -571,3 +571,21 @@ def test_the_way_back_keeps_only_the_filters(chain):
         query="tier=enterprise&next=//evil.example&priority=1 2",
     )
     assert response["Location"] == reverse("dashboard:index") + "?priority=1+2&tier=enterprise"
+
+
+def test_trends_are_cached_per_scope(chain, settings, django_assert_max_num_queries):
+    from django.core.cache import cache
+
+    settings.DASHBOARD_TRENDS_CACHE_SECONDS = 60
+    cache.clear()
+    client = client_for(chain.leads[1])
+    escalate(chain, new_ticket(chain))
+    url = reverse("dashboard:trend_csv", args=["escalations"])
+    assert client.get(url).content.decode().splitlines()[-1].endswith(",1")
+    escalate(chain, new_ticket(chain))
+    # The same scope within the minute: the cached figures, without counting again.
+    with django_assert_max_num_queries(8):
+        assert client.get(url).content.decode().splitlines()[-1].endswith(",1")
+    # Another scope (the L1 agent's team) is counted for itself.
+    assert client_for(chain.agents[0]).get(url).content.decode().splitlines()[0] == "Day"
+    cache.clear()
