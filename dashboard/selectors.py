@@ -75,12 +75,17 @@ def sees_everything(user: AbstractBaseUser | AnonymousUser) -> bool:
 def dashboard_tickets(
     user: AbstractBaseUser | AnonymousUser, filters: DashboardFilters
 ) -> QuerySet[Ticket]:
-    """The tickets the dashboard counts for `user`: admins every ticket, leads and agents the
-    tickets of the teams they lead or work in — always within `visible_to`, so a dashboard
-    never shows what the ticket list would not."""
+    """The tickets the dashboard counts for `user`: admins every ticket; agents the tickets of
+    the teams they work in; leads also every ticket on the levels of the teams they lead —
+    always within `visible_to`, so a dashboard never shows what the ticket list would not (a
+    lead sees another team's tickets on their level where they may read them, e.g. with
+    `tickets.view_all_tickets`)."""
     tickets = Ticket.objects.visible_to(user)
     if not sees_everything(user):
-        tickets = tickets.filter(team_id__in=agent_teams(user).values("pk"))
+        tickets = tickets.filter(
+            Q(team_id__in=agent_teams(user).values("pk"))
+            | Q(level_id__in=Team.objects.filter(lead_id=user.pk).values("level_id"))
+        )
     return filters.narrow(tickets)
 
 

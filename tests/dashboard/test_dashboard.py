@@ -589,3 +589,22 @@ def test_trends_are_cached_per_scope(chain, settings, django_assert_max_num_quer
     # Another scope (the L1 agent's team) is counted for itself.
     assert client_for(chain.agents[0]).get(url).content.decode().splitlines()[0] == "Day"
     cache.clear()
+
+
+def test_a_lead_sees_what_they_may_read_on_their_level(chain):
+    """`visible_to` decides what may be read; the dashboard picks the lead's levels and teams
+    out of it: another team's ticket on the lead's level (readable here because the lead
+    follows it), not one on another level, and not for a member who follows it."""
+    lead, member = chain.leads[1], chain.agents[1]
+    lateral = late_ticket(chain.security, subject="Security, level 2")
+    above = late_ticket(chain.teams[2], subject="Level 3")
+    late_ticket(chain.teams[1], subject="Own team")
+    for ticket in (lateral, above):
+        ticket.watchers.add(lead, member)
+
+    def subjects(user) -> set[str]:
+        scope = selectors.dashboard_tickets(user, selectors.DashboardFilters())
+        return set(scope.values_list("subject", flat=True))
+
+    assert subjects(lead) == {"Security, level 2", "Own team"}
+    assert subjects(member) == {"Own team"}
