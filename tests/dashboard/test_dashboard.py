@@ -608,3 +608,14 @@ def test_a_lead_sees_what_they_may_read_on_their_level(chain):
 
     assert subjects(lead) == {"Security, level 2", "Own team"}
     assert subjects(member) == {"Own team"}
+
+
+def test_the_page_in_german(chain):
+    escalate(chain, new_ticket(chain))
+    client = client_for(chain.leads[1])
+    client.cookies["django_language"] = "de"
+    html = page(client)
+    assert 'lang="de"' in html
+    assert "Braucht jetzt einen Menschen" in html
+    assert "Warten auf Bestätigung" in html or "Ausgewählte bestätigen" in html
+    assert "Verläufe der letzten 30 Tage" in html
