@@ -196,17 +196,28 @@
       },
       options: base,
     });
-    new window.Chart(document.getElementById("chart-compliance"), {
+    // Series names come from the page (translated there): no words in this file.
+    const compliance = document.getElementById("chart-compliance");
+    new window.Chart(compliance, {
       type: "line",
       data: {
         labels,
-        datasets: [{ label: "%", data: data.compliance, borderColor: colours[2], backgroundColor: colours[2], spanGaps: true }],
+        datasets: [
+          {
+            label: compliance.dataset.label,
+            data: data.compliance,
+            borderColor: colours[2],
+            backgroundColor: colours[2],
+            spanGaps: true,
+          },
+        ],
       },
       options: { ...base, plugins: { legend: { display: false } }, scales: { y: { min: 0, max: 100 } } },
     });
-    new window.Chart(document.getElementById("chart-tta"), {
+    const tta = document.getElementById("chart-tta");
+    new window.Chart(tta, {
       type: "bar",
-      data: { labels, datasets: [{ label: "min", data: data.tta, backgroundColor: colours[0] }] },
+      data: { labels, datasets: [{ label: tta.dataset.label, data: data.tta, backgroundColor: colours[0] }] },
       options: { ...base, plugins: { legend: { display: false } } },
     });
   }
