@@ -70,11 +70,36 @@
     const ticked = Array.from(root.querySelectorAll("input[type=checkbox]:checked"), (i) => i.id);
     const open = Array.from(root.querySelectorAll("details[open][id]"), (d) => d.id);
     const chosen = Array.from(root.querySelectorAll("select[id]"), (s) => [s.id, s.value]);
-    const focused = root.contains(document.activeElement) ? document.activeElement.id : "";
+    // The focused control, by id, or by its row and place in the row (buttons carry no id).
+    const active = root.contains(document.activeElement) ? document.activeElement : null;
+    const row = active?.closest("[data-key]");
+    const focused = active
+      ? {
+          id: active.id,
+          row: row?.dataset.key,
+          index: row ? Array.from(row.querySelectorAll(FOCUSABLE)).indexOf(active) : -1,
+        }
+      : null;
     return { ticked, open, chosen, focused };
   }
 
-  function restore(state) {
+  const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
+
+  function refocus(root, focused) {
+    if (!focused) return;
+    let target = focused.id ? document.getElementById(focused.id) : null;
+    if (!target && focused.row) {
+      const row = Array.from(root.querySelectorAll("[data-key]")).find(
+        (r) => r.dataset.key === focused.row,
+      );
+      target = row?.querySelectorAll(FOCUSABLE)[focused.index] ?? row?.querySelector(FOCUSABLE);
+    }
+    // The row is gone (acknowledged elsewhere, say): the section's heading keeps the place.
+    target ??= root.querySelector("h2");
+    target?.focus({ preventScroll: true });
+  }
+
+  function restore(root, state) {
     for (const id of state.ticked) {
       const box = document.getElementById(id);
       if (box) box.checked = true;
@@ -84,7 +109,7 @@
       const select = document.getElementById(id);
       if (select && Array.from(select.options).some((o) => o.value === value)) select.value = value;
     }
-    if (state.focused) document.getElementById(state.focused)?.focus();
+    refocus(root, state.focused);
   }
 
   const busy = (root) => {
@@ -108,7 +133,7 @@
     section.innerHTML = html;
     section.dataset.lastHtml = html;
     window.htmx?.process(section);
-    restore(state);
+    restore(section, state);
     highlight(section, before);
   }
 

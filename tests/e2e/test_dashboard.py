@@ -157,10 +157,19 @@ def test_a_ticket_moves_from_at_risk_to_breached_without_reload(lead_page, chain
         resolution_due_at=now + 2 * hour,
         resolution_warning_at=now + hour,
     )
+    stable = TicketFactory(
+        team=chain_desk["apps"],
+        subject="Long broken",
+        status=Ticket.Status.OPEN,
+        resolution_due_at=now - 2 * hour,
+    )
     lead = lead_page()
     open_dashboard(lead)
     at_risk, breached = lead.locator(".at-risk-row"), lead.locator(".breached-row")
     expect(at_risk).to_have_count(0)
+    # A keyboard user rests on a row's button: updates of the section keep the focus there.
+    act = lead.get_by_role("link", name=f"Act on {stable.reference}")
+    act.focus()
 
     # The warning passes: at risk, with its countdown.
     Ticket.objects.filter(pk=ticket.pk).update(resolution_warning_at=now - hour)
@@ -171,9 +180,10 @@ def test_a_ticket_moves_from_at_risk_to_breached_without_reload(lead_page, chain
 
     # Then the deadline: breached, and no longer at risk.
     Ticket.objects.filter(pk=ticket.pk).update(resolution_due_at=now - dt.timedelta(minutes=1))
-    expect(breached).to_have_count(1, timeout=LIVE)
-    expect(breached).to_contain_text("Invoice run stuck")
-    expect(breached).to_contain_text("breached")
+    expect(breached).to_have_count(2, timeout=LIVE)
+    expect(breached.nth(1)).to_contain_text("Invoice run stuck")
+    expect(act).to_be_focused()
+    expect(breached.nth(1)).to_contain_text("breached")
     expect(at_risk).to_have_count(0)
     assert lead.evaluate("window.__no_reload") is True
 
