@@ -137,9 +137,17 @@
     highlight(section, before);
   }
 
+  let again = false;
+
   async function tick() {
+    // One update at a time: a request for another while one runs (an action's refresh) is
+    // served right after it, and only one timer is ever pending.
+    if (running) {
+      again = true;
+      return;
+    }
     window.clearTimeout(timer);
-    if (document.visibilityState === "visible" && !running) {
+    if (document.visibilityState === "visible") {
       running = true;
       try {
         await Promise.all(live().map(refresh));
@@ -150,6 +158,11 @@
       } finally {
         running = false;
       }
+    }
+    if (again) {
+      again = false;
+      tick();
+      return;
     }
     // Paused while the tab is hidden: the next tick comes when it is shown again.
     if (document.visibilityState === "visible") timer = window.setTimeout(tick, POLL_MS);
