@@ -116,16 +116,12 @@ def fragment(request: HttpRequest, name: str) -> HttpResponse:
 
 logger = logging.getLogger(__name__)
 
-# Trends change by the day; the page reads them from the cache for this long (seconds; 0: off).
-TRENDS_CACHE_SECONDS = 300
-
-
 def _trends(request: HttpRequest, filters: selectors.DashboardFilters) -> dict[str, Any]:
     """The three trends of the last 30 days, for the user's scope and filters. Cached for
     `DASHBOARD_TRENDS_CACHE_SECONDS` (default five minutes) per scope (all tickets, or the
     user's teams), filters, day and language, so that opening the page again does not count
     30 days of history again."""
-    seconds = getattr(settings, "DASHBOARD_TRENDS_CACHE_SECONDS", TRENDS_CACHE_SECONDS)
+    seconds = settings.DASHBOARD_TRENDS_CACHE_SECONDS
     today = timezone.localdate()
     user = request.user
     if selectors.sees_everything(user):
