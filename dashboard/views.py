@@ -116,6 +116,7 @@ def fragment(request: HttpRequest, name: str) -> HttpResponse:
 
 logger = logging.getLogger(__name__)
 
+
 def _trends(request: HttpRequest, filters: selectors.DashboardFilters) -> dict[str, Any]:
     """The three trends of the last 30 days, for the user's scope and filters. Cached for
     `DASHBOARD_TRENDS_CACHE_SECONDS` (default five minutes) per scope (all tickets, or the
