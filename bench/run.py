@@ -20,6 +20,7 @@ def main() -> int:
         ("api.py", []),
         ("knowledge.py", []),
         ("mail.py", []),
+        ("pages.py", []),
     ]
     for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)

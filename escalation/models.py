@@ -296,6 +296,8 @@ class Escalation(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["status", "ack_due_at"], name="escalation_open_ack"),
             models.Index(fields=["ticket", "status"], name="escalation_ticket_status"),
+            # The dashboard's trends: escalations raised per day over the last 30 days.
+            models.Index(fields=["raised_at"], name="escalation_raised_at"),
         ]
 
     def __str__(self) -> str:

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "escalation",
     "notifications",
     "reporting",
+    "dashboard",
     "demo",
     "api",
     "knowledge",
@@ -204,6 +205,8 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
 TICKET_REFERENCE_PREFIX = env.str("TICKET_REFERENCE_PREFIX", default="HD")
 TICKETS_PER_PAGE = env.int("TICKETS_PER_PAGE", default=25)
+# The escalation dashboard keeps its 30-day trends this many seconds in the cache (0: off).
+DASHBOARD_TRENDS_CACHE_SECONDS = env.int("DASHBOARD_TRENDS_CACHE_SECONDS", default=300)
 
 # Email: console in the demo, SMTP (EMAIL_URL=smtp://user:pass@host:587/?tls=True) in production.
 _email = env.email_url("EMAIL_URL", default="consolemail://")

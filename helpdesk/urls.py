@@ -20,6 +20,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("tickets/", include("tickets.urls")),
     path("escalations/", include("escalation.urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("notifications/", include("notifications.urls")),
     # The knowledge base: /knowledge/ for agents, /help/ for everyone.
     path("", include("knowledge.urls")),

@@ -5,6 +5,7 @@ Rows change only through `tickets/services.py`; per-row bookkeeping lives here, 
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Sequence
 from pathlib import PurePath
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, F, Q
+from django.db.models import DateTimeField, Exists, F, Q, Value
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, Least
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +24,28 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from helpdesk.names import TranslatedName, german_name_field
 from tickets.priority import Impact, Priority, Urgency
+
+ACTIVE_STATUS_VALUES = ("new", "open", "pending")
+_NEVER = Value(datetime.datetime(9999, 1, 1, tzinfo=datetime.UTC), output_field=DateTimeField())
+# The earliest SLA warning or deadline instant a ticket carries (a far-future stand-in when it
+# has none; COALESCE because SQLite's LEAST does not skip NULLs). A ticket is at risk or breached
+# only once this instant has passed, or when a warning or breach is on record (`SLA_FLAGGED`):
+# the dashboard narrows its scans with both, through the two partial indexes on `Ticket`.
+SLA_ATTENTION_AT = Least(
+    *(
+        Coalesce(F(column), _NEVER)
+        for target in ("first_response", "next_update", "resolution")
+        for column in (f"{target}_warning_at", f"{target}_due_at")
+    )
+)
+SLA_FLAGGED = Q(
+    *(
+        Q(**{f"{target}_{flag}_at__isnull": False})
+        for target in ("first_response", "next_update", "resolution")
+        for flag in ("warned", "breached")
+    ),
+    _connector=Q.OR,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -491,6 +515,24 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["-created_at", "-id"], name="ticket_created_id"),
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated_id"),
             models.Index(fields=["priority", "-created_at", "-id"], name="ticket_priority_created"),
+            # The dashboard's trends count the tickets resolved per day over the last 30 days.
+            models.Index(
+                fields=["resolved_at"],
+                name="ticket_resolved_at",
+                condition=Q(resolved_at__isnull=False),
+            ),
+            # The dashboard's at-risk and breached lists: tickets whose first SLA instant has
+            # passed, and tickets with a warning or breach on record (see SLA_ATTENTION_AT).
+            models.Index(
+                SLA_ATTENTION_AT,
+                name="ticket_sla_attention",
+                condition=Q(status__in=ACTIVE_STATUS_VALUES),
+            ),
+            models.Index(
+                fields=["id"],
+                name="ticket_sla_flagged",
+                condition=Q(status__in=ACTIVE_STATUS_VALUES) & SLA_FLAGGED,
+            ),
             # The sweep reads only active tickets whose next check is due, in keyset order.
             models.Index(
                 fields=["next_check_at", "id"],

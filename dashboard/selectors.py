@@ -1,0 +1,465 @@
+"""The reads of the escalation dashboard: what needs a human now, what is at risk or breached,
+the load per level, team and agent. Every function takes the tickets the reader may watch
+(`scope`) and the filters of the query string, and costs a fixed number of queries whatever the
+number of tickets: lists are capped, counts are `Count(filter=Q(...))` aggregates in SQL.
+
+Lateness is read from the denormalised SLA instants as well as the recorded flags (like the
+list badge, `tickets.selectors.sla_badge`), so a ticket moves from "at risk" to "breached" on
+the dashboard when its deadline passes, not only after the next sweep recorded it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Least
+from django.utils import timezone
+
+from escalation.models import Escalation
+from sla.clock import business_time_between
+from sla.services import calendar_spec
+from tickets.models import (
+    SLA_ATTENTION_AT,
+    SLA_FLAGGED,
+    Customer,
+    Service,
+    SupportLevel,
+    Team,
+    Ticket,
+    agent_teams,
+)
+from tickets.selectors import NO_DEADLINE, SLA_DUE
+
+# Each list on the dashboard shows at most this many rows, the most urgent first; the counts
+# above them are exact. A lead acts on the top of a list; rendering rows is the page's main cost.
+LIST_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """The dashboard's query string, parsed (`dashboard.forms.DashboardFilterForm`)."""
+
+    team: Team | None = None
+    level: SupportLevel | None = None
+    priority: int | None = None
+    tier: str = ""
+    service: Service | None = None
+
+    def narrow(self, tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        if self.team is not None:
+            tickets = tickets.filter(team=self.team)
+        if self.level is not None:
+            tickets = tickets.filter(level=self.level)
+        if self.priority is not None:
+            tickets = tickets.filter(priority=self.priority)
+        if self.tier in Customer.Tier.values:
+            tickets = tickets.filter(customer__tier=self.tier)
+        if self.service is not None:
+            tickets = tickets.filter(service=self.service)
+        return tickets
+
+
+def sees_everything(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and user.is_active) and (
+        user.is_superuser or user.has_perm("tickets.view_all_tickets")
+    )
+
+
+def dashboard_tickets(
+    user: AbstractBaseUser | AnonymousUser, filters: DashboardFilters
+) -> QuerySet[Ticket]:
+    """The tickets the dashboard counts for `user`: admins every ticket; agents the tickets of
+    the teams they work in; leads also every ticket on the levels of the teams they lead —
+    always within `visible_to`, so a dashboard never shows what the ticket list would not (a
+    lead sees another team's tickets on their level where they may read them, e.g. with
+    `tickets.view_all_tickets`)."""
+    tickets = Ticket.objects.visible_to(user)
+    if not sees_everything(user):
+        tickets = tickets.filter(
+            Q(team_id__in=agent_teams(user).values("pk"))
+            | Q(level_id__in=Team.objects.filter(lead_id=user.pk).values("level_id"))
+        )
+    return filters.narrow(tickets)
+
+
+def escalations_of(tickets: QuerySet[Ticket]) -> QuerySet[Escalation]:
+    """Escalations (up or across, not hand-backs) of `tickets`. A correlated EXISTS rather than
+    `ticket__in`: the database looks up each escalation's ticket by its key instead of reading
+    every visible ticket first — the escalations are few, the tickets many."""
+    return Escalation.objects.filter(Exists(tickets.filter(pk=OuterRef("ticket_id")))).exclude(
+        kind=Escalation.Kind.DE_ESCALATION
+    )
+
+
+# --- Lateness as SQL ---------------------------------------------------------------------------
+
+_FIRST_RESPONSE_LIVE = Q(first_responded_at__isnull=True, first_response_due_at__isnull=False)
+
+
+def sla_candidates(tickets: QuerySet[Ticket], now: dt.datetime) -> QuerySet[Ticket]:
+    """`tickets` narrowed to those that can be at risk or breached at `now`: their first SLA
+    instant has passed, or a warning or breach is on record. Implied by `at_risk_q` and
+    `breached_q`, and served by two partial indexes, so the exact conditions are checked on a
+    few thousand candidates instead of every active ticket."""
+    return tickets.alias(sla_attention_at=SLA_ATTENTION_AT).filter(
+        Q(status__in=Ticket.ACTIVE_STATUSES) & (Q(sla_attention_at__lte=now) | SLA_FLAGGED)
+    )
+
+
+def breached_q(now: dt.datetime) -> Q:
+    """Active tickets with a breach recorded on any target, or a live deadline passed."""
+    return Q(status__in=Ticket.ACTIVE_STATUSES) & (
+        Q(first_response_breached_at__isnull=False)
+        | Q(next_update_breached_at__isnull=False)
+        | Q(resolution_breached_at__isnull=False)
+        | (_FIRST_RESPONSE_LIVE & Q(first_response_due_at__lte=now))
+        | Q(next_update_due_at__lte=now)
+        | Q(resolution_due_at__lte=now)
+    )
+
+
+def at_risk_q(now: dt.datetime) -> Q:
+    """Active tickets past the warning of a live target, and not breached."""
+    warned = (
+        (
+            _FIRST_RESPONSE_LIVE
+            & (Q(first_response_warning_at__lte=now) | Q(first_response_warned_at__isnull=False))
+        )
+        | (
+            Q(next_update_due_at__isnull=False)
+            & (Q(next_update_warning_at__lte=now) | Q(next_update_warned_at__isnull=False))
+        )
+        | (
+            Q(resolution_due_at__isnull=False)
+            & (Q(resolution_warning_at__lte=now) | Q(resolution_warned_at__isnull=False))
+        )
+    )
+    return Q(status__in=Ticket.ACTIVE_STATUSES) & warned & ~breached_q(now)
+
+
+_NEVER = Value(NO_DEADLINE, output_field=DateTimeField())
+# When the ticket first broke a target: the earliest recorded breach, else the earliest live
+# deadline that has passed (the sweep has not recorded it yet).
+FIRST_BREACH = Least(
+    Coalesce(F("first_response_breached_at"), _NEVER),
+    Coalesce(F("next_update_breached_at"), _NEVER),
+    Coalesce(F("resolution_breached_at"), _NEVER),
+    SLA_DUE,
+)
+
+
+# --- What needs a human now ---------------------------------------------------------------------
+
+
+@dataclass
+class Waiting:
+    """An escalation waiting for acknowledgement, as a dashboard row."""
+
+    escalation: Escalation
+    age: dt.timedelta
+    remaining: dt.timedelta | None  # until the acknowledgement deadline; negative: overdue
+    can_ack: bool = False
+    members: list[Any] = field(default_factory=list)
+
+    @property
+    def overdue(self) -> bool:
+        return self.remaining is not None and self.remaining < dt.timedelta(0)
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """Something another app pins to the top of "needs a human now" (major incidents): the
+    template that renders it and its context."""
+
+    template: str
+    context: dict[str, Any]
+
+
+PinnedSource = Callable[[AbstractBaseUser, DashboardFilters, dt.datetime], list[Pinned]]
+_pinned_sources: list[PinnedSource] = []
+# The escalation's long texts: the dashboard row shows who, where to and when, not the package.
+PACKAGE_TEXT = (*Escalation.PACKAGE_FIELDS, "package_facts", "reason_facts")
+
+
+def register_pinned_source(source: PinnedSource) -> None:
+    """Register a source of pinned items (called from an app's `AppConfig.ready`), so the
+    dashboard shows them first without importing the app that provides them."""
+    if source not in _pinned_sources:
+        _pinned_sources.append(source)
+
+
+def pinned_items(
+    user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime
+) -> list[Pinned]:
+    return [item for source in _pinned_sources for item in source(user, filters, now)]
+
+
+@dataclass
+class NeedsHuman:
+    waiting: list[Waiting]
+    waiting_total: int
+    waiting_overdue: int
+    update_overdue: list[Ticket]
+    update_overdue_total: int
+    pinned: list[Pinned]
+
+
+def needs_human(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime) -> NeedsHuman:
+    """Escalations waiting for acknowledgement (the earliest deadline first, so the overdue
+    ones are on top) with what the user may do about them, and tickets whose next status
+    update is overdue. Five queries (and the pinned sources' own)."""
+    tickets = dashboard_tickets(user, filters).filter(status__in=Ticket.ACTIVE_STATUSES)
+    raised = escalations_of(tickets).filter(status=Escalation.Status.RAISED)
+    totals = raised.aggregate(total=Count("pk"), overdue=Count("pk", filter=Q(ack_due_at__lt=now)))
+    rows = list(
+        raised.select_related("ticket", "from_team", "to_team", "to_level")
+        .defer(*(f"ticket__{name}" for name in UNSHOWN), *PACKAGE_TEXT)
+        .order_by(F("ack_due_at").asc(nulls_last=True), "raised_at", "pk")[:LIST_LIMIT]
+    )
+    waiting = [
+        Waiting(
+            escalation=e,
+            age=now - e.raised_at,
+            remaining=(e.ack_due_at - now) if e.ack_due_at else None,
+        )
+        for e in rows
+    ]
+    offer_acknowledgement(user, waiting)
+    late_update = sla_candidates(tickets, now).filter(next_update_due_at__lte=now)
+    update_rows = list(
+        late_update.select_related("team", "level", "assignee")
+        .defer(*UNSHOWN)
+        .order_by("next_update_due_at", "pk")[:LIST_LIMIT]
+    )
+    return NeedsHuman(
+        waiting=waiting,
+        waiting_total=totals["total"],
+        waiting_overdue=totals["overdue"],
+        update_overdue=update_rows,
+        update_overdue_total=late_update.count()
+        if len(update_rows) == LIST_LIMIT
+        else len(update_rows),
+        pinned=pinned_items(user, filters, now),
+    )
+
+
+def offer_acknowledgement(user: AbstractBaseUser, waiting: list[Waiting]) -> None:
+    """Mark the rows `user` may acknowledge (members and the lead of the receiving team, and
+    admins: `escalation.services.can_acknowledge`) and, where they lead the receiving team, the
+    members they may assign the ticket to. Two queries for the whole list, not one per row."""
+    teams = {t.pk: t for t in agent_teams(user).distinct()}
+    led = {pk for pk, t in teams.items() if t.lead_id == user.pk}
+    if user.is_superuser:
+        led = {w.escalation.to_team_id for w in waiting}
+    members: dict[int, list[Any]] = defaultdict(list)
+    if led:
+        through = Team.members.through.objects.filter(team_id__in=led, user__is_active=True)
+        for row in through.select_related("user").order_by("user__username"):
+            if row.user_id != user.pk:
+                members[row.team_id].append(row.user)
+    for row in waiting:
+        row.can_ack = user.is_superuser or row.escalation.to_team_id in teams
+        row.members = members.get(row.escalation.to_team_id, [])
+
+
+# --- At risk and breached ----------------------------------------------------------------------
+
+
+# Long columns no dashboard row shows.
+UNSHOWN = ("description", "risk_reasons")
+
+
+@dataclass
+class LateRow:
+    """A ticket at risk (with the business time left until its next deadline) or breached
+    (with when it first broke a target)."""
+
+    ticket: Ticket
+    due_at: dt.datetime | None
+    business_left: dt.timedelta | None = None
+    breached_at: dt.datetime | None = None
+
+
+@dataclass
+class Lateness:
+    at_risk: list[LateRow]
+    at_risk_total: int
+    breached: list[LateRow]
+    breached_total: int
+
+
+def _business_left(ticket: Ticket, due: dt.datetime, now: dt.datetime) -> dt.timedelta | None:
+    """Business time from `now` to `due` on the calendar of the ticket's policy (the clock's
+    arithmetic, cached per calendar: no query per row once a calendar has been read)."""
+    policy = ticket.sla_policy
+    if policy is None or due >= NO_DEADLINE:
+        return None
+    spec = calendar_spec(policy.calendar)
+    if due <= now:
+        return -business_time_between(spec, due, now)
+    return business_time_between(spec, now, due)
+
+
+def lateness(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime) -> Lateness:
+    """Tickets past a warning but not breached (the soonest deadline first) and breached
+    tickets (the longest breached first). Three queries (the rows of each, both counts in
+    one), plus two per business calendar the first time it is read on a day."""
+    tickets = sla_candidates(dashboard_tickets(user, filters), now)
+    related = ("team", "level", "assignee")
+    risky = tickets.filter(at_risk_q(now))
+    risky_rows = list(
+        risky.select_related(*related, "sla_policy__calendar")
+        .defer(*UNSHOWN)
+        .annotate(sla_due=SLA_DUE)
+        .order_by("sla_due", "pk")[:LIST_LIMIT]
+    )
+    broken = tickets.filter(breached_q(now))
+    broken_rows = list(
+        broken.select_related(*related)
+        .defer(*UNSHOWN)
+        .annotate(first_breach=FIRST_BREACH)
+        .order_by("first_breach", "pk")[:LIST_LIMIT]
+    )
+    totals = tickets.aggregate(
+        at_risk=Count("pk", filter=at_risk_q(now)), breached=Count("pk", filter=breached_q(now))
+    )
+    return Lateness(
+        at_risk=[
+            LateRow(t, t.sla_due, business_left=_business_left(t, t.sla_due, now))
+            for t in risky_rows
+        ],
+        at_risk_total=totals["at_risk"],
+        breached=[LateRow(t, None, breached_at=t.first_breach) for t in broken_rows],
+        breached_total=totals["breached"],
+    )
+
+
+# --- Load per level, team and agent ------------------------------------------------------------
+
+
+@dataclass
+class LoadRow:
+    """The staffing figures of one level, team or agent."""
+
+    label: str
+    key: str
+    open: int = 0
+    escalated_today: int = 0
+    at_risk: int = 0
+    breached: int = 0
+    unassigned: int = 0
+    unacknowledged: int = 0
+
+    def add(self, other: LoadRow) -> None:
+        for name in (
+            "open",
+            "escalated_today",
+            "at_risk",
+            "breached",
+            "unassigned",
+            "unacknowledged",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Load:
+    levels: list[LoadRow]
+    teams: list[LoadRow]
+    agents: list[LoadRow]
+    total: LoadRow
+
+
+def local_midnight(now: dt.datetime) -> dt.datetime:
+    """The start of today in the site's time zone."""
+    local = timezone.localtime(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def load(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime) -> Load:
+    """Open tickets, escalated in today, at risk, breached, unassigned and unacknowledged per
+    level and per team; open and at-risk per agent. Six queries: the active tickets grouped
+    by team, level and assignee, the SLA candidates grouped the same way (the levels, teams and
+    agents are sums of their rows), escalations grouped by receiving team and level, and the
+    names of the teams, levels and agents that appear."""
+    tickets = dashboard_tickets(user, filters)
+    active = tickets.filter(status__in=Ticket.ACTIVE_STATUSES)
+    risk, breach = at_risk_q(now), breached_q(now)
+    group = ("team_id", "level_id", "assignee_id")
+    grouped = active.values(*group).annotate(open=Count("pk"))
+    # Lateness is counted on the candidates only (an index range, not every active ticket).
+    late = (
+        sla_candidates(tickets, now)
+        .values(*group)
+        .annotate(at_risk=Count("pk", filter=risk), breached=Count("pk", filter=breach))
+    )
+    since = local_midnight(now)
+    per_escalation = (
+        escalations_of(tickets)
+        .filter(Q(raised_at__gte=since) | Q(status=Escalation.Status.RAISED))
+        .values("to_team_id", "to_level_id")
+        .annotate(
+            escalated_today=Count("pk", filter=Q(raised_at__gte=since)),
+            unacknowledged=Count(
+                "pk",
+                filter=Q(
+                    status=Escalation.Status.RAISED,
+                    ticket__status__in=Ticket.ACTIVE_STATUSES,
+                ),
+            ),
+        )
+    )
+    cells: dict[tuple[int, int], LoadRow] = defaultdict(lambda: LoadRow("", ""))
+    per_agent: dict[int, LoadRow] = {}
+    for row in grouped.order_by():
+        cell = cells[(row["team_id"], row["level_id"])]
+        cell.open += row["open"]
+        if row["assignee_id"] is None:
+            cell.unassigned += row["open"]
+        else:
+            per_agent.setdefault(row["assignee_id"], LoadRow("", "")).open += row["open"]
+    for row in late.order_by():
+        cell = cells[(row["team_id"], row["level_id"])]
+        cell.at_risk += row["at_risk"]
+        cell.breached += row["breached"]
+        if row["assignee_id"] is not None:
+            per_agent.setdefault(row["assignee_id"], LoadRow("", "")).at_risk += row["at_risk"]
+    for row in per_escalation.order_by():
+        cell = cells[(row["to_team_id"], row["to_level_id"])]
+        cell.escalated_today = row["escalated_today"]
+        cell.unacknowledged = row["unacknowledged"]
+    team_ids = {team_id for team_id, _level in cells}
+    level_ids = {level_id for _team, level_id in cells}
+    teams = Team.objects.filter(pk__in=team_ids).select_related("level").in_bulk()
+    levels = SupportLevel.objects.filter(pk__in=level_ids).in_bulk()
+    team_rows: dict[int, LoadRow] = {}
+    level_rows: dict[int, LoadRow] = {}
+    total = LoadRow("", "total")
+    for (team_id, level_id), cell in cells.items():
+        team_rows.setdefault(team_id, LoadRow(teams[team_id].name, f"team-{team_id}")).add(cell)
+        level_rows.setdefault(
+            level_id, LoadRow(levels[level_id].display_name, f"level-{level_id}")
+        ).add(cell)
+        total.add(cell)
+    people = get_user_model().objects.filter(pk__in=per_agent).in_bulk()
+    agents = []
+    for pk, row in per_agent.items():
+        row.label = people[pk].get_full_name() or people[pk].get_username()
+        row.key = f"agent-{pk}"
+        agents.append(row)
+    return Load(
+        levels=[level_rows[pk] for pk in sorted(level_rows, key=lambda pk: levels[pk].rank)],
+        teams=[
+            team_rows[pk]
+            for pk in sorted(team_rows, key=lambda pk: (teams[pk].level.rank, teams[pk].name))
+        ],
+        agents=sorted(agents, key=lambda r: (-r.at_risk, -r.open, r.label)),
+        total=total,
+    )
