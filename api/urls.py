@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 import tickets.converters  # noqa: F401 - registers the <ref:…> converter
 from api import views
+from integrations import api as integration_api
 
 app_name = "api"
 
@@ -19,4 +20,10 @@ urlpatterns = [
     ),
     path("tickets/<ref:reference>/messages/", views.TicketMessages.as_view(), name="messages"),
     path("tickets/<ref:reference>/events/", views.TicketEvents.as_view(), name="events"),
+]
+
+# Alert intake and ticket import (the integrations app).
+urlpatterns += [
+    path("alerts/", integration_api.AlertIntake.as_view(), name="alerts"),
+    path("import/tickets/", integration_api.TicketImport.as_view(), name="import_tickets"),
 ]
