@@ -15,6 +15,7 @@ urlpatterns = [
     path("login/code/", account_views.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("accounts.urls")),
+    path("account/tokens/", include("integrations.urls")),
     # Before Django's own: the switcher also stores a signed-in user's choice.
     path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -227,7 +227,10 @@ class AlertIntake(APIView):
     def post(self, request: Request) -> Response:
         integration: Integration = request.auth
         parsed = parse_alerts(request.data, integration)
-        outcomes = services.alerts_ingest(integration=integration, alerts=parsed)
+        try:
+            outcomes = services.alerts_ingest(integration=integration, alerts=parsed)
+        except ValidationError as error:
+            raise ApiValidationError(error.message_dict) from error
         return Response(
             {
                 "alerts": [

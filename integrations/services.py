@@ -99,11 +99,11 @@ def token_create(*, user: AbstractBaseUser, name: str, days: int | None) -> tupl
     return ApiToken.objects.create(user=user, name=name, expiry=expiry)
 
 
-def token_revoke(*, actor: AbstractBaseUser, key: str) -> int:
-    """Revoke the token with key prefix `key` of `actor` (an admin: anyone's). Returns how many
-    were revoked (0 when there is no such token of theirs)."""
+def token_revoke(*, actor: AbstractBaseUser, key: str, own_only: bool = False) -> int:
+    """Revoke the token with key prefix `key` of `actor` (an admin, unless `own_only`: anyone's).
+    Returns how many were revoked (0 when there is no such token of theirs)."""
     tokens = ApiToken.objects.filter(token_key=key)
-    if not actor.is_superuser:
+    if own_only or not actor.is_superuser:
         tokens = tokens.filter(user=actor)
     deleted, _rows = tokens.delete()
     return deleted
