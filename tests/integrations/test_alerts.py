@@ -124,7 +124,7 @@ def test_resolved_resolves_the_ticket_and_a_new_trigger_opens_a_new_one(monitor,
 
 
 def test_without_resolve_tickets_a_resolved_alert_only_adds_a_message(team_a):
-    integration, secret = make_integration(team_a, resolve_tickets=False)
+    _integration, secret = make_integration(team_a, resolve_tickets=False)
     client = alert_client(secret)
     client.post(ALERTS, DISK, format="json")
     body = client.post(ALERTS, {**DISK, "action": "resolve"}, format="json").json()

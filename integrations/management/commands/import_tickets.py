@@ -7,7 +7,6 @@ anything failed."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,9 +78,11 @@ class Command(BaseCommand):
             done += 1
             failed = len(failures)
             if done % PROGRESS_EVERY == 0:
-                sys.stderr.write(f"\r{done} records, {created} new tickets, {failed} failed")
-                sys.stderr.flush()
-        sys.stderr.write(f"\r{done} records, {created} new tickets, {failed} failed\n")
+                self.stderr.write(
+                    f"\r{done} records, {created} new tickets, {failed} failed", ending=""
+                )
+                self.stderr.flush()
+        self.stderr.write(f"\r{done} records, {created} new tickets, {failed} failed")
         for line in failures:
             self.stderr.write(line)
         self.stdout.write(f"Imported {done - failed} of {done} records ({created} new tickets).")
