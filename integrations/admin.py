@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -204,16 +205,27 @@ class ServiceAccountAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Every API token: who, what for, until when. Deleting one revokes it. The digest is
-    never shown; new tokens are made by their owner (settings page) or, for a service account,
-    on its admin page."""
+    """Every API token: who, what for, until when; revoked from here. The digest (the table's
+    primary key) is never shown, so the list links rows by their key prefix, not by pk: no
+    change page, no bulk actions. New tokens are made by their owner (settings page) or, for
+    a service account, on its admin page."""
 
-    list_display = ["name", "user", "token_key", "created", "expiry"]
+    list_display = ["name", "user", "key", "created", "expiry", "revoke_link"]
+    list_display_links = None
     list_filter = [("user__service_account", admin.EmptyFieldListFilter)]
     search_fields = ["name", "user__username", "token_key"]
-    fields = ["name", "user", "token_key", "created", "expiry"]
-    readonly_fields = fields
-    actions = ["revoke"]
+    list_select_related = ["user"]
+    actions = None
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "revoke/<str:key>/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="api_apitoken_revoke",
+            ),
+            *super().get_urls(),
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -221,18 +233,39 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    @admin.display(description=gettext_lazy("key"), ordering="token_key")
+    def key(self, token: ApiToken) -> str:
+        return f"{token.token_key}…"
 
-    @admin.action(description=gettext_lazy("Revoke the selected tokens"), permissions=["delete"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        count = 0
-        for key in list(queryset.values_list("token_key", flat=True)):
-            count += services.token_revoke(actor=request.user, key=key)
-        self.message_user(
-            request, ngettext("%(n)d token revoked.", "%(n)d tokens revoked.", count) % {"n": count}
+    @admin.display(description=gettext_lazy("revoke"))
+    def revoke_link(self, token: ApiToken) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:api_apitoken_revoke", args=[token.token_key]),
+            _("Revoke…"),
+        )
+
+    def revoke_view(self, request: HttpRequest, key: str) -> HttpResponse:
+        """Confirm, then revoke (`services.token_revoke`)."""
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        token = get_object_or_404(ApiToken.objects.select_related("user"), token_key=key)
+        if request.method == "POST":
+            count = services.token_revoke(actor=request.user, key=key)
+            self.message_user(
+                request,
+                ngettext("%(n)d token revoked.", "%(n)d tokens revoked.", count) % {"n": count},
+            )
+            return HttpResponseRedirect(reverse("admin:api_apitoken_changelist"))
+        return TemplateResponse(
+            request,
+            "admin/integrations/revoke_token.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Revoke an API token"),
+                "token": token,
+            },
         )
 
 
