@@ -277,10 +277,14 @@ class ImportRecordSerializer(serializers.Serializer):
     customer = serializers.CharField(
         required=False, allow_blank=True, max_length=200, help_text="A customer's name."
     )
-    impact = serializers.ChoiceField(choices=Impact.values, required=False, default=3)
-    urgency = serializers.ChoiceField(choices=Urgency.values, required=False, default=3)
+    impact = serializers.ChoiceField(
+        choices=Impact.choices, required=False, default=Impact.MODERATE
+    )
+    urgency = serializers.ChoiceField(
+        choices=Urgency.choices, required=False, default=Urgency.MEDIUM
+    )
     channel = serializers.ChoiceField(
-        choices=Ticket.Channel.values, required=False, default=Ticket.Channel.EMAIL
+        choices=Ticket.Channel.choices, required=False, default=Ticket.Channel.EMAIL
     )
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField(required=False, allow_blank=True, max_length=254)

@@ -194,6 +194,10 @@ class AlertGroup(models.Model):
     first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
     last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    # When the alert was last written on the ticket's timeline, and a digest of what it said:
+    # identical repeats in between are only counted (see services.REPEAT_NOTE_INTERVAL).
+    noted_at = models.DateTimeField(_("last on the timeline"), null=True, blank=True)
+    noted_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-last_seen_at"]

@@ -28,6 +28,8 @@ from tickets.services import NewTicket, StaleRequest
 
 INTEGRATION_TOKEN_PREFIX = "hdi_"  # noqa: S105 - a marker, not a secret
 TOKEN_NAME_MAX = 100
+# Identical repeats of an alert go on its ticket's timeline at most this often (all counted).
+REPEAT_NOTE_INTERVAL = timedelta(minutes=15)
 # The longest life a token can be given (the API's own default lives in REST_KNOX).
 TOKEN_DAYS_MAX = 3650
 
@@ -200,16 +202,14 @@ def alert_ingest(
     now = now or timezone.now()
     actor = integration.account.user
     with transaction.atomic():
-        if alert.firing:
+        group = _open_group(integration, alert.dedup_key)
+        if group is None and alert.firing:
+            # A new key (or a concurrent first): insert unless another request just did; the
+            # insert waits for that request's commit, then the lock below finds its row.
             AlertGroup.objects.bulk_create(
                 [_new_group(integration, alert, now)], ignore_conflicts=True
             )
-        group = (
-            AlertGroup.objects.select_for_update(of=("self",))
-            .select_related("ticket")
-            .filter(integration=integration, dedup_key=alert.dedup_key, is_open=True)
-            .first()
-        )
+            group = _open_group(integration, alert.dedup_key)
         if group is None:
             return AlertOutcome(alert.dedup_key, IGNORED, None, 0)
         if not alert.firing:
@@ -236,11 +236,39 @@ def alert_ingest(
                 ),
                 now=now,
             )
+            group.noted_at, group.noted_digest = now, _digest(alert)
             group.save()
             return AlertOutcome(alert.dedup_key, CREATED, group.ticket, group.count)
-        group.save(update_fields=["count", "last_seen_at", "labels"])
-        _add_message(group.ticket, integration, alert, now)
+        fields = ["count", "last_seen_at", "labels"]
+        if _worth_noting(group, alert, now):
+            _add_message(group.ticket, integration, alert, now)
+            group.noted_at, group.noted_digest = now, _digest(alert)
+            fields += ["noted_at", "noted_digest"]
+        group.save(update_fields=fields)
         return AlertOutcome(alert.dedup_key, APPENDED, group.ticket, group.count)
+
+
+def _open_group(integration: Integration, key: str) -> AlertGroup | None:
+    return (
+        AlertGroup.objects.select_for_update(of=("self",))
+        .select_related("ticket")
+        .filter(integration=integration, dedup_key=key, is_open=True)
+        .first()
+    )
+
+
+def _digest(alert: Alert) -> str:
+    return hashlib.sha256(alert.body.encode()).hexdigest()
+
+
+def _worth_noting(group: AlertGroup, alert: Alert, now: datetime) -> bool:
+    """Whether a repeat goes on the ticket's timeline: when it says something new, or the
+    last entry is REPEAT_NOTE_INTERVAL old. Identical repeats in between (an alert storm, a
+    group resent because another alert joined it) are counted on the group only, so they do
+    not bury the ticket's timeline, nor wake the engine for nothing."""
+    if group.noted_at is None or group.noted_digest != _digest(alert):
+        return True
+    return now - group.noted_at >= REPEAT_NOTE_INTERVAL
 
 
 def alerts_ingest(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations import services
@@ -83,7 +85,8 @@ def test_a_generic_alert_opens_a_monitoring_ticket_in_the_team(monitor, integrat
 
 def test_a_repeat_adds_to_the_open_ticket_instead_of_opening_another(monitor, integration):
     monitor.post(ALERTS, DISK, format="json")
-    response = monitor.post(ALERTS, DISK, format="json")
+    changed = {**DISK, "description": "/var is at 100 %"}
+    response = monitor.post(ALERTS, changed, format="json")
     (result,) = response.json()["alerts"]
     ticket = Ticket.objects.get()
     assert result["action"] == "appended" and result["count"] == 2
@@ -92,9 +95,27 @@ def test_a_repeat_adds_to_the_open_ticket_instead_of_opening_another(monitor, in
     message = Message.objects.get(ticket=ticket)
     assert message.kind == Message.Kind.CUSTOMER
     assert message.author_name == "Prometheus"
-    assert message.body.startswith("Disk full on db-1")
+    assert message.body.startswith("Disk full on db-1") and "100 %" in message.body
     event = TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE)
     assert event.actor == integration[0].account.user
+
+
+def test_identical_repeats_are_counted_and_noted_at_most_every_interval(integration):
+    obj = Integration.objects.select_related("account__user", "team").get(pk=integration[0].pk)
+    alert = Alert(dedup_key="k", firing=True, summary="Same")
+    start = timezone.now()
+    for minutes in (0, 1, 2, 3):
+        services.alerts_ingest(
+            integration=obj, alerts=[alert], now=start + dt.timedelta(minutes=minutes)
+        )
+    ticket = Ticket.objects.get()
+    assert AlertGroup.objects.get().count == 4
+    assert ticket.messages.count() == 0  # the storm is counted, not written out
+    later = start + services.REPEAT_NOTE_INTERVAL + dt.timedelta(minutes=1)
+    (outcome,) = services.alerts_ingest(integration=obj, alerts=[alert], now=later)
+    assert (outcome.action, outcome.count) == ("appended", 5)
+    assert ticket.messages.count() == 1
+    assert AlertGroup.objects.get().noted_at == later
 
 
 def test_resolved_resolves_the_ticket_and_a_new_trigger_opens_a_new_one(monitor, integration):
@@ -116,7 +137,7 @@ def test_resolved_resolves_the_ticket_and_a_new_trigger_opens_a_new_one(monitor,
         "ticket": None,
         "count": 0,
     }
-    assert first.messages.count() == 1
+    assert first.messages.count() == 1  # the resolution, on the timeline
     # It fires again later: a new incident.
     monitor.post(ALERTS, DISK, format="json")
     assert Ticket.objects.count() == 2
@@ -157,6 +178,7 @@ def test_alertmanager_payload_as_sent(monitor):
     # repeat_interval: the same group again.
     again = monitor.post(ALERTS, alertmanager(), format="json").json()
     assert again["alerts"][0]["action"] == "appended"
+    assert again["alerts"][0]["count"] == 2
     done = monitor.post(ALERTS, alertmanager("resolved"), format="json").json()
     assert done["alerts"][0]["action"] == "resolved"
     ticket.refresh_from_db()
