@@ -26,28 +26,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import sweep as sweep_bench  # noqa: E402 - bench/ is on the path as the script's folder
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_alerts"
 TARGET = 200.0
 
 
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    import django
-
-    django.setup()
+    os.environ["ALLOWED_HOSTS"] = "testserver"  # APIClient's host
+    sweep_bench.setup_django(url)
 
 
 def keys_half_repeats(count: int, seed: int) -> list[str]:
@@ -147,7 +134,7 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=2000)
     args = parser.parse_args()
     url = os.environ.get("BENCH_ALERTS_DATABASE_URL", DEFAULT_URL)
-    recreate_database(url)
+    sweep_bench.recreate_database(url)
     setup_django(url)
     from django.core.management import call_command
 

@@ -21,6 +21,8 @@ from api.models import ApiToken
 from integrations import services
 from integrations.forms import IntegrationForm, ServiceAccountForm, TokenForm
 from integrations.models import AlertGroup, ImportedTicket, Integration, ServiceAccount
+from notifications.admin import ReadOnlyMixin
+from tickets.admin import TicketVisibleAdminMixin
 
 
 def secret_page(
@@ -204,7 +206,7 @@ class ServiceAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Every API token: who, what for, until when; revoked from here. The digest (the table's
     primary key) is never shown, so the list links rows by their key prefix, not by pk: no
     change page, no bulk actions. New tokens are made by their owner (settings page) or, for
@@ -226,12 +228,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=gettext_lazy("key"), ordering="token_key")
     def key(self, token: ApiToken) -> str:
@@ -269,8 +265,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         )
 
 
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(AlertGroup)
-class AlertGroupAdmin(admin.ModelAdmin):
+class AlertGroupAdmin(TicketVisibleAdminMixin, ReadOnlyAdmin):
     list_display = [
         "dedup_key",
         "integration",
@@ -286,18 +287,9 @@ class AlertGroupAdmin(admin.ModelAdmin):
     search_fields = ["dedup_key", "ticket__reference"]
     list_select_related = ["integration", "ticket"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ImportedTicket)
-class ImportedTicketAdmin(AlertGroupAdmin):
+class ImportedTicketAdmin(TicketVisibleAdminMixin, ReadOnlyAdmin):
     list_display = ["__str__", "ticket", "entries", "last_entry_at", "imported_at", "updated_at"]
     list_filter = ["system"]
     search_fields = ["external_id", "ticket__reference"]

@@ -16,9 +16,10 @@ from escalation.sweep import sweep
 from integrations.importer import ceil_minute
 from integrations.models import ImportedTicket
 from tests.api.conftest import client_for
-from tests.factories import AdminFactory, SupportLevelFactory, TeamFactory, UserFactory
+from tests.escalation.test_services import Chain
+from tests.factories import AdminFactory
 from tickets import services
-from tickets.models import Message, Team, Ticket, TicketEvent
+from tickets.models import Message, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -26,27 +27,6 @@ IMPORT = "/api/v1/import/tickets/"
 BERLIN = ZoneInfo("Europe/Berlin")
 MON_9 = dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN)
 H = dt.timedelta(hours=1)
-
-
-class Chain:
-    """Tier teams L1 → L2 → L3 → L4, each with a lead and an agent."""
-
-    def __init__(self) -> None:
-        self.teams: list[Team] = []
-        self.agents = []
-        above = None
-        for rank in (4, 3, 2, 1):
-            agent = UserFactory(username=f"agent{rank}", email=f"agent{rank}@example.com")
-            team = TeamFactory(
-                name=f"L{rank}",
-                level=SupportLevelFactory(rank=rank),
-                lead=UserFactory(username=f"lead{rank}"),
-                members=[agent],
-                escalates_to=above,
-            )
-            self.teams.insert(0, team)
-            self.agents.insert(0, agent)
-            above = team
 
 
 @pytest.fixture
