@@ -297,6 +297,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tickets, SLA and escalation management.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Alertmanager's "status" (firing/resolved) beside the ticket's: a name for each.
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStatusEnum": "integrations.alerts.ALERT_STATUSES",
+        "TicketStatusEnum": "tickets.models.Ticket.Status",
+    },
 }
 
 # Security: strict by default when DEBUG is off (`manage.py check --deploy` stays quiet).

@@ -17,6 +17,7 @@ from typing import Any
 # Alertmanager's "no end yet" instant: an alert that has not ended carries it in `endsAt`.
 ZERO_TIME_PREFIX = "0001-01-01"
 SUBJECT_MAX = 200
+ALERT_STATUSES = ("firing", "resolved")  # Alertmanager's, for an alert and a notification
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import TransitionNotAllowed
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
@@ -95,7 +100,7 @@ class LabelsField(serializers.DictField):
 
 
 class AlertmanagerAlertSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["firing", "resolved"])
+    status = serializers.ChoiceField(choices=alerts.ALERT_STATUSES)
     labels = LabelsField(required=False, default=dict)
     annotations = LabelsField(required=False, default=dict)
     startsAt = serializers.DateTimeField(required=False, allow_null=True)
@@ -108,7 +113,7 @@ class AlertmanagerSerializer(serializers.Serializer):
     """Prometheus Alertmanager's webhook payload, version 4, as Alertmanager sends it."""
 
     version = serializers.ChoiceField(choices=["4"])
-    status = serializers.ChoiceField(choices=["firing", "resolved"], required=False)
+    status = serializers.ChoiceField(choices=alerts.ALERT_STATUSES, required=False)
     receiver = serializers.CharField(required=False, allow_blank=True, max_length=1000)
     groupKey = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
     groupLabels = LabelsField(required=False, default=dict)
@@ -190,7 +195,11 @@ class AlertIntake(APIView):
             "it; a resolved alert adds a message and, if the integration says so, resolves "
             "the ticket."
         ),
-        request=GenericAlertSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="AlertIntakeRequest",
+            serializers=[GenericAlertSerializer, AlertmanagerSerializer],
+            resource_type_field_name=None,
+        ),
         responses={
             200: inline_serializer(
                 "AlertIntakeResult", {"alerts": AlertResultSerializer(many=True)}

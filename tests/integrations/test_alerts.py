@@ -329,3 +329,23 @@ def test_concurrent_identical_alerts_open_one_ticket(team_a, agent):
     assert sorted(o.count for o in outcomes) == [1, 2, 3, 4]
     group = AlertGroup.objects.get()
     assert group.count == 4 and group.ticket == Ticket.objects.get()
+
+
+def test_an_integration_whose_account_is_deactivated_is_refused(integration):
+    obj, secret = integration
+    user = obj.account.user
+    user.is_active = False
+    user.save()
+    assert alert_client(secret).post(ALERTS, DISK, format="json").status_code == 401
+    assert Ticket.objects.count() == 0
+
+
+def test_an_admins_personal_token_is_no_integration_token(integration):
+    from tests.factories import AdminFactory
+
+    response = client_for(AdminFactory()).post(ALERTS, DISK, format="json")
+    assert response.status_code == 401
+
+
+def test_the_alert_endpoint_takes_only_post(monitor):
+    assert monitor.get(ALERTS).status_code == 405

@@ -266,3 +266,29 @@ def test_imported_history_sends_no_notifications(chain, admin):
     client_for(admin).post(IMPORT, as_json({"tickets": [record()]}), format="json")
     assert Delivery.objects.count() == 0
     assert TicketEvent.objects.filter(kind=TicketEvent.Kind.ESCALATED).exists()
+
+
+def test_an_admins_revoked_token_and_a_deactivated_admin_cannot_import(chain, admin):
+    from integrations import services as integration_services
+
+    payload = as_json({"tickets": [record()]})
+    token, secret = integration_services.token_create(user=admin, name="migration", days=1)
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+    integration_services.token_revoke(actor=admin, key=token.token_key)
+    assert client.post(IMPORT, payload, format="json").status_code == 401
+    other = client_for(admin)
+    admin.is_active = False
+    admin.save()
+    assert other.post(IMPORT, payload, format="json").status_code == 401
+    assert Ticket.objects.count() == 0
+
+
+def test_an_import_batch_is_bounded(chain, admin):
+    payload = as_json({"tickets": [record(external_id=str(n)) for n in range(101)]})
+    response = client_for(admin).post(IMPORT, payload, format="json")
+    assert response.status_code == 400
+    assert client_for(admin).post(IMPORT, {"tickets": []}, format="json").status_code == 400
+    assert Ticket.objects.count() == 0
