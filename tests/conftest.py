@@ -35,6 +35,8 @@ def _missing_services() -> dict[str, str]:
         missing["celery_worker"] = "a real worker needs PostgreSQL and Redis"
     if not shutil.which("chromium") and not os.path.exists("/usr/bin/chromium"):
         missing["e2e"] = "no Chromium at /usr/bin/chromium (apt-get install chromium)"
+    if not shutil.which("prometheus-alertmanager"):
+        missing["alertmanager"] = "no Alertmanager (apt-get install prometheus-alertmanager)"
     return missing
 
 
