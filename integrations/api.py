@@ -270,6 +270,8 @@ class HistoryEntrySerializer(serializers.Serializer):
         if attrs["type"] == importer.TRANSITION:
             if not attrs.get("transition"):
                 raise ApiValidationError({"transition": [_("Name the transition.")]})
+        elif attrs["type"] == importer.ACKNOWLEDGE:
+            pass  # who and when is all it takes
         elif not attrs.get("body", "").strip():
             raise ApiValidationError({"body": [_("The message is empty.")]})
         return attrs

@@ -1,13 +1,13 @@
 """Importing tickets from another helpdesk, history and all, as if they had happened here.
 
 A record (docs/integrations.md: "Import file format") is a ticket with its original creation
-instant and its history — replies, internal notes, customer messages and status transitions,
-each with its instant. The import plays that history in time order through the ticket
-services with the clock set to each instant (`now=`), and before each entry lets the
-escalation engine evaluate the ticket at every minute of the beat's grid where it fell due,
-exactly as the sweep would have (the way `demo.replay` plays the demo story). So the SLA
-clock, its warnings and breaches, and the escalations are those the engine computes for that
-history: nothing is copied from the other system.
+instant and its history — replies, internal notes, customer messages, status transitions and
+acknowledgements of escalations, each with its instant. The import plays that history in
+time order through the ticket services with the clock set to each instant (`now=`), and
+before each entry lets the escalation engine evaluate the ticket at every minute of the
+beat's grid where it fell due, exactly as the sweep would have (the way `demo.replay` plays
+the demo story). So the SLA clock, its warnings and breaches, and the escalations are those
+the engine computes for that history: nothing is copied from the other system.
 
 Importing the same (system, external id) again adds to the ticket it became: the entries
 beyond those already played are played (their history is append-only, as ours is); nothing
@@ -26,20 +26,24 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from escalation.evaluation import evaluate_ticket
+from escalation.facts import open_escalation
+from escalation.services import escalation_acknowledge
 from integrations.models import ImportedTicket
 from tickets import services as ticket_services
 from tickets.models import Customer, Team, Ticket
-from tickets.services import NewTicket
+from tickets.services import NewTicket, TicketError
 
 MINUTE = timedelta(minutes=1)
 # A ticket falls due a few times per hand-off; this bounds a misconfigured rule set that
 # would keep it due forever.
 MAX_EVALUATIONS = 2000
 
-REPLY, NOTE, CUSTOMER_MESSAGE, TRANSITION = "reply", "note", "customer_message", "transition"
-ENTRY_TYPES = (REPLY, NOTE, CUSTOMER_MESSAGE, TRANSITION)
+REPLY, NOTE, CUSTOMER_MESSAGE = "reply", "note", "customer_message"
+TRANSITION, ACKNOWLEDGE = "transition", "acknowledge"
+ENTRY_TYPES = (REPLY, NOTE, CUSTOMER_MESSAGE, TRANSITION, ACKNOWLEDGE)
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,12 @@ def play_entry(ticket: Ticket, entry: Mapping[str, Any], author: AbstractBaseUse
             author_name=entry.get("author_name") or entry.get("author") or "",
             now=at,
         )
+    elif kind == ACKNOWLEDGE:
+        # The receiving team took the escalation the engine raised for this history.
+        escalation = open_escalation(ticket)
+        if escalation is None:
+            raise TicketError({"history": _("There is no escalation to acknowledge then.")})
+        escalation_acknowledge(escalation=escalation, actor=author, now=at)
     else:
         ticket_services.ticket_transition(
             ticket=ticket, actor=author, name=entry["transition"], now=at

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Min
 
+from escalation.services import escalation_acknowledge
 from escalation.sweep import sweep
 from integrations.importer import ceil_minute
 from integrations.models import ImportedTicket
@@ -27,6 +28,7 @@ IMPORT = "/api/v1/import/tickets/"
 BERLIN = ZoneInfo("Europe/Berlin")
 MON_9 = dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN)
 H = dt.timedelta(hours=1)
+MIN = dt.timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -44,6 +46,7 @@ def history() -> list[dict]:
     after the 13:00 deadline), it is resolved the next morning."""
     return [
         {"at": MON_9 + H, "type": "customer_message", "author_name": "Kim", "body": "Any news?"},
+        {"at": MON_9 + 4 * H + 10 * MIN, "type": "acknowledge", "author": "agent2"},
         {"at": MON_9 + 6 * H, "type": "reply", "author": "agent2@example.com", "body": "Fixed?"},
         {"at": MON_9 + 6 * H + dt.timedelta(minutes=5), "type": "note", "body": "Restarted"},
         {"at": MON_9 + 25 * H, "type": "transition", "transition": "resolve"},
@@ -91,7 +94,11 @@ def drive_live(chain: Chain, admin) -> Ticket:
         sweep_until(entry["at"])
         ticket.refresh_from_db()
         at = entry["at"]
-        if entry["type"] == "customer_message":
+        if entry["type"] == "acknowledge":
+            escalation_acknowledge(
+                escalation=ticket.escalations.get(status="raised"), actor=chain.agents[1], now=at
+            )
+        elif entry["type"] == "customer_message":
             services.ticket_add_customer_message(ticket=ticket, body=entry["body"], now=at)
         elif entry["type"] == "reply":
             services.ticket_reply(ticket=ticket, actor=chain.agents[1], body=entry["body"], now=at)
@@ -138,7 +145,7 @@ def test_an_imported_history_gets_the_escalations_the_engine_raises_live(chain, 
     response = client_for(admin).post(IMPORT, as_json({"tickets": [record()]}), format="json")
     assert response.status_code == 200, response.content
     (result,) = response.json()["tickets"]
-    assert result["errors"] == [] and result["created"] and result["played"] == 4
+    assert result["errors"] == [] and result["created"] and result["played"] == 5
     imported = Ticket.objects.get(reference=result["ticket"])
     expected = trail(live)
     assert expected["escalations"], "the history must make the engine escalate"
@@ -159,7 +166,7 @@ def test_the_import_keeps_original_instants_authors_and_the_external_id(chain, a
     assert ticket.first_responded_at == MON_9 + 6 * H
     assert ticket.resolved_at == MON_9 + 25 * H
     link = ImportedTicket.objects.get()
-    assert (link.system, link.external_id, link.ticket, link.entries) == ("otrs", "4711", ticket, 4)
+    assert (link.system, link.external_id, link.ticket, link.entries) == ("otrs", "4711", ticket, 5)
     assert link.last_entry_at == MON_9 + 25 * H
 
 
@@ -169,7 +176,7 @@ def test_reimporting_adds_new_entries_instead_of_duplicating(chain, admin):
     client.post(IMPORT, as_json({"tickets": [first]}), format="json")
     again = client.post(IMPORT, as_json({"tickets": [record()]}), format="json").json()
     (result,) = again["tickets"]
-    assert (result["created"], result["played"]) == (False, 2)
+    assert (result["created"], result["played"]) == (False, 3)
     assert Ticket.objects.count() == 1
     ticket = Ticket.objects.get()
     assert ticket.messages.count() == 3
@@ -177,7 +184,7 @@ def test_reimporting_adds_new_entries_instead_of_duplicating(chain, admin):
     same = client.post(IMPORT, as_json({"tickets": [record()]}), format="json").json()
     assert same["tickets"][0]["played"] == 0
     assert ticket.messages.count() == 3
-    assert ImportedTicket.objects.get().entries == 4
+    assert ImportedTicket.objects.get().entries == 5
 
 
 def test_a_refused_entry_keeps_nothing_of_that_ticket_and_says_why(chain, admin):
@@ -291,4 +298,13 @@ def test_an_import_batch_is_bounded(chain, admin):
     response = client_for(admin).post(IMPORT, payload, format="json")
     assert response.status_code == 400
     assert client_for(admin).post(IMPORT, {"tickets": []}, format="json").status_code == 400
+    assert Ticket.objects.count() == 0
+
+
+def test_acknowledging_when_nothing_was_escalated_is_refused(chain, admin):
+    early = record(history=[{"at": MON_9 + H, "type": "acknowledge", "author": "agent2"}])
+    body = client_for(admin).post(IMPORT, as_json({"tickets": [early]}), format="json").json()
+    (result,) = body["tickets"]
+    assert result["ticket"] is None
+    assert result["errors"] == ["There is no escalation to acknowledge then."]
     assert Ticket.objects.count() == 0
