@@ -280,6 +280,7 @@ REST_FRAMEWORK = {
         "token": env("API_TOKEN_THROTTLE_RATE", default="1000/hour"),
         "token_create": env("API_TOKEN_CREATE_THROTTLE_RATE", default="10/hour"),
         "alerts": env("ALERTS_THROTTLE_RATE", default="600/minute"),
+        "login": env("LOGIN_THROTTLE_RATE", default="30/minute"),
     },
 }
 # API tokens: knox stores a SHA-512 digest only; a token expires API_TOKEN_TTL_DAYS after it

@@ -8,13 +8,20 @@ environment: see .env.example). A throttled request is a 429 problem with Retry-
 - stricter scopes by `throttle_scope`: `token_create` (making and revoking tokens), `alerts`
   (per integration, keyed by the integration rather than by its service account). A scope
   counts the requests that change something (not GET, HEAD, OPTIONS): listing one's tokens
-  is not making them.
+  is not making them;
+- `login`: sign-in attempts per address in the browser (`throttled_login` wraps the sign-in
+  views), on top of the lock-out per account and address.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from math import ceil
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
@@ -46,3 +53,36 @@ class ScopeRateThrottle(ScopedRateThrottle):
         if ident is not None:
             return self.cache_format % {"scope": self.scope, "ident": ident}
         return super().get_cache_key(request, view)
+
+
+class LoginRateThrottle(SimpleRateThrottle):
+    """Sign-in attempts per client address (`login`), right or wrong: the lock-out (axes)
+    stops guessing one account's password; this caps how fast one address may try at all,
+    spread over many accounts."""
+
+    scope = "login"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def throttled_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap a sign-in view: a POST past the `login` rate is a 429 page with Retry-After."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            throttle = LoginRateThrottle()
+            if not throttle.allow_request(request, None):
+                wait = max(1, int(throttle.wait() or 1))
+                response = render(
+                    request,
+                    "integrations/login_throttled.html",
+                    {"minutes": max(1, ceil(wait / 60))},
+                    status=429,
+                )
+                response["Retry-After"] = str(wait)
+                return response
+        return view(request, *args, **kwargs)
+
+    return wrapper

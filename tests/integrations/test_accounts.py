@@ -265,3 +265,18 @@ def test_token_days_are_bounded(agent):
     token, _secret = services.token_create(user=agent, name="forever", days=None)
     assert token.expiry is None
     assert token_for  # the API tests' helper makes tokens the same way
+
+
+def test_sign_in_attempts_per_address_are_throttled(rates, client, agent):
+    rates("login", "2/minute")
+    login = reverse("login")
+    for _ in range(2):
+        assert client.post(login, {"username": "agent", "password": "wrong"}).status_code == 200
+    throttled = client.post(login, {"username": "agent", "password": "pw"})
+    assert throttled.status_code == 429
+    assert int(throttled["Retry-After"]) > 0
+    assert "Too many sign-in attempts" in throttled.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert client.get(login).status_code == 200  # the page itself stays reachable
+    admin_login = client.post(reverse("admin_login"), {"username": "agent", "password": "pw"})
+    assert admin_login.status_code == 429
