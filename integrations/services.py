@@ -59,6 +59,12 @@ def service_account_create(
     username = username.strip()
     if not username:
         raise IntegrationError({"username": _("A name is required.")})
+    try:
+        User.username_validator(username)
+        if len(username) > User._meta.get_field("username").max_length:
+            raise ValidationError(_("At most 150 characters."))
+    except ValidationError as error:
+        raise IntegrationError({"username": error.messages}) from error
     if User.objects.filter(username__iexact=username).exists():
         raise IntegrationError({"username": _("A user with this name exists already.")})
     user = User(username=username, is_staff=False, is_superuser=False)
@@ -67,18 +73,6 @@ def service_account_create(
     account = ServiceAccount.objects.create(user=user, description=description)
     for team in teams:
         team.members.add(user)
-    return account
-
-
-def service_account_mark(*, user: AbstractBaseUser, description: str = "") -> ServiceAccount:
-    """Make an existing user a service account: its password stops working."""
-    with transaction.atomic():
-        user.set_unusable_password()
-        user.is_staff = False
-        user.save(update_fields=["password", "is_staff"])
-        account, _created = ServiceAccount.objects.get_or_create(
-            user=user, defaults={"description": description}
-        )
     return account
 
 

@@ -68,6 +68,10 @@ def test_service_account_names_are_unique_and_required():
         services.service_account_create(username="BOT")
     with pytest.raises(services.IntegrationError):
         services.service_account_create(username="  ")
+    with pytest.raises(services.IntegrationError):
+        services.service_account_create(username="no spaces please")
+    with pytest.raises(services.IntegrationError):
+        services.service_account_create(username="x" * 151)
 
 
 def test_admin_creates_a_service_account_and_mints_its_token(client, team_a):
