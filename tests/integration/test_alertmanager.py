@@ -20,7 +20,10 @@ from tests.factories import TeamFactory
 from tests.integrations.conftest import make_integration
 from tickets.models import Ticket
 
-pytestmark = [pytest.mark.alertmanager, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.alertmanager,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 BINARY = "prometheus-alertmanager"
 WAIT = 45.0

@@ -298,7 +298,7 @@ def test_a_repeat_costs_a_bounded_number_of_queries(monitor, django_assert_max_n
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_identical_alerts_open_one_ticket(team_a, agent):
     integration, _secret = make_integration(team_a)
     alert = Alert(dedup_key="same", firing=True, summary="Same alert")
