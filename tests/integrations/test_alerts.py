@@ -349,3 +349,10 @@ def test_an_admins_personal_token_is_no_integration_token(integration):
 
 def test_the_alert_endpoint_takes_only_post(monitor):
     assert monitor.get(ALERTS).status_code == 405
+
+
+def test_a_huge_body_is_refused_without_a_server_error(monitor):
+    huge = {**DISK, "description": "x" * 3_000_000}
+    response = monitor.post(ALERTS, huge, format="json")
+    assert 400 <= response.status_code < 500
+    assert Ticket.objects.count() == 0
