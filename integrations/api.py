@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -394,7 +395,12 @@ def import_one(actor: Any, record: dict[str, Any], users: dict) -> dict[str, Any
     """One record through the importer, as the answer describes it (also for the command)."""
     base = {"system": record["system"], "external_id": record["external_id"]}
     try:
-        outcome = importer.ticket_import(actor=actor, record=record, users=users)
+        try:
+            outcome = importer.ticket_import(actor=actor, record=record, users=users)
+        except IntegrityError:
+            # Another import of the same external id created its ticket first (the unique
+            # external id refused ours, nothing of ours is kept): add to that one instead.
+            outcome = importer.ticket_import(actor=actor, record=record, users=users)
     except IMPORT_REFUSALS as error:
         return {
             **base,

@@ -308,3 +308,37 @@ def test_acknowledging_when_nothing_was_escalated_is_refused(chain, admin):
     assert result["ticket"] is None
     assert result["errors"] == ["There is no escalation to acknowledge then."]
     assert Ticket.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_imports_of_one_external_id_make_one_ticket():
+    import threading
+
+    from django.db import connection
+
+    from integrations.api import ImportRecordSerializer, import_one
+
+    Chain()
+    admin = AdminFactory(username="importer")
+    form = ImportRecordSerializer(data=as_json(record()))
+    assert form.is_valid(), form.errors
+    barrier = threading.Barrier(2)
+    results = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(import_one(admin, dict(form.validated_data), {}))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r["errors"] for r in results] == [[], []]
+    assert Ticket.objects.count() == 1
+    assert sorted(r["created"] for r in results) == [False, True]
+    assert ImportedTicket.objects.get().entries == 5
