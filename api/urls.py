@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 import tickets.converters  # noqa: F401 - registers the <ref:…> converter
 from api import docs, views
+from integrations import api as integration_api
 
 app_name = "api"
 
@@ -20,6 +21,9 @@ urlpatterns = [
     ),
     path("tickets/<ref:reference>/messages/", views.TicketMessages.as_view(), name="messages"),
     path("tickets/<ref:reference>/events/", views.TicketEvents.as_view(), name="events"),
+    # Alert intake and ticket import (the integrations app).
+    path("alerts/", integration_api.AlertIntake.as_view(), name="alerts"),
+    path("import/tickets/", integration_api.TicketImport.as_view(), name="import_tickets"),
     # Last: whatever no route above matches is a problem-details 404, not the site's HTML page.
     re_path(r"^(?P<path>[\s\S]*)$", docs.not_found, name="not-found"),
 ]

@@ -21,6 +21,7 @@ def main() -> int:
         ("knowledge.py", []),
         ("mail.py", []),
         ("pages.py", []),
+        ("alerts.py", []),
     ]
     for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "api",
     "knowledge",
     "mail",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -280,8 +281,20 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "api.problems.problem_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_RATE", default="1000/hour")},
+    # Per user (an anonymous caller: per address), per token, and stricter scopes
+    # (`throttle_scope`) for making tokens and for alert intake (integrations/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "integrations.throttles.TokenRateThrottle",
+        "integrations.throttles.ScopeRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_THROTTLE_RATE", default="1000/hour"),
+        "token": env("API_TOKEN_THROTTLE_RATE", default="1000/hour"),
+        "token_create": env("API_TOKEN_CREATE_THROTTLE_RATE", default="10/hour"),
+        "alerts": env("ALERTS_THROTTLE_RATE", default="600/minute"),
+        "login": env("LOGIN_THROTTLE_RATE", default="30/minute"),
+    },
 }
 # API tokens: knox stores a SHA-512 digest only; a token expires API_TOKEN_TTL_DAYS after it
 # was made. The model adds the name the owner gave it.
@@ -303,6 +316,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_problem_responses",
     ],
+    # Alertmanager's "status" (firing/resolved) beside the ticket's: a name for each.
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStatusEnum": "integrations.alerts.ALERT_STATUSES",
+        "TicketStatusEnum": "tickets.models.Ticket.Status",
+    },
 }
 
 # Security: strict by default when DEBUG is off (`manage.py check --deploy` stays quiet).

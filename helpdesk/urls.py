@@ -5,16 +5,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views as account_views
+from integrations.throttles import throttled_login
 from notifications.language import set_language
 from tickets import views as ticket_views
 
 urlpatterns = [
     path("", ticket_views.home, name="home"),
     path("healthz", ticket_views.healthz, name="healthz"),
-    path("login/", account_views.LoginView.as_view(), name="login"),
-    path("login/code/", account_views.login_code, name="login_code"),
+    path("login/", throttled_login(account_views.LoginView.as_view()), name="login"),
+    path("login/code/", throttled_login(account_views.login_code), name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("accounts.urls")),
+    path("account/tokens/", include("integrations.urls")),
     # Before Django's own: the switcher also stores a signed-in user's choice.
     path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -27,7 +29,7 @@ urlpatterns = [
     # The admin signs in through the same two-step login: same lock-out, same second factor.
     path(
         "admin/login/",
-        account_views.LoginView.as_view(next_page="admin:index"),
+        throttled_login(account_views.LoginView.as_view(next_page="admin:index")),
         name="admin_login",
     ),
     path("admin/", admin.site.urls),

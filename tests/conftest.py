@@ -37,6 +37,8 @@ def _missing_services() -> dict[str, str]:
         missing["e2e"] = "no Chromium at /usr/bin/chromium (apt-get install chromium)"
     if not os.path.exists("/usr/sbin/dovecot"):
         missing["imap"] = "no Dovecot at /usr/sbin/dovecot (apt-get install dovecot-imapd)"
+    if not shutil.which("prometheus-alertmanager"):
+        missing["alertmanager"] = "no Alertmanager (apt-get install prometheus-alertmanager)"
     return missing
 
 
@@ -74,7 +76,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings, tmp_path):
+def _test_settings(settings, tmp_path, monkeypatch):
+    # Sign-in attempts per address: every test signs in from 127.0.0.1, and the counters live
+    # in the shared cache; the tests of the throttle set their own rate.
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "login", "100000/minute")
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = False

@@ -22,6 +22,8 @@ PROJECT_PACKAGES = {
     "knowledge",
     "mail",
     "dashboard",
+    "integrations",
+    "api",
 }
 ABOVE_TICKETS = {"sla", "escalation", "notifications", "mail"}
 # Pages of the tickets app that show the SLA clocks, escalations and reply templates next to

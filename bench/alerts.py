@@ -1,0 +1,162 @@
+"""Benchmark of the alert intake on PostgreSQL (not a test: it prints figures).
+
+Posts alerts to `POST /api/v1/alerts/` in-process (DRF's APIClient: the whole request path —
+integration-token authentication, validation, deduplication under the group's row lock, the
+ticket services with SLA and engine evaluation — but no HTTP server), half of them new keys
+(each opens a ticket) and half repeats of open keys (each adds to its ticket):
+  * one alert per request, generic format;
+  * Alertmanager notifications of 10 alerts each;
+  * for comparison, repeats only (the deduplication path alone).
+Target: at least 200 alerts per second.
+
+Usage: python bench/alerts.py [--alerts 2000]
+Database: BENCH_ALERTS_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helpdesk_bench_alerts
+(dropped and created anew).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sweep as sweep_bench  # noqa: E402 - bench/ is on the path as the script's folder
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_alerts"
+TARGET = 200.0
+
+
+def setup_django(url: str) -> None:
+    os.environ["ALLOWED_HOSTS"] = "testserver"  # APIClient's host
+    sweep_bench.setup_django(url)
+
+
+def keys_half_repeats(count: int, seed: int) -> list[str]:
+    """`count` keys: every other one new, the rest repeats of a key seen before."""
+    rng = random.Random(seed)
+    seen: list[str] = []
+    keys = []
+    for n in range(count):
+        if n % 2 == 0 or not seen:
+            key = f"bench-{seed}-{n}"
+            seen.append(key)
+        else:
+            key = rng.choice(seen)
+        keys.append(key)
+    return keys
+
+
+def generic(key: str) -> dict:
+    return {
+        "dedup_key": key,
+        "action": "trigger",
+        "summary": f"Latency high ({key})",
+        "severity": "warning",
+        "labels": {"instance": key},
+    }
+
+
+def alertmanager(keys: list[str]) -> dict:
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="Bench"}',
+        "status": "firing",
+        "receiver": "helpdesk",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "Bench", "severity": "warning", "instance": key},
+                "annotations": {"summary": f"Latency high ({key})"},
+                "startsAt": "2026-12-07T06:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": key,
+            }
+            for key in keys
+        ],
+    }
+
+
+def run(count: int) -> list[tuple[str, int, float, int]]:
+    from rest_framework.test import APIClient
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from integrations import services
+    from integrations.models import Integration
+    from tickets.models import SupportLevel, Team, Ticket
+
+    SimpleRateThrottle.THROTTLE_RATES["alerts"] = "1000000/second"  # measure, do not throttle
+    level = SupportLevel.objects.order_by("rank").first() or SupportLevel.objects.create(
+        rank=1, name="1st level"
+    )
+    team = Team.objects.create(name="Bench on call", level=level)
+    integration = Integration(name="Bench", team=team)
+    secret = services.integration_save(integration=integration)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    rows = []
+    for label, batch, seed in (
+        ("generic, 1 alert/request", 1, 1),
+        ("Alertmanager, 10/request", 10, 2),
+    ):
+        keys = keys_half_repeats(count, seed)
+        before = Ticket.objects.count()
+        started = time.perf_counter()
+        for i in range(0, len(keys), batch):
+            chunk = keys[i : i + batch]
+            body = generic(chunk[0]) if batch == 1 else alertmanager(chunk)
+            response = client.post("/api/v1/alerts/", body, format="json")
+            if response.status_code != 200:
+                raise SystemExit(f"{response.status_code}: {response.content[:300]!r}")
+        elapsed = time.perf_counter() - started
+        rows.append((label, count, elapsed, Ticket.objects.count() - before))
+    # Only repeats of open keys: the deduplication path alone (no ticket opened).
+    open_keys = keys_half_repeats(count, 1)[::2]
+    started = time.perf_counter()
+    for n in range(count):
+        response = client.post(
+            "/api/v1/alerts/", generic(open_keys[n % len(open_keys)]), format="json"
+        )
+        if response.status_code != 200:
+            raise SystemExit(f"{response.status_code}: {response.content[:300]!r}")
+    rows.append(("generic, repeats only", count, time.perf_counter() - started, 0))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=2000)
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_ALERTS_DATABASE_URL", DEFAULT_URL)
+    sweep_bench.recreate_database(url)
+    setup_django(url)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    rows = run(args.alerts)
+    print("\nAlert intake on PostgreSQL, in-process (half new keys, half repeats)")
+    header = (
+        f"{'format':<26} {'alerts':>7} {'tickets':>8} {'seconds':>8} {'alerts/s':>9} {'target':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    worst = None
+    for label, count, elapsed, tickets in rows:
+        rate = count / elapsed
+        worst = rate if worst is None else min(worst, rate)
+        print(
+            f"{label:<26} {count:>7,} {tickets:>8,} {elapsed:>8.2f} {rate:>9,.0f} "
+            f"{'ok' if rate >= TARGET else 'MISSED':>7}"
+        )
+    if worst is not None and worst < TARGET:
+        print(f"Below the target of {TARGET:.0f} alerts/s (see the load average: `uptime`).")
+
+
+if __name__ == "__main__":
+    main()

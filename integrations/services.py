@@ -1,0 +1,343 @@
+"""Write operations of the integrations: service accounts, API tokens, alert integrations and
+the alert intake. One use case per function, one transaction each; tickets change only
+through `tickets.services`, so the SLA clock, the engine, notifications and the audit trail
+hold for alerts as for the browser."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import TransitionNotAllowed
+
+from api.models import ApiToken
+from integrations.alerts import Alert
+from integrations.models import AlertGroup, Integration, ServiceAccount
+from tickets import services as ticket_services
+from tickets.models import Team, Ticket
+from tickets.services import NewTicket, StaleRequest
+
+INTEGRATION_TOKEN_PREFIX = "hdi_"  # noqa: S105 - a marker, not a secret
+TOKEN_NAME_MAX = 100
+# Identical repeats of an alert go on its ticket's timeline at most this often (all counted).
+REPEAT_NOTE_INTERVAL = timedelta(minutes=15)
+# The longest life a token can be given (the API's own default lives in REST_KNOX).
+TOKEN_DAYS_MAX = 3650
+
+
+class IntegrationError(ValidationError):
+    """A request about integrations that cannot be carried out; the message says why."""
+
+
+# --- Service accounts -------------------------------------------------------------------------
+
+
+def is_service_account(user: AbstractBaseUser | None) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and ServiceAccount.objects.filter(user_id=user.pk).exists()
+    )
+
+
+@transaction.atomic
+def service_account_create(
+    *, username: str, description: str = "", teams: Iterable[Team] = ()
+) -> ServiceAccount:
+    """A new machine user: no usable password (so no browser or Basic sign-in), never staff.
+    Joining `teams` makes it an agent of them (it may then move their tickets)."""
+    User = get_user_model()
+    username = username.strip()
+    if not username:
+        raise IntegrationError({"username": _("A name is required.")})
+    try:
+        User.username_validator(username)
+        if len(username) > User._meta.get_field("username").max_length:
+            raise ValidationError(_("At most 150 characters."))
+    except ValidationError as error:
+        raise IntegrationError({"username": error.messages}) from error
+    if User.objects.filter(username__iexact=username).exists():
+        raise IntegrationError({"username": _("A user with this name exists already.")})
+    user = User(username=username, is_staff=False, is_superuser=False)
+    user.set_unusable_password()
+    user.save()
+    account = ServiceAccount.objects.create(user=user, description=description)
+    for team in teams:
+        team.members.add(user)
+    return account
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+
+def token_create(*, user: AbstractBaseUser, name: str, days: int | None) -> tuple[ApiToken, str]:
+    """A named API token for `user` that expires after `days` (None: never). Returns the
+    stored row and the secret, which exists only in this answer (only its digest is kept)."""
+    name = name.strip()
+    if not name or len(name) > TOKEN_NAME_MAX:
+        raise IntegrationError({"name": _("Give the token a name of at most 100 characters.")})
+    if days is not None and not 1 <= days <= TOKEN_DAYS_MAX:
+        raise IntegrationError(
+            {"days": _("Between 1 and %(most)s days.") % {"most": TOKEN_DAYS_MAX}}
+        )
+    if not user.is_active:
+        raise IntegrationError({"user": _("This user is not active.")})
+    expiry = timedelta(days=days) if days is not None else None
+    return ApiToken.objects.create(user=user, name=name, expiry=expiry)
+
+
+def token_revoke(*, actor: AbstractBaseUser, key: str, own_only: bool = False) -> int:
+    """Revoke the token with key prefix `key` of `actor` (an admin, unless `own_only`: anyone's).
+    Returns how many were revoked (0 when there is no such token of theirs)."""
+    tokens = ApiToken.objects.filter(token_key=key)
+    if own_only or not actor.is_superuser:
+        tokens = tokens.filter(user=actor)
+    deleted, _rows = tokens.delete()
+    return deleted
+
+
+# --- Alert integrations ------------------------------------------------------------------------
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_integration_secret() -> str:
+    return INTEGRATION_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def integration_save(*, integration: Integration) -> str | None:
+    """Save an integration made or changed in the admin. A new one gets a token (returned,
+    once) and, without a service account, one of its own that joins the target team, so it
+    may open and resolve that team's tickets. Returns the new secret, or None."""
+    integration.full_clean(exclude=["account", "token_digest", "token_prefix"])
+    secret = None
+    if integration.pk is None:
+        if integration.account_id is None:
+            integration.account = service_account_create(
+                username=_unique_username(f"integration-{integration.name}"),
+                teams=[integration.team],
+            )
+        secret = new_integration_secret()
+        integration.token_digest = token_digest(secret)
+        integration.token_prefix = secret[:12]
+    integration.save()
+    return secret
+
+
+def _unique_username(base: str) -> str:
+    User = get_user_model()
+    stem = "".join(c if c.isalnum() or c in "-_.@" else "-" for c in base.lower())[:140]
+    candidate, n = stem, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        n += 1
+        candidate = f"{stem}-{n}"
+    return candidate
+
+
+@transaction.atomic
+def integration_rotate_token(*, integration: Integration) -> str:
+    """A new token for `integration`; the old one stops working now. Returns the secret."""
+    integration = Integration.objects.select_for_update().get(pk=integration.pk)
+    secret = new_integration_secret()
+    integration.token_digest = token_digest(secret)
+    integration.token_prefix = secret[:12]
+    integration.save(update_fields=["token_digest", "token_prefix"])
+    return secret
+
+
+def integration_for_token(secret: str) -> Integration | None:
+    """The active integration whose token is `secret`, or None."""
+    if not secret.startswith(INTEGRATION_TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    return (
+        Integration.objects.select_related("account__user", "team", "service")
+        .filter(token_digest=token_digest(secret), is_active=True)
+        .first()
+    )
+
+
+# --- The alert intake --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    dedup_key: str
+    action: str  # one of the ACTIONS below
+    ticket: Ticket | None
+    count: int
+
+
+CREATED, APPENDED, RESOLVED, NOTED, IGNORED = "created", "appended", "resolved", "noted", "ignored"
+
+
+def alert_ingest(
+    *, integration: Integration, alert: Alert, now: datetime | None = None
+) -> AlertOutcome:
+    """Take one alert: a new key opens a ticket (channel monitoring), a repeat while that
+    ticket is active adds the alert as a message and counts it, a resolved alert adds a
+    message and, if the integration says so, resolves the ticket.
+
+    Concurrent identical alerts open one ticket: the open group of a key is unique
+    (`alert_group_one_open`); the first request inserts it, the others wait on that insert,
+    then find the group and join it under its row lock. A "resolved" for a key with nothing
+    open (a resend) does nothing."""
+    now = now or timezone.now()
+    actor = integration.account.user
+    with transaction.atomic():
+        group = _open_group(integration, alert.dedup_key)
+        if group is None and alert.firing:
+            # A new key (or a concurrent first): insert unless another request just did; the
+            # insert waits for that request's commit, then the lock below finds its row.
+            AlertGroup.objects.bulk_create(
+                [_new_group(integration, alert, now)], ignore_conflicts=True
+            )
+            group = _open_group(integration, alert.dedup_key)
+        if group is None:
+            return AlertOutcome(alert.dedup_key, IGNORED, None, 0)
+        if not alert.firing:
+            return _resolve(integration, group, alert, actor, now)
+        if group.ticket is not None and not group.ticket.is_active:
+            # Someone resolved or closed the ticket while the alert kept firing: a new incident.
+            _close(group, now)
+            group = AlertGroup.objects.create(**_group_fields(integration, alert, now))
+        group.count += 1
+        group.last_seen_at = now
+        group.labels = dict(alert.labels)
+        if group.ticket is None:
+            impact, urgency = integration.impact_urgency(alert.severity)
+            group.ticket = ticket_services.ticket_create(
+                actor=actor,
+                data=NewTicket(
+                    subject=alert.subject,
+                    description=alert.body,
+                    team=integration.team,
+                    impact=impact,
+                    urgency=urgency,
+                    channel=Ticket.Channel.MONITORING,
+                    service=integration.service,
+                ),
+                now=now,
+            )
+            group.noted_at, group.noted_digest = now, _digest(alert)
+            group.save()
+            return AlertOutcome(alert.dedup_key, CREATED, group.ticket, group.count)
+        fields = ["count", "last_seen_at", "labels"]
+        if _worth_noting(group, alert, now):
+            _add_message(group.ticket, integration, alert, now)
+            group.noted_at, group.noted_digest = now, _digest(alert)
+            fields += ["noted_at", "noted_digest"]
+        group.save(update_fields=fields)
+        return AlertOutcome(alert.dedup_key, APPENDED, group.ticket, group.count)
+
+
+def _open_group(integration: Integration, key: str) -> AlertGroup | None:
+    return (
+        AlertGroup.objects.select_for_update(of=("self",))
+        .select_related("ticket")
+        .filter(integration=integration, dedup_key=key, is_open=True)
+        .first()
+    )
+
+
+def _digest(alert: Alert) -> str:
+    return hashlib.sha256(alert.body.encode()).hexdigest()
+
+
+def _worth_noting(group: AlertGroup, alert: Alert, now: datetime) -> bool:
+    """Whether a repeat goes on the ticket's timeline: when it says something new, or the
+    last entry is REPEAT_NOTE_INTERVAL old. Identical repeats in between (an alert storm, a
+    group resent because another alert joined it) are counted on the group only, so they do
+    not bury the ticket's timeline, nor wake the engine for nothing."""
+    if group.noted_at is None or group.noted_digest != _digest(alert):
+        return True
+    return now - group.noted_at >= REPEAT_NOTE_INTERVAL
+
+
+def alerts_ingest(
+    *, integration: Integration, alerts: Iterable[Alert], now: datetime | None = None
+) -> list[AlertOutcome]:
+    """Take the alerts of one request together: all or none (a retry after a failure then
+    repeats nothing). Their keys are locked in a fixed order, so two requests sharing keys
+    wait for each other instead of deadlocking. Outcomes in the request's order."""
+    now = now or timezone.now()
+    alerts = list(alerts)
+    if not integration.team.is_active:
+        raise IntegrationError({"team": _("The integration's team is not active.")})
+    order = sorted(range(len(alerts)), key=lambda i: alerts[i].dedup_key)
+    outcomes: dict[int, AlertOutcome] = {}
+    with transaction.atomic():
+        for i in order:
+            outcomes[i] = alert_ingest(integration=integration, alert=alerts[i], now=now)
+    return [outcomes[i] for i in range(len(alerts))]
+
+
+def _group_fields(integration: Integration, alert: Alert, now: datetime) -> dict:
+    return {
+        "integration": integration,
+        "dedup_key": alert.dedup_key,
+        "severity": alert.severity[:100],
+        "labels": dict(alert.labels),
+        "started_at": alert.started_at,
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "is_open": True,
+    }
+
+
+def _new_group(integration: Integration, alert: Alert, now: datetime) -> AlertGroup:
+    return AlertGroup(**_group_fields(integration, alert, now))
+
+
+def _close(group: AlertGroup, now: datetime) -> None:
+    group.is_open = False
+    group.resolved_at = now
+    group.save(update_fields=["is_open", "resolved_at"])
+
+
+def _add_message(ticket: Ticket, integration: Integration, alert: Alert, now: datetime) -> None:
+    """The alert on the ticket's timeline, in the monitoring system's words, written by the
+    integration's service account (as the customer side: it is not an agent's progress)."""
+    ticket_services.ticket_add_customer_message(
+        ticket=ticket,
+        body=alert.body,
+        author_name=integration.name,
+        actor=integration.account.user,
+        now=now,
+    )
+
+
+def _resolve(
+    integration: Integration,
+    group: AlertGroup,
+    alert: Alert,
+    actor: AbstractBaseUser,
+    now: datetime,
+) -> AlertOutcome:
+    _close(group, now)
+    ticket = group.ticket
+    if ticket is None or not ticket.is_active:
+        return AlertOutcome(alert.dedup_key, IGNORED, ticket, group.count)
+    _add_message(ticket, integration, alert, now)
+    if not integration.resolve_tickets:
+        return AlertOutcome(alert.dedup_key, NOTED, ticket, group.count)
+    try:
+        with transaction.atomic():
+            ticket_services.ticket_transition(ticket=ticket, actor=actor, name="resolve", now=now)
+    except (PermissionDenied, TransitionNotAllowed, StaleRequest):
+        # The ticket moved where the service account may not act (escalated to another team),
+        # or its status does not allow it: the message says the alert resolved; people decide.
+        return AlertOutcome(alert.dedup_key, NOTED, ticket, group.count)
+    ticket.refresh_from_db()
+    return AlertOutcome(alert.dedup_key, RESOLVED, ticket, group.count)
