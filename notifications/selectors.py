@@ -64,13 +64,18 @@ class TemplateChoice:
 
 
 def templates_for(
-    ticket: Ticket, language: str, *, now: datetime | None = None
+    ticket: Ticket,
+    language: str,
+    *,
+    now: datetime | None = None,
+    escalated: bool | None = None,
 ) -> list[TemplateChoice]:
     """The communication templates an agent can start a message on `ticket` from: for an
     escalated ticket the initial escalation notice, the status update and the closing report,
     in `language` (falling back to the site's language per kind), with the placeholders
-    filled. Empty for a ticket that is not escalated."""
-    if not is_escalated(ticket):
+    filled. Empty for a ticket that is not escalated. A caller that has the ticket's
+    escalations at hand passes `escalated` (see `is_escalated`) and saves the query."""
+    if not (is_escalated(ticket) if escalated is None else escalated):
         return []
     active = MessageTemplate.objects.filter(is_active=True)
     languages = [language, settings.LANGUAGE_CODE]

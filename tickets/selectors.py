@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from django.db.models import Case, DateTimeField, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Least
 from django.db.models.query import prefetch_related_objects
 from django.http import Http404
@@ -452,6 +463,14 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
                 "created_by",
                 "sla_policy__calendar",
             )
+            # The page's Follow/Unfollow button, without a query of its own.
+            .annotate(
+                followed_by_user=Exists(
+                    Ticket.watchers.through.objects.filter(
+                        ticket_id=OuterRef("pk"), user_id=user.pk
+                    )
+                )
+            )
             .get(reference=reference)
         )
     except Ticket.DoesNotExist:
@@ -493,6 +512,11 @@ def ticket_cards(user: AbstractBaseUser | AnonymousUser, q: str) -> list[Ticket]
 
 
 def is_following(ticket: Ticket, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether `user` follows `ticket`; read from `ticket_for_user`'s annotation when the
+    ticket came from there (no query), asked otherwise."""
+    known = getattr(ticket, "followed_by_user", None)
+    if known is not None:
+        return bool(known)
     return ticket.watchers.filter(pk=user.pk).exists()
 
 
@@ -544,6 +568,7 @@ class TimelineEntry:
     event: TicketEvent | None = None
     first_response: bool = False
     parts: list[TicketEvent] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)  # a message's files
     sort_key: tuple[datetime, int, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -553,21 +578,38 @@ class TimelineEntry:
         self.sort_key = (self.at, 0 if self.kind == "message" else 1, pk)
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """The timeline of a ticket page and the files uploaded with the ticket itself."""
+
+    entries: list[TimelineEntry]
+    loose_attachments: list[Attachment]
+
+
 def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
     """Messages and events of `ticket` merged in chronological order, in three queries.
 
     An event that merely records a message (reply, note, customer message) is folded into that
     message's entry; a reply that was the first response is flagged as such.
     """
-    messages = list(
-        Message.objects.filter(ticket=ticket)
-        .select_related("author")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("pk")))
-    )
+    return ticket_page_timeline(ticket).entries
+
+
+def ticket_page_timeline(ticket: Ticket) -> Timeline:
+    """`ticket_timeline`, and the attachments uploaded with the ticket rather than with a
+    message, in three queries: every attachment of the ticket is read once and handed to its
+    message (`TimelineEntry.attachments`) or to `loose_attachments`."""
+    messages = list(Message.objects.filter(ticket=ticket).select_related("author"))
+    files: dict[int | None, list[Attachment]] = {}
+    for attachment in Attachment.objects.filter(ticket=ticket).order_by("pk"):
+        files.setdefault(attachment.message_id, []).append(attachment)
     events = list(TicketEvent.objects.filter(ticket=ticket).select_related("actor"))
     message_ids = {m.pk for m in messages}
     first_responses: set[int] = set()
-    entries = [TimelineEntry("message", m.created_at, message=m) for m in messages]
+    entries = [
+        TimelineEntry("message", m.created_at, message=m, attachments=files.get(m.pk, []))
+        for m in messages
+    ]
     # One service call writes its events with one actor and one instant; a rule that climbs
     # two levels at once writes two escalations then, each opening an action of its own.
     actions: list[list[TicketEvent]] = []
@@ -592,7 +634,7 @@ def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
         if entry.message is not None and entry.message.pk in first_responses:
             entry.first_response = True
     entries.sort(key=lambda e: e.sort_key)
-    return entries
+    return Timeline(entries=entries, loose_attachments=files.get(None, []))
 
 
 # --- The ticket page: SLA and escalations -----------------------------------------------------
@@ -691,6 +733,15 @@ def current_escalation(ticket: Ticket, escalations: Sequence[Escalation]) -> Esc
     live = {Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED}
     return next(
         (e for e in escalations if e.status in live and e.to_team_id == ticket.team_id), None
+    )
+
+
+def is_escalated(ticket: Ticket, escalations: Sequence[Escalation]) -> bool:
+    """`notifications.selectors.is_escalated` read from the ticket's loaded escalations (no
+    query): a major incident, or an escalation up or across that is open or acknowledged."""
+    live = {Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED}
+    return ticket.is_major_incident or any(
+        e.status in live and e.kind != Escalation.Kind.DE_ESCALATION for e in escalations
     )
 
 

@@ -67,7 +67,7 @@ from tickets.forms import (
     TicketFilterForm,
     add_service_error,
 )
-from tickets.models import Attachment, Ticket
+from tickets.models import Attachment, Team, Ticket
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -194,23 +194,26 @@ def render_ticket(
     action forms with bound ones (to show their errors and keep what the agent typed).
 
     Also used by the escalation views, whose actions answer with the same partial."""
-    agent = services.is_agent(request.user)
+    # Reading and commenting (`visible_to`) is wider than moving the ticket (`can_move`):
+    # the page offers only the actions the user may take. Both rights in one query.
+    rights = services.ticket_rights(ticket, request.user)
+    agent, can_move = rights.agent, rights.move
     request._helpdesk_is_agent = agent  # type: ignore[attr-defined]  # for the navbar
     now = timezone.now()
-    # Reading and commenting (`visible_to`) is wider than moving the ticket (`can_move`):
-    # the page offers only the actions the user may take.
-    can_move = agent and services.can_move(ticket, request.user)
-    timeline = selectors.ticket_timeline(ticket)
+    page_timeline = selectors.ticket_page_timeline(ticket)
+    timeline = page_timeline.entries
+    # Loaded once for the assign form and the escalate form's functional teams.
+    teams = list(selectors.assignable_teams()) if can_move else None
     context: dict[str, Any] = {
         "ticket": ticket,
         "now": now,
         "timeline": timeline,
-        "loose_attachments": selectors.ticket_loose_attachments(ticket),
+        "loose_attachments": page_timeline.loose_attachments,
         "is_following": selectors.is_following(ticket, request.user),
         "can_act": agent,
         "can_move": can_move,
         "sla": selectors.ticket_sla(ticket, now),
-        **_escalation_context(request, ticket, can_move, forms, timeline),
+        **_escalation_context(request, ticket, can_move, forms, timeline, teams),
     }
     if "escalate_form" in context:
         # Beside the pre-filled "What was tried": every reply and note, newest first.
@@ -221,12 +224,13 @@ def render_ticket(
         ]
     if agent:
         # The communication templates of an escalated ticket, in the viewer's language.
-        context["reply_templates"] = templates_for(ticket, translation.get_language(), now=now)
+        context["reply_templates"] = templates_for(
+            ticket, translation.get_language(), now=now, escalated=context["escalated"]
+        )
         context["message_form"] = forms.get("message_form") or _blank_message_form(
             request, context["reply_templates"]
         )
-    if can_move:
-        teams = list(selectors.assignable_teams())
+    if teams is not None:
         context["transitions"] = services.available_transitions(ticket, request.user)
         context["assign_form"] = forms.get("assign_form") or AssignForm(
             teams=teams, initial={"team": ticket.team_id, "assignee": ticket.assignee_id}
@@ -261,6 +265,7 @@ def _escalation_context(
     can_move: bool,
     forms: dict[str, Any],
     timeline: list[selectors.TimelineEntry],
+    teams: list[Team] | None,
 ) -> dict[str, Any]:
     """The escalation panel: who owns the ticket now, its escalations, and the forms the user
     may use (escalate: those who may move the ticket; acknowledge: the receiving team, with
@@ -276,6 +281,7 @@ def _escalation_context(
         "current_escalation": current,
         "past_escalations": [e for e in escalations if e != current],
         "can_acknowledge": can_acknowledge,
+        "escalated": selectors.is_escalated(ticket, escalations),
     }
     if can_acknowledge:
         assert current is not None
@@ -287,7 +293,7 @@ def _escalation_context(
     elif can_move and ticket.is_active:
         tried = tried_since_arrival(timeline)
         context["escalate_form"] = EscalateForm(
-            ticket=ticket, initial=prefill_package(ticket, tried)
+            ticket=ticket, teams=teams, initial=prefill_package(ticket, tried)
         )
     if forms.get("deescalate_form"):
         context["deescalate_form"] = forms["deescalate_form"]
