@@ -25,11 +25,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils.timezone import now as timezone_now
 from django.utils.translation import gettext as _
 
 from notifications import email, outbox, webhooks
 from notifications.models import (
     DEFAULT_CHANNELS,
+    LEAD_DEFAULT_CHANNELS,
     ChannelPreference,
     Notification,
     Preference,
@@ -79,22 +81,55 @@ def resolve_recipients(
     return list(recipients)
 
 
-def default_channels(kind: str) -> tuple[bool, bool]:
-    """(in the app, by email) for `kind` when the user has not chosen: `DEFAULT_CHANNELS`,
-    and for a kind missing there only the app."""
+def default_channels(kind: str, *, lead: bool = False) -> tuple[bool, bool]:
+    """(in the app, by email) for `kind` when the user has not chosen: for a team lead
+    `LEAD_DEFAULT_CHANNELS` first, then `DEFAULT_CHANNELS`, and for a kind missing there
+    only the app."""
+    if lead and kind in LEAD_DEFAULT_CHANNELS:
+        return LEAD_DEFAULT_CHANNELS[kind]
     return DEFAULT_CHANNELS.get(kind, (True, False))
+
+
+def _leads(user_ids: Iterable[int]) -> set[int]:
+    """Which of `user_ids` lead an active team (one query)."""
+    return set(
+        Team.objects.filter(lead_id__in=list(user_ids), is_active=True).values_list(
+            "lead_id", flat=True
+        )
+    )
 
 
 def channels_of(user: AbstractBaseUser) -> dict[str, tuple[bool, bool]]:
     """(in the app, by email) for every kind of notification, as `notify()` would use them
-    for `user`: their choice, else the default (one query)."""
+    for `user`: their choice, else the default (two queries)."""
     chosen = {
         kind: (in_app, by_email)
         for kind, in_app, by_email in ChannelPreference.objects.filter(
             preference__user=user
         ).values_list("kind", "in_app", "email")
     }
-    return {kind: chosen.get(kind, default_channels(kind)) for kind in K.values}
+    lead = user.pk in _leads([user.pk])
+    return {kind: chosen.get(kind, default_channels(kind, lead=lead)) for kind in K.values}
+
+
+def notifications_mark_read(
+    *,
+    user: AbstractBaseUser,
+    pk: int | None = None,
+    ticket_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Mark `user`'s unread notifications read: all of them, the one `pk`, or those about
+    the ticket `ticket_id` (its page was opened, or its group in the list was marked).
+
+    One conditional UPDATE of the user's own rows: marking twice, or from two tabs, has one
+    effect. Returns how many rows changed."""
+    rows = Notification.objects.filter(user=user, read_at__isnull=True)
+    if pk is not None:
+        rows = rows.filter(pk=pk)
+    if ticket_id is not None:
+        rows = rows.filter(ticket_id=ticket_id)
+    return rows.update(read_at=now or timezone_now())
 
 
 @transaction.atomic
@@ -337,15 +372,19 @@ def notice_for(
 def _channels_many(
     users: Mapping[int, AbstractBaseUser], kinds: set[str]
 ) -> dict[tuple[int, str], tuple[bool, bool]]:
-    """(in the app, by email) per (user id, kind): their choice, else the default (one read)."""
+    """(in the app, by email) per (user id, kind): their choice, else the default (two
+    reads: the choices, and who leads a team)."""
     chosen = {
         (user_id, kind): (in_app, by_email)
         for user_id, kind, in_app, by_email in ChannelPreference.objects.filter(
             preference__user_id__in=list(users), kind__in=kinds
         ).values_list("preference__user_id", "kind", "in_app", "email")
     }
+    leads = _leads(users) if kinds & set(LEAD_DEFAULT_CHANNELS) else set()
     return {
-        (pk, kind): chosen.get((pk, kind), default_channels(kind)) for pk in users for kind in kinds
+        (pk, kind): chosen.get((pk, kind), default_channels(kind, lead=pk in leads))
+        for pk in users
+        for kind in kinds
     }
 
 

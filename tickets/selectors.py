@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from django.db.models import (
     Case,
+    Count,
     DateTimeField,
     Exists,
     F,
@@ -148,6 +149,9 @@ class TicketFilters:
     q: str = ""
     sla: str = ""
     sort: str = DEFAULT_SORT
+    unassigned: bool = False
+    escalated: bool = False  # in an open escalation to the team that holds it now
+    waiting: bool = False  # active, and the customer wrote after our last public reply
 
 
 def sla_breached_q() -> Q:
@@ -169,40 +173,123 @@ def sla_at_risk_q() -> Q:
     return Q(status__in=Ticket.ACTIVE_STATUSES) & warned & ~sla_breached_q()
 
 
-def ticket_list_filter(
-    user: AbstractBaseUser | AnonymousUser, filters: TicketFilters
-) -> QuerySet[Ticket]:
-    """The tickets `user` may see that match `filters`, ordered by `filters.sort`, with what a
-    list row shows joined in (one query, however many tickets)."""
-    qs = Ticket.objects.visible_to(user).with_list_related()
+def escalated_to_holder_q() -> Q:
+    """Tickets in an open escalation (waiting for acknowledgement, or acknowledged) up or
+    across to the team that holds them now. A hand-back down does not count."""
+    return Q(
+        Exists(
+            Escalation.objects.filter(
+                ticket_id=OuterRef("pk"),
+                to_team_id=OuterRef("team_id"),
+                status__in=(Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED),
+            ).exclude(kind=Escalation.Kind.DE_ESCALATION)
+        )
+    )
+
+
+def customer_answered_q() -> Q:
+    """Active tickets whose latest message from outside is newer than our latest public
+    reply (or that have no reply yet): the customer is waiting for us."""
+    customer = Message.objects.filter(ticket_id=OuterRef("pk"), kind=Message.Kind.CUSTOMER)
+    replied_after = Message.objects.filter(
+        ticket_id=OuterRef(OuterRef("pk")),
+        kind=Message.Kind.REPLY,
+        created_at__gte=OuterRef("created_at"),
+    )
+    return Q(status__in=Ticket.ACTIVE_STATUSES) & Q(Exists(customer.filter(~Exists(replied_after))))
+
+
+def ticket_filter_q(user: AbstractBaseUser | AnonymousUser, filters: TicketFilters) -> Q:
+    """`filters` as one condition on the tickets `user` may see (`visible_to` is applied by the
+    caller): the list filters with it, the saved views count with it (`view_counts`)."""
+    cond = Q()
     if filters.scope == Scope.MINE:
-        qs = qs.filter(assignee_id=user.pk)
+        cond &= Q(assignee_id=user.pk)
     elif filters.scope == Scope.TEAMS:
-        qs = qs.filter(team__in=Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk"))
+        cond &= Q(team__in=Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk"))
     if filters.statuses:
-        qs = qs.filter(status__in=filters.statuses)
+        cond &= Q(status__in=filters.statuses)
     if filters.priority is not None:
-        qs = qs.filter(priority=filters.priority)
+        cond &= Q(priority=filters.priority)
     if filters.team is not None:
-        qs = qs.filter(team=filters.team)
+        cond &= Q(team=filters.team)
     if filters.level is not None:
-        qs = qs.filter(level=filters.level)
+        cond &= Q(level=filters.level)
     if filters.sla == SlaFilter.AT_RISK:
-        qs = qs.filter(sla_at_risk_q())
+        cond &= sla_at_risk_q()
     elif filters.sla == SlaFilter.BREACHED:
-        qs = qs.filter(sla_breached_q())
+        cond &= sla_breached_q()
+    if filters.unassigned:
+        cond &= Q(assignee__isnull=True)
+    if filters.escalated:
+        cond &= escalated_to_holder_q()
+    if filters.waiting:
+        cond &= customer_answered_q()
     q = filters.q.strip()
     if q:
-        qs = qs.filter(
+        cond &= (
             Q(reference__icontains=q)
             | Q(subject__icontains=q)
             | Q(customer__name__icontains=q)
             | Q(description__icontains=q)
         )
+    return cond
+
+
+def ticket_list_filter(
+    user: AbstractBaseUser | AnonymousUser, filters: TicketFilters
+) -> QuerySet[Ticket]:
+    """The tickets `user` may see that match `filters`, ordered by `filters.sort`, with what a
+    list row shows joined in (one query, however many tickets)."""
+    qs = Ticket.objects.visible_to(user).with_list_related().filter(ticket_filter_q(user, filters))
     ordering = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     if "sla_due" in ordering:
         qs = qs.annotate(sla_due=SLA_DUE)
     return qs.order_by(*ordering)
+
+
+@dataclass(frozen=True)
+class ViewCount:
+    """A view of the list (built in or saved) with the number of tickets it shows now."""
+
+    key: str  # "builtin:<slug>" or "saved:<pk>"
+    name: str
+    query: str  # the list's query string that shows the view
+    count: int
+    capped: bool  # more than COUNT_CAP
+    saved_pk: int | None = None
+
+
+def view_counts(
+    user: AbstractBaseUser | AnonymousUser,
+    views: Sequence[tuple[str, str, str, TicketFilters, int | None]],
+) -> list[ViewCount]:
+    """How many tickets each of `views` (key, name, query string, filters, saved view's pk)
+    shows `user`: one aggregate query for all of them, however many views and tickets.
+
+    Each count is a `COUNT(*) FILTER (WHERE …)` over the visible tickets; a view's own
+    visibility is the same `visible_to`, so its count matches its list."""
+    if not views:
+        return []
+    aggregates = {
+        f"v{i}": Count("pk", filter=ticket_filter_q(user, filters))
+        for i, (_key, _name, _query, filters, _pk) in enumerate(views)
+    }
+    counts = Ticket.objects.visible_to(user).aggregate(**aggregates)
+    result = []
+    for i, (key, name, query, _filters, pk) in enumerate(views):
+        n = counts[f"v{i}"]
+        result.append(
+            ViewCount(
+                key=key,
+                name=name,
+                query=query,
+                count=min(n, COUNT_CAP),
+                capped=n > COUNT_CAP,
+                saved_pk=pk,
+            )
+        )
+    return result
 
 
 @dataclass(frozen=True)
@@ -340,6 +427,11 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any] | None:
 def filter_teams() -> QuerySet[Team]:
     """Teams offered by the list's team filter."""
     return Team.objects.select_related("level").order_by("level__rank", "name")
+
+
+def filter_levels() -> QuerySet[SupportLevel]:
+    """Levels offered by the list's level filter."""
+    return SupportLevel.objects.order_by("rank")
 
 
 # --- SLA badges -------------------------------------------------------------------------------

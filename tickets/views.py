@@ -32,11 +32,14 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     JsonResponse,
+    QueryDict,
 )
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_GET,
@@ -57,14 +60,16 @@ from escalation.forms import (
 )
 from escalation.models import Escalation
 from helpdesk import uploads
+from notifications import services as notification_services
 from notifications.selectors import TemplateChoice, templates_for
-from tickets import selectors, services
+from tickets import selectors, services, workspace
 from tickets.forms import (
     AssignForm,
+    BulkForm,
     MessageForm,
     PriorityForm,
+    SavedViewForm,
     TicketCreateForm,
-    TicketFilterForm,
     add_service_error,
 )
 from tickets.models import Attachment, Team, Ticket
@@ -114,28 +119,142 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = TicketFilterForm(request.GET)
-    form.is_valid()  # invalid values are dropped; the rest still filters
+    return _render_list(request, request.GET)
+
+
+def _render_list(
+    request: HtmxHttpRequest,
+    query: QueryDict,
+    *,
+    status: int = 200,
+    bulk_form: BulkForm | None = None,
+    bulk_report: list[workspace.BulkOutcome] | None = None,
+    view_form: SavedViewForm | None = None,
+) -> HttpResponse:
+    """The list for the filters in `query`: the whole page, or its `results` partial for
+    htmx (then the count's live region is updated out of band, not replaced)."""
+    agent = services.is_agent(request.user)
+    request._helpdesk_is_agent = agent  # type: ignore[attr-defined]  # for the navbar
+    # Every team once: the filter offers them all, the bulk form the active ones with members.
+    teams_qs = selectors.filter_teams()
+    teams = list(teams_qs.select_related("lead").prefetch_related("members") if agent else teams_qs)
+    levels = list(selectors.filter_levels())
+    form = workspace.parse_query(query.urlencode(), teams=teams, levels=levels)
     filters = form.filters()
     page = selectors.ticket_page(
         selectors.ticket_list_filter(request.user, filters),
         sort=filters.sort,
         per_page=settings.TICKETS_PER_PAGE,
-        after=request.GET.get("after"),
-        before=request.GET.get("before"),
+        after=query.get("after"),
+        before=query.get("before"),
     )
-    template = "tickets/list.html"
-    if _wants_partial(request):
-        template += "#results"
-    context = {
+    partial = _wants_partial(request)
+    current_query = form.query_string()
+    context: dict[str, Any] = {
         "form": form,
         "filters": filters,
         "page": page,
         "now": timezone.now(),
+        "partial": partial,
+        "current_query": current_query,
         # Tickets found by reference or customer that the user may not read: their owners.
         "cards": selectors.ticket_cards(request.user, filters.q) if not page.prev_cursor else [],
+        "bulk_report": bulk_report,
+        "bulk_refused": [o for o in bulk_report or [] if not o.done],
+        "bulk_done": sum(1 for o in bulk_report or [] if o.done),
     }
-    return _vary_on_htmx(render(request, template, context))
+    if agent:
+        context["bulk_form"] = bulk_form or BulkForm(teams=[t for t in teams if t.is_active])
+        if not partial:
+            context["views"] = workspace.workspace_views(request.user, teams=teams, levels=levels)
+            context["view_form"] = view_form or SavedViewForm()
+    template = "tickets/list.html"
+    if partial:
+        template += "#results"
+    return _vary_on_htmx(render(request, template, context, status=status))
+
+
+@login_required
+@require_POST
+def ticket_bulk(request: HtmxHttpRequest) -> HttpResponse:
+    """A bulk action on the ticked tickets of the list: each through its service, each
+    reported (done, or refused and why); answered with the list for the filters it came from."""
+    _require_agent(request)
+    query = QueryDict(request.POST.get("query", ""))
+    form = BulkForm(request.POST, teams=list(selectors.assignable_teams()))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            report = workspace.bulk_apply(
+                actor=request.user,
+                action=data["action"],
+                items=form.items,
+                transition=data["transition"],
+                team=data["team"],
+                assignee=data["assignee"],
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            if request.htmx:
+                return _render_list(request, query, bulk_report=report)
+            _bulk_messages(request, report)
+            return redirect(f"{reverse('tickets:list')}?{query.urlencode()}")
+    return _render_list(request, query, status=422, bulk_form=form)
+
+
+def _bulk_messages(request: HttpRequest, report: list[workspace.BulkOutcome]) -> None:
+    """The bulk report as flash messages, for the page after the redirect (no JavaScript)."""
+    done = sum(1 for o in report if o.done)
+    if done:
+        messages.success(
+            request,
+            ngettext("%(count)d ticket changed.", "%(count)d tickets changed.", done)
+            % {"count": done},
+        )
+    for outcome in report:
+        if not outcome.done:
+            messages.error(
+                request,
+                _("%(reference)s was not changed: %(reason)s")
+                % {"reference": outcome.reference, "reason": outcome.reason},
+            )
+
+
+@login_required
+@require_POST
+def saved_view_save(request: HtmxHttpRequest) -> HttpResponse:
+    """Save the list's current filters as a view of the user's own."""
+    _require_agent(request)
+    query = QueryDict(request.POST.get("query", ""))
+    form = SavedViewForm(request.POST)
+    if form.is_valid():
+        try:
+            view = workspace.saved_view_save(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                query=query.urlencode(),
+                teams=list(selectors.filter_teams()),
+                levels=list(selectors.filter_levels()),
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, _("The view “%(name)s” has been saved.") % {"name": view})
+            return redirect(f"{reverse('tickets:list')}?{view.query}")
+    return _render_list(request, query, status=422, view_form=form)
+
+
+@login_required
+@require_POST
+def saved_view_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    _require_agent(request)
+    if workspace.saved_view_delete(user=request.user, pk=pk):
+        messages.success(request, _("The view has been deleted."))
+    else:
+        messages.info(request, _("That view was deleted already."))
+    return redirect("tickets:list")
 
 
 # --- Creating ---------------------------------------------------------------------------------
@@ -304,8 +423,19 @@ def _escalation_context(
     return context
 
 
-def after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> HttpResponse:
-    """Success: the fresh partial for htmx, a redirect (post/redirect/get) otherwise."""
+# The response header that tells static/js/workspace.js where to put the focus after htmx
+# swapped the ticket in: on what changed, not back on the page's body.
+FOCUS_HEADER = "X-Helpdesk-Focus"
+
+
+def after_action(
+    request: HtmxHttpRequest, ticket: Ticket, message: str, *, focus: str = "#ticket-title"
+) -> HttpResponse:
+    """Success: the fresh partial for htmx, a redirect (post/redirect/get) otherwise.
+
+    `focus`: a CSS selector in the new partial for what the action changed (a new message,
+    the follow button); by default the ticket's title, whose header shows status, priority
+    and owner. The confirmation itself is announced by the page's polite live region."""
     messages.success(request, message)
     try:
         ticket = selectors.ticket_for_user(request.user, ticket.reference)
@@ -320,27 +450,15 @@ def after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> Http
             return HttpResponseClientRedirect(ticket.get_absolute_url())
         return redirect(ticket)
     if request.htmx:
-        return render_ticket(request, ticket)
+        response = render_ticket(request, ticket)
+        response[FOCUS_HEADER] = focus
+        return response
     return redirect(ticket)
 
 
 def refused(request: HtmxHttpRequest, ticket: Ticket, error: Exception) -> HttpResponse:
     """A request the ticket's rules refuse: a clear message and a 4xx, never a 500."""
-    if isinstance(error, services.StaleRequest):
-        status = 409
-        text = str(error)
-    elif isinstance(error, PermissionDenied):
-        status = 403
-        text = str(error) or _("You may not work on this ticket.")
-    elif isinstance(error, ConcurrentTransition):
-        status = 409
-        text = _("Someone else changed this ticket at the same time. Please try again.")
-    elif isinstance(error, TransitionNotAllowed):
-        status = 409
-        text = str(error) or _("This status change is not possible now.")
-    else:
-        status = 400
-        text = " ".join(getattr(error, "messages", [str(error)]))
+    status, text = workspace.refusal_text(error)
     messages.error(request, text)
     try:
         ticket = selectors.ticket_for_user(request.user, ticket.reference)
@@ -366,6 +484,9 @@ def ticket_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     except Http404:
         card = selectors.ticket_card_for_user(request.user, reference)
         return _vary_on_htmx(render_card(request, card))
+    # Opening the ticket is reading what the user was told about it: the bell (which loads
+    # after the page) no longer counts those notifications.
+    notification_services.notifications_mark_read(user=request.user, ticket_id=ticket.pk)
     return render_ticket(request, ticket)
 
 
@@ -379,7 +500,7 @@ def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         internal = form.cleaned_data["internal"]
         service = services.ticket_add_note if internal else services.ticket_reply
         try:
-            service(
+            written = service(
                 ticket=ticket,
                 actor=request.user,
                 body=form.cleaned_data["body"],
@@ -391,9 +512,12 @@ def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
+            focus = f"#message-{written.pk}"
             if internal:
-                return after_action(request, ticket, _("Your internal note has been added."))
-            return after_action(request, ticket, _("Your reply has been sent."))
+                return after_action(
+                    request, ticket, _("Your internal note has been added."), focus=focus
+                )
+            return after_action(request, ticket, _("Your reply has been sent."), focus=focus)
     return render_ticket(request, ticket, status=422, message_form=form)
 
 
@@ -483,8 +607,12 @@ def ticket_follow(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     except PermissionDenied as exc:
         return refused(request, ticket, exc)
     if follow:
-        return after_action(request, ticket, _("You are now following this ticket."))
-    return after_action(request, ticket, _("You are no longer following this ticket."))
+        return after_action(
+            request, ticket, _("You are now following this ticket."), focus="#follow-button"
+        )
+    return after_action(
+        request, ticket, _("You are no longer following this ticket."), focus="#follow-button"
+    )
 
 
 @login_required
