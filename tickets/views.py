@@ -358,7 +358,8 @@ def render_ticket(
             initial={"impact": ticket.impact, "urgency": ticket.urgency}
         )
     template = "tickets/detail.html"
-    if _wants_partial(request):
+    context["partial"] = _wants_partial(request)
+    if context["partial"]:
         template += "#ticket"
     return _vary_on_htmx(render(request, template, context, status=status))
 

@@ -25,7 +25,7 @@
   }
 
   // After htmx swapped the ticket (or the list's results) in: focus goes to what changed, not
-  // back to the page's body, and the confirmation or error is announced.
+  // back to the page's body; the bulk report is announced.
   const handled = new WeakSet();
   document.addEventListener("htmx:afterSettle", (event) => {
     const xhr = event.detail.xhr;
@@ -35,10 +35,10 @@
     const report = document.getElementById("bulk-report");
     const swappedTicket = ticket && ticket.contains(event.detail.elt);
     if (swappedTicket || event.detail.elt === ticket) {
-      const alerts = ticket.querySelectorAll(".flash-messages .alert");
-      announce(Array.from(alerts, (alert) => alert.textContent).join(" "));
+      // The confirmation itself went to #ticket-messages, a live region outside the swap.
       if (xhr.status >= 400) {
-        focusOn(ticket.querySelector('[aria-invalid="true"]') || ticket.querySelector(".alert-danger"));
+        const messages = document.getElementById("ticket-messages");
+        focusOn(ticket.querySelector('[aria-invalid="true"]') || messages?.querySelector(".alert-danger"));
       } else {
         const selector = xhr.getResponseHeader("X-Helpdesk-Focus");
         const target = selector ? ticket.querySelector(selector) : null;

@@ -100,7 +100,7 @@ def test_keyboard_through_the_list_and_into_a_ticket(page: Page, queue):
     page.keyboard.type("On it, a technician is on the way.")
     page.get_by_role("button", name=re.compile("Send")).click()
     # After the htmx swap the focus is on the new message, and the confirmation is announced.
-    expect(page.locator("#live-status")).to_have_text("Your reply has been sent.")
+    expect(page.locator("#ticket-messages")).to_contain_text("Your reply has been sent.")
     focused_id = page.evaluate("document.activeElement && document.activeElement.id")
     assert focused_id.startswith("message-"), focused_id
     # "/" from a ticket page: the list's search.
