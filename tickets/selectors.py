@@ -32,6 +32,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from escalation.models import Escalation
+from notifications.models import Notification
 from sla.models import ClockSegment
 from sla.services import COLUMNS as SLA_COLUMNS
 from sla.services import ClockView, clock_views
@@ -555,13 +556,19 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
                 "created_by",
                 "sla_policy__calendar",
             )
-            # The page's Follow/Unfollow button, without a query of its own.
+            # The page's Follow/Unfollow button, and whether opening the page has unread
+            # notifications to mark read, without queries of their own.
             .annotate(
                 followed_by_user=Exists(
                     Ticket.watchers.through.objects.filter(
                         ticket_id=OuterRef("pk"), user_id=user.pk
                     )
-                )
+                ),
+                unread_for_user=Exists(
+                    Notification.objects.filter(
+                        ticket_id=OuterRef("pk"), user_id=user.pk, read_at__isnull=True
+                    )
+                ),
             )
             .get(reference=reference)
         )

@@ -487,7 +487,8 @@ def ticket_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         return _vary_on_htmx(render_card(request, card))
     # Opening the ticket is reading what the user was told about it: the bell (which loads
     # after the page) no longer counts those notifications.
-    notification_services.notifications_mark_read(user=request.user, ticket_id=ticket.pk)
+    if getattr(ticket, "unread_for_user", True):
+        notification_services.notifications_mark_read(user=request.user, ticket_id=ticket.pk)
     return render_ticket(request, ticket)
 
 
