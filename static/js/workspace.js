@@ -101,6 +101,19 @@
     }
   });
 
+  // Saving a view saves the filters as they are now: htmx may have changed them since the page
+  // (and the form's hidden copy of them) was rendered.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    const filters = document.getElementById("ticket-filters");
+    if (!(form instanceof HTMLFormElement) || form.id !== "save-view" || !filters) return;
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(filters)) {
+      if (typeof value === "string" && value !== "") params.append(key, value);
+    }
+    form.elements.namedItem("query").value = params.toString();
+  });
+
   // --- Shortcuts --------------------------------------------------------------------------
 
   function typing(target) {

@@ -132,6 +132,21 @@ def test_bulk_action_reports_a_refusal(page: Page, queue):
     assert other.status == Ticket.Status.OPEN
 
 
+def test_saving_the_filters_as_they_are_now(page: Page, queue):
+    log_in(page, "alice")
+    page.get_by_role("searchbox", name="Search").fill("jam")
+    expect(page.locator("[data-ticket-row]")).to_have_count(1)  # filtered by htmx, no reload
+    page.get_by_text("Save these filters as a view").click()
+    page.get_by_label("Name of the view").fill("Jams")
+    page.get_by_role("button", name="Save view").click()
+    expect(page.get_by_text("The view “Jams” has been saved.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/tickets/\?q=jam$"))
+    views = page.get_by_role("navigation", name="Views")
+    expect(views.get_by_role("link", name=re.compile(r"^Jams\s+1$"))).to_have_attribute(
+        "aria-current", "page"
+    )
+
+
 @pytest.mark.parametrize("width", [1400, 390])
 def test_list_screenshots_and_no_sideways_scrolling(browser, live_server, queue, width):
     context = browser.new_context(
