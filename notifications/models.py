@@ -193,25 +193,13 @@ DEFAULT_CHANNELS: dict[str, tuple[bool, bool]] = {
     K.SWEEP_FAILED: (True, False),
 }
 
-# What differs for a team lead who has not chosen. A lead is told of every ticket of their
-# teams, so the per-ticket notices an agent needs would bury what only a lead acts on: an
-# approaching deadline (the ticket list's "At risk" view shows those), a status update that
-# is merely due (the assignee is told; the lead hears when it is missed) and each resolved
-# ticket. Breaches, escalations, unacknowledged escalations and major incidents still reach
-# them as `DEFAULT_CHANNELS` says.
-LEAD_DEFAULT_CHANNELS: dict[str, tuple[bool, bool]] = {
-    K.SLA_WARNING: (False, False),
-    K.STATUS_UPDATE_DUE: (False, False),
-    K.TICKET_RESOLVED: (False, False),
-}
-
 
 class Preference(models.Model):
     """How one user wants to be told: language and time zone of emails, the hours in which
     non-urgent email may reach them, and per kind of notification the channels.
 
     A user without a row gets the defaults (the site's language and time zone, every email
-    at once, `DEFAULT_CHANNELS`; for a team lead `LEAD_DEFAULT_CHANNELS` first).
+    at once, `DEFAULT_CHANNELS`).
     """
 
     user = models.OneToOneField(

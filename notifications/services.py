@@ -31,7 +31,6 @@ from django.utils.translation import gettext as _
 from notifications import email, outbox, webhooks
 from notifications.models import (
     DEFAULT_CHANNELS,
-    LEAD_DEFAULT_CHANNELS,
     ChannelPreference,
     Notification,
     Preference,
@@ -81,35 +80,22 @@ def resolve_recipients(
     return list(recipients)
 
 
-def default_channels(kind: str, *, lead: bool = False) -> tuple[bool, bool]:
-    """(in the app, by email) for `kind` when the user has not chosen: for a team lead
-    `LEAD_DEFAULT_CHANNELS` first, then `DEFAULT_CHANNELS`, and for a kind missing there
-    only the app."""
-    if lead and kind in LEAD_DEFAULT_CHANNELS:
-        return LEAD_DEFAULT_CHANNELS[kind]
+def default_channels(kind: str) -> tuple[bool, bool]:
+    """(in the app, by email) for `kind` when the user has not chosen: `DEFAULT_CHANNELS`,
+    and for a kind missing there only the app."""
     return DEFAULT_CHANNELS.get(kind, (True, False))
-
-
-def _leads(user_ids: Iterable[int]) -> set[int]:
-    """Which of `user_ids` lead an active team (one query)."""
-    return set(
-        Team.objects.filter(lead_id__in=list(user_ids), is_active=True).values_list(
-            "lead_id", flat=True
-        )
-    )
 
 
 def channels_of(user: AbstractBaseUser) -> dict[str, tuple[bool, bool]]:
     """(in the app, by email) for every kind of notification, as `notify()` would use them
-    for `user`: their choice, else the default (two queries)."""
+    for `user`: their choice, else the default (one query)."""
     chosen = {
         kind: (in_app, by_email)
         for kind, in_app, by_email in ChannelPreference.objects.filter(
             preference__user=user
         ).values_list("kind", "in_app", "email")
     }
-    lead = user.pk in _leads([user.pk])
-    return {kind: chosen.get(kind, default_channels(kind, lead=lead)) for kind in K.values}
+    return {kind: chosen.get(kind, default_channels(kind)) for kind in K.values}
 
 
 def notifications_mark_read(
@@ -372,19 +358,15 @@ def notice_for(
 def _channels_many(
     users: Mapping[int, AbstractBaseUser], kinds: set[str]
 ) -> dict[tuple[int, str], tuple[bool, bool]]:
-    """(in the app, by email) per (user id, kind): their choice, else the default (two
-    reads: the choices, and who leads a team)."""
+    """(in the app, by email) per (user id, kind): their choice, else the default (one read)."""
     chosen = {
         (user_id, kind): (in_app, by_email)
         for user_id, kind, in_app, by_email in ChannelPreference.objects.filter(
             preference__user_id__in=list(users), kind__in=kinds
         ).values_list("preference__user_id", "kind", "in_app", "email")
     }
-    leads = _leads(users) if kinds & set(LEAD_DEFAULT_CHANNELS) else set()
     return {
-        (pk, kind): chosen.get((pk, kind), default_channels(kind, lead=pk in leads))
-        for pk in users
-        for kind in kinds
+        (pk, kind): chosen.get((pk, kind), default_channels(kind)) for pk in users for kind in kinds
     }
 
 

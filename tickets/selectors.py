@@ -619,11 +619,6 @@ def is_following(ticket: Ticket, user: AbstractBaseUser | AnonymousUser) -> bool
     return ticket.watchers.filter(pk=user.pk).exists()
 
 
-def ticket_loose_attachments(ticket: Ticket) -> list[Attachment]:
-    """Attachments uploaded with the ticket itself rather than with a message."""
-    return list(ticket.attachments.filter(message__isnull=True))
-
-
 def assignable_teams() -> QuerySet[Team]:
     """Active teams with their members and lead: the choices of the assign and create forms."""
     return (
