@@ -22,6 +22,7 @@ def main() -> int:
         ("mail.py", []),
         ("pages.py", []),
         ("alerts.py", []),
+        ("ticket_page.py", []),
     ]
     for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)

@@ -145,7 +145,11 @@ class EscalateForm(BootstrapFormMixin, forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, ticket: Ticket, teams: Sequence[Team] | None = None, **kwargs: Any
+    ) -> None:
+        """`teams`: the active teams with their levels when the caller has them loaded
+        already (the ticket page does), so the functional-team choices cost no query."""
         kwargs.setdefault("auto_id", "escalate-%s")  # unique ids beside the other forms
         super().__init__(*args, **kwargs)
         for name, label in CHECKLIST:
@@ -161,6 +165,13 @@ class EscalateForm(BootstrapFormMixin, forms.Form):
             .select_related("level")
             .order_by("name")
         )
+        if teams is not None:
+            functional = [t for t in teams if t.kind == Team.Kind.FUNCTIONAL and t.is_active]
+            functional = [t for t in functional if t.pk != ticket.team_id]
+            self.fields["to_team"].choices = [
+                ("", self.fields["to_team"].empty_label),
+                *((t.pk, str(t)) for t in sorted(functional, key=lambda t: t.name)),
+            ]
         if not self.is_bound:
             self.initial.setdefault(
                 "kind", Escalation.Kind.HIERARCHICAL if self.up else Escalation.Kind.FUNCTIONAL

@@ -1,16 +1,19 @@
-"""Reads of the notifications app: whether a ticket is escalated, and the communication
-templates offered for it."""
+"""Reads of the notifications app: whether a ticket is escalated, the communication
+templates offered for it, and a user's notifications grouped per ticket."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Max, Q
 from django.utils import formats, timezone, translation
 
 from escalation.models import Escalation
-from notifications.models import MessageTemplate
+from notifications.models import MessageTemplate, Notification
 from tickets.models import Ticket
 
 OPEN_ESCALATION = (Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED)
@@ -64,13 +67,18 @@ class TemplateChoice:
 
 
 def templates_for(
-    ticket: Ticket, language: str, *, now: datetime | None = None
+    ticket: Ticket,
+    language: str,
+    *,
+    now: datetime | None = None,
+    escalated: bool | None = None,
 ) -> list[TemplateChoice]:
     """The communication templates an agent can start a message on `ticket` from: for an
     escalated ticket the initial escalation notice, the status update and the closing report,
     in `language` (falling back to the site's language per kind), with the placeholders
-    filled. Empty for a ticket that is not escalated."""
-    if not is_escalated(ticket):
+    filled. Empty for a ticket that is not escalated. A caller that has the ticket's
+    escalations at hand passes `escalated` (see `is_escalated`) and saves the query."""
+    if not (is_escalated(ticket) if escalated is None else escalated):
         return []
     active = MessageTemplate.objects.filter(is_active=True)
     languages = [language, settings.LANGUAGE_CODE]
@@ -92,3 +100,69 @@ def templates_for(
             )
             for row in chosen
         ]
+
+
+# Within a group, the list shows at most this many earlier notifications about the ticket.
+GROUP_LIMIT = 20
+
+
+@dataclass
+class NotificationGroup:
+    """A user's notifications about one ticket (or those about no ticket): the newest one
+    leads, the earlier ones fold under it."""
+
+    ticket_id: int | None
+    latest: Notification
+    earlier: list[Notification] = field(default_factory=list)
+    unread: int = 0
+    total: int = 0
+
+    @property
+    def ticket(self) -> Ticket | None:
+        return self.latest.ticket
+
+    @property
+    def hidden(self) -> int:
+        """Earlier notifications not listed (beyond `GROUP_LIMIT`)."""
+        return max(0, self.total - 1 - len(self.earlier))
+
+
+def notification_groups(user: AbstractBaseUser, page: str | int | None, per_page: int) -> Page:
+    """Page `page` of `user`'s notifications grouped per ticket, the group with the newest
+    notification first; each group's rows with their ticket. Three queries (the page count,
+    the groups, their rows), however many notifications."""
+    groups = (
+        Notification.objects.filter(user=user)
+        .values("ticket_id")
+        .annotate(
+            newest=Max("created_at"),
+            unread=Count("pk", filter=Q(read_at__isnull=True)),
+            total=Count("pk"),
+        )
+        .order_by("-newest", "ticket_id")
+    )
+    result = Paginator(groups, per_page).get_page(page)
+    rows = list(result.object_list)
+    ids = [row["ticket_id"] for row in rows]
+    about = Q(ticket_id__in=[i for i in ids if i is not None])
+    if None in ids:
+        about |= Q(ticket__isnull=True)
+    members: dict[int | None, list[Notification]] = {}
+    for notification in (
+        Notification.objects.filter(about, user=user)
+        .select_related("ticket")
+        .order_by("-created_at", "-pk")
+    ):
+        members.setdefault(notification.ticket_id, []).append(notification)
+    result.object_list = [
+        NotificationGroup(
+            ticket_id=row["ticket_id"],
+            latest=members[row["ticket_id"]][0],
+            earlier=members[row["ticket_id"]][1 : GROUP_LIMIT + 1],
+            unread=row["unread"],
+            total=row["total"],
+        )
+        for row in rows
+        if members.get(row["ticket_id"])
+    ]
+    return result

@@ -9,17 +9,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from notifications import services
+from notifications import selectors, services
 from notifications.forms import PreferenceForm
 from notifications.models import Notification, Preference
 from tickets.forms import add_service_error
@@ -55,9 +53,8 @@ def notification_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _render_list(request: HtmxHttpRequest) -> HttpResponse:
-    qs = Notification.objects.filter(user=request.user).select_related("ticket")
     number = request.GET.get("page") or request.POST.get("page")
-    page = Paginator(qs.order_by("-created_at", "-pk"), PER_PAGE).get_page(number)
+    page = selectors.notification_groups(request.user, number, PER_PAGE)
     unread = Notification.objects.filter(user=request.user, read_at__isnull=True).count()
     template = "notifications/list.html"
     if request.htmx and not request.htmx.history_restore_request:
@@ -77,27 +74,28 @@ def _after_change(request: HtmxHttpRequest) -> HttpResponse:
     return redirect(f"{url}?page={int(page)}" if page and page.isdigit() else url)
 
 
-# Marking as read is a one-column update of the user's own rows, done here; it moves to a
-# `notifications.services` function once anything else (the API) needs it.
-
-
 @login_required
 @require_POST
 def mark_read(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     notification = get_object_or_404(Notification, pk=pk, user=request.user)
-    if notification.read_at is None:
-        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
-            read_at=timezone.now()
-        )
+    services.notifications_mark_read(user=request.user, pk=notification.pk)
+    return _after_change(request)
+
+
+@login_required
+@require_POST
+def mark_ticket_read(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
+    """Every notification of the user about one ticket (a group of the list)."""
+    if not Notification.objects.filter(user=request.user, ticket_id=ticket_id).exists():
+        raise Http404(_("No such notification."))
+    services.notifications_mark_read(user=request.user, ticket_id=ticket_id)
     return _after_change(request)
 
 
 @login_required
 @require_POST
 def mark_all_read(request: HtmxHttpRequest) -> HttpResponse:
-    Notification.objects.filter(user=request.user, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+    services.notifications_mark_read(user=request.user)
     return _after_change(request)
 
 

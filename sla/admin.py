@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.text import format_lazy
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -242,6 +242,11 @@ class SLATargetFormSet(BaseInlineFormSet):
     """An active policy has a target for every priority in its range: a ticket it governs
     must never be left without deadlines."""
 
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].widget.attrs.setdefault("aria-label", _("Delete"))
+
     def clean(self) -> None:
         super().clean()
         if any(self.errors):
@@ -262,8 +267,19 @@ class SLATargetFormSet(BaseInlineFormSet):
             )
 
 
+class LabelledRowForm(forms.ModelForm):
+    """A row of a tabular inline: the table's column headers are not labels of its inputs,
+    so every input is named by its field's label (screen readers, WCAG 1.3.1 / 4.1.2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("aria-label", capfirst(str(field.label)))
+
+
 class SLATargetInline(admin.TabularInline):
     model = SLATarget
+    form = LabelledRowForm
     formset = SLATargetFormSet
     formfield_overrides = DURATION_OVERRIDES
     extra = 0

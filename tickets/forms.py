@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk import uploads
 from tickets import selectors
-from tickets.models import Customer, SupportLevel, Team, Ticket
+from tickets.models import TRANSITION_NAMES, Customer, SupportLevel, Team, Ticket
 from tickets.priority import Impact, Priority, Urgency
 from tickets.services import NewTicket
 
@@ -160,11 +161,67 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
     )
     sla = forms.ChoiceField(label=_("SLA"), choices=selectors.SlaFilter.CHOICES, required=False)
     sort = forms.ChoiceField(label=_("Sort"), choices=selectors.SORT_CHOICES, required=False)
+    unassigned = forms.BooleanField(label=_("Unassigned"), required=False)
+    escalated = forms.BooleanField(label=_("Escalated to its team"), required=False)
+    waiting = forms.BooleanField(label=_("Customer answered last"), required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    # The fields a saved view keeps (the page cursors `after`/`before` are not among them).
+    QUERY_FIELDS = (
+        "scope",
+        "status",
+        "priority",
+        "team",
+        "level",
+        "q",
+        "sla",
+        "sort",
+        "unassigned",
+        "escalated",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        teams: Sequence[Team] | None = None,
+        levels: Sequence[SupportLevel] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`teams` and `levels`: the choices, when the caller has loaded them once for several
+        forms (the saved views' counts), so that validating a form costs no query."""
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = selectors.filter_teams()
+        self._teams = {t.pk: t for t in teams} if teams is not None else None
+        self._levels = {lv.pk: lv for lv in levels} if levels is not None else None
+        if self._teams is not None:
+            self.fields["team"] = forms.TypedChoiceField(
+                label=_("Team"),
+                choices=[("", _("Any team")), *((pk, str(t)) for pk, t in self._teams.items())],
+                coerce=int,
+                required=False,
+            )
+        else:
+            self.fields["team"].queryset = selectors.filter_teams()
+        if self._levels is not None:
+            self.fields["level"] = forms.TypedChoiceField(
+                label=_("Level"),
+                choices=[("", _("Any level")), *((pk, str(lv)) for pk, lv in self._levels.items())],
+                coerce=int,
+                required=False,
+            )
         self._style_widgets()
+
+    def clean_team(self) -> Team | None:
+        return self._lookup(self.cleaned_data.get("team"), self._teams)
+
+    def clean_level(self) -> SupportLevel | None:
+        return self._lookup(self.cleaned_data.get("level"), self._levels)
+
+    @staticmethod
+    def _lookup(value: Any, rows: dict[int, Any] | None) -> Any:
+        """The row itself: from the preloaded `rows` when the field holds its pk."""
+        if rows is None or not isinstance(value, int):
+            return value or None
+        return rows.get(value)
 
     def filters(self) -> selectors.TicketFilters:
         """The valid part of the query string (call after `is_valid()`)."""
@@ -178,7 +235,33 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
             q=data.get("q") or "",
             sla=data.get("sla") or "",
             sort=data.get("sort") or selectors.DEFAULT_SORT,
+            unassigned=bool(data.get("unassigned")),
+            escalated=bool(data.get("escalated")),
+            waiting=bool(data.get("waiting")),
         )
+
+    def query_string(self) -> str:
+        """The valid filters as a normalised query string (call after `is_valid()`): what a
+        saved view stores. Invalid values and empty fields are left out."""
+        data = getattr(self, "cleaned_data", {})
+        pairs: list[tuple[str, str]] = []
+        for name in self.QUERY_FIELDS:
+            value = data.get(name)
+            if value in (None, "", False, [], ()):
+                continue
+            if name == "sort" and value == selectors.DEFAULT_SORT:
+                continue
+            if name == "scope" and value == selectors.Scope.ALL:
+                continue
+            if isinstance(value, list | tuple):
+                pairs.extend((name, str(v)) for v in value)
+            elif value is True:
+                pairs.append((name, "1"))
+            elif isinstance(value, Team | SupportLevel):
+                pairs.append((name, str(value.pk)))
+            else:
+                pairs.append((name, str(value)))
+        return urlencode(pairs)
 
 
 # --- Creating a ticket ------------------------------------------------------------------------
@@ -295,5 +378,83 @@ class PriorityForm(BootstrapFormMixin, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "priority-%s")  # unique ids beside the other forms
+        super().__init__(*args, **kwargs)
+        self._style_widgets()
+
+
+def transition_choices() -> list[tuple[str, str]]:
+    """(name, label) of every status change, in the order the ticket page offers them."""
+    labels = {
+        t.name: str(t.custom.get("label", t.name))
+        for t in Ticket._meta.get_field("status").get_all_transitions(Ticket)  # type: ignore[union-attr]
+    }
+    return [(name, labels.get(name, name)) for name in TRANSITION_NAMES]
+
+
+class BulkForm(BootstrapFormMixin, forms.Form):
+    """A bulk action on the tickets ticked in the list. Each ticked box is "REFERENCE:version"
+    (the version the list showed), so that a ticket changed since is refused as stale."""
+
+    ACTIONS = (
+        ("assign", _("Assign")),
+        ("transition", _("Change status")),
+        ("follow", _("Follow")),
+        ("unfollow", _("Unfollow")),
+    )
+
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    transition = forms.ChoiceField(label=_("New status"), required=False)
+    team = forms.ModelChoiceField(
+        label=_("Team"),
+        queryset=Team.objects.none(),
+        required=False,
+        empty_label=_("Keep each ticket's team"),
+    )
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"), queryset=User.objects.filter(is_active=True), required=False
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def __init__(self, *args: Any, teams: Sequence[Team], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "bulk-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["transition"].choices = [("", _("— Choose —")), *transition_choices()]
+        self.fields["team"].queryset = Team.objects.filter(is_active=True)
+        self.fields["team"].choices = [
+            ("", _("Keep each ticket's team")),
+            *((t.pk, str(t)) for t in teams),
+        ]
+        self.fields["assignee"].choices = grouped_assignee_choices(teams)
+        self._style_widgets()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # The ticked rows: "REFERENCE:version", each reference once.
+        self.items: list[tuple[str, int | None]] = []
+        seen = set()
+        raw_items = self.data.getlist("tickets") if hasattr(self.data, "getlist") else []
+        for raw in raw_items:
+            reference, _sep, version = str(raw).partition(":")
+            reference = reference.strip()
+            if reference and reference not in seen:
+                seen.add(reference)
+                self.items.append((reference, int(version) if version.isdigit() else None))
+        if not self.items:
+            self.add_error(None, _("Tick the tickets to change first."))
+        action = data.get("action")
+        if action == "transition" and not data.get("transition"):
+            self.add_error("transition", _("Choose the new status."))
+        if action == "assign" and not data.get("team") and not data.get("assignee"):
+            self.add_error("assignee", _("Choose a team or an assignee."))
+        return data
+
+
+class SavedViewForm(BootstrapFormMixin, forms.Form):
+    """The name to save the list's current filters under."""
+
+    name = forms.CharField(label=_("Name of the view"), max_length=60)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "view-%s")
         super().__init__(*args, **kwargs)
         self._style_widgets()

@@ -834,3 +834,29 @@ def headline(events: Sequence[TicketEvent]) -> TicketEvent:
     """The entry that names what one action did, among the entries it wrote together."""
     order = {kind: i for i, kind in enumerate(HEADLINE_KINDS)}
     return min(events, key=lambda e: (order.get(e.kind, len(order)), e.pk))
+
+
+class SavedView(models.Model):
+    """A view of the ticket list that a user saved from its filters: a name and the list's
+    query string (validated and normalised by `tickets.workspace.saved_view_save`)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="saved_views",
+        verbose_name=_("user"),
+    )
+    name = models.CharField(_("name"), max_length=60)
+    query = models.CharField(_("filters"), max_length=1000, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_view_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -13,13 +13,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from django.db.models import Case, DateTimeField, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Least
 from django.db.models.query import prefetch_related_objects
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from escalation.models import Escalation
+from notifications.models import Notification
 from sla.models import ClockSegment
 from sla.services import COLUMNS as SLA_COLUMNS
 from sla.services import ClockView, clock_views
@@ -137,6 +150,9 @@ class TicketFilters:
     q: str = ""
     sla: str = ""
     sort: str = DEFAULT_SORT
+    unassigned: bool = False
+    escalated: bool = False  # in an open escalation to the team that holds it now
+    waiting: bool = False  # active, and the customer wrote after our last public reply
 
 
 def sla_breached_q() -> Q:
@@ -158,40 +174,123 @@ def sla_at_risk_q() -> Q:
     return Q(status__in=Ticket.ACTIVE_STATUSES) & warned & ~sla_breached_q()
 
 
-def ticket_list_filter(
-    user: AbstractBaseUser | AnonymousUser, filters: TicketFilters
-) -> QuerySet[Ticket]:
-    """The tickets `user` may see that match `filters`, ordered by `filters.sort`, with what a
-    list row shows joined in (one query, however many tickets)."""
-    qs = Ticket.objects.visible_to(user).with_list_related()
+def escalated_to_holder_q() -> Q:
+    """Tickets in an open escalation (waiting for acknowledgement, or acknowledged) up or
+    across to the team that holds them now. A hand-back down does not count."""
+    return Q(
+        Exists(
+            Escalation.objects.filter(
+                ticket_id=OuterRef("pk"),
+                to_team_id=OuterRef("team_id"),
+                status__in=(Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED),
+            ).exclude(kind=Escalation.Kind.DE_ESCALATION)
+        )
+    )
+
+
+def customer_answered_q() -> Q:
+    """Active tickets whose latest message from outside is newer than our latest public
+    reply (or that have no reply yet): the customer is waiting for us."""
+    customer = Message.objects.filter(ticket_id=OuterRef("pk"), kind=Message.Kind.CUSTOMER)
+    replied_after = Message.objects.filter(
+        ticket_id=OuterRef(OuterRef("pk")),
+        kind=Message.Kind.REPLY,
+        created_at__gte=OuterRef("created_at"),
+    )
+    return Q(status__in=Ticket.ACTIVE_STATUSES) & Q(Exists(customer.filter(~Exists(replied_after))))
+
+
+def ticket_filter_q(user: AbstractBaseUser | AnonymousUser, filters: TicketFilters) -> Q:
+    """`filters` as one condition on the tickets `user` may see (`visible_to` is applied by the
+    caller): the list filters with it, the saved views count with it (`view_counts`)."""
+    cond = Q()
     if filters.scope == Scope.MINE:
-        qs = qs.filter(assignee_id=user.pk)
+        cond &= Q(assignee_id=user.pk)
     elif filters.scope == Scope.TEAMS:
-        qs = qs.filter(team__in=Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk"))
+        cond &= Q(team__in=Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk"))
     if filters.statuses:
-        qs = qs.filter(status__in=filters.statuses)
+        cond &= Q(status__in=filters.statuses)
     if filters.priority is not None:
-        qs = qs.filter(priority=filters.priority)
+        cond &= Q(priority=filters.priority)
     if filters.team is not None:
-        qs = qs.filter(team=filters.team)
+        cond &= Q(team=filters.team)
     if filters.level is not None:
-        qs = qs.filter(level=filters.level)
+        cond &= Q(level=filters.level)
     if filters.sla == SlaFilter.AT_RISK:
-        qs = qs.filter(sla_at_risk_q())
+        cond &= sla_at_risk_q()
     elif filters.sla == SlaFilter.BREACHED:
-        qs = qs.filter(sla_breached_q())
+        cond &= sla_breached_q()
+    if filters.unassigned:
+        cond &= Q(assignee__isnull=True)
+    if filters.escalated:
+        cond &= escalated_to_holder_q()
+    if filters.waiting:
+        cond &= customer_answered_q()
     q = filters.q.strip()
     if q:
-        qs = qs.filter(
+        cond &= (
             Q(reference__icontains=q)
             | Q(subject__icontains=q)
             | Q(customer__name__icontains=q)
             | Q(description__icontains=q)
         )
+    return cond
+
+
+def ticket_list_filter(
+    user: AbstractBaseUser | AnonymousUser, filters: TicketFilters
+) -> QuerySet[Ticket]:
+    """The tickets `user` may see that match `filters`, ordered by `filters.sort`, with what a
+    list row shows joined in (one query, however many tickets)."""
+    qs = Ticket.objects.visible_to(user).with_list_related().filter(ticket_filter_q(user, filters))
     ordering = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     if "sla_due" in ordering:
         qs = qs.annotate(sla_due=SLA_DUE)
     return qs.order_by(*ordering)
+
+
+@dataclass(frozen=True)
+class ViewCount:
+    """A view of the list (built in or saved) with the number of tickets it shows now."""
+
+    key: str  # "builtin:<slug>" or "saved:<pk>"
+    name: str
+    query: str  # the list's query string that shows the view
+    count: int
+    capped: bool  # more than COUNT_CAP
+    saved_pk: int | None = None
+
+
+def view_counts(
+    user: AbstractBaseUser | AnonymousUser,
+    views: Sequence[tuple[str, str, str, TicketFilters, int | None]],
+) -> list[ViewCount]:
+    """How many tickets each of `views` (key, name, query string, filters, saved view's pk)
+    shows `user`: one aggregate query for all of them, however many views and tickets.
+
+    Each count is a `COUNT(*) FILTER (WHERE …)` over the visible tickets; a view's own
+    visibility is the same `visible_to`, so its count matches its list."""
+    if not views:
+        return []
+    aggregates = {
+        f"v{i}": Count("pk", filter=ticket_filter_q(user, filters))
+        for i, (_key, _name, _query, filters, _pk) in enumerate(views)
+    }
+    counts = Ticket.objects.visible_to(user).aggregate(**aggregates)
+    result = []
+    for i, (key, name, query, _filters, pk) in enumerate(views):
+        n = counts[f"v{i}"]
+        result.append(
+            ViewCount(
+                key=key,
+                name=name,
+                query=query,
+                count=min(n, COUNT_CAP),
+                capped=n > COUNT_CAP,
+                saved_pk=pk,
+            )
+        )
+    return result
 
 
 @dataclass(frozen=True)
@@ -331,6 +430,11 @@ def filter_teams() -> QuerySet[Team]:
     return Team.objects.select_related("level").order_by("level__rank", "name")
 
 
+def filter_levels() -> QuerySet[SupportLevel]:
+    """Levels offered by the list's level filter."""
+    return SupportLevel.objects.order_by("rank")
+
+
 # --- SLA badges -------------------------------------------------------------------------------
 
 
@@ -452,6 +556,20 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
                 "created_by",
                 "sla_policy__calendar",
             )
+            # The page's Follow/Unfollow button, and whether opening the page has unread
+            # notifications to mark read, without queries of their own.
+            .annotate(
+                followed_by_user=Exists(
+                    Ticket.watchers.through.objects.filter(
+                        ticket_id=OuterRef("pk"), user_id=user.pk
+                    )
+                ),
+                unread_for_user=Exists(
+                    Notification.objects.filter(
+                        ticket_id=OuterRef("pk"), user_id=user.pk, read_at__isnull=True
+                    )
+                ),
+            )
             .get(reference=reference)
         )
     except Ticket.DoesNotExist:
@@ -493,12 +611,12 @@ def ticket_cards(user: AbstractBaseUser | AnonymousUser, q: str) -> list[Ticket]
 
 
 def is_following(ticket: Ticket, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether `user` follows `ticket`; read from `ticket_for_user`'s annotation when the
+    ticket came from there (no query), asked otherwise."""
+    known = getattr(ticket, "followed_by_user", None)
+    if known is not None:
+        return bool(known)
     return ticket.watchers.filter(pk=user.pk).exists()
-
-
-def ticket_loose_attachments(ticket: Ticket) -> list[Attachment]:
-    """Attachments uploaded with the ticket itself rather than with a message."""
-    return list(ticket.attachments.filter(message__isnull=True))
 
 
 def assignable_teams() -> QuerySet[Team]:
@@ -544,6 +662,7 @@ class TimelineEntry:
     event: TicketEvent | None = None
     first_response: bool = False
     parts: list[TicketEvent] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)  # a message's files
     sort_key: tuple[datetime, int, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -553,21 +672,38 @@ class TimelineEntry:
         self.sort_key = (self.at, 0 if self.kind == "message" else 1, pk)
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """The timeline of a ticket page and the files uploaded with the ticket itself."""
+
+    entries: list[TimelineEntry]
+    loose_attachments: list[Attachment]
+
+
 def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
     """Messages and events of `ticket` merged in chronological order, in three queries.
 
     An event that merely records a message (reply, note, customer message) is folded into that
     message's entry; a reply that was the first response is flagged as such.
     """
-    messages = list(
-        Message.objects.filter(ticket=ticket)
-        .select_related("author")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("pk")))
-    )
+    return ticket_page_timeline(ticket).entries
+
+
+def ticket_page_timeline(ticket: Ticket) -> Timeline:
+    """`ticket_timeline`, and the attachments uploaded with the ticket rather than with a
+    message, in three queries: every attachment of the ticket is read once and handed to its
+    message (`TimelineEntry.attachments`) or to `loose_attachments`."""
+    messages = list(Message.objects.filter(ticket=ticket).select_related("author"))
+    files: dict[int | None, list[Attachment]] = {}
+    for attachment in Attachment.objects.filter(ticket=ticket).order_by("pk"):
+        files.setdefault(attachment.message_id, []).append(attachment)
     events = list(TicketEvent.objects.filter(ticket=ticket).select_related("actor"))
     message_ids = {m.pk for m in messages}
     first_responses: set[int] = set()
-    entries = [TimelineEntry("message", m.created_at, message=m) for m in messages]
+    entries = [
+        TimelineEntry("message", m.created_at, message=m, attachments=files.get(m.pk, []))
+        for m in messages
+    ]
     # One service call writes its events with one actor and one instant; a rule that climbs
     # two levels at once writes two escalations then, each opening an action of its own.
     actions: list[list[TicketEvent]] = []
@@ -592,7 +728,7 @@ def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
         if entry.message is not None and entry.message.pk in first_responses:
             entry.first_response = True
     entries.sort(key=lambda e: e.sort_key)
-    return entries
+    return Timeline(entries=entries, loose_attachments=files.get(None, []))
 
 
 # --- The ticket page: SLA and escalations -----------------------------------------------------
@@ -691,6 +827,15 @@ def current_escalation(ticket: Ticket, escalations: Sequence[Escalation]) -> Esc
     live = {Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED}
     return next(
         (e for e in escalations if e.status in live and e.to_team_id == ticket.team_id), None
+    )
+
+
+def is_escalated(ticket: Ticket, escalations: Sequence[Escalation]) -> bool:
+    """`notifications.selectors.is_escalated` read from the ticket's loaded escalations (no
+    query): a major incident, or an escalation up or across that is open or acknowledged."""
+    live = {Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED}
+    return ticket.is_major_incident or any(
+        e.status in live and e.kind != Escalation.Kind.DE_ESCALATION for e in escalations
     )
 
 

@@ -32,11 +32,14 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     JsonResponse,
+    QueryDict,
 )
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_GET,
@@ -57,17 +60,19 @@ from escalation.forms import (
 )
 from escalation.models import Escalation
 from helpdesk import uploads
+from notifications import services as notification_services
 from notifications.selectors import TemplateChoice, templates_for
-from tickets import selectors, services
+from tickets import selectors, services, workspace
 from tickets.forms import (
     AssignForm,
+    BulkForm,
     MessageForm,
     PriorityForm,
+    SavedViewForm,
     TicketCreateForm,
-    TicketFilterForm,
     add_service_error,
 )
-from tickets.models import Attachment, Ticket
+from tickets.models import Attachment, Team, Ticket
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -114,28 +119,142 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = TicketFilterForm(request.GET)
-    form.is_valid()  # invalid values are dropped; the rest still filters
+    return _render_list(request, request.GET)
+
+
+def _render_list(
+    request: HtmxHttpRequest,
+    query: QueryDict,
+    *,
+    status: int = 200,
+    bulk_form: BulkForm | None = None,
+    bulk_report: list[workspace.BulkOutcome] | None = None,
+    view_form: SavedViewForm | None = None,
+) -> HttpResponse:
+    """The list for the filters in `query`: the whole page, or its `results` partial for
+    htmx (then the count's live region is updated out of band, not replaced)."""
+    agent = services.is_agent(request.user)
+    request._helpdesk_is_agent = agent  # type: ignore[attr-defined]  # for the navbar
+    # Every team once: the filter offers them all, the bulk form the active ones with members.
+    teams_qs = selectors.filter_teams()
+    teams = list(teams_qs.select_related("lead").prefetch_related("members") if agent else teams_qs)
+    levels = list(selectors.filter_levels())
+    form = workspace.parse_query(query.urlencode(), teams=teams, levels=levels)
     filters = form.filters()
     page = selectors.ticket_page(
         selectors.ticket_list_filter(request.user, filters),
         sort=filters.sort,
         per_page=settings.TICKETS_PER_PAGE,
-        after=request.GET.get("after"),
-        before=request.GET.get("before"),
+        after=query.get("after"),
+        before=query.get("before"),
     )
-    template = "tickets/list.html"
-    if _wants_partial(request):
-        template += "#results"
-    context = {
+    partial = _wants_partial(request)
+    current_query = form.query_string()
+    context: dict[str, Any] = {
         "form": form,
         "filters": filters,
         "page": page,
         "now": timezone.now(),
+        "partial": partial,
+        "current_query": current_query,
         # Tickets found by reference or customer that the user may not read: their owners.
         "cards": selectors.ticket_cards(request.user, filters.q) if not page.prev_cursor else [],
+        "bulk_report": bulk_report,
+        "bulk_refused": [o for o in bulk_report or [] if not o.done],
+        "bulk_done": sum(1 for o in bulk_report or [] if o.done),
     }
-    return _vary_on_htmx(render(request, template, context))
+    if agent:
+        context["bulk_form"] = bulk_form or BulkForm(teams=[t for t in teams if t.is_active])
+        if not partial:
+            context["views"] = workspace.workspace_views(request.user, teams=teams, levels=levels)
+            context["view_form"] = view_form or SavedViewForm()
+    template = "tickets/list.html"
+    if partial:
+        template += "#results"
+    return _vary_on_htmx(render(request, template, context, status=status))
+
+
+@login_required
+@require_POST
+def ticket_bulk(request: HtmxHttpRequest) -> HttpResponse:
+    """A bulk action on the ticked tickets of the list: each through its service, each
+    reported (done, or refused and why); answered with the list for the filters it came from."""
+    _require_agent(request)
+    query = QueryDict(request.POST.get("query", ""))
+    form = BulkForm(request.POST, teams=list(selectors.assignable_teams()))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            report = workspace.bulk_apply(
+                actor=request.user,
+                action=data["action"],
+                items=form.items,
+                transition=data["transition"],
+                team=data["team"],
+                assignee=data["assignee"],
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            if request.htmx:
+                return _render_list(request, query, bulk_report=report)
+            _bulk_messages(request, report)
+            return redirect(f"{reverse('tickets:list')}?{query.urlencode()}")
+    return _render_list(request, query, status=422, bulk_form=form)
+
+
+def _bulk_messages(request: HttpRequest, report: list[workspace.BulkOutcome]) -> None:
+    """The bulk report as flash messages, for the page after the redirect (no JavaScript)."""
+    done = sum(1 for o in report if o.done)
+    if done:
+        messages.success(
+            request,
+            ngettext("%(count)d ticket changed.", "%(count)d tickets changed.", done)
+            % {"count": done},
+        )
+    for outcome in report:
+        if not outcome.done:
+            messages.error(
+                request,
+                _("%(reference)s was not changed: %(reason)s")
+                % {"reference": outcome.reference, "reason": outcome.reason},
+            )
+
+
+@login_required
+@require_POST
+def saved_view_save(request: HtmxHttpRequest) -> HttpResponse:
+    """Save the list's current filters as a view of the user's own."""
+    _require_agent(request)
+    query = QueryDict(request.POST.get("query", ""))
+    form = SavedViewForm(request.POST)
+    if form.is_valid():
+        try:
+            view = workspace.saved_view_save(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                query=query.urlencode(),
+                teams=list(selectors.filter_teams()),
+                levels=list(selectors.filter_levels()),
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, _("The view “%(name)s” has been saved.") % {"name": view})
+            return redirect(f"{reverse('tickets:list')}?{view.query}")
+    return _render_list(request, query, status=422, view_form=form)
+
+
+@login_required
+@require_POST
+def saved_view_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    _require_agent(request)
+    if workspace.saved_view_delete(user=request.user, pk=pk):
+        messages.success(request, _("The view has been deleted."))
+    else:
+        messages.info(request, _("That view was deleted already."))
+    return redirect("tickets:list")
 
 
 # --- Creating ---------------------------------------------------------------------------------
@@ -194,23 +313,26 @@ def render_ticket(
     action forms with bound ones (to show their errors and keep what the agent typed).
 
     Also used by the escalation views, whose actions answer with the same partial."""
-    agent = services.is_agent(request.user)
+    # Reading and commenting (`visible_to`) is wider than moving the ticket (`can_move`):
+    # the page offers only the actions the user may take. Both rights in one query.
+    rights = services.ticket_rights(ticket, request.user)
+    agent, can_move = rights.agent, rights.move
     request._helpdesk_is_agent = agent  # type: ignore[attr-defined]  # for the navbar
     now = timezone.now()
-    # Reading and commenting (`visible_to`) is wider than moving the ticket (`can_move`):
-    # the page offers only the actions the user may take.
-    can_move = agent and services.can_move(ticket, request.user)
-    timeline = selectors.ticket_timeline(ticket)
+    page_timeline = selectors.ticket_page_timeline(ticket)
+    timeline = page_timeline.entries
+    # Loaded once for the assign form and the escalate form's functional teams.
+    teams = list(selectors.assignable_teams()) if can_move else None
     context: dict[str, Any] = {
         "ticket": ticket,
         "now": now,
         "timeline": timeline,
-        "loose_attachments": selectors.ticket_loose_attachments(ticket),
+        "loose_attachments": page_timeline.loose_attachments,
         "is_following": selectors.is_following(ticket, request.user),
         "can_act": agent,
         "can_move": can_move,
         "sla": selectors.ticket_sla(ticket, now),
-        **_escalation_context(request, ticket, can_move, forms, timeline),
+        **_escalation_context(request, ticket, can_move, forms, timeline, teams),
     }
     if "escalate_form" in context:
         # Beside the pre-filled "What was tried": every reply and note, newest first.
@@ -221,12 +343,13 @@ def render_ticket(
         ]
     if agent:
         # The communication templates of an escalated ticket, in the viewer's language.
-        context["reply_templates"] = templates_for(ticket, translation.get_language(), now=now)
+        context["reply_templates"] = templates_for(
+            ticket, translation.get_language(), now=now, escalated=context["escalated"]
+        )
         context["message_form"] = forms.get("message_form") or _blank_message_form(
             request, context["reply_templates"]
         )
-    if can_move:
-        teams = list(selectors.assignable_teams())
+    if teams is not None:
         context["transitions"] = services.available_transitions(ticket, request.user)
         context["assign_form"] = forms.get("assign_form") or AssignForm(
             teams=teams, initial={"team": ticket.team_id, "assignee": ticket.assignee_id}
@@ -235,7 +358,8 @@ def render_ticket(
             initial={"impact": ticket.impact, "urgency": ticket.urgency}
         )
     template = "tickets/detail.html"
-    if _wants_partial(request):
+    context["partial"] = _wants_partial(request)
+    if context["partial"]:
         template += "#ticket"
     return _vary_on_htmx(render(request, template, context, status=status))
 
@@ -261,6 +385,7 @@ def _escalation_context(
     can_move: bool,
     forms: dict[str, Any],
     timeline: list[selectors.TimelineEntry],
+    teams: list[Team] | None,
 ) -> dict[str, Any]:
     """The escalation panel: who owns the ticket now, its escalations, and the forms the user
     may use (escalate: those who may move the ticket; acknowledge: the receiving team, with
@@ -276,6 +401,7 @@ def _escalation_context(
         "current_escalation": current,
         "past_escalations": [e for e in escalations if e != current],
         "can_acknowledge": can_acknowledge,
+        "escalated": selectors.is_escalated(ticket, escalations),
     }
     if can_acknowledge:
         assert current is not None
@@ -287,7 +413,7 @@ def _escalation_context(
     elif can_move and ticket.is_active:
         tried = tried_since_arrival(timeline)
         context["escalate_form"] = EscalateForm(
-            ticket=ticket, initial=prefill_package(ticket, tried)
+            ticket=ticket, teams=teams, initial=prefill_package(ticket, tried)
         )
     if forms.get("deescalate_form"):
         context["deescalate_form"] = forms["deescalate_form"]
@@ -298,8 +424,19 @@ def _escalation_context(
     return context
 
 
-def after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> HttpResponse:
-    """Success: the fresh partial for htmx, a redirect (post/redirect/get) otherwise."""
+# The response header that tells static/js/workspace.js where to put the focus after htmx
+# swapped the ticket in: on what changed, not back on the page's body.
+FOCUS_HEADER = "X-Helpdesk-Focus"
+
+
+def after_action(
+    request: HtmxHttpRequest, ticket: Ticket, message: str, *, focus: str = "#ticket-title"
+) -> HttpResponse:
+    """Success: the fresh partial for htmx, a redirect (post/redirect/get) otherwise.
+
+    `focus`: a CSS selector in the new partial for what the action changed (a new message,
+    the follow button); by default the ticket's title, whose header shows status, priority
+    and owner. The confirmation itself is announced by the page's polite live region."""
     messages.success(request, message)
     try:
         ticket = selectors.ticket_for_user(request.user, ticket.reference)
@@ -314,27 +451,15 @@ def after_action(request: HtmxHttpRequest, ticket: Ticket, message: str) -> Http
             return HttpResponseClientRedirect(ticket.get_absolute_url())
         return redirect(ticket)
     if request.htmx:
-        return render_ticket(request, ticket)
+        response = render_ticket(request, ticket)
+        response[FOCUS_HEADER] = focus
+        return response
     return redirect(ticket)
 
 
 def refused(request: HtmxHttpRequest, ticket: Ticket, error: Exception) -> HttpResponse:
     """A request the ticket's rules refuse: a clear message and a 4xx, never a 500."""
-    if isinstance(error, services.StaleRequest):
-        status = 409
-        text = str(error)
-    elif isinstance(error, PermissionDenied):
-        status = 403
-        text = str(error) or _("You may not work on this ticket.")
-    elif isinstance(error, ConcurrentTransition):
-        status = 409
-        text = _("Someone else changed this ticket at the same time. Please try again.")
-    elif isinstance(error, TransitionNotAllowed):
-        status = 409
-        text = str(error) or _("This status change is not possible now.")
-    else:
-        status = 400
-        text = " ".join(getattr(error, "messages", [str(error)]))
+    status, text = workspace.refusal_text(error)
     messages.error(request, text)
     try:
         ticket = selectors.ticket_for_user(request.user, ticket.reference)
@@ -360,6 +485,10 @@ def ticket_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     except Http404:
         card = selectors.ticket_card_for_user(request.user, reference)
         return _vary_on_htmx(render_card(request, card))
+    # Opening the ticket is reading what the user was told about it: the bell (which loads
+    # after the page) no longer counts those notifications.
+    if getattr(ticket, "unread_for_user", True):
+        notification_services.notifications_mark_read(user=request.user, ticket_id=ticket.pk)
     return render_ticket(request, ticket)
 
 
@@ -373,7 +502,7 @@ def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         internal = form.cleaned_data["internal"]
         service = services.ticket_add_note if internal else services.ticket_reply
         try:
-            service(
+            written = service(
                 ticket=ticket,
                 actor=request.user,
                 body=form.cleaned_data["body"],
@@ -385,9 +514,12 @@ def ticket_message(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
+            focus = f"#message-{written.pk}"
             if internal:
-                return after_action(request, ticket, _("Your internal note has been added."))
-            return after_action(request, ticket, _("Your reply has been sent."))
+                return after_action(
+                    request, ticket, _("Your internal note has been added."), focus=focus
+                )
+            return after_action(request, ticket, _("Your reply has been sent."), focus=focus)
     return render_ticket(request, ticket, status=422, message_form=form)
 
 
@@ -477,8 +609,12 @@ def ticket_follow(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     except PermissionDenied as exc:
         return refused(request, ticket, exc)
     if follow:
-        return after_action(request, ticket, _("You are now following this ticket."))
-    return after_action(request, ticket, _("You are no longer following this ticket."))
+        return after_action(
+            request, ticket, _("You are now following this ticket."), focus="#follow-button"
+        )
+    return after_action(
+        request, ticket, _("You are no longer following this ticket."), focus="#follow-button"
+    )
 
 
 @login_required

@@ -99,7 +99,7 @@ def test_search_with_cards_keeps_a_flat_query_count(chain, django_assert_max_num
     new_ticket(chain)
 
     def search() -> int:
-        with django_assert_max_num_queries(12) as captured:
+        with django_assert_max_num_queries(13) as captured:
             assert client.get(reverse("tickets:list"), {"q": "acme"}).status_code == 200
         return len(captured.captured_queries)
 

@@ -323,7 +323,9 @@ def test_list_queries_do_not_grow_with_tickets(
     agent_client, agent, team_a, django_assert_max_num_queries, params
 ):
     def render_list() -> int:
-        with django_assert_max_num_queries(10) as captured:
+        # The views' counts are one aggregate; the teams and levels are read once for the
+        # filters and the bulk form.
+        with django_assert_max_num_queries(12) as captured:
             response = agent_client.get(reverse("tickets:list"), params)
             assert response.status_code == 200
         return len(captured.captured_queries)
@@ -365,7 +367,7 @@ def test_detail_queries_do_not_grow_with_timeline(
             services.ticket_follow(ticket=ticket, actor=agent, follow=i % 2 == 0)
 
     def render_detail() -> int:
-        with django_assert_max_num_queries(21) as captured:
+        with django_assert_max_num_queries(14) as captured:
             assert agent_client.get(ticket.get_absolute_url()).status_code == 200
         return len(captured.captured_queries)
 
