@@ -29,4 +29,5 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    path("portal/", include("portal.urls")),
 ]

@@ -491,6 +491,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["-created_at", "-id"], name="ticket_created_id"),
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated_id"),
             models.Index(fields=["priority", "-created_at", "-id"], name="ticket_priority_created"),
+            # The customer portal's lists: a contact's own tickets, and their organisation's.
+            models.Index(fields=["requester", "-created_at", "-id"], name="ticket_requester_created"),
+            models.Index(fields=["customer", "-created_at", "-id"], name="ticket_customer_created"),
             # The sweep reads only active tickets whose next check is due, in keyset order.
             models.Index(
                 fields=["next_check_at", "id"],
@@ -715,6 +718,7 @@ class TicketEvent(models.Model):
         SLA_RECOMPUTED = "sla_recomputed", _("SLA recomputed")
         NOTIFIED = "notified", _("Notification sent")
         MAJOR_INCIDENT = "major_incident", _("Major incident")
+        RATED = "rated", _("Rated by the customer")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")
