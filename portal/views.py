@@ -47,6 +47,11 @@ def _next_url(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
+def _posted(request: HttpRequest):
+    """The submitted data of a POST (an empty POST too: it is invalid, not unbound)."""
+    return request.POST if request.method == "POST" else None
+
+
 def home(request: HttpRequest) -> HttpResponse:
     if current_contact(request) is not None:
         return redirect("portal:tickets")
@@ -58,7 +63,7 @@ def sign_in_view(request: HttpRequest) -> HttpResponse:
     """Step one: the address. The answer is the same whether it belongs to a contact or not."""
     if current_contact(request) is not None:
         return redirect("portal:tickets")
-    form = SignInForm(request.POST or None)
+    form = SignInForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         address = form.cleaned_data["email"]
         try:
@@ -84,7 +89,7 @@ def code_view(request: HttpRequest) -> HttpResponse:
     address = request.session.get(PENDING_KEY)
     if not address:
         return redirect("portal:sign_in")
-    form = CodeForm(request.POST or None)
+    form = CodeForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             contact = signin.code_verify(
@@ -132,6 +137,7 @@ def language_view(request: HttpRequest) -> HttpResponse:
 
 
 @contact_required
+@require_http_methods(["GET", "HEAD"])
 def ticket_list(request: HttpRequest) -> HttpResponse:
     contact = request.contact  # type: ignore[attr-defined]
     scope = request.GET.get("scope")
@@ -159,8 +165,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 def ticket_create(request: HttpRequest) -> HttpResponse:
     contact = request.contact  # type: ignore[attr-defined]
     form = OpenTicketForm(
-        request.POST or None,
-        request.FILES or None,
+        _posted(request),
+        request.FILES if request.method == "POST" else None,
         upload_refusal=uploads.refusal(request) if request.method == "POST" else None,
     )
     if request.method == "POST" and form.is_valid():
@@ -219,6 +225,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: object) -> di
 
 
 @contact_required
+@require_http_methods(["GET", "HEAD"])
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = selectors.ticket_for_contact(request.contact, reference)  # type: ignore[attr-defined]
     return render(request, "portal/detail.html", _detail_context(request, ticket))
@@ -289,6 +296,7 @@ def ticket_status(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @contact_required
+@require_http_methods(["GET", "HEAD"])
 def attachment_download(request: HttpRequest, reference: str, pk: int) -> HttpResponseBase:
     """A file of a public message, always as a download (never rendered in our origin)."""
     ticket = selectors.ticket_for_contact(request.contact, reference)  # type: ignore[attr-defined]
@@ -322,7 +330,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(language), timezone.override(
         contact_zone(reader) if reader else timezone.get_current_timezone()
     ):
-        form = RatingForm(request.POST or None)
+        form = RatingForm(_posted(request))
         already = not services.rating_open(ticket, target.resolution)
         if request.method == "POST" and form.is_valid() and not already:
             try:
