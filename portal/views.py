@@ -346,7 +346,15 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError as error:
                 add_service_error(form, error)
             else:
-                return render(request, "portal/rate_done.html", {"ticket": ticket})
+                sees_ticket = (
+                    contact is not None
+                    and Ticket.objects.visible_to_contact(contact).filter(pk=ticket.pk).exists()
+                )
+                return render(
+                    request,
+                    "portal/rate_done.html",
+                    {"ticket": ticket, "contact": contact, "sees_ticket": sees_ticket},
+                )
         status = 409 if already and request.method == "POST" else 400 if form.errors else 200
         return render(
             request,
