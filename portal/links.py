@@ -66,6 +66,9 @@ def rating_target(token: str) -> RatingTarget:
         or int(ticket.resolved_at.timestamp()) != resolved
     ):
         raise InvalidRatingLink(
-            _("This ticket was reopened since this link was sent; it can be rated again once it is solved.")
+            _(
+                "This ticket was reopened since this link was sent; it can be rated again "
+                "once it is solved."
+            )
         )
     return RatingTarget(ticket=ticket, resolution=resolution)

@@ -139,11 +139,7 @@ def portal_transition(
     elif action == "reopen":
         if not can_reopen(ticket, now):
             raise TicketError(
-                {
-                    "__all__": _(
-                        "This ticket can no longer be reopened. Please open a new ticket."
-                    )
-                }
+                {"__all__": _("This ticket can no longer be reopened. Please open a new ticket.")}
             )
         name = "reopen"
     else:
@@ -191,9 +187,7 @@ def rating_submit(
     try:
         with transaction.atomic():
             ticket = (
-                Ticket.objects.select_for_update()
-                .select_related("team", "level")
-                .get(pk=ticket.pk)
+                Ticket.objects.select_for_update().select_related("team", "level").get(pk=ticket.pk)
             )
             if (
                 ticket.status not in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)

@@ -103,9 +103,7 @@ def code_request(*, address: str, ip: str | None, now: datetime | None = None) -
     with transaction.atomic():
         SignInCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
         # A new code replaces every earlier one of this address.
-        SignInCode.objects.filter(address_digest=digest, used_at__isnull=True).update(
-            used_at=now
-        )
+        SignInCode.objects.filter(address_digest=digest, used_at__isnull=True).update(used_at=now)
         SignInCode.objects.create(
             address_digest=digest,
             code_digest=code_digest(digest, code),
@@ -130,9 +128,7 @@ def _send_code(contact: Contact, code: str) -> None:
         log.exception("The portal sign-in code for contact %s could not be sent", contact.pk)
 
 
-def code_verify(
-    *, address: str, code: str, ip: str | None, now: datetime | None = None
-) -> Contact:
+def code_verify(*, address: str, code: str, ip: str | None, now: datetime | None = None) -> Contact:
     """The contact signed in by `code`, or SignInRefused."""
     now = now or timezone.now()
     ip_key = f"portal:code-verify:ip:{ip}"

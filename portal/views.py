@@ -33,7 +33,7 @@ from portal.forms import (
 from portal.session import contact_required, contact_zone, current_contact, sign_in, sign_out
 from tickets.forms import add_service_error
 from tickets.models import Ticket
-from tickets.services import StaleRequest, TicketError, ticket_add_customer_message
+from tickets.services import StaleRequest, ticket_add_customer_message
 
 PENDING_KEY = "portal_pending_address"
 
@@ -266,7 +266,7 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
 @contact_required
 @require_POST
 def ticket_status(request: HttpRequest, reference: str) -> HttpResponse:
-    """"My problem is solved" and "reopen"."""
+    """ "My problem is solved" and "reopen"."""
     contact = request.contact  # type: ignore[attr-defined]
     ticket = selectors.ticket_for_contact(contact, reference)
     form = ActionForm(request.POST)
@@ -327,8 +327,9 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     ticket = target.ticket
     reader = contact or ticket.requester
     language = reader.language if reader else translation.get_language()
-    with translation.override(language), timezone.override(
-        contact_zone(reader) if reader else timezone.get_current_timezone()
+    with (
+        translation.override(language),
+        timezone.override(contact_zone(reader) if reader else timezone.get_current_timezone()),
     ):
         form = RatingForm(_posted(request))
         already = not services.rating_open(ticket, target.resolution)

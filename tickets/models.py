@@ -492,7 +492,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated_id"),
             models.Index(fields=["priority", "-created_at", "-id"], name="ticket_priority_created"),
             # The customer portal's lists: a contact's own tickets, and their organisation's.
-            models.Index(fields=["requester", "-created_at", "-id"], name="ticket_requester_created"),
+            models.Index(
+                fields=["requester", "-created_at", "-id"], name="ticket_requester_created"
+            ),
             models.Index(fields=["customer", "-created_at", "-id"], name="ticket_customer_created"),
             # The sweep reads only active tickets whose next check is due, in keyset order.
             models.Index(

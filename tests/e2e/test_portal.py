@@ -57,7 +57,9 @@ def test_customer_opens_follows_and_rates_a_ticket(page: Page, customer_side):
     page.get_by_label("Our work is seriously slowed down today").check()
     page.get_by_role("button", name="Send ticket").click()
     expect(page.get_by_role("heading", name="Label printer prints blank pages")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"Your ticket HD-\d{4}-\d{6} has been opened"))).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"Your ticket HD-\d{4}-\d{6} has been opened"))
+    ).to_be_visible()
     expect(page.locator("[data-portal-status]")).to_have_text("Received")
     ticket = Ticket.objects.get()
     assert (ticket.channel, ticket.requester, ticket.impact, ticket.urgency) == (
@@ -87,14 +89,18 @@ def test_customer_opens_follows_and_rates_a_ticket(page: Page, customer_side):
     # The portal asks for a rating.
     page.reload()
     expect(page.locator("[data-portal-status]")).to_have_text("Solved")
-    expect(page.get_by_role("heading", name="Your ticket is solved. How did we do?")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Your ticket is solved. How did we do?")
+    ).to_be_visible()
     page.screenshot(path="/tmp/portal_detail.png", full_page=True)
     page.get_by_label("5 · Very satisfied").check()
     page.get_by_label("Anything you want to tell us? (optional)").fill("Fast and friendly.")
     page.get_by_role("button", name="Send rating").click()
     expect(page.get_by_role("heading", name="Thank you for your rating!")).to_be_visible()
     page.get_by_role("link", name="Back to the ticket").click()
-    expect(page.get_by_role("heading", name="Your ticket is solved. How did we do?")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Your ticket is solved. How did we do?")).to_have_count(
+        0
+    )
 
     rating = Rating.objects.get()
     assert (rating.ticket_id, rating.score, rating.comment) == (ticket.pk, 5, "Fast and friendly.")

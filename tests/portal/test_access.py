@@ -132,10 +132,7 @@ def _as(client, actor: str, world: dict) -> None:
 def test_access_matrix(client, world, name, actor, method):
     _as(client, actor, world)
     url = _url(name, world)
-    if method == "GET":
-        response = client.get(url)
-    else:
-        response = client.post(url, _post_data(name, world))
+    response = client.get(url) if method == "GET" else client.post(url, _post_data(name, world))
     expected = EXPECTED[name][method][actor]
     if expected == SIGN_IN:
         assert response.status_code == 302, (name, actor, method)

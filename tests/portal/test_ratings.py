@@ -89,7 +89,7 @@ def test_a_link_for_another_ticket_cannot_be_made_by_editing(solved, orgs):
     token = links.rating_token(solved)
     payload = signing.loads(token, salt=links.SALT)
     payload["t"] = orgs["tickets"]["b1"].pk
-    value, signature = token.rsplit(":", 1)
+    _value, signature = token.rsplit(":", 1)
     forged = signing.dumps(payload, salt=links.SALT).rsplit(":", 1)[0] + ":" + signature
     with pytest.raises(links.InvalidRatingLink):
         links.rating_target(forged)
@@ -143,7 +143,9 @@ def test_the_ticket_page_asks_for_a_rating_once(client, solved, orgs):
 
 def test_a_colleague_with_organisation_access_rates_as_themselves(client, solved, orgs):
     sign_in_as(client, orgs["a2"])
-    client.post(reverse("portal:rate", kwargs={"token": links.rating_token(solved)}), {"score": "4"})
+    client.post(
+        reverse("portal:rate", kwargs={"token": links.rating_token(solved)}), {"score": "4"}
+    )
     assert Rating.objects.get().contact == orgs["a2"]
 
 

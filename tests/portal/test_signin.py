@@ -104,9 +104,12 @@ def test_an_expired_code_is_refused(monkeypatch):
         signin.code_verify(
             address=contact.email, code=code, ip="192.0.2.1", now=now + timedelta(minutes=11)
         )
-    assert signin.code_verify(
-        address=contact.email, code=code, ip="192.0.2.1", now=now + timedelta(minutes=9)
-    ) == contact
+    assert (
+        signin.code_verify(
+            address=contact.email, code=code, ip="192.0.2.1", now=now + timedelta(minutes=9)
+        )
+        == contact
+    )
 
 
 def test_five_wrong_codes_use_the_code_up(client, django_capture_on_commit_callbacks):
@@ -161,7 +164,9 @@ def test_code_requests_are_throttled_per_address(
 def test_code_requests_are_throttled_per_ip(client, settings, django_capture_on_commit_callbacks):
     settings.PORTAL_CODE_REQUESTS_PER_IP = 4
     for n in range(4):
-        response = request_code(client, f"someone{n}@acme.example", django_capture_on_commit_callbacks)
+        response = request_code(
+            client, f"someone{n}@acme.example", django_capture_on_commit_callbacks
+        )
         assert response.status_code == 302
     response = request_code(client, "someone9@acme.example", django_capture_on_commit_callbacks)
     assert response.status_code == 400
