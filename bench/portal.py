@@ -26,29 +26,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import sweep  # noqa: E402 - bench/sweep.py: the database helpers
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_portal"
 CONTACTS = 50
 
 
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
+    # The demo's settings (its secret key) and the test client's host.
     os.environ.setdefault("DEMO", "true")
     os.environ["ALLOWED_HOSTS"] = "testserver"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+    sweep.setup_django(url)
 
 
 def seed(total: int) -> dict[str, object]:
@@ -131,7 +119,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
     url = os.environ.get("BENCH_PORTAL_DATABASE_URL", DEFAULT_URL)
-    recreate_database(url)
+    sweep.recreate_database(url)
     setup_django(url)
     from django.core.management import call_command
 

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from portal.services import PortalRequest
 from tickets.forms import AttachmentsFormMixin, BootstrapFormMixin, MultipleFileField
 from tickets.models import Service
 
@@ -87,6 +88,17 @@ class OpenTicketForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):
         self.fields["service"].queryset = Service.objects.filter(is_active=True).order_by("name")
         self.fields["intent"].initial = new_intent()
         self._style_widgets()
+
+    def portal_request(self) -> PortalRequest:
+        data = self.cleaned_data
+        return PortalRequest(
+            subject=data["subject"],
+            description=data["description"],
+            impact=data["impact"],
+            urgency=data["urgency"],
+            service=data["service"],
+            intent=data["intent"],
+        )
 
 
 class ReplyForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):

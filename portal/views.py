@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -34,6 +34,7 @@ from portal.session import contact_required, contact_zone, current_contact, sign
 from tickets.forms import add_service_error
 from tickets.models import Ticket
 from tickets.services import StaleRequest, ticket_add_customer_message
+from tickets.views import attachment_response
 
 PENDING_KEY = "portal_pending_address"
 
@@ -170,19 +171,11 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
         upload_refusal=uploads.refusal(request) if request.method == "POST" else None,
     )
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
             opened = services.portal_ticket_open(
                 contact=contact,
-                request=services.PortalRequest(
-                    subject=data["subject"],
-                    description=data["description"],
-                    impact=data["impact"],
-                    urgency=data["urgency"],
-                    service=data["service"],
-                    intent=data["intent"],
-                ),
-                attachments=data["attachments"],
+                request=form.portal_request(),
+                attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as error:
             add_service_error(form, error)
@@ -300,20 +293,7 @@ def ticket_status(request: HttpRequest, reference: str) -> HttpResponse:
 def attachment_download(request: HttpRequest, reference: str, pk: int) -> HttpResponseBase:
     """A file of a public message, always as a download (never rendered in our origin)."""
     ticket = selectors.ticket_for_contact(request.contact, reference)  # type: ignore[attr-defined]
-    attachment = selectors.public_attachment(ticket, pk)
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404(_("No such attachment.")) from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return attachment_response(selectors.public_attachment(ticket, pk))
 
 
 @require_http_methods(["GET", "POST"])

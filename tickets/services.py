@@ -702,6 +702,20 @@ def available_transitions(ticket: Ticket, user: AbstractBaseUser) -> list[tuple[
     return sorted(result, key=lambda pair: order.get(pair[0], 99))
 
 
+def stamp_transition(ticket: Ticket, name: str, now: datetime) -> None:
+    """The instants a transition stamps on the ticket, and the version it moves on."""
+    if name == "resolve":
+        ticket.resolved_at = now
+    elif name == "reopen":
+        ticket.cycle_started_at = now
+    elif name == "resume":
+        ticket.resumed_at = now
+    elif name == "close":
+        ticket.closed_at = now
+    ticket.updated_at = now
+    ticket.version += 1
+
+
 @transaction.atomic
 def ticket_transition(
     *,
@@ -733,16 +747,7 @@ def ticket_transition(
         )
     before = ticket.status
     method()
-    if name == "resolve":
-        ticket.resolved_at = now
-    elif name == "reopen":
-        ticket.cycle_started_at = now
-    elif name == "resume":
-        ticket.resumed_at = now
-    elif name == "close":
-        ticket.closed_at = now
-    ticket.updated_at = now
-    ticket.version += 1
+    stamp_transition(ticket, name, now)
     _progress(ticket, actor, now)
     ticket.save()
     record_event(
@@ -795,14 +800,7 @@ def ticket_transition_by_contact(
         )
     before = ticket.status
     method()
-    if name == "resolve":
-        ticket.resolved_at = now
-    elif name == "reopen":
-        ticket.cycle_started_at = now
-    elif name == "close":
-        ticket.closed_at = now
-    ticket.updated_at = now
-    ticket.version += 1
+    stamp_transition(ticket, name, now)
     ticket.save()
     record_event(
         ticket,

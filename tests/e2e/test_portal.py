@@ -10,6 +10,7 @@ from django.core import mail
 from playwright.sync_api import Page, expect
 
 from portal.models import Rating
+from tests.e2e.conftest import browser_page
 from tests.factories import CustomerFactory, TeamFactory, UserFactory
 from tickets import services as ticket_services
 from tickets.models import Contact, Ticket, TicketEvent
@@ -109,18 +110,8 @@ def test_customer_opens_follows_and_rates_a_ticket(page: Page, customer_side):
 
 
 def test_the_portal_works_on_a_phone_and_in_german(browser, live_server, customer_side):
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 390, "height": 844}, locale="de-DE"
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
-    try:
+    phone = {"viewport": {"width": 390, "height": 844}, "locale": "de-DE"}
+    with browser_page(browser, live_server.url, **phone) as page:
         mail.outbox.clear()
         page.goto("/portal/sign-in/")
         expect(page.get_by_role("heading", name="Im Kundenportal anmelden")).to_be_visible()
@@ -136,6 +127,3 @@ def test_the_portal_works_on_a_phone_and_in_german(browser, live_server, custome
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
         page.screenshot(path="/tmp/portal_phone.png", full_page=True)
-    finally:
-        context.close()
-    assert not errors, errors
