@@ -20,7 +20,7 @@ from notifications.models import Notification
 from notifications.services import notify, resolve_recipients
 from portal.models import Rating
 from tickets import services as ticket_services
-from tickets.models import Contact, Service, Team, Ticket, TicketEvent
+from tickets.models import Contact, Message, Service, Team, Ticket, TicketEvent
 from tickets.services import NewTicket, TicketError
 
 
@@ -118,6 +118,33 @@ def can_reopen(ticket: Ticket, now: datetime | None = None) -> bool:
         ticket.status == Ticket.Status.RESOLVED
         and ticket.resolved_at is not None
         and now - ticket.resolved_at <= timedelta(days=settings.PORTAL_REOPEN_DAYS)
+    )
+
+
+def portal_reply(
+    *,
+    contact: Contact,
+    ticket: Ticket,
+    body: str,
+    attachments: Sequence[UploadedFile] = (),
+    intent: str = "",
+    now: datetime | None = None,
+) -> Message:
+    """The contact writes on their ticket (`ticket_add_customer_message`: a pending ticket
+    resumes, a solved one reopens). A solved ticket takes replies only within
+    PORTAL_REOPEN_DAYS; after that the customer opens a new ticket (TicketError)."""
+    now = now or timezone.now()
+    if ticket.status == Ticket.Status.RESOLVED and not can_reopen(ticket, now):
+        raise TicketError(
+            {"body": _("This ticket can no longer be reopened. Please open a new ticket.")}
+        )
+    return ticket_services.ticket_add_customer_message(
+        ticket=ticket,
+        body=body,
+        contact=contact,
+        attachments=attachments,
+        intent=intent,
+        now=now,
     )
 
 

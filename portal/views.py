@@ -33,7 +33,7 @@ from portal.forms import (
 from portal.session import contact_required, contact_zone, current_contact, sign_in, sign_out
 from tickets.forms import add_service_error
 from tickets.models import Ticket
-from tickets.services import StaleRequest, ticket_add_customer_message
+from tickets.services import StaleRequest
 from tickets.views import attachment_response
 
 PENDING_KEY = "portal_pending_address"
@@ -232,7 +232,7 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     form = ReplyForm(request.POST, request.FILES, upload_refusal=uploads.refusal(request))
     if form.is_valid():
         try:
-            ticket_add_customer_message(
+            services.portal_reply(
                 ticket=ticket,
                 body=form.cleaned_data["body"],
                 contact=contact,

@@ -216,3 +216,38 @@ def test_csat_summary_for_reporting(solved, orgs, desk):
     assert summary.satisfied == 1
     assert summary.escalated_count == 0
     assert summary.escalated_average is None
+
+
+def test_a_low_rating_is_a_soft_signal_when_the_ticket_comes_back(solved, orgs):
+    """The engine reads it: a reopened ticket whose last solution was rated low carries the
+    reason in its risk score (usable by `soft_signal` rules)."""
+    services.rating_submit(ticket=solved, resolution=0, score=1, comment="Useless.")
+    ticket_services.ticket_add_customer_message(
+        ticket=solved, body="Same problem again.", contact=orgs["a1"]
+    )
+    solved.refresh_from_db()
+    codes = {reason["code"]: reason for reason in solved.risk_reasons}
+    assert codes["low_rating"]["count"] == 1
+    assert codes["low_rating"]["points"] == 20
+    assert solved.risk_score >= 20 + 15  # and the reopen itself
+
+
+def test_a_good_rating_is_no_soft_signal(solved, orgs):
+    services.rating_submit(ticket=solved, resolution=0, score=5)
+    ticket_services.ticket_add_customer_message(
+        ticket=solved, body="One more question.", contact=orgs["a1"]
+    )
+    solved.refresh_from_db()
+    assert "low_rating" not in {reason["code"] for reason in solved.risk_reasons}
+
+
+def test_the_low_rating_reason_in_words():
+    from escalation.risk import RiskInputs, assess, describe
+
+    score, reasons = assess(
+        RiskInputs(
+            follow_ups=0, customer_texts=(), reopen_count=0, vip=False, hand_offs=0, low_ratings=3
+        )
+    )
+    assert score == 40  # capped
+    assert describe(reasons[0]) == "3 earlier solutions were rated low by the customer"

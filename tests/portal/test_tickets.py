@@ -339,3 +339,21 @@ def test_selectors_keep_to_the_contacts_tickets(orgs):
     with pytest.raises(Exception, match="No such ticket"):
         selectors.ticket_for_contact(orgs["a3"], orgs["tickets"]["a1"].reference)
     assert selectors.ticket_for_contact(orgs["a2"], orgs["tickets"]["a1"].reference)
+
+
+def test_a_solved_ticket_takes_replies_within_the_window_only(client, orgs, desk, settings):
+    settings.PORTAL_REOPEN_DAYS = 7
+    ticket = orgs["tickets"]["a1"]
+    ticket_services.ticket_transition(ticket=ticket, actor=desk["agent"], name="resolve")
+    Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - timedelta(days=8))
+    sign_in_as(client, orgs["a1"])
+    page = client.get(reverse("portal:detail", args=[ticket.reference])).content.decode()
+    assert "Write to us" not in page
+    response = client.post(
+        reverse("portal:reply", args=[ticket.reference]), {"body": "Again?", "intent": "late"}
+    )
+    assert response.status_code == 400
+    assert "can no longer be reopened" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.RESOLVED
+    assert not ticket.messages.filter(kind=Message.Kind.CUSTOMER).exists()
