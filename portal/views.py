@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
@@ -75,7 +75,7 @@ def sign_in_view(request: HttpRequest) -> HttpResponse:
             request.session[PENDING_KEY] = signin.normalise(address)
             code_url = reverse("portal:code")
             next_url = _next_url(request, "")
-            return redirect(f"{code_url}?next={next_url}" if next_url else code_url)
+            return redirect(f"{code_url}?{urlencode({'next': next_url})}" if next_url else code_url)
     return render(
         request,
         "portal/sign_in.html",
@@ -305,6 +305,10 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     except links.InvalidRatingLink as invalid:
         return render(request, "portal/rate_invalid.html", {"reason": str(invalid)}, status=404)
     ticket = target.ticket
+    if contact is not None and not (
+        Ticket.objects.visible_to_contact(contact).filter(pk=ticket.pk).exists()
+    ):
+        contact = None  # a forwarded link: the rating is the requester's, not this visitor's
     reader = contact or ticket.requester
     language = reader.language if reader else translation.get_language()
     with (
@@ -327,14 +331,10 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError as error:
                 add_service_error(form, error)
             else:
-                sees_ticket = (
-                    contact is not None
-                    and Ticket.objects.visible_to_contact(contact).filter(pk=ticket.pk).exists()
-                )
                 return render(
                     request,
                     "portal/rate_done.html",
-                    {"ticket": ticket, "contact": contact, "sees_ticket": sees_ticket},
+                    {"ticket": ticket, "contact": contact, "sees_ticket": contact is not None},
                 )
         status = 409 if already and request.method == "POST" else 400 if form.errors else 200
         return render(

@@ -251,3 +251,50 @@ def test_the_low_rating_reason_in_words():
     )
     assert score == 40  # capped
     assert describe(reasons[0]) == "3 earlier solutions were rated low by the customer"
+
+
+def test_a_forwarded_link_rates_for_the_requester(client, solved, orgs):
+    """A contact of another organisation who holds the link rates, but not in their name."""
+    sign_in_as(client, orgs["b1"])
+    path = reverse("portal:rate", kwargs={"token": links.rating_token(solved)})
+    response = client.post(path, {"score": "3"})
+    assert response.status_code == 200
+    assert "Back to the ticket" not in response.content.decode()
+    assert Rating.objects.get().contact == orgs["a1"]
+
+
+def test_signing_in_returns_to_the_page_asked_for(client, orgs, django_capture_on_commit_callbacks):
+    import re
+
+    from django.core import mail
+
+    target = reverse("portal:detail", args=[orgs["tickets"]["a1"].reference])
+    first = client.get(target)
+    assert first["Location"] == f"{reverse('portal:sign_in')}?next={target.replace('/', '%2F')}"
+    with django_capture_on_commit_callbacks(execute=True):
+        step = client.post(first["Location"], {"email": "anna@acme.example", "next": target})
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    done = client.post(step["Location"], {"code": code, "next": target})
+    assert done["Location"] == target
+    # An address outside the portal is never a target.
+    client.post(reverse("portal:sign_out"))
+    with django_capture_on_commit_callbacks(execute=True):
+        step = client.post(
+            reverse("portal:sign_in"),
+            {"email": "anna@acme.example", "next": "https://evil.example/"},
+        )
+    assert step["Location"] == reverse("portal:code")
+
+
+def test_agents_read_the_rating_and_the_customers_actions_in_the_timeline(
+    client, solved, orgs, desk
+):
+    services.rating_submit(ticket=solved, resolution=0, score=2, comment="Took too long.")
+    services.portal_transition(
+        contact=orgs["a1"], ticket=solved, action="solved", expected_version=solved.version
+    )
+    client.force_login(desk["agent"])
+    body = client.get(solved.get_absolute_url()).content.decode()
+    assert "The customer rated the solution 2 of 5." in body
+    assert "Took too long." in body
+    assert "Status changed from Resolved to Closed by the customer anna@acme.example." in body
