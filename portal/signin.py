@@ -6,6 +6,8 @@ session, nor appear in the user admin), and allauth signs in `User` rows. The fl
 - `code_request`: throttled per address and per IP; writes a `SignInCode` for every address
   (a random one that is never sent when no active contact with portal access has it), and
   emails the code after commit. The caller shows the same page whatever happened.
+- `link_verify`: the same check for the link in the email (the code row and its code,
+  signed), confirmed by a button so that mail scanners that open links do not use it up.
 - `code_verify`: the latest unused, unexpired code for the address; at most
   PORTAL_CODE_MAX_ATTEMPTS tries per code, and failures are throttled per IP as well.
   Returns the contact, or raises `SignInRefused` with a message that says nothing about
@@ -19,10 +21,13 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
@@ -33,6 +38,7 @@ from tickets.models import Contact
 log = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
+LINK_SALT = "portal.sign-in.link"
 
 
 class SignInRefused(Exception):
@@ -104,7 +110,7 @@ def code_request(*, address: str, ip: str | None, now: datetime | None = None) -
         SignInCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
         # A new code replaces every earlier one of this address.
         SignInCode.objects.filter(address_digest=digest, used_at__isnull=True).update(used_at=now)
-        SignInCode.objects.create(
+        row = SignInCode.objects.create(
             address_digest=digest,
             code_digest=code_digest(digest, code),
             contact=contact,
@@ -112,14 +118,27 @@ def code_request(*, address: str, ip: str | None, now: datetime | None = None) -
             expires_at=now + timedelta(minutes=settings.PORTAL_CODE_MINUTES),
         )
         if contact is not None:
-            transaction.on_commit(lambda: _send_code(contact, code))
+            link = settings.SITE_URL + reverse(
+                "portal:link", kwargs={"token": link_token(row.pk, code)}
+            )
+            transaction.on_commit(lambda: _send_code(contact, code, link))
 
 
-def _send_code(contact: Contact, code: str) -> None:
-    """Email the code at once (it is good for minutes: no queue, no retries). A failure is
-    logged; the contact asks for a new code."""
+def link_token(row_pk: int, code: str) -> str:
+    """The signed token of a sign-in link: the code row and its code, for the same minutes."""
+    return signing.dumps({"r": row_pk, "c": code}, salt=LINK_SALT)
+
+
+def _send_code(contact: Contact, code: str, link: str) -> None:
+    """Email the code and its link at once (good for minutes: no queue, no retries). A
+    failure is logged; the contact asks for a new code."""
     with translation.override(contact.language):
-        context = {"code": code, "minutes": settings.PORTAL_CODE_MINUTES, "contact": contact}
+        context = {
+            "code": code,
+            "link": link,
+            "minutes": settings.PORTAL_CODE_MINUTES,
+            "contact": contact,
+        }
         subject = render_to_string("portal/email/code.subject.txt", context).strip()
         body = render_to_string("portal/email/code.txt", context)
     try:
@@ -129,29 +148,49 @@ def _send_code(contact: Contact, code: str) -> None:
 
 
 def code_verify(*, address: str, code: str, ip: str | None, now: datetime | None = None) -> Contact:
-    """The contact signed in by `code`, or SignInRefused."""
-    now = now or timezone.now()
+    """The contact signed in by `code` typed for `address`, or SignInRefused."""
+    digest = address_digest(address)
+    return _verify(
+        SignInCode.objects.filter(address_digest=digest, used_at__isnull=True),
+        "".join((code or "").split()),
+        ip=ip,
+        now=now or timezone.now(),
+    )
+
+
+def link_verify(*, token: str, ip: str | None, now: datetime | None = None) -> Contact:
+    """The contact signed in by the link from the code email, or SignInRefused. The link is
+    the code in another form: the same expiry, single use and attempt count."""
+    try:
+        data = signing.loads(token, salt=LINK_SALT, max_age=settings.PORTAL_CODE_MINUTES * 60)
+        row_pk, code = int(data["r"]), str(data["c"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise SignInRefused(
+            _("This sign-in link has expired or is not valid. Request a new code.")
+        ) from None
+    return _verify(
+        SignInCode.objects.filter(pk=row_pk, used_at__isnull=True),
+        code,
+        ip=ip,
+        now=now or timezone.now(),
+    )
+
+
+def _verify(rows: QuerySet[SignInCode], code: str, *, ip: str | None, now: datetime) -> Contact:
     ip_key = f"portal:code-verify:ip:{ip}"
     if _over(ip_key, settings.PORTAL_CODE_VERIFY_PER_IP):
         raise _throttled()
-    digest = address_digest(address)
-    code = "".join((code or "").split())
     refusal: str | None = None
     contact: Contact | None = None
     # The outcome is decided inside the transaction and raised after it: a wrong code's
     # counted attempt must be committed, not rolled back with the exception.
     with transaction.atomic():
-        row = (
-            SignInCode.objects.select_for_update()
-            .filter(address_digest=digest, used_at__isnull=True)
-            .order_by("-created_at", "-pk")
-            .first()
-        )
+        row = rows.select_for_update().order_by("-created_at", "-pk").first()
         if row is None or row.expires_at <= now:
             refusal = _("This code has expired or was used up. Request a new one.")
         elif row.attempts >= settings.PORTAL_CODE_MAX_ATTEMPTS:
             refusal = _("Too many wrong codes. Request a new one.")
-        elif not constant_time_compare(row.code_digest, code_digest(digest, code)):
+        elif not constant_time_compare(row.code_digest, code_digest(row.address_digest, code)):
             row.attempts += 1
             row.save(update_fields=["attempts"])
             if row.attempts >= settings.PORTAL_CODE_MAX_ATTEMPTS:

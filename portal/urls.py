@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("sign-in/", views.sign_in_view, name="sign_in"),
     path("sign-in/code/", views.code_view, name="code"),
+    path("sign-in/link/<str:token>/", views.link_view, name="link"),
     path("sign-out/", views.sign_out_view, name="sign_out"),
     path("language/", views.language_view, name="language"),
     path("tickets/", views.ticket_list, name="tickets"),

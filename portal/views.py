@@ -117,6 +117,26 @@ def code_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
+def link_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the code email. GET shows a button; only its POST signs in, so that a
+    mail scanner opening the link does not use it up."""
+    if current_contact(request) is not None:
+        return redirect("portal:tickets")
+    error = None
+    if request.method == "POST":
+        try:
+            contact = signin.link_verify(token=token, ip=client_ip(request))
+        except signin.SignInRefused as refusal:
+            error = str(refusal)
+        else:
+            sign_in(request, contact)
+            response = redirect("portal:tickets")
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, contact.language)
+            return response
+    return render(request, "portal/link.html", {"error": error}, status=400 if error else 200)
+
+
 @require_POST
 def sign_out_view(request: HttpRequest) -> HttpResponse:
     sign_out(request)

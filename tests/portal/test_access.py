@@ -8,11 +8,15 @@ organisation B, a contact without portal access or inactive, a staff user, and a
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
-from portal import links
+from portal import links, signin
+from portal.models import SignInCode
 from portal.urls import urlpatterns
 from tests.factories import AdminFactory
 from tests.portal.conftest import ContactFactory, open_ticket, sign_in_as
@@ -55,6 +59,8 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     "home": {"GET": _contacts("302", "302"), "POST": _contacts("302", "302")},
     "sign_in": {"GET": _contacts("200", "302"), "POST": _contacts("400", "302")},
     "code": {"GET": _same(SIGN_IN), "POST": _same(SIGN_IN)},
+    # The link signs in whoever holds it (as the contact it was mailed to): like the code.
+    "link": {"GET": _contacts("200", "302"), "POST": _same("302")},
     "sign_out": {"GET": _same("405"), "POST": _same(SIGN_IN)},
     "language": {"GET": _same("405"), "POST": _same("302")},
     "tickets": {"GET": _contacts(SIGN_IN, "200"), "POST": _contacts(SIGN_IN, "405")},
@@ -90,6 +96,7 @@ def world(orgs, desk):
         "ticket": ticket,
         "attachment": message.attachments.get(),
         "token": links.rating_token(solved),
+        "link_token": _link_token(orgs["a1"]),
         "inactive": ContactFactory(
             customer=orgs["org_a"], is_active=False, sees_organisation_tickets=True
         ),
@@ -97,6 +104,17 @@ def world(orgs, desk):
             customer=orgs["org_a"], portal_access=False, sees_organisation_tickets=True
         ),
     }
+
+
+def _link_token(contact) -> str:
+    digest = signin.address_digest(contact.email)
+    row = SignInCode.objects.create(
+        address_digest=digest,
+        code_digest=signin.code_digest(digest, "123456"),
+        contact=contact,
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    return signin.link_token(row.pk, "123456")
 
 
 def _url(name: str, world: dict) -> str:
@@ -107,6 +125,7 @@ def _url(name: str, world: dict) -> str:
         "status": {"reference": ref},
         "attachment": {"reference": ref, "pk": world["attachment"].pk},
         "rate": {"token": world["token"]},
+        "link": {"token": world["link_token"]},
     }.get(name, {})
     return reverse(f"portal:{name}", kwargs=kwargs)
 

@@ -233,3 +233,61 @@ def test_signing_in_to_the_portal_keeps_no_staff_user(client, django_capture_on_
     request_code(client, "plain@acme.example", django_capture_on_commit_callbacks)
     client.post(reverse("portal:code"), {"code": mailed_code()})
     assert "_auth_user_id" not in client.session
+
+
+def mailed_link_path() -> str:
+    link = re.search(r"(http\S+/portal/sign-in/link/\S+/)", mail.outbox[-1].body).group(1)
+    return link.split("127.0.0.1:8000", 1)[1]
+
+
+def test_the_link_in_the_email_signs_in_once(client, django_capture_on_commit_callbacks):
+    ContactFactory(email="linked@acme.example", name="Lina")
+    request_code(client, "linked@acme.example", django_capture_on_commit_callbacks)
+    path = mailed_link_path()
+    # Opening the link (as a mail scanner does) signs nobody in and uses nothing up.
+    for _ in range(2):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert client.get(reverse("portal:tickets")).status_code == 302
+    response = client.post(path)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:tickets")
+    assert "Lina" in client.get(reverse("portal:tickets")).content.decode()
+    client.post(reverse("portal:sign_out"))
+    again = client.post(path)
+    assert again.status_code == 400
+    assert "expired or was used up" in again.content.decode()
+
+
+def test_the_code_and_its_link_are_one(client, django_capture_on_commit_callbacks):
+    """Typing the code uses the link up, and wrong codes count against the link too."""
+    ContactFactory(email="both@acme.example")
+    request_code(client, "both@acme.example", django_capture_on_commit_callbacks)
+    path = mailed_link_path()
+    code = mailed_code()
+    wrong = "111111" if code != "111111" else "222222"
+    for _ in range(5):
+        client.post(reverse("portal:code"), {"code": wrong})
+    response = client.post(path)
+    assert response.status_code == 400
+    assert "Too many wrong codes" in response.content.decode()
+
+
+def test_an_expired_or_forged_link_is_refused(client, monkeypatch):
+    contact = ContactFactory(email="old-link@acme.example")
+    monkeypatch.setattr(signin.secrets, "randbelow", lambda _limit: 4711)
+    signin.code_request(address=contact.email, ip="192.0.2.1")
+    row = SignInCode.objects.get()
+    token = signin.link_token(row.pk, "004711")
+    forged = signin.link_token(row.pk, "000000")
+    response = client.post(reverse("portal:link", kwargs={"token": forged}))
+    assert response.status_code == 400
+    assert "not correct" in response.content.decode()
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    response = client.post(reverse("portal:link", kwargs={"token": tampered}))
+    assert "sign-in link has expired or is not valid" in response.content.decode()
+    later = timezone.now().timestamp() + 11 * 60
+    monkeypatch.setattr(signin.signing.time, "time", lambda: later)
+    response = client.post(reverse("portal:link", kwargs={"token": token}))
+    assert response.status_code == 400
+    assert "sign-in link has expired or is not valid" in response.content.decode()
