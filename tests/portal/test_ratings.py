@@ -298,3 +298,18 @@ def test_agents_read_the_rating_and_the_customers_actions_in_the_timeline(
     assert "The customer rated the solution 2 of 5." in body
     assert "Took too long." in body
     assert "Status changed from Resolved to Closed by the customer anna@acme.example." in body
+
+
+def test_the_leads_email_about_a_low_rating_renders(solved, desk):
+    from notifications import email
+    from notifications.models import Delivery, Preference
+
+    services.rating_submit(ticket=solved, resolution=0, score=1)
+    delivery = Delivery.objects.get(kind=Notification.Kind.LOW_RATING)
+    assert delivery.user == desk["lead"]
+    subject, text, html = email.render(
+        delivery, desk["lead"], Preference.for_user(desk["lead"])
+    )
+    assert solved.reference in subject
+    assert f"The customer rated {solved.reference} 1 of 5." in text
+    assert solved.get_absolute_url() in html
