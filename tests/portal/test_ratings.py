@@ -307,9 +307,7 @@ def test_the_leads_email_about_a_low_rating_renders(solved, desk):
     services.rating_submit(ticket=solved, resolution=0, score=1)
     delivery = Delivery.objects.get(kind=Notification.Kind.LOW_RATING)
     assert delivery.user == desk["lead"]
-    subject, text, html = email.render(
-        delivery, desk["lead"], Preference.for_user(desk["lead"])
-    )
+    subject, text, html = email.render(delivery, desk["lead"], Preference.for_user(desk["lead"]))
     assert solved.reference in subject
     assert f"The customer rated {solved.reference} 1 of 5." in text
     assert solved.get_absolute_url() in html
