@@ -3,16 +3,15 @@ resolution, one ticket per form, and sign-in throttles counted in the shared cac
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection
 
 from portal import services, signin
 from portal.models import Rating
 from portal.services import PortalRequest
 from tests.factories import CustomerFactory, TeamFactory, UserFactory
+from tests.integration.conftest import race
 from tickets import services as ticket_services
 from tickets.models import Contact, Ticket, TicketEvent
 
@@ -20,28 +19,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def _race(workers: int, target) -> list[object]:
-    """Run `target(i)` in `workers` threads released at once; return results or exceptions."""
-    barrier = threading.Barrier(workers)
-    results: list[object] = [None] * workers
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.fixture
@@ -61,7 +38,7 @@ def test_simultaneous_ratings_of_one_resolution_store_one(contact_and_team):
         ),
     )
     ticket_services.ticket_transition(ticket=ticket, actor=agent, name="resolve")
-    results = _race(
+    results = race(
         6, lambda i: services.rating_submit(ticket=ticket, resolution=0, score=1 + i % 5)
     )
     stored = [r for r in results if isinstance(r, Rating)]
@@ -76,7 +53,7 @@ def test_simultaneous_submits_of_one_form_open_one_ticket(contact_and_team):
     request = PortalRequest(
         subject="Double click", description="Twice", impact=3, urgency=3, intent="same-form"
     )
-    results = _race(5, lambda i: services.portal_ticket_open(contact=contact, request=request))
+    results = race(5, lambda i: services.portal_ticket_open(contact=contact, request=request))
     assert all(isinstance(r, services.Opened) for r in results), results
     assert sum(r.created for r in results) == 1
     assert len({r.ticket.pk for r in results}) == 1
@@ -96,7 +73,7 @@ def test_code_requests_are_counted_in_redis(settings):
         }
     }
     settings.PORTAL_CODE_REQUESTS_PER_ADDRESS = 3
-    results = _race(
+    results = race(
         6, lambda i: signin.code_request(address="burst@acme.example", ip=f"192.0.2.{i}")
     )
     refused = [r for r in results if isinstance(r, signin.SignInRefused)]
