@@ -298,6 +298,7 @@ def test_agents_read_the_rating_and_the_customers_actions_in_the_timeline(
     assert "The customer rated the solution 2 of 5." in body
     assert "Took too long." in body
     assert "Status changed from Resolved to Closed by the customer anna@acme.example." in body
+    assert "Ticket opened by the customer anna@acme.example in the portal" in body
 
 
 def test_the_leads_email_about_a_low_rating_renders(solved, desk):

@@ -321,6 +321,12 @@ def describe_event(event: TicketEvent) -> EventView:
                 "Ticket created by %(actor)s for team %(team)s "
                 "with priority %(priority)s (channel: %(channel)s)."
             )
+        elif p.get("channel") == Ticket.Channel.PORTAL and p.get("requester"):
+            values["requester"] = p["requester"]
+            text = _(
+                "Ticket opened by the customer %(requester)s in the portal for team %(team)s "
+                "with priority %(priority)s."
+            )
         else:
             text = _(
                 "Ticket created for team %(team)s with priority %(priority)s "
