@@ -36,10 +36,19 @@ def status_words(status: str) -> str:
 
 
 def ticket_page(
-    contact: Contact, *, scope: Scope = "all", state: State = "all", page: int | str = 1
+    contact: Contact,
+    *,
+    scope: Scope = "all",
+    state: State = "all",
+    query: str = "",
+    page: int | str = 1,
 ) -> Page:
-    """One page of the contact's tickets, newest first: two queries (count and rows)."""
+    """One page of the contact's tickets, newest first: two queries (count and rows).
+    `query` finds a reference exactly or words in the subject."""
     tickets = Ticket.objects.visible_to_contact(contact)
+    query = query.strip()[:100]
+    if query:
+        tickets = tickets.filter(Q(reference__iexact=query) | Q(subject__icontains=query))
     if scope == "mine":
         tickets = tickets.filter(requester=contact)
     if state == "open":

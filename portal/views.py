@@ -165,7 +165,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     scope = scope if scope in ("all", "mine") else "all"
     state = request.GET.get("state")
     state = state if state in ("all", "open", "closed") else "open"
-    page = selectors.ticket_page(contact, scope=scope, state=state, page=request.GET.get("page", 1))
+    query = request.GET.get("q", "")
+    page = selectors.ticket_page(
+        contact, scope=scope, state=state, query=query, page=request.GET.get("page", 1)
+    )
     rows = [(t, selectors.status_words(t.status)) for t in page.object_list]
     return render(
         request,
@@ -176,6 +179,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "scope": scope,
             "state": state,
+            "q": query.strip()[:100],
             "organisation": contact.sees_organisation_tickets,
         },
     )

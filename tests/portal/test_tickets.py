@@ -357,3 +357,21 @@ def test_a_solved_ticket_takes_replies_within_the_window_only(client, orgs, desk
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.RESOLVED
     assert not ticket.messages.filter(kind=Message.Kind.CUSTOMER).exists()
+
+
+def test_the_list_finds_a_reference_or_words_of_the_subject(client, orgs):
+    sign_in_as(client, orgs["a2"])
+    a1, a3, b1 = (orgs["tickets"][name] for name in ("a1", "a3", "b1"))
+
+    def found(query: str) -> set[str]:
+        body = client.get(reverse("portal:tickets"), {"q": query}).content.decode()
+        return {
+            t.reference
+            for t in (a1, a3, b1)
+            if reverse("portal:detail", args=[t.reference]) in body
+        }
+
+    assert found(a3.reference.lower()) == {a3.reference}
+    assert found("of a1") == {a1.reference}
+    # Another organisation's ticket is not found by its reference either.
+    assert found(b1.reference) == set()
