@@ -23,6 +23,7 @@ def main() -> int:
         ("pages.py", []),
         ("alerts.py", []),
         ("ticket_page.py", []),
+        ("portal.py", []),
     ]
     for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)

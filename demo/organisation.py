@@ -13,7 +13,7 @@ from django.db import transaction
 
 from demo import story
 from tickets import services
-from tickets.models import Customer, SupportLevel, Team
+from tickets.models import Contact, Customer, SupportLevel, Team
 
 User = get_user_model()
 
@@ -156,6 +156,18 @@ def seed_organisation() -> Organisation:
         )
         customers.append((customer, spec))
         created["customers"] += is_new
+        if spec.email:
+            # The customer's contact person, who can sign in to the customer portal and there
+            # sees every ticket of their organisation.
+            Contact.objects.get_or_create(
+                email=spec.email.lower(),
+                defaults={
+                    "customer": customer,
+                    "name": spec.contact,
+                    "language": spec.lang if spec.lang in ("en", "de") else "en",
+                    "sees_organisation_tickets": True,
+                },
+            )
 
     return Organisation(
         levels=levels,

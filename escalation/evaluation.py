@@ -43,7 +43,7 @@ from notifications.models import Notification
 from notifications.services import notify, resolve_recipients
 from sla.services import next_sla_check, record_due_sla_events
 from tickets import services as ticket_services
-from tickets.models import Message, Team, Ticket
+from tickets.models import Message, Team, Ticket, TicketEvent
 
 # Hand-offs decided for one ticket in one evaluation, at most: the chain has four levels, so a
 # Sev 1 can climb L1 → L2 → L3 at once; the bound stops a misconfigured chain from looping.
@@ -233,12 +233,22 @@ def risk_inputs(ticket: Ticket, recent: Sequence[tuple[str, str]]) -> RiskInputs
             break
         follow_ups += 1
     texts = tuple(body for kind, body in recent if kind == Message.Kind.CUSTOMER)[:5]
+    # Only a reopened ticket can carry the rating of an earlier solution (the portal's CSAT
+    # writes a `rated` entry): never-reopened tickets spare the query.
+    low_ratings = (
+        ticket.events.filter(
+            kind=TicketEvent.Kind.RATED, payload__score__lte=settings.PORTAL_LOW_RATING
+        ).count()
+        if ticket.reopen_count
+        else 0
+    )
     return RiskInputs(
         follow_ups=follow_ups,
         customer_texts=texts,
         reopen_count=ticket.reopen_count,
         vip=bool(ticket.customer_id and ticket.customer.is_vip),
         hand_offs=max(ticket.escalation_cycle - ticket.reopen_count, 0),
+        low_ratings=low_ratings,
     )
 
 

@@ -23,6 +23,9 @@ TONE_POINTS, TONE_MAX = 10, 30
 REOPEN_POINTS, REOPEN_MAX = 15, 30
 VIP_POINTS = 20
 HAND_OFF_POINTS, HAND_OFF_MAX, HAND_OFFS_FREE = 10, 30, 2
+# A solution the customer rated low (portal CSAT) and then the ticket came back: the customer
+# was unhappy before, so the next cycle is at risk from its start.
+LOW_RATING_POINTS, LOW_RATING_MAX = 20, 40
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class RiskInputs:
     reopen_count: int
     vip: bool
     hand_offs: int  # changes of team or level so far
+    low_ratings: int = 0  # earlier solutions of this ticket the customer rated low
 
 
 @cache
@@ -71,6 +75,9 @@ def assess(inputs: RiskInputs) -> tuple[int, list[dict[str, object]]]:
     if extra_hand_offs:
         points = min(extra_hand_offs * HAND_OFF_POINTS, HAND_OFF_MAX)
         reasons.append({"code": "hand_offs", "count": inputs.hand_offs, "points": points})
+    if inputs.low_ratings:
+        points = min(inputs.low_ratings * LOW_RATING_POINTS, LOW_RATING_MAX)
+        reasons.append({"code": "low_rating", "count": inputs.low_ratings, "points": points})
     score = min(sum(int(r["points"]) for r in reasons), 100)
     return score, reasons
 
@@ -96,6 +103,12 @@ def describe(reason: dict[str, object]) -> str:
             return ngettext(
                 "Handed from team to team %(count)d time",
                 "Handed from team to team %(count)d times",
+                count,
+            ) % {"count": count}
+        case "low_rating":
+            return ngettext(
+                "An earlier solution was rated low by the customer",
+                "%(count)d earlier solutions were rated low by the customer",
                 count,
             ) % {"count": count}
     return str(reason.get("code", ""))

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "knowledge",
     "mail",
     "integrations",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -389,3 +390,24 @@ WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
 # Webhook targets in private, loopback or link-local ranges are refused (checked on every
 # send, after DNS resolution) unless this is on: for receivers inside your own network.
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+
+# Customer portal (/portal/, docs/portal.md). Contacts sign in with a one-time code sent to
+# their address: it is good for PORTAL_CODE_MINUTES and PORTAL_CODE_MAX_ATTEMPTS tries. Code
+# requests are limited per address and per IP, wrong codes per IP, each within
+# PORTAL_THROTTLE_MINUTES (counted in the cache: Redis when REDIS_URL is set).
+PORTAL_CODE_MINUTES = env.int("PORTAL_CODE_MINUTES", default=10)
+PORTAL_CODE_MAX_ATTEMPTS = env.int("PORTAL_CODE_MAX_ATTEMPTS", default=5)
+PORTAL_THROTTLE_MINUTES = env.int("PORTAL_THROTTLE_MINUTES", default=15)
+PORTAL_CODE_REQUESTS_PER_ADDRESS = env.int("PORTAL_CODE_REQUESTS_PER_ADDRESS", default=5)
+PORTAL_CODE_REQUESTS_PER_IP = env.int("PORTAL_CODE_REQUESTS_PER_IP", default=20)
+PORTAL_CODE_VERIFY_PER_IP = env.int("PORTAL_CODE_VERIFY_PER_IP", default=20)
+# The team that receives portal tickets whose service names no owning team (by name; empty:
+# the active tier team on the lowest support level).
+PORTAL_TEAM = env.str("PORTAL_TEAM", default="")
+# Days after a solution in which the customer can reopen the ticket from the portal.
+PORTAL_REOPEN_DAYS = env.int("PORTAL_REOPEN_DAYS", default=14)
+# Days a signed rating link stays valid; ratings at or below PORTAL_LOW_RATING tell the lead.
+PORTAL_RATING_LINK_DAYS = env.int("PORTAL_RATING_LINK_DAYS", default=30)
+PORTAL_LOW_RATING = env.int("PORTAL_LOW_RATING", default=2)
+if min(PORTAL_CODE_MINUTES, PORTAL_CODE_MAX_ATTEMPTS, PORTAL_THROTTLE_MINUTES) < 1:
+    raise ImproperlyConfigured("The PORTAL_CODE_* and PORTAL_THROTTLE_MINUTES must be positive.")

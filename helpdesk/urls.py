@@ -35,4 +35,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("mail/", include("mail.urls")),
+    path("portal/", include("portal.urls")),
 ]

@@ -46,6 +46,7 @@ class Notification(models.Model):
         STATUS_UPDATE_MISSED = "status_update_missed", _("Status update missed")
         TICKET_RESOLVED = "ticket_resolved", _("Ticket resolved")
         SWEEP_FAILED = "sweep_failed", _("Escalation sweep failing on a ticket")
+        LOW_RATING = "low_rating", _("Low customer rating")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -145,6 +146,11 @@ class Notification(models.Model):
                     "it succeeds again; it is retried with a growing delay. The error is under "
                     "Sweep failures in the admin."
                 ) % {"ref": ref}
+            case self.Kind.LOW_RATING:
+                return gettext("The customer rated %(ref)s %(score)s of 5.") % {
+                    "ref": ref,
+                    "score": p.get("score", ""),
+                }
         return gettext("Rule “%(rule)s” fired on %(ref)s: %(reason)s") % {
             "ref": ref,
             "rule": p.get("rule", ""),
@@ -191,6 +197,7 @@ DEFAULT_CHANNELS: dict[str, tuple[bool, bool]] = {
     K.RULE_FIRED: (True, False),
     K.MAJOR_INCIDENT: (True, True),
     K.SWEEP_FAILED: (True, False),
+    K.LOW_RATING: (True, True),
 }
 
 

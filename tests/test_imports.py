@@ -24,6 +24,7 @@ PROJECT_PACKAGES = {
     "dashboard",
     "integrations",
     "api",
+    "portal",
 }
 ABOVE_TICKETS = {"sla", "escalation", "notifications", "mail"}
 # Pages of the tickets app that show the SLA clocks, escalations and reply templates next to

@@ -533,6 +533,11 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 name="ticket_sla_flagged",
                 condition=Q(status__in=ACTIVE_STATUS_VALUES) & SLA_FLAGGED,
             ),
+            # The customer portal's lists: a contact's own tickets, and their organisation's.
+            models.Index(
+                fields=["requester", "-created_at", "-id"], name="ticket_requester_created"
+            ),
+            models.Index(fields=["customer", "-created_at", "-id"], name="ticket_customer_created"),
             # The sweep reads only active tickets whose next check is due, in keyset order.
             models.Index(
                 fields=["next_check_at", "id"],
@@ -758,6 +763,7 @@ class TicketEvent(models.Model):
         NOTIFIED = "notified", _("Notification sent")
         MAJOR_INCIDENT = "major_incident", _("Major incident")
         FOLLOW_UP = "follow_up", _("Follow-up ticket")
+        RATED = "rated", _("Rated by the customer")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")

@@ -25,7 +25,7 @@ from django.db.models import Count, F, Q, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import TransitionNotAllowed, has_transition_perm
+from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
 from helpdesk import uploads
 from tickets.models import (
@@ -422,6 +422,8 @@ class NewTicket:
     level: SupportLevel | None = None
     requester: Contact | None = None
     service: Service | None = None
+    # The idempotency token of the form that opened it (the portal's), kept in the timeline.
+    intent: str = ""
 
 
 def _validate_assignee(team: Team, assignee: AbstractBaseUser | None) -> None:
@@ -485,6 +487,7 @@ def ticket_create(
             "assignee": user_label(ticket.assignee),
             **({"requester": ticket.requester.email} if ticket.requester else {}),
             **({"service": ticket.service.name} if ticket.service else {}),
+            **({"intent": data.intent[:64]} if data.intent else {}),
         },
     )
     if attachments:
@@ -720,6 +723,20 @@ def available_transitions(ticket: Ticket, user: AbstractBaseUser) -> list[tuple[
     return sorted(result, key=lambda pair: order.get(pair[0], 99))
 
 
+def stamp_transition(ticket: Ticket, name: str, now: datetime) -> None:
+    """The instants a transition stamps on the ticket, and the version it moves on."""
+    if name == "resolve":
+        ticket.resolved_at = now
+    elif name == "reopen":
+        ticket.cycle_started_at = now
+    elif name == "resume":
+        ticket.resumed_at = now
+    elif name == "close":
+        ticket.closed_at = now
+    ticket.updated_at = now
+    ticket.version += 1
+
+
 @transaction.atomic
 def ticket_transition(
     *,
@@ -751,16 +768,7 @@ def ticket_transition(
         )
     before = ticket.status
     method()
-    if name == "resolve":
-        ticket.resolved_at = now
-    elif name == "reopen":
-        ticket.cycle_started_at = now
-    elif name == "resume":
-        ticket.resumed_at = now
-    elif name == "close":
-        ticket.closed_at = now
-    ticket.updated_at = now
-    ticket.version += 1
+    stamp_transition(ticket, name, now)
     _progress(ticket, actor, now)
     ticket.save()
     record_event(
@@ -771,6 +779,64 @@ def ticket_transition(
         payload={"from": before, "to": ticket.status, "transition": name},
     )
     run_change_hooks(ticket, {"status", name}, now, actor)
+    return ticket
+
+
+# What a customer's contact may do to the status of a ticket they see: say the problem is
+# solved (an active ticket is resolved, a resolved one closed) and take a solution back.
+CONTACT_TRANSITIONS = ("resolve", "close", "reopen")
+
+
+@transaction.atomic
+def ticket_transition_by_contact(
+    *,
+    ticket: Ticket,
+    contact: Contact,
+    name: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Move `ticket` along its status FSM for the customer's `contact` (the portal).
+
+    The actor is not a user: the timeline entry names the contact in its payload, and the
+    change is not agent progress. Only `CONTACT_TRANSITIONS`, only on a ticket the contact
+    sees (`visible_to_contact`, else PermissionDenied). Raises TransitionNotAllowed when the
+    transition is not possible from the current status, StaleRequest when the ticket is no
+    longer at `expected_version`. Windows (how long a solution can be taken back) are the
+    caller's policy.
+    """
+    now = now or timezone.now()
+    if name not in CONTACT_TRANSITIONS:
+        raise TransitionNotAllowed(_("Unknown transition “%(name)s”.") % {"name": name})
+    ticket = _lock(ticket)
+    if not Ticket.objects.visible_to_contact(contact).filter(pk=ticket.pk).exists():
+        raise PermissionDenied(_("You may not change this ticket."))
+    if expected_version is not None and ticket.version != expected_version:
+        raise StaleRequest(_("This ticket has changed meanwhile; nothing was done."))
+    method = getattr(ticket, name)
+    if not can_proceed(method):
+        raise TransitionNotAllowed(
+            _("This is not possible while the ticket is in status “%(status)s”.")
+            % {"status": ticket.get_status_display()}
+        )
+    before = ticket.status
+    method()
+    stamp_transition(ticket, name, now)
+    ticket.save()
+    record_event(
+        ticket,
+        TicketEvent.Kind.TRANSITIONED,
+        actor=None,
+        now=now,
+        payload={
+            "from": before,
+            "to": ticket.status,
+            "transition": name,
+            "contact": contact.pk,
+            "by_contact": contact.email,
+        },
+    )
+    run_change_hooks(ticket, {"status", name}, now, None)
     return ticket
 
 

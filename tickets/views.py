@@ -623,10 +623,18 @@ def attachment_download(request: HttpRequest, reference: str, pk: int) -> HttpRe
     """The file, to the users who may see its ticket. Always a download, never rendered inline:
     an uploaded HTML or SVG file must not run in our origin."""
     ticket = selectors.ticket_for_user(request.user, reference)
+    attachment = Attachment.objects.filter(ticket=ticket, pk=pk).first()
+    if attachment is None:
+        raise Http404(_("No such attachment."))
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """The file as a download that the browser never renders (the portal serves files the
+    same way); Http404 when the stored file is gone."""
     try:
-        attachment = Attachment.objects.get(ticket=ticket, pk=pk)
         handle = attachment.file.open("rb")
-    except (Attachment.DoesNotExist, FileNotFoundError):
+    except FileNotFoundError:
         raise Http404(_("No such attachment.")) from None
     response = FileResponse(
         handle,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,13 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server) -> Iterator[object]:
+@contextmanager
+def browser_page(browser, base_url: str, **options: object) -> Iterator[object]:
+    """A page in a new browser context (`options` as for `browser.new_context`); fails when
+    the page had JavaScript errors or CSP violations."""
     context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1366, "height": 900}, locale="en-GB"
+        base_url=base_url,
+        **({"viewport": {"width": 1366, "height": 900}, "locale": "en-GB"} | options),
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -58,6 +62,14 @@ def page(browser, live_server) -> Iterator[object]:
         "console",
         lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
     )
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
     assert not errors, f"JavaScript errors or CSP violations in the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[object]:
+    with browser_page(browser, live_server.url) as page:
+        yield page

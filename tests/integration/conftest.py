@@ -113,3 +113,27 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.25)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def race(workers: int, target: Callable[[int], object]) -> list[object]:
+    """Run `target(i)` in `workers` threads released at once; return results or exceptions."""
+    import threading
+
+    barrier = threading.Barrier(workers)
+    results: list[object] = [None] * workers
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target(i)
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django_fsm import TransitionNotAllowed
 
 from tests.factories import TeamFactory, TicketFactory, UserFactory
+from tests.integration.conftest import race
 from tickets import services
 from tickets.models import Ticket, TicketEvent
 
@@ -18,35 +16,13 @@ pytestmark = [
 ]
 
 
-def _race(workers: int, target) -> list[object]:
-    """Run `target(i)` in `workers` threads released at once; return results or exceptions."""
-    barrier = threading.Barrier(workers)
-    results: list[object] = [None] * workers
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 def test_two_agents_resolving_and_pending_at_once_leave_one_consistent_state():
     agent = UserFactory()
     team = TeamFactory(members=[agent])
     ticket = TicketFactory(team=team, open=True)
 
     names = ["resolve", "pend"] * 4
-    results = _race(
+    results = race(
         len(names),
         lambda i: services.ticket_transition(ticket=ticket, actor=agent, name=names[i]),
     )
@@ -67,7 +43,7 @@ def test_two_agents_resolving_and_pending_at_once_leave_one_consistent_state():
 def test_concurrent_creations_get_distinct_sequential_references():
     agent = UserFactory()
     team = TeamFactory(members=[agent])
-    results = _race(
+    results = race(
         8,
         lambda i: services.ticket_create(
             actor=agent, data=services.NewTicket(subject=f"t{i}", description="", team=team)

@@ -5,6 +5,7 @@ conversation to an aiosmtpd sink on a free port."""
 
 from __future__ import annotations
 
+import re
 import socket
 from email import message_from_bytes, policy
 
@@ -16,6 +17,7 @@ from mail.models import OutboundMail, Participant
 from mail.services import mail_receive
 from notifications import outbox
 from notifications.models import Delivery
+from portal.links import rating_target
 from tests.factories import CustomerFactory, TicketFactory
 from tests.mail.conftest import build_mail
 from tickets.models import Contact
@@ -118,6 +120,11 @@ def test_resolution_notice_in_english(mail_ticket, agent, settings):
     (sent,) = django_mail.outbox
     assert sent.subject == f"[{mail_ticket.reference}] Resolved: Drucker druckt nicht"
     assert "was resolved" in sent.body and "within 7 days" in sent.body
+    # The customer portal's rating link: signed for this ticket's resolution.
+    link = re.search(r"How did we do\? Rate our answer: (\S+)", sent.body)
+    assert link is not None, sent.body
+    token = link[1].rsplit("/rate/", 1)[1].strip("/")
+    assert rating_target(token).ticket.pk == mail_ticket.pk
 
 
 def test_a_ticket_without_requester_sends_nothing(agent, team_a):

@@ -343,6 +343,12 @@ def describe_event(event: TicketEvent) -> EventView:
                 "Ticket created by %(actor)s for team %(team)s "
                 "with priority %(priority)s (channel: %(channel)s)."
             )
+        elif p.get("channel") == Ticket.Channel.PORTAL and p.get("requester"):
+            values["requester"] = p["requester"]
+            text = _(
+                "Ticket opened by the customer %(requester)s in the portal for team %(team)s "
+                "with priority %(priority)s."
+            )
         else:
             text = _(
                 "Ticket created for team %(team)s with priority %(priority)s "
@@ -361,7 +367,22 @@ def describe_event(event: TicketEvent) -> EventView:
         }
         if actor and not p.get("automatic"):
             return EventView(_("Status changed from %(from)s to %(to)s by %(actor)s.") % values)
+        if p.get("by_contact"):
+            values["contact"] = p["by_contact"]
+            return EventView(
+                _("Status changed from %(from)s to %(to)s by the customer %(contact)s.") % values
+            )
         return EventView(_("Status changed automatically from %(from)s to %(to)s.") % values)
+
+    if kind == k.RATED:
+        view = EventView(
+            _("The customer rated the solution %(score)s of 5.") % {"score": p.get("score", "?")}
+        )
+        if p.get("comment"):
+            view.details.append((_("Comment"), str(p["comment"])))
+        if p.get("by_contact"):
+            view.details.append((_("Rated by"), str(p["by_contact"])))
+        return view
 
     if kind == k.ASSIGNED:
         values = {"from": p.get("from") or "", "to": p.get("to") or "", "actor": actor}
