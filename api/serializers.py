@@ -6,15 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import ApiToken
-from tickets.models import Customer, Team, Ticket, TicketEvent
+from escalation.models import Escalation
+from tickets.models import Contact, Customer, Service, Team, Ticket, TicketEvent
 from tickets.priority import Impact, Urgency
 
 User = get_user_model()
+
+
+def validated(serializer_class: type[serializers.Serializer], request: Any) -> dict[str, Any]:
+    """The request body checked by `serializer_class`; a 400 problem with field errors
+    otherwise."""
+    form = serializer_class(data=request.data)
+    form.is_valid(raise_exception=True)
+    return dict(form.validated_data)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -153,13 +163,23 @@ class TransitionSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
+class ContactRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
 class TicketSerializer(serializers.ModelSerializer):
-    """A ticket with its SLA and escalation state and its `version` (send it back as
-    `version` or `If-Match` with a write, to be told when someone else changed it first)."""
+    """A ticket with its SLA and escalation state, the transitions the caller may run now and
+    its `version` (send it back as `version` or `If-Match` with a write, to be told when
+    someone else changed it first). Webhook payloads carry the same representation."""
 
     customer = RefSerializer(allow_null=True)
+    service = RefSerializer(allow_null=True)
+    requester = ContactRefSerializer(allow_null=True)
     sla = SlaSerializer(source="*")
     escalation = EscalationStateSerializer(source="*")
+    transitions = TransitionSerializer(many=True, source="api_transitions", default=list)
 
     class Meta:
         model = Ticket
@@ -172,21 +192,23 @@ class TicketSerializer(serializers.ModelSerializer):
             "urgency",
             "channel",
             "customer",
+            "service",
+            "requester",
+            "is_major_incident",
             "created_at",
             "updated_at",
             "version",
             "sla",
             "escalation",
+            "transitions",
         ]
 
 
 class TicketDetailSerializer(TicketSerializer):
-    """One ticket: also its description and the transitions the caller may run now."""
-
-    transitions = TransitionSerializer(many=True, source="api_transitions")
+    """One ticket: also its description."""
 
     class Meta(TicketSerializer.Meta):
-        fields = [*TicketSerializer.Meta.fields, "description", "transitions"]
+        fields = [*TicketSerializer.Meta.fields, "description"]
 
 
 class TicketCreateSerializer(StrictSerializer):
@@ -204,6 +226,18 @@ class TicketCreateSerializer(StrictSerializer):
     channel = serializers.ChoiceField(choices=Ticket.Channel.choices, default=Ticket.Channel.API)
     assignee = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False, allow_null=True, default=None
+    )
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
     )
 
 
@@ -229,3 +263,28 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = TicketEvent
         fields = ["id", "kind", "actor", "payload", "created_at"]
+
+
+def for_representation(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """`tickets` with what `TicketSerializer` shows, in a flat number of queries whatever
+    their number: the related rows joined, the open escalation prefetched."""
+    return tickets.select_related(
+        "team", "level", "assignee", "customer", "service", "requester"
+    ).prefetch_related(
+        Prefetch(
+            "escalations",
+            queryset=Escalation.objects.filter(status=Escalation.Status.RAISED)
+            .select_related("to_team")
+            .order_by("-raised_at"),
+            to_attr="open_escalations",
+        )
+    )
+
+
+def ticket_representation(ticket: Ticket) -> dict[str, Any]:
+    """The API's representation of `ticket` for a reader who is not a user (webhooks): the
+    list item without `transitions` (they depend on who reads)."""
+    ticket = for_representation(Ticket.objects.all()).get(pk=ticket.pk)
+    data = dict(TicketSerializer(ticket).data)
+    data.pop("transitions", None)
+    return data

@@ -27,4 +27,6 @@ app.conf.beat_schedule = {
     # worker lost) or whose retry is due are queued again, each row once; emails held for
     # the recipient's business hours go out as one digest when the hours begin.
     "notifications-relay": {"task": "notifications.tasks.relay_deliveries", "schedule": 60.0},
+    # Idempotency keys of API POSTs older than IDEMPOTENCY_KEY_TTL_HOURS are deleted.
+    "api-idempotency-purge": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }

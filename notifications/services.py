@@ -25,6 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext as _
 
 from notifications import email, outbox, webhooks
@@ -137,6 +138,20 @@ def preferences_update(
         update_fields=["in_app", "email"],
     )
     return preference
+
+
+def notifications_mark_read(
+    *, user: AbstractBaseUser, pk: int | None = None, now: datetime | None = None
+) -> int:
+    """Mark `user`'s notification `pk` (None: all of them) as read; returns how many changed.
+    Only the user's own rows and only unread ones: marking twice changes nothing. Raises
+    Notification.DoesNotExist when `pk` is not one of the user's notifications."""
+    now = now or dj_timezone.now()
+    mine = Notification.objects.filter(user=user)
+    if pk is not None:
+        mine.get(pk=pk)
+        mine = mine.filter(pk=pk)
+    return mine.filter(read_at__isnull=True).update(read_at=now)
 
 
 def is_urgent(ticket: Ticket | None) -> bool:

@@ -10,9 +10,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -77,27 +76,20 @@ def _after_change(request: HtmxHttpRequest) -> HttpResponse:
     return redirect(f"{url}?page={int(page)}" if page and page.isdigit() else url)
 
 
-# Marking as read is a one-column update of the user's own rows, done here; it moves to a
-# `notifications.services` function once anything else (the API) needs it.
-
-
 @login_required
 @require_POST
 def mark_read(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    notification = get_object_or_404(Notification, pk=pk, user=request.user)
-    if notification.read_at is None:
-        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
-            read_at=timezone.now()
-        )
+    try:
+        services.notifications_mark_read(user=request.user, pk=pk)
+    except Notification.DoesNotExist:
+        raise Http404 from None
     return _after_change(request)
 
 
 @login_required
 @require_POST
 def mark_all_read(request: HtmxHttpRequest) -> HttpResponse:
-    Notification.objects.filter(user=request.user, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+    services.notifications_mark_read(user=request.user)
     return _after_change(request)
 
 
