@@ -156,7 +156,9 @@ def save_through_admin(
         raise exceptions.ValidationError(
             {name: [_("This field is not known.")] for name in sorted(unknown)}
         )
-    data = current_values(form_class(instance=obj)) if obj is not None else {}
+    # What the admin's form shows before anyone types: the row's values, or a new row's
+    # defaults (as the browser would send them back).
+    data = current_values(form_class(instance=obj))
     data.update({k: v for k, v in body.items() if k in form_class.base_fields})
     form = form_class(data=data, files={}, instance=obj)
     valid = form.is_valid()

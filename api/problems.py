@@ -26,8 +26,8 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 def _messages(error: DjangoValidationError) -> dict[str, list[str]]:
     if hasattr(error, "error_dict"):
         return {
-            ("non_field_errors" if field == "__all__" else field): [str(m) for m in e.messages]
-            for field, e in error.error_dict.items()
+            ("non_field_errors" if field == "__all__" else field): [str(m) for m in messages]
+            for field, messages in error.message_dict.items()
         }
     return {"non_field_errors": [str(m) for m in error.messages]}
 

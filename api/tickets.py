@@ -438,10 +438,11 @@ class MessageUploadSerializer(MessageCreateSerializer):
 def message_files(request: Request) -> list[Any]:
     """The uploaded files of a multipart message; a 413 problem when the upload handler
     stopped the request at a limit."""
+    files = list(request.FILES.getlist("attachments"))  # parses the body
     refusal = uploads.refusal(request)
     if refusal:
         raise TooLarge(refusal)
-    return list(request.FILES.getlist("attachments"))
+    return files
 
 
 class TooLarge(Exception):

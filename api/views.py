@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.authentication import BasicScheme
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -27,6 +27,17 @@ from api.serializers import (
 )
 
 # --- Tokens -----------------------------------------------------------------------------------
+
+TOKEN_EXAMPLE = OpenApiExample(
+    "A token",
+    response_only=True,
+    value={
+        "id": "3f1c2a9b",
+        "name": "monitoring",
+        "created": "2026-12-07T09:00:00Z",
+        "expiry": "2027-03-07T09:00:00Z",
+    },
+)
 
 
 class PasswordBasicAuthentication(BasicAuthentication):
@@ -58,6 +69,7 @@ class TokenListCreate(Idempotent):
     @extend_schema(
         description="Your API tokens (name, key prefix, expiry; never the secret).",
         responses=TokenSerializer(many=True),
+        examples=[TOKEN_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
         tokens = ApiToken.objects.filter(user=request.user)
@@ -68,6 +80,14 @@ class TokenListCreate(Idempotent):
         "as `Authorization: Token <token>`.",
         request=TokenCreateSerializer,
         responses={201: NewTokenSerializer},
+        examples=[
+            OpenApiExample("A name", request_only=True, value={"name": "monitoring"}),
+            OpenApiExample(
+                "The new token",
+                response_only=True,
+                value={**TOKEN_EXAMPLE.value, "token": "3f1c…(shown once)"},
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         data = validated(TokenCreateSerializer, request)

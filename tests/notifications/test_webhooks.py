@@ -60,17 +60,20 @@ class TestPayload:
         assert set(created) == {"id", "type", "timestamp", "data"}
         assert created["type"] == "ticket.created"
         # The API's ticket (api.serializers) with the keys of the first payload version.
-        assert created["data"]["ticket"].items() >= {
-            "reference": ticket.reference,
-            "subject": "Checkout fails",
-            "status": "new",
-            "priority": 3,
-            "team": "L1",
-            "level": 1,
-            "assignee": None,
-            "major_incident": False,
-            "url": f"http://127.0.0.1:8000/tickets/{ticket.reference}/",
-        }.items()
+        assert (
+            created["data"]["ticket"].items()
+            >= {
+                "reference": ticket.reference,
+                "subject": "Checkout fails",
+                "status": "new",
+                "priority": 3,
+                "team": "L1",
+                "level": 1,
+                "assignee": None,
+                "major_incident": False,
+                "url": f"http://127.0.0.1:8000/tickets/{ticket.reference}/",
+            }.items()
+        )
         assert {"sla", "escalation", "version", "impact", "urgency"} <= set(
             created["data"]["ticket"]
         )
