@@ -24,7 +24,7 @@ def operations(schema):
 
 
 def has_example(operation) -> bool:
-    bodies = [operation.get("requestBody", {})] + list(operation.get("responses", {}).values())
+    bodies = [operation.get("requestBody", {}), *list(operation.get("responses", {}).values())]
     return any(
         media.get("examples") or media.get("example")
         for body in bodies
