@@ -23,7 +23,7 @@ from rest_framework.response import Response
 
 from api.idempotency import Idempotent
 from api.serializers import LevelSerializer, RefSerializer, StrictSerializer, validated
-from api.tickets import expected_version, ticket_or_404
+from api.tickets import expected_version, parent_ticket_or_404, ticket_or_404
 from escalation import services
 from escalation.handoff import Package
 from escalation.models import Escalation
@@ -182,7 +182,7 @@ class TicketEscalations(Idempotent, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Escalation]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator
             return Escalation.objects.none()
-        ticket = ticket_or_404(self.request, self.kwargs["reference"])
+        ticket = parent_ticket_or_404(self.request, self.kwargs["reference"])
         return visible_escalations(self.request).filter(ticket=ticket)
 
     @extend_schema(

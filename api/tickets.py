@@ -47,7 +47,7 @@ from api.serializers import (
 from escalation.models import Escalation
 from helpdesk import uploads
 from tickets import selectors, services
-from tickets.models import Attachment, Contact, Service, Ticket, TicketEvent
+from tickets.models import Attachment, Contact, Message, Service, Ticket, TicketEvent
 from tickets.priority import Impact, Priority, Urgency
 from tickets.services import NewTicket
 
@@ -159,6 +159,11 @@ def visible_tickets(request: Request) -> QuerySet[Ticket]:
 
 def ticket_or_404(request: Request, reference: str) -> Ticket:
     return get_object_or_404(visible_tickets(request), reference=reference)
+
+
+def parent_ticket_or_404(request: Request, reference: str) -> Ticket:
+    """The ticket of a sub-resource (messages, events, files): visible, nothing joined."""
+    return get_object_or_404(Ticket.objects.visible_to(request.user), reference=reference)
 
 
 def with_transitions(tickets: list[Ticket], user: Any) -> list[Ticket]:
@@ -428,7 +433,22 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
 
 class MessageWithAttachmentsSerializer(MessageSerializer):
+    author = serializers.CharField(source="display_author")
     attachments = AttachmentSerializer(many=True, source="attachments.all")
+
+
+MESSAGE_EXAMPLE = OpenApiExample(
+    "A message",
+    response_only=True,
+    value={
+        "id": 7,
+        "kind": "reply",
+        "author": "ann",
+        "body": "We are on it.",
+        "created_at": "2026-12-07T09:30:00Z",
+        "attachments": [],
+    },
+)
 
 
 class MessageUploadSerializer(MessageCreateSerializer):
@@ -451,8 +471,35 @@ class TooLarge(Exception):
         self.message = message
 
 
-class TicketMessages(Idempotent):
+class MessageCursor(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    ordering = ("created_at", "id")
+
+
+class TicketMessages(Idempotent, generics.ListAPIView):
     parser_classes = [JSONParser, MultiPartParser]
+    serializer_class = MessageWithAttachmentsSerializer
+    pagination_class = MessageCursor
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Message]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return Message.objects.none()
+        ticket = parent_ticket_or_404(self.request, self.kwargs["reference"])
+        return ticket.messages.select_related("author").prefetch_related("attachments")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "reference": self.kwargs.get("reference")}
+
+    @extend_schema(
+        description="The ticket's messages (replies, internal notes, customer messages), "
+        "oldest first, with their attachments; cursor-paginated.",
+        examples=[MESSAGE_EXAMPLE],
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        return self.list(request)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, TooLarge):
@@ -471,17 +518,7 @@ class TicketMessages(Idempotent):
         responses={201: MessageWithAttachmentsSerializer},
         examples=[
             OpenApiExample("A reply", request_only=True, value={"body": "We are on it."}),
-            OpenApiExample(
-                "The message",
-                response_only=True,
-                value={
-                    "id": 7,
-                    "kind": "reply",
-                    "body": "We are on it.",
-                    "created_at": "2026-12-07T09:30:00Z",
-                    "attachments": [],
-                },
-            ),
+            MESSAGE_EXAMPLE,
         ],
     )
     def post(self, request: Request, reference: str) -> Response:
@@ -518,7 +555,7 @@ class AttachmentDownload(generics.GenericAPIView):
         responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)},
     )
     def get(self, request: Request, reference: str, pk: int) -> FileResponse:
-        ticket = ticket_or_404(request, reference)
+        ticket = parent_ticket_or_404(request, reference)
         try:
             attachment = Attachment.objects.get(ticket=ticket, pk=pk)
             handle = attachment.file.open("rb")
@@ -543,7 +580,7 @@ class TicketEvents(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[TicketEvent]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator
             return TicketEvent.objects.none()
-        ticket = ticket_or_404(self.request, self.kwargs["reference"])
+        ticket = parent_ticket_or_404(self.request, self.kwargs["reference"])
         return TicketEvent.objects.filter(ticket=ticket).select_related("actor")
 
     @extend_schema(

@@ -315,3 +315,35 @@ def test_escalated_and_at_risk_filters():
     assert [t["reference"] for t in escalated] == [ticket.reference]
     at_risk = client.get(TICKETS, {"at_risk": "true"}).json()["results"]
     assert [t["reference"] for t in at_risk] == [calm.reference]
+
+
+def test_the_messages_list_with_attachments_is_flat(
+    api, team_a, agent, other_agent, team_b, django_assert_max_num_queries
+):
+    ticket = new_ticket(team_a, agent)
+    for i in range(5):
+        services.ticket_add_note(
+            ticket=ticket,
+            actor=agent,
+            body=f"note {i}",
+            attachments=[SimpleUploadedFile(f"f{i}.txt", b"x")],
+        )
+    with django_assert_max_num_queries(8):
+        response = api.get(url(ticket, "messages/"))
+    assert response.status_code == 200
+    items = response.json()["results"]
+    assert [m["body"] for m in items] == [f"note {i}" for i in range(5)]
+    assert items[0]["attachments"][0]["name"] == "f0.txt"
+    assert items[0]["author"] == (agent.get_full_name() or agent.username)
+    assert client_for(other_agent).get(url(ticket, "messages/")).status_code == 404
+
+
+def test_a_webhook_payloads_ticket_is_the_apis_ticket(api, team_a, agent):
+    from notifications.webhooks import ticket_data
+
+    ticket = new_ticket(team_a, agent, impact=1, urgency=1)
+    from_api = api.get(url(ticket)).json()
+    payload = ticket_data(ticket)
+    for key, value in from_api.items():
+        if key not in ("transitions", "description"):
+            assert payload[key] == value, key
