@@ -50,7 +50,9 @@ def _titles() -> dict[int, str]:
         405: _("This method is not allowed here."),
         406: _("This response format is not available."),
         409: _("The ticket's state does not allow this request."),
+        413: _("The request is too large."),
         415: _("This content type is not supported."),
+        422: _("This request cannot be processed."),
         429: _("Too many requests."),
     }
 
