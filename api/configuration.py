@@ -19,11 +19,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.adminforms import model_admin, require, resource_urls, serializer_for
+from api.pagination import cursor
 from escalation.models import EscalationRule
 from escalation.preview import would_fire
 from notifications.models import Delivery, MessageTemplate, WebhookEndpoint
@@ -112,11 +112,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         ]
 
 
-class DeliveryCursor(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 100
-    ordering = ("-id",)
+DeliveryCursor = cursor("-id", page_size=50)
 
 
 class WebhookDeliveries(generics.ListAPIView):

@@ -17,11 +17,11 @@ from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.idempotency import Idempotent
+from api.pagination import cursor
 from api.serializers import LevelSerializer, RefSerializer, StrictSerializer, validated
 from api.tickets import expected_version, parent_ticket_or_404, ticket_or_404
 from escalation import services
@@ -118,11 +118,7 @@ class EscalationFilter(filters.FilterSet):
         return queryset.filter(**late) if value else queryset.exclude(**late)
 
 
-class EscalationCursor(CursorPagination):
-    page_size = 25
-    page_size_query_param = "page_size"
-    max_page_size = 100
-    ordering = ("-raised_at", "-id")
+EscalationCursor = cursor("-raised_at", "-id", page_size=25)
 
 
 def visible_escalations(request: Request) -> QuerySet[Escalation]:

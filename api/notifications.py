@@ -14,11 +14,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.idempotency import Idempotent
+from api.pagination import cursor
 from notifications import services
 from notifications.forms import PreferenceForm
 from notifications.models import Notification, Preference
@@ -45,11 +45,7 @@ class NotificationFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class NotificationCursor(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 100
-    ordering = ("-created_at", "-id")
+NotificationCursor = cursor("-created_at", "-id", page_size=50)
 
 
 NOTIFICATION_EXAMPLE = OpenApiExample(
@@ -209,13 +205,7 @@ class NotificationPreferences(Idempotent):
         )
         if not form.is_valid():
             raise ValidationError({k: [str(m) for m in v] for k, v in form.errors.items()})
-        services.preferences_update(
-            user=request.user,
-            language=form.cleaned_data["language"],
-            timezone=form.cleaned_data["timezone"],
-            calendar=form.cleaned_data["calendar"],
-            channels=form.channels(),
-        )
+        services.preferences_update(user=request.user, **form.preferences())
         return Response(preference_body(request.user))
 
 

@@ -25,12 +25,12 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.idempotency import Idempotent
+from api.pagination import cursor
 from api.problems import problem
 from api.serializers import (
     EventSerializer,
@@ -137,18 +137,10 @@ class StrictOrdering(OrderingFilter):
         return [raw] if raw else list(view.ordering)
 
 
-class TicketCursor(CursorPagination):
-    page_size = 25
-    page_size_query_param = "page_size"
-    max_page_size = 100
-    ordering = "-created_at"
+TicketCursor = cursor("-created_at", page_size=25)
 
 
-class EventCursor(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 100
-    ordering = ("created_at", "id")
+EventCursor = cursor("created_at", "id", page_size=50)
 
 
 def visible_tickets(request: Request) -> QuerySet[Ticket]:
@@ -471,11 +463,7 @@ class TooLarge(Exception):
         self.message = message
 
 
-class MessageCursor(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 100
-    ordering = ("created_at", "id")
+MessageCursor = cursor("created_at", "id", page_size=50)
 
 
 class TicketMessages(Idempotent, generics.ListAPIView):
@@ -561,15 +549,7 @@ class AttachmentDownload(generics.GenericAPIView):
             handle = attachment.file.open("rb")
         except (Attachment.DoesNotExist, FileNotFoundError):
             raise Http404 from None
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.original_name,
-            content_type="application/octet-stream",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+        return uploads.download_response(handle, attachment.original_name)
 
 
 class TicketEvents(generics.ListAPIView):

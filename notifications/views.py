@@ -105,13 +105,7 @@ def preference_settings(request: HttpRequest) -> HttpResponse:
         form = PreferenceForm(request.POST, preference=preference, channels=channels)
         if form.is_valid():
             try:
-                services.preferences_update(
-                    user=request.user,
-                    language=form.cleaned_data["language"],
-                    timezone=form.cleaned_data["timezone"],
-                    calendar=form.cleaned_data["calendar"],
-                    channels=form.channels(),
-                )
+                services.preferences_update(user=request.user, **form.preferences())
             except ValidationError as exc:
                 add_service_error(form, exc)
             else:

@@ -45,6 +45,17 @@ def new_ticket(chain: Chain, level: int = 1) -> Ticket:
     )
 
 
+def escalate(chain: Chain, ticket: Ticket) -> Escalation:
+    """L1 → L2 through the service, as L1's agent."""
+    return esc.escalation_raise(
+        ticket=ticket,
+        actor=chain.agents[0],
+        kind="hierarchical",
+        package=esc.Package(summary="Down", actions_taken="Restarted"),
+        reason="DB",
+    )
+
+
 def raise_url(ticket: Ticket) -> str:
     return f"/api/v1/tickets/{ticket.reference}/escalations/"
 
@@ -110,13 +121,7 @@ def test_raise_roles(chain):
 
 def test_acknowledge_by_the_receiving_team(chain):
     ticket = new_ticket(chain)
-    escalation = esc.escalation_raise(
-        ticket=ticket,
-        actor=chain.agents[0],
-        kind="hierarchical",
-        package=esc.Package(summary="Down", actions_taken="Restarted"),
-        reason="DB",
-    )
+    escalation = escalate(chain, ticket)
     url = f"{ESCALATIONS}{escalation.pk}/acknowledge/"
     # The team that raised it cannot acknowledge its own escalation.
     assert client_for(chain.agents[0]).post(url, {}, format="json").status_code == 403
@@ -140,13 +145,7 @@ def test_acknowledge_by_the_receiving_team(chain):
 
 def test_deescalate_by_the_lead_with_a_reason(chain):
     ticket = new_ticket(chain)
-    esc.escalation_raise(
-        ticket=ticket,
-        actor=chain.agents[0],
-        kind="hierarchical",
-        package=esc.Package(summary="Down", actions_taken="Restarted"),
-        reason="DB",
-    )
+    escalate(chain, ticket)
     url = f"/api/v1/tickets/{ticket.reference}/de-escalations/"
     body = {"to_team": chain.teams[0].pk, "reason": "Fixed the database"}
     assert client_for(chain.agents[1]).post(url, body, format="json").status_code == 403
@@ -163,16 +162,7 @@ def test_deescalate_by_the_lead_with_a_reason(chain):
 
 def test_the_list_filters_and_stays_flat(chain, django_assert_max_num_queries):
     tickets = [new_ticket(chain) for _ in range(4)]
-    escalations = [
-        esc.escalation_raise(
-            ticket=t,
-            actor=chain.agents[0],
-            kind="hierarchical",
-            package=esc.Package(summary="Down", actions_taken="Restarted"),
-            reason="DB",
-        )
-        for t in tickets
-    ]
+    escalations = [escalate(chain, t) for t in tickets]
     Escalation.objects.filter(pk=escalations[0].pk).update(
         ack_due_at=timezone.now() - dt.timedelta(minutes=5)
     )

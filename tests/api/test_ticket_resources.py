@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from escalation import services as esc
 from tests.api.conftest import assert_refused_without_valid_credentials, client_for
+from tests.api.test_escalations import escalate
 from tests.escalation.test_services import Chain
 from tests.factories import AdminFactory, CustomerFactory, TeamFactory, TicketFactory, UserFactory
 from tickets import services
@@ -302,13 +302,7 @@ def test_escalated_and_at_risk_filters():
     chain = Chain()
     ticket = chain.ticket()
     calm = chain.ticket()
-    esc.escalation_raise(
-        ticket=ticket,
-        actor=chain.agents[0],
-        kind="hierarchical",
-        package=esc.Package(summary="Down", actions_taken="Restarted"),
-        reason="DB",
-    )
+    escalate(chain, ticket)
     Ticket.objects.filter(pk=calm.pk).update(resolution_warned_at=calm.created_at)
     client = client_for(chain.agents[0])
     escalated = client.get(TICKETS, {"escalated": "true"}).json()["results"]

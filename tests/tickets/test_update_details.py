@@ -45,14 +45,12 @@ def test_details_change_once_with_one_event(ticket, agent):
         services.ticket_update_details(
             ticket=ticket, actor=agent, changes={"subject": "Again"}, expected_version=version
         )
+    name = agent.get_full_name() or agent.username
     with translation.override("en"):
-        assert describe_event(event).sentence == (
-            f"{agent.get_full_name() or agent.username} changed the subject, affected service, requester."
-        )
+        expected = f"{name} changed the subject, affected service, requester."
+        assert describe_event(event).sentence == expected
     with translation.override("de"):
-        assert describe_event(event).sentence.startswith(
-            f"{agent.get_full_name() or agent.username} hat geändert: Betreff"
-        )
+        assert describe_event(event).sentence.startswith(f"{name} hat geändert: Betreff")
 
 
 def test_details_are_checked(ticket, agent, team_b, other_agent):
