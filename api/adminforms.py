@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin, ModelAdmin
 from django.contrib.messages.storage.base import BaseStorage
@@ -84,7 +85,14 @@ def formset_data(
     if rows is not None:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise exceptions.ValidationError({prefix: [_("Send a list of objects.")]})
-        for row in rows:
+        for index, row in enumerate(rows):
+            wrong = type_errors(formset_class.form.base_fields, row)
+            if wrong:
+                raise exceptions.ValidationError(
+                    {f"{prefix}[{index}].{name}": messages for name, messages in wrong.items()}
+                )
+            if row.get("id") is not None and not isinstance(row["id"], int | str):
+                raise exceptions.ValidationError({f"{prefix}[{index}].id": [_("Send a number.")]})
             if row.get("id") is not None:
                 by_id[str(row["id"])] = row
             else:
@@ -103,11 +111,18 @@ def formset_data(
             if change is None:
                 values["DELETE"] = True
             else:
-                values.update({k: v for k, v in change.items() if k != "id"})
+                values.update(
+                    as_form_data(
+                        formset_class.form.base_fields,
+                        {k: v for k, v in change.items() if k != "id"},
+                    )
+                )
         values["id"] = obj.pk
         data.update({f"{prefix}-{index}-{k}": v for k, v in values.items()})
+    fields = formset_class.form.base_fields
     for offset, row in enumerate(new_rows):
-        data.update({f"{prefix}-{len(existing) + offset}-{k}": v for k, v in row.items()})
+        values = as_form_data(fields, row)
+        data.update({f"{prefix}-{len(existing) + offset}-{k}": v for k, v in values.items()})
     data.update(
         {
             f"{prefix}-TOTAL_FORMS": len(existing) + len(new_rows),
@@ -116,6 +131,45 @@ def formset_data(
             f"{prefix}-MAX_NUM_FORMS": blank.max_num,
         }
     )
+    return data
+
+
+def type_errors(fields: dict[str, Any], values: dict[str, Any]) -> dict[str, list[str]]:
+    """Values of a JSON type the form field cannot take (a list or object where one value
+    belongs, an object in a list, a NUL byte): refused before the form sees them, since
+    Django's fields expect what a browser sends (strings) and some fail otherwise."""
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        field = fields.get(name)
+        if field is None or isinstance(field, forms.JSONField):
+            continue
+        many = isinstance(field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
+        items = value if many and isinstance(value, list) else [value]
+        wrong = (isinstance(value, list) and not many) or any(
+            isinstance(item, dict | list) for item in items
+        )
+        if wrong:
+            errors[name] = [_("This value has the wrong type.")]
+        elif any(isinstance(item, str) and "\x00" in item for item in items):
+            errors[name] = [_("Null characters are not allowed.")]
+    return errors
+
+
+def as_form_data(fields: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """JSON numbers as the strings a browser sends (Django's fields parse strings; some
+    fail on other types); booleans stay booleans for check boxes, and JSON fields and lists
+    of choices keep their JSON."""
+    data: dict[str, Any] = {}
+    for name, value in values.items():
+        field = fields.get(name)
+        if isinstance(field, forms.BooleanField | forms.JSONField) or field is None:
+            data[name] = value
+        elif isinstance(value, list):
+            data[name] = [str(v) if isinstance(v, int | float) else v for v in value]
+        elif isinstance(value, int | float):  # bool is an int too
+            data[name] = str(value)
+        else:
+            data[name] = value
     return data
 
 
@@ -141,10 +195,6 @@ def save_through_admin(
     change form. Raises a DRF ValidationError with the admin's messages per field."""
     if not isinstance(body, dict):
         raise exceptions.ValidationError({"non_field_errors": [_("Send a JSON object.")]})
-    if any(isinstance(v, str) and "\x00" in v for v in body.values()):
-        raise exceptions.ValidationError(
-            {"non_field_errors": [_("Null characters are not allowed.")]}
-        )
     madmin = model_admin(model)
     add = obj is None
     request._messages = DiscardMessages(request)
@@ -156,10 +206,14 @@ def save_through_admin(
         raise exceptions.ValidationError(
             {name: [_("This field is not known.")] for name in sorted(unknown)}
         )
+    wrong = type_errors(form_class.base_fields, body)
+    if wrong:
+        raise exceptions.ValidationError(wrong)
     # What the admin's form shows before anyone types: the row's values, or a new row's
     # defaults (as the browser would send them back).
     data = current_values(form_class(instance=obj))
-    data.update({k: v for k, v in body.items() if k in form_class.base_fields})
+    fields = form_class.base_fields
+    data.update(as_form_data(fields, {k: v for k, v in body.items() if k in fields}))
     form = form_class(data=data, files={}, instance=obj)
     valid = form.is_valid()
     new_object = madmin.save_form(request, form, change=not add) if valid else form.instance
