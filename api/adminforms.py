@@ -35,6 +35,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from api.idempotency import Idempotent
+from api.pagination import cursor
 from api.problems import problem
 from tickets.services import is_agent
 
@@ -253,7 +254,7 @@ class AdminResource(Idempotent, generics.GenericAPIView):
     readers = "admins"
     writable = True
     filter_backends: list[Any] = []
-    pagination_class = None
+    pagination_class = cursor("id", page_size=100)
 
     def get_queryset(self) -> QuerySet[Any]:
         return self.model.objects.all()
@@ -271,7 +272,8 @@ class AdminResource(Idempotent, generics.GenericAPIView):
 class AdminListCreate(AdminResource):
     def get(self, request: Request) -> Response:
         self.check_read(request)
-        return Response(self.get_serializer(self.get_queryset(), many=True).data)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def post(self, request: Request) -> Response:
         if not self.writable:
@@ -359,7 +361,7 @@ def resource_urls(
     )
     list_schema: dict[str, Any] = {
         "get": extend_schema(
-            description=f"All {label}; readable by {who}.",
+            description=f"All {label}, cursor-paginated by id; readable by {who}.",
             responses=serializer(many=True),
             examples=[response_example],
         )

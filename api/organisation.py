@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.adminforms import resource_urls, serializer_for
+from api.pagination import cursor
 from tickets.models import Contact, Customer, Service, SupportLevel, Team
 from tickets.services import is_agent
 
@@ -79,21 +80,17 @@ class UserWithEmailSerializer(UserSerializer):
 
 class UserList(generics.ListAPIView):
     filter_backends: list = []
-    pagination_class = None
+    pagination_class = cursor("id", page_size=100)
 
     def get_queryset(self) -> QuerySet:
-        return (
-            User.objects.filter(is_active=True)
-            .prefetch_related("teams", "led_teams")
-            .order_by("username")
-        )
+        return User.objects.filter(is_active=True).prefetch_related("teams", "led_teams")
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return UserWithEmailSerializer if self.request.user.is_staff else UserSerializer
 
     @extend_schema(
-        description="The active users with their teams; readable by every agent. Email "
-        "addresses are shown to administrators only.",
+        description="The active users with their teams, cursor-paginated by id; readable by "
+        "every agent. Email addresses are shown to administrators only.",
         responses=UserWithEmailSerializer(many=True),
         examples=[
             OpenApiExample(
@@ -134,7 +131,7 @@ urlpatterns = [
         model=Team,
         serializer=TeamSerializer,
         readers="agents",
-        queryset=lambda: Team.objects.prefetch_related("members").order_by("name"),
+        queryset=lambda: Team.objects.prefetch_related("members"),
         example={
             "id": 1,
             "name": "Service Desk",

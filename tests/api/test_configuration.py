@@ -39,19 +39,19 @@ def test_agents_read_the_organisation(api, team_a, agent):
     for resource in ("levels", "teams", "customers", "contacts", "services", "users"):
         response = api.get(f"{V1}{resource}/")
         assert response.status_code == 200, (resource, response.content)
-    teams = api.get(f"{V1}teams/").json()
+    teams = api.get(f"{V1}teams/").json()["results"]
     assert [t["name"] for t in teams] == ["Team A"]
     assert teams[0]["members"] == [agent.pk]
     assert api.get(f"{V1}teams/{team_a.pk}/").json()["name"] == "Team A"
-    assert [c["name"] for c in api.get(f"{V1}customers/").json()] == ["Acme"]
+    assert [c["name"] for c in api.get(f"{V1}customers/").json()["results"]] == ["Acme"]
 
 
 def test_users_show_emails_to_admins_only(api, team_a, agent, admin_api):
     agent.email = "agent@example.com"
     agent.save()
-    mine = next(u for u in api.get(f"{V1}users/").json() if u["id"] == agent.pk)
+    mine = next(u for u in api.get(f"{V1}users/").json()["results"] if u["id"] == agent.pk)
     assert "email" not in mine and mine["teams"] == [team_a.pk]
-    seen = next(u for u in admin_api.get(f"{V1}users/").json() if u["id"] == agent.pk)
+    seen = next(u for u in admin_api.get(f"{V1}users/").json()["results"] if u["id"] == agent.pk)
     assert seen["email"] == "agent@example.com"
 
 
@@ -302,7 +302,7 @@ def test_webhook_secrets_are_never_returned(admin_api):
     assert "secret" not in response.json()
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.secret.startswith("whsec_")
-    listed = admin_api.get(f"{CONF}webhook-endpoints/").json()
+    listed = admin_api.get(f"{CONF}webhook-endpoints/").json()["results"]
     assert all("secret" not in e for e in listed)
     Delivery.objects.create(
         channel="webhook",
@@ -364,3 +364,23 @@ def test_my_notification_preferences(api, agent, team_a):
 
 def test_admin_only_reads_are_refused_to_an_admin_without_a_valid_token(admin_user):
     assert_refused_without_valid_credentials(admin_user, "get", f"{CONF}calendars/")
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_lists_take_a_flat_number_of_queries(
+    admin_api, agent, count, django_assert_max_num_queries
+):
+    level = SupportLevelFactory(rank=1)
+    calendar = BusinessCalendar.objects.create(name="Flat", always_open=True)
+    for i in range(count):
+        TeamFactory(name=f"T{i}", level=level, members=[agent, UserFactory(username=f"u{i}")])
+        CustomerFactory(name=f"C{i}")
+        policy = SLAPolicy.objects.create(name=f"P{i}", calendar=calendar)
+        policy.targets.create(
+            priority=1, first_response=dt.timedelta(hours=1), resolution=dt.timedelta(hours=4)
+        )
+    for resource in ("teams", "customers", "users", "configuration/sla-policies"):
+        with django_assert_max_num_queries(10):
+            response = admin_api.get(f"{V1}{resource}/")
+        assert response.status_code == 200
+        assert len(response.json()["results"]) >= count
