@@ -245,9 +245,30 @@ class TransitionRequestSerializer(StrictSerializer):
     version = serializers.IntegerField(required=False, min_value=0)
 
 
+# The kinds of message one posts (SPECTACULAR_SETTINGS names their enum).
+MESSAGE_KINDS = ("reply", "note", "customer")
+
+
 class MessageCreateSerializer(StrictSerializer):
+    """A public reply (the default), an internal note (`internal: true` or `kind: note`), or
+    a message from the customer taken down by an agent (`kind: customer`, e.g. a phone call,
+    with the `contact` who spoke or an `author_name`)."""
+
     body = serializers.CharField(max_length=100_000)
     internal = serializers.BooleanField(default=False)
+    kind = serializers.ChoiceField(choices=MESSAGE_KINDS, required=False)
+    contact = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    author_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs.get("kind") or ("note" if attrs.get("internal") else "reply")
+        if kind != "customer" and (attrs.get("contact") or attrs.get("author_name")):
+            raise serializers.ValidationError(
+                {"contact": [_("Only a customer message has a contact or an author.")]}
+            )
+        return {**attrs, "kind": kind}
 
 
 class MessageSerializer(serializers.Serializer):

@@ -495,7 +495,9 @@ class TicketMessages(Idempotent, generics.ListAPIView):
         return super().handle_exception(exc)
 
     @extend_schema(
-        description="A public reply, or an internal note with `internal: true`; as JSON, or "
+        description="A public reply, an internal note (`internal: true` or `kind: note`), or a "
+        "customer message an agent took down (`kind: customer`, with `contact` or "
+        "`author_name`; it reopens a resolved ticket as the customer's mail would); as JSON, or "
         "as multipart/form-data with `attachments` (the browser's limits: files per message, "
         "bytes per file and per ticket; 413 beyond). The message's `Idempotency-Key` also "
         "keeps it from being sent twice after the key expired (409).",
@@ -522,14 +524,25 @@ class TicketMessages(Idempotent, generics.ListAPIView):
         key = request.headers.get("Idempotency-Key", "")
         if len(key) > 64:
             key = hashlib.sha256(key.encode()).hexdigest()
-        service = services.ticket_add_note if data["internal"] else services.ticket_reply
-        message = service(
-            ticket=ticket,
-            actor=request.user,
-            body=data["body"],
-            intent=key,
-            attachments=files,
-        )
+        if not services.is_agent(request.user):
+            raise PermissionDenied(_("Only agents can do this."))
+        common = {"ticket": ticket, "actor": request.user, "body": data["body"]}
+        if data["kind"] == "customer":
+            contact = data.get("contact")
+            if contact and ticket.customer_id and contact.customer_id != ticket.customer_id:
+                raise ValidationError(
+                    {"contact": [_("Choose a contact of the ticket's customer.")]}
+                )
+            message = services.ticket_add_customer_message(
+                **common,
+                contact=contact,
+                author_name=data.get("author_name", ""),
+                intent=key,
+                attachments=files,
+            )
+        else:
+            service = services.ticket_add_note if data["kind"] == "note" else services.ticket_reply
+            message = service(**common, intent=key, attachments=files)
         return Response(
             MessageWithAttachmentsSerializer(message, context={"reference": reference}).data,
             status=status.HTTP_201_CREATED,

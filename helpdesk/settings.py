@@ -294,6 +294,7 @@ SPECTACULAR_SETTINGS = {
         "EscalationStatus": "escalation.models.Escalation.Status",
         "ServiceStatus": "tickets.models.Service.Status",
         "ServiceCriticality": "tickets.models.Service.Criticality",
+        "NewMessageKind": "api.serializers.MESSAGE_KINDS",
     },
     # The webhook events, described next to the API (the payload's ticket is the API's).
     "WEBHOOKS": [

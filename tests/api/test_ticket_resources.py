@@ -341,3 +341,34 @@ def test_a_webhook_payloads_ticket_is_the_apis_ticket(api, team_a, agent):
     for key, value in from_api.items():
         if key not in ("transitions", "description"):
             assert payload[key] == value, key
+
+
+def test_a_customer_message_taken_down_by_an_agent(api, team_a, agent):
+    acme = CustomerFactory(name="Acme")
+    ticket = new_ticket(team_a, agent, customer=acme)
+    services.ticket_transition(ticket=ticket, actor=agent, name="resolve")
+    jo = Contact.objects.create(customer=acme, name="Jo", email="jo@acme.example")
+    stranger = Contact.objects.create(customer=CustomerFactory(), email="x@example.com")
+    refused = api.post(
+        url(ticket, "messages/"),
+        {"body": "Still broken", "kind": "customer", "contact": stranger.pk},
+        format="json",
+    )
+    assert refused.status_code == 400 and "contact" in refused.json()["errors"]
+    response = api.post(
+        url(ticket, "messages/"),
+        {"body": "Still broken", "kind": "customer", "contact": jo.pk},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["kind"] == "customer"
+    assert ticket.messages.get(pk=response.json()["id"]).contact == jo
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.OPEN  # reopened, as the customer's mail would
+    assert TicketEvent.objects.filter(
+        ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_MESSAGE
+    ).exists()
+    mixed = api.post(
+        url(ticket, "messages/"), {"body": "x", "kind": "reply", "contact": jo.pk}, format="json"
+    )
+    assert mixed.status_code == 400
