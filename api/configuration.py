@@ -292,10 +292,10 @@ urlpatterns = [
         serializer=MessageTemplateSerializer,
         example={
             "id": 1,
-            "name": "Thanks",
-            "kind": "reply",
+            "name": "First notice",
+            "kind": "initial_notice",
             "language": "en",
-            "body": "Thank you, {customer}.",
+            "body": "We are working on {reference}: {subject}.",
             "order": 100,
             "is_active": True,
         },

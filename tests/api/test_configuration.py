@@ -384,3 +384,28 @@ def test_lists_take_a_flat_number_of_queries(
             response = admin_api.get(f"{V1}{resource}/")
         assert response.status_code == 200
         assert len(response.json()["results"]) >= count
+
+
+def test_tier_targets_and_message_templates(admin_api, admin_user):
+    level = SupportLevelFactory(rank=7)  # the data migrations' levels have targets already
+    response = admin_api.post(
+        f"{CONF}tier-targets/", {"level": level.pk, "acknowledge_within": "30 min"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["acknowledge_within"] == "00:30:00"
+    twice = admin_api.post(
+        f"{CONF}tier-targets/", {"level": level.pk, "acknowledge_within": "1 h"}, format="json"
+    )
+    assert twice.status_code == 400 and "level" in twice.json()["errors"]
+    template = admin_api.post(
+        f"{CONF}message-templates/",
+        {
+            "name": "First notice",
+            "kind": "initial_notice",
+            "language": "en",
+            "body": "We are working on {reference}.",
+        },
+        format="json",
+    )
+    assert template.status_code == 201, template.content
+    assert LogEntry.objects.filter(user=admin_user).count() == 2

@@ -372,3 +372,37 @@ def test_a_customer_message_taken_down_by_an_agent(api, team_a, agent):
         url(ticket, "messages/"), {"body": "x", "kind": "reply", "contact": jo.pk}, format="json"
     )
     assert mixed.status_code == 400
+
+
+def test_create_with_requester_and_service(api, team_a, agent):
+    acme = CustomerFactory(name="Acme")
+    jo = Contact.objects.create(customer=acme, name="Jo", email="jo@acme.example")
+    checkout = Service.objects.create(name="Checkout")
+    response = api.post(
+        TICKETS,
+        {"subject": "Down", "team": team_a.pk, "requester": jo.pk, "service": checkout.pk},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    ticket = Ticket.objects.get(reference=response.json()["reference"])
+    assert (ticket.requester, ticket.service, ticket.customer) == (jo, checkout, acme)
+    created = TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.CREATED)
+    assert created.payload["service"] == "Checkout"
+
+
+def test_a_multipart_retry_with_the_same_key_attaches_once(api, team_a, agent):
+    ticket = new_ticket(team_a, agent)
+
+    def send():
+        upload = SimpleUploadedFile("log.txt", b"stack trace", content_type="text/plain")
+        return api.post(
+            url(ticket, "messages/"),
+            {"body": "See the log", "attachments": [upload]},
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="upload-1",
+        )
+
+    first, again = send(), send()
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert Attachment.objects.count() == 1 and ticket.messages.count() == 1
