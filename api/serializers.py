@@ -3,6 +3,7 @@ like the browser forms and hand over to the services (never save a model themsel
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -305,7 +306,14 @@ def for_representation(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
 def ticket_representation(ticket: Ticket) -> dict[str, Any]:
     """The API's representation of `ticket` for a reader who is not a user (webhooks): the
     list item without `transitions` (they depend on who reads)."""
-    ticket = for_representation(Ticket.objects.all()).get(pk=ticket.pk)
+    # The ticket as the service holds it (a hand-off records its events before it saves the
+    # row), with its waiting escalation read now; a copy, so the caller's object is untouched.
+    ticket = copy.copy(ticket)
+    ticket.open_escalations = list(
+        Escalation.objects.filter(ticket_id=ticket.pk, status=Escalation.Status.RAISED)
+        .select_related("to_team")
+        .order_by("-raised_at")
+    )
     data = dict(TicketSerializer(ticket).data)
     data.pop("transitions", None)
     return data

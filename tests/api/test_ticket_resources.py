@@ -406,3 +406,20 @@ def test_a_multipart_retry_with_the_same_key_attaches_once(api, team_a, agent):
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert Attachment.objects.count() == 1 and ticket.messages.count() == 1
+
+
+def test_a_hand_off_webhook_shows_the_ticket_after_the_change(api, team_a, agent):
+    from notifications.models import Delivery, WebhookEndpoint
+
+    WebhookEndpoint.objects.create(url="https://hooks.example.com/x", event_types=[])
+    ticket = new_ticket(team_a, agent)
+    network = TeamFactory(name="Network", members=[UserFactory(username="net")])
+    assert api.patch(url(ticket), {"team": network.pk}, format="json").status_code == 200
+    [team_changed] = [
+        d.payload
+        for d in Delivery.objects.filter(kind="ticket.updated")
+        if d.payload["data"]["field"] == "team"
+    ]
+    shown = team_changed["data"]["ticket"]
+    assert shown["team"] == "Network"
+    assert shown["escalation"]["team"] == {"id": network.pk, "name": "Network"}
