@@ -88,6 +88,8 @@ def formset_data(
             raise exceptions.ValidationError({prefix: [_("Send a list of objects.")]})
         for index, row in enumerate(rows):
             wrong = type_errors(formset_class.form.base_fields, row)
+            for name in sorted(set(row) - set(formset_class.form.base_fields) - {"id"}):
+                wrong[name] = [_("This field is not known.")]
             if wrong:
                 raise exceptions.ValidationError(
                     {f"{prefix}[{index}].{name}": messages for name, messages in wrong.items()}

@@ -230,6 +230,12 @@ def test_an_sla_policy_needs_targets_for_its_priorities(admin_api):
     )
     assert bad.status_code == 400
     assert "targets[0].resolution" in bad.json()["errors"]
+    typo = admin_api.patch(
+        f"{CONF}sla-policies/{policy.pk}/",
+        {"targets": [{**targets[0], "resolutoin": "1 h"}]},
+        format="json",
+    )
+    assert typo.status_code == 400 and "targets[0].resolutoin" in typo.json()["errors"]
 
 
 def test_the_severity_matrix_is_written_by_its_cells(admin_api):
