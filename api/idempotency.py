@@ -134,14 +134,18 @@ def claim(
     return row
 
 
-def record(row: IdempotencyKey, response: Response) -> None:
-    """Store `response` as the key's answer; a server error is not kept (retry allowed)."""
+def record(row: IdempotencyKey, response: Response, secret_fields: tuple[str, ...] = ()) -> None:
+    """Store `response` as the key's answer; a server error is not kept (retry allowed).
+    `secret_fields` of the body are stored as null: a secret shown once (a new token's) is
+    never kept in clear text, so a replay shows it as null."""
     if response.status_code >= 500:
         row.delete()
         return
     body = None
     if response.data is not None:
         body = json.loads(JSONRenderer().render(response.data) or b"null")
+        if isinstance(body, dict):
+            body.update({name: None for name in secret_fields if name in body})
     row.status = response.status_code
     row.body = body
     row.save(update_fields=["status", "body"])
@@ -180,6 +184,8 @@ class Idempotent(APIView):
 
     schema = IdempotentSchema()
     idempotency: IdempotencyKey | None = None
+    # Fields of an answer never stored for a replay (see `record`).
+    secret_fields: tuple[str, ...] = ()
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         if request.method == "POST" and request.headers.get(HEADER):
@@ -209,6 +215,6 @@ class Idempotent(APIView):
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         if self.idempotency is not None:
-            record(self.idempotency, response)
+            record(self.idempotency, response, self.secret_fields)
             self.idempotency = None
         return response

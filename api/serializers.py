@@ -303,17 +303,22 @@ def for_representation(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     )
 
 
+# What a webhook's ticket leaves out of the API's: `transitions` depend on who reads;
+# `version` and the waiting escalation are the state mid-way through the change that the
+# event reports (the sweep's two lanes reach it in different orders), and an escalation
+# event carries its escalation itself. Read the ticket (GET) for its version.
+WEBHOOK_OMITS = ("transitions", "version")
+
+
 def ticket_representation(ticket: Ticket) -> dict[str, Any]:
-    """The API's representation of `ticket` for a reader who is not a user (webhooks): the
-    list item without `transitions` (they depend on who reads)."""
-    # The ticket as the service holds it (a hand-off records its events before it saves the
-    # row), with its waiting escalation read now; a copy, so the caller's object is untouched.
-    ticket = copy.copy(ticket)
-    ticket.open_escalations = list(
-        Escalation.objects.filter(ticket_id=ticket.pk, status=Escalation.Status.RAISED)
-        .select_related("to_team")
-        .order_by("-raised_at")
-    )
+    """The API's representation of `ticket` for a reader who is not a user (webhooks), as
+    the service holds it (a hand-off records its events before it saves the row): the list
+    item without WEBHOOK_OMITS and `escalation.open_escalation`. Reads nothing more than the
+    ticket's related rows."""
+    ticket = copy.copy(ticket)  # the caller's object stays as it is
+    ticket.open_escalations = []
     data = dict(TicketSerializer(ticket).data)
-    data.pop("transitions", None)
+    for name in WEBHOOK_OMITS:
+        data.pop(name, None)
+    data["escalation"] = {k: v for k, v in data["escalation"].items() if k != "open_escalation"}
     return data

@@ -65,6 +65,8 @@ class TokenListCreate(Idempotent):
     with another token, so that a leaked token cannot mint more."""
 
     authentication_classes = [PasswordBasicAuthentication, SessionAuthentication]
+    # A replayed creation answers without the secret: it is shown once and stored hashed only.
+    secret_fields = ("token",)
 
     @extend_schema(
         description="Your API tokens (name, key prefix, expiry; never the secret).",

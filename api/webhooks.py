@@ -9,13 +9,23 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, OpenApiWebhook, extend_schema, inline_serializer
 from rest_framework import serializers
 
-from api.serializers import TicketSerializer
+from api.serializers import WEBHOOK_OMITS, EscalationStateSerializer, TicketSerializer
 from notifications.models import EventType
 
 
+class WebhookEscalationStateSerializer(EscalationStateSerializer):
+    """The ticket's escalation state without its waiting escalation (the escalation events
+    carry it)."""
+
+    open_escalation = None
+
+
 class WebhookTicketSerializer(TicketSerializer):
-    """The API's ticket (without `transitions`, which depend on the reader), plus the keys of
-    the first payload version and the ticket's address in the browser."""
+    """The API's ticket (without `transitions` and `version`: see
+    `api.serializers.WEBHOOK_OMITS`), plus the keys of the first payload version and the
+    ticket's address in the browser."""
+
+    escalation = WebhookEscalationStateSerializer(source="*")
 
     team = serializers.CharField(source="team.name", help_text="The owning team's name.")
     level = serializers.IntegerField(source="level.rank", help_text="The level's rank.")
@@ -27,7 +37,7 @@ class WebhookTicketSerializer(TicketSerializer):
 
     class Meta(TicketSerializer.Meta):
         fields = [
-            *(f for f in TicketSerializer.Meta.fields if f != "transitions"),
+            *(f for f in TicketSerializer.Meta.fields if f not in WEBHOOK_OMITS),
             "team",
             "level",
             "assignee",

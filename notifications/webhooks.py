@@ -9,7 +9,8 @@ Payload (stable; new keys may be added, none are renamed or removed)::
       "timestamp": "2026-03-02T08:15:00.000000+00:00",   # when it happened (UTC, ISO 8601)
       "data": {
         "ticket": {                       # the API's ticket (GET /api/v1/tickets/{reference}/,
-                                          # without `transitions`), plus these keys:
+                                          # without `transitions`, `version` and
+                                          # `escalation.open_escalation`), plus these keys:
           "reference": "HD-2026-000123", "subject": "…", "status": "open",
           "priority": 1,                  # 1 = Sev 1 … 4 = Sev 4
           "team": "L2", "level": 2,       # support level rank

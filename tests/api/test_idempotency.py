@@ -3,6 +3,7 @@ same key is a 422, keys expire, and two identical requests at once have one effe
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import threading
 
@@ -194,3 +195,25 @@ def test_concurrent_identical_requests_have_one_effect():
     assert sorted("Idempotent-Replayed" in r for r in responses) == [False, True]
     assert Ticket.objects.filter(subject="Twice at once").count() == 1
     assert IdempotencyKey.objects.filter(key="race-1").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_new_tokens_secret_is_never_stored_for_a_replay(agent, team_a):
+    from rest_framework.test import APIClient
+
+    agent.set_password("pw")
+    agent.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"agent:pw").decode())
+    first = client.post(
+        "/api/v1/auth/tokens/", {"name": "ci"}, format="json", HTTP_IDEMPOTENCY_KEY="t1"
+    )
+    assert first.status_code == 201 and first.json()["token"]
+    again = client.post(
+        "/api/v1/auth/tokens/", {"name": "ci"}, format="json", HTTP_IDEMPOTENCY_KEY="t1"
+    )
+    assert again.status_code == 201 and again.json()["token"] is None
+    assert again.json()["id"] == first.json()["id"]
+    stored = IdempotencyKey.objects.get(key="t1")
+    assert stored.body["token"] is None
+    assert first.json()["token"] not in str(stored.body)

@@ -62,4 +62,4 @@ def test_the_webhook_events_are_in_the_schema_with_the_apis_ticket(schema):
     ticket_ref = schema["components"]["schemas"][data_ref]["properties"]["ticket"]["$ref"]
     ticket = schema["components"]["schemas"][ticket_ref.rsplit("/", 1)[1]]["properties"]
     api_ticket = schema["components"]["schemas"]["Ticket"]["properties"]
-    assert set(api_ticket) - {"transitions"} <= set(ticket)
+    assert set(api_ticket) - {"transitions", "version"} <= set(ticket)

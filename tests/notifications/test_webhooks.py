@@ -74,7 +74,7 @@ class TestPayload:
                 "url": f"http://127.0.0.1:8000/tickets/{ticket.reference}/",
             }.items()
         )
-        assert {"sla", "escalation", "version", "impact", "urgency"} <= set(
+        assert {"sla", "escalation", "impact", "urgency", "customer"} <= set(
             created["data"]["ticket"]
         )
         assert created["data"]["actor"] == "agent1"
