@@ -32,5 +32,10 @@ def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
 
     from api.problems import PROBLEM_CONTENT_TYPE
 
-    body = {"type": "about:blank", "title": _("Not found"), "status": 404, "detail": _("Not found.")}
+    body = {
+        "type": "about:blank",
+        "title": _("Not found"),
+        "status": 404,
+        "detail": _("Not found."),
+    }
     return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)

@@ -26,8 +26,8 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 def _messages(error: DjangoValidationError) -> dict[str, list[str]]:
     if hasattr(error, "error_dict"):
         return {
-            ("non_field_errors" if field == "__all__" else field): [str(m) for m in e.messages]
-            for field, e in error.error_dict.items()
+            ("non_field_errors" if field == "__all__" else field): [str(m) for m in messages]
+            for field, messages in error.message_dict.items()
         }
     return {"non_field_errors": [str(m) for m in error.messages]}
 
@@ -50,7 +50,9 @@ def _titles() -> dict[int, str]:
         405: _("This method is not allowed here."),
         406: _("This response format is not available."),
         409: _("The ticket's state does not allow this request."),
+        413: _("The request is too large."),
         415: _("This content type is not supported."),
+        422: _("This request cannot be processed."),
         429: _("Too many requests."),
     }
 

@@ -3,18 +3,29 @@ like the browser forms and hand over to the services (never save a model themsel
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import ApiToken
-from tickets.models import Customer, Team, Ticket, TicketEvent
+from escalation.models import Escalation
+from tickets.models import Contact, Customer, Service, Team, Ticket, TicketEvent
 from tickets.priority import Impact, Urgency
 
 User = get_user_model()
+
+
+def validated(serializer_class: type[serializers.Serializer], request: Any) -> dict[str, Any]:
+    """The request body checked by `serializer_class`; a 400 problem with field errors
+    otherwise."""
+    form = serializer_class(data=request.data)
+    form.is_valid(raise_exception=True)
+    return dict(form.validated_data)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -153,13 +164,23 @@ class TransitionSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
+class ContactRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
 class TicketSerializer(serializers.ModelSerializer):
-    """A ticket with its SLA and escalation state and its `version` (send it back as
-    `version` or `If-Match` with a write, to be told when someone else changed it first)."""
+    """A ticket with its SLA and escalation state, the transitions the caller may run now and
+    its `version` (send it back as `version` or `If-Match` with a write, to be told when
+    someone else changed it first). Webhook payloads carry the same representation."""
 
     customer = RefSerializer(allow_null=True)
+    service = RefSerializer(allow_null=True)
+    requester = ContactRefSerializer(allow_null=True)
     sla = SlaSerializer(source="*")
     escalation = EscalationStateSerializer(source="*")
+    transitions = TransitionSerializer(many=True, source="api_transitions", default=list)
 
     class Meta:
         model = Ticket
@@ -172,21 +193,23 @@ class TicketSerializer(serializers.ModelSerializer):
             "urgency",
             "channel",
             "customer",
+            "service",
+            "requester",
+            "is_major_incident",
             "created_at",
             "updated_at",
             "version",
             "sla",
             "escalation",
+            "transitions",
         ]
 
 
 class TicketDetailSerializer(TicketSerializer):
-    """One ticket: also its description and the transitions the caller may run now."""
-
-    transitions = TransitionSerializer(many=True, source="api_transitions")
+    """One ticket: also its description."""
 
     class Meta(TicketSerializer.Meta):
-        fields = [*TicketSerializer.Meta.fields, "description", "transitions"]
+        fields = [*TicketSerializer.Meta.fields, "description"]
 
 
 class TicketCreateSerializer(StrictSerializer):
@@ -205,15 +228,48 @@ class TicketCreateSerializer(StrictSerializer):
     assignee = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False, allow_null=True, default=None
     )
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
 
 
 class TransitionRequestSerializer(StrictSerializer):
     version = serializers.IntegerField(required=False, min_value=0)
 
 
+# The kinds of message one posts (SPECTACULAR_SETTINGS names their enum).
+MESSAGE_KINDS = ("reply", "note", "customer")
+
+
 class MessageCreateSerializer(StrictSerializer):
+    """A public reply (the default), an internal note (`internal: true` or `kind: note`), or
+    a message from the customer taken down by an agent (`kind: customer`, e.g. a phone call,
+    with the `contact` who spoke or an `author_name`)."""
+
     body = serializers.CharField(max_length=100_000)
     internal = serializers.BooleanField(default=False)
+    kind = serializers.ChoiceField(choices=MESSAGE_KINDS, required=False)
+    contact = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    author_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs.get("kind") or ("note" if attrs.get("internal") else "reply")
+        if kind != "customer" and (attrs.get("contact") or attrs.get("author_name")):
+            raise serializers.ValidationError(
+                {"contact": [_("Only a customer message has a contact or an author.")]}
+            )
+        return {**attrs, "kind": kind}
 
 
 class MessageSerializer(serializers.Serializer):
@@ -229,3 +285,40 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = TicketEvent
         fields = ["id", "kind", "actor", "payload", "created_at"]
+
+
+def for_representation(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """`tickets` with what `TicketSerializer` shows, in a flat number of queries whatever
+    their number: the related rows joined, the open escalation prefetched."""
+    return tickets.select_related(
+        "team", "level", "assignee", "customer", "service", "requester"
+    ).prefetch_related(
+        Prefetch(
+            "escalations",
+            queryset=Escalation.objects.filter(status=Escalation.Status.RAISED)
+            .select_related("to_team")
+            .order_by("-raised_at"),
+            to_attr="open_escalations",
+        )
+    )
+
+
+# What a webhook's ticket leaves out of the API's: `transitions` depend on who reads;
+# `version` and the waiting escalation are the state mid-way through the change that the
+# event reports (the sweep's two lanes reach it in different orders), and an escalation
+# event carries its escalation itself. Read the ticket (GET) for its version.
+WEBHOOK_OMITS = ("transitions", "version")
+
+
+def ticket_representation(ticket: Ticket) -> dict[str, Any]:
+    """The API's representation of `ticket` for a reader who is not a user (webhooks), as
+    the service holds it (a hand-off records its events before it saves the row): the list
+    item without WEBHOOK_OMITS and `escalation.open_escalation`. Reads nothing more than the
+    ticket's related rows."""
+    ticket = copy.copy(ticket)  # the caller's object stays as it is
+    ticket.open_escalations = []
+    data = dict(TicketSerializer(ticket).data)
+    for name in WEBHOOK_OMITS:
+        data.pop(name, None)
+    data["escalation"] = {k: v for k, v in data["escalation"].items() if k != "open_escalation"}
+    return data

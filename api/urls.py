@@ -1,8 +1,8 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-import tickets.converters  # noqa: F401 - registers the <ref:…> converter
-from api import docs, views
+import tickets.converters
+from api import configuration, docs, escalations, notifications, organisation, tickets, views
 from integrations import api as integration_api
 
 app_name = "api"
@@ -12,15 +12,43 @@ urlpatterns = [
     path("docs/", docs.api_docs, name="docs"),
     path("auth/tokens/", views.TokenListCreate.as_view(), name="tokens"),
     path("auth/tokens/<str:key>/", views.TokenRevoke.as_view(), name="token"),
-    path("tickets/", views.TicketListCreate.as_view(), name="tickets"),
-    path("tickets/<ref:reference>/", views.TicketDetail.as_view(), name="ticket"),
+    # Tickets
+    path("tickets/", tickets.TicketListCreate.as_view(), name="tickets"),
+    path("tickets/<ref:reference>/", tickets.TicketDetail.as_view(), name="ticket"),
     path(
         "tickets/<ref:reference>/transitions/<slug:name>/",
-        views.TicketTransition.as_view(),
+        tickets.TicketTransition.as_view(),
         name="transition",
     ),
-    path("tickets/<ref:reference>/messages/", views.TicketMessages.as_view(), name="messages"),
-    path("tickets/<ref:reference>/events/", views.TicketEvents.as_view(), name="events"),
+    path("tickets/<ref:reference>/messages/", tickets.TicketMessages.as_view(), name="messages"),
+    path(
+        "tickets/<ref:reference>/attachments/<int:pk>/",
+        tickets.AttachmentDownload.as_view(),
+        name="attachment",
+    ),
+    path("tickets/<ref:reference>/events/", tickets.TicketEvents.as_view(), name="events"),
+    path("tickets/<ref:reference>/follow/", tickets.TicketFollow.as_view(), name="follow"),
+    # Escalations
+    path(
+        "tickets/<ref:reference>/escalations/",
+        escalations.TicketEscalations.as_view(),
+        name="ticket-escalations",
+    ),
+    path(
+        "tickets/<ref:reference>/de-escalations/",
+        escalations.TicketDeescalate.as_view(),
+        name="deescalate",
+    ),
+    path("escalations/", escalations.EscalationList.as_view(), name="escalations"),
+    path(
+        "escalations/<int:pk>/acknowledge/",
+        escalations.EscalationAcknowledge.as_view(),
+        name="acknowledge",
+    ),
+    # Organisation (read), configuration (admin writes), the caller's notifications
+    *organisation.urlpatterns,
+    *configuration.urlpatterns,
+    *notifications.urlpatterns,
     # Alert intake and ticket import (the integrations app).
     path("alerts/", integration_api.AlertIntake.as_view(), name="alerts"),
     path("import/tickets/", integration_api.TicketImport.as_view(), name="import_tickets"),

@@ -15,16 +15,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from escalation.engine import Escalate, evaluate
-from escalation.facts import RuleSet, deescalated_into_cycle, open_escalation, ticket_facts
+from escalation.engine import Escalate
 from escalation.models import Escalation, EscalationRule, RuleFiring, SweepFailure
+from escalation.preview import would_fire
 from escalation.sweep import rules_changed
 from helpdesk.durations import DURATION_OVERRIDES
 from helpdesk.names import display_name_column
 from notifications.admin import ReadOnlyMixin
 from sla.admin import TicketConditionsForm
 from tickets.admin import TicketVisibleAdminMixin, labelled_filter
-from tickets.models import SupportLevel, Team, Ticket
+from tickets.models import SupportLevel, Team
 
 
 def trigger_label(code: str) -> str:
@@ -45,8 +45,6 @@ def trigger_text(obj: Escalation | RuleFiring) -> str:
     return trigger_label(obj.trigger)
 
 
-# The preview evaluates at most this many matching open tickets.
-PREVIEW_LIMIT = 500
 # The query parameter of the preview's instant ("as `sweep_escalations --dry-run --at`").
 PREVIEW_AT = "preview_at"
 
@@ -219,31 +217,9 @@ class EscalationRuleAdmin(admin.ModelAdmin):
         )
 
     def _would_fire(self, obj: EscalationRule, now: dt.datetime) -> str:
-        spec = RuleSet.load()
-        rule_spec = next((r for r in spec.specs if r.id == obj.pk), None)
-        if rule_spec is None:
+        hits = would_fire(obj, now)
+        if hits is None:
             return str(_("The rule is inactive."))
-        hits = []
-        tickets = (
-            Ticket.objects.active()
-            .select_related("team", "level", "customer", "sla_policy__calendar")
-            .order_by("next_check_at")[:PREVIEW_LIMIT]
-        )
-        for ticket in tickets:
-            fired = set(
-                ticket.rule_firings.filter(cycle=ticket.escalation_cycle).values_list(
-                    "rule_id", flat=True
-                )
-            )
-            waiting = open_escalation(ticket)
-            facts = ticket_facts(
-                ticket,
-                fired=fired,
-                awaiting_ack=waiting.ack_due_at if waiting else None,
-                deescalated=deescalated_into_cycle(ticket),
-            )
-            if any(d.rule.id == obj.pk for d in evaluate(facts, [rule_spec], now).decisions):
-                hits.append(ticket)
         if not hits:
             return str(_("none"))
         return format_html_join(

@@ -30,4 +30,6 @@ app.conf.beat_schedule = {
     # Inbound email: every active mailbox with an IMAP host is polled (imap-tools) for unseen
     # messages; each is stored raw and processed once (its Message-ID is unique).
     "mail-poll": {"task": "mail.tasks.poll_mailboxes", "schedule": 60.0},
+    # Idempotency keys of API POSTs older than IDEMPOTENCY_KEY_TTL_HOURS are deleted.
+    "api-idempotency-purge": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }

@@ -36,7 +36,10 @@ def parse_duration_text(text: str) -> timedelta:
     if not value:
         raise ValueError("empty")
     if ":" in value:
-        parsed = parse_duration(value)
+        try:
+            parsed = parse_duration(value)
+        except OverflowError:
+            parsed = None
         if parsed is None:
             raise ValueError(value)
         return parsed
@@ -52,7 +55,10 @@ def parse_duration_text(text: str) -> timedelta:
         position = match.end()
     if position != len(value):
         raise ValueError(value)
-    return timedelta(minutes=round(minutes))
+    try:
+        return timedelta(minutes=round(minutes))
+    except OverflowError:  # more minutes than a timedelta holds (a typo or a fuzzer)
+        raise ValueError(value) from None
 
 
 def duration_text(value: timedelta | None) -> str:

@@ -307,6 +307,8 @@ REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=90)),
     "AUTH_HEADER_PREFIX": "Token",
 }
+# A POST with an Idempotency-Key: its answer is replayed to retries for this long (api.idempotency).
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
     "DESCRIPTION": "Tickets, SLA and escalation management.",
@@ -317,11 +319,34 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_problem_responses",
     ],
-    # Alertmanager's "status" (firing/resolved) beside the ticket's: a name for each.
+    # One name per choice set shared by several models' fields (and Alertmanager's "status",
+    # firing/resolved, beside the ticket's).
     "ENUM_NAME_OVERRIDES": {
         "AlertStatusEnum": "integrations.alerts.ALERT_STATUSES",
-        "TicketStatusEnum": "tickets.models.Ticket.Status",
+        "Priority": "tickets.priority.Priority",
+        "TicketStatus": "tickets.models.Ticket.Status",
+        "EscalationStatus": "escalation.models.Escalation.Status",
+        "ServiceStatus": "tickets.models.Service.Status",
+        "ServiceCriticality": "tickets.models.Service.Criticality",
+        "NewMessageKind": "api.serializers.MESSAGE_KINDS",
     },
+    # The webhook events, described next to the API (the payload's ticket is the API's).
+    "WEBHOOKS": [
+        f"api.webhooks.{name}"
+        for name in (
+            "TICKET_CREATED",
+            "TICKET_UPDATED",
+            "TICKET_TRANSITIONED",
+            "TICKET_MESSAGE",
+            "SLA_WARNING",
+            "SLA_BREACHED",
+            "ESCALATION_RAISED",
+            "ESCALATION_ACKNOWLEDGED",
+            "ESCALATION_DEESCALATED",
+        )
+    ],
+    # Webhooks are an OpenAPI 3.1 feature.
+    "OAS_VERSION": "3.1.0",
 }
 
 # Security: strict by default when DEBUG is off (`manage.py check --deploy` stays quiet).

@@ -133,6 +133,15 @@ class PreferenceForm(BootstrapFormMixin, forms.Form):
             )
         self._style_widgets()
 
+    def preferences(self) -> dict[str, Any]:
+        """The keyword arguments of `services.preferences_update` (after is_valid)."""
+        return {
+            "language": self.cleaned_data["language"],
+            "timezone": self.cleaned_data["timezone"],
+            "calendar": self.cleaned_data["calendar"],
+            "channels": self.channels(),
+        }
+
     def channel_rows(self) -> list[ChannelRow]:
         return [
             ChannelRow(

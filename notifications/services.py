@@ -109,13 +109,15 @@ def notifications_mark_read(
     the ticket `ticket_id` (its page was opened, or its group in the list was marked).
 
     One conditional UPDATE of the user's own rows: marking twice, or from two tabs, has one
-    effect. Returns how many rows changed."""
-    rows = Notification.objects.filter(user=user, read_at__isnull=True)
+    effect. Returns how many rows changed. Raises Notification.DoesNotExist when `pk` is not
+    one of the user's notifications."""
+    mine = Notification.objects.filter(user=user)
     if pk is not None:
-        rows = rows.filter(pk=pk)
+        mine.get(pk=pk)
+        mine = mine.filter(pk=pk)
     if ticket_id is not None:
-        rows = rows.filter(ticket_id=ticket_id)
-    return rows.update(read_at=now or timezone_now())
+        mine = mine.filter(ticket_id=ticket_id)
+    return mine.filter(read_at__isnull=True).update(read_at=now or timezone_now())
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -77,8 +77,10 @@ def _after_change(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def mark_read(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    notification = get_object_or_404(Notification, pk=pk, user=request.user)
-    services.notifications_mark_read(user=request.user, pk=notification.pk)
+    try:
+        services.notifications_mark_read(user=request.user, pk=pk)
+    except Notification.DoesNotExist:
+        raise Http404 from None
     return _after_change(request)
 
 
@@ -111,13 +113,7 @@ def preference_settings(request: HttpRequest) -> HttpResponse:
         form = PreferenceForm(request.POST, preference=preference, channels=channels)
         if form.is_valid():
             try:
-                services.preferences_update(
-                    user=request.user,
-                    language=form.cleaned_data["language"],
-                    timezone=form.cleaned_data["timezone"],
-                    calendar=form.cleaned_data["calendar"],
-                    channels=form.channels(),
-                )
+                services.preferences_update(user=request.user, **form.preferences())
             except ValidationError as exc:
                 add_service_error(form, exc)
             else:

@@ -8,7 +8,9 @@ Payload (stable; new keys may be added, none are renamed or removed)::
       "type": "escalation.raised",        # one of `EventType`
       "timestamp": "2026-03-02T08:15:00.000000+00:00",   # when it happened (UTC, ISO 8601)
       "data": {
-        "ticket": {
+        "ticket": {                       # the API's ticket (GET /api/v1/tickets/{reference}/,
+                                          # without `transitions`, `version` and
+                                          # `escalation.open_escalation`), plus these keys:
           "reference": "HD-2026-000123", "subject": "…", "status": "open",
           "priority": 1,                  # 1 = Sev 1 … 4 = Sev 4
           "team": "L2", "level": 2,       # support level rank
@@ -58,6 +60,7 @@ import socket
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -103,8 +106,24 @@ def event_type_for(event: TicketEvent) -> str | None:
     return EVENT_TYPES.get(event.kind)
 
 
+# The API's ticket representation (`api.serializers.ticket_representation`), registered by
+# the api app in its ready(): notifications does not import the API above it.
+TicketRepresentation = Callable[[Ticket], dict[str, Any]]
+_ticket_representations: list[TicketRepresentation] = []
+
+
+def register_ticket_representation(representation: TicketRepresentation) -> None:
+    """Make `representation` the `ticket` of every webhook payload (the last one wins)."""
+    _ticket_representations[:] = [representation]
+
+
 def ticket_data(ticket: Ticket) -> dict[str, Any]:
+    """The payload's `ticket`: the API's representation of the ticket when the API is
+    installed, with `url`, and the flat keys of the first payload version (`team`, `level`,
+    `assignee`, `major_incident`) that receivers written against it still read."""
+    data = _ticket_representations[0](ticket) if _ticket_representations else {}
     return {
+        **data,
         "reference": ticket.reference,
         "subject": ticket.subject,
         "status": ticket.status,

@@ -764,6 +764,7 @@ class TicketEvent(models.Model):
         MAJOR_INCIDENT = "major_incident", _("Major incident")
         FOLLOW_UP = "follow_up", _("Follow-up ticket")
         RATED = "rated", _("Rated by the customer")
+        DETAILS_CHANGED = "details_changed", _("Details changed")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")

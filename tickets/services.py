@@ -133,6 +133,22 @@ def ticket_rights(ticket: Ticket, user: AbstractBaseUser | None) -> TicketRights
     return TicketRights(agent=rights["agent"] > 0, move=rights["move"] > 0)
 
 
+def movable(tickets: Sequence[Ticket], user: AbstractBaseUser | None) -> set[int]:
+    """The pks of those of `tickets` that `user` may move: `can_move` for a whole page in one
+    query (the user's teams with their levels), whatever the number of tickets. The tickets
+    need their `level` loaded (`select_related`)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return {ticket.pk for ticket in tickets}
+    teams = set(agent_teams(user).values_list("pk", "level__rank"))
+    if not teams:
+        return set()
+    team_ids = {pk for pk, _rank in teams}
+    top = max(rank for _pk, rank in teams)
+    return {t.pk for t in tickets if t.team_id in team_ids or t.level.rank < top}
+
+
 def require_mover(ticket: Ticket, actor: AbstractBaseUser) -> None:
     """PermissionDenied unless `actor` may move `ticket` (see `can_move`)."""
     if not can_move(ticket, actor):
@@ -994,6 +1010,72 @@ def ticket_change_priority(
         payload={"from": before, "to": after, "reason": reason.strip()},
     )
     run_change_hooks(ticket, {"priority"}, now, actor)
+    return ticket
+
+
+# What `ticket_update_details` may change, in the order the timeline lists them.
+DETAIL_FIELDS = ("subject", "description", "service", "requester")
+
+
+@transaction.atomic
+def ticket_update_details(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    changes: Mapping[str, Any],
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Correct what a ticket is about: its `subject`, `description`, affected `service` and
+    `requester` (a contact of the ticket's customer, or of any customer when it has none; the
+    ticket then takes the contact's customer). Only keys of DETAIL_FIELDS are accepted.
+
+    The same right as moving the ticket (`can_move`), checked like every move; StaleRequest
+    when the ticket is no longer at `expected_version`. One `details_changed` event lists the
+    fields with their old and new values; nothing changes (and nothing is recorded) when the
+    values are the same.
+    """
+    now = now or timezone.now()
+    unknown = set(changes) - set(DETAIL_FIELDS)
+    if unknown:
+        raise TicketError({name: _("This field cannot be changed here.") for name in unknown})
+    ticket = _lock(ticket)
+    check_move(ticket, actor, expected_version)
+    if "subject" in changes and not str(changes["subject"] or "").strip():
+        raise TicketError({"subject": _("A subject is required.")})
+    requester = changes.get("requester")
+    if requester is not None:
+        if not requester.is_active:
+            raise TicketError({"requester": _("This contact is not active.")})
+        if ticket.customer_id is not None and requester.customer_id != ticket.customer_id:
+            raise TicketError({"requester": _("Choose a contact of the ticket's customer.")})
+    service = changes.get("service")
+    if service is not None and not service.is_active:
+        raise TicketError({"service": _("This service is not active.")})
+    changed: dict[str, dict[str, Any]] = {}
+    for name in DETAIL_FIELDS:
+        if name not in changes:
+            continue
+        new = changes[name]
+        if name == "subject":
+            new = str(new).strip()
+        if name in ("service", "requester"):
+            old_value, new_value = getattr(ticket, f"{name}_id"), new.pk if new else None
+        else:
+            old_value, new_value = getattr(ticket, name), new
+        if old_value == new_value:
+            continue
+        changed[name] = {"from": old_value, "to": new_value}
+        setattr(ticket, name, new)
+    if not changed:
+        return ticket
+    if "requester" in changed and requester is not None and ticket.customer_id is None:
+        ticket.customer_id = requester.customer_id
+    ticket.updated_at = now
+    ticket.version += 1
+    ticket.save()
+    record_event(ticket, TicketEvent.Kind.DETAILS_CHANGED, actor=actor, now=now, payload=changed)
+    run_change_hooks(ticket, set(changed), now, actor)
     return ticket
 
 

@@ -26,7 +26,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -629,19 +628,11 @@ def attachment_download(request: HttpRequest, reference: str, pk: int) -> HttpRe
     return attachment_response(attachment)
 
 
-def attachment_response(attachment: Attachment) -> FileResponse:
+def attachment_response(attachment: Attachment) -> HttpResponseBase:
     """The file as a download that the browser never renders (the portal serves files the
     same way); Http404 when the stored file is gone."""
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError:
         raise Http404(_("No such attachment.")) from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return uploads.download_response(handle, attachment.original_name)

@@ -14,12 +14,12 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
-from schemathesis.checks import not_a_server_error
 
 from tests.api.conftest import token_for
 from tests.factories import AdminFactory, CustomerFactory, TeamFactory, TicketFactory, UserFactory

@@ -60,7 +60,8 @@ def test_an_unknown_transition_is_a_409(api, team_a):
         ({"body": "a\x00b"}, {}, "body"),
         ({"body": 42, "internal": "maybe"}, {}, "internal"),
         ({"body": "x", "cc": "boss"}, {}, "cc"),
-        ({"body": "x"}, {"HTTP_IDEMPOTENCY_KEY": "k" * 65}, "Idempotency-Key"),
+        ({"body": "x"}, {"HTTP_IDEMPOTENCY_KEY": "k" * 256}, "Idempotency-Key"),
+        ({"body": "x"}, {"HTTP_IDEMPOTENCY_KEY": "a\tb"}, "Idempotency-Key"),
     ],
 )
 def test_bad_messages_are_400_problems(api, team_a, payload, headers, field):

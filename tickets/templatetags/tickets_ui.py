@@ -50,6 +50,11 @@ PRIORITY_COLOURS = {
 }
 
 
+def _detail_label(name: str) -> str:
+    """A ticket field's name as its readers call it ("affected service")."""
+    return str(Ticket._meta.get_field(name).verbose_name)
+
+
 def _label(choices: Any, value: Any) -> str:
     """The display label of `value` in an enum of choices, or the raw value if unknown."""
     try:
@@ -456,6 +461,13 @@ def describe_event(event: TicketEvent) -> EventView:
                 }
                 view.details.append((label, change))
         return view
+
+    if kind == k.DETAILS_CHANGED:
+        names = [_detail_label(name) for name in services.DETAIL_FIELDS if name in p]
+        values = {"fields": ", ".join(names), "actor": actor}
+        if actor:
+            return EventView(_("%(actor)s changed the %(fields)s.") % values)
+        return EventView(_("The %(fields)s changed.") % values)
 
     if kind == k.FOLLOWED:
         return EventView(_("%(actor)s started following this ticket.") % {"actor": actor})

@@ -1,0 +1,210 @@
+"""The webhook events in the API's schema (OpenAPI 3.1 `webhooks`): what
+`notifications.webhooks` posts to subscribed endpoints, with the API's ticket representation
+as the payload's `ticket` (registered in `ApiConfig.ready`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiWebhook, extend_schema, inline_serializer
+from rest_framework import serializers
+
+from api.serializers import WEBHOOK_OMITS, EscalationStateSerializer, TicketSerializer
+from notifications.models import EventType
+
+
+class WebhookEscalationStateSerializer(EscalationStateSerializer):
+    """The ticket's escalation state without its waiting escalation (the escalation events
+    carry it)."""
+
+    open_escalation = None
+
+
+class WebhookTicketSerializer(TicketSerializer):
+    """The API's ticket (without `transitions` and `version`: see
+    `api.serializers.WEBHOOK_OMITS`), plus the keys of the first payload version and the
+    ticket's address in the browser."""
+
+    escalation = WebhookEscalationStateSerializer(source="*")
+
+    team = serializers.CharField(source="team.name", help_text="The owning team's name.")
+    level = serializers.IntegerField(source="level.rank", help_text="The level's rank.")
+    assignee = serializers.CharField(
+        source="assignee.username", allow_null=True, help_text="The assignee's username."
+    )
+    major_incident = serializers.BooleanField(source="is_major_incident")
+    url = serializers.URLField()
+
+    class Meta(TicketSerializer.Meta):
+        fields = [
+            *(f for f in TicketSerializer.Meta.fields if f not in WEBHOOK_OMITS),
+            "team",
+            "level",
+            "assignee",
+            "major_incident",
+            "url",
+        ]
+
+
+def _fields(**fields: Any) -> dict[str, Any]:
+    return fields
+
+
+def _string(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(allow_null=True, **kwargs)
+
+
+SPECIFICS: dict[str, tuple[str, dict[str, Any]]] = {
+    EventType.TICKET_CREATED: (
+        "A ticket was opened.",
+        _fields(channel=serializers.CharField()),
+    ),
+    EventType.TICKET_UPDATED: (
+        "The assignee, team, level, priority or major-incident flag changed.",
+        _fields(
+            field=serializers.ChoiceField(
+                choices=["assignee", "team", "level", "priority", "major_incident"]
+            ),
+            **{"from": serializers.JSONField(), "to": serializers.JSONField()},
+            reason=serializers.CharField(),
+        ),
+    ),
+    EventType.TICKET_TRANSITIONED: (
+        "The status changed.",
+        _fields(
+            **{"from": serializers.CharField(), "to": serializers.CharField()},
+            transition=_string(),
+            automatic=serializers.BooleanField(),
+        ),
+    ),
+    EventType.TICKET_MESSAGE: (
+        "A public reply or a customer message (internal notes are never sent).",
+        _fields(
+            message=inline_serializer(
+                "WebhookMessage",
+                {
+                    "id": serializers.IntegerField(),
+                    "kind": serializers.CharField(),
+                    "author": serializers.CharField(),
+                    "body": serializers.CharField(),
+                    "created_at": serializers.DateTimeField(),
+                },
+                allow_null=True,
+            )
+        ),
+    ),
+    EventType.SLA_WARNING: ("An SLA target's warning passed.", {}),
+    EventType.SLA_BREACHED: ("An SLA target was breached.", {}),
+    EventType.ESCALATION_RAISED: (
+        "The ticket was escalated (by a rule or by hand).",
+        _fields(
+            escalation=inline_serializer(
+                "WebhookEscalationRaisedDetails",
+                {
+                    "id": serializers.IntegerField(),
+                    "kind": serializers.CharField(),
+                    "trigger": _string(),
+                    "rule": _string(),
+                    "reason": _string(),
+                    "from_team": _string(),
+                    "to_team": _string(),
+                    "from_level": serializers.IntegerField(allow_null=True),
+                    "to_level": serializers.IntegerField(allow_null=True),
+                },
+            )
+        ),
+    ),
+    EventType.ESCALATION_ACKNOWLEDGED: (
+        "The receiving team acknowledged the escalation.",
+        _fields(
+            escalation=inline_serializer(
+                "WebhookEscalationAcknowledgedDetails",
+                {"id": serializers.IntegerField(), "team": _string()},
+            )
+        ),
+    ),
+    EventType.ESCALATION_DEESCALATED: (
+        "A lead handed the ticket back.",
+        _fields(
+            escalation=inline_serializer(
+                "WebhookEscalationDeescalatedDetails",
+                {
+                    "id": serializers.IntegerField(),
+                    "from_team": _string(),
+                    "to_team": _string(),
+                    "reason": serializers.CharField(),
+                },
+            )
+        ),
+    ),
+}
+SLA = inline_serializer(
+    "WebhookSla",
+    {
+        "target": serializers.ChoiceField(choices=["first_response", "next_update", "resolution"]),
+        "due_at": _string(),
+        "at": _string(),
+    },
+)
+HEADERS = (
+    "Sent as a POST with the headers `webhook-id` (the event id, the same on every retry), "
+    "`webhook-timestamp` and `webhook-signature` (Standard Webhooks: `v1,` + base64 "
+    "HMAC-SHA256 of `{id}.{timestamp}.{body}` with the endpoint's secret). Answer 2xx to "
+    "accept; 410 Gone unsubscribes; anything else is retried with backoff."
+)
+
+
+def _webhook(member: EventType) -> OpenApiWebhook:
+    event_type = str(member.value)
+    description, specifics = SPECIFICS[event_type]
+    if event_type in (EventType.SLA_WARNING, EventType.SLA_BREACHED):
+        specifics = {"sla": SLA}
+    camel = "".join(part.capitalize() for part in event_type.replace(".", "_").split("_"))
+    data = inline_serializer(
+        f"Webhook{camel}Data",
+        {
+            "ticket": WebhookTicketSerializer(),
+            "actor": _string(help_text="Who caused it (username); null for the system."),
+            **specifics,
+        },
+    )
+    payload = inline_serializer(
+        f"Webhook{camel}",
+        {
+            "id": serializers.CharField(help_text="The event id."),
+            "type": serializers.ChoiceField(choices=[event_type]),
+            "timestamp": serializers.DateTimeField(),
+            "data": data,
+        },
+    )
+    return OpenApiWebhook(
+        name=event_type,
+        decorator=extend_schema(
+            summary=str(EventType(event_type).label),
+            description=f"{description} {HEADERS}",
+            request=payload,
+            responses={200: None, 410: None},
+            examples=[
+                OpenApiExample(
+                    event_type,
+                    value={
+                        "id": "evt_3f2a9c",
+                        "type": event_type,
+                        "timestamp": "2026-12-07T09:30:00+00:00",
+                        "data": {"ticket": {"reference": "HD-2026-000042"}, "actor": None},
+                    },
+                )
+            ],
+        ),
+    )
+
+
+TICKET_CREATED = _webhook(EventType.TICKET_CREATED)
+TICKET_UPDATED = _webhook(EventType.TICKET_UPDATED)
+TICKET_TRANSITIONED = _webhook(EventType.TICKET_TRANSITIONED)
+TICKET_MESSAGE = _webhook(EventType.TICKET_MESSAGE)
+SLA_WARNING = _webhook(EventType.SLA_WARNING)
+SLA_BREACHED = _webhook(EventType.SLA_BREACHED)
+ESCALATION_RAISED = _webhook(EventType.ESCALATION_RAISED)
+ESCALATION_ACKNOWLEDGED = _webhook(EventType.ESCALATION_ACKNOWLEDGED)
+ESCALATION_DEESCALATED = _webhook(EventType.ESCALATION_DEESCALATED)
