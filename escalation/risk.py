@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 
 from escalation.lexicon import NEGATIVE_TERMS
 
@@ -23,6 +23,9 @@ TONE_POINTS, TONE_MAX = 10, 30
 REOPEN_POINTS, REOPEN_MAX = 15, 30
 VIP_POINTS = 20
 HAND_OFF_POINTS, HAND_OFF_MAX, HAND_OFFS_FREE = 10, 30, 2
+# Recurring faults despite countermeasures: each earlier resolved ticket of the same service
+# (and customer) within `RECURRENCE_DAYS` adds points, the first one already.
+RECURRENCE_POINTS, RECURRENCE_MAX, RECURRENCE_DAYS = 20, 40, 30
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class RiskInputs:
     reopen_count: int
     vip: bool
     hand_offs: int  # changes of team or level so far
+    recurrences: int = 0  # resolved tickets of the same service (and customer) in 30 days
 
 
 @cache
@@ -71,6 +75,17 @@ def assess(inputs: RiskInputs) -> tuple[int, list[dict[str, object]]]:
     if extra_hand_offs:
         points = min(extra_hand_offs * HAND_OFF_POINTS, HAND_OFF_MAX)
         reasons.append({"code": "hand_offs", "count": inputs.hand_offs, "points": points})
+    if inputs.recurrences:
+        points = min(inputs.recurrences * RECURRENCE_POINTS, RECURRENCE_MAX)
+        # "count" is this ticket's place in the series: two earlier ones make it the 3rd.
+        reasons.append(
+            {
+                "code": "recurring",
+                "count": inputs.recurrences + 1,
+                "days": RECURRENCE_DAYS,
+                "points": points,
+            }
+        )
     score = min(sum(int(r["points"]) for r in reasons), 100)
     return score, reasons
 
@@ -98,4 +113,21 @@ def describe(reason: dict[str, object]) -> str:
                 "Handed from team to team %(count)d times",
                 count,
             ) % {"count": count}
+        case "recurring":
+            days = int(reason.get("days", RECURRENCE_DAYS) or RECURRENCE_DAYS)
+            return ngettext(
+                "Recurring fault: %(nth)s time in %(days)d day",
+                "Recurring fault: %(nth)s time in %(days)d days",
+                days,
+            ) % {"nth": ordinal(count), "days": days}
     return str(reason.get("code", ""))
+
+
+def ordinal(number: int) -> str:
+    """“3rd” in English, “3.” in German (the active language)."""
+    if (get_language() or "").startswith("de"):
+        return f"{number}."
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    return f"{number}{suffix}"

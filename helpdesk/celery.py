@@ -27,4 +27,8 @@ app.conf.beat_schedule = {
     # worker lost) or whose retry is due are queued again, each row once; emails held for
     # the recipient's business hours go out as one digest when the hours begin.
     "notifications-relay": {"task": "notifications.tasks.relay_deliveries", "schedule": 60.0},
+    # Major incidents: the wave trigger (many new tickets on one service, or with similar
+    # subjects, within minutes: propose or declare an incident, once per wave) and the
+    # incidents' update cadence (warning and "missed" reminders to the incident manager).
+    "incident-sweep": {"task": "incidents.tasks.incident_sweep", "schedule": 60.0},
 }

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "escalation",
     "notifications",
     "reporting",
+    "incidents",
     "demo",
     "api",
 ]

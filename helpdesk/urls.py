@@ -21,6 +21,7 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("escalations/", include("escalation.urls")),
     path("notifications/", include("notifications.urls")),
+    path("incidents/", include("incidents.urls")),
     # The admin signs in through the same two-step login: same lock-out, same second factor.
     path(
         "admin/login/",

@@ -46,6 +46,7 @@ class Notification(models.Model):
         STATUS_UPDATE_MISSED = "status_update_missed", _("Status update missed")
         TICKET_RESOLVED = "ticket_resolved", _("Ticket resolved")
         SWEEP_FAILED = "sweep_failed", _("Escalation sweep failing on a ticket")
+        INCIDENT_PROPOSED = "incident_proposed", _("Major incident proposed")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -137,6 +138,15 @@ class Notification(models.Model):
                     "ref": ref,
                     "due": format_instant(p.get("due_at")),
                 }
+            case self.Kind.INCIDENT_PROPOSED:
+                return gettext(
+                    "%(count)s new tickets on %(what)s within %(minutes)s minutes: declare a "
+                    "major incident?"
+                ) % {
+                    "count": p.get("count", ""),
+                    "what": p.get("what", ""),
+                    "minutes": p.get("minutes", ""),
+                }
             case self.Kind.TICKET_RESOLVED:
                 return gettext("%(ref)s was resolved.") % {"ref": ref}
             case self.Kind.SWEEP_FAILED:
@@ -191,6 +201,7 @@ DEFAULT_CHANNELS: dict[str, tuple[bool, bool]] = {
     K.RULE_FIRED: (True, False),
     K.MAJOR_INCIDENT: (True, True),
     K.SWEEP_FAILED: (True, False),
+    K.INCIDENT_PROPOSED: (True, True),
 }
 
 
@@ -274,6 +285,10 @@ class EventType(models.TextChoices):
     ESCALATION_RAISED = "escalation.raised", _("Escalation raised")
     ESCALATION_ACKNOWLEDGED = "escalation.acknowledged", _("Escalation acknowledged")
     ESCALATION_DEESCALATED = "escalation.deescalated", _("De-escalated")
+    INCIDENT_DECLARED = "incident.declared", _("Major incident declared")
+    INCIDENT_UPDATED = "incident.updated", _("Major incident updated")
+    INCIDENT_RESOLVED = "incident.resolved", _("Major incident resolved")
+    SERVICE_STATUS_CHANGED = "service.status_changed", _("Service status changed")
 
 
 def new_webhook_secret() -> str:

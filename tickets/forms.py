@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk import uploads
 from tickets import selectors
-from tickets.models import Customer, SupportLevel, Team, Ticket
+from tickets.models import Customer, Service, SupportLevel, Team, Ticket
 from tickets.priority import Impact, Priority, Urgency
 from tickets.services import NewTicket
 
@@ -211,6 +211,12 @@ class TicketCreateForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):
         required=False,
         help_text=_("Optional. Must be a member of the chosen team."),
     )
+    service = forms.ModelChoiceField(
+        label=_("Affected service"),
+        queryset=Service.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("— No service —"),
+    )
     attachments = MultipleFileField(label=_("Attachments"))
 
     def __init__(self, *args: Any, teams: Sequence[Team], **kwargs: Any) -> None:
@@ -232,7 +238,23 @@ class TicketCreateForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):
             urgency=data["urgency"],
             channel=data["channel"],
             assignee=data["assignee"],
+            service=data.get("service"),
         )
+
+
+class TicketServiceForm(BootstrapFormMixin, forms.Form):
+    """The affected service of a ticket (blank: none)."""
+
+    service = forms.ModelChoiceField(
+        label=_("Affected service"),
+        queryset=Service.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("— No service —"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._style_widgets()
 
 
 # --- Actions on a ticket ----------------------------------------------------------------------

@@ -715,6 +715,7 @@ class TicketEvent(models.Model):
         SLA_RECOMPUTED = "sla_recomputed", _("SLA recomputed")
         NOTIFIED = "notified", _("Notification sent")
         MAJOR_INCIDENT = "major_incident", _("Major incident")
+        SERVICE_CHANGED = "service_changed", _("Affected service changed")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")
