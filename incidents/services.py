@@ -258,6 +258,21 @@ def default_manager() -> AbstractBaseUser | None:
     return lead or User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
 
 
+def status_before_incidents(services: Sequence[Service]) -> dict[str, str]:
+    """Each service's status before any open incident held it: what resolving gives back."""
+    before = {str(s.pk): s.status for s in services}
+    holding = MajorIncident.objects.filter(
+        status__in=MajorIncident.OPEN_STATUSES, services__in=services
+    ).order_by("declared_at", "pk")
+    settled: set[str] = set()
+    for incident in holding.distinct():
+        for key in before.keys() - settled:
+            if key in incident.services_before:  # the earliest holder knew the status before
+                before[key] = incident.services_before[key]
+                settled.add(key)
+    return before
+
+
 @transaction.atomic
 def incident_declare(
     *,
@@ -302,7 +317,7 @@ def incident_declare(
         started_at=started_at,
         declared_at=now,
         service_impact=service_impact,
-        services_before={str(s.pk): s.status for s in locked},
+        services_before=status_before_incidents(locked),
         next_update_due_at=cadence.next_update_due(severity, started_at, now),
     )
     incident.services.set(locked)
