@@ -943,7 +943,9 @@ def incident_declare_from_wave(
     now = now or timezone.now()
     require_runner(actor)
     firing = (
-        WaveFiring.objects.select_for_update().select_related("rule", "service").get(pk=firing.pk)
+        WaveFiring.objects.select_for_update(of=("self",))
+        .select_related("rule", "service")
+        .get(pk=firing.pk)
     )
     if firing.incident_id is not None:
         raise StaleRequest(_("This wave has been declared already."))
