@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     full = ["--full"] if "--full" in sys.argv else []
     failures = 0
-    for script, args in (("sla_clock.py", []), ("sweep.py", full)):
+    for script, args in (("sla_clock.py", []), ("sweep.py", full), ("incidents.py", [])):
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)
         result = subprocess.run([sys.executable, str(HERE / script), *args], check=False)
         failures += result.returncode != 0

@@ -529,16 +529,19 @@ def send_update(
     language, with its timeline entry and webhook deliveries: set-based (a read, three
     inserts, two updates for any number of tickets). The message's intent is the update, so
     no ticket gets it twice. Returns how many tickets were reached."""
-    tickets = list(
-        Ticket.objects.filter(
-            incident_links__incident=incident,
-            incident_links__ended_at__isnull=True,
-            status__in=Ticket.ACTIVE_STATUSES,
+    endpoints = webhooks.active_endpoints()
+    tickets = Ticket.objects.filter(
+        incident_links__incident=incident,
+        incident_links__ended_at__isnull=True,
+        status__in=Ticket.ACTIVE_STATUSES,
+    ).exclude(messages__intent=f"incident-update:{update.pk}")
+    if endpoints:  # the webhook payload shows the ticket
+        tickets = tickets.select_related("requester", "team", "level", "assignee")
+    else:
+        tickets = tickets.select_related("requester").only(
+            "pk", "first_responded_at", "requester__language"
         )
-        .exclude(messages__intent=f"incident-update:{update.pk}")
-        .select_related("requester", "team", "level", "assignee")
-        .order_by("pk")
-    )
+    tickets = list(tickets.order_by("pk"))
     if not tickets:
         return 0
     bodies: dict[str, str] = {}
@@ -574,7 +577,6 @@ def send_update(
             for message in messages
         ]
     )
-    endpoints = webhooks.active_endpoints()
     if endpoints:
         deliveries = []
         for event in events:
@@ -833,10 +835,8 @@ def wave_facts(rules: Sequence[WaveRuleSpec], now: dt.datetime) -> WaveFacts:
     """What the wave trigger decides from: the recent active tickets no incident holds (one
     query on the creation index), the recent firings and the services open incidents hold."""
     longest = max(rule.window for rule in rules)
-    tickets = tuple(
-        RecentTicket(pk, created, service_id, subject)
-        for pk, created, service_id, subject in Ticket.objects.filter(
-            ~held_by_a_link(),
+    recent = list(
+        Ticket.objects.filter(
             created_at__gte=now - longest,
             created_at__lte=now,
             status__in=Ticket.ACTIVE_STATUSES,
@@ -844,6 +844,13 @@ def wave_facts(rules: Sequence[WaveRuleSpec], now: dt.datetime) -> WaveFacts:
         .order_by()
         .values_list("pk", "created_at", "service_id", "subject")[:20000]
     )
+    # The held ones by their ids (the running-link index), not an anti-join over every link.
+    held = set(
+        IncidentLink.objects.filter(
+            ended_at__isnull=True, ticket_id__in=[row[0] for row in recent]
+        ).values_list("ticket_id", flat=True)
+    )
+    tickets = tuple(RecentTicket(*row) for row in recent if row[0] not in held)
     last: dict[tuple[int, str], dt.datetime] = {}
     for rule_id, key, fired in WaveFiring.objects.filter(
         fired_at__gte=now - 3 * longest
