@@ -25,7 +25,23 @@ from tickets.priority import Priority
 User = get_user_model()
 
 
+# Choice values are plain strings and numbers here (documented in docs/incidents.md): their
+# choice sets repeat the tickets' (priority, urgency, status) under other names, which the
+# schema would otherwise report as colliding enums.
+
+
+def one_of(values: list[str]) -> Any:
+    def check(value: str) -> None:
+        if value not in values:
+            raise serializers.ValidationError(f"Use one of: {', '.join(values)}.")
+
+    return check
+
+
 class ServiceSerializer(serializers.ModelSerializer):
+    criticality = serializers.IntegerField(read_only=True, help_text="1 critical … 4 low")
+    status = serializers.CharField(read_only=True, help_text="operational, degraded, outage")
+
     class Meta:
         model = Service
         fields = ["id", "name", "name_de", "criticality", "status", "status_changed_at"]
@@ -33,6 +49,8 @@ class ServiceSerializer(serializers.ModelSerializer):
 
 class UpdateSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    kind = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
 
     class Meta:
         model = IncidentUpdate
@@ -42,6 +60,8 @@ class UpdateSerializer(serializers.ModelSerializer):
 class LinkSerializer(serializers.ModelSerializer):
     ticket = serializers.SlugRelatedField(slug_field="reference", read_only=True)
     linked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    source = serializers.CharField(read_only=True)
+    end = serializers.CharField(read_only=True)
 
     class Meta:
         model = IncidentLink
@@ -53,6 +73,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     manager = serializers.SlugRelatedField(slug_field="username", read_only=True)
     services = ServiceSerializer(many=True, read_only=True)
     linked = serializers.IntegerField(read_only=True)
+    severity = serializers.IntegerField(read_only=True, help_text="1 = Sev 1 … 4 = Sev 4")
+    status = serializers.CharField(read_only=True)
+    service_impact = serializers.CharField(read_only=True)
 
     class Meta:
         model = MajorIncident
@@ -78,15 +101,16 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class DeclareSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
-    severity = serializers.ChoiceField(choices=Priority.choices, default=Priority.CRITICAL)
+    severity = serializers.IntegerField(min_value=1, max_value=4, default=Priority.CRITICAL)
     manager = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.filter(is_active=True), required=False
     )
     services = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Service.objects.filter(is_active=True), required=False
     )
-    service_impact = serializers.ChoiceField(
-        choices=[Service.Status.DEGRADED, Service.Status.OUTAGE], default=Service.Status.OUTAGE
+    service_impact = serializers.CharField(
+        default=Service.Status.OUTAGE,
+        validators=[one_of([Service.Status.DEGRADED, Service.Status.OUTAGE])],
     )
     tickets = serializers.ListField(
         child=serializers.CharField(max_length=32), required=False, max_length=1000
@@ -102,8 +126,8 @@ class LinkRequestSerializer(serializers.Serializer):
 
 class UpdateRequestSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=5000)
-    status = serializers.ChoiceField(
-        choices=[s for s in MajorIncident.OPEN_STATUSES], required=False
+    status = serializers.CharField(
+        required=False, validators=[one_of(list(MajorIncident.OPEN_STATUSES))]
     )
     intent = serializers.CharField(max_length=64, required=False, default="")
     version = serializers.IntegerField(required=False)
@@ -121,7 +145,7 @@ class ResolveRequestSerializer(serializers.Serializer):
 
 
 class ServiceStatusRequestSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Service.Status.choices)
+    status = serializers.CharField(validators=[one_of(list(Service.Status.values))])
     note = serializers.CharField(max_length=300, required=False, default="")
 
 

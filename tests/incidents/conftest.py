@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
+from incidents.models import WaveRule
 from tests.factories import CustomerFactory, UserFactory
 from tickets.models import Contact, Service, SupportLevel, Team, Ticket
 from tickets.services import NewTicket, ticket_create
@@ -31,6 +32,8 @@ class Org:
 
 @pytest.fixture
 def org(db) -> Org:
+    # Each test makes the wave rules it is about (the default rule would fire first).
+    WaveRule.objects.update(is_active=False)
     levels = {lv.rank: lv for lv in SupportLevel.objects.all()}
     agent = UserFactory(username="desk")
     l2_lead = UserFactory(username="l2lead")

@@ -31,7 +31,7 @@ def test_christmas_checkout(org):
     org.im_lead.user_permissions.add(Permission.objects.get(codename="view_all_tickets"))
     WebhookEndpoint.objects.create(url="https://hooks.example.com/in", secret=new_webhook_secret())
     WaveRule.objects.create(
-        name="Many customers affected",
+        name="Christmas wave",
         min_tickets=20,
         window_minutes=15,
         action=WaveRule.Action.DECLARE,
