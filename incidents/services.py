@@ -41,6 +41,7 @@ from incidents.selectors import (
 from notifications import outbox, webhooks
 from notifications.models import Delivery, EventType, Notification, WebhookEndpoint
 from notifications.services import notify
+from notifications.services import on_ticket_event as notification_listener
 from tickets import services as ticket_services
 from tickets.models import Message, Service, Ticket, TicketEvent
 from tickets.services import StaleRequest
@@ -577,7 +578,8 @@ def send_update(
             for message in messages
         ]
     )
-    if endpoints:
+    tell_other_listeners(events)
+    if endpoints and not ticket_services.listeners_are_muted():
         deliveries = []
         for event in events:
             published = webhooks.publish(event, endpoints)
@@ -590,6 +592,23 @@ def send_update(
     )
     Ticket.objects.filter(pk__in=first).update(first_responded_at=now)
     return len(tickets)
+
+
+def tell_other_listeners(events: Sequence[TicketEvent]) -> None:
+    """The replies' timeline entries are written together, not through `record_event`; the
+    notification listener's part for them (the webhook deliveries) is written set-based by
+    the caller, every other registered listener (e.g. the one that emails a public reply to
+    the customer) is called for each entry as `record_event` would."""
+    if ticket_services.listeners_are_muted():
+        return
+    others = [
+        listener
+        for listener in ticket_services.event_listeners()
+        if listener is not notification_listener
+    ]
+    for event in events:
+        for listener in others:
+            listener(event)
 
 
 @transaction.atomic

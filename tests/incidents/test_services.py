@@ -214,3 +214,24 @@ class TestUpdatesAndResolution:
         assert org.checkout.status == Service.Status.OPERATIONAL
         with pytest.raises(StaleRequest):
             services.incident_resolve(incident=second, actor=org.im_lead, cause="c", solution="s")
+
+
+def test_other_event_listeners_hear_of_every_reply(org, monkeypatch):
+    """A listener registered besides the notifications' one (the customer email of a public
+    reply) is called once per reply the update writes, with the reply."""
+    from tickets import services as ticket_services
+
+    heard = []
+    monkeypatch.setattr(
+        ticket_services,
+        "_event_listeners",
+        [*ticket_services.event_listeners(), lambda event: heard.append(event)],
+    )
+    incident = declare(org)
+    tickets = [make_ticket(org, at=T0, n=i) for i in range(3)]
+    heard.clear()
+    services.incident_link(incident=incident, tickets=tickets, actor=org.im_lead)
+    services.incident_post_update(incident=incident, actor=org.im_lead, text="News")
+    assert sorted(e.ticket_id for e in heard) == sorted(t.pk for t in tickets)
+    assert {e.kind for e in heard} == {TicketEvent.Kind.REPLIED}
+    assert all(e.message.body.endswith(f"{incident.reference}.") for e in heard)
