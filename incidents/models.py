@@ -8,8 +8,6 @@ through `incidents/services.py`; `IncidentEvent` is its append-only timeline.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -17,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.appendonly import AppendOnlyModel, AppendOnlyQuerySet
 from helpdesk.names import TranslatedName, german_name_field
-from tickets.models import AppendOnlyError, Service, Ticket
+from tickets.models import Service, Ticket
 from tickets.priority import Priority
 
 
@@ -256,15 +255,7 @@ class IncidentUpdate(models.Model):
         return f"{self.get_kind_display()} · {self.incident_id}"
 
 
-class IncidentEventQuerySet(models.QuerySet["IncidentEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("Incident events are append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Incident events are append-only.")
-
-
-class IncidentEvent(models.Model):
+class IncidentEvent(AppendOnlyModel):
     """The incident's append-only timeline: declaration, links, updates, status changes,
     reminders, resolution — who and when, with facts in `payload` (worded at display)."""
 
@@ -298,7 +289,7 @@ class IncidentEvent(models.Model):
     # A reminder is recorded once per deadline: "update_due:<timestamp>".
     once = models.CharField(max_length=80, blank=True, editable=False)
 
-    objects = IncidentEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -312,14 +303,6 @@ class IncidentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.incident_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise AppendOnlyError("Incident events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Incident events are append-only.")
 
 
 class WaveRule(TranslatedName, models.Model):

@@ -10,6 +10,7 @@ submit a 409, invalid input the form again with a 422 — never a 500.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -141,22 +142,20 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "incidents/detail.html", _detail_context(request, incident))
 
 
-@login_required
-@require_POST
-def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
+def _incident_form(
+    request: HttpRequest,
+    pk: int,
+    form_class: type[UpdateForm] | type[ResolveForm],
+    form_key: str,
+    act: Callable[[MajorIncident, dict[str, Any]], str],
+) -> HttpResponse:
+    """Post an incident form: `act` calls the service and returns the success message. A
+    refusal is a 403 or 409; invalid input the page again with the form's errors (422)."""
     incident = _incident(request, pk)
-    form = UpdateForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            update = services.incident_post_update(
-                incident=incident,
-                actor=request.user,
-                text=data["text"],
-                status=data["status"],
-                intent=data["intent"] or "",
-                expected_version=data["version"],
-            )
+            done = act(incident, form.cleaned_data)
         except PermissionDenied as exc:
             return _refused(request, exc, 403)
         except StaleRequest as exc:
@@ -164,62 +163,46 @@ def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
-            messages.success(
-                request,
-                _("Update sent to %(count)d linked tickets.") % {"count": update.recipients},
-            )
+            messages.success(request, done)
             return redirect(incident)
     incident.refresh_from_db()
-    return render(
-        request,
-        "incidents/detail.html",
-        _detail_context(request, incident, update_form=form),
-        status=422,
-    )
+    context = _detail_context(request, incident, **{form_key: form})
+    return render(request, "incidents/detail.html", context, status=422)
+
+
+@login_required
+@require_POST
+def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(incident: MajorIncident, data: dict[str, Any]) -> str:
+        update = services.incident_post_update(
+            incident=incident,
+            actor=request.user,
+            text=data["text"],
+            status=data["status"],
+            intent=data["intent"] or "",
+            expected_version=data["version"],
+        )
+        return _("Update sent to %(count)d linked tickets.") % {"count": update.recipients}
+
+    return _incident_form(request, pk, UpdateForm, "update_form", act)
 
 
 @login_required
 @require_POST
 def incident_resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    incident = _incident(request, pk)
-    form = ResolveForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.incident_resolve(
-                incident=incident,
-                actor=request.user,
-                cause=data["cause"],
-                solution=data["solution"],
-                impact=data["impact"],
-                lessons_learned=data["lessons_learned"],
-                preventive_measures=data["preventive_measures"],
-                text=data["text"],
-                intent=data["intent"] or "",
-                expected_version=data["version"],
-            )
-        except PermissionDenied as exc:
-            return _refused(request, exc, 403)
-        except StaleRequest as exc:
-            return _refused(request, exc, 409)
-        except ValidationError as exc:
-            add_service_error(form, exc)
-        else:
-            messages.success(
-                request,
-                _(
-                    "The incident is resolved; its linked tickets were resolved with the "
-                    "closing report."
-                ),
-            )
-            return redirect(incident)
-    incident.refresh_from_db()
-    return render(
-        request,
-        "incidents/detail.html",
-        _detail_context(request, incident, resolve_form=form),
-        status=422,
-    )
+    def act(incident: MajorIncident, data: dict[str, Any]) -> str:
+        services.incident_resolve(
+            incident=incident,
+            actor=request.user,
+            intent=data["intent"] or "",
+            expected_version=data["version"],
+            **{name: data[name] for name in (*MajorIncident.CLOSING_FIELDS, "text")},
+        )
+        return _(
+            "The incident is resolved; its linked tickets were resolved with the closing report."
+        )
+
+    return _incident_form(request, pk, ResolveForm, "resolve_form", act)
 
 
 @login_required

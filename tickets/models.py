@@ -20,6 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from helpdesk.appendonly import AppendOnlyError as AppendOnlyError  # raised by the timeline
+from helpdesk.appendonly import AppendOnlyModel, AppendOnlyQuerySet
 from helpdesk.names import TranslatedName, german_name_field
 from tickets.priority import Impact, Priority, Urgency
 
@@ -680,19 +682,7 @@ class Attachment(models.Model):
         )
 
 
-class AppendOnlyError(Exception):
-    """Raised when code tries to change or delete a timeline entry."""
-
-
-class TicketEventQuerySet(models.QuerySet["TicketEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("Ticket events are append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Ticket events are append-only.")
-
-
-class TicketEvent(models.Model):
+class TicketEvent(AppendOnlyModel):
     """The append-only timeline and audit trail of a ticket: who did what, when, with what."""
 
     class Kind(models.TextChoices):
@@ -740,7 +730,7 @@ class TicketEvent(models.Model):
     payload = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), default=timezone.now)
 
-    objects = TicketEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -760,14 +750,6 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.ticket_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise AppendOnlyError("Ticket events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Ticket events are append-only.")
 
 
 # Which entry speaks for a change when one service call wrote several at the same instant.
