@@ -3,6 +3,8 @@ refusals as 4xx (never a 500)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -150,9 +152,14 @@ class TestPages:
 
     def test_the_ticket_page_sets_the_affected_service(self, org):
         ticket = make_ticket(org)
-        response = browser(org.agent).post(
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(org.agent)
+        page = client.get(ticket.get_absolute_url()).content.decode()
+        form = page[page.index('class="ticket-service-form') :]
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        response = client.post(
             f"/incidents/tickets/{ticket.reference}/service/",
-            {"service": org.login.pk, "version": ticket.version},
+            {"service": org.login.pk, "version": ticket.version, "csrfmiddlewaretoken": token},
         )
         assert response.status_code == 302
         ticket.refresh_from_db()
