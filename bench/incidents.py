@@ -100,6 +100,7 @@ def run(total: int, linked: int) -> dict[str, float]:
     started = time.perf_counter()
     seeded = seed(total, linked, now)
     seed_s = time.perf_counter() - started
+    WaveRule.objects.update(is_active=False)  # the default rule would see the seed as a wave
     WaveRule.objects.create(name="bench wave", min_tickets=25, window_minutes=15)
 
     specs, _rules = services.wave_rules()
@@ -138,7 +139,17 @@ def run(total: int, linked: int) -> dict[str, float]:
         )
         update_s = time.perf_counter() - t
     assert update.recipients == linked
+    # The next update in the same (now warm) process: templates and code paths loaded.
+    t = time.perf_counter()
+    services.incident_post_update(
+        incident=incident,
+        actor=seeded["manager"],
+        text="The provider is restoring the service.",
+        now=now + dt.timedelta(minutes=35),
+    )
+    next_s = time.perf_counter() - t
     return {
+        "next_s": next_s,
         "tickets": total,
         "linked": linked,
         "seed_s": seed_s,
@@ -171,6 +182,7 @@ def main() -> None:
         f"status update to {r['linked']:,} linked tickets (replies, events, webhook deliveries): "
         f"{r['update_s']:.2f} s, {r['update_queries']} SQL statements (target ≤ 2 s)"
     )
+    print(f"the next update to them, in the warm process: {r['next_s']:.2f} s")
     print(f"linking {r['linked']:,} tickets in bulk: {r['link_s']:.2f} s")
     print(f"(seeding took {r['seed_s']:.0f} s)")
 

@@ -16,7 +16,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -588,9 +589,11 @@ def send_update(
         outbox.send_after_commit(Delivery.objects.bulk_create(deliveries))
     ids = [t.pk for t in tickets]
     Ticket.objects.filter(pk__in=ids).update(
-        updated_at=now, last_progress_at=now, version=F("version") + 1
+        updated_at=now,
+        last_progress_at=now,
+        version=F("version") + 1,
+        first_responded_at=Coalesce(F("first_responded_at"), Value(now)),
     )
-    Ticket.objects.filter(pk__in=first).update(first_responded_at=now)
     return len(tickets)
 
 
