@@ -231,7 +231,10 @@ class IncidentUnlink(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int, reference: str) -> Response:
         incident = _incident(request, pk)
-        ticket = get_object_or_404(Ticket.objects.visible_to(request.user), reference=reference)
+        # A linked ticket is known to the incident (its page lists it), visible or not.
+        ticket = get_object_or_404(
+            Ticket.objects.filter(incident_links__incident=incident).distinct(), reference=reference
+        )
         services.incident_unlink(incident=incident, ticket=ticket, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from incidents.detection import similar, words
@@ -153,14 +153,8 @@ def suggestions(
 
 
 def linked_tickets(incident: MajorIncident) -> QuerySet[IncidentLink]:
-    return incident.links.select_related(
-        "ticket", "ticket__team", "ticket__customer", "linked_by"
-    ).order_by("ended_at", "linked_at", "pk")
-
-
-def prefetch_running_links() -> Prefetch:
-    return Prefetch(
-        "incident_links",
-        queryset=IncidentLink.objects.filter(ended_at__isnull=True).select_related("incident"),
-        to_attr="running_links",
+    """The incident's links, running first. Pages show of each ticket what its ownership card
+    shows every agent (reference, subject, status, team), never its content."""
+    return incident.links.select_related("ticket", "ticket__team", "linked_by").order_by(
+        "ended_at", "linked_at", "pk"
     )

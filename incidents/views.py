@@ -265,7 +265,9 @@ def incident_link(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def incident_unlink(request: HttpRequest, pk: int, reference: str) -> HttpResponse:
     incident = _incident(request, pk)
-    ticket = get_object_or_404(Ticket, reference=reference)
+    ticket = get_object_or_404(
+        Ticket.objects.filter(incident_links__incident=incident).distinct(), reference=reference
+    )
     try:
         services.incident_unlink(incident=incident, ticket=ticket, actor=request.user)
     except PermissionDenied as exc:

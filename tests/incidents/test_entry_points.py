@@ -84,6 +84,7 @@ class TestPages:
         bad = browser(org.im_lead).post("/incidents/declare/", {"title": "", "severity": 9})
         assert bad.status_code == 422
         ticket = make_ticket(org)
+        services.incident_link(incident=incident, tickets=[ticket], actor=org.im_lead)
         refused = browser(org.agent).post(f"/incidents/{incident.pk}/unlink/{ticket.reference}/")
         assert refused.status_code == 403
 
@@ -232,3 +233,22 @@ class TestApi:
             f"/api/v1/services/{org.checkout.pk}/status/", {"status": "outage"}, format="json"
         )
         assert changed.status_code == 200 and changed.json()["status"] == "outage"
+
+
+def test_a_ticket_linked_twice_is_unlinked_once(org, incident):
+    ticket = make_ticket(org)
+    services.incident_link(incident=incident, tickets=[ticket], actor=org.im_lead)
+    services.incident_unlink(incident=incident, ticket=ticket, actor=org.im_lead)
+    services.incident_link(incident=incident, tickets=[ticket], actor=org.im_lead)
+    client = browser(org.im_lead)
+    assert client.post(f"/incidents/{incident.pk}/unlink/{ticket.reference}/").status_code == 302
+    again = client.post(f"/incidents/{incident.pk}/unlink/{ticket.reference}/")
+    assert again.status_code == 409
+    api = client_for(org.im_lead)
+    assert (
+        api.delete(f"/api/v1/incidents/{incident.pk}/links/{ticket.reference}/").status_code == 400
+    )
+    other = make_ticket(org)
+    assert (
+        api.delete(f"/api/v1/incidents/{incident.pk}/links/{other.reference}/").status_code == 404
+    )
