@@ -87,7 +87,7 @@ def test_christmas_checkout(org):
     update = services.incident_post_update(
         incident=incident,
         actor=org.im_lead,
-        text="Our payment provider is down; orders are not lost.",
+        text="Our payment provider's gateway is down; orders are not lost.",
         intent="update-1",
         now=sent_at,
     )
@@ -100,7 +100,7 @@ def test_christmas_checkout(org):
     assert replies.count() == 60
     assert sorted(replies.values_list("ticket_id", flat=True)) == sorted(t.pk for t in tickets)
     for reply in replies.select_related("ticket__requester"):
-        assert "Our payment provider is down" in reply.body
+        assert "Our payment provider's gateway is down" in reply.body
         if reply.ticket.requester.language == "de":
             assert "Affected services: Kasse" not in reply.body and "Kasse" in reply.body
             assert "Aktueller Status" in reply.body
