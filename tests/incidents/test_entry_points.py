@@ -78,6 +78,7 @@ class TestPages:
         banner = client.get(ticket.get_absolute_url()).content.decode()
         assert f"Part of major incident {incident.reference}" in banner
         assert "its own escalation clock is held" in banner
+        assert f"Linked to major incident {incident.reference} by" in banner
 
     def test_an_agent_is_refused_with_403_and_bad_input_is_422(self, org, incident):
         assert browser(org.agent).get("/incidents/declare/").status_code == 403
@@ -165,6 +166,8 @@ class TestPages:
         assert response.status_code == 302
         ticket.refresh_from_db()
         assert ticket.service == org.login
+        page = client.get(ticket.get_absolute_url()).content.decode()
+        assert "Affected service changed from — to Customer login by" in page
         stale = browser(org.agent).post(
             f"/incidents/tickets/{ticket.reference}/service/", {"service": "", "version": 0}
         )
