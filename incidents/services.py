@@ -834,9 +834,9 @@ def remind(
                     )
                 notify(
                     recipients,
-                    kind=K.STATUS_UPDATE_DUE
+                    kind=K.INCIDENT_UPDATE_DUE
                     if which == cadence.Reminder.DUE
-                    else K.STATUS_UPDATE_MISSED,
+                    else K.INCIDENT_UPDATE_MISSED,
                     ticket=None,
                     cause=f"incident:{incident.pk}:{once}",
                     payload={

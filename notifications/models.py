@@ -47,6 +47,8 @@ class Notification(models.Model):
         TICKET_RESOLVED = "ticket_resolved", _("Ticket resolved")
         SWEEP_FAILED = "sweep_failed", _("Escalation sweep failing on a ticket")
         INCIDENT_PROPOSED = "incident_proposed", _("Major incident proposed")
+        INCIDENT_UPDATE_DUE = "incident_update_due", _("Major incident update due")
+        INCIDENT_UPDATE_MISSED = "incident_update_missed", _("Major incident update missed")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -147,6 +149,15 @@ class Notification(models.Model):
                     "what": p.get("what", ""),
                     "minutes": p.get("minutes", ""),
                 }
+            case self.Kind.INCIDENT_UPDATE_DUE:
+                return gettext("The next update on major incident %(ref)s is due by %(due)s.") % {
+                    "ref": ref,
+                    "due": format_instant(p.get("due_at")),
+                }
+            case self.Kind.INCIDENT_UPDATE_MISSED:
+                return gettext(
+                    "The update on major incident %(ref)s was due by %(due)s and is missing."
+                ) % {"ref": ref, "due": format_instant(p.get("due_at"))}
             case self.Kind.TICKET_RESOLVED:
                 return gettext("%(ref)s was resolved.") % {"ref": ref}
             case self.Kind.SWEEP_FAILED:
@@ -202,6 +213,8 @@ DEFAULT_CHANNELS: dict[str, tuple[bool, bool]] = {
     K.MAJOR_INCIDENT: (True, True),
     K.SWEEP_FAILED: (True, False),
     K.INCIDENT_PROPOSED: (True, True),
+    K.INCIDENT_UPDATE_DUE: (True, True),
+    K.INCIDENT_UPDATE_MISSED: (True, True),
 }
 
 

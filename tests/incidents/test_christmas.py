@@ -119,8 +119,8 @@ def test_christmas_checkout(org):
     assert services.remind(now=sent_at + 50 * MIN) == []
     assert len(services.remind(now=sent_at + 61 * MIN)) == 1
     manager_notes = Notification.objects.filter(user=org.im_lead)
-    assert manager_notes.filter(kind=Notification.Kind.STATUS_UPDATE_DUE).count() == 1
-    assert manager_notes.filter(kind=Notification.Kind.STATUS_UPDATE_MISSED).count() == 1
+    assert manager_notes.filter(kind=Notification.Kind.INCIDENT_UPDATE_DUE).count() == 1
+    assert manager_notes.filter(kind=Notification.Kind.INCIDENT_UPDATE_MISSED).count() == 1
 
     # Hours later the escalation sweep runs: the control ticket escalates, the 60 do not.
     sweep(now=T0 + 5 * dt.timedelta(hours=1))

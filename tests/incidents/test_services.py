@@ -235,3 +235,16 @@ def test_other_event_listeners_hear_of_every_reply(org, monkeypatch):
     assert sorted(e.ticket_id for e in heard) == sorted(t.pk for t in tickets)
     assert {e.kind for e in heard} == {TicketEvent.Kind.REPLIED}
     assert all(e.message.body.endswith(f"{incident.reference}.") for e in heard)
+
+
+def test_reminder_emails_speak_of_the_incident(org):
+    from notifications.email import render_preview
+    from notifications.models import Delivery
+
+    incident = declare(org, severity=1)
+    services.incident_post_update(incident=incident, actor=org.im_lead, text="x", now=T0)
+    assert services.remind(now=T0 + 50 * dt.timedelta(minutes=1)) == [(incident, "update_due")]
+    email = Delivery.objects.get(kind=Notification.Kind.INCIDENT_UPDATE_DUE, user=org.im_lead)
+    subject, text = render_preview(email)
+    assert f"The next update on major incident {incident.reference} is due by" in subject
+    assert "Ticket" not in subject
