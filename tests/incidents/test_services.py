@@ -248,3 +248,4 @@ def test_reminder_emails_speak_of_the_incident(org):
     subject, text = render_preview(email)
     assert f"The next update on major incident {incident.reference} is due by" in subject
     assert "Ticket" not in subject
+    assert incident.reference in text
