@@ -255,3 +255,41 @@ def test_a_ticket_linked_twice_is_unlinked_once(org, incident):
     assert (
         api.delete(f"/api/v1/incidents/{incident.pk}/links/{other.reference}/").status_code == 404
     )
+
+
+def test_admin_pages(org, incident):
+    from incidents.models import ServiceStatusChange
+    from tests.factories import AdminFactory
+
+    client = browser(AdminFactory(username="root"))
+    for url in (
+        "/admin/incidents/majorincident/",
+        f"/admin/incidents/majorincident/{incident.pk}/change/",
+        "/admin/incidents/waverule/add/",
+        "/admin/incidents/waverule/",
+        f"/admin/tickets/service/{org.login.pk}/change/",
+    ):
+        assert client.get(url).status_code == 200, url
+    page = client.get("/admin/incidents/waverule/add/").content.decode()
+    assert "Nothing: no wave right now." in page
+    response = client.post(
+        f"/admin/tickets/service/{org.login.pk}/change/",
+        {
+            "name": "Customer login",
+            "name_de": "Kundenlogin",
+            "description": "",
+            "owning_team": "",
+            "criticality": 3,
+            "status": "degraded",
+            "is_active": "on",
+            "status_changes-TOTAL_FORMS": 0,
+            "status_changes-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    change = ServiceStatusChange.objects.get(service=org.login)
+    assert (change.from_status, change.to_status, change.changed_by.username) == (
+        "operational",
+        "degraded",
+        "root",
+    )
