@@ -293,3 +293,19 @@ def test_admin_pages(org, incident):
         "degraded",
         "root",
     )
+
+
+def test_the_dry_run_lists_and_writes_nothing(org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for i in range(3):
+        make_ticket(org, service=org.checkout, n=i)
+    rule = WaveRule.objects.create(name="wave", min_tickets=3, window_minutes=15)
+    out = StringIO()
+    call_command("incident_sweep", "--dry-run", stdout=out)
+    assert f"wave rule {rule.pk} service:{org.checkout.pk}: 3 tickets, propose" in out.getvalue()
+    assert not WaveFiring.objects.exists()
+    call_command("incident_sweep", stdout=StringIO())
+    assert WaveFiring.objects.count() == 1
