@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 import tickets.converters
 from api import configuration, docs, escalations, notifications, organisation, tickets, views
+from incidents import api as incidents_api
 from integrations import api as integration_api
 
 app_name = "api"
@@ -49,6 +50,27 @@ urlpatterns = [
     *organisation.urlpatterns,
     *configuration.urlpatterns,
     *notifications.urlpatterns,
+    # Major incidents, and a service's status change with its history (incidents/api.py);
+    # the services themselves are listed with the organisation above.
+    path("incidents/", incidents_api.IncidentListCreate.as_view(), name="incidents"),
+    path("incidents/<int:pk>/", incidents_api.IncidentDetail.as_view(), name="incident"),
+    path("incidents/<int:pk>/links/", incidents_api.IncidentLinks.as_view(), name="incident_links"),
+    path(
+        "incidents/<int:pk>/links/<ref:reference>/",
+        incidents_api.IncidentUnlink.as_view(),
+        name="incident_unlink",
+    ),
+    path(
+        "incidents/<int:pk>/updates/",
+        incidents_api.IncidentUpdates.as_view(),
+        name="incident_updates",
+    ),
+    path(
+        "incidents/<int:pk>/resolve/",
+        incidents_api.IncidentResolve.as_view(),
+        name="incident_resolve",
+    ),
+    path("services/<int:pk>/status/", incidents_api.ServiceStatus.as_view(), name="service_status"),
     # Alert intake and ticket import (the integrations app).
     path("alerts/", integration_api.AlertIntake.as_view(), name="alerts"),
     path("import/tickets/", integration_api.TicketImport.as_view(), name="import_tickets"),

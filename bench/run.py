@@ -24,6 +24,7 @@ def main() -> int:
         ("alerts.py", []),
         ("ticket_page.py", []),
         ("portal.py", []),
+        ("incidents.py", []),
     ]
     for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)

@@ -206,6 +206,8 @@ class Batch:
         for row in Ticket.watchers.through.objects.filter(ticket_id__in=ids).select_related("user"):
             self.followers[row.ticket_id].add(row.user_id)
             self.users[row.user_id] = row.user
+        # Tickets an open major incident owns: their clock is held (one query per batch).
+        self.owned = facts.owned_by_incident(ids)
         self.fired: dict[tuple[int, int], set[int]] = defaultdict(set)
         cycles = {t.pk: t.escalation_cycle for t in tickets}
         for ticket_id, rule_id, cycle in (
@@ -260,6 +262,7 @@ class Batch:
             deescalated=self.uses_severity
             and any(raised >= since for raised in self.deescalations[ticket.pk]),
             teams=self.config.teams.values(),
+            owned=ticket.pk in self.owned,
         )
         return evaluate(ticket_facts, self.rules.specs, self.now)
 
@@ -326,7 +329,9 @@ class Batch:
             before=_ticket_values(ticket),
         )
         self.current = plan
-        plan.outcome.sla_events = self._record_due_sla_events(ticket)
+        owned = ticket.pk in self.owned
+        if not owned:
+            plan.outcome.sla_events = self._record_due_sla_events(ticket)
         evaluation = self._evaluate(ticket)
         if evaluation.decisions:
             targets = [
@@ -342,7 +347,7 @@ class Batch:
             evaluation = self._evaluate(ticket)
             if evaluation.decisions:
                 raise HandBack("a rule fires again after the first round")
-        sla_next = sla.next_sla_check(ticket)
+        sla_next = None if owned else sla.next_sla_check(ticket)
         plan.outcome.next_check_at = min(
             (i for i in (sla_next, evaluation.next_check_at) if i is not None), default=None
         )

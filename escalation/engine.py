@@ -78,6 +78,9 @@ class TicketFacts:
     resumed_at: datetime | None = None  # when it last came back from pending
     deescalated_into_cycle: bool = False  # a lead handed it down: severity was answered
     fired_rule_ids: frozenset[int] = frozenset()  # rules that already fired in this cycle
+    # A major incident owns the ticket's communication: its own clock is held (no rule fires,
+    # nothing to check until the link ends).
+    owned_by_incident: bool = False
 
 
 @dataclass(frozen=True)
@@ -233,8 +236,11 @@ def evaluate(facts: TicketFacts, rules: Sequence[RuleSpec], now: datetime) -> Ev
     escalates once, not once per level; severity holds in every cycle, so its rules climb
     the chain until their level conditions stop them.
     At most one hierarchical and one functional hand-off are decided per evaluation (the
-    first by order); a hierarchical one needs a team above.
+    first by order); a hierarchical one needs a team above. A ticket owned by an open major
+    incident gets nothing and no next check: the incident's cadence speaks for it.
     """
+    if facts.owned_by_incident:
+        return Evaluation(decisions=(), next_check_at=None)
     decisions: list[Decision] = []
     upcoming: list[datetime] = []
     escalated = {Escalate.HIERARCHICAL: False, Escalate.FUNCTIONAL: False}

@@ -27,6 +27,7 @@ from escalation.facts import (
     fired_rules,
     next_team_up,
     open_escalation,
+    owned_by_incident,
     ticket_facts,
 )
 from escalation.handoff import (
@@ -37,7 +38,7 @@ from escalation.handoff import (
 )
 from escalation.models import Escalation, EscalationRule, RuleFiring, SweepFailure
 from escalation.reports import Outcome
-from escalation.risk import RiskInputs, assess
+from escalation.risk import RECURRENCE_DAYS, RiskInputs, assess
 from escalation.wording import describe
 from notifications.models import Notification
 from notifications.services import notify, resolve_recipients
@@ -162,7 +163,10 @@ def _evaluate_ticket(
     outcome = Outcome(ticket_id=ticket.pk, reference=ticket.reference)
     token = _evaluating.set(True)
     try:
-        if not dry_run:
+        # A ticket an open major incident owns has its clock held: no SLA events, no rules,
+        # no next check (the incident's cadence speaks for it; see docs/incidents.md).
+        owned = ticket.is_active and ticket.pk in owned_by_incident([ticket.pk])
+        if not dry_run and not owned:
             # Before anything else, so a target missed just before resolving is on record.
             outcome.sla_events = record_due_sla_events(ticket, now)
         if not ticket.is_active:
@@ -183,6 +187,7 @@ def _evaluate_ticket(
                 awaiting_ack=waiting.ack_due_at if waiting else None,
                 # Only severity rules read this fact: spare the sweep the query otherwise.
                 deescalated=uses_severity and deescalated_into_cycle(ticket),
+                owned=owned,
             )
             evaluation = evaluate(facts, rules.specs, now)
             if not evaluation.decisions:
@@ -203,7 +208,7 @@ def _evaluate_ticket(
                 ticket.refresh_from_db()
             if not applied:
                 break
-        sla_next = next_sla_check(ticket)
+        sla_next = None if owned else next_sla_check(ticket)
         engine_next = evaluation.next_check_at if evaluation else None
         outcome.next_check_at = min(
             (i for i in (sla_next, engine_next) if i is not None), default=None
@@ -217,7 +222,9 @@ def _evaluate_ticket(
 
 
 # Changes after which the soft signals are assessed again.
-RISK_CHANGES = frozenset({"created", "customer_message", "reply", "reopen", "team", "recompute"})
+RISK_CHANGES = frozenset(
+    {"created", "customer_message", "reply", "reopen", "team", "recompute", "service"}
+)
 
 
 # How many of a ticket's latest replies and customer messages the soft signals read.
@@ -249,6 +256,7 @@ def risk_inputs(ticket: Ticket, recent: Sequence[tuple[str, str]]) -> RiskInputs
         vip=bool(ticket.customer_id and ticket.customer.is_vip),
         hand_offs=max(ticket.escalation_cycle - ticket.reopen_count, 0),
         low_ratings=low_ratings,
+        recurrences=recurrences(ticket),
     )
 
 
@@ -274,6 +282,22 @@ def refresh_risk(ticket: Ticket, now: dt.datetime) -> None:
             risk_reasons=ticket.risk_reasons,
             risk_changed_at=ticket.risk_changed_at,
         )
+
+
+def recurrences(ticket: Ticket) -> int:
+    """Earlier tickets of the same service (and of the same customer, when it has one)
+    resolved within `RECURRENCE_DAYS` before this one was created: the recurring fault."""
+    if ticket.service_id is None:
+        return 0
+    since = ticket.created_at - dt.timedelta(days=RECURRENCE_DAYS)
+    earlier = Ticket.objects.filter(
+        service_id=ticket.service_id,
+        resolved_at__gte=since,
+        resolved_at__lte=ticket.created_at,
+    ).exclude(pk=ticket.pk)
+    if ticket.customer_id is not None:
+        earlier = earlier.filter(customer_id=ticket.customer_id)
+    return earlier.count()
 
 
 def on_ticket_change(

@@ -5,7 +5,7 @@ the escalation waiting for acknowledgement. Reads only (the words for a rule's r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from escalation.engine import (
@@ -49,6 +49,28 @@ class RuleSet:
 # Facts
 
 
+# Who says which tickets an open major incident owns (`incidents` registers it in its
+# `AppConfig.ready`): a callable from ticket ids to the owned ones, one query per call.
+IncidentOwner = Callable[[Iterable[int]], set[int]]
+_incident_owners: list[IncidentOwner] = []
+
+
+def register_incident_owner(owner: IncidentOwner) -> None:
+    """Register a source of the "owned by incident" fact (idempotent)."""
+    if owner not in _incident_owners:
+        _incident_owners.append(owner)
+
+
+def owned_by_incident(ticket_ids: Iterable[int]) -> set[int]:
+    """The ids among `ticket_ids` whose communication an open major incident owns."""
+    ids = list(ticket_ids)
+    owned: set[int] = set()
+    if ids:
+        for owner in _incident_owners:
+            owned |= owner(ids)
+    return owned
+
+
 def calendar_of(ticket: Ticket) -> CalendarSpec:
     if ticket.sla_policy_id is not None:
         return calendar_spec(ticket.sla_policy.calendar)
@@ -62,6 +84,7 @@ def ticket_facts(
     awaiting_ack: dt.datetime | None,
     deescalated: bool = False,
     teams: Iterable[Team] | None = None,
+    owned: bool = False,
 ) -> TicketFacts:
     """The engine's view of `ticket`. Only running SLA targets carry instants. `teams`: see
     `next_team_up`."""
@@ -96,6 +119,7 @@ def ticket_facts(
         resumed_at=ticket.resumed_at,
         deescalated_into_cycle=deescalated,
         fired_rule_ids=frozenset(fired),
+        owned_by_incident=owned,
     )
 
 

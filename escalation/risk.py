@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 
 from escalation.lexicon import NEGATIVE_TERMS
 
@@ -26,6 +26,9 @@ HAND_OFF_POINTS, HAND_OFF_MAX, HAND_OFFS_FREE = 10, 30, 2
 # A solution the customer rated low (portal CSAT) and then the ticket came back: the customer
 # was unhappy before, so the next cycle is at risk from its start.
 LOW_RATING_POINTS, LOW_RATING_MAX = 20, 40
+# Recurring faults despite countermeasures: each earlier resolved ticket of the same service
+# (and customer) within `RECURRENCE_DAYS` adds points, the first one already.
+RECURRENCE_POINTS, RECURRENCE_MAX, RECURRENCE_DAYS = 20, 40, 30
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class RiskInputs:
     vip: bool
     hand_offs: int  # changes of team or level so far
     low_ratings: int = 0  # earlier solutions of this ticket the customer rated low
+    recurrences: int = 0  # resolved tickets of the same service (and customer) in 30 days
 
 
 @cache
@@ -78,6 +82,17 @@ def assess(inputs: RiskInputs) -> tuple[int, list[dict[str, object]]]:
     if inputs.low_ratings:
         points = min(inputs.low_ratings * LOW_RATING_POINTS, LOW_RATING_MAX)
         reasons.append({"code": "low_rating", "count": inputs.low_ratings, "points": points})
+    if inputs.recurrences:
+        points = min(inputs.recurrences * RECURRENCE_POINTS, RECURRENCE_MAX)
+        # "count" is this ticket's place in the series: two earlier ones make it the 3rd.
+        reasons.append(
+            {
+                "code": "recurring",
+                "count": inputs.recurrences + 1,
+                "days": RECURRENCE_DAYS,
+                "points": points,
+            }
+        )
     score = min(sum(int(r["points"]) for r in reasons), 100)
     return score, reasons
 
@@ -111,4 +126,21 @@ def describe(reason: dict[str, object]) -> str:
                 "%(count)d earlier solutions were rated low by the customer",
                 count,
             ) % {"count": count}
+        case "recurring":
+            days = int(reason.get("days", RECURRENCE_DAYS) or RECURRENCE_DAYS)
+            return ngettext(
+                "Recurring fault: %(nth)s time in %(days)d day",
+                "Recurring fault: %(nth)s time in %(days)d days",
+                days,
+            ) % {"nth": ordinal(count), "days": days}
     return str(reason.get("code", ""))
+
+
+def ordinal(number: int) -> str:
+    """“3rd” in English, “3.” in German (the active language)."""
+    if (get_language() or "").startswith("de"):
+        return f"{number}."
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    return f"{number}{suffix}"

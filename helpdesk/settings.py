@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "notifications",
     "reporting",
     "dashboard",
+    "incidents",
     "demo",
     "api",
     "knowledge",

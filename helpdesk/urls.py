@@ -26,6 +26,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     # The knowledge base: /knowledge/ for agents, /help/ for everyone.
     path("", include("knowledge.urls")),
+    path("incidents/", include("incidents.urls")),
     # The admin signs in through the same two-step login: same lock-out, same second factor.
     path(
         "admin/login/",

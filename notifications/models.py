@@ -47,6 +47,9 @@ class Notification(models.Model):
         TICKET_RESOLVED = "ticket_resolved", _("Ticket resolved")
         SWEEP_FAILED = "sweep_failed", _("Escalation sweep failing on a ticket")
         LOW_RATING = "low_rating", _("Low customer rating")
+        INCIDENT_PROPOSED = "incident_proposed", _("Major incident proposed")
+        INCIDENT_UPDATE_DUE = "incident_update_due", _("Major incident update due")
+        INCIDENT_UPDATE_MISSED = "incident_update_missed", _("Major incident update missed")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -138,6 +141,24 @@ class Notification(models.Model):
                     "ref": ref,
                     "due": format_instant(p.get("due_at")),
                 }
+            case self.Kind.INCIDENT_PROPOSED:
+                return gettext(
+                    "%(count)s new tickets on %(what)s within %(minutes)s minutes: declare a "
+                    "major incident?"
+                ) % {
+                    "count": p.get("count", ""),
+                    "what": p.get("what", ""),
+                    "minutes": p.get("minutes", ""),
+                }
+            case self.Kind.INCIDENT_UPDATE_DUE:
+                return gettext("The next update on major incident %(ref)s is due by %(due)s.") % {
+                    "ref": ref,
+                    "due": format_instant(p.get("due_at")),
+                }
+            case self.Kind.INCIDENT_UPDATE_MISSED:
+                return gettext(
+                    "The update on major incident %(ref)s was due by %(due)s and is missing."
+                ) % {"ref": ref, "due": format_instant(p.get("due_at"))}
             case self.Kind.TICKET_RESOLVED:
                 return gettext("%(ref)s was resolved.") % {"ref": ref}
             case self.Kind.SWEEP_FAILED:
@@ -198,6 +219,9 @@ DEFAULT_CHANNELS: dict[str, tuple[bool, bool]] = {
     K.MAJOR_INCIDENT: (True, True),
     K.SWEEP_FAILED: (True, False),
     K.LOW_RATING: (True, True),
+    K.INCIDENT_PROPOSED: (True, True),
+    K.INCIDENT_UPDATE_DUE: (True, True),
+    K.INCIDENT_UPDATE_MISSED: (True, True),
 }
 
 
@@ -281,6 +305,10 @@ class EventType(models.TextChoices):
     ESCALATION_RAISED = "escalation.raised", _("Escalation raised")
     ESCALATION_ACKNOWLEDGED = "escalation.acknowledged", _("Escalation acknowledged")
     ESCALATION_DEESCALATED = "escalation.deescalated", _("De-escalated")
+    INCIDENT_DECLARED = "incident.declared", _("Major incident declared")
+    INCIDENT_UPDATED = "incident.updated", _("Major incident updated")
+    INCIDENT_RESOLVED = "incident.resolved", _("Major incident resolved")
+    SERVICE_STATUS_CHANGED = "service.status_changed", _("Service status changed")
 
 
 def new_webhook_secret() -> str:

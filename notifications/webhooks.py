@@ -40,6 +40,11 @@ Event specifics:
 - ``escalation.acknowledged``: ``escalation`` {``id``, ``team``}.
 - ``escalation.deescalated``: ``escalation`` {``id``, ``from_team``, ``to_team``, ``reason``}.
 
+Events of major incidents and services (published by ``incidents``, without ``data.ticket``;
+see docs/incidents.md): ``incident.declared``, ``incident.updated`` (``incident``,
+``update``), ``incident.resolved`` (``incident``), ``service.status_changed`` (``service``,
+``from``, ``to``, ``incident``).
+
 Headers on every POST: ``webhook-id`` (the event id, the same on every retry),
 ``webhook-timestamp`` (Unix seconds of this attempt) and ``webhook-signature``:
 ``v1,`` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")) where the key is the base64
@@ -95,6 +100,16 @@ EVENT_TYPES = {
     E.ACKNOWLEDGED: EventType.ESCALATION_ACKNOWLEDGED,
     E.DE_ESCALATED: EventType.ESCALATION_DEESCALATED,
 }
+
+# Event types that are not timeline entries of a ticket (`incidents.services.publish`).
+OTHER_EVENT_TYPES = frozenset(
+    {
+        EventType.INCIDENT_DECLARED,
+        EventType.INCIDENT_UPDATED,
+        EventType.INCIDENT_RESOLVED,
+        EventType.SERVICE_STATUS_CHANGED,
+    }
+)
 
 USER_AGENT = "Helpdesk-Webhooks/1"
 MAX_ERROR_BODY = 500

@@ -25,6 +25,7 @@ PROJECT_PACKAGES = {
     "integrations",
     "api",
     "portal",
+    "incidents",
 }
 ABOVE_TICKETS = {"sla", "escalation", "notifications", "mail"}
 # Pages of the tickets app that show the SLA clocks, escalations and reply templates next to

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk import uploads
 from tickets import selectors
-from tickets.models import TRANSITION_NAMES, Customer, SupportLevel, Team, Ticket
+from tickets.models import TRANSITION_NAMES, Customer, Service, SupportLevel, Team, Ticket
 from tickets.priority import Impact, Priority, Urgency
 from tickets.services import NewTicket
 
@@ -294,6 +294,12 @@ class TicketCreateForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):
         required=False,
         help_text=_("Optional. Must be a member of the chosen team."),
     )
+    service = forms.ModelChoiceField(
+        label=_("Affected service"),
+        queryset=Service.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("— No service —"),
+    )
     attachments = MultipleFileField(label=_("Attachments"))
 
     def __init__(self, *args: Any, teams: Sequence[Team], **kwargs: Any) -> None:
@@ -315,7 +321,23 @@ class TicketCreateForm(AttachmentsFormMixin, BootstrapFormMixin, forms.Form):
             urgency=data["urgency"],
             channel=data["channel"],
             assignee=data["assignee"],
+            service=data.get("service"),
         )
+
+
+class TicketServiceForm(BootstrapFormMixin, forms.Form):
+    """The affected service of a ticket (blank: none)."""
+
+    service = forms.ModelChoiceField(
+        label=_("Affected service"),
+        queryset=Service.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("— No service —"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._style_widgets()
 
 
 # --- Actions on a ticket ----------------------------------------------------------------------

@@ -22,6 +22,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from helpdesk.appendonly import AppendOnlyError as AppendOnlyError  # raised by the timeline
+from helpdesk.appendonly import AppendOnlyModel, AppendOnlyQuerySet
 from helpdesk.names import TranslatedName, german_name_field
 from tickets.priority import Impact, Priority, Urgency
 
@@ -727,19 +729,7 @@ class Attachment(models.Model):
         )
 
 
-class AppendOnlyError(Exception):
-    """Raised when code tries to change or delete a timeline entry."""
-
-
-class TicketEventQuerySet(models.QuerySet["TicketEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("Ticket events are append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Ticket events are append-only.")
-
-
-class TicketEvent(models.Model):
+class TicketEvent(AppendOnlyModel):
     """The append-only timeline and audit trail of a ticket: who did what, when, with what."""
 
     class Kind(models.TextChoices):
@@ -765,6 +755,7 @@ class TicketEvent(models.Model):
         FOLLOW_UP = "follow_up", _("Follow-up ticket")
         RATED = "rated", _("Rated by the customer")
         DETAILS_CHANGED = "details_changed", _("Details changed")
+        SERVICE_CHANGED = "service_changed", _("Affected service changed")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")
@@ -789,7 +780,7 @@ class TicketEvent(models.Model):
     payload = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), default=timezone.now)
 
-    objects = TicketEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -809,14 +800,6 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.ticket_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise AppendOnlyError("Ticket events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Ticket events are append-only.")
 
 
 # Which entry speaks for a change when one service call wrote several at the same instant.

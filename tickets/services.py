@@ -761,18 +761,23 @@ def ticket_transition(
     name: str,
     expected_version: int | None = None,
     now: datetime | None = None,
+    authorised: bool = False,
 ) -> Ticket:
     """Move `ticket` along its status FSM.
 
     Raises TransitionNotAllowed when `name` is unknown or not allowed from the current status,
     PermissionDenied when `actor` may not move the ticket (`can_move`), StaleRequest when the
-    ticket is no longer at `expected_version`.
+    ticket is no longer at `expected_version`. `authorised`: the caller has checked a wider
+    right than `can_move` (an incident manager resolving the incident's linked tickets).
     """
     now = now or timezone.now()
     if name not in TRANSITION_NAMES:
         raise TransitionNotAllowed(_("Unknown transition “%(name)s”.") % {"name": name})
     ticket = _lock(ticket)
-    check_move(ticket, actor, expected_version)
+    if authorised:
+        expect_version(ticket, expected_version, actor)
+    else:
+        check_move(ticket, actor, expected_version)
     method = getattr(ticket, name)
     if not has_transition_perm(method, actor):
         meta = getattr(method, "_django_fsm", None)
@@ -1174,4 +1179,38 @@ def ticket_mark_major_incident(
         ticket, TicketEvent.Kind.MAJOR_INCIDENT, actor=actor, now=now, payload={"reason": reason}
     )
     run_change_hooks(ticket, {"major_incident"}, now, actor)
+    return ticket
+
+
+@transaction.atomic
+def ticket_change_service(
+    *,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    service: Service | None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Set the ticket's affected service (None: none). Any agent who works on the ticket may
+    (`can_work_ticket`); StaleRequest when the ticket is no longer at `expected_version`."""
+    now = now or timezone.now()
+    ticket = _lock(ticket)
+    _require_agent(ticket, actor)
+    expect_version(ticket, expected_version, actor)
+    new_id = service.pk if service is not None else None
+    if ticket.service_id == new_id:
+        return ticket
+    before = ticket.service.name if ticket.service_id else None
+    ticket.service = service
+    ticket.updated_at = now
+    ticket.version += 1
+    ticket.save(update_fields=["service", "updated_at", "version"])
+    record_event(
+        ticket,
+        TicketEvent.Kind.SERVICE_CHANGED,
+        actor=actor,
+        now=now,
+        payload={"from": before, "to": service.name if service is not None else None},
+    )
+    run_change_hooks(ticket, {"service"}, now, actor)
     return ticket

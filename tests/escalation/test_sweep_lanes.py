@@ -96,6 +96,9 @@ class Knobs:
     mostly_bulk: bool = False
     # Odd data: a ticket whose level is not its team's, a team above that is inactive.
     quirks: bool = False
+    # Every third active ticket linked to an open major incident (its clock held), with its
+    # check due: both lanes must leave it untouched.
+    incident: bool = False
 
 
 @dataclass
@@ -121,6 +124,7 @@ class Scenario:
     at: dt.datetime
     batch: int
     shapes: str
+    held: list[str] = field(default_factory=list)  # references an incident holds
 
 
 def _user(name: str, *, email: bool = True, admin: bool = False) -> Any:
@@ -568,7 +572,18 @@ def build(knobs: Knobs) -> Scenario:
         if odd is not None:
             Ticket.objects.filter(pk=odd.pk).update(level=w.teams["L2"].level)
         Team.objects.filter(pk=w.teams["L3"].pk).update(is_active=False)
-    return Scenario(at=at, batch=knobs.batch, shapes=shapes)
+    held: list[str] = []
+    if knobs.incident:
+        from incidents.models import IncidentLink, MajorIncident
+
+        tickets = list(Ticket.objects.active().order_by("pk"))[::3]
+        incident = MajorIncident.objects.create(title="Outage", manager=w.duty)
+        IncidentLink.objects.bulk_create(
+            [IncidentLink(incident=incident, ticket=t, source="manual") for t in tickets]
+        )
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(next_check_at=at - M)
+        held = [t.reference for t in tickets]
+    return Scenario(at=at, batch=knobs.batch, shapes=shapes, held=held)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -860,6 +875,18 @@ SCENARIOS = [
         Knobs(seed=104, at=SWEEP_INSTANTS[1], tickets=18, shapes="eligible", quirks=True),
         id="odd-data",
     ),
+    # Tickets a major incident holds, due: neither lane fires a rule or records an SLA event.
+    pytest.param(
+        Knobs(
+            seed=105,
+            at=SWEEP_INSTANTS[1],
+            tickets=18,
+            shapes="eligible",
+            webhooks=True,
+            incident=True,
+        ),
+        id="held-by-an-incident",
+    ),
 ]
 
 
@@ -913,6 +940,16 @@ def test_bulk_lane_leaves_the_database_the_per_ticket_lane_leaves(
     }
     assert bulk.single >= len(shaped), (bulk.single, sorted(shaped))
 
+    for report in (single, bulk):
+        touched = {o.reference for o in report.outcomes if o.fired or o.sla_events}
+        assert not touched & set(scenario.held), sorted(touched & set(scenario.held))
+    for ref in scenario.held:
+        # Nothing written for a held ticket but its next check, which the engine clears.
+        held_before, held_after = before["tickets"][ref], after_single["tickets"][ref]
+        assert {k: v for k, v in held_after.items() if k != "row"} == {
+            k: v for k, v in held_before.items() if k != "row"
+        }
+        assert held_after["row"]["next_check_at"] is None
     report_diff = differences(outcomes(single), outcomes(bulk), "/outcomes")
     assert not report_diff, "\n".join(report_diff[:60])
     state_diff = differences(after_single, after_bulk)

@@ -33,6 +33,7 @@ def test_the_sweep_and_sla_work_stay_on_the_default_queue(task_name):
 def test_the_beat_entries_name_registered_tasks():
     import api.tasks  # noqa: F401
     import escalation.tasks  # noqa: F401
+    import incidents.tasks  # noqa: F401
     import notifications.tasks  # noqa: F401
 
     for entry in app.conf.beat_schedule.values():

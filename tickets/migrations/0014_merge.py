@@ -10,6 +10,7 @@ class Migration(migrations.Migration):
         ("tickets", "0013_follow_up_event"),
         ("tickets", "0013_portal_indexes_and_rated_event"),
         ("tickets", "0013_saved_view"),
+        ("tickets", "0013_service_changed_event"),
     ]
 
     operations = [
@@ -40,6 +41,7 @@ class Migration(migrations.Migration):
                     ("follow_up", "Follow-up ticket"),
                     ("rated", "Rated by the customer"),
                     ("details_changed", "Details changed"),
+                    ("service_changed", "Affected service changed"),
                 ],
                 max_length=30,
                 verbose_name="kind",

@@ -521,6 +521,22 @@ def describe_event(event: TicketEvent) -> EventView:
                     (label(), _("%(from)s → %(to)s") % {"from": before, "to": after})
                 )
         return view
+    if kind == k.MAJOR_INCIDENT and "linked" in p:
+        values = {"actor": actor, "ref": p.get("reference") or ""}
+        if p["linked"]:
+            text = (
+                _("Linked to major incident %(ref)s by %(actor)s.")
+                if actor
+                else _("Linked to major incident %(ref)s automatically.")
+            )
+        else:
+            text = _("Unlinked from major incident %(ref)s by %(actor)s.")
+        return EventView(text % values)
+    if kind == k.SERVICE_CHANGED:
+        values = {"actor": actor, "from": p.get("from") or "—", "to": p.get("to") or "—"}
+        return EventView(
+            _("Affected service changed from %(from)s to %(to)s by %(actor)s.") % values
+        )
     if kind == k.MAJOR_INCIDENT:
         text = (
             _("Marked as a major incident by %(actor)s.") % {"actor": actor}

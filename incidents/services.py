@@ -1,0 +1,1005 @@
+"""Write operations of the incidents app: a service's status, declaring a major incident,
+linking and unlinking tickets, status updates to every linked customer, resolving, the
+update reminders and the wave trigger. One transaction each; the incident's timeline
+(`IncidentEvent`) records who did what; emails and webhooks go through the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from incidents import cadence
+from incidents.detection import RecentTicket, Wave, WaveFacts, WaveRuleSpec, detect
+from incidents.models import (
+    IncidentEvent,
+    IncidentLink,
+    IncidentUpdate,
+    MajorIncident,
+    ServiceStatusChange,
+    WaveFiring,
+    WaveRule,
+)
+from incidents.selectors import (
+    INCIDENT_MANAGEMENT_RANK,
+    MANAGEMENT_RANK,
+    can_run_incidents,
+    held_by_a_link,
+)
+from notifications import outbox, webhooks
+from notifications.models import Delivery, EventType, Notification, WebhookEndpoint
+from notifications.services import notify
+from notifications.services import on_ticket_event as notification_listener
+from tickets import services as ticket_services
+from tickets.models import Message, Service, Ticket, TicketEvent
+from tickets.services import StaleRequest
+
+User = get_user_model()
+K = Notification.Kind
+IE = IncidentEvent.Kind
+
+
+class IncidentError(ValidationError):
+    """A request the incident's state does not allow (closed, nothing to link, …): 400/409."""
+
+
+def require_runner(actor: AbstractBaseUser | None) -> None:
+    """PermissionDenied unless `actor` may run major incidents (`can_run_incidents`)."""
+    if not can_run_incidents(actor):
+        raise PermissionDenied(
+            _(
+                "Only leads of level 2 and above, the incident management team and admins can "
+                "run major incidents."
+            )
+        )
+
+
+def _lock(incident: MajorIncident) -> MajorIncident:
+    return MajorIncident.objects.select_for_update().get(pk=incident.pk)
+
+
+def _expect_version(incident: MajorIncident, expected: int | None) -> None:
+    if expected is not None and expected != incident.version:
+        raise StaleRequest(
+            _("The incident changed since this page was loaded; nothing was done. Reload it.")
+        )
+
+
+def _event(
+    incident: MajorIncident,
+    kind: str,
+    *,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    payload: dict[str, Any] | None = None,
+    once: str = "",
+) -> IncidentEvent:
+    return IncidentEvent.objects.create(
+        incident=incident,
+        kind=kind,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        payload=payload or {},
+        created_at=now,
+        once=once,
+    )
+
+
+# --- Webhooks -----------------------------------------------------------------------------------
+
+
+def incident_data(incident: MajorIncident) -> dict[str, Any]:
+    """The incident as published in webhooks and the API."""
+    return {
+        "id": incident.pk,
+        "reference": incident.reference,
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "services": [s.name for s in incident.services.all()],
+        "manager": incident.manager.get_username(),
+        "started_at": incident.started_at.isoformat(),
+        "next_update_due_at": incident.next_update_due_at.isoformat()
+        if incident.next_update_due_at
+        else None,
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "url": settings.SITE_URL + incident.get_absolute_url(),
+    }
+
+
+def publish(
+    event_type: str, data: dict[str, Any], *, actor: AbstractBaseUser | None, now: dt.datetime
+) -> list[Delivery]:
+    """One webhook delivery per active endpoint subscribed to `event_type` (the payload has
+    the same envelope as the ticket events: id, type, timestamp, data with actor)."""
+    endpoints: list[WebhookEndpoint] = [
+        e for e in webhooks.active_endpoints() if e.subscribes_to(event_type)
+    ]
+    if not endpoints:
+        return []
+    event_id = f"evt_{uuid.uuid4().hex}"
+    payload = {
+        "id": event_id,
+        "type": event_type,
+        "timestamp": now.astimezone(UTC).isoformat(),
+        "data": {**data, "actor": actor.get_username() if actor is not None else None},
+    }
+    rows = Delivery.objects.bulk_create(
+        [
+            Delivery(
+                channel=Delivery.Channel.WEBHOOK,
+                kind=event_type,
+                endpoint=endpoint,
+                event_id=event_id,
+                payload=payload,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for endpoint in endpoints
+        ]
+    )
+    outbox.send_after_commit(rows)
+    return rows
+
+
+# --- Services' status ---------------------------------------------------------------------------
+
+
+def set_service_status(
+    service: Service,
+    status: str,
+    *,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    note: str = "",
+    incident: MajorIncident | None = None,
+) -> ServiceStatusChange | None:
+    """Change a (locked) service's status with its history row and webhook; None when it
+    already has that status."""
+    if status not in Service.Status.values:
+        raise IncidentError({"status": _("Unknown service status.")})
+    if service.status == status:
+        return None
+    change = ServiceStatusChange.objects.create(
+        service=service,
+        from_status=service.status,
+        to_status=status,
+        changed_by=actor if actor is not None and actor.is_authenticated else None,
+        changed_at=now,
+        note=note[:300],
+        incident=incident,
+    )
+    service.status, service.status_changed_at = status, now
+    service.save(update_fields=["status", "status_changed_at"])
+    if incident is not None:
+        _event(
+            incident,
+            IE.SERVICE_STATUS,
+            actor=actor,
+            now=now,
+            payload={"service": service.pk, "from": change.from_status, "to": status},
+        )
+    publish(
+        EventType.SERVICE_STATUS_CHANGED,
+        {
+            "service": {"id": service.pk, "name": service.name},
+            "from": change.from_status,
+            "to": status,
+            "incident": incident.pk if incident else None,
+        },
+        actor=actor,
+        now=now,
+    )
+    return change
+
+
+@transaction.atomic
+def service_change_status(
+    *,
+    service: Service,
+    status: str,
+    actor: AbstractBaseUser,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> ServiceStatusChange | None:
+    """An agent who may run incidents sets a service's status (with why)."""
+    now = now or timezone.now()
+    require_runner(actor)
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    return set_service_status(service, status, actor=actor, now=now, note=note)
+
+
+# --- Declaring ----------------------------------------------------------------------------------
+
+
+def incident_management_users() -> list[AbstractBaseUser]:
+    """The on-duty incident management team: members and leads of level-3 teams."""
+    rank = INCIDENT_MANAGEMENT_RANK
+    return list(
+        User.objects.filter(
+            Q(teams__level__rank=rank, teams__is_active=True)
+            | Q(led_teams__level__rank=rank, led_teams__is_active=True),
+            is_active=True,
+        ).distinct()
+    )
+
+
+def management_users() -> list[AbstractBaseUser]:
+    """Management (stage 4): the leads of level-4 teams."""
+    return list(
+        User.objects.filter(
+            led_teams__level__rank=MANAGEMENT_RANK, led_teams__is_active=True, is_active=True
+        ).distinct()
+    )
+
+
+def default_manager() -> AbstractBaseUser | None:
+    """Who manages an incident the wave trigger declares: the lead of the first incident
+    management team, else the first admin."""
+    lead = (
+        User.objects.filter(
+            led_teams__level__rank=INCIDENT_MANAGEMENT_RANK,
+            led_teams__is_active=True,
+            is_active=True,
+        )
+        .order_by("led_teams__name", "pk")
+        .first()
+    )
+    return lead or User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+
+
+def status_before_incidents(services: Sequence[Service]) -> dict[str, str]:
+    """Each service's status before any open incident held it: what resolving gives back."""
+    before = {str(s.pk): s.status for s in services}
+    holding = MajorIncident.objects.filter(
+        status__in=MajorIncident.OPEN_STATUSES, services__in=services
+    ).order_by("declared_at", "pk")
+    settled: set[str] = set()
+    for incident in holding.distinct():
+        for key in before.keys() - settled:
+            if key in incident.services_before:  # the earliest holder knew the status before
+                before[key] = incident.services_before[key]
+                settled.add(key)
+    return before
+
+
+@transaction.atomic
+def incident_declare(
+    *,
+    actor: AbstractBaseUser | None,
+    title: str,
+    severity: int,
+    manager: AbstractBaseUser,
+    services: Iterable[Service] = (),
+    tickets: Iterable[Ticket] = (),
+    source_ticket: Ticket | None = None,
+    started_at: dt.datetime | None = None,
+    service_impact: str = Service.Status.OUTAGE,
+    link_source: str = IncidentLink.Source.MANUAL,
+    now: dt.datetime | None = None,
+) -> MajorIncident:
+    """Declare a major incident: its services go to `service_impact` (their status before is
+    kept for the resolution), the tickets are linked (their clocks held), the incident manager
+    and the incident management team are told, and for a Sev 1 management too; the ticket it
+    was declared from is marked a major incident (the escalation rules see it). `actor` None:
+    the wave trigger."""
+    now = now or timezone.now()
+    if actor is not None:
+        require_runner(actor)
+    if not (title or "").strip():
+        raise IncidentError({"title": _("Give the incident a title.")})
+    if severity not in (1, 2, 3, 4):
+        raise IncidentError({"severity": _("Choose a severity from Sev 1 to Sev 4.")})
+    if manager is None or not manager.is_active or not can_run_incidents(manager):
+        raise IncidentError(
+            {"manager": _("The incident manager must be someone who may run major incidents.")}
+        )
+    started_at = started_at or now
+    if started_at > now:
+        raise IncidentError({"started_at": _("An incident cannot start in the future.")})
+    locked = list(Service.objects.select_for_update().filter(pk__in=[s.pk for s in services]))
+    incident = MajorIncident.objects.create(
+        title=title.strip()[:200],
+        severity=severity,
+        manager=manager,
+        declared_by=actor if actor is not None and actor.is_authenticated else None,
+        source_ticket=source_ticket,
+        started_at=started_at,
+        declared_at=now,
+        service_impact=service_impact,
+        services_before=status_before_incidents(locked),
+        next_update_due_at=cadence.next_update_due(severity, started_at, now),
+    )
+    incident.services.set(locked)
+    _event(
+        incident,
+        IE.DECLARED,
+        actor=actor,
+        now=now,
+        payload={"severity": severity, "services": [s.pk for s in locked]},
+    )
+    for service in locked:
+        set_service_status(service, service_impact, actor=actor, now=now, incident=incident)
+    wanted = list(tickets)
+    if source_ticket is not None:
+        wanted.insert(0, source_ticket)
+        link_ids = {t.pk for t in wanted}
+        link_many(
+            incident,
+            Ticket.objects.filter(pk__in=link_ids),
+            actor=actor,
+            source=link_source,
+            now=now,
+        )
+        ticket_services.ticket_mark_major_incident(
+            ticket=source_ticket, actor=actor, reason=incident.reference, now=now
+        )
+    elif wanted:
+        link_many(incident, wanted, actor=actor, source=link_source, now=now)
+    payload = {"reference": incident.reference, "incident": incident.pk}
+    told = {u.pk: u for u in [manager, *incident_management_users()]}
+    if severity == 1:
+        management = management_users()
+        told.update({u.pk: u for u in management})
+        if management:
+            _event(
+                incident,
+                IE.MANAGEMENT_TOLD,
+                actor=None,
+                now=now,
+                payload={"users": sorted(u.pk for u in management)},
+            )
+    notify(
+        list(told.values()),
+        kind=K.MAJOR_INCIDENT,
+        ticket=source_ticket,
+        cause=f"incident:{incident.pk}:declared",
+        payload=payload,
+        now=now,
+        urgent=severity == 1,
+    )
+    publish(
+        EventType.INCIDENT_DECLARED, {"incident": incident_data(incident)}, actor=actor, now=now
+    )
+    return incident
+
+
+# --- Linking ------------------------------------------------------------------------------------
+
+
+def link_many(
+    incident: MajorIncident,
+    tickets: Iterable[Ticket],
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    now: dt.datetime,
+) -> list[IncidentLink]:
+    """Link the active tickets among `tickets` that no incident holds yet (set-based: a lock,
+    a read, three inserts and an update for any number). Their escalation clocks are held."""
+    ids = [t.pk for t in tickets]
+    rows = list(
+        Ticket.objects.select_for_update(of=("self",))
+        .filter(~held_by_a_link(), pk__in=ids, status__in=Ticket.ACTIVE_STATUSES)
+        .order_by("pk")
+        .values_list("pk", "reference")
+    )
+    if not rows:
+        return []
+    who = actor if actor is not None and actor.is_authenticated else None
+    links = IncidentLink.objects.bulk_create(
+        [
+            IncidentLink(
+                incident=incident, ticket_id=pk, source=source, linked_by=who, linked_at=now
+            )
+            for pk, _ref in rows
+        ]
+    )
+    pks = [pk for pk, _ref in rows]
+    # Held: nothing for the sweep to look at until the link ends.
+    Ticket.objects.filter(pk__in=pks).update(next_check_at=None, updated_at=now)
+    TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket_id=pk,
+                kind=TicketEvent.Kind.MAJOR_INCIDENT,
+                actor=who,
+                payload={"incident": incident.pk, "reference": incident.reference, "linked": True},
+                created_at=now,
+            )
+            for pk in pks
+        ]
+    )
+    _event(
+        incident,
+        IE.LINKED,
+        actor=actor,
+        now=now,
+        payload={"tickets": [ref for _pk, ref in rows], "source": source},
+    )
+    return links
+
+
+@transaction.atomic
+def incident_link(
+    *,
+    incident: MajorIncident,
+    tickets: Sequence[Ticket],
+    actor: AbstractBaseUser | None,
+    source: str = IncidentLink.Source.MANUAL,
+    now: dt.datetime | None = None,
+) -> list[IncidentLink]:
+    """Link tickets to an open incident. Tickets already held by an incident, resolved or
+    closed are left out; IncidentError when none is left."""
+    now = now or timezone.now()
+    if actor is not None:
+        require_runner(actor)
+    incident = _lock(incident)
+    if not incident.is_open:
+        raise IncidentError(_("A resolved incident takes no more tickets."))
+    links = link_many(incident, tickets, actor=actor, source=source, now=now)
+    if not links:
+        raise IncidentError(
+            _("None of these tickets can be linked: they are closed or already linked.")
+        )
+    MajorIncident.objects.filter(pk=incident.pk).update(version=F("version") + 1)
+    return links
+
+
+@transaction.atomic
+def incident_unlink(
+    *,
+    incident: MajorIncident,
+    ticket: Ticket,
+    actor: AbstractBaseUser,
+    now: dt.datetime | None = None,
+) -> IncidentLink:
+    """End a ticket's link: its own clock runs again (the next sweep evaluates it), and the
+    incident's updates and resolution no longer reach it."""
+    now = now or timezone.now()
+    require_runner(actor)
+    link = (
+        IncidentLink.objects.select_for_update()
+        .filter(incident=incident, ticket=ticket, ended_at__isnull=True)
+        .first()
+    )
+    if link is None:
+        raise IncidentError(_("This ticket is not linked to the incident."))
+    link.ended_at, link.ended_by, link.end = now, actor, IncidentLink.End.UNLINKED
+    link.save(update_fields=["ended_at", "ended_by", "end"])
+    Ticket.objects.filter(pk=ticket.pk, status__in=Ticket.ACTIVE_STATUSES).update(
+        next_check_at=now, updated_at=now
+    )
+    ticket_services.record_event(
+        ticket,
+        TicketEvent.Kind.MAJOR_INCIDENT,
+        actor=actor,
+        now=now,
+        payload={"incident": incident.pk, "reference": incident.reference, "linked": False},
+    )
+    _event(incident, IE.UNLINKED, actor=actor, now=now, payload={"ticket": ticket.reference})
+    MajorIncident.objects.filter(pk=incident.pk).update(version=F("version") + 1)
+    return link
+
+
+# --- Status updates to every linked customer ----------------------------------------------------
+
+
+def customer_language(ticket: Ticket) -> str:
+    """The language a ticket's customer reads: the requester's, else the site's."""
+    requester = ticket.requester
+    if requester is not None and requester.language:
+        return requester.language
+    return settings.LANGUAGE_CODE
+
+
+def message_body(incident: MajorIncident, update: IncidentUpdate, language: str) -> str:
+    """The customer message of `update` in `language`, from the template of its kind."""
+    with translation.override(language):
+        return render_to_string(
+            f"incidents/messages/{update.kind}.txt",
+            {
+                "incident": incident,
+                "update": update,
+                "services": ", ".join(s.display_name for s in incident.services.all()),
+                "status": MajorIncident.Status(update.status).label,
+                "next_update_due_at": incident.next_update_due_at,
+            },
+        ).strip()
+
+
+def send_update(
+    incident: MajorIncident,
+    update: IncidentUpdate,
+    *,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+) -> int:
+    """The update as one public reply on every active linked ticket, worded in its customer's
+    language, with its timeline entry and webhook deliveries: set-based (a read, three
+    inserts, two updates for any number of tickets). The message's intent is the update, so
+    no ticket gets it twice. Returns how many tickets were reached."""
+    endpoints = webhooks.active_endpoints()
+    tickets = Ticket.objects.filter(
+        incident_links__incident=incident,
+        incident_links__ended_at__isnull=True,
+        status__in=Ticket.ACTIVE_STATUSES,
+    ).exclude(messages__intent=f"incident-update:{update.pk}")
+    if endpoints:  # the webhook payload shows the ticket
+        tickets = tickets.select_related("requester", "team", "level", "assignee")
+    else:
+        tickets = tickets.select_related("requester").only(
+            "pk", "first_responded_at", "requester__language"
+        )
+    tickets = list(tickets.order_by("pk"))
+    if not tickets:
+        return 0
+    bodies: dict[str, str] = {}
+    author = actor if actor is not None and actor.is_authenticated else None
+    messages = []
+    for ticket in tickets:
+        language = customer_language(ticket)
+        if language not in bodies:
+            bodies[language] = message_body(incident, update, language)
+        messages.append(
+            Message(
+                ticket=ticket,
+                kind=Message.Kind.REPLY,
+                author=author,
+                author_name="" if author else incident.reference,
+                body=bodies[language],
+                created_at=now,
+                intent=f"incident-update:{update.pk}",
+            )
+        )
+    Message.objects.bulk_create(messages)
+    first = {t.pk for t in tickets if t.first_responded_at is None}
+    events = TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket=message.ticket,
+                kind=TicketEvent.Kind.REPLIED,
+                actor=author,
+                message=message,
+                payload={"first_response": message.ticket_id in first, "incident": incident.pk},
+                created_at=now,
+            )
+            for message in messages
+        ]
+    )
+    tell_other_listeners(events)
+    if endpoints and not ticket_services.listeners_are_muted():
+        deliveries = []
+        for event in events:
+            published = webhooks.publish(event, endpoints)
+            if published is not None:
+                deliveries += published.deliveries(event)
+        outbox.send_after_commit(Delivery.objects.bulk_create(deliveries))
+    ids = [t.pk for t in tickets]
+    Ticket.objects.filter(pk__in=ids).update(
+        updated_at=now,
+        last_progress_at=now,
+        version=F("version") + 1,
+        first_responded_at=Coalesce(F("first_responded_at"), Value(now)),
+    )
+    return len(tickets)
+
+
+def tell_other_listeners(events: Sequence[TicketEvent]) -> None:
+    """The replies' timeline entries are written together, not through `record_event`; the
+    notification listener's part for them (the webhook deliveries) is written set-based by
+    the caller, every other registered listener (e.g. the one that emails a public reply to
+    the customer) is called for each entry as `record_event` would."""
+    if ticket_services.listeners_are_muted():
+        return
+    others = [
+        listener
+        for listener in ticket_services.event_listeners()
+        if listener is not notification_listener
+    ]
+    for event in events:
+        for listener in others:
+            listener(event)
+
+
+@transaction.atomic
+def incident_post_update(
+    *,
+    incident: MajorIncident,
+    actor: AbstractBaseUser,
+    text: str,
+    status: str | None = None,
+    kind: str | None = None,
+    intent: str = "",
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> IncidentUpdate:
+    """Send a status update to every linked customer and set the next one's deadline by the
+    severity's cadence. The first update is the initial notice. `intent`: the form's token; a
+    second submit is refused (StaleRequest), so nobody gets it twice."""
+    now = now or timezone.now()
+    require_runner(actor)
+    incident = _lock(incident)
+    if intent and incident.updates.filter(intent=intent[:64]).exists():
+        raise StaleRequest(_("This update was already sent; it was not sent again."))
+    _expect_version(incident, expected_version)
+    if not incident.is_open:
+        raise IncidentError(_("The incident is resolved; send no more updates."))
+    if not (text or "").strip():
+        raise IncidentError({"text": _("Say what is known.")})
+    status = status or incident.status
+    if status not in MajorIncident.OPEN_STATUSES:
+        raise IncidentError({"status": _("Resolve the incident with its closing report.")})
+    if kind is None:
+        has_updates = incident.updates.exists()
+        kind = (
+            IncidentUpdate.Kind.STATUS_UPDATE if has_updates else IncidentUpdate.Kind.INITIAL_NOTICE
+        )
+    if status != incident.status:
+        _event(
+            incident,
+            IE.STATUS_CHANGED,
+            actor=actor,
+            now=now,
+            payload={"from": incident.status, "to": status},
+        )
+        incident.status = status
+    incident.last_update_at = now
+    incident.next_update_due_at = cadence.next_update_due(
+        incident.severity, incident.started_at, now
+    )
+    incident.version += 1
+    incident.save(update_fields=["status", "last_update_at", "next_update_due_at", "version"])
+    update = IncidentUpdate.objects.create(
+        incident=incident,
+        kind=kind,
+        status=status,
+        text=text.strip(),
+        author=actor,
+        created_at=now,
+        intent=intent[:64],
+    )
+    update.recipients = send_update(incident, update, actor=actor, now=now)
+    update.save(update_fields=["recipients"])
+    _event(
+        incident,
+        IE.UPDATE_SENT,
+        actor=actor,
+        now=now,
+        payload={"update": update.pk, "kind": kind, "tickets": update.recipients},
+    )
+    publish(
+        EventType.INCIDENT_UPDATED,
+        {
+            "incident": incident_data(incident),
+            "update": {"id": update.pk, "kind": kind, "text": update.text},
+        },
+        actor=actor,
+        now=now,
+    )
+    return update
+
+
+# --- Resolving ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def incident_resolve(
+    *,
+    incident: MajorIncident,
+    actor: AbstractBaseUser,
+    cause: str,
+    solution: str,
+    impact: str = "",
+    lessons_learned: str = "",
+    preventive_measures: str = "",
+    text: str = "",
+    intent: str = "",
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> MajorIncident:
+    """Close the incident with its report: the closing report reaches every linked customer,
+    the linked (not unlinked) tickets are resolved, and the services get back the status
+    they had (unless another open incident still holds them)."""
+    now = now or timezone.now()
+    require_runner(actor)
+    incident = _lock(incident)
+    if not incident.is_open:
+        raise StaleRequest(_("The incident is already resolved."))
+    _expect_version(incident, expected_version)
+    missing = {
+        name: _("The closing report needs this.")
+        for name, value in (("cause", cause), ("solution", solution))
+        if not (value or "").strip()
+    }
+    if missing:
+        raise IncidentError(missing)
+    incident.cause, incident.solution, incident.impact = (
+        cause.strip(),
+        solution.strip(),
+        impact.strip(),
+    )
+    incident.lessons_learned, incident.preventive_measures = (
+        lessons_learned.strip(),
+        preventive_measures.strip(),
+    )
+    incident.status = MajorIncident.Status.RESOLVED
+    incident.resolved_at = now
+    incident.next_update_due_at = None
+    incident.last_update_at = now
+    incident.version += 1
+    incident.save()
+    update = IncidentUpdate.objects.create(
+        incident=incident,
+        kind=IncidentUpdate.Kind.CLOSING_REPORT,
+        status=MajorIncident.Status.RESOLVED,
+        text=(text or solution).strip(),
+        author=actor,
+        created_at=now,
+        intent=intent[:64],
+    )
+    update.recipients = send_update(incident, update, actor=actor, now=now)
+    update.save(update_fields=["recipients"])
+    links = list(
+        IncidentLink.objects.select_for_update()
+        .filter(incident=incident, ended_at__isnull=True)
+        .select_related("ticket")
+    )
+    IncidentLink.objects.filter(pk__in=[link.pk for link in links]).update(
+        ended_at=now, ended_by=actor, end=IncidentLink.End.RESOLVED
+    )
+    resolved = 0
+    for link in links:
+        if link.ticket.is_active:
+            ticket_services.ticket_transition(
+                ticket=link.ticket, actor=actor, name="resolve", now=now, authorised=True
+            )
+            resolved += 1
+    still_held = set(
+        MajorIncident.objects.filter(status__in=MajorIncident.OPEN_STATUSES)
+        .exclude(pk=incident.pk)
+        .values_list("services", flat=True)
+    )
+    for service in Service.objects.select_for_update().filter(incidents=incident):
+        if service.pk in still_held:
+            continue
+        before = incident.services_before.get(str(service.pk), Service.Status.OPERATIONAL)
+        set_service_status(service, before, actor=actor, now=now, incident=incident)
+    _event(
+        incident,
+        IE.RESOLVED,
+        actor=actor,
+        now=now,
+        payload={"tickets": resolved, "update": update.pk},
+    )
+    publish(
+        EventType.INCIDENT_RESOLVED, {"incident": incident_data(incident)}, actor=actor, now=now
+    )
+    return incident
+
+
+# --- The cadence reminders and the wave trigger (the beat task) ----------------------------------
+
+
+def remind(
+    *, now: dt.datetime | None = None, dry_run: bool = False
+) -> list[tuple[MajorIncident, str]]:
+    """Warn the incident manager when an update is nearly due, and tell them and the incident
+    management leads when it was missed: once per deadline (`IncidentEvent.once`)."""
+    now = now or timezone.now()
+    lead = max(cadence.INTERVALS.values()) * (1 - cadence.WARNING_SHARE)
+    due = MajorIncident.objects.filter(
+        status__in=MajorIncident.OPEN_STATUSES, next_update_due_at__lte=now + lead
+    ).select_related("manager")
+    sent = []
+    for incident in due:
+        which = cadence.reminder(
+            incident.severity, incident.started_at, incident.next_update_due_at, now
+        )
+        if which == cadence.Reminder.NONE:
+            continue
+        once = f"{which}:{int(incident.next_update_due_at.timestamp())}"
+        if dry_run:
+            if not incident.events.filter(once=once).exists():
+                sent.append((incident, str(which)))
+            continue
+        try:
+            with transaction.atomic():
+                _event(
+                    incident,
+                    IE.UPDATE_DUE if which == cadence.Reminder.DUE else IE.UPDATE_MISSED,
+                    actor=None,
+                    now=now,
+                    payload={"due_at": incident.next_update_due_at.isoformat()},
+                    once=once,
+                )
+                recipients = [incident.manager]
+                if which == cadence.Reminder.MISSED:
+                    recipients += list(
+                        User.objects.filter(
+                            led_teams__level__rank=INCIDENT_MANAGEMENT_RANK, is_active=True
+                        ).distinct()
+                    )
+                notify(
+                    recipients,
+                    kind=K.INCIDENT_UPDATE_DUE
+                    if which == cadence.Reminder.DUE
+                    else K.INCIDENT_UPDATE_MISSED,
+                    ticket=None,
+                    cause=f"incident:{incident.pk}:{once}",
+                    payload={
+                        "reference": incident.reference,
+                        "incident": incident.pk,
+                        "due_at": incident.next_update_due_at.isoformat(),
+                    },
+                    now=now,
+                    urgent=incident.severity == 1,
+                )
+        except IntegrityError:
+            continue  # another sweep sent it
+        sent.append((incident, str(which)))
+    return sent
+
+
+def wave_facts(rules: Sequence[WaveRuleSpec], now: dt.datetime) -> WaveFacts:
+    """What the wave trigger decides from: the recent active tickets no incident holds (one
+    query on the creation index), the recent firings and the services open incidents hold."""
+    longest = max(rule.window for rule in rules)
+    recent = list(
+        Ticket.objects.filter(
+            created_at__gte=now - longest,
+            created_at__lte=now,
+            status__in=Ticket.ACTIVE_STATUSES,
+        )
+        .order_by()
+        .values_list("pk", "created_at", "service_id", "subject")[:20000]
+    )
+    # The held ones by their ids (the running-link index), not an anti-join over every link.
+    held = set(
+        IncidentLink.objects.filter(
+            ended_at__isnull=True, ticket_id__in=[row[0] for row in recent]
+        ).values_list("ticket_id", flat=True)
+    )
+    tickets = tuple(RecentTicket(*row) for row in recent if row[0] not in held)
+    last: dict[tuple[int, str], dt.datetime] = {}
+    for rule_id, key, fired in WaveFiring.objects.filter(
+        fired_at__gte=now - 3 * longest
+    ).values_list("rule_id", "key", "fired_at"):
+        last[rule_id, key] = max(fired, last.get((rule_id, key), fired))
+    covered = frozenset(
+        MajorIncident.objects.filter(status__in=MajorIncident.OPEN_STATUSES)
+        .exclude(services=None)
+        .values_list("services", flat=True)
+    )
+    return WaveFacts(tickets=tickets, last_fired=last, covered_services=covered)
+
+
+def wave_rules() -> tuple[list[WaveRuleSpec], dict[int, WaveRule]]:
+    rules = {rule.pk: rule for rule in WaveRule.objects.filter(is_active=True)}
+    specs = [
+        WaveRuleSpec(
+            id=rule.pk,
+            min_tickets=max(rule.min_tickets, 1),
+            window=dt.timedelta(minutes=max(rule.window_minutes, 1)),
+            by_service=rule.by_service,
+            by_subject=rule.by_subject,
+            declare=rule.action == WaveRule.Action.DECLARE,
+            severity=rule.severity,
+        )
+        for rule in rules.values()
+    ]
+    return specs, rules
+
+
+def detect_waves(*, now: dt.datetime | None = None) -> list[Wave]:
+    """The waves that would fire now (the dry run and the preview)."""
+    now = now or timezone.now()
+    specs, _rules = wave_rules()
+    if not specs:
+        return []
+    return detect(wave_facts(specs, now), specs, now)
+
+
+def wave_fire(wave: Wave, *, now: dt.datetime) -> WaveFiring | None:
+    """Act on one wave, once (`WaveFiring`'s uniqueness): declare the incident, or propose it
+    to the incident management team with the candidate tickets."""
+    try:
+        with transaction.atomic():
+            firing = WaveFiring.objects.create(
+                rule_id=wave.rule.id,
+                key=wave.key,
+                service_id=wave.service_id,
+                fired_at=now,
+                ticket_ids=list(wave.ticket_ids),
+                started_at=wave.started_at,
+            )
+            first = Ticket.objects.select_related("service").get(pk=wave.ticket_ids[0])
+            manager = default_manager() if wave.rule.declare else None
+            if manager is not None:
+                firing.incident = incident_declare(
+                    actor=None,
+                    title=first.service.name if first.service_id else first.subject,
+                    severity=wave.rule.severity,
+                    manager=manager,
+                    services=[first.service] if first.service_id else [],
+                    tickets=Ticket.objects.filter(pk__in=wave.ticket_ids),
+                    started_at=wave.started_at,
+                    link_source=IncidentLink.Source.WAVE,
+                    now=now,
+                )
+                firing.save(update_fields=["incident"])
+            else:
+                notify(
+                    incident_management_users(),
+                    kind=K.INCIDENT_PROPOSED,
+                    ticket=first,
+                    cause=f"wave:{firing.pk}",
+                    payload={
+                        "wave": firing.pk,
+                        "count": len(wave.ticket_ids),
+                        "what": first.service.name if first.service_id else first.subject,
+                        "minutes": int(wave.rule.window.total_seconds() // 60),
+                    },
+                    now=now,
+                    urgent=True,
+                )
+            return firing
+    except IntegrityError:
+        return None  # fired already (another sweep)
+
+
+@transaction.atomic
+def incident_declare_from_wave(
+    *,
+    firing: WaveFiring,
+    actor: AbstractBaseUser,
+    manager: AbstractBaseUser | None = None,
+    now: dt.datetime | None = None,
+) -> MajorIncident:
+    """The one click on a proposal: declare the incident with the wave's tickets linked."""
+    now = now or timezone.now()
+    require_runner(actor)
+    firing = (
+        WaveFiring.objects.select_for_update(of=("self",))
+        .select_related("rule", "service")
+        .get(pk=firing.pk)
+    )
+    if firing.incident_id is not None:
+        raise StaleRequest(_("This wave has been declared already."))
+    first = Ticket.objects.filter(pk__in=firing.ticket_ids).order_by("created_at", "pk").first()
+    incident = incident_declare(
+        actor=actor,
+        title=firing.service.name
+        if firing.service_id
+        else (first.subject if first else firing.key),
+        severity=firing.rule.severity,
+        manager=manager or actor,
+        services=[firing.service] if firing.service_id else [],
+        tickets=Ticket.objects.filter(pk__in=firing.ticket_ids),
+        started_at=min(firing.started_at, now),
+        link_source=IncidentLink.Source.WAVE,
+        now=now,
+    )
+    firing.incident = incident
+    firing.save(update_fields=["incident"])
+    return incident
+
+
+def incident_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """The beat task's work: fire the waves and send the update reminders."""
+    now = now or timezone.now()
+    fired = [f for f in (wave_fire(w, now=now) for w in detect_waves(now=now)) if f is not None]
+    reminded = remind(now=now)
+    return {"waves": len(fired), "reminders": len(reminded)}
