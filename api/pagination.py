@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
 MAX_PAGE_SIZE = 100
+
+
+class StrictCursorPagination(CursorPagination):
+    """A cursor the API did not hand out (tampered with, truncated, from another list) is a
+    400 naming the parameter, not DRF's 404: the list exists, the request is what is wrong."""
+
+    def decode_cursor(self, request: Any) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError(
+                {
+                    self.cursor_query_param: [
+                        _("This cursor is not valid; start from the first page.")
+                    ]
+                }
+            ) from None
 
 
 def cursor(*ordering: str, page_size: int = 50) -> type[CursorPagination]:
@@ -12,7 +33,7 @@ def cursor(*ordering: str, page_size: int = 50) -> type[CursorPagination]:
     rows by default and at most MAX_PAGE_SIZE on request (`page_size`)."""
     return type(
         "Cursor",
-        (CursorPagination,),
+        (StrictCursorPagination,),
         {
             "page_size": page_size,
             "page_size_query_param": "page_size",

@@ -63,8 +63,38 @@ def error_codes(method: str, operation: dict[str, Any], path: str) -> list[str]:
     return sorted(codes)
 
 
+def _blank_emails(schema: Any) -> None:
+    """Formats as our values have them. Email columns the API reads out may be empty (a team
+    or customer without an address): a read-only email property is "an email address, or
+    empty". Times of day have no UTC offset."""
+    if isinstance(schema, list):
+        for item in schema:
+            _blank_emails(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict) and prop.get("format") == "email" and prop.get("readOnly"):
+            schema["properties"][name] = {
+                key: value for key, value in prop.items() if key not in {"type", "format"}
+            } | {
+                "anyOf": [{"type": "string", "format": "email"}, {"type": "string", "maxLength": 0}]
+            }
+        elif isinstance(prop, dict) and prop.get("format") == "time":
+            # A time of day on the calendar's clock ("08:00:00"): JSON Schema's "time" format
+            # is RFC 3339's full-time, which demands a UTC offset opening hours do not have.
+            schema["properties"][name] = {k: v for k, v in prop.items() if k != "format"} | {
+                "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
+            }
+    for value in schema.values():
+        if isinstance(value, dict | list):
+            _blank_emails(value)
+
+
 def add_problem_responses(result: dict[str, Any], generator: Any, request: Any, public: bool):
-    """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]: add the shared problem responses."""
+    """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]: add the shared problem responses (and
+    let read-only email properties be empty)."""
+    _blank_emails(result.get("components", {}).get("schemas", {}))
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Problem", PROBLEM_SCHEMA)
     reference = {"$ref": "#/components/schemas/Problem"}

@@ -61,3 +61,16 @@ def test_every_operation_documents_its_problem_responses(client, db):
     assert "409" not in detail
     problem = detail["404"]["content"]["application/problem+json"]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_a_cursor_the_api_did_not_hand_out_is_a_400_naming_the_parameter(db):
+    from tests.api.conftest import client_for
+    from tests.factories import TeamFactory, UserFactory
+
+    agent = UserFactory()
+    TeamFactory(members=[agent])
+    response = client_for(agent).get("/api/v1/tickets/?cursor=not-a-cursor")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "cursor": ["This cursor is not valid; start from the first page."]
+    }
