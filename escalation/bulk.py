@@ -89,12 +89,28 @@ class HandBack(Exception):
     """The ticket's shape is not one this lane applies: the per-ticket lane takes it."""
 
 
+# The timeline entries this lane writes itself (with what the notifications listener would do
+# for them). A further event listener may run beside it only if it declares, as its
+# `event_kinds`, the kinds it acts on and none of them is one of these.
+LANE_EVENT_KINDS = frozenset(
+    {E.ASSIGNED, E.ESCALATED, E.LEVEL_CHANGED, E.SLA_BREACH, E.SLA_WARNING, E.TEAM_CHANGED}
+)
+
+
 def available() -> bool:
-    """Whether the lane knows every effect of a ticket write: the registered change hooks and
-    event listeners are exactly the ones it mirrors, and listeners are not muted."""
+    """Whether the lane knows every effect of a ticket write: the registered change hooks are
+    exactly the ones it mirrors, the notifications listener is registered (the lane writes
+    what it would), any other listener acts on none of the kinds the lane writes, and
+    listeners are not muted."""
+    listeners = ticket_services.event_listeners()
+    others = [listener for listener in listeners if listener is not notifications.on_ticket_event]
     return (
         ticket_services.change_hooks() == (sla.on_ticket_change, evaluation.on_ticket_change)
-        and ticket_services.event_listeners() == (notifications.on_ticket_event,)
+        and notifications.on_ticket_event in listeners
+        and all(
+            LANE_EVENT_KINDS.isdisjoint(getattr(listener, "event_kinds", LANE_EVENT_KINDS))
+            for listener in others
+        )
         and not ticket_services.listeners_are_muted()
     )
 

@@ -33,9 +33,9 @@ from escalation import evaluation
 from escalation.facts import RuleSet
 from escalation.reports import SweepReport
 from helpdesk.db import update_rows
-from notifications import services as notifications
 from sla import services as sla
 from sla.models import ClockSegment, SLATarget
+from tickets import services as ticket_services
 from tickets.models import Message, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -155,10 +155,11 @@ def _record_recomputations(
                     created_at=now,
                 )
             )
-    # What `record_event` does after writing each: its listener (the webhooks and
+    # What `record_event` does after writing each: its listeners (the webhooks and
     # notifications an entry calls for; none for a recomputation today).
     for event in TicketEvent.objects.bulk_create(events):
-        notifications.on_ticket_event(event)
+        for listener in ticket_services.event_listeners():
+            listener(event)
 
 
 def _refresh_risks(tickets: list[Ticket], now: dt.datetime) -> None:

@@ -138,6 +138,13 @@ def on_ticket_event(event: TicketEvent) -> None:
         )
 
 
+# The timeline entries the listener acts on: the sweep's set-based lane, which writes other
+# kinds only, may run beside it (escalation.bulk.available).
+on_ticket_event.event_kinds = frozenset(  # type: ignore[attr-defined]
+    {TicketEvent.Kind.REPLIED, TicketEvent.Kind.TRANSITIONED}
+)
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)

@@ -954,3 +954,30 @@ def test_bulk_lane_leaves_the_database_the_per_ticket_lane_leaves(
     assert not report_diff, "\n".join(report_diff[:60])
     state_diff = differences(after_single, after_bulk)
     assert not state_diff, "\n".join(state_diff[:120])
+
+
+def test_the_bulk_lane_runs_beside_listeners_only_when_they_declare_other_kinds(monkeypatch):
+    """A listener that acts on entries the bulk lane writes (or does not say which it acts
+    on) sends the sweep to the per-ticket lane; one that declares other kinds does not."""
+    from escalation import bulk
+    from tickets import services as ticket_services
+
+    assert bulk.available()  # notifications', and the mail's (replies, resolutions)
+
+    def undeclared(event):
+        pass
+
+    def on_escalations(event):
+        pass
+
+    def on_messages(event):
+        pass
+
+    on_escalations.event_kinds = frozenset({TicketEvent.Kind.ESCALATED})
+    on_messages.event_kinds = frozenset({TicketEvent.Kind.NOTE_ADDED})
+    registered = ticket_services.event_listeners()
+    for listener, expected in ((undeclared, False), (on_escalations, False), (on_messages, True)):
+        monkeypatch.setattr(
+            ticket_services, "event_listeners", lambda listener=listener: (*registered, listener)
+        )
+        assert bulk.available() is expected

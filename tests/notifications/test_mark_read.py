@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from notifications import services
 from notifications.models import Notification
 from tests.factories import TicketFactory
@@ -25,7 +27,9 @@ def test_mark_read_by_ticket_one_or_all(agent, other_agent, team_a):
     )
     assert unread == set(rows) - {(agent.pk, first.pk)}
     one = rows[(agent.pk, second.pk)]
-    assert services.notifications_mark_read(user=other_agent, pk=one.pk) == 0  # not theirs
+    with pytest.raises(Notification.DoesNotExist):  # not theirs: the views answer 404
+        services.notifications_mark_read(user=other_agent, pk=one.pk)
+    assert not Notification.objects.get(pk=one.pk).read_at
     assert services.notifications_mark_read(user=agent, pk=one.pk) == 1
     assert services.notifications_mark_read(user=other_agent) == 2
     assert not Notification.objects.filter(read_at__isnull=True).exists()
