@@ -218,7 +218,11 @@ class TestApi:
         assert bad.status_code == 400 and "title" in bad.json()["errors"]
         stranger = client_for(UserFactory(username="stranger"))
         assert stranger.get(f"/api/v1/incidents/{incident.pk}/").status_code == 404
-        assert stranger.get("/api/v1/services/").status_code == 404
+        # The services are listed with the organisation since the merge (api/organisation.py):
+        # reading them is every agent's right, so a non-agent is refused the list with a 403
+        # (docs/api.md: 403 for what you may not do, 404 for an object you may not see), as
+        # for the teams and levels. An incident stays a 404: it is an object not shown.
+        assert stranger.get("/api/v1/services/").status_code == 403
         unknown = client_for(org.im_lead).post(
             f"/api/v1/incidents/{incident.pk}/links/",
             {"tickets": ["HD-2026-999999"]},
@@ -228,14 +232,16 @@ class TestApi:
 
     def test_services_over_the_api(self, org):
         api = client_for(org.l2_lead)
-        assert {s["name"] for s in api.get("/api/v1/services/").json()} == {
-            "Checkout",
-            "Customer login",
-        }
+        # The organisation's list (cursor-paginated: next, previous, results).
+        listed = api.get("/api/v1/services/").json()
+        assert listed["next"] is None
+        assert {s["name"] for s in listed["results"]} == {"Checkout", "Customer login"}
         changed = api.post(
             f"/api/v1/services/{org.checkout.pk}/status/", {"status": "outage"}, format="json"
         )
         assert changed.status_code == 200 and changed.json()["status"] == "outage"
+        detail = api.get(f"/api/v1/services/{org.checkout.pk}/").json()
+        assert detail["status"] == "outage"
 
 
 def test_a_ticket_linked_twice_is_unlinked_once(org, incident):
