@@ -208,6 +208,15 @@ class TestApi:
         ticket.refresh_from_db()
         assert ticket.status == Ticket.Status.RESOLVED
 
+    def test_a_declaration_sent_twice_with_one_key_declares_once(self, org):
+        api = client_for(org.im_lead)
+        body = {"title": "Login down", "services": [org.login.pk]}
+        first = api.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="mi-1")
+        again = api.post("/api/v1/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="mi-1")
+        assert first.status_code == again.status_code == 201
+        assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+        assert MajorIncident.objects.count() == 1
+
     def test_rights_and_problems(self, org, incident):
         agent_api = client_for(org.agent)
         assert agent_api.get("/api/v1/incidents/").json()[0]["reference"] == incident.reference
