@@ -1,6 +1,8 @@
 """The webhook events in the API's schema (OpenAPI 3.1 `webhooks`): what
 `notifications.webhooks` posts to subscribed endpoints, with the API's ticket representation
-as the payload's `ticket` (registered in `ApiConfig.ready`)."""
+as the payload's `ticket` (registered in `ApiConfig.ready`), and the events of major
+incidents and services (`incidents.services.publish`: no ticket, the incident or the
+service instead). Every `EventType` is described here (tests/api/test_schema.py)."""
 
 from __future__ import annotations
 
@@ -208,3 +210,148 @@ SLA_BREACHED = _webhook(EventType.SLA_BREACHED)
 ESCALATION_RAISED = _webhook(EventType.ESCALATION_RAISED)
 ESCALATION_ACKNOWLEDGED = _webhook(EventType.ESCALATION_ACKNOWLEDGED)
 ESCALATION_DEESCALATED = _webhook(EventType.ESCALATION_DEESCALATED)
+
+
+# --- Major incidents and services (`incidents.services`) ----------------------------------------
+
+INCIDENT = inline_serializer(
+    "WebhookIncident",
+    {
+        "id": serializers.IntegerField(),
+        "reference": serializers.CharField(),
+        "title": serializers.CharField(),
+        "severity": serializers.IntegerField(help_text="1 = Sev 1 … 4 = Sev 4"),
+        "status": serializers.CharField(
+            help_text="investigating, identified, monitoring, resolved"
+        ),
+        "services": serializers.ListField(
+            child=serializers.CharField(), help_text="The affected services' names."
+        ),
+        "manager": serializers.CharField(help_text="The incident manager's username."),
+        "started_at": serializers.DateTimeField(),
+        "next_update_due_at": serializers.DateTimeField(allow_null=True),
+        "resolved_at": serializers.DateTimeField(allow_null=True),
+        "url": serializers.URLField(),
+    },
+)
+INCIDENT_SPECIFICS: dict[str, tuple[str, dict[str, Any]]] = {
+    EventType.INCIDENT_DECLARED: ("A major incident was declared.", {"incident": INCIDENT}),
+    EventType.INCIDENT_UPDATED: (
+        "The incident manager sent an update to the linked customers.",
+        {
+            "incident": INCIDENT,
+            "update": inline_serializer(
+                "WebhookIncidentUpdate",
+                {
+                    "id": serializers.IntegerField(),
+                    "kind": serializers.CharField(
+                        help_text="initial_notice, status_update, closing_report"
+                    ),
+                    "text": serializers.CharField(),
+                },
+            ),
+        },
+    ),
+    EventType.INCIDENT_RESOLVED: (
+        "A major incident was resolved with its closing report.",
+        {"incident": INCIDENT},
+    ),
+    EventType.SERVICE_STATUS_CHANGED: (
+        "A service's status changed (by hand, or by a major incident's declaration or resolution).",
+        {
+            "service": inline_serializer(
+                "WebhookService",
+                {"id": serializers.IntegerField(), "name": serializers.CharField()},
+            ),
+            **{
+                "from": serializers.CharField(help_text="operational, degraded, outage"),
+                "to": serializers.CharField(help_text="operational, degraded, outage"),
+            },
+            "incident": serializers.IntegerField(
+                allow_null=True, help_text="The incident's id when it made the change."
+            ),
+        },
+    ),
+}
+INCIDENT_EXAMPLE = {
+    "id": 7,
+    "reference": "MI-7",
+    "title": "Checkout down",
+    "severity": 1,
+    "status": "investigating",
+    "services": ["Checkout"],
+    "manager": "ann",
+    "started_at": "2026-12-07T09:10:00+00:00",
+    "next_update_due_at": "2026-12-07T09:42:00+00:00",
+    "resolved_at": None,
+    "url": "https://helpdesk.example.com/incidents/7/",
+}
+INCIDENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    EventType.INCIDENT_DECLARED: {"incident": INCIDENT_EXAMPLE},
+    EventType.INCIDENT_UPDATED: {
+        "incident": {**INCIDENT_EXAMPLE, "status": "identified"},
+        "update": {"id": 31, "kind": "status_update", "text": "The cause is found."},
+    },
+    EventType.INCIDENT_RESOLVED: {
+        "incident": {
+            **INCIDENT_EXAMPLE,
+            "status": "resolved",
+            "next_update_due_at": None,
+            "resolved_at": "2026-12-07T09:55:00+00:00",
+        }
+    },
+    EventType.SERVICE_STATUS_CHANGED: {
+        "service": {"id": 1, "name": "Checkout"},
+        "from": "operational",
+        "to": "outage",
+        "incident": 7,
+    },
+}
+
+
+def _incident_webhook(member: EventType) -> OpenApiWebhook:
+    event_type = str(member.value)
+    description, specifics = INCIDENT_SPECIFICS[event_type]
+    camel = "".join(part.capitalize() for part in event_type.replace(".", "_").split("_"))
+    data = inline_serializer(
+        f"Webhook{camel}Data",
+        {
+            **specifics,
+            "actor": _string(help_text="Who caused it (username); null for the system."),
+        },
+    )
+    payload = inline_serializer(
+        f"Webhook{camel}",
+        {
+            "id": serializers.CharField(help_text="The event id."),
+            "type": serializers.ChoiceField(choices=[event_type]),
+            "timestamp": serializers.DateTimeField(),
+            "data": data,
+        },
+    )
+    return OpenApiWebhook(
+        name=event_type,
+        decorator=extend_schema(
+            summary=str(EventType(event_type).label),
+            description=f"{description} {HEADERS}",
+            request=payload,
+            responses={200: None, 410: None},
+            examples=[
+                OpenApiExample(
+                    event_type,
+                    value={
+                        "id": "evt_8b41d2",
+                        "type": event_type,
+                        "timestamp": "2026-12-07T09:12:00+00:00",
+                        "data": {**INCIDENT_EXAMPLES[event_type], "actor": "ann"},
+                    },
+                )
+            ],
+        ),
+    )
+
+
+INCIDENT_DECLARED = _incident_webhook(EventType.INCIDENT_DECLARED)
+INCIDENT_UPDATED = _incident_webhook(EventType.INCIDENT_UPDATED)
+INCIDENT_RESOLVED = _incident_webhook(EventType.INCIDENT_RESOLVED)
+SERVICE_STATUS_CHANGED = _incident_webhook(EventType.SERVICE_STATUS_CHANGED)

@@ -344,6 +344,10 @@ SPECTACULAR_SETTINGS = {
             "ESCALATION_RAISED",
             "ESCALATION_ACKNOWLEDGED",
             "ESCALATION_DEESCALATED",
+            "INCIDENT_DECLARED",
+            "INCIDENT_UPDATED",
+            "INCIDENT_RESOLVED",
+            "SERVICE_STATUS_CHANGED",
         )
     ],
     # Webhooks are an OpenAPI 3.1 feature.

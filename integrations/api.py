@@ -4,7 +4,10 @@
 - `POST /api/v1/import/tickets/`: import of historical tickets, admins only.
 
 Thin: parse and validate, call `integrations.services` / `integrations.importer`, shape the
-answer. Refusals are problem details (`api.problems`).
+answer. Refusals are problem details (`api.problems`). Both take the `Idempotency-Key` header
+like every POST of the API (`api.idempotency.Idempotent`): a monitoring system or an import
+script that retries after a timeout gets the first answer back instead of a second effect
+(without it, a resent alert joins its ticket by `dedup_key` and is counted again).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from api.idempotency import Idempotent
 from integrations import alerts, importer, services
 from integrations.models import Integration
 from integrations.throttles import ScopeRateThrottle
@@ -180,7 +183,7 @@ class IsIntegration(BasePermission):
         return isinstance(request.auth, Integration)
 
 
-class AlertIntake(APIView):
+class AlertIntake(Idempotent):
     authentication_classes = [IntegrationTokenAuthentication]
     permission_classes = [IsAuthenticated, IsIntegration]
     throttle_classes = [ScopeRateThrottle]
@@ -348,7 +351,7 @@ def refusal_messages(error: Exception) -> list[str]:
     return [str(error) or _("You may not do this.")]
 
 
-class TicketImport(APIView):
+class TicketImport(Idempotent):
     permission_classes = [IsAuthenticated, IsAdmin]
 
     @extend_schema(
@@ -380,6 +383,56 @@ class TicketImport(APIView):
                 },
             )
         },
+        examples=[
+            OpenApiExample(
+                "One ticket with its history",
+                request_only=True,
+                value={
+                    "tickets": [
+                        {
+                            "system": "otrs",
+                            "external_id": "2026031710000042",
+                            "subject": "VPN drops every hour",
+                            "description": "Since Monday the VPN drops every hour.",
+                            "team": "Service Desk",
+                            "customer": "ACME GmbH",
+                            "created_at": "2026-03-17T08:02:00Z",
+                            "created_by": "jo@acme.example",
+                            "history": [
+                                {
+                                    "at": "2026-03-17T08:30:00Z",
+                                    "type": "reply",
+                                    "author": "ann",
+                                    "body": "Which client version do you use?",
+                                },
+                                {
+                                    "at": "2026-03-18T10:00:00Z",
+                                    "type": "transition",
+                                    "author": "ann",
+                                    "transition": "resolve",
+                                },
+                            ],
+                        }
+                    ]
+                },
+            ),
+            OpenApiExample(
+                "Answer",
+                response_only=True,
+                value={
+                    "tickets": [
+                        {
+                            "system": "otrs",
+                            "external_id": "2026031710000042",
+                            "ticket": "HD-2026-000124",
+                            "created": True,
+                            "played": 2,
+                            "errors": [],
+                        }
+                    ]
+                },
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         form = ImportBatchSerializer(data=request.data)

@@ -83,6 +83,17 @@ def test_a_generic_alert_opens_a_monitoring_ticket_in_the_team(monitor, integrat
     assert (group.ticket, group.count, group.is_open) == (ticket, 1, True)
 
 
+def test_a_retry_with_the_same_idempotency_key_is_answered_once(monitor):
+    first = monitor.post(ALERTS, DISK, format="json", HTTP_IDEMPOTENCY_KEY="am-1")
+    again = monitor.post(ALERTS, DISK, format="json", HTTP_IDEMPOTENCY_KEY="am-1")
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert AlertGroup.objects.get().count == 1
+    # Without the header the resent alert is a repeat: counted on its ticket.
+    repeat = monitor.post(ALERTS, DISK, format="json")
+    assert repeat.json()["alerts"][0]["count"] == 2
+
+
 def test_a_repeat_adds_to_the_open_ticket_instead_of_opening_another(monitor, integration):
     monitor.post(ALERTS, DISK, format="json")
     changed = {**DISK, "description": "/var is at 100 %"}
