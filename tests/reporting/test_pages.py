@@ -148,3 +148,10 @@ def test_csv_has_every_figure_and_neutralised_cells(data):
     assert by_figure[("Escalation rate", "Escalation rate")] == ["percent", "50.0", "0.0", "50.0"]
     # The level's name starts with "=": the cell is text, not a formula.
     assert by_figure[("Escalations per level", "'=HYPERLINK(1)")] == ["count", "1", "0", "1"]
+
+
+def test_the_page_in_german(data):
+    page = text(client_for(data.lead).get(URL, THE_WEEK, HTTP_ACCEPT_LANGUAGE="de"))
+    assert "Zeit bis zur Erstreaktion (MTTA)" in page
+    assert "Die Uhr läuft ab der Erstellung des Tickets" in page
+    assert "Kennzahlentabelle als CSV herunterladen" in page
