@@ -8,7 +8,8 @@ The period is the week of Monday 2 to Sunday 8 November 2026 (Europe/Berlin); T 
   reopened and resolved again after 2 days (resolution breach at T+1d, next-update breach at
   T+5h); affected service "Checkout"; rated 1 for the first resolution and 4 for the second.
 - C: answered after 10 min (met), escalated to L2 at T+1h and acknowledged 20 min later, handed
-  back to L1 at T+3h, resolved after 6 h (met, next update met); rated 2 after escalation.
+  back to L1 at T+3h, resolved after 6 h (met); a next update late at T+2h (on the timeline; the
+  next reply cleared the column); rated 2 after escalation.
 - D: created Tuesday 09:00, never answered (first-response breach at +1h), escalated to L3 at
   +2h and acknowledged after 60 min.
 - F: in the week before: answered after 60 min, resolved after 10 h.
@@ -31,7 +32,7 @@ from reporting.forms import day_period
 from reporting.selectors import report_tickets
 from tests.escalation.test_services import Chain
 from tests.factories import TicketFactory
-from tickets.models import Service, Ticket
+from tickets.models import Service, Ticket, TicketEvent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T = dt.datetime(2026, 11, 2, 9, tzinfo=BERLIN)
@@ -117,6 +118,19 @@ class Data:
                 acknowledged_at=acknowledged,
             )
 
+        # The timeline's breach entries, as the SLA service records them. C's next update was
+        # late once (T+2h); the reply after it started a new period and cleared the column.
+        for ticket_, target, at in (
+            (self.b, "first_response", T + H),
+            (self.b, "next_update", T + 5 * H),
+            (self.c, "next_update", T + 2 * H),
+        ):
+            TicketEvent.objects.create(
+                ticket=ticket_,
+                kind=TicketEvent.Kind.SLA_BREACH,
+                payload={"target": target},
+                created_at=at,
+            )
         up, back = Escalation.Kind.HIERARCHICAL, Escalation.Kind.DE_ESCALATION
         handoff(self.c, l1, l2, up, T + H, T + 80 * M)
         handoff(self.c, l2, l1, back, T + 3 * H)
@@ -195,8 +209,9 @@ def test_sla_compliance_per_target(data):
     assert figures == {
         # A and C met, B breached; breaches recorded: B and the unanswered D.
         "first_response": (2, 1, 2, 66.7),
-        # Resolved with a next-update target: B breached, C met (A had none).
-        "next_update": (1, 1, 1, 50.0),
+        # Resolved with a next-update target: B and C breached (C's breach only on the
+        # timeline: its column was cleared by the next reply); A had none.
+        "next_update": (0, 2, 2, 0.0),
         "resolution": (2, 1, 1, 66.7),
     }
     assert [c.percent for c in kpis.sla_compliance(data.tickets, WEEK.previous())] == [
