@@ -39,6 +39,7 @@ from escalation import services as escalation_services
 from escalation.forms import DeescalateForm, EscalateForm, prefill_package, tried_since_arrival
 from escalation.models import Escalation
 from reporting import trends
+from reporting.exports import neutralise
 from tickets import services as ticket_services
 from tickets.forms import add_service_error
 from tickets.models import Ticket, agent_teams
@@ -164,18 +165,6 @@ def _cache_call(method: Callable[..., Any], *args: Any) -> Any:
     except Exception:
         logger.warning("Dashboard trends cache unavailable", exc_info=True)
         return None
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula: text starting with = + - @, a tab
-    or a carriage return gets a leading apostrophe. Numbers stay numbers."""
-    text = "" if value is None else str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
 
 
 def _csv_rows(name: str, data: dict[str, Any]) -> Iterable[list[object]]:

@@ -23,6 +23,7 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("escalations/", include("escalation.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("reports/", include("reporting.urls")),
     path("notifications/", include("notifications.urls")),
     # The knowledge base: /knowledge/ for agents, /help/ for everyone.
     path("", include("knowledge.urls")),

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -145,17 +146,25 @@ class CsatSummary:
     count: int
     average: float | None
     satisfied: int  # ratings of 4 or 5
+    low: int  # ratings at or below settings.PORTAL_LOW_RATING
     escalated_count: int
     escalated_average: float | None
 
 
-def csat_summary(start: datetime, end: datetime) -> CsatSummary:
-    """Customer satisfaction over ratings given in [start, end): for reporting (CSAT, and CSAT
+def csat_summary(
+    start: datetime, end: datetime, *, tickets: QuerySet[Ticket] | None = None
+) -> CsatSummary:
+    """Customer satisfaction over ratings given in [start, end), of `tickets` when given (the
+    reader's visible tickets, narrowed by the report's slices): for reporting (CSAT, and CSAT
     after escalation). One query."""
-    figures = Rating.objects.filter(created_at__gte=start, created_at__lt=end).aggregate(
+    ratings = Rating.objects.filter(created_at__gte=start, created_at__lt=end)
+    if tickets is not None:
+        ratings = ratings.filter(Exists(tickets.filter(pk=OuterRef("ticket_id"))))
+    figures = ratings.aggregate(
         count=Count("pk"),
         average=Avg("score"),
         satisfied=Count("pk", filter=Q(score__gte=4)),
+        low=Count("pk", filter=Q(score__lte=settings.PORTAL_LOW_RATING)),
         escalated_count=Count("pk", filter=Q(escalated=True)),
         escalated_average=Avg("score", filter=Q(escalated=True)),
     )

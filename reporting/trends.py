@@ -73,12 +73,15 @@ def window(
     return start, end, [first_day + dt.timedelta(days=n) for n in range(days)]
 
 
-def _escalations(tickets: QuerySet[Ticket]) -> QuerySet[Escalation]:
-    """Escalations (not hand-backs) of `tickets`, through a correlated EXISTS: each
-    escalation's ticket is looked up by key, not every ticket read first."""
-    return Escalation.objects.filter(Exists(tickets.filter(pk=OuterRef("ticket_id")))).exclude(
-        kind=Escalation.Kind.DE_ESCALATION
-    )
+def handoffs_of(tickets: QuerySet[Ticket]) -> QuerySet[Escalation]:
+    """Every hand-off (escalations and hand-backs) of `tickets`, through a correlated EXISTS:
+    each escalation's ticket is looked up by key, not every ticket read first."""
+    return Escalation.objects.filter(Exists(tickets.filter(pk=OuterRef("ticket_id"))))
+
+
+def escalations_of(tickets: QuerySet[Ticket]) -> QuerySet[Escalation]:
+    """Escalations (up or across, not hand-backs) of `tickets`."""
+    return handoffs_of(tickets).exclude(kind=Escalation.Kind.DE_ESCALATION)
 
 
 def escalations_per_level(
@@ -88,7 +91,7 @@ def escalations_per_level(
     any in the window, by rank). Two queries."""
     start, end, day_list = window(last_day, days)
     counts = (
-        _escalations(tickets)
+        escalations_of(tickets)
         .filter(raised_at__gte=start, raised_at__lt=end)
         .annotate(day=TruncDate("raised_at", tzinfo=site_zone()))
         .values("day", "to_level_id")
@@ -146,7 +149,7 @@ def median_time_to_acknowledge(
     takes the median, which is what the demo's SQLite needs)."""
     start, end, day_list = window(last_day, days)
     acknowledged = (
-        _escalations(tickets)
+        escalations_of(tickets)
         .filter(raised_at__gte=start, raised_at__lt=end, acknowledged_at__isnull=False)
         .annotate(day=TruncDate("raised_at", tzinfo=site_zone()))
         .order_by()

@@ -1,0 +1,272 @@
+"""The key figures of a period, computed in SQL: for a period [start, end) over the tickets given
+(already narrowed to what the reader may see and the slices they chose: a `Ticket` queryset).
+
+Each figure counts what *finished* in the period, so that a figure never changes once its
+period is over except through corrections:
+
+- `time_to_first_response`: tickets first answered in the period, clock from the ticket's
+  creation to the first response.
+- `time_to_acknowledge`: escalations (up or across) acknowledged in the period, clock from
+  raising to acknowledging.
+- `time_to_resolution`: tickets resolved in the period (a reopened and again resolved ticket
+  counts with its latest resolution), clock from creation to resolution. Calendar time: a
+  pending ticket's paused time counts.
+- `sla_compliance`: per target, of the tickets whose clock for that target stopped in the
+  period (first response: first answered; next update and resolution: resolved) and that had
+  the target, how many met it (no breach recorded on it) and how many breached it; and the
+  breaches of the target recorded in the period, on any ticket. The next update's breaches are
+  read from the timeline (its column holds only the current period's breach).
+- `escalations`: escalations raised in the period per receiving level, the hand-backs
+  (de-escalations) raised in the period and the bounce-back rate (hand-backs per escalation);
+  the escalation rate: of the tickets created in the period, the share escalated at least once.
+- `satisfaction`: the customer ratings given in the period (`portal.selectors.csat_summary`).
+
+Durations are seconds, in calendar time, as mean, median and 90th percentile (PostgreSQL's
+`percentile_cont`; other databases get the durations and Python interpolates the same way).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Avg, Count, Exists, F, FloatField, OuterRef, Q, QuerySet
+from django.db.models.functions import Extract
+
+from escalation.models import Escalation
+from portal.selectors import CsatSummary, csat_summary
+from reporting.trends import PercentileCont, escalations_of, handoffs_of
+from tickets.models import SupportLevel, Ticket, TicketEvent
+
+SLA_TARGETS = ("first_response", "next_update", "resolution")
+
+
+@dataclass(frozen=True)
+class Period:
+    """The instants [start, end)."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        return Period(self.start - (self.end - self.start), self.start)
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How many clocks stopped, and their mean, median and 90th percentile in seconds (None
+    when none stopped)."""
+
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """One SLA target: `met` and `breached` among the tickets whose clock for it stopped in the
+    period, `breaches` recorded in the period on any ticket."""
+
+    target: str
+    met: int
+    breached: int
+    breaches: int
+
+    @property
+    def percent(self) -> float | None:
+        decided = self.met + self.breached
+        return round(100 * self.met / decided, 1) if decided else None
+
+
+@dataclass(frozen=True)
+class LevelCount:
+    level: SupportLevel
+    count: int
+
+
+@dataclass(frozen=True)
+class Escalations:
+    per_level: list[LevelCount]
+    escalations: int
+    handbacks: int
+    tickets_created: int
+    tickets_escalated: int
+
+    @property
+    def bounce_back_percent(self) -> float | None:
+        if not self.escalations:
+            return None
+        return round(100 * self.handbacks / self.escalations, 1)
+
+    @property
+    def escalation_rate_percent(self) -> float | None:
+        if not self.tickets_created:
+            return None
+        return round(100 * self.tickets_escalated / self.tickets_created, 1)
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    first_response: Durations
+    acknowledgement: Durations
+    resolution: Durations
+    sla: list[Compliance]
+    escalations: Escalations
+    satisfaction: CsatSummary
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """`percentile_cont`: the value at `fraction` of the sorted values, interpolated linearly
+    between the two nearest."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def percentiles_in_sql() -> bool:
+    """PostgreSQL has `percentile_cont`; elsewhere Python computes the percentiles."""
+    return connection.vendor == "postgresql"
+
+
+def durations(rows: QuerySet, start_field: str, stop_field: str) -> Durations:
+    """Mean, median and p90 of `stop_field - start_field` over `rows` (whose stop is set).
+    One query."""
+    rows = rows.filter(**{f"{stop_field}__isnull": False}).order_by()
+    if percentiles_in_sql():
+        seconds = Extract(F(stop_field) - F(start_field), "epoch", output_field=FloatField())
+        figures = rows.aggregate(
+            count=Count("pk"),
+            mean=Avg(seconds),
+            median=PercentileCont(seconds, 0.5),
+            p90=PercentileCont(seconds, 0.9),
+        )
+        return Durations(**figures)
+    values = [
+        (stop - start).total_seconds() for start, stop in rows.values_list(start_field, stop_field)
+    ]
+    return Durations(
+        count=len(values),
+        mean=sum(values) / len(values) if values else None,
+        median=percentile(values, 0.5),
+        p90=percentile(values, 0.9),
+    )
+
+
+def _within(field: str, period: Period) -> Q:
+    return Q(**{f"{field}__gte": period.start, f"{field}__lt": period.end})
+
+
+def time_to_first_response(tickets: QuerySet[Ticket], period: Period) -> Durations:
+    answered = tickets.filter(_within("first_responded_at", period))
+    return durations(answered, "created_at", "first_responded_at")
+
+
+def time_to_acknowledge(tickets: QuerySet[Ticket], period: Period) -> Durations:
+    acknowledged = escalations_of(tickets).filter(_within("acknowledged_at", period))
+    return durations(acknowledged, "raised_at", "acknowledged_at")
+
+
+def time_to_resolution(tickets: QuerySet[Ticket], period: Period) -> Durations:
+    resolved = tickets.filter(_within("resolved_at", period))
+    return durations(resolved, "created_at", "resolved_at")
+
+
+def _breach_events(target: str) -> QuerySet[TicketEvent]:
+    """The timeline's breach entries of `target`: append-only, so they keep every breach of the
+    next update, whose column is cleared when the next period of updates starts."""
+    return TicketEvent.objects.filter(kind=TicketEvent.Kind.SLA_BREACH, payload__target=target)
+
+
+def sla_compliance(tickets: QuerySet[Ticket], period: Period) -> list[Compliance]:
+    """Per target (`SLA_TARGETS`, in that order). Two queries: the tickets, and the next
+    update's breaches on the timeline."""
+    stops = {
+        "first_response": "first_responded_at",
+        "next_update": "resolved_at",
+        "resolution": "resolved_at",
+    }
+    counts: dict[str, Count] = {}
+    for target, stop in stops.items():
+        breached = Q(**{f"{target}_breached_at__isnull": False})
+        if target == "next_update":
+            breached |= Q(Exists(_breach_events(target).filter(ticket_id=OuterRef("pk"))))
+        had_target = breached | Q(**{f"{target}_due_at__isnull": False})
+        stopped = _within(stop, period) & had_target
+        counts[f"{target}_met"] = Count("pk", filter=stopped & ~breached)
+        counts[f"{target}_breached"] = Count("pk", filter=stopped & breached)
+        if target != "next_update":
+            counts[f"{target}_breaches"] = Count(
+                "pk", filter=_within(f"{target}_breached_at", period)
+            )
+    figures = tickets.order_by().aggregate(**counts)
+    figures["next_update_breaches"] = (
+        _breach_events("next_update")
+        .filter(_within("created_at", period), Exists(tickets.filter(pk=OuterRef("ticket_id"))))
+        .count()
+    )
+    return [
+        Compliance(
+            target=target,
+            met=figures[f"{target}_met"],
+            breached=figures[f"{target}_breached"],
+            breaches=figures[f"{target}_breaches"],
+        )
+        for target in SLA_TARGETS
+    ]
+
+
+def escalations(tickets: QuerySet[Ticket], period: Period) -> Escalations:
+    """Three queries: hand-offs raised per receiving level and kind, the levels, and the
+    tickets created with and without escalation."""
+    raised = (
+        handoffs_of(tickets)
+        .filter(_within("raised_at", period))
+        .values("to_level_id")
+        .annotate(
+            up=Count("pk", filter=~Q(kind=Escalation.Kind.DE_ESCALATION)),
+            back=Count("pk", filter=Q(kind=Escalation.Kind.DE_ESCALATION)),
+        )
+        .order_by()
+    )
+    per_level_ids = {row["to_level_id"]: row["up"] for row in raised if row["up"]}
+    handbacks = sum(row["back"] for row in raised)
+    levels = SupportLevel.objects.filter(pk__in=per_level_ids).order_by("rank")
+    created = tickets.filter(_within("created_at", period)).order_by()
+    escalated = Exists(
+        Escalation.objects.filter(ticket_id=OuterRef("pk")).exclude(
+            kind=Escalation.Kind.DE_ESCALATION
+        )
+    )
+    figures = created.aggregate(created=Count("pk"), escalated=Count("pk", filter=escalated))
+    return Escalations(
+        per_level=[LevelCount(level, per_level_ids[level.pk]) for level in levels],
+        escalations=sum(per_level_ids.values()),
+        handbacks=handbacks,
+        tickets_created=figures["created"],
+        tickets_escalated=figures["escalated"],
+    )
+
+
+def satisfaction(tickets: QuerySet[Ticket], period: Period) -> CsatSummary:
+    return csat_summary(period.start, period.end, tickets=tickets)
+
+
+def report(tickets: QuerySet[Ticket], period: Period) -> Report:
+    """Every figure of the period. Ten queries whatever the number of tickets."""
+    return Report(
+        period=period,
+        first_response=time_to_first_response(tickets, period),
+        acknowledgement=time_to_acknowledge(tickets, period),
+        resolution=time_to_resolution(tickets, period),
+        sla=sla_compliance(tickets, period),
+        escalations=escalations(tickets, period),
+        satisfaction=satisfaction(tickets, period),
+    )

@@ -1,0 +1,234 @@
+"""The key figures as the page and the CSV show them: one card per KPI with its definition (what
+starts and stops the clock) and its figures for this period, the previous one of the same
+length, and the change. Words are chosen here, at display time, in the reader's language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from reporting.kpis import Durations, Report
+
+MINUTES = "minutes"
+PERCENT = "percent"
+COUNT = "count"
+SCORE = "score"
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    unit: str
+    current: float | int | None
+    previous: float | int | None
+
+    @property
+    def change(self) -> float | int | None:
+        if self.current is None or self.previous is None:
+            return None
+        difference = self.current - self.previous
+        return round(difference, 2) if isinstance(difference, float) else difference
+
+
+@dataclass(frozen=True)
+class Card:
+    key: str
+    title: str
+    definition: str
+    figures: list[Figure]
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 1)
+
+
+def _duration_figures(current: Durations, previous: Durations, counted: str) -> list[Figure]:
+    return [
+        Figure(_("Mean"), MINUTES, _minutes(current.mean), _minutes(previous.mean)),
+        Figure(_("Median"), MINUTES, _minutes(current.median), _minutes(previous.median)),
+        Figure(_("90th percentile"), MINUTES, _minutes(current.p90), _minutes(previous.p90)),
+        Figure(counted, COUNT, current.count, previous.count),
+    ]
+
+
+def _score(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def cards(now: Report, before: Report) -> list[Card]:
+    """The cards of `now`, each figure beside the same figure of `before`."""
+    target_names = {
+        "first_response": _("SLA: first response"),
+        "next_update": _("SLA: next update"),
+        "resolution": _("SLA: resolution"),
+    }
+    target_definitions = {
+        "first_response": _(
+            "Tickets first answered in the period that had a first-response target: met when "
+            "no breach of the target was recorded. Breaches recorded: first-response breaches "
+            "recorded in the period, on any ticket, answered or not."
+        ),
+        "next_update": _(
+            "Tickets resolved in the period that had a next-update target: met when no breach "
+            "of the target was recorded while they were worked on. Breaches recorded: "
+            "next-update breaches recorded in the period, on any ticket."
+        ),
+        "resolution": _(
+            "Tickets resolved in the period that had a resolution target: met when no breach "
+            "of the target was recorded. Breaches recorded: resolution breaches recorded in the "
+            "period, on any ticket, resolved or not."
+        ),
+    }
+    result = [
+        Card(
+            "first_response",
+            _("Time to first response (MTTA)"),
+            _(
+                "The clock starts when the ticket is created and stops at the first response "
+                "to the customer. Counted: tickets first answered in the period. Calendar time."
+            ),
+            _duration_figures(now.first_response, before.first_response, _("Tickets answered")),
+        ),
+        Card(
+            "acknowledgement",
+            _("Time to acknowledge an escalation"),
+            _(
+                "The clock starts when an escalation (up or across) is raised and stops when "
+                "the receiving team acknowledges it. Counted: escalations acknowledged in the "
+                "period. Calendar time."
+            ),
+            _duration_figures(
+                now.acknowledgement, before.acknowledgement, _("Escalations acknowledged")
+            ),
+        ),
+        Card(
+            "resolution",
+            _("Time to resolution (MTTR)"),
+            _(
+                "The clock starts when the ticket is created and stops when it is resolved; "
+                "time waiting for the customer counts, and a reopened ticket counts with its "
+                "latest resolution. Counted: tickets resolved in the period. Calendar time."
+            ),
+            _duration_figures(now.resolution, before.resolution, _("Tickets resolved")),
+        ),
+    ]
+    for current, previous in zip(now.sla, before.sla, strict=True):
+        result.append(
+            Card(
+                f"sla_{current.target}",
+                target_names[current.target],
+                target_definitions[current.target],
+                [
+                    Figure(_("Compliance"), PERCENT, current.percent, previous.percent),
+                    Figure(_("Met"), COUNT, current.met, previous.met),
+                    Figure(_("Breached"), COUNT, current.breached, previous.breached),
+                    Figure(_("Breaches recorded"), COUNT, current.breaches, previous.breaches),
+                ],
+            )
+        )
+    e, f = now.escalations, before.escalations
+    before_per_level = {row.level.pk: row.count for row in f.per_level}
+    levels = [
+        Figure(
+            row.level.display_name,
+            COUNT,
+            row.count,
+            before_per_level.get(row.level.pk, 0),
+        )
+        for row in e.per_level
+    ]
+    result += [
+        Card(
+            "escalations",
+            _("Escalations per level"),
+            _(
+                "Escalations (up the chain or across to experts, not hand-backs) raised in the "
+                "period, by the level that received them."
+            ),
+            [Figure(_("All escalations"), COUNT, e.escalations, f.escalations), *levels],
+        ),
+        Card(
+            "escalation_rate",
+            _("Escalation rate"),
+            _(
+                "Of the tickets created in the period, the share escalated at least once "
+                "(up or across) so far."
+            ),
+            [
+                Figure(
+                    _("Escalation rate"),
+                    PERCENT,
+                    e.escalation_rate_percent,
+                    f.escalation_rate_percent,
+                ),
+                Figure(_("Tickets created"), COUNT, e.tickets_created, f.tickets_created),
+                Figure(_("Of them escalated"), COUNT, e.tickets_escalated, f.tickets_escalated),
+            ],
+        ),
+        Card(
+            "bounce_back",
+            _("Bounce-back rate"),
+            _(
+                "Hand-backs (de-escalations to a lower level) raised in the period per "
+                "escalation raised in the period."
+            ),
+            [
+                Figure(
+                    _("Bounce-back rate"), PERCENT, e.bounce_back_percent, f.bounce_back_percent
+                ),
+                Figure(_("Hand-backs"), COUNT, e.handbacks, f.handbacks),
+            ],
+        ),
+    ]
+    s, t = now.satisfaction, before.satisfaction
+    result.append(
+        Card(
+            "satisfaction",
+            _("Customer satisfaction (CSAT)"),
+            _(
+                "Ratings (1 to 5) customers gave in the period to a resolution. Low: a score at "
+                "or below the threshold that alerts the team lead. After escalation: ratings of "
+                "tickets that had been escalated when they were rated."
+            ),
+            [
+                Figure(_("Mean score"), SCORE, _score(s.average), _score(t.average)),
+                Figure(_("Ratings"), COUNT, s.count, t.count),
+                Figure(_("Share low"), PERCENT, _share(s.low, s.count), _share(t.low, t.count)),
+                Figure(
+                    _("Mean score after escalation"),
+                    SCORE,
+                    _score(s.escalated_average),
+                    _score(t.escalated_average),
+                ),
+                Figure(_("Ratings after escalation"), COUNT, s.escalated_count, t.escalated_count),
+            ],
+        )
+    )
+    return result
+
+
+def csv_rows(all_cards: Iterable[Card]) -> Iterable[list[object]]:
+    """The cards as one table: a header, then one row per figure."""
+    units = {
+        MINUTES: _("minutes"),
+        PERCENT: _("percent"),
+        COUNT: _("count"),
+        SCORE: _("score 1–5"),
+    }
+    yield [_("KPI"), _("Figure"), _("Unit"), _("This period"), _("Previous period"), _("Change")]
+    for card in all_cards:
+        for figure in card.figures:
+            yield [
+                card.title,
+                figure.label,
+                units[figure.unit],
+                figure.current,
+                figure.previous,
+                figure.change,
+            ]

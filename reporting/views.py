@@ -1,0 +1,83 @@
+"""The reports page and its CSV: thin over `reporting.kpis` (the figures) and `reporting.table`
+(their words). Team leads and admins only; a period that cannot be read is a 400 with the form
+and its error."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from reporting import kpis, table
+from reporting.exports import neutralise
+from reporting.forms import ReportForm
+from reporting.selectors import report_tickets, sees_reports
+
+PERIOD_FIELDS = ("preset", "start", "end")
+
+
+def _require_reader(request: HttpRequest) -> None:
+    if not sees_reports(request.user):
+        raise PermissionDenied(_("Reports are for team leads and admins."))
+    request.helpdesk_sees_reports = True  # type: ignore[attr-defined]  # for the navbar
+
+
+def _read(request: HttpRequest) -> tuple[ReportForm, list[table.Card] | None]:
+    """The form, and the cards unless the period is in error."""
+    form = ReportForm(request.GET)
+    form.is_valid()
+    if form.non_field_errors() or any(name in form.errors for name in PERIOD_FIELDS):
+        return form, None
+    tickets = form.narrow(report_tickets(request.user))
+    period = form.period()
+    return form, table.cards(kpis.report(tickets, period), kpis.report(tickets, period.previous()))
+
+
+def _query(request: HttpRequest) -> str:
+    keep = {k: v for k, v in request.GET.items() if k in ReportForm.base_fields and v}
+    return urlencode(sorted(keep.items()))
+
+
+@login_required
+@require_GET
+def reports(request: HttpRequest) -> HttpResponse:
+    """The KPI cards for the chosen period and slices."""
+    _require_reader(request)
+    form, cards = _read(request)
+    context: dict[str, Any] = {"form": form, "cards": cards, "query": _query(request)}
+    if cards is not None:
+        first, last = form.cleaned_data["first_day"], form.cleaned_data["last_day"]
+        days = (last - first).days + 1
+        context.update(
+            first_day=first,
+            last_day=last,
+            days=days,
+            previous_first_day=first - dt.timedelta(days=days),
+            previous_last_day=first - dt.timedelta(days=1),
+        )
+    return render(request, "reporting/reports.html", context, status=200 if cards else 400)
+
+
+@login_required
+@require_GET
+def kpi_csv(request: HttpRequest) -> HttpResponse:
+    """The KPI table as CSV, for the same period and slices."""
+    _require_reader(request)
+    form, cards = _read(request)
+    if cards is None:
+        return render(request, "reporting/reports.html", {"form": form, "cards": None}, status=400)
+    first, last = form.cleaned_data["first_day"], form.cleaned_data["last_day"]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="kpis-{first}-{last}.csv"'
+    writer = csv.writer(response)
+    for row in table.csv_rows(cards):
+        writer.writerow([neutralise(cell) for cell in row])
+    return response
