@@ -1,0 +1,322 @@
+"""`manage.py config export/import`: the escalation configuration as a YAML file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+
+from lab.config import SECTIONS, dump, export_configuration, format_duration
+from lab.services import config_import
+from notifications.models import WebhookEndpoint
+from sla.models import BusinessCalendar, CalendarException, RecomputeRun, SLAPolicy, SLATarget
+from tests.factories import AdminFactory, TeamFactory, TicketFactory, UserFactory
+from tickets.models import SupportLevel, Team, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def configured(db):
+    """The seeded configuration plus a chain of teams, people, closures and a webhook."""
+    lead, member = UserFactory(username="lena"), UserFactory(username="max")
+    level1, level2 = SupportLevel.objects.get(rank=1), SupportLevel.objects.get(rank=2)
+    second = TeamFactory(name="Second line", level=level2, lead=lead, members=[lead])
+    TeamFactory(
+        name="First line",
+        level=level1,
+        escalates_to=second,
+        members=[member, lead],
+        email="first@example.com",
+    )
+    TeamFactory(name="Database experts", level=level2, kind=Team.Kind.FUNCTIONAL, is_active=False)
+    office = BusinessCalendar.objects.get(name="Office hours DE")
+    CalendarException.objects.create(calendar=office, date=dt.date(2026, 12, 24), name="Xmas Eve")
+    CalendarException.objects.create(
+        calendar=office,
+        date=dt.date(2026, 12, 31),
+        kind=CalendarException.Kind.SPECIAL,
+        start=dt.time(9),
+        end=dt.time(12),
+    )
+    WebhookEndpoint.objects.create(url="https://hooks.example.com/in", description="Ops chat")
+    return AdminFactory(username="root")
+
+
+def export_text() -> str:
+    out = io.StringIO()
+    call_command("config", "export", stdout=out)
+    return out.getvalue()
+
+
+def clear_configuration() -> None:
+    for section in reversed(SECTIONS):
+        section.model.objects.all().delete()
+
+
+def import_file(tmp_path, text: str, *args: str) -> tuple[str, str]:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("config", "import", str(path), *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def edited(text: str, change) -> str:
+    document = yaml.safe_load(text)
+    change(document)
+    return dump(document)
+
+
+def test_export_is_readable_sorted_and_without_ids_or_secrets(configured):
+    text = export_text()
+    document = yaml.safe_load(text)
+    assert list(document) == [s.name for s in SECTIONS]
+    assert [t["name"] for t in document["teams"]] == [
+        "Database experts",
+        "First line",
+        "Second line",
+    ]
+    first = document["teams"][1]
+    assert first["level"] == 1
+    assert first["escalates_to"] == "Second line"
+    assert first["members"] == ["lena", "max"]
+    assert first["email"] == "first@example.com"
+    assert document["teams"][2]["lead"] == "lena"
+    office = next(c for c in document["business_calendars"] if c["name"] == "Office hours DE")
+    assert office["holiday_country"] == "DE"
+    assert office["exceptions"] == [
+        {"date": "2026-12-24", "kind": "closed", "start": None, "end": None, "name": "Xmas Eve"},
+        {"date": "2026-12-31", "kind": "special", "start": "09:00", "end": "12:00", "name": ""},
+    ]
+    assert office["opening_hours"][0] == {"weekday": 0, "start": "08:00", "end": "18:00"}
+    standard = next(p for p in document["sla_policies"] if p["name"] == "Standard office hours")
+    assert standard["calendar"] == "Office hours DE"
+    assert [t["priority"] for t in standard["targets"]] == [1, 2, 3, 4]
+    target = SLATarget.objects.get(policy__name="Standard office hours", priority=1)
+    assert standard["targets"][0]["first_response"] == format_duration(target.first_response)
+    assert document["webhook_endpoints"] == [
+        {
+            "url": "https://hooks.example.com/in",
+            "description": "Ops chat",
+            "event_types": [],
+            "is_active": True,
+            "disabled_reason": "",
+        }
+    ]
+    assert "secret" not in text
+    assert " id:" not in text and "\nid:" not in text
+    assert export_text() == text
+
+
+def test_durations_read_as_people_write_them():
+    assert format_duration(dt.timedelta(hours=4)) == "4h"
+    assert format_duration(dt.timedelta(minutes=30)) == "30m"
+    assert format_duration(dt.timedelta(days=1, hours=2, minutes=5)) == "1d2h5m"
+    assert format_duration(dt.timedelta(0)) == "0m"
+    assert format_duration(dt.timedelta(seconds=90)) == "0:01:30"
+
+
+def test_export_then_import_into_an_empty_configuration_gives_the_same_file(configured, tmp_path):
+    text = export_text()
+    secret = WebhookEndpoint.objects.get().secret
+    clear_configuration()
+    assert not Team.objects.exists() and not SupportLevel.objects.exists()
+
+    out, _err = import_file(tmp_path, text)
+
+    assert "teams: added First line" in out
+    assert export_text() == text
+    first = Team.objects.get(name="First line")
+    assert first.escalates_to.name == "Second line"
+    assert sorted(first.members.values_list("username", flat=True)) == ["lena", "max"]
+    # A new endpoint gets a new secret: the file never carries one.
+    assert WebhookEndpoint.objects.get().secret not in ("", secret)
+
+
+def test_importing_the_live_configuration_changes_nothing(configured, tmp_path):
+    text = export_text()
+    teams = dict(Team.objects.values_list("name", "pk"))
+    secret = WebhookEndpoint.objects.get().secret
+
+    out, _err = import_file(tmp_path, text)
+
+    assert "No differences from the live configuration." in out
+    assert dict(Team.objects.values_list("name", "pk")) == teams
+    assert WebhookEndpoint.objects.get().secret == secret
+    assert export_text() == text
+
+
+def test_dry_run_prints_the_differences_and_writes_nothing(configured, tmp_path):
+    def change(document):
+        policy = next(p for p in document["sla_policies"] if p["name"] == "Standard office hours")
+        policy["targets"][0]["first_response"] = "240m"
+        first = next(t for t in document["teams"] if t["name"] == "First line")
+        first["email"] = "l1@example.com"
+        document["teams"] = [t for t in document["teams"] if t["name"] != "Database experts"]
+        document["support_levels"].append({"rank": 5, "name": "Board"})
+
+    before = export_text()
+    out, _err = import_file(tmp_path, edited(before, change), "--dry-run")
+
+    assert "support_levels: added 5" in out
+    assert "teams: changed First line\n    email: 'first@example.com' -> 'l1@example.com'" in out
+    assert "teams: removed Database experts" in out
+    assert "sla_policies: changed Standard office hours\n    targets: " in out
+    assert "'first_response': '4h'" in out
+    assert "Dry run: 4 change(s) checked, nothing written." in out
+    assert export_text() == before
+    assert not SupportLevel.objects.filter(rank=5).exists()
+
+
+def test_import_applies_and_recomputes_the_open_tickets_clocks(configured, tmp_path):
+    ticket = TicketFactory(open=True, team=Team.objects.get(name="First line"))
+
+    def change(document):
+        policy = next(p for p in document["sla_policies"] if p["name"] == "Standard office hours")
+        policy["targets"][0]["first_response"] = "3h"
+        document["teams"] = [t for t in document["teams"] if t["name"] != "Database experts"]
+
+    out, _err = import_file(tmp_path, edited(export_text(), change))
+
+    assert "Applied 2 change(s)." in out
+    target = SLATarget.objects.get(policy__name="Standard office hours", priority=1)
+    assert target.first_response == dt.timedelta(hours=3)
+    assert not Team.objects.filter(name="Database experts").exists()
+    run = RecomputeRun.objects.get()
+    assert run.total == 1 and run.subject == "configuration import"
+    assert ticket.status == Ticket.Status.OPEN
+
+
+def test_a_change_outside_the_sla_queues_no_recomputation(configured, tmp_path):
+    TicketFactory(open=True)
+
+    def change(document):
+        document["teams"][0]["email"] = "db@example.com"
+
+    import_file(tmp_path, edited(export_text(), change))
+
+    assert Team.objects.get(name="Database experts").email == "db@example.com"
+    assert not RecomputeRun.objects.exists()
+
+
+def test_values_that_are_not_what_they_say_are_named_by_their_path(configured, tmp_path):
+    def change(document):
+        document["sla_policies"][2]["targets"][1]["first_response"] = "soon"
+        document["business_calendars"][1]["opening_hours"][0]["start"] = "8 o'clock"
+        document["teams"][1]["colour"] = "blue"
+        document["tier_targets"][0]["acknowledge_within"] = "an hour"
+
+    before = export_text()
+    path = tmp_path / "config.yaml"
+    path.write_text(edited(before, change), encoding="utf-8")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="4 problem"):
+        call_command("config", "import", str(path), stderr=err)
+    messages = err.getvalue().splitlines()
+    assert messages[0].startswith("business_calendars[1].opening_hours[0].start: not a time of day")
+    assert "teams[1].colour: unknown field" in messages
+    assert any(
+        m.startswith("sla_policies[2].targets[1].first_response: not a duration") for m in messages
+    )
+    assert any(m.startswith("tier_targets[0].acknowledge_within: not a duration") for m in messages)
+    assert export_text() == before
+
+
+def test_unknown_people_and_teams_are_refused(configured, tmp_path):
+    def change(document):
+        document["teams"][1]["members"].append("nobody")
+        document["teams"][1]["escalates_to"] = "Third line"
+
+    before = export_text()
+    err = io.StringIO()
+    path = tmp_path / "config.yaml"
+    path.write_text(edited(before, change), encoding="utf-8")
+    with pytest.raises(CommandError, match="nothing was written"):
+        call_command("config", "import", str(path), stderr=err)
+    assert "teams[1].members: no user 'nobody'" in err.getvalue()
+    assert "teams[1].escalates_to: no team 'Third line'" in err.getvalue()
+    assert export_text() == before
+
+
+def test_the_admin_refuses_a_chain_with_a_cycle_and_nothing_is_written(configured, tmp_path):
+    def change(document):
+        second = next(t for t in document["teams"] if t["name"] == "Second line")
+        second["escalates_to"] = "First line"
+        second["email"] = "changed@example.com"
+
+    before = export_text()
+    result = config_import(text=edited(before, change), user=configured, dry_run=False)
+
+    assert not result.applied
+    assert [p.path for p in result.problems] == ["teams[2].escalates_to"]
+    assert "loop" in result.problems[0].message or "cycle" in result.problems[0].message
+    assert export_text() == before
+
+
+def test_the_admin_refuses_an_invalid_calendar(configured, tmp_path):
+    def change(document):
+        office = document["business_calendars"][1]
+        office["timezone"] = "Mars/Olympus"
+        office["opening_hours"].append({"weekday": 0, "start": "09:00", "end": "10:00"})
+
+    before = export_text()
+    result = config_import(text=edited(before, change), user=configured, dry_run=True)
+
+    paths = [p.path for p in result.problems]
+    assert "business_calendars[1].timezone" in paths
+    assert "business_calendars[1].opening_hours" in paths
+    assert export_text() == before
+
+
+def test_a_target_the_admin_refuses_is_refused_with_its_message(configured, tmp_path):
+    def change(document):
+        policy = document["sla_policies"][2]
+        policy["targets"][0]["resolution"] = "1m"
+
+    result = config_import(text=edited(export_text(), change), user=configured, dry_run=True)
+
+    assert result.problems
+    assert all(p.path.startswith("sla_policies[2].targets") for p in result.problems)
+
+
+def test_a_level_still_in_use_cannot_be_removed(configured, tmp_path):
+    TicketFactory(open=True, team=Team.objects.get(name="First line"))
+
+    def change(document):
+        document["support_levels"] = [lvl for lvl in document["support_levels"] if lvl["rank"] != 1]
+        document["teams"] = [t for t in document["teams"] if t["level"] != 1]
+        document["tier_targets"] = [t for t in document["tier_targets"] if t["level"] != 1]
+
+    before = export_text()
+    result = config_import(text=edited(before, change), user=configured, dry_run=False)
+
+    assert result.problems and not result.applied
+    assert export_text() == before
+
+
+def test_a_section_left_out_is_left_alone(configured, tmp_path):
+    out, _err = import_file(
+        tmp_path, dump({"support_levels": yaml.safe_load(export_text())["support_levels"]})
+    )
+
+    assert "No differences" in out
+    assert Team.objects.count() == 3 and SLAPolicy.objects.exists()
+
+
+def test_not_yaml_and_no_superuser_are_clear_errors(configured, tmp_path):
+    with pytest.raises(CommandError, match="problem"):
+        import_file(tmp_path, "teams: [unclosed")
+    configured.is_superuser = False
+    configured.save()
+    with pytest.raises(CommandError, match="No active superuser"):
+        import_file(tmp_path, export_text())
+
+
+def test_export_writes_a_file(configured, tmp_path):
+    target = tmp_path / "out.yaml"
+    call_command("config", "export", "--output", str(target), stderr=io.StringIO())
+    assert target.read_text(encoding="utf-8") == dump(export_configuration())
