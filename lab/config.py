@@ -35,6 +35,7 @@ from sla.models import (
     SLAPolicy,
     SLATarget,
     TierTarget,
+    Weekday,
 )
 from tickets.models import SupportLevel, Team
 
@@ -105,6 +106,14 @@ def model_fields(model: type[models.Model], parent: type[models.Model] | None) -
     return result
 
 
+# Opening hours name their day: "monday" reads better than 0.
+WEEKDAYS: tuple[str, ...] = tuple(name.lower() for name in Weekday.names)
+
+
+def is_weekday(f: Any) -> bool:
+    return f.model is OpeningHours and f.name == "weekday"
+
+
 def natural_key_field(f: Any) -> str:
     return NATURAL_KEYS[f.related_model._meta.label_lower]
 
@@ -132,6 +141,8 @@ def export_value(f: Any, obj: models.Model) -> Any:
         key = natural_key_field(f)
         return sorted(getattr(related, key) for related in getattr(obj, f.name).all())
     value = getattr(obj, f.name)
+    if is_weekday(f):
+        return WEEKDAYS[value]
     if f.is_relation:
         return None if value is None else getattr(value, natural_key_field(f))
     if isinstance(f, models.DurationField):
@@ -158,6 +169,10 @@ def canonical_json(value: Any) -> Any:
 def sort_key(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[str, ...]]:
     def key(item: dict[str, Any]) -> tuple[str, ...]:
         values = [item.get(k) for k in keys]
+        values = [
+            WEEKDAYS.index(v) if k == "weekday" and v in WEEKDAYS else v
+            for k, v in zip(keys, values, strict=True)
+        ]
         return tuple(f"{v:010d}" if isinstance(v, int) else str(v or "") for v in values)
 
     return key
@@ -232,6 +247,13 @@ class Reader:
                 return []
             return sorted(raw, key=str)
         if raw is None:
+            return None
+        if is_weekday(f):
+            if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < len(WEEKDAYS):
+                return WEEKDAYS[raw]
+            if isinstance(raw, str) and raw.strip().lower() in WEEKDAYS:
+                return raw.strip().lower()
+            self.problem(path, f"not a weekday ({raw!r}; write monday … sunday)")
             return None
         if isinstance(f, models.DurationField):
             try:
@@ -344,12 +366,46 @@ class Change:
     fields: list[tuple[str, Any, Any]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        head = f"{self.section}: {self.action} {self.key}"
-        return [head] + [f"    {name}: {old!r} -> {new!r}" for name, old, new in self.fields]
+        return [f"{self.section}: {self.action} {self.key}"] + [
+            f"    {name}: {describe(before, after)}" for name, before, after in self.fields
+        ]
+
+
+def describe(before: Any, after: Any) -> str:
+    """One field's change; an inline row (a mapping) added or removed as a whole."""
+    if isinstance(after, dict) and before is None:
+        return f"added {after!r}"
+    if isinstance(before, dict) and after is None:
+        return f"removed {before!r}"
+    return f"{before!r} -> {after!r}"
 
 
 def item_label(section: Section, item: dict[str, Any]) -> str:
     return " / ".join(str(item.get(k)) for k in section.key)
+
+
+def row_differences(
+    inline: Inline, before: list[dict[str, Any]], after: list[dict[str, Any]]
+) -> list[tuple[str, Any, Any]]:
+    """An inline's rows compared by their sort key (a target by its priority, opening hours
+    by day and time): rows added or removed, and the fields changed in the others."""
+
+    def label(row: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={row.get(k)}" for k in inline.sort if row.get(k) is not None)
+
+    old = {sort_key(inline.sort)(r): r for r in before}
+    new = {sort_key(inline.sort)(r): r for r in after}
+    result: list[tuple[str, Any, Any]] = []
+    for key in sorted(set(old) | set(new)):
+        row_old, row_new = old.get(key), new.get(key)
+        where = f"{inline.key}[{label(row_old or row_new)}]"
+        if row_old is None or row_new is None:
+            result.append((where, row_old, row_new))
+            continue
+        for name, value in row_new.items():
+            if row_old.get(name) != value:
+                result.append((f"{where}.{name}", row_old.get(name), value))
+    return result
 
 
 def differences(live: dict[str, Any], new: dict[str, Any]) -> list[Change]:
@@ -368,11 +424,13 @@ def differences(live: dict[str, Any], new: dict[str, Any]) -> list[Change]:
             elif fresh is None:
                 changes.append(Change(section.name, item_label(section, old), "removed"))
             else:
-                fields = [
-                    (name, old.get(name), value)
-                    for name, value in fresh.items()
-                    if old.get(name) != value
-                ]
+                inlines = {i.key: i for i in section.inlines}
+                fields: list[tuple[str, Any, Any]] = []
+                for name, value in fresh.items():
+                    if name in inlines:
+                        fields += row_differences(inlines[name], old.get(name) or [], value)
+                    elif old.get(name) != value:
+                        fields.append((name, old.get(name), value))
                 if fields:
                     changes.append(
                         Change(section.name, item_label(section, fresh), "changed", fields)

@@ -24,11 +24,13 @@ from api.adminforms import DiscardMessages, model_admin, save_through_admin
 from helpdesk.durations import parse_duration_text
 from lab.config import (
     SECTIONS,
+    WEEKDAYS,
     Change,
     Problem,
     Section,
     differences,
     export_configuration,
+    is_weekday,
     model_fields,
     natural_key_field,
     read_document,
@@ -176,6 +178,8 @@ class Applier:
         return body
 
     def form_value(self, f: Any, value: Any, path: str) -> Any:
+        if is_weekday(f) and value is not None:
+            return WEEKDAYS.index(value)
         if f.is_relation:
             names = value if f.many_to_many else [value]
             key = natural_key_field(f)

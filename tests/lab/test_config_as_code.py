@@ -92,7 +92,14 @@ def test_export_is_readable_sorted_and_without_ids_or_secrets(configured):
         {"date": "2026-12-24", "kind": "closed", "start": None, "end": None, "name": "Xmas Eve"},
         {"date": "2026-12-31", "kind": "special", "start": "09:00", "end": "12:00", "name": ""},
     ]
-    assert office["opening_hours"][0] == {"weekday": 0, "start": "08:00", "end": "18:00"}
+    assert [h["weekday"] for h in office["opening_hours"]] == [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+    ]
+    assert office["opening_hours"][0] == {"weekday": "monday", "start": "08:00", "end": "18:00"}
     standard = next(p for p in document["sla_policies"] if p["name"] == "Standard office hours")
     assert standard["calendar"] == "Office hours DE"
     assert [t["priority"] for t in standard["targets"]] == [1, 2, 3, 4]
@@ -160,13 +167,18 @@ def test_dry_run_prints_the_differences_and_writes_nothing(configured, tmp_path)
         document["support_levels"].append({"rank": 5, "name": "Board"})
 
     before = export_text()
+    first_response = format_duration(
+        SLATarget.objects.get(policy__name="Standard office hours", priority=1).first_response
+    )
     out, _err = import_file(tmp_path, edited(before, change), "--dry-run")
 
     assert "support_levels: added 5" in out
     assert "teams: changed First line\n    email: 'first@example.com' -> 'l1@example.com'" in out
     assert "teams: removed Database experts" in out
-    assert "sla_policies: changed Standard office hours\n    targets: " in out
-    assert "'first_response': '4h'" in out
+    assert (
+        "sla_policies: changed Standard office hours\n"
+        f"    targets[priority=1].first_response: {first_response!r} -> '4h'\n"
+    ) in out
     assert "Dry run: 4 change(s) checked, nothing written." in out
     assert export_text() == before
     assert not SupportLevel.objects.filter(rank=5).exists()
@@ -261,7 +273,7 @@ def test_the_admin_refuses_an_invalid_calendar(configured, tmp_path):
     def change(document):
         office = document["business_calendars"][1]
         office["timezone"] = "Mars/Olympus"
-        office["opening_hours"].append({"weekday": 0, "start": "09:00", "end": "10:00"})
+        office["opening_hours"].append({"weekday": "monday", "start": "09:00", "end": "10:00"})
 
     before = export_text()
     result = config_import(text=edited(before, change), user=configured, dry_run=True)
@@ -320,3 +332,35 @@ def test_export_writes_a_file(configured, tmp_path):
     target = tmp_path / "out.yaml"
     call_command("config", "export", "--output", str(target), stderr=io.StringIO())
     assert target.read_text(encoding="utf-8") == dump(export_configuration())
+
+
+def test_a_calendar_change_is_shown_row_by_row(configured, tmp_path):
+    def change(document):
+        office = document["business_calendars"][1]
+        office["opening_hours"] = [h for h in office["opening_hours"] if h["weekday"] != "friday"]
+        office["opening_hours"].append({"weekday": 5, "start": "10:00", "end": "14:00"})
+        office["exceptions"][1]["end"] = "13:00"
+
+    out, _err = import_file(tmp_path, edited(export_text(), change), "--dry-run")
+
+    assert out.splitlines()[:5] == [
+        "business_calendars: changed Office hours DE",
+        "    opening_hours[weekday=friday, start=08:00]: removed "
+        "{'weekday': 'friday', 'start': '08:00', 'end': '18:00'}",
+        "    opening_hours[weekday=saturday, start=10:00]: added "
+        "{'weekday': 'saturday', 'start': '10:00', 'end': '14:00'}",
+        "    exceptions[date=2026-12-31, start=09:00].end: '12:00' -> '13:00'",
+        "Dry run: 1 change(s) checked, nothing written.",
+    ]
+
+
+def test_a_weekday_must_be_a_day(configured, tmp_path):
+    def change(document):
+        document["business_calendars"][1]["opening_hours"][0]["weekday"] = "someday"
+
+    result = config_import(text=edited(export_text(), change), user=configured, dry_run=True)
+
+    assert [str(p) for p in result.problems] == [
+        "business_calendars[1].opening_hours[0].weekday: not a weekday ('someday'; write "
+        "monday … sunday)"
+    ]
