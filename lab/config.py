@@ -337,8 +337,7 @@ def read_document(text: str) -> tuple[dict[str, list[dict[str, Any]]], list[Prob
             here = f"{section.name}[{index}]"
             for inline in section.inlines:
                 fields = model_fields(inline.model, parent=section.model)
-                rows = reader.rows(fields, item.get(inline.key), f"{here}.{inline.key}")
-                item[inline.key] = sorted(rows, key=sort_key(inline.sort))
+                item[inline.key] = reader.rows(fields, item.get(inline.key), f"{here}.{inline.key}")
             missing = [k for k in section.key if item.get(k) in (None, "")]
             if missing:
                 reader.problem(here, f"missing {', '.join(missing)}")

@@ -11,6 +11,7 @@ rolls back, so it checks what applying would check.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +27,12 @@ from lab.config import (
     SECTIONS,
     WEEKDAYS,
     Change,
+    Inline,
     Problem,
     Section,
     differences,
     export_configuration,
+    export_value,
     is_weekday,
     model_fields,
     natural_key_field,
@@ -40,6 +43,8 @@ from sla import tasks as sla_tasks
 from sla.models import SeverityMatrix
 from tickets.models import Team, Ticket
 from tickets.priority import Impact, Urgency
+
+ROW_FIELD = re.compile(r"(?P<key>\w+)\[(?P<index>\d+)\]\.(?P<field>\w+)")
 
 # Sections whose change moves SLA deadlines of open tickets.
 SLA_SECTIONS = {"business_calendars", "sla_policies", "severity_matrices"}
@@ -87,6 +92,8 @@ class Applier:
         self.request.user = user
         self.request._messages = DiscardMessages(self.request)
         self.problems: list[Problem] = []
+        # Per inline: the position in the file of each form of the admin's formset.
+        self.row_positions: dict[str, list[int | None]] = {}
 
     def apply(self, document: dict[str, list[dict[str, Any]]]) -> list[Problem]:
         kept: dict[str, set[int]] = {}
@@ -137,12 +144,23 @@ class Applier:
                 return save_through_admin(self.request, section.model, obj, body)
         except ApiValidationError as exc:
             for name, messages in exc.detail.items():
-                where = path if name == "non_field_errors" else f"{path}.{name}"
-                if name.startswith("cell_") or name in {i.key for i in section.inlines}:
-                    where = f"{path}.{'grid' if name.startswith('cell_') else name}"
+                where = path if name == "non_field_errors" else f"{path}.{self.in_file(name)}"
                 for message in messages if isinstance(messages, list) else [messages]:
                     self.problems.append(Problem(where, str(message)))
         return None
+
+    def in_file(self, name: str) -> str:
+        """A field name of the admin's form as the path in the file: a severity cell is the
+        grid's, a formset's row `targets[3].resolution` is named by its position in the file."""
+        if name.startswith("cell_"):
+            return "grid"
+        match = ROW_FIELD.fullmatch(name)
+        if match is None:
+            return name
+        key, index, field_name = match["key"], int(match["index"]), match["field"]
+        positions = self.row_positions.get(key, [])
+        position = positions[index] if index < len(positions) else None
+        return f"{key}[{index if position is None else position}].{field_name}"
 
     def form_values(
         self, section: Section, item: dict[str, Any], path: str, leave_out: set[str]
@@ -165,17 +183,52 @@ class Applier:
                 body[f.name] = value
             else:
                 self.problems.append(Problem(f"{path}.{f.name}", "not editable in the admin"))
+        obj = self.existing(section, item)
         for inline in section.inlines:
-            fields = model_fields(inline.model, parent=section.model)
-            body[inline.key] = [
-                {
-                    f.name: self.form_value(f, row[f.name], f"{path}.{inline.key}[{n}].{f.name}")
-                    for f in fields
-                    if f.name in row
-                }
-                for n, row in enumerate(item.get(inline.key, []))
-            ]
+            rows, self.row_positions[inline.key] = self.inline_rows(
+                section, inline, obj, item.get(inline.key, []), f"{path}.{inline.key}"
+            )
+            body[inline.key] = rows
         return body
+
+    def inline_rows(
+        self, section: Section, inline: Inline, obj: models.Model | None, rows: list, path: str
+    ) -> tuple[list[dict[str, Any]], list[int | None]]:
+        """An inline's rows as the admin's formset takes them: a row that exists (same sort
+        key: a target's priority, a day and opening time) keeps its id and is changed in
+        place; and, per form of that formset, the row's position in the file."""
+        fields = model_fields(inline.model, parent=section.model)
+        existing: list[models.Model] = []
+        if obj is not None:
+            formset = next(
+                (fs, admin)
+                for fs, admin in model_admin(section.model).get_formsets_with_inlines(
+                    self.request, obj
+                )
+                if admin.model is inline.model
+            )
+            existing = list(
+                formset[1].get_queryset(self.request).filter(**{formset[0].fk.name: obj})
+            )
+        by_key = {
+            sort_key(inline.sort)({f.name: export_value(f, row) for f in fields}): row.pk
+            for row in existing
+        }
+        result, file_position = [], {}
+        for n, row in enumerate(rows):
+            values = {
+                f.name: self.form_value(f, row[f.name], f"{path}[{n}].{f.name}")
+                for f in fields
+                if f.name in row
+            }
+            pk = by_key.pop(sort_key(inline.sort)(row), None)
+            if pk is not None:
+                values["id"] = pk
+                file_position[pk] = n
+            result.append(values)
+        positions = [file_position.get(row.pk) for row in existing]
+        positions += [n for n, values in enumerate(result) if "id" not in values]
+        return result, positions
 
     def form_value(self, f: Any, value: Any, path: str) -> Any:
         if is_weekday(f) and value is not None:

@@ -291,8 +291,10 @@ def test_a_target_the_admin_refuses_is_refused_with_its_message(configured, tmp_
 
     result = config_import(text=edited(export_text(), change), user=configured, dry_run=True)
 
-    assert result.problems
-    assert all(p.path.startswith("sla_policies[2].targets") for p in result.problems)
+    assert [str(p) for p in result.problems] == [
+        "sla_policies[2].targets[0].resolution: Resolution cannot be due before the first "
+        "response."
+    ]
 
 
 def test_a_level_still_in_use_cannot_be_removed(configured, tmp_path):
@@ -363,4 +365,18 @@ def test_a_weekday_must_be_a_day(configured, tmp_path):
     assert [str(p) for p in result.problems] == [
         "business_calendars[1].opening_hours[0].weekday: not a weekday ('someday'; write "
         "monday … sunday)"
+    ]
+
+
+def test_a_row_the_admin_refuses_is_named_by_its_place_in_the_file(configured, tmp_path):
+    def change(document):
+        policy = document["sla_policies"][2]
+        policy["targets"].reverse()  # the file's order is not the database's
+        policy["targets"][0]["resolution"] = "1m"  # priority 4's
+
+    result = config_import(text=edited(export_text(), change), user=configured, dry_run=True)
+
+    assert [str(p) for p in result.problems] == [
+        "sla_policies[2].targets[0].resolution: Resolution cannot be due before the first "
+        "response."
     ]
