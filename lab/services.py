@@ -34,6 +34,7 @@ from lab.config import (
     export_configuration,
     export_value,
     is_weekday,
+    item_label,
     model_fields,
     natural_key_field,
     read_document,
@@ -277,8 +278,9 @@ class Applier:
                 self.problems.append(
                     Problem(
                         section.name,
-                        f"{obj} is still in use and cannot be removed; keep it in the file "
-                        "(inactive, where it has an active flag)",
+                        f"{item_label(section, self.key_of(section, obj))} is still in use and "
+                        "cannot be removed; keep it in the file (inactive, where it has an "
+                        "active flag)",
                     )
                 )
 

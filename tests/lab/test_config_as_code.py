@@ -292,8 +292,7 @@ def test_a_target_the_admin_refuses_is_refused_with_its_message(configured, tmp_
     result = config_import(text=edited(export_text(), change), user=configured, dry_run=True)
 
     assert [str(p) for p in result.problems] == [
-        "sla_policies[2].targets[0].resolution: Resolution cannot be due before the first "
-        "response."
+        "sla_policies[2].targets[0].resolution: Resolution cannot be due before the first response."
     ]
 
 
@@ -308,7 +307,13 @@ def test_a_level_still_in_use_cannot_be_removed(configured, tmp_path):
     before = export_text()
     result = config_import(text=edited(before, change), user=configured, dry_run=False)
 
-    assert result.problems and not result.applied
+    assert not result.applied
+    assert [str(p) for p in result.problems] == [
+        "teams: First line is still in use and cannot be removed; keep it in the file "
+        "(inactive, where it has an active flag)",
+        "support_levels: 1 is still in use and cannot be removed; keep it in the file "
+        "(inactive, where it has an active flag)",
+    ]
     assert export_text() == before
 
 
@@ -377,6 +382,5 @@ def test_a_row_the_admin_refuses_is_named_by_its_place_in_the_file(configured, t
     result = config_import(text=edited(export_text(), change), user=configured, dry_run=True)
 
     assert [str(p) for p in result.problems] == [
-        "sla_policies[2].targets[0].resolution: Resolution cannot be due before the first "
-        "response."
+        "sla_policies[2].targets[0].resolution: Resolution cannot be due before the first response."
     ]
