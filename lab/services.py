@@ -74,7 +74,7 @@ def config_import(*, text: str, user: Any, dry_run: bool) -> ImportResult:
     result = ImportResult(changes=changes)
     try:
         with transaction.atomic():
-            result.problems = Applier(user).apply(document)
+            result.problems = Applier(user).apply(document, changes)
             if result.problems or dry_run:
                 raise Rollback
             if {c.section for c in changes} & SLA_SECTIONS:
@@ -96,33 +96,42 @@ class Applier:
         # Per inline: the position in the file of each form of the admin's formset.
         self.row_positions: dict[str, list[int | None]] = {}
 
-    def apply(self, document: dict[str, list[dict[str, Any]]]) -> list[Problem]:
+    def apply(
+        self, document: dict[str, list[dict[str, Any]]], changes: list[Change]
+    ) -> list[Problem]:
+        """Save the items that are added or changed (the others are left as they are: no
+        admin log entry, no sweep woken up), then remove what the file leaves out."""
+        touched = {(c.section, c.key) for c in changes if c.action != "removed"}
         kept: dict[str, set[int]] = {}
         for section in SECTIONS:
-            items = document.get(section.name, [])
+            if section.name not in document:
+                continue
+            items = list(enumerate(document[section.name]))  # the file's positions
             if section.model is SeverityMatrix:
                 # Deactivate before activating: only one matrix may be active at a time.
-                items = sorted(items, key=lambda item: bool(item.get("is_active")))
+                items.sort(key=lambda pair: bool(pair[1].get("is_active")))
             kept[section.name] = set()
-            for index, item in self.indexed(section, items):
+            todo = []
+            for index, item in items:
+                if (section.name, item_label(section, item)) not in touched:
+                    obj = self.existing(section, item)
+                    if obj is not None:
+                        kept[section.name].add(obj.pk)
+                    continue
+                todo.append((index, item))
                 later = {"escalates_to"} if section.model is Team else set()
                 obj = self.save(section, item, index, leave_out=later)
                 if obj is not None:
                     kept[section.name].add(obj.pk)
             if section.model is Team:
                 # The chain once every team exists, so a team may escalate to one listed later.
-                for index, item in self.indexed(section, items):
+                for index, item in todo:
                     if "escalates_to" in item:
                         self.save(section, item, index, leave_out=set())
         for section in reversed(SECTIONS):
-            if section.name in document:
+            if section.name in kept:
                 self.delete_others(section, kept[section.name])
         return self.problems
-
-    def indexed(self, section: Section, items: list[dict[str, Any]]) -> list[tuple[int, Any]]:
-        # The file's positions for the messages, whatever order the items are applied in.
-        positions = {id(item): n for n, item in enumerate(items)}
-        return [(positions[id(item)], item) for item in items]
 
     def existing(self, section: Section, item: dict[str, Any]) -> models.Model | None:
         lookup = {}

@@ -7,6 +7,7 @@ import io
 
 import pytest
 import yaml
+from django.contrib.admin.models import LogEntry
 from django.core.management import CommandError, call_command
 
 from lab.config import SECTIONS, dump, export_configuration, format_duration
@@ -152,6 +153,7 @@ def test_importing_the_live_configuration_changes_nothing(configured, tmp_path):
     out, _err = import_file(tmp_path, text)
 
     assert "No differences from the live configuration." in out
+    assert not LogEntry.objects.exists()
     assert dict(Team.objects.values_list("name", "pk")) == teams
     assert WebhookEndpoint.objects.get().secret == secret
     assert export_text() == text
@@ -195,6 +197,10 @@ def test_import_applies_and_recomputes_the_open_tickets_clocks(configured, tmp_p
     out, _err = import_file(tmp_path, edited(export_text(), change))
 
     assert "Applied 2 change(s)." in out
+    assert sorted(LogEntry.objects.values_list("user__username", "object_repr")) == [
+        ("root", "Database experts"),
+        ("root", "Standard office hours"),
+    ]
     target = SLATarget.objects.get(policy__name="Standard office hours", priority=1)
     assert target.first_response == dt.timedelta(hours=3)
     assert not Team.objects.filter(name="Database experts").exists()
