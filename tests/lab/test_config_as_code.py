@@ -13,7 +13,14 @@ from django.core.management import CommandError, call_command
 from lab.config import SECTIONS, dump, export_configuration, format_duration
 from lab.services import config_import
 from notifications.models import WebhookEndpoint
-from sla.models import BusinessCalendar, CalendarException, RecomputeRun, SLAPolicy, SLATarget
+from sla.models import (
+    BusinessCalendar,
+    CalendarException,
+    RecomputeRun,
+    SeverityMatrix,
+    SLAPolicy,
+    SLATarget,
+)
 from tests.factories import AdminFactory, TeamFactory, TicketFactory, UserFactory
 from tickets.models import SupportLevel, Team, Ticket
 
@@ -390,3 +397,28 @@ def test_a_row_the_admin_refuses_is_named_by_its_place_in_the_file(configured, t
     assert [str(p) for p in result.problems] == [
         "sla_policies[2].targets[0].resolution: Resolution cannot be due before the first response."
     ]
+
+
+def test_the_severity_matrix_is_applied_through_the_admins_cells(configured, tmp_path):
+    def change(document):
+        document["severity_matrices"][0]["grid"]["4,4"] = 3
+
+    out, _err = import_file(tmp_path, edited(export_text(), change))
+
+    assert "severity_matrices: changed Default (ITIL)\n    grid: " in out
+    assert SeverityMatrix.objects.get().grid["4,4"] == 3
+
+
+def test_a_priority_the_matrix_cannot_hold_is_refused(configured, tmp_path):
+    def change(document):
+        document["severity_matrices"][0]["grid"]["1,1"] = 9
+
+    result = config_import(text=edited(export_text(), change), user=configured, dry_run=False)
+
+    # The admin's two complaints: the cell's choice, and the grid it leaves incomplete.
+    assert [p.path for p in result.problems] == [
+        "severity_matrices[0].grid",
+        "severity_matrices[0]",
+    ]
+    assert "9 is not one of the available choices" in result.problems[0].message
+    assert SeverityMatrix.objects.get().grid["1,1"] != 9
