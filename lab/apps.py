@@ -1,9 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
 
 
 class LabConfig(AppConfig):
     """The rule lab: the escalation configuration as a file (export, diff, import)."""
 
     name = "lab"
-    verbose_name = _("Rule lab")

@@ -70,16 +70,19 @@ def config_import(*, text: str, user: Any, dry_run: bool) -> ImportResult:
     document, problems = read_document(text)
     if problems:
         return ImportResult(changes=[], problems=problems)
-    changes = differences(export_configuration(), document)
-    result = ImportResult(changes=changes)
+    result = ImportResult(changes=[])
     try:
         with transaction.atomic():
+            result.changes = changes = differences(export_configuration(), document)
             result.problems = Applier(user).apply(document, changes)
             if result.problems or dry_run:
                 raise Rollback
-            if {c.section for c in changes} & SLA_SECTIONS:
+            sla_changes = [c for c in changes if c.section in SLA_SECTIONS]
+            if sla_changes:
+                # The run's subject names what changed (names are facts, not words).
                 ids = list(Ticket.objects.active().values_list("pk", flat=True))
-                sla_tasks.queue_recompute(ids, subject="configuration import", requested_by=user)
+                subject = ", ".join(c.key for c in sla_changes)
+                sla_tasks.queue_recompute(ids, subject=subject, requested_by=user)
                 result.recomputed = len(ids)
             result.applied = True
     except Rollback:
