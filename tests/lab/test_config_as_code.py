@@ -10,6 +10,7 @@ import yaml
 from django.contrib.admin.models import LogEntry
 from django.core.management import CommandError, call_command
 
+from escalation.models import EscalationRule
 from lab.config import SECTIONS, dump, export_configuration, format_duration
 from lab.services import config_import
 from notifications.models import WebhookEndpoint
@@ -33,7 +34,7 @@ def configured(db):
     lead, member = UserFactory(username="lena"), UserFactory(username="max")
     level1, level2 = SupportLevel.objects.get(rank=1), SupportLevel.objects.get(rank=2)
     second = TeamFactory(name="Second line", level=level2, lead=lead, members=[lead])
-    TeamFactory(
+    first = TeamFactory(
         name="First line",
         level=level1,
         escalates_to=second,
@@ -51,6 +52,11 @@ def configured(db):
         end=dt.time(12),
     )
     WebhookEndpoint.objects.create(url="https://hooks.example.com/in", description="Ops chat")
+    rule = EscalationRule.objects.get(trigger=EscalationRule.TriggerChoice.NO_PROGRESS)
+    rule.teams.add(first, second)
+    rule.levels.add(level1)
+    rule.notify_users.add(lead)
+    SLAPolicy.objects.get(name="Standard office hours").teams.add(first)
     return AdminFactory(username="root")
 
 
@@ -93,6 +99,12 @@ def test_export_is_readable_sorted_and_without_ids_or_secrets(configured):
     assert first["escalates_to"] == "Second line"
     assert first["members"] == ["lena", "max"]
     assert first["email"] == "first@example.com"
+    rule = next(r for r in document["escalation_rules"] if r["trigger"] == "no_progress")
+    assert (rule["teams"], rule["levels"], rule["notify_users"]) == (
+        ["First line", "Second line"],
+        [1],
+        ["lena"],
+    )
     assert document["teams"][2]["lead"] == "lena"
     office = next(c for c in document["business_calendars"] if c["name"] == "Office hours DE")
     assert office["holiday_country"] == "DE"
