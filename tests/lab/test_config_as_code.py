@@ -435,3 +435,15 @@ def test_a_priority_the_matrix_cannot_hold_is_refused(configured, tmp_path):
     ]
     assert "9 is not one of the available choices" in result.problems[0].message
     assert SeverityMatrix.objects.get().grid["1,1"] != 9
+
+
+def test_an_item_twice_and_an_unknown_section_are_refused(configured):
+    def change(document):
+        document["teams"].append(dict(document["teams"][0]))
+        document["escalation_policies"] = []
+
+    result = config_import(text=edited(export_text(), change), user=configured, dry_run=True)
+
+    messages = [str(p) for p in result.problems]
+    assert messages[0].startswith("escalation_policies: unknown section")
+    assert "teams[3]: the same name as teams[0]" in messages
