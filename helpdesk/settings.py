@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "reporting",
     "dashboard",
     "incidents",
+    "lab",
     "demo",
     "api",
     "knowledge",

@@ -26,6 +26,7 @@ PROJECT_PACKAGES = {
     "api",
     "portal",
     "incidents",
+    "lab",
 }
 ABOVE_TICKETS = {"sla", "escalation", "notifications", "mail"}
 # Pages of the tickets app that show the SLA clocks, escalations and reply templates next to
