@@ -18,7 +18,7 @@ from tickets.services import ticket_reply
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_same_mail_received_twice_at_once_is_processed_once():
     team = TeamFactory(name="Desk")
     mailbox = Mailbox.objects.create(slug="desk", address="desk@desk.example", team=team)
