@@ -25,9 +25,12 @@
   }
 
   // After htmx swapped the ticket (or the list's results) in: focus goes to what changed, not
-  // back to the page's body; the bulk report is announced.
+  // back to the page's body; the bulk report is announced. On afterSwap, in the same task as
+  // the swap (and the out-of-band confirmation in #ticket-messages), not on afterSettle: that
+  // comes a settle delay later, and in between the focus was on the body (the clicked button
+  // is gone), so a screen reader or a quick keyboard user would start from the top.
   const handled = new WeakSet();
-  document.addEventListener("htmx:afterSettle", (event) => {
+  document.addEventListener("htmx:afterSwap", (event) => {
     const xhr = event.detail.xhr;
     if (!xhr || handled.has(xhr)) return;
     handled.add(xhr);
