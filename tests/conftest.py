@@ -112,3 +112,26 @@ def team_b(db, other_agent):
 @pytest.fixture
 def admin_user(db):
     return AdminFactory(username="admin")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database as migrations leave it (levels, rules, policies, templates), kept for
+    transactional tests marked `serialized_rollback`, which start from it again.
+
+    Django keeps it on the connection object, and connections live in an asgiref Local: the
+    browser tests run Playwright's event loop in the test thread, after which the same thread
+    may get a fresh connection object without it — and the seeded rows were then gone for
+    the transactional tests that followed a browser test. Kept on the connection class as
+    well, every connection object of the run sees it."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            connection = connections[alias]
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if contents is None:
+                contents = connection.creation.serialize_db_to_string()
+            connection._test_serialized_contents = contents
+            type(connection)._test_serialized_contents = contents
+    yield
