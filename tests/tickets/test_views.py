@@ -222,10 +222,12 @@ def test_non_agent_reader_gets_no_action_forms(client, ticket_a):
 
 @pytest.fixture
 def varied(agent, team_a):
-    """Tickets of team A that differ in one respect each."""
+    """Tickets of team A that differ in one respect each. Descriptions and customers are
+    fixed: generated text could contain a search term ("charl" in a company's name)."""
     level2 = SupportLevelFactory(rank=2, name="2nd level")
     team_a2 = TeamFactory(name="Team A2", level=level2, members=[agent])
-    return {
+    plain = {"description": "", "customer": None}
+    tickets = {
         "open": TicketFactory(team=team_a, open=True, subject="Alpha"),
         "pending": TicketFactory(team=team_a, pending=True, subject="Bravo"),
         "critical": TicketFactory(team=team_a, critical=True, subject="Charlie"),
@@ -236,6 +238,12 @@ def varied(agent, team_a):
         ),
         "described": TicketFactory(team=team_a, subject="Golf", description="the quokka smiles"),
     }
+    for key, ticket in tickets.items():
+        keep = {"customer": "customer", "described": "description"}.get(key)
+        Ticket.objects.filter(pk=ticket.pk).update(
+            **{field: value for field, value in plain.items() if field != keep}
+        )
+    return tickets
 
 
 def listed(client, **params) -> set[str]:
