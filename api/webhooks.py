@@ -156,27 +156,19 @@ HEADERS = (
 )
 
 
-def _webhook(member: EventType) -> OpenApiWebhook:
-    event_type = str(member.value)
-    description, specifics = SPECIFICS[event_type]
-    if event_type in (EventType.SLA_WARNING, EventType.SLA_BREACHED):
-        specifics = {"sla": SLA}
+def _described(
+    event_type: str, description: str, data_fields: dict[str, Any], example: dict[str, Any]
+) -> OpenApiWebhook:
+    """One webhook event in the schema: the envelope every delivery shares (id, type,
+    timestamp) around the event's `data`, the signing headers, and an example."""
     camel = "".join(part.capitalize() for part in event_type.replace(".", "_").split("_"))
-    data = inline_serializer(
-        f"Webhook{camel}Data",
-        {
-            "ticket": WebhookTicketSerializer(),
-            "actor": _string(help_text="Who caused it (username); null for the system."),
-            **specifics,
-        },
-    )
     payload = inline_serializer(
         f"Webhook{camel}",
         {
             "id": serializers.CharField(help_text="The event id."),
             "type": serializers.ChoiceField(choices=[event_type]),
             "timestamp": serializers.DateTimeField(),
-            "data": data,
+            "data": inline_serializer(f"Webhook{camel}Data", data_fields),
         },
     )
     return OpenApiWebhook(
@@ -190,14 +182,34 @@ def _webhook(member: EventType) -> OpenApiWebhook:
                 OpenApiExample(
                     event_type,
                     value={
-                        "id": "evt_3f2a9c",
+                        "id": example["id"],
                         "type": event_type,
-                        "timestamp": "2026-12-07T09:30:00+00:00",
-                        "data": {"ticket": {"reference": "HD-2026-000042"}, "actor": None},
+                        "timestamp": example["timestamp"],
+                        "data": example["data"],
                     },
                 )
             ],
         ),
+    )
+
+
+ACTOR_HELP = "Who caused it (username); null for the system."
+
+
+def _webhook(member: EventType) -> OpenApiWebhook:
+    event_type = str(member.value)
+    description, specifics = SPECIFICS[event_type]
+    if event_type in (EventType.SLA_WARNING, EventType.SLA_BREACHED):
+        specifics = {"sla": SLA}
+    return _described(
+        event_type,
+        description,
+        {"ticket": WebhookTicketSerializer(), "actor": _string(help_text=ACTOR_HELP), **specifics},
+        {
+            "id": "evt_3f2a9c",
+            "timestamp": "2026-12-07T09:30:00+00:00",
+            "data": {"ticket": {"reference": "HD-2026-000042"}, "actor": None},
+        },
     )
 
 
@@ -312,42 +324,15 @@ INCIDENT_EXAMPLES: dict[str, dict[str, Any]] = {
 def _incident_webhook(member: EventType) -> OpenApiWebhook:
     event_type = str(member.value)
     description, specifics = INCIDENT_SPECIFICS[event_type]
-    camel = "".join(part.capitalize() for part in event_type.replace(".", "_").split("_"))
-    data = inline_serializer(
-        f"Webhook{camel}Data",
+    return _described(
+        event_type,
+        description,
+        {**specifics, "actor": _string(help_text=ACTOR_HELP)},
         {
-            **specifics,
-            "actor": _string(help_text="Who caused it (username); null for the system."),
+            "id": "evt_8b41d2",
+            "timestamp": "2026-12-07T09:12:00+00:00",
+            "data": {**INCIDENT_EXAMPLES[event_type], "actor": "ann"},
         },
-    )
-    payload = inline_serializer(
-        f"Webhook{camel}",
-        {
-            "id": serializers.CharField(help_text="The event id."),
-            "type": serializers.ChoiceField(choices=[event_type]),
-            "timestamp": serializers.DateTimeField(),
-            "data": data,
-        },
-    )
-    return OpenApiWebhook(
-        name=event_type,
-        decorator=extend_schema(
-            summary=str(EventType(event_type).label),
-            description=f"{description} {HEADERS}",
-            request=payload,
-            responses={200: None, 410: None},
-            examples=[
-                OpenApiExample(
-                    event_type,
-                    value={
-                        "id": "evt_8b41d2",
-                        "type": event_type,
-                        "timestamp": "2026-12-07T09:12:00+00:00",
-                        "data": {**INCIDENT_EXAMPLES[event_type], "actor": "ann"},
-                    },
-                )
-            ],
-        ),
     )
 
 
