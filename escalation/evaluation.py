@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import translation
 
 from escalation import handoff
@@ -231,9 +232,12 @@ RISK_CHANGES = frozenset(
 RISK_MESSAGES = 50
 
 
-def risk_inputs(ticket: Ticket, recent: Sequence[tuple[str, str]]) -> RiskInputs:
+def risk_inputs(
+    ticket: Ticket, recent: Sequence[tuple[str, str]], counts: tuple[int, int] | None = None
+) -> RiskInputs:
     """The soft-signal facts of `ticket`, given its latest replies and customer messages
-    (`recent`: (kind, body), newest first, at most RISK_MESSAGES)."""
+    (`recent`: (kind, body), newest first, at most RISK_MESSAGES) and, when a caller read
+    them for many tickets at once (`risk_counts`), its (low ratings, recurrences)."""
     follow_ups = 0
     for kind, _body in recent:
         if kind == Message.Kind.REPLY:
@@ -242,13 +246,9 @@ def risk_inputs(ticket: Ticket, recent: Sequence[tuple[str, str]]) -> RiskInputs
     texts = tuple(body for kind, body in recent if kind == Message.Kind.CUSTOMER)[:5]
     # Only a reopened ticket can carry the rating of an earlier solution (the portal's CSAT
     # writes a `rated` entry): never-reopened tickets spare the query.
-    low_ratings = (
-        ticket.events.filter(
-            kind=TicketEvent.Kind.RATED, payload__score__lte=settings.PORTAL_LOW_RATING
-        ).count()
-        if ticket.reopen_count
-        else 0
-    )
+    if counts is None:
+        counts = risk_counts([ticket])[ticket.pk]
+    low_ratings, recurring = counts
     return RiskInputs(
         follow_ups=follow_ups,
         customer_texts=texts,
@@ -256,13 +256,18 @@ def risk_inputs(ticket: Ticket, recent: Sequence[tuple[str, str]]) -> RiskInputs
         vip=bool(ticket.customer_id and ticket.customer.is_vip),
         hand_offs=max(ticket.escalation_cycle - ticket.reopen_count, 0),
         low_ratings=low_ratings,
-        recurrences=recurrences(ticket),
+        recurrences=recurring,
     )
 
 
-def set_risk(ticket: Ticket, recent: Sequence[tuple[str, str]], now: dt.datetime) -> bool:
+def set_risk(
+    ticket: Ticket,
+    recent: Sequence[tuple[str, str]],
+    now: dt.datetime,
+    counts: tuple[int, int] | None = None,
+) -> bool:
     """Assess the soft signals again, in memory; True when the score or a reason changed."""
-    score, reasons = assess(risk_inputs(ticket, recent))
+    score, reasons = assess(risk_inputs(ticket, recent, counts))
     if (score, reasons) == (ticket.risk_score, ticket.risk_reasons):
         return False
     ticket.risk_score, ticket.risk_reasons, ticket.risk_changed_at = score, reasons, now
@@ -284,20 +289,46 @@ def refresh_risk(ticket: Ticket, now: dt.datetime) -> None:
         )
 
 
-def recurrences(ticket: Ticket) -> int:
-    """Earlier tickets of the same service (and of the same customer, when it has one)
-    resolved within `RECURRENCE_DAYS` before this one was created: the recurring fault."""
-    if ticket.service_id is None:
-        return 0
-    since = ticket.created_at - dt.timedelta(days=RECURRENCE_DAYS)
-    earlier = Ticket.objects.filter(
-        service_id=ticket.service_id,
-        resolved_at__gte=since,
-        resolved_at__lte=ticket.created_at,
-    ).exclude(pk=ticket.pk)
-    if ticket.customer_id is not None:
-        earlier = earlier.filter(customer_id=ticket.customer_id)
-    return earlier.count()
+def risk_counts(tickets: Sequence[Ticket]) -> dict[int, tuple[int, int]]:
+    """(low ratings, recurrences) of each ticket, in at most two reads however many.
+
+    Low ratings: only a reopened ticket can carry the rating of an earlier solution (the
+    portal's CSAT writes a `rated` entry). Recurrences: earlier tickets of the same service
+    (and of the same customer, when it has one) resolved within `RECURRENCE_DAYS` before this
+    one was created — the recurring fault."""
+    counts = {ticket.pk: [0, 0] for ticket in tickets}
+    reopened = [ticket.pk for ticket in tickets if ticket.reopen_count]
+    if reopened:
+        for ticket_id, low in (
+            TicketEvent.objects.filter(
+                ticket_id__in=reopened,
+                kind=TicketEvent.Kind.RATED,
+                payload__score__lte=settings.PORTAL_LOW_RATING,
+            )
+            .values("ticket_id")
+            .annotate(low=Count("pk"))
+            .values_list("ticket_id", "low")
+        ):
+            counts[ticket_id][0] = low
+    on_service = [ticket for ticket in tickets if ticket.service_id is not None]
+    if on_service:
+        window = dt.timedelta(days=RECURRENCE_DAYS)
+        by_service: dict[int, list[tuple[int, int | None, dt.datetime]]] = {}
+        for pk, service_id, customer_id, resolved_at in Ticket.objects.filter(
+            service_id__in={t.service_id for t in on_service},
+            resolved_at__gte=min(t.created_at for t in on_service) - window,
+            resolved_at__lte=max(t.created_at for t in on_service),
+        ).values_list("pk", "service_id", "customer_id", "resolved_at"):
+            by_service.setdefault(service_id, []).append((pk, customer_id, resolved_at))
+        for ticket in on_service:
+            counts[ticket.pk][1] = sum(
+                1
+                for pk, customer_id, resolved_at in by_service.get(ticket.service_id, ())
+                if pk != ticket.pk
+                and ticket.created_at - window <= resolved_at <= ticket.created_at
+                and (ticket.customer_id is None or customer_id == ticket.customer_id)
+            )
+    return {pk: (low, recurring) for pk, (low, recurring) in counts.items()}
 
 
 def on_ticket_change(

@@ -163,7 +163,8 @@ def _record_recomputations(
 
 
 def _refresh_risks(tickets: list[Ticket], now: dt.datetime) -> None:
-    """`evaluation.refresh_risk` for a batch: the latest messages of every ticket in one read."""
+    """`evaluation.refresh_risk` for a batch: the latest messages of every ticket in one read,
+    the low ratings and recurrences in two more."""
     latest = Window(
         RowNumber(),
         partition_by=[F("ticket_id")],
@@ -180,5 +181,6 @@ def _refresh_risks(tickets: list[Ticket], now: dt.datetime) -> None:
         .values_list("ticket_id", "kind", "body", "row")
     ):
         recent[ticket_id].append((kind, body))
-    changed = [t for t in tickets if evaluation.set_risk(t, recent[t.pk], now)]
+    counts = evaluation.risk_counts(tickets)
+    changed = [t for t in tickets if evaluation.set_risk(t, recent[t.pk], now, counts[t.pk])]
     update_rows(Ticket, changed, RISK_FIELDS)
