@@ -18,7 +18,17 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    DateTimeField,
+    F,
+    Func,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
@@ -89,12 +99,53 @@ def dashboard_tickets(
     return filters.narrow(tickets)
 
 
-def escalations_of(tickets: QuerySet[Ticket]) -> QuerySet[Escalation]:
-    """Escalations (up or across, not hand-backs) of `tickets`. A correlated EXISTS rather than
-    `ticket__in`: the database looks up each escalation's ticket by its key instead of reading
-    every visible ticket first — the escalations are few, the tickets many."""
-    return Escalation.objects.filter(Exists(tickets.filter(pk=OuterRef("ticket_id")))).exclude(
+class AmongIds(Func):
+    """`expression` is one of the ids a subquery returns. On PostgreSQL
+    `expression = ANY(ARRAY(subquery))`: the subquery runs once, first (an InitPlan), and the
+    outer rows are fetched by primary key. A plain `IN (subquery)` leaves the planner to guess
+    how many ids come back, and it guesses from no statistics (those of a partial expression
+    index are not used) — a third of the active tickets — so it scans every active ticket."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, expression: Any, ids: QuerySet[Any]) -> None:
+        super().__init__(expression, Subquery(ids.order_by()))
+
+    def as_sql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def,override]
+        lhs, lhs_params = compiler.compile(self.source_expressions[0])
+        rhs, rhs_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
+
+
+def escalations_of(
+    tickets: QuerySet[Ticket], among: QuerySet[Escalation] | None = None
+) -> QuerySet[Escalation]:
+    """Escalations (up or across, not hand-backs) of `tickets`, out of `among` (all by
+    default). The escalations are few and the tickets many, so the database starts from the
+    escalations: the ids of their tickets, those of them in `tickets` (looked up by key), then
+    the escalations of those — three index lookups (`AmongIds`), where a join or an EXISTS let
+    the planner read every active ticket to match a few hundred escalations."""
+    escalations = (Escalation.objects.all() if among is None else among).exclude(
         kind=Escalation.Kind.DE_ESCALATION
+    )
+    held = tickets.filter(AmongIds(F("pk"), escalations.values("ticket_id")))
+    return escalations.filter(AmongIds(F("ticket_id"), held.values("pk")))
+
+
+def first_rows(rows: QuerySet[Any], *ordering: Any, **annotations: Any) -> QuerySet[Any]:
+    """The first `LIST_LIMIT` of `rows` in `ordering`, as a queryset of their model that the
+    caller joins what the list shows to (`select_related`). The order and the limit are
+    decided on the narrow rows first, in a subquery; only the chosen rows are joined, not the
+    thousands of candidates (the database would otherwise join every at-risk ticket to its
+    team, level, assignee and policy before sorting them)."""
+    chosen = rows.annotate(**annotations).order_by(*ordering).values("pk")[:LIST_LIMIT]
+    return (
+        rows.model.objects.filter(pk__in=Subquery(chosen))
+        .annotate(**annotations)
+        .order_by(*ordering)
     )
 
 
@@ -103,14 +154,21 @@ def escalations_of(tickets: QuerySet[Ticket]) -> QuerySet[Escalation]:
 _FIRST_RESPONSE_LIVE = Q(first_responded_at__isnull=True, first_response_due_at__isnull=False)
 
 
+def sla_candidate_ids(now: dt.datetime) -> QuerySet[Any]:
+    """The ids of the active tickets that can be at risk or breached at `now`: their first
+    SLA instant has passed (a range of the partial index `ticket_sla_attention`), or a warning
+    or breach is on record (the partial index `ticket_sla_flagged`). Two index scans appended:
+    as one condition joined by OR, the planner reads the whole of the first index instead."""
+    active = Ticket.objects.filter(status__in=Ticket.ACTIVE_STATUSES).order_by()
+    due = active.alias(sla_attention_at=SLA_ATTENTION_AT).filter(sla_attention_at__lte=now)
+    return due.values("pk").union(active.filter(SLA_FLAGGED).values("pk"), all=True)
+
+
 def sla_candidates(tickets: QuerySet[Ticket], now: dt.datetime) -> QuerySet[Ticket]:
-    """`tickets` narrowed to those that can be at risk or breached at `now`: their first SLA
-    instant has passed, or a warning or breach is on record. Implied by `at_risk_q` and
-    `breached_q`, and served by two partial indexes, so the exact conditions are checked on a
-    few thousand candidates instead of every active ticket."""
-    return tickets.alias(sla_attention_at=SLA_ATTENTION_AT).filter(
-        Q(status__in=Ticket.ACTIVE_STATUSES) & (Q(sla_attention_at__lte=now) | SLA_FLAGGED)
-    )
+    """`tickets` narrowed to those that can be at risk or breached at `now`
+    (`sla_candidate_ids`). Implied by `at_risk_q` and `breached_q`, so the exact conditions are
+    checked on a few thousand candidates instead of every active ticket."""
+    return tickets.filter(AmongIds(F("pk"), sla_candidate_ids(now)))
 
 
 def breached_q(now: dt.datetime) -> Q:
@@ -216,12 +274,12 @@ def needs_human(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datet
     ones are on top) with what the user may do about them, and tickets whose next status
     update is overdue. Five queries (and the pinned sources' own)."""
     tickets = dashboard_tickets(user, filters).filter(status__in=Ticket.ACTIVE_STATUSES)
-    raised = escalations_of(tickets).filter(status=Escalation.Status.RAISED)
+    raised = escalations_of(tickets, Escalation.objects.filter(status=Escalation.Status.RAISED))
     totals = raised.aggregate(total=Count("pk"), overdue=Count("pk", filter=Q(ack_due_at__lt=now)))
     rows = list(
-        raised.select_related("ticket", "from_team", "to_team", "to_level")
+        first_rows(raised, F("ack_due_at").asc(nulls_last=True), "raised_at", "pk")
+        .select_related("ticket", "from_team", "to_team", "to_level")
         .defer(*(f"ticket__{name}" for name in UNSHOWN), *PACKAGE_TEXT)
-        .order_by(F("ack_due_at").asc(nulls_last=True), "raised_at", "pk")[:LIST_LIMIT]
     )
     waiting = [
         Waiting(
@@ -234,9 +292,9 @@ def needs_human(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datet
     offer_acknowledgement(user, waiting)
     late_update = sla_candidates(tickets, now).filter(next_update_due_at__lte=now)
     update_rows = list(
-        late_update.select_related("team", "level", "assignee")
+        first_rows(late_update, "next_update_due_at", "pk")
+        .select_related("team", "level", "assignee")
         .defer(*UNSHOWN)
-        .order_by("next_update_due_at", "pk")[:LIST_LIMIT]
     )
     return NeedsHuman(
         waiting=waiting,
@@ -315,17 +373,15 @@ def lateness(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime
     related = ("team", "level", "assignee")
     risky = tickets.filter(at_risk_q(now))
     risky_rows = list(
-        risky.select_related(*related, "sla_policy__calendar")
+        first_rows(risky, "sla_due", "pk", sla_due=SLA_DUE)
+        .select_related(*related, "sla_policy__calendar")
         .defer(*UNSHOWN)
-        .annotate(sla_due=SLA_DUE)
-        .order_by("sla_due", "pk")[:LIST_LIMIT]
     )
     broken = tickets.filter(breached_q(now))
     broken_rows = list(
-        broken.select_related(*related)
+        first_rows(broken, "first_breach", "pk", first_breach=FIRST_BREACH)
+        .select_related(*related)
         .defer(*UNSHOWN)
-        .annotate(first_breach=FIRST_BREACH)
-        .order_by("first_breach", "pk")[:LIST_LIMIT]
     )
     totals = tickets.aggregate(
         at_risk=Count("pk", filter=at_risk_q(now)), breached=Count("pk", filter=breached_q(now))
@@ -402,8 +458,10 @@ def load(user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime) ->
     )
     since = local_midnight(now)
     per_escalation = (
-        escalations_of(tickets)
-        .filter(Q(raised_at__gte=since) | Q(status=Escalation.Status.RAISED))
+        escalations_of(
+            tickets,
+            Escalation.objects.filter(Q(raised_at__gte=since) | Q(status=Escalation.Status.RAISED)),
+        )
         .values("to_team_id", "to_level_id")
         .annotate(
             escalated_today=Count("pk", filter=Q(raised_at__gte=since)),

@@ -118,6 +118,12 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # No JIT compilation: our statements are short, but an aggregate with many conditional
+    # counts (the list's saved-view counts) is estimated expensive enough to be compiled, and
+    # compiling took 2 s of a 75 ms query at 100k tickets. DB_JIT=true turns it back on.
+    if not env.bool("DB_JIT", default=False):
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the demo file: wait for locks instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

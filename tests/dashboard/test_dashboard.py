@@ -160,6 +160,52 @@ def test_a_ticket_moves_from_at_risk_to_breached_when_its_deadline_passes(chain)
     assert after.at_risk == [] and [r.ticket for r in after.breached] == [ticket]
 
 
+def test_the_lists_show_the_most_urgent_first_and_count_all(chain, monkeypatch):
+    # The order and the cap are decided before the rows are joined (`first_rows`): the rows
+    # shown are the most urgent ones, and the counts cover the ones left out.
+    monkeypatch.setattr(selectors, "LIST_LIMIT", 3)
+    team, now = chain.teams[1], timezone.now()
+
+    def row(subject: str, due: dt.datetime) -> Ticket:
+        return TicketFactory(
+            team=team,
+            subject=subject,
+            status=Ticket.Status.OPEN,
+            resolution_due_at=due,
+            resolution_warning_at=min(due, now) - H,
+        )
+
+    risky = [row(f"Risky {i}", now + (i + 1) * H) for i in range(5)]
+    broken = [row(f"Broken {i}", now - (i + 1) * H) for i in range(4)]
+    late = selectors.lateness(chain.leads[1], selectors.DashboardFilters(), now)
+    assert [r.ticket for r in late.at_risk] == risky[:3]  # the soonest deadline first
+    assert [r.ticket for r in late.breached] == broken[::-1][:3]  # the longest breached first
+    assert (late.at_risk_total, late.breached_total) == (5, 4)
+    assert all(r.ticket.team.name == team.name for r in late.at_risk)  # joined in, no query
+
+
+def test_waiting_escalations_are_those_of_the_scope_only(chain, monkeypatch):
+    monkeypatch.setattr(selectors, "LIST_LIMIT", 2)
+    mine = [escalate(chain, new_ticket(chain, subject=f"Mine {i}")) for i in range(3)]
+    outside = TicketFactory(status=Ticket.Status.OPEN)  # another team's, on another level
+    Escalation.objects.create(
+        ticket=outside,
+        kind=Escalation.Kind.HIERARCHICAL,
+        status=Escalation.Status.RAISED,
+        cycle=1,
+        from_team=outside.team,
+        to_team=outside.team,
+        from_level=outside.level,
+        to_level=outside.level,
+        raised_at=timezone.now(),
+    )
+    needs = selectors.needs_human(chain.leads[1], selectors.DashboardFilters(), timezone.now())
+    assert needs.waiting_total == 3
+    assert [w.escalation for w in needs.waiting] == mine[:2]  # the earliest deadline first
+    member = chain.agents[0]  # the 1st level sees none of them: they left its team
+    assert selectors.needs_human(member, selectors.DashboardFilters(), timezone.now()).waiting == []
+
+
 def test_business_time_countdown_on_the_policy_calendar(chain):
     from sla.models import SLAPolicy
 
