@@ -35,6 +35,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from dashboard import selectors
 from dashboard.forms import DashboardFilterForm, ReassignForm
+from dashboard.service_health import services_not_operational
 from escalation import services as escalation_services
 from escalation.forms import DeescalateForm, EscalateForm, prefill_package, tried_since_arrival
 from escalation.models import Escalation
@@ -46,7 +47,7 @@ from tickets.models import Ticket, agent_teams
 from tickets.selectors import ticket_for_user, ticket_timeline
 from tickets.views import REFUSALS, expected_version
 
-FRAGMENTS = ("needs", "late", "load")
+FRAGMENTS = ("services", "needs", "late", "load")
 
 
 def _require_agent(request: HttpRequest) -> None:
@@ -80,6 +81,8 @@ def _fragment_context(
         return {"now": now, "needs": selectors.needs_human(user, filters, now)}
     if name == "late":
         return {"now": now, "late": selectors.lateness(user, filters, now)}
+    if name == "services":
+        return {"services": services_not_operational(user, filters)}
     return {"now": now, "load": selectors.load(user, filters, now)}
 
 
@@ -102,7 +105,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def fragment(request: HttpRequest, name: str) -> HttpResponse:
-    """One live section, for polling: `needs`, `late` or `load`."""
+    """One live section, for polling: `services`, `needs`, `late` or `load`."""
     if name not in FRAGMENTS:
         raise Http404(_("No such section."))
     _require_agent(request)
