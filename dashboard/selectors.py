@@ -112,7 +112,9 @@ class AmongIds(Func):
     def __init__(self, expression: Any, ids: QuerySet[Any]) -> None:
         super().__init__(expression, Subquery(ids.order_by()))
 
-    def as_sql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def,override]
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
         lhs, lhs_params = compiler.compile(self.source_expressions[0])
         rhs, rhs_params = compiler.compile(self.source_expressions[1])
         if connection.vendor == "postgresql":

@@ -8,25 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import Notification
+from tests.escalation.test_views import notify
 from tests.factories import TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def notify(user, n: int = 1, ticket=None) -> list[Notification]:
-    start = Notification.objects.count()
-    return [
-        Notification.objects.create(
-            user=user,
-            kind=Notification.Kind.ESCALATION_RAISED,
-            ticket=ticket,
-            payload={"reference": "HD-2026-000042", "to_team": "L2", "reason": f"reason {i}"},
-            dedupe_key=f"bell:{user.pk}:{start + i}",
-        )
-        for i in range(n)
-    ]
 
 
 def bell(client, user) -> str:
