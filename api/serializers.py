@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from api.models import ApiToken
 from escalation.models import Escalation
+from mail.ccs import ticket_ccs
 from tickets.models import Contact, Customer, Service, Team, Ticket, TicketEvent
 from tickets.priority import Impact, Urgency
 
@@ -205,11 +206,23 @@ class TicketSerializer(serializers.ModelSerializer):
         ]
 
 
+class CcSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    name = serializers.CharField(help_text="The contact's name; empty when unknown.")
+
+
 class TicketDetailSerializer(TicketSerializer):
-    """One ticket: also its description."""
+    """One ticket: also its description and its CCs (read-only here; agents edit them on the
+    ticket page)."""
+
+    ccs = serializers.SerializerMethodField()
 
     class Meta(TicketSerializer.Meta):
-        fields = [*TicketSerializer.Meta.fields, "description"]
+        fields = [*TicketSerializer.Meta.fields, "description", "ccs"]
+
+    @extend_schema_field(CcSerializer(many=True))
+    def get_ccs(self, ticket: Ticket) -> list[dict[str, str]]:
+        return [{"email": cc.email, "name": cc.name} for cc in ticket_ccs(ticket)]
 
 
 class TicketCreateSerializer(StrictSerializer):

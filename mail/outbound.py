@@ -22,7 +22,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from mail.models import InboundMail, Mailbox, OutboundMail, Participant
+from mail.ccs import cc_addresses, emailed_requester
+from mail.models import InboundMail, Mailbox, OutboundMail
 from notifications.email import Undeliverable, clean_address, clean_header
 from notifications.models import Delivery
 from notifications.outbox import send_after_commit
@@ -78,17 +79,13 @@ def queue_mail(
 ) -> OutboundMail | None:
     """Write the mail and its outbox row (in the caller's transaction); None when the
     ticket has no requester to write to."""
-    contact = ticket.requester
-    if contact is None or not contact.is_active or not clean_address(contact.email):
+    contact = emailed_requester(ticket)
+    if contact is None:
         return None
     mailbox = mailbox_for(ticket)
     thread = thread_ids(ticket)
     references = thread[:1] + thread[1:][-(REFERENCES_KEPT - 1) :]
-    participants = list(
-        Participant.objects.filter(ticket=ticket)
-        .exclude(email=contact.email)
-        .values_list("email", flat=True)
-    )
+    participants = cc_addresses(ticket, requester=contact.email)
     token = secrets.token_hex(6)
     outbound = OutboundMail.objects.create(
         ticket=ticket,

@@ -25,9 +25,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from mail.models import CustomerDomain, InboundMail, Mailbox, OutboundMail, Participant
+from mail.contacts import contact_for_address
+from mail.models import InboundMail, Mailbox, OutboundMail, Participant
 from mail.parsing import AUTO_REPLY, BOUNCE, LIST, ParsedMail, parse, subject_references
-from tickets.models import Contact, Customer, Message, Ticket, TicketEvent
+from tickets.models import Contact, Message, Ticket, TicketEvent
 from tickets.services import (
     NewTicket,
     StaleRequest,
@@ -226,38 +227,12 @@ def contact_for(mailbox: Mailbox, parsed: ParsedMail, *, release: bool = False) 
     """The sender's contact: a known (active) one, else a new one as the mailbox's policy
     allows — of the organisation whose email domain matches, or of a new personal customer.
     None when the policy turns the sender away. `release` applies the most open policy."""
-    contact = Contact.objects.for_address(parsed.sender)
-    if contact is not None:
-        return contact if contact.is_active else None
-    policy = Mailbox.UnknownSenders.DOMAIN_OR_PERSON if release else mailbox.unknown_senders
-    if policy == Mailbox.UnknownSenders.KNOWN:
-        return None
-    domain = parsed.sender.rsplit("@", 1)[-1]
-    match = CustomerDomain.objects.filter(domain=domain).select_related("customer").first()
-    if match is None and policy != Mailbox.UnknownSenders.DOMAIN_OR_PERSON:
-        return None
-    languages = {code for code, _name in settings.LANGUAGES}
-    try:
-        with transaction.atomic():
-            customer = (
-                match.customer
-                if match is not None
-                else Customer.objects.create(
-                    name=parsed.sender_name or parsed.sender,
-                    kind=Customer.Kind.PERSON,
-                    email=parsed.sender,
-                )
-            )
-            return Contact.objects.create(
-                customer=customer,
-                name=parsed.sender_name,
-                email=parsed.sender,
-                language=parsed.language
-                if parsed.language in languages
-                else settings.LANGUAGE_CODE,
-            )
-    except IntegrityError:  # the same new sender, written by a concurrent message
-        return Contact.objects.for_address(parsed.sender)
+    return contact_for_address(
+        parsed.sender,
+        policy=Mailbox.UnknownSenders.DOMAIN_OR_PERSON if release else mailbox.unknown_senders,
+        name=parsed.sender_name,
+        language=parsed.language,
+    )
 
 
 def _files(parsed: ParsedMail) -> list[SimpleUploadedFile]:

@@ -1,5 +1,6 @@
 """HTTP entry points of the mail app: the inbound endpoint (raw MIME from an MTA or a
-provider's webhook) and the original of a received mail for agents."""
+provider's webhook), the original of a received mail for agents, and the ticket page's CC
+form."""
 
 from __future__ import annotations
 
@@ -7,16 +8,22 @@ import hmac
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from mail import ccs
+from mail.forms import CcForm
 from mail.models import InboundMail, Mailbox
 from mail.parsing import parse
 from mail.services import mail_receive
+from tickets import selectors
+from tickets.forms import add_service_error
 from tickets.models import Ticket
+from tickets.views import REFUSALS, after_action, expected_version, refused, render_ticket
 
 
 def _problem(status: int, detail: str) -> JsonResponse:
@@ -105,3 +112,33 @@ def ticket_original(request: HttpRequest, reference: str) -> HttpResponse:
         .first()
     )
     return _original(request, mail)
+
+
+@login_required
+@require_POST
+def ticket_ccs(request: HttpRequest, reference: str) -> HttpResponse:
+    """Add an address to the ticket's CCs, or remove one (the ticket page's CC card)."""
+    ticket = selectors.ticket_for_user(request.user, reference)
+    form = CcForm(request.POST)
+    if form.is_valid():
+        try:
+            ccs.ticket_change_ccs(
+                ticket=ticket,
+                actor=request.user,
+                add=form.cleaned_data["email"],
+                remove=form.cleaned_data["remove"],
+                expected_version=expected_version(request),
+            )
+        except REFUSALS as exc:
+            return refused(request, ticket, exc)
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            text = (
+                _("%(address)s was removed from the CCs.")
+                if form.cleaned_data["remove"]
+                else _("%(address)s will receive the public replies in CC.")
+            )
+            address = form.cleaned_data["remove"] or form.cleaned_data["email"]
+            return after_action(request, ticket, text % {"address": address}, focus="#ccs-heading")
+    return render_ticket(request, ticket, status=422, cc_form=form)

@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from notifications import email, webhooks
@@ -53,6 +53,11 @@ DIRECT_RETRY_LIMIT = dt.timedelta(minutes=5)
 BROKER_PAUSE_SECONDS = 15.0
 # Publish once, reconnect once at most; never the default retry loop of several seconds.
 FAST_PUBLISH = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# The send tasks' broker priorities (Redis serves the lowest number first; kombu keeps one
+# list per step of 0, 3, 6, 9): the kinds registered as urgent (a sign-in code, useless after
+# minutes) go ahead of every other email and webhook, a morning's digests included.
+URGENT_PRIORITY = 0
+NORMAL_PRIORITY = 6
 
 _broker_down_until = 0.0
 
@@ -60,7 +65,9 @@ _broker_down_until = 0.0
 # --- Queueing ----------------------------------------------------------------------------------
 
 
-def enqueue(delivery_id: int, *, eta: dt.datetime | None = None) -> bool:
+def enqueue(
+    delivery_id: int, *, eta: dt.datetime | None = None, priority: int = NORMAL_PRIORITY
+) -> bool:
     """Put a send task for the delivery on the broker. Never raises and never waits long: when
     the broker is unreachable the row stays pending and the relay sends it later. Returns
     whether the task was queued."""
@@ -68,7 +75,9 @@ def enqueue(delivery_id: int, *, eta: dt.datetime | None = None) -> bool:
     if time.monotonic() < _broker_down_until:
         return False
     try:
-        send_delivery_task(delivery_id).apply_async(eta=eta, retry=True, retry_policy=FAST_PUBLISH)
+        send_delivery_task(delivery_id).apply_async(
+            eta=eta, retry=True, retry_policy=FAST_PUBLISH, priority=priority
+        )
     except Exception as exc:  # kombu OperationalError, redis/socket errors: all the same here
         _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning("Broker unreachable; delivery %s waits for the relay (%s)", delivery_id, exc)
@@ -104,8 +113,8 @@ def send_after_commit(deliveries: Iterable[Delivery]) -> None:
         return
     for delivery in deliveries:
         if delivery.status == S.PENDING and delivery.pk is not None:
-            pk = delivery.pk
-            transaction.on_commit(lambda pk=pk: enqueue(pk), robust=True)
+            pk, priority = delivery.pk, priority_of(delivery.kind)
+            transaction.on_commit(lambda pk=pk, p=priority: enqueue(pk, priority=p), robust=True)
 
 
 # --- Writing email deliveries ------------------------------------------------------------------
@@ -228,6 +237,7 @@ class AttemptResult:
 class SendOutcome:
     status: str  # the delivery's status afterwards, or "skipped" when it was not ours
     retry_at: dt.datetime | None = None
+    priority: int = NORMAL_PRIORITY  # of the retry's send task
 
 
 def claim(delivery_id: int, now: dt.datetime) -> bool:
@@ -248,13 +258,26 @@ def _attempt(delivery: Delivery, now: dt.datetime) -> AttemptResult:
 
 EmailSender = Callable[[Delivery], None]
 _email_senders: dict[str, EmailSender] = {}
+_urgent_kinds: set[str] = set()
 
 
-def register_email_sender(kind: str, sender: EmailSender) -> None:
+def register_email_sender(kind: str, sender: EmailSender, *, urgent: bool = False) -> None:
     """Send email deliveries of `kind` with `sender` instead of `email.send` (e.g. the mail
     app's customer emails, which go to a contact rather than a user). `sender` raises
-    `email.Undeliverable` when there is nobody to send to, else the backend's error."""
+    `email.Undeliverable` when there is nobody to send to, else the backend's error.
+
+    `urgent`: the kind's send tasks go ahead of the others on the broker (`URGENT_PRIORITY`)
+    and the relay queues its due rows first."""
     _email_senders[kind] = sender
+    if urgent:
+        _urgent_kinds.add(kind)
+    else:
+        _urgent_kinds.discard(kind)
+
+
+def priority_of(kind: str) -> int:
+    """The broker priority of a delivery's send task."""
+    return URGENT_PRIORITY if kind in _urgent_kinds else NORMAL_PRIORITY
 
 
 def _attempt_email(delivery: Delivery) -> AttemptResult:
@@ -349,7 +372,9 @@ def _finish(
         return SendOutcome(status="skipped")
     if retry_at is not None and retry_at - now > DIRECT_RETRY_LIMIT:
         retry_at = None  # the relay picks it up when it is due
-    return SendOutcome(status=fields["status"], retry_at=retry_at)
+    return SendOutcome(
+        status=fields["status"], retry_at=retry_at, priority=priority_of(delivery.kind)
+    )
 
 
 def send(delivery_id: int) -> str:
@@ -357,7 +382,7 @@ def send(delivery_id: int) -> str:
     delayed task; a longer wait is left to the relay. Returns the delivery's status."""
     outcome = deliver(delivery_id)
     if outcome.retry_at is not None:
-        enqueue(delivery_id, eta=outcome.retry_at)
+        enqueue(delivery_id, eta=outcome.retry_at, priority=outcome.priority)
     return outcome.status
 
 
@@ -371,10 +396,10 @@ def resend(deliveries: Iterable[Delivery], *, now: dt.datetime | None = None) ->
     now = now or timezone.now()
     ids = [d.pk for d in deliveries]
     with transaction.atomic():
-        queued = list(
+        queued = dict(
             Delivery.objects.filter(pk__in=ids, status__in=[S.SENT, S.FAILED, S.CANCELLED])
             .select_for_update()
-            .values_list("pk", flat=True)
+            .values_list("pk", "kind")
         )
         Delivery.objects.filter(pk__in=queued).update(
             status=S.PENDING,
@@ -384,8 +409,9 @@ def resend(deliveries: Iterable[Delivery], *, now: dt.datetime | None = None) ->
             relayed_at=None,
             sent_at=None,
         )
-        for pk in queued:
-            transaction.on_commit(lambda pk=pk: enqueue(pk), robust=True)
+        for pk, kind in queued.items():
+            priority = priority_of(kind)
+            transaction.on_commit(lambda pk=pk, p=priority: enqueue(pk, priority=p), robust=True)
     return len(queued)
 
 
@@ -460,19 +486,20 @@ def _release_held(now: dt.datetime, batch: int) -> tuple[int, int]:
     return released, digests
 
 
-def _claim_for_relay(now: dt.datetime, batch: int) -> list[int]:
-    """Due pending rows not queued by a relay within the lease, marked as queued now. SKIP
-    LOCKED: two relays at once take disjoint rows."""
+def _claim_for_relay(now: dt.datetime, batch: int) -> list[tuple[int, str]]:
+    """Due pending rows (pk, kind) not queued by a relay within the lease, marked as queued
+    now, the urgent kinds first. SKIP LOCKED: two relays at once take disjoint rows."""
+    urgent_first = Case(When(kind__in=sorted(_urgent_kinds), then=0), default=1)
     with transaction.atomic():
-        ids = list(
+        rows = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(status=S.PENDING, next_attempt_at__lte=now)
             .filter(Q(relayed_at__isnull=True) | Q(relayed_at__lt=now - RELAY_LEASE))
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)[:batch]
+            .order_by(urgent_first, "next_attempt_at", "pk")
+            .values_list("pk", "kind")[:batch]
         )
-        Delivery.objects.filter(pk__in=ids).update(relayed_at=now)
-    return ids
+        Delivery.objects.filter(pk__in=[pk for pk, _kind in rows]).update(relayed_at=now)
+    return rows
 
 
 def relay(*, now: dt.datetime | None = None, batch: int = 500) -> RelayReport:
@@ -484,8 +511,9 @@ def relay(*, now: dt.datetime | None = None, batch: int = 500) -> RelayReport:
     report.recovered = _recover_stale(now)
     report.released, report.digests = _release_held(now, batch)
     reset_broker_pause()  # this task arrived through the broker: it is up again
-    for pk in _claim_for_relay(now, batch):
-        (report.queued if enqueue(pk) else report.not_queued).append(pk)
+    for pk, kind in _claim_for_relay(now, batch):
+        queued = enqueue(pk, priority=priority_of(kind))
+        (report.queued if queued else report.not_queued).append(pk)
     if report.not_queued:
         # The broker went away again: the next relay retries these at once, not after the lease.
         Delivery.objects.filter(pk__in=report.not_queued, status=S.PENDING).update(relayed_at=None)

@@ -553,6 +553,7 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
                 "level",
                 "assignee",
                 "customer",
+                "requester",  # who a public reply is emailed to (the reply box says)
                 "created_by",
                 "sla_policy__calendar",
             )

@@ -59,6 +59,8 @@ from escalation.forms import (
 )
 from escalation.models import Escalation
 from helpdesk import uploads
+from mail import ccs as mail_ccs
+from mail.forms import CcForm
 from notifications import services as notification_services
 from notifications.selectors import TemplateChoice, templates_for
 from tickets import selectors, services, workspace
@@ -348,6 +350,13 @@ def render_ticket(
         context["message_form"] = forms.get("message_form") or _blank_message_form(
             request, context["reply_templates"]
         )
+        # The CC card, and who a public reply is emailed to (the requester and the CCs).
+        context["ccs"] = mail_ccs.ticket_ccs(ticket)
+        context["reply_to"], context["reply_ccs"] = mail_ccs.reply_recipients(
+            ticket, context["ccs"]
+        )
+        if can_move:
+            context["cc_form"] = forms.get("cc_form") or CcForm()
     if teams is not None:
         context["transitions"] = services.available_transitions(ticket, request.user)
         context["assign_form"] = forms.get("assign_form") or AssignForm(

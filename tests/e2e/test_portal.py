@@ -13,6 +13,7 @@ from portal.models import Rating
 from tests.e2e.conftest import browser_page
 from tests.factories import CustomerFactory, TeamFactory, UserFactory
 from tests.knowledge.articles import make_article
+from tests.portal.conftest import send_deliveries_at_once
 from tickets import services as ticket_services
 from tickets.models import Contact, Ticket, TicketEvent
 
@@ -20,7 +21,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialize
 
 
 @pytest.fixture
-def customer_side(transactional_db, settings):
+def customer_side(transactional_db, settings, monkeypatch):
+    # The code email goes through the outbox: its send task runs at once, in the server.
+    send_deliveries_at_once(monkeypatch)
     # The sign-in throttles count in the cache: a fresh one for this test.
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "e2e"}

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from mail.models import Mailbox
+from mail.services import mail_receive
 
 
 def build_mail(
@@ -58,3 +59,13 @@ def mailbox(team_a) -> Mailbox:
         team=team_a,
         inbound_token_env="TEST_MAIL_TOKEN",
     )
+
+
+@pytest.fixture
+def mail_ticket(mailbox):
+    """A ticket opened by a mail from max@kunde.example with eva@kunde.example in CC."""
+    inbound, _ = mail_receive(
+        mailbox=mailbox,
+        raw=build_mail(message_id="<first@kunde.example>", cc="eva@kunde.example"),
+    )
+    return inbound.ticket

@@ -26,15 +26,6 @@ from tickets.services import ticket_reply, ticket_transition
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def mail_ticket(mailbox):
-    inbound, _ = mail_receive(
-        mailbox=mailbox,
-        raw=build_mail(message_id="<first@kunde.example>", cc="eva@kunde.example"),
-    )
-    return inbound.ticket
-
-
 def _send_all() -> None:
     for delivery in Delivery.objects.filter(status=Delivery.Status.PENDING).order_by("pk"):
         assert outbox.deliver(delivery.pk).status == Delivery.Status.SENT, delivery.last_error

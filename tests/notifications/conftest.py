@@ -109,7 +109,7 @@ def queued(monkeypatch) -> list[tuple[int, object]]:
     """Stand-in for the broker: what would have been queued, as (delivery id, eta)."""
     calls: list[tuple[int, object]] = []
 
-    def fake(delivery_id: int, *, eta=None) -> bool:
+    def fake(delivery_id: int, *, eta=None, priority=outbox.NORMAL_PRIORITY) -> bool:
         calls.append((delivery_id, eta))
         return True
 

@@ -99,7 +99,7 @@ def test_send_again_queues_a_fresh_round_with_the_same_event_id(
     client_admin, rows, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued = []
-    monkeypatch.setattr(outbox, "enqueue", lambda pk, eta=None: queued.append(pk) or True)
+    monkeypatch.setattr(outbox, "enqueue", lambda pk, **options: queued.append(pk) or True)
     failed = rows["failed"]
     with django_capture_on_commit_callbacks(execute=True):
         response = client_admin.post(

@@ -253,7 +253,7 @@ class TestRelay:
     def test_when_the_broker_is_still_down_the_next_relay_tries_again_at_once(
         self, endpoint, monkeypatch
     ):
-        monkeypatch.setattr(outbox, "enqueue", lambda pk, eta=None: False)
+        monkeypatch.setattr(outbox, "enqueue", lambda pk, **options: False)
         delivery = webhook_delivery(endpoint)
         report = outbox.relay()
         assert report.not_queued == [delivery.pk]

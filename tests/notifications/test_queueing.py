@@ -43,16 +43,24 @@ def test_the_beat_entries_name_registered_tasks():
 @pytest.mark.redis
 def test_enqueue_publishes_on_the_deliveries_queue(settings):
     # The real broker: the message lands in the Redis list of the `deliveries` queue.
+    # kombu keeps one list per priority step: `deliveries`, `deliveries<sep>6`, ...
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(DELIVERIES_QUEUE, "celery")
+    lists = lambda name: client.keys(f"{name}*")  # noqa: E731
+    for name in (DELIVERIES_QUEUE, "celery"):
+        if lists(name):
+            client.delete(*lists(name))
     try:
         assert outbox.enqueue(424242) is True
-        messages = [json.loads(m) for m in client.lrange(DELIVERIES_QUEUE, 0, -1)]
+        messages = [
+            json.loads(m) for key in lists(DELIVERIES_QUEUE) for m in client.lrange(key, 0, -1)
+        ]
         assert [m["headers"]["task"] for m in messages] == [SEND_DELIVERY]
         assert messages[0]["headers"]["argsrepr"] == "(424242,)"
-        assert client.llen("celery") == 0
+        assert messages[0]["properties"]["priority"] == outbox.NORMAL_PRIORITY
+        assert not lists("celery")
     finally:
-        client.delete(DELIVERIES_QUEUE)
+        if lists(DELIVERIES_QUEUE):
+            client.delete(*lists(DELIVERIES_QUEUE))
 
 
 def test_the_procfile_runs_a_worker_per_queue():

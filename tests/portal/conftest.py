@@ -36,6 +36,24 @@ def _own_cache(settings):
     }
 
 
+def send_deliveries_at_once(monkeypatch) -> None:
+    """The outbox's send tasks run at once in this process, as a delivery worker runs them
+    (the task's own function), instead of waiting on the broker for a worker."""
+    from notifications import outbox
+    from notifications.tasks import send_delivery
+
+    def run(pk: int, **_options) -> bool:
+        send_delivery(pk)
+        return True
+
+    monkeypatch.setattr(outbox, "enqueue", run)
+
+
+@pytest.fixture
+def deliveries_sent(monkeypatch) -> None:
+    send_deliveries_at_once(monkeypatch)
+
+
 @pytest.fixture
 def desk(db):
     lead = UserFactory(username="lead", first_name="Lena", last_name="Lead")

@@ -263,7 +263,9 @@ def test_a_forwarded_link_rates_for_the_requester(client, solved, orgs):
     assert Rating.objects.get().contact == orgs["a1"]
 
 
-def test_signing_in_returns_to_the_page_asked_for(client, orgs, django_capture_on_commit_callbacks):
+def test_signing_in_returns_to_the_page_asked_for(
+    client, orgs, deliveries_sent, django_capture_on_commit_callbacks
+):
     import re
 
     from django.core import mail

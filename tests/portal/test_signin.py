@@ -16,7 +16,8 @@ from portal.models import SignInCode
 from tests.factories import AdminFactory, UserFactory
 from tests.portal.conftest import ContactFactory, sign_in_as
 
-pytestmark = pytest.mark.django_db
+# The code email goes through the outbox: its send task runs at once here.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("deliveries_sent")]
 
 
 def request_code(client, address, django_capture_on_commit_callbacks, **extra):

@@ -58,7 +58,7 @@ def test_two_stale_copies_record_the_warning_once():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_connections_at_once_record_the_breach_once(monkeypatch):
-    monkeypatch.setattr(outbox, "enqueue", lambda delivery_id, *, eta=None: True)
+    monkeypatch.setattr(outbox, "enqueue", lambda delivery_id, **options: True)
     migration_defaults()
     ticket = escalated_with_owner(Chain())
     now = ticket.next_update_due_at  # warning and breach are both due

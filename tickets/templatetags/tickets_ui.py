@@ -327,6 +327,18 @@ class EventView:
     details: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _describe_ccs(change: dict[str, Any], actor: str) -> EventView:
+    """The CCs an agent changed (`mail.ccs`): who was added, who removed."""
+    before, after = set(change.get("from") or ()), set(change.get("to") or ())
+    values = {"actor": actor, "added": ", ".join(sorted(after - before))}
+    values["removed"] = ", ".join(sorted(before - after))
+    if values["added"] and not values["removed"]:
+        return EventView(_("%(actor)s added %(added)s in CC.") % values)
+    if values["removed"] and not values["added"]:
+        return EventView(_("%(actor)s removed %(removed)s from the CCs.") % values)
+    return EventView(_("%(actor)s changed the CCs.") % values)
+
+
 @register.simple_tag
 def describe_event(event: TicketEvent) -> EventView:
     """A readable sentence for `event`, in the current language, with its payload."""
@@ -462,6 +474,8 @@ def describe_event(event: TicketEvent) -> EventView:
                 view.details.append((label, change))
         return view
 
+    if kind == k.DETAILS_CHANGED and isinstance(p.get("ccs"), dict):
+        return _describe_ccs(p["ccs"], actor)
     if kind == k.DETAILS_CHANGED:
         names = [_detail_label(name) for name in services.DETAIL_FIELDS if name in p]
         values = {"fields": ", ".join(names), "actor": actor}
