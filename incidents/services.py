@@ -857,6 +857,16 @@ def detect_waves(*, now: dt.datetime | None = None) -> list[Wave]:
     return detect(wave_facts(specs, now), specs, now)
 
 
+def wave_dry_run(now: dt.datetime) -> list[str]:
+    """The waves that would fire at `now`, one line each (`incident_sweep --dry-run`, and the
+    escalation sweep's dry run, where the incidents app registers it)."""
+    return [
+        f"wave rule {wave.rule.id} {wave.key}: {len(wave.ticket_ids)} tickets, "
+        f"{'declare' if wave.rule.declare else 'propose'}"
+        for wave in detect_waves(now=now)
+    ]
+
+
 def wave_fire(wave: Wave, *, now: dt.datetime) -> WaveFiring | None:
     """Act on one wave, once (`WaveFiring`'s uniqueness): declare the incident, or propose it
     to the incident management team with the candidate tickets."""
