@@ -114,3 +114,63 @@ def test_the_email_is_cancelled_when_the_contact_left_meanwhile(org, story):
     Contact.objects.filter(pk=anna.pk).update(is_active=False)
     email = Delivery.objects.get(kind=EMAIL_KIND, contact=anna)
     assert outbox.deliver(email.pk).status == Delivery.Status.CANCELLED
+
+
+def test_the_fan_out_goes_to_the_broker_as_one_task(
+    org, story, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A thousand tickets' replies are two thousand outbox rows: the request hands them to one
+    task after commit, which queues each row's send task."""
+    from incidents import tasks
+    from notifications.models import WebhookEndpoint, new_webhook_secret
+
+    incident, *_rest = story
+    WebhookEndpoint.objects.create(url="https://hooks.example.com/in", secret=new_webhook_secret())
+    published, queued = [], []
+    monkeypatch.setattr(
+        tasks.queue_deliveries,
+        "apply_async",
+        lambda args=None, kwargs=None, **kw: published.append(args),
+    )
+    monkeypatch.setattr(outbox, "enqueue", lambda pk, eta=None: queued.append(pk) or True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.incident_post_update(incident=incident, actor=org.im_lead, text="News")
+    fan_out = Delivery.objects.filter(kind__in=[EMAIL_KIND, "ticket.message"])
+    assert fan_out.filter(kind="ticket.message").count() == 5
+    assert len(published) == 1
+    (ids,) = published[0]
+    assert sorted(ids) == sorted(fan_out.values_list("pk", flat=True))
+    # Queued directly: only the incident's own webhook; the task queues the rest.
+    assert queued == list(
+        Delivery.objects.filter(kind="incident.updated").values_list("pk", flat=True)
+    )
+    queued.clear()
+    assert tasks.queue_deliveries(ids) == len(ids) == 7
+    assert queued == ids
+
+
+def test_the_update_takes_as_many_queries_for_eight_tickets_as_for_two(org):
+    """Set-based: the replies, timeline entries, webhook payloads (with each ticket's
+    customer, service and requester) and emails cost the same statements at any size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.models import WebhookEndpoint, new_webhook_secret
+
+    WebhookEndpoint.objects.create(url="https://hooks.example.com/in", secret=new_webhook_secret())
+
+    def statements(size: int) -> int:
+        tickets = [
+            make_ticket(org, service=org.checkout, at=T0, n=100 * size + i) for i in range(size)
+        ]
+        incident = services.incident_declare(
+            actor=org.im_lead, title="Down", severity=2, manager=org.im_lead, now=T0
+        )
+        services.incident_link(incident=incident, tickets=tickets, actor=org.im_lead, now=T0)
+        with CaptureQueriesContext(connection) as queries:
+            services.incident_post_update(incident=incident, actor=org.im_lead, text="x")
+        assert Delivery.objects.filter(kind="ticket.message", ticket__in=tickets).count() == size
+        assert Delivery.objects.filter(kind=EMAIL_KIND, ticket__in=tickets).count() == size
+        return len(queries)
+
+    assert statements(8) == statements(2)
