@@ -1,8 +1,8 @@
 """Benchmark of major incidents on PostgreSQL (not a test: it prints figures).
 
   * an incident status update to 1,000 linked tickets: one public reply per ticket in its
-    customer's language, its timeline entry and a webhook delivery per ticket, set-based
-    (target ≤ 2 s); also the SQL statements it takes;
+    customer's language, its timeline entry, a webhook delivery per ticket and one email per
+    customer, set-based (target ≤ 2 s); also the SQL statements it takes;
   * the wave trigger's cost per sweep with 100,000 open tickets, 300 of them recent (the read
     of the recent unlinked tickets, the firings and the held services, and the pure decision;
     target ≤ 20 ms, median of 20 runs).
@@ -94,6 +94,8 @@ def run(total: int, linked: int) -> dict[str, float]:
     from incidents import services
     from incidents.detection import detect
     from incidents.models import WaveRule
+    from incidents.updates import EMAIL_KIND
+    from notifications.models import Delivery
     from tickets.models import Ticket
 
     now = timezone.now()
@@ -139,6 +141,7 @@ def run(total: int, linked: int) -> dict[str, float]:
         )
         update_s = time.perf_counter() - t
     assert update.recipients == linked
+    emails = Delivery.objects.filter(kind=EMAIL_KIND).count()
     # The next update in the same (now warm) process: templates and code paths loaded.
     t = time.perf_counter()
     services.incident_post_update(
@@ -158,6 +161,7 @@ def run(total: int, linked: int) -> dict[str, float]:
         "link_s": link_s,
         "update_s": update_s,
         "update_queries": counter.count,
+        "emails": emails,
     }
 
 
@@ -172,14 +176,18 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    before = os.getloadavg()
     r = run(args.tickets, args.linked)
+    after = os.getloadavg()
     print("\nMajor incidents on PostgreSQL")
+    print(f"load average before {before[0]:.1f}, after {after[0]:.1f} (1 min)")
     print(
         f"wave trigger per sweep, {r['tickets']:,} open tickets: {r['wave_ms']:.1f} ms "
         f"({r['wave_queries']} queries; target ≤ 20 ms)"
     )
     print(
-        f"status update to {r['linked']:,} linked tickets (replies, events, webhook deliveries): "
+        f"status update to {r['linked']:,} linked tickets (replies, events, webhook deliveries, "
+        f"{r['emails']:,} customer emails): "
         f"{r['update_s']:.2f} s, {r['update_queries']} SQL statements (target ≤ 2 s)"
     )
     print(f"the next update to them, in the warm process: {r['next_s']:.2f} s")

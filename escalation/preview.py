@@ -1,10 +1,13 @@
 """The "would fire at T" preview of an escalation rule: which open tickets the rule would
 fire on at an instant, evaluated by the engine on the tickets' current facts (nothing is
-written). Shown by the rule's admin page and the API."""
+written). Shown by the rule's admin page and the API. The triggers other apps decide beside
+the sweep (the incidents app's wave rules) join the dry run through `register_dry_run_source`,
+so escalation/ never imports them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from escalation.engine import evaluate
 from escalation.facts import RuleSet, deescalated_into_cycle, open_escalation, ticket_facts
@@ -13,6 +16,21 @@ from tickets.models import Ticket
 
 # The preview evaluates at most this many open tickets (those due for a check first).
 PREVIEW_LIMIT = 500
+
+# What another trigger would do at an instant, one line each, writing nothing.
+DryRunSource = Callable[[dt.datetime], list[str]]
+_dry_run_sources: list[DryRunSource] = []
+
+
+def register_dry_run_source(source: DryRunSource) -> None:
+    """Add `source`'s lines to the sweep's dry run (`sweep_escalations --dry-run`). Idempotent."""
+    if source not in _dry_run_sources:
+        _dry_run_sources.append(source)
+
+
+def other_triggers(now: dt.datetime) -> list[str]:
+    """What the registered other triggers would do at `now`, in the order registered."""
+    return [line for source in _dry_run_sources for line in source(now)]
 
 
 def would_fire(

@@ -9,11 +9,21 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from dashboard.selectors import register_pinned_source
         from escalation.facts import register_incident_owner
+        from escalation.preview import register_dry_run_source
+        from incidents.emails import send_update_email
         from incidents.pins import pinned_incidents
         from incidents.selectors import owned_ticket_ids
+        from incidents.services import wave_dry_run
+        from incidents.updates import EMAIL_KIND
+        from notifications.outbox import register_email_sender
 
         # The engine holds the escalation clock of tickets whose communication an open
         # incident owns; escalation/ asks through this seam, so it never imports incidents/.
         register_incident_owner(owned_ticket_ids)
         # Open incidents are pinned first on the escalation dashboard.
         register_pinned_source(pinned_incidents)
+        # An update's email to a customer (one per contact, naming their tickets) goes to a
+        # contact, not a user: the outbox sends it with our sender.
+        register_email_sender(EMAIL_KIND, send_update_email)
+        # The wave trigger is part of the escalation sweep's dry run.
+        register_dry_run_source(wave_dry_run)

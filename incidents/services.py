@@ -16,12 +16,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from escalation.handoff import package_from_history, raise_escalation
+from escalation.models import Escalation
 from incidents import cadence
 from incidents.detection import RecentTicket, Wave, WaveFacts, WaveRuleSpec, detect
 from incidents.models import (
@@ -39,12 +39,12 @@ from incidents.selectors import (
     can_run_incidents,
     held_by_a_link,
 )
+from incidents.updates import send_update
 from notifications import outbox, webhooks
 from notifications.models import Delivery, EventType, Notification, WebhookEndpoint
 from notifications.services import notify
-from notifications.services import on_ticket_event as notification_listener
 from tickets import services as ticket_services
-from tickets.models import Message, Service, Ticket, TicketEvent
+from tickets.models import Service, Team, Ticket, TicketEvent
 from tickets.services import StaleRequest
 
 User = get_user_model()
@@ -348,6 +348,9 @@ def incident_declare(
         )
     elif wanted:
         link_many(incident, wanted, actor=actor, source=link_source, now=now)
+    primary = source_ticket or primary_ticket(incident)
+    if primary is not None:
+        escalate_to_incident_management(incident, primary, actor=actor, now=now)
     payload = {"reference": incident.reference, "incident": incident.pk}
     told = {u.pk: u for u in [manager, *incident_management_users()]}
     if severity == 1:
@@ -374,6 +377,68 @@ def incident_declare(
         EventType.INCIDENT_DECLARED, {"incident": incident_data(incident)}, actor=actor, now=now
     )
     return incident
+
+
+def incident_management_team(manager: AbstractBaseUser) -> Team | None:
+    """The incident management team (level 3) an incident's primary ticket is escalated to:
+    the manager's own, else the first active one by name."""
+    teams = Team.objects.filter(
+        level__rank=INCIDENT_MANAGEMENT_RANK, is_active=True, kind=Team.Kind.TIER
+    ).order_by("name", "pk")
+    return teams.filter(Q(lead=manager) | Q(members=manager)).first() or teams.first()
+
+
+def primary_ticket(incident: MajorIncident) -> Ticket | None:
+    """The ticket that stands for the incident in the escalation record: the one it was
+    declared from, else its earliest linked ticket (a wave's first)."""
+    if incident.source_ticket_id is not None:
+        return incident.source_ticket
+    return (
+        Ticket.objects.filter(incident_links__incident=incident, incident_links__ended_at=None)
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def escalate_to_incident_management(
+    incident: MajorIncident,
+    ticket: Ticket,
+    *,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+) -> Escalation | None:
+    """Declaring escalates the incident's primary ticket up to incident management (level 3)
+    as one hierarchical escalation through the escalation hand-off, so that dashboards,
+    reports and the acknowledgement deadline see it; for a Sev 1 its notice also goes to
+    management. Once per intent: None (nothing raised) when the ticket is closed, already
+    with incident management or above, or already escalated to that team and not yet
+    handed on. The ticket's own clock stays held by its link."""
+    target = incident_management_team(incident.manager)
+    ticket = Ticket.objects.select_for_update().select_related("team", "level").get(pk=ticket.pk)
+    if target is None or not ticket.is_active or ticket.level.rank >= target.level.rank:
+        return None
+    if Escalation.objects.filter(
+        ticket=ticket,
+        to_team=target,
+        status__in=[Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED],
+    ).exists():
+        return None
+    reason = f"{incident.reference}: {incident.title}"
+    if actor is not None and actor.is_authenticated:
+        ticket.watchers.add(actor)  # whoever declared keeps sight of the ticket
+    return raise_escalation(
+        ticket=ticket,
+        kind=Escalation.Kind.HIERARCHICAL,
+        to_team=target,
+        package=package_from_history(ticket, reason),
+        actor=actor,
+        rule=None,
+        trigger="",
+        reason=reason,
+        keep_assignee=False,
+        now=now,
+        also_notify=management_users() if incident.severity == 1 else None,
+    )
 
 
 # --- Linking ------------------------------------------------------------------------------------
@@ -492,126 +557,6 @@ def incident_unlink(
     _event(incident, IE.UNLINKED, actor=actor, now=now, payload={"ticket": ticket.reference})
     MajorIncident.objects.filter(pk=incident.pk).update(version=F("version") + 1)
     return link
-
-
-# --- Status updates to every linked customer ----------------------------------------------------
-
-
-def customer_language(ticket: Ticket) -> str:
-    """The language a ticket's customer reads: the requester's, else the site's."""
-    requester = ticket.requester
-    if requester is not None and requester.language:
-        return requester.language
-    return settings.LANGUAGE_CODE
-
-
-def message_body(incident: MajorIncident, update: IncidentUpdate, language: str) -> str:
-    """The customer message of `update` in `language`, from the template of its kind."""
-    with translation.override(language):
-        return render_to_string(
-            f"incidents/messages/{update.kind}.txt",
-            {
-                "incident": incident,
-                "update": update,
-                "services": ", ".join(s.display_name for s in incident.services.all()),
-                "status": MajorIncident.Status(update.status).label,
-                "next_update_due_at": incident.next_update_due_at,
-            },
-        ).strip()
-
-
-def send_update(
-    incident: MajorIncident,
-    update: IncidentUpdate,
-    *,
-    actor: AbstractBaseUser | None,
-    now: dt.datetime,
-) -> int:
-    """The update as one public reply on every active linked ticket, worded in its customer's
-    language, with its timeline entry and webhook deliveries: set-based (a read, three
-    inserts, two updates for any number of tickets). The message's intent is the update, so
-    no ticket gets it twice. Returns how many tickets were reached."""
-    endpoints = webhooks.active_endpoints()
-    tickets = Ticket.objects.filter(
-        incident_links__incident=incident,
-        incident_links__ended_at__isnull=True,
-        status__in=Ticket.ACTIVE_STATUSES,
-    ).exclude(messages__intent=f"incident-update:{update.pk}")
-    if endpoints:  # the webhook payload shows the ticket
-        tickets = tickets.select_related("requester", "team", "level", "assignee")
-    else:
-        tickets = tickets.select_related("requester").only(
-            "pk", "first_responded_at", "requester__language"
-        )
-    tickets = list(tickets.order_by("pk"))
-    if not tickets:
-        return 0
-    bodies: dict[str, str] = {}
-    author = actor if actor is not None and actor.is_authenticated else None
-    messages = []
-    for ticket in tickets:
-        language = customer_language(ticket)
-        if language not in bodies:
-            bodies[language] = message_body(incident, update, language)
-        messages.append(
-            Message(
-                ticket=ticket,
-                kind=Message.Kind.REPLY,
-                author=author,
-                author_name="" if author else incident.reference,
-                body=bodies[language],
-                created_at=now,
-                intent=f"incident-update:{update.pk}",
-            )
-        )
-    Message.objects.bulk_create(messages)
-    first = {t.pk for t in tickets if t.first_responded_at is None}
-    events = TicketEvent.objects.bulk_create(
-        [
-            TicketEvent(
-                ticket=message.ticket,
-                kind=TicketEvent.Kind.REPLIED,
-                actor=author,
-                message=message,
-                payload={"first_response": message.ticket_id in first, "incident": incident.pk},
-                created_at=now,
-            )
-            for message in messages
-        ]
-    )
-    tell_other_listeners(events)
-    if endpoints and not ticket_services.listeners_are_muted():
-        deliveries = []
-        for event in events:
-            published = webhooks.publish(event, endpoints)
-            if published is not None:
-                deliveries += published.deliveries(event)
-        outbox.send_after_commit(Delivery.objects.bulk_create(deliveries))
-    ids = [t.pk for t in tickets]
-    Ticket.objects.filter(pk__in=ids).update(
-        updated_at=now,
-        last_progress_at=now,
-        version=F("version") + 1,
-        first_responded_at=Coalesce(F("first_responded_at"), Value(now)),
-    )
-    return len(tickets)
-
-
-def tell_other_listeners(events: Sequence[TicketEvent]) -> None:
-    """The replies' timeline entries are written together, not through `record_event`; the
-    notification listener's part for them (the webhook deliveries) is written set-based by
-    the caller, every other registered listener (e.g. the one that emails a public reply to
-    the customer) is called for each entry as `record_event` would."""
-    if ticket_services.listeners_are_muted():
-        return
-    others = [
-        listener
-        for listener in ticket_services.event_listeners()
-        if listener is not notification_listener
-    ]
-    for event in events:
-        for listener in others:
-            listener(event)
 
 
 @transaction.atomic
@@ -910,6 +855,16 @@ def detect_waves(*, now: dt.datetime | None = None) -> list[Wave]:
     if not specs:
         return []
     return detect(wave_facts(specs, now), specs, now)
+
+
+def wave_dry_run(now: dt.datetime) -> list[str]:
+    """The waves that would fire at `now`, one line each (`incident_sweep --dry-run`, and the
+    escalation sweep's dry run, where the incidents app registers it)."""
+    return [
+        f"wave rule {wave.rule.id} {wave.key}: {len(wave.ticket_ids)} tickets, "
+        f"{'declare' if wave.rule.declare else 'propose'}"
+        for wave in detect_waves(now=now)
+    ]
 
 
 def wave_fire(wave: Wave, *, now: dt.datetime) -> WaveFiring | None:

@@ -64,11 +64,14 @@ def make_ticket(
     customer=None,
     impact: int = 2,
     urgency: int = 2,
+    requester: Contact | None = None,
 ) -> Ticket:
-    """A ticket by the service desk, from a customer's contact who reads `language`."""
-    customer = customer or CustomerFactory()
-    contact = Contact.objects.create(
-        customer=customer, email=f"c{Contact.objects.count()}-{n}@example.com", language=language
+    """A ticket by the service desk, from a customer's contact who reads `language` (a new
+    contact unless `requester` is given)."""
+    contact = requester or Contact.objects.create(
+        customer=customer or CustomerFactory(),
+        email=f"c{Contact.objects.count()}-{n}@example.com",
+        language=language,
     )
     return ticket_create(
         actor=org.agent,

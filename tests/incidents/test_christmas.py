@@ -122,10 +122,19 @@ def test_christmas_checkout(org):
     assert manager_notes.filter(kind=Notification.Kind.INCIDENT_UPDATE_DUE).count() == 1
     assert manager_notes.filter(kind=Notification.Kind.INCIDENT_UPDATE_MISSED).count() == 1
 
+    # Declaring escalated the wave's first ticket to incident management, once: the
+    # incident's escalation, which the dashboards and reports count.
+    escalation = Escalation.objects.get(ticket__in=tickets)
+    assert (escalation.ticket, escalation.to_team, escalation.to_level.rank) == (
+        tickets[0],
+        org.im,
+        3,
+    )
+
     # Hours later the escalation sweep runs: the control ticket escalates, the 60 do not.
     sweep(now=T0 + 5 * dt.timedelta(hours=1))
     assert Escalation.objects.filter(ticket=control).exists()
-    assert not Escalation.objects.filter(ticket__in=tickets).exists()
+    assert list(Escalation.objects.filter(ticket__in=tickets)) == [escalation]
 
     # Resolving closes all 60 with the closing report and restores the service.
     services.incident_resolve(
@@ -141,10 +150,12 @@ def test_christmas_checkout(org):
     assert closing.count() == 60
     org.checkout.refresh_from_db()
     assert org.checkout.status == Service.Status.OPERATIONAL
-    assert not Escalation.objects.filter(ticket__in=tickets).exists()
-    assert not Notification.objects.filter(
-        ticket__in=tickets, kind=Notification.Kind.ESCALATION_RAISED
-    ).exists()
+    assert list(Escalation.objects.filter(ticket__in=tickets)) == [escalation]
+    assert set(
+        Notification.objects.filter(
+            ticket__in=tickets, kind=Notification.Kind.ESCALATION_RAISED
+        ).values_list("ticket_id", flat=True)
+    ) == {tickets[0].pk}
     # Management heard of the Sev 1 once; the timeline has the whole story.
     assert (
         Notification.objects.filter(user=org.boss, kind=Notification.Kind.MAJOR_INCIDENT).count()

@@ -3,11 +3,13 @@ refusals as 4xx (never a 500)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.utils import timezone
 
 from incidents import services
 from incidents.models import MajorIncident, WaveFiring, WaveRule
@@ -320,7 +322,18 @@ def test_the_dry_run_lists_and_writes_nothing(org):
     rule = WaveRule.objects.create(name="wave", min_tickets=3, window_minutes=15)
     out = StringIO()
     call_command("incident_sweep", "--dry-run", stdout=out)
-    assert f"wave rule {rule.pk} service:{org.checkout.pk}: 3 tickets, propose" in out.getvalue()
+    line = f"wave rule {rule.pk} service:{org.checkout.pk}: 3 tickets, propose"
+    assert line in out.getvalue()
+    assert not WaveFiring.objects.exists()
+    # The escalation sweep's dry run lists the wave too, from the same decision; an hour
+    # before the tickets came in there was none.
+    out = StringIO()
+    call_command("sweep_escalations", "--dry-run", stdout=out)
+    assert line in out.getvalue().splitlines()
+    earlier = (timezone.now() - dt.timedelta(hours=1)).isoformat()
+    out = StringIO()
+    call_command("sweep_escalations", "--dry-run", "--at", earlier, stdout=out)
+    assert "wave rule" not in out.getvalue()
     assert not WaveFiring.objects.exists()
     call_command("incident_sweep", stdout=StringIO())
     assert WaveFiring.objects.count() == 1

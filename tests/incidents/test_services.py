@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from escalation.models import Escalation
 from incidents import services
 from incidents.models import IncidentEvent, IncidentLink, MajorIncident, ServiceStatusChange
 from incidents.selectors import can_run_incidents, open_incidents_for
@@ -160,6 +161,64 @@ class TestLinks:
         assert link.end == IncidentLink.End.RESOLVED
         # Once resolved, a ticket may join another incident.
         assert services.incident_link(incident=declare(org), tickets=[dropped], actor=org.im_lead)
+
+
+class TestDeclaringEscalates:
+    """Declaring raises one escalation of the primary ticket to incident management."""
+
+    def raised_to(self, ticket):
+        return set(
+            Notification.objects.filter(
+                kind=Notification.Kind.ESCALATION_RAISED, ticket=ticket
+            ).values_list("user__username", flat=True)
+        )
+
+    def test_the_declaring_ticket_goes_to_incident_management_once(self, org):
+        ticket = make_ticket(org, service=org.checkout, at=T0)
+        incident = declare(org, source_ticket=ticket, severity=1, now=T0 + H)
+        escalation = Escalation.objects.get()
+        assert (escalation.ticket, escalation.kind, escalation.status) == (
+            ticket,
+            Escalation.Kind.HIERARCHICAL,
+            Escalation.Status.RAISED,
+        )
+        assert (escalation.from_team, escalation.to_team) == (org.l1, org.im)
+        assert (escalation.from_level.rank, escalation.to_level.rank) == (1, 3)
+        assert escalation.raised_by == org.im_lead
+        assert escalation.raised_at == T0 + H
+        assert escalation.reason == f"{incident.reference}: Checkout down"
+        ticket.refresh_from_db()
+        assert (ticket.team, ticket.level.rank, ticket.next_check_at) == (org.im, 3, None)
+        assert ticket.watchers.filter(pk=org.im_lead.pk).exists()
+        escalated = TicketEvent.objects.filter(ticket=ticket, kind=TicketEvent.Kind.ESCALATED)
+        assert escalated.count() == 1
+        # The receiving team hears of it; for a Sev 1, management too.
+        assert self.raised_to(ticket) == {"immember", "boss"}
+        # Once per intent: asked again, nothing more is raised.
+        again = services.escalate_to_incident_management(
+            incident, ticket, actor=org.im_lead, now=T0 + 2 * H
+        )
+        assert again is None
+        assert Escalation.objects.count() == 1
+
+    def test_sev_2_escalates_without_management(self, org):
+        ticket = make_ticket(org, at=T0)
+        declare(org, actor=org.l2_lead, source_ticket=ticket, severity=2, now=T0 + H)
+        assert Escalation.objects.get().to_team == org.im
+        assert self.raised_to(ticket) == {"imlead", "immember"}
+
+    def test_the_earliest_linked_ticket_stands_for_an_incident_declared_without_one(self, org):
+        later = make_ticket(org, at=T0 + H, n=1)
+        earliest = make_ticket(org, at=T0, n=2)
+        declare(org, tickets=[later, earliest], now=T0 + 2 * H)
+        assert list(Escalation.objects.values_list("ticket_id", flat=True)) == [earliest.pk]
+
+    def test_nothing_to_raise(self, org):
+        declare(org)  # no ticket
+        at_three = make_ticket(org, at=T0)
+        Ticket.objects.filter(pk=at_three.pk).update(team=org.im, level=org.im.level)
+        declare(org, title="Already there", source_ticket=at_three)
+        assert not Escalation.objects.exists()
 
 
 class TestUpdatesAndResolution:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from escalation import sweep as sweeping
+from escalation.preview import other_triggers
 
 
 class Command(BaseCommand):
@@ -42,6 +43,10 @@ class Command(BaseCommand):
                 else "; retried after 1, 2, 4 ... minutes, at most an hour (admin: Sweep failures)"
             )
             self.stderr.write(f"ticket {pk}: failed (see the log){retry}")
+        if options["dry_run"]:
+            # The other triggers decided beside the sweep (e.g. the incidents' wave rules).
+            for line in other_triggers(now):
+                self.stdout.write(line)
         when = now.astimezone(dt.UTC).isoformat(timespec="seconds")
         self.stdout.write(
             self.style.SUCCESS(

@@ -28,11 +28,8 @@ class Command(BaseCommand):
             if timezone.is_naive(now):
                 now = timezone.make_aware(now)
         if options["dry_run"]:
-            for wave in services.detect_waves(now=now):
-                action = "declare" if wave.rule.declare else "propose"
-                self.stdout.write(
-                    f"wave rule {wave.rule.id} {wave.key}: {len(wave.ticket_ids)} tickets, {action}"
-                )
+            for line in services.wave_dry_run(now):
+                self.stdout.write(line)
             for incident, which in services.remind(now=now, dry_run=True):
                 self.stdout.write(f"{incident.reference}: {which}")
             return

@@ -1,0 +1,214 @@
+"""An incident's update to every linked customer, set-based: one public reply per active
+linked ticket (each ticket's timeline shows it), their timeline entries and webhook
+deliveries, and one email per customer (contact) however many of their tickets are linked,
+listing those tickets. One insert per table for any number of tickets; the emails are written
+to the outbox and sent after commit (`incidents.emails`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from incidents.models import IncidentUpdate, MajorIncident
+from mail.outbound import on_ticket_event as mail_listener
+from notifications import outbox, webhooks
+from notifications.email import clean_address
+from notifications.models import Delivery
+from notifications.services import on_ticket_event as notification_listener
+from tickets import services as ticket_services
+from tickets.models import Contact, Message, Ticket, TicketEvent
+
+logger = logging.getLogger(__name__)
+
+# The outbox kind of the customer email of an update (its sender: `incidents.emails`).
+EMAIL_KIND = "incident.update"
+# The task that queues the send task of each of an update's outbox rows (`incidents.tasks`),
+# named so that this module does not import the tasks (which import the services).
+QUEUE_DELIVERIES = "incidents.tasks.queue_deliveries"
+
+
+def customer_language(ticket: Ticket) -> str:
+    """The language a ticket's customer reads: the requester's, else the site's."""
+    requester = ticket.requester
+    if requester is not None and requester.language:
+        return requester.language
+    return settings.LANGUAGE_CODE
+
+
+def message_body(incident: MajorIncident, update: IncidentUpdate, language: str) -> str:
+    """The customer message of `update` in `language`, from the template of its kind."""
+    with translation.override(language):
+        return render_to_string(
+            f"incidents/messages/{update.kind}.txt",
+            {
+                "incident": incident,
+                "update": update,
+                "services": ", ".join(s.display_name for s in incident.services.all()),
+                "status": MajorIncident.Status(update.status).label,
+                "next_update_due_at": incident.next_update_due_at,
+            },
+        ).strip()
+
+
+def send_update(
+    incident: MajorIncident,
+    update: IncidentUpdate,
+    *,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+) -> int:
+    """The update as one public reply on every active linked ticket, worded in its customer's
+    language, with its timeline entry and webhook deliveries, and one email per customer:
+    set-based (a read, one insert per table, an update, for any number of tickets). The
+    message's intent is the update, so no ticket gets it twice. Returns how many tickets
+    were reached."""
+    endpoints = webhooks.active_endpoints()
+    tickets = Ticket.objects.filter(
+        incident_links__incident=incident,
+        incident_links__ended_at__isnull=True,
+        status__in=Ticket.ACTIVE_STATUSES,
+    ).exclude(messages__intent=f"incident-update:{update.pk}")
+    if endpoints:  # the webhook payload shows the ticket
+        tickets = tickets.select_related(
+            "requester", "team", "level", "assignee", "service", "customer"
+        )
+    else:
+        tickets = tickets.select_related("requester").only(
+            "pk",
+            "first_responded_at",
+            "requester__language",
+            "requester__email",
+            "requester__is_active",
+        )
+    tickets = list(tickets.order_by("pk"))
+    if not tickets:
+        return 0
+    bodies: dict[str, str] = {}
+    author = actor if actor is not None and actor.is_authenticated else None
+    messages = []
+    for ticket in tickets:
+        language = customer_language(ticket)
+        if language not in bodies:
+            bodies[language] = message_body(incident, update, language)
+        messages.append(
+            Message(
+                ticket=ticket,
+                kind=Message.Kind.REPLY,
+                author=author,
+                author_name="" if author else incident.reference,
+                body=bodies[language],
+                created_at=now,
+                intent=f"incident-update:{update.pk}",
+            )
+        )
+    Message.objects.bulk_create(messages)
+    first = {t.pk for t in tickets if t.first_responded_at is None}
+    events = TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket=message.ticket,
+                kind=TicketEvent.Kind.REPLIED,
+                actor=author,
+                message=message,
+                payload={"first_response": message.ticket_id in first, "incident": incident.pk},
+                created_at=now,
+            )
+            for message in messages
+        ]
+    )
+    if not ticket_services.listeners_are_muted():
+        tell_other_listeners(events)
+        deliveries = customer_emails(update, events, now=now)
+        if endpoints:
+            for event in events:
+                published = webhooks.publish(event, endpoints)
+                if published is not None:
+                    deliveries += published.deliveries(event)
+        queue_after_commit(Delivery.objects.bulk_create(deliveries))
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(
+        updated_at=now,
+        last_progress_at=now,
+        version=F("version") + 1,
+        first_responded_at=Coalesce(F("first_responded_at"), Value(now)),
+    )
+    return len(tickets)
+
+
+def customer_emails(
+    update: IncidentUpdate, events: Sequence[TicketEvent], *, now: dt.datetime
+) -> list[Delivery]:
+    """The (unsaved) outbox rows of the update's customer emails: one per active contact
+    with an address who requested any of the replied tickets, naming all of them (`events`:
+    the replies' timeline entries, ticket and requester loaded). The first ticket's reply is
+    the email's cause."""
+    by_contact: dict[int, tuple[Contact, list[TicketEvent]]] = {}
+    for event in events:
+        contact = event.ticket.requester
+        if contact is None or not contact.is_active or not clean_address(contact.email):
+            continue
+        by_contact.setdefault(contact.pk, (contact, []))[1].append(event)
+    return [
+        Delivery(
+            channel=Delivery.Channel.EMAIL,
+            kind=EMAIL_KIND,
+            contact=contact,
+            ticket_id=replies[0].ticket_id,
+            ticket_event=replies[0],
+            dedupe_key=f"incident-update:{update.pk}:{contact.pk}",
+            payload={"update": update.pk, "tickets": [e.ticket_id for e in replies]},
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for contact, replies in by_contact.values()
+    ]
+
+
+def queue_after_commit(deliveries: Sequence[Delivery]) -> None:
+    """Once the transaction commits, hand the rows to one task that queues their send tasks:
+    one message to the broker for the whole fan-out instead of one per row in the request
+    (a thousand tickets' webhooks and emails are two thousand rows). Nothing is lost when the
+    broker is away or the task dies half-way: the rows stay pending and the outbox relay
+    queues them."""
+    ids = [d.pk for d in deliveries if d.status == Delivery.Status.PENDING and d.pk is not None]
+    if ids:
+        transaction.on_commit(lambda: publish_queueing(ids), robust=True)
+
+
+def publish_queueing(ids: list[int]) -> bool:
+    """Send the queueing task for `ids` to the broker, trying once (the relay covers a
+    failure). Returns whether it was sent."""
+    try:
+        current_app.signature(QUEUE_DELIVERIES, args=(ids,)).apply_async(
+            retry=True, retry_policy=outbox.FAST_PUBLISH
+        )
+    except Exception as exc:  # kombu OperationalError, redis/socket errors: all the same here
+        logger.warning("Broker unreachable; %s deliveries wait for the relay (%s)", len(ids), exc)
+        return False
+    return True
+
+
+def tell_other_listeners(events: Sequence[TicketEvent]) -> None:
+    """The replies' timeline entries are written together, not through `record_event`. Two
+    registered listeners' parts are written set-based by the caller instead: the
+    notifications' (the webhook deliveries) and the mail app's (its email per reply, which
+    would send a customer one email per linked ticket; `customer_emails` sends one per
+    customer). Every other registered listener is called for each entry as `record_event`
+    would."""
+    others = [
+        listener
+        for listener in ticket_services.event_listeners()
+        if listener not in (notification_listener, mail_listener)
+    ]
+    for event in events:
+        for listener in others:
+            listener(event)
