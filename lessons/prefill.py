@@ -14,7 +14,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from escalation.models import Escalation
-from incidents.models import IncidentLink, MajorIncident
+from incidents.models import IncidentLink, IncidentUpdate, MajorIncident
 from tickets.models import Message, Ticket
 
 
@@ -95,7 +95,9 @@ def draft(ticket: Ticket) -> dict[str, str]:
             )
 
     if incident is not None:
-        for update in incident.updates.order_by("created_at", "pk"):
+        # The closing update repeats the incident's solution, already taken above.
+        updates = incident.updates.exclude(kind=IncidentUpdate.Kind.CLOSING_REPORT)
+        for update in updates.order_by("created_at", "pk"):
             cause.append(
                 _("Incident update %(when)s (%(status)s): %(text)s")
                 % {

@@ -45,7 +45,7 @@ def org(db) -> Org:
     l2 = Team.objects.create(name="2nd level", level=levels[2], lead=l2_lead, escalates_to=im)
     l1 = Team.objects.create(name="Service desk", level=levels[1], escalates_to=l2)
     l1.members.add(agent)
-    other = Team.objects.create(name="Other desk", level=levels[1])
+    other = Team.objects.create(name="Other desk", level=levels[1], escalates_to=l2)
     other.members.add(outsider)
     checkout = Service.objects.create(name="Checkout", name_de="Kasse", owning_team=l2)
     defect = CauseCategory.objects.get(name="Software defect")
@@ -54,7 +54,7 @@ def org(db) -> Org:
     )
 
 
-def new_ticket(org: Org, subject: str = "Checkout fails", **fields) -> Ticket:
+def new_ticket(org: Org, subject: str = "Checkout fails", actor=None, **fields) -> Ticket:
     data = {
         "subject": subject,
         "description": "Payments time out",
@@ -63,14 +63,14 @@ def new_ticket(org: Org, subject: str = "Checkout fails", **fields) -> Ticket:
         "service": org.checkout,
         **fields,
     }
-    return services.ticket_create(actor=org.agent, data=services.NewTicket(**data))
+    return services.ticket_create(actor=actor or org.agent, data=services.NewTicket(**data))
 
 
 def climb(org: Org, ticket: Ticket) -> Ticket:
     """Escalate `ticket` to 2nd level and on to incident management, with packages."""
     escalation_raise(
         ticket=ticket,
-        actor=org.agent,
+        actor=org.admin,
         kind="hierarchical",
         package=Package(
             summary="Payments time out for every shop",
