@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from lessons import prefill
 from lessons.models import CauseCategory, ClosingReport, Measure
 from lessons.rules import has_report, level_reached, requires_report
 from notifications.models import Notification
@@ -108,6 +109,29 @@ def report_save(
     return report
 
 
+def report_from_draft(
+    *, ticket: Ticket, actor: AbstractBaseUser, now: dt.datetime | None = None
+) -> ClosingReport | None:
+    """Write the closing report `ticket` needs straight from its timeline's draft
+    (`lessons.prefill.draft`), in the first active category — for the demo's history, which
+    closes tickets no person documents. None when the ticket needs no report, has one, or the
+    draft lacks a cause, a solution or lessons learned."""
+    category = CauseCategory.objects.filter(is_active=True).order_by("pk").first()
+    if category is None or has_report(ticket) or not requires_report(ticket):
+        return None
+    texts = prefill.draft(ticket)
+    if not all(texts[name] for name in ("cause", "solution", "lessons_learned")):
+        return None
+    return report_save(
+        ticket=ticket,
+        actor=actor,
+        category=category,
+        texts=texts,
+        expected_version=0,
+        now=now,
+    )
+
+
 def _lock_report(report: ClosingReport) -> ClosingReport:
     return (
         ClosingReport.objects.select_for_update(of=("self",))
@@ -159,20 +183,25 @@ def measure_add(
     report.version += 1
     report.save(update_fields=["version"])
     _audit(report.ticket, actor, now, closing_report="measure_added", measure=title)
-    _tell_owner(measure, now)
+    _tell_assigned(measure, now)
     return measure
 
 
-def _tell_owner(measure: Measure, now: dt.datetime) -> None:
+def _tell_owner(measure: Measure, kind: str, cause: str, now: dt.datetime) -> None:
+    """Tell the measure's owner (once per `cause`), in the app and by email."""
     notify(
         [measure.owner],
-        kind=K.MEASURE_ASSIGNED,
+        kind=kind,
         ticket=measure.report.ticket,
-        cause=f"measure:{measure.pk}:owner:{measure.owner_id}",
+        cause=f"measure:{measure.pk}:{cause}",
         payload=_measure_payload(measure),
         now=now,
         urgent=False,
     )
+
+
+def _tell_assigned(measure: Measure, now: dt.datetime) -> None:
+    _tell_owner(measure, K.MEASURE_ASSIGNED, f"owner:{measure.owner_id}", now)
 
 
 @transaction.atomic
@@ -198,7 +227,7 @@ def measure_change(
     measure.title, measure.owner, measure.due_on = title.strip() or measure.title, owner, due_on
     measure.save(update_fields=["title", "owner", "due_on"])
     if new_owner:
-        _tell_owner(measure, now)
+        _tell_assigned(measure, now)
     return measure
 
 
@@ -254,15 +283,7 @@ def remind_due_measures(now: dt.datetime | None = None) -> int:
             )
             if not claimed:
                 continue
-            notify(
-                [measure.owner],
-                kind=K.MEASURE_DUE,
-                ticket=measure.report.ticket,
-                cause=f"measure:{measure.pk}:due:{measure.due_on.isoformat()}",
-                payload=_measure_payload(measure),
-                now=now,
-                urgent=False,
-            )
+            _tell_owner(measure, K.MEASURE_DUE, f"due:{measure.due_on.isoformat()}", now)
             told += 1
     return told
 

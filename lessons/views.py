@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -44,6 +45,24 @@ def _refused(request: HttpRequest, error: Exception, status: int) -> HttpRespons
         {"text": text or _("You may not do this.")},
         status=status,
     )
+
+
+def _post(
+    request: HttpRequest, form: Any, act: Callable[[dict[str, Any]], HttpResponse]
+) -> HttpResponse | None:
+    """Run `act` with a valid form's data: its response, or a refusal (403, 409); None when
+    the form (or the service's ValidationError, shown on it) has errors to show again."""
+    if not form.is_valid():
+        return None
+    try:
+        return act(form.cleaned_data)
+    except PermissionDenied as exc:
+        return _refused(request, exc, 403)
+    except StaleRequest as exc:
+        return _refused(request, exc, 409)
+    except ValidationError as exc:
+        add_service_error(form, exc)
+    return None
 
 
 @login_required
@@ -101,28 +120,22 @@ def report_page(request: HttpRequest, reference: str) -> HttpResponse:
     if request.method != "POST":
         return render(request, "lessons/report.html", _report_context(request, ticket, report))
     form = ReportForm(request.POST, instance=report or ClosingReport(ticket=ticket))
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            saved = services.report_save(
-                ticket=ticket,
-                actor=request.user,  # type: ignore[arg-type]
-                category=data["category"],
-                texts={name: data[name] for name in ClosingReport.TEXT_FIELDS},
-                expected_version=data["version"],
-            )
-        except PermissionDenied as exc:
-            return _refused(request, exc, 403)
-        except StaleRequest as exc:
-            return _refused(request, exc, 409)
-        except ValidationError as exc:
-            add_service_error(form, exc)
-        else:
-            messages.success(
-                request,
-                _("Closing report of %(reference)s saved.") % {"reference": ticket.reference},
-            )
-            return redirect(saved)
+
+    def save(data: dict[str, Any]) -> HttpResponse:
+        saved = services.report_save(
+            ticket=ticket,
+            actor=request.user,  # type: ignore[arg-type]
+            category=data["category"],
+            texts={name: data[name] for name in ClosingReport.TEXT_FIELDS},
+            expected_version=data["version"],
+        )
+        text = _("Closing report of %(reference)s saved.") % {"reference": ticket.reference}
+        messages.success(request, text)
+        return redirect(saved)
+
+    done = _post(request, form, save)
+    if done is not None:
+        return done
     context = _report_context(request, ticket, report, form=form)
     context["prefilled"] = False
     return render(request, "lessons/report.html", context, status=422)
@@ -135,26 +148,22 @@ def measure_add(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = _ticket(request, reference)
     report = get_object_or_404(ClosingReport, ticket=ticket)
     form = MeasureForm(request.POST, today=timezone.localdate())
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.measure_add(
-                report=report,
-                actor=request.user,  # type: ignore[arg-type]
-                title=data["title"],
-                owner=data["owner"],
-                due_on=data["due_on"],
-                expected_version=data["version"],
-            )
-        except PermissionDenied as exc:
-            return _refused(request, exc, 403)
-        except StaleRequest as exc:
-            return _refused(request, exc, 409)
-        except ValidationError as exc:
-            add_service_error(form, exc)
-        else:
-            messages.success(request, _("Measure added; its owner has been told."))
-            return redirect(report)
+
+    def add(data: dict[str, Any]) -> HttpResponse:
+        services.measure_add(
+            report=report,
+            actor=request.user,  # type: ignore[arg-type]
+            title=data["title"],
+            owner=data["owner"],
+            due_on=data["due_on"],
+            expected_version=data["version"],
+        )
+        messages.success(request, _("Measure added; its owner has been told."))
+        return redirect(report)
+
+    done = _post(request, form, add)
+    if done is not None:
+        return done
     context = _report_context(request, ticket, report, measure_form=form)
     return render(request, "lessons/report.html", context, status=422)
 

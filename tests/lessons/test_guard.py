@@ -142,3 +142,20 @@ def test_the_customer_cannot_close_it_from_the_portal_either(org, climbed):
     with pytest.raises(TransitionNotAllowed):
         services.ticket_transition_by_contact(ticket=ticket, contact=contact, name="close")
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.RESOLVED
+
+
+def test_the_demo_documents_a_climbed_ticket_from_its_draft_before_closing(org, climbed):
+    services.ticket_reply(ticket=climbed, actor=org.admin, body="Pool raised; it works again.")
+    ticket = resolve(org, climbed)
+    written = lessons.report_from_draft(ticket=ticket, actor=org.admin)
+    assert written is not None
+    assert "Database connection pool exhausted" in written.cause
+    assert written.solution == "Pool raised; it works again."
+    assert written.category.name == "Software defect"
+    assert lessons.report_from_draft(ticket=ticket, actor=org.admin) is None  # once
+    assert services.ticket_transition(ticket=ticket, actor=org.admin, name="close").status == (
+        Ticket.Status.CLOSED
+    )
+    # A ticket that needs no report gets none.
+    plain = resolve(org, new_ticket(org, subject="Printer"))
+    assert lessons.report_from_draft(ticket=plain, actor=org.admin) is None
