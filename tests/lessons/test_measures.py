@@ -19,6 +19,18 @@ pytestmark = pytest.mark.django_db
 K = Notification.Kind
 
 
+def track(org, written, title, owner, due_on, bump=0) -> Measure:
+    """A measure added by the admin to `written`, `bump` measures after the first."""
+    return lessons.measure_add(
+        report=written,
+        actor=org.admin,
+        title=title,
+        owner=owner,
+        due_on=due_on,
+        expected_version=written.version + bump,
+    )
+
+
 def add(client, ticket, owner, due, version, title="Monitor certificate expiry"):
     return client.post(
         f"{LIST}{ticket.reference}/measures/",
@@ -71,21 +83,9 @@ def test_bad_measures_are_form_errors(client, org, climbed):
 def test_the_open_list_highlights_the_overdue_and_forgets_the_done(client, org, climbed):
     written = report(org, climbed)
     today = timezone.localdate()
-    later = lessons.measure_add(
-        report=written,
-        actor=org.admin,
-        title="Add a runbook",
-        owner=org.agent,
-        due_on=today + dt.timedelta(days=10),
-        expected_version=written.version,
-    )
-    late = lessons.measure_add(
-        report=written,
-        actor=org.admin,
-        title="Renew the certificates",
-        owner=org.agent,
-        due_on=today + dt.timedelta(days=1),
-        expected_version=written.version + 1,
+    later = track(org, written, "Add a runbook", org.agent, today + dt.timedelta(days=10))
+    late = track(
+        org, written, "Renew the certificates", org.agent, today + dt.timedelta(days=1), bump=1
     )
     Measure.objects.filter(pk=late.pk).update(due_on=today - dt.timedelta(days=2))
     client.force_login(org.agent)
@@ -112,14 +112,7 @@ def test_the_open_list_highlights_the_overdue_and_forgets_the_done(client, org, 
 
 def test_others_cannot_see_or_complete_a_measure(client, org, climbed):
     written = report(org, climbed)
-    measure = lessons.measure_add(
-        report=written,
-        actor=org.admin,
-        title="Runbook",
-        owner=org.agent,
-        due_on=timezone.localdate(),
-        expected_version=written.version,
-    )
+    measure = track(org, written, "Runbook", org.agent, timezone.localdate())
     client.force_login(org.outsider)
     assert "Runbook" not in client.get(f"{LIST}measures/").content.decode()
     assert client.post(f"{LIST}measures/{measure.pk}/done/").status_code == 404
@@ -130,22 +123,8 @@ def test_others_cannot_see_or_complete_a_measure(client, org, climbed):
 def test_the_owner_is_reminded_once_per_due_date(org, climbed):
     written = report(org, climbed)
     today = timezone.localdate()
-    due = lessons.measure_add(
-        report=written,
-        actor=org.admin,
-        title="Rotate keys",
-        owner=org.agent,
-        due_on=today,
-        expected_version=written.version,
-    )
-    lessons.measure_add(
-        report=written,
-        actor=org.admin,
-        title="Not yet",
-        owner=org.agent,
-        due_on=today + dt.timedelta(days=3),
-        expected_version=written.version + 1,
-    )
+    due = track(org, written, "Rotate keys", org.agent, today)
+    track(org, written, "Not yet", org.agent, today + dt.timedelta(days=3), bump=1)
     assert lessons.remind_due_measures() == 1
     assert lessons.remind_due_measures() == 0  # a second sweep: nobody told twice
     notice = Notification.objects.get(kind=K.MEASURE_DUE)
@@ -161,14 +140,7 @@ def test_the_owner_is_reminded_once_per_due_date(org, climbed):
 
 def test_the_admin_lists_categories_reports_and_measures(client, org, climbed):
     written = report(org, climbed)
-    lessons.measure_add(
-        report=written,
-        actor=org.admin,
-        title="Runbook",
-        owner=org.agent,
-        due_on=timezone.localdate(),
-        expected_version=written.version,
-    )
+    track(org, written, "Runbook", org.agent, timezone.localdate())
     client.force_login(org.admin)
     for path in ("causecategory", "closingreport", "measure"):
         response = client.get(f"/admin/lessons/{path}/")
@@ -177,3 +149,46 @@ def test_the_admin_lists_categories_reports_and_measures(client, org, climbed):
     assert "Runbook" in client.get("/admin/lessons/measure/").content.decode()
     page = client.get(f"/admin/lessons/closingreport/{written.pk}/change/")
     assert "Pool too small" in page.content.decode()
+
+
+def test_the_owners_email_is_worded_in_their_language(org, climbed):
+    from notifications import email
+    from notifications.models import Preference
+
+    written = report(org, climbed)
+    due = dt.date(2030, 3, 4)
+    track(org, written, "Zertifikate überwachen", org.agent, due)
+    delivery = Delivery.objects.get(kind=K.MEASURE_ASSIGNED, channel=Delivery.Channel.EMAIL)
+    _subject, text, _html = email.render(
+        delivery, org.agent, Preference(user=org.agent, language="de")
+    )
+    assert (
+        f"Vorbeugende Maßnahme aus {climbed.reference} ist Ihnen zugewiesen, fällig am 04.03.2030"
+        in text
+    )
+    assert "Zertifikate überwachen" in text
+
+
+def test_a_report_changed_in_the_admin_goes_through_the_service(client, org, climbed):
+    written = report(org, climbed)
+    client.force_login(org.admin)
+    response = client.post(
+        f"/admin/lessons/closingreport/{written.pk}/change/",
+        {
+            "category": org.defect.pk,
+            "cause": "Pool too small for the sale",
+            "solution": "Raised it",
+            "impact": "",
+            "lessons_learned": "Watch",
+            "preventive_measures": "",
+            "measures-TOTAL_FORMS": "0",
+            "measures-INITIAL_FORMS": "0",
+            "measures-MIN_NUM_FORMS": "0",
+            "measures-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302
+    written.refresh_from_db()
+    assert (written.cause, written.version) == ("Pool too small for the sale", 2)
+    event = TicketEvent.objects.filter(ticket=climbed).latest("pk")
+    assert event.payload == {"closing_report": "updated", "fields": ["cause"]}
