@@ -228,3 +228,16 @@ def test_the_list_reads_a_flat_number_of_queries(client, org, three, django_asse
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(LIST)
     assert len(rows(response)) == 6
+
+
+def test_the_ticket_page_asks_for_the_report_once_resolved(client, org, climbed):
+    client.force_login(org.agent)
+    page = f"/tickets/{climbed.reference}/"
+    assert "lessons-ticket-banner" not in client.get(page).content.decode()  # still active
+    resolve(org, climbed)
+    text = client.get(page).content.decode()
+    assert "it can be closed only once its closing report is written" in text
+    assert f'href="{LIST}{climbed.reference}/">Write the closing report</a>' in text
+    report(org, climbed)
+    text = client.get(page, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Der Abschlussbericht dieses Tickets ist geschrieben." in text
