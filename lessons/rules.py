@@ -41,11 +41,17 @@ def has_report(ticket: Ticket) -> bool:
     return ClosingReport.objects.filter(ticket=ticket).exists()
 
 
-def close_guard(ticket: Ticket, name: str) -> str | None:
+def close_guard(ticket: Ticket, name: str, by_contact: bool = False) -> str | None:
     """The refusal of closing a ticket that needs a closing report and has none; None for any
-    other transition or ticket."""
+    other transition or ticket. `by_contact`: the customer confirmed the solution in the
+    portal; they are told the team closes it, not where the report is written."""
     if name != "close" or has_report(ticket) or not requires_report(ticket):
         return None
+    if by_contact:
+        return _(
+            "Thank you for confirming. Our team closes this ticket once it has documented "
+            "what happened."
+        )
     url = reverse("lessons:report", kwargs={"reference": ticket.reference})
     return _(
         "%(reference)s needs a closing report before it can be closed (it reached incident "

@@ -842,7 +842,7 @@ def ticket_transition_by_contact(
             _("This is not possible while the ticket is in status “%(status)s”.")
             % {"status": ticket.get_status_display()}
         )
-    check_transition(ticket, name)
+    check_transition(ticket, name, by_contact=True)
     before = ticket.status
     method()
     stamp_transition(ticket, name, now)

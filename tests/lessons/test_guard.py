@@ -139,8 +139,13 @@ def test_the_customer_cannot_close_it_from_the_portal_either(org, climbed):
     contact = Contact.objects.create(customer=climbed.customer, email="jo@example.com")
     Ticket.objects.filter(pk=climbed.pk).update(requester=contact)
     ticket = resolve(org, Ticket.objects.get(pk=climbed.pk))
-    with pytest.raises(TransitionNotAllowed):
+    with pytest.raises(TransitionNotAllowed) as refused:
         services.ticket_transition_by_contact(ticket=ticket, contact=contact, name="close")
+    # Worded for the customer: no internal page, no level.
+    assert str(refused.value) == (
+        "Thank you for confirming. Our team closes this ticket once it has documented what "
+        "happened."
+    )
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.RESOLVED
 
 
