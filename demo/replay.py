@@ -41,6 +41,7 @@ from escalation import services as escalation_services
 from escalation.handoff import Package
 from escalation.models import Escalation
 from escalation.sweep import sweep
+from lessons import services as lessons_services
 from notifications import outbox
 from notifications.models import Delivery, Notification
 from tickets import services
@@ -212,6 +213,8 @@ class Player:
                 now=at,
             )
         elif step.kind == "transition":
+            if step.name == "close":  # documented from its timeline when it must be
+                lessons_services.report_from_draft(ticket=ticket, actor=actor, now=at)
             services.ticket_transition(ticket=ticket, actor=actor, name=step.name, now=at)
         elif step.kind == "reply":
             services.ticket_reply(ticket=ticket, actor=actor, body=step.body, now=at)

@@ -36,4 +36,6 @@ app.conf.beat_schedule = {
     # subjects, within minutes: propose or declare an incident, once per wave) and the
     # incidents' update cadence (warning and "missed" reminders to the incident manager).
     "incident-sweep": {"task": "incidents.tasks.incident_sweep", "schedule": 60.0},
+    # Preventive measures due today or overdue: their owners are reminded, once per due date.
+    "lessons-measures-due": {"task": "lessons.tasks.remind_due_measures", "schedule": 900.0},
 }

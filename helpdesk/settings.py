@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "reporting",
     "dashboard",
     "incidents",
+    "lessons",
     "lab",
     "demo",
     "api",

@@ -23,6 +23,8 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("escalations/", include("escalation.urls")),
     path("dashboard/", include("dashboard.urls")),
+    # Before reports/: the lessons pages live under it as an app of their own.
+    path("reports/lessons/", include("lessons.urls")),
     path("reports/", include("reporting.urls")),
     path("notifications/", include("notifications.urls")),
     # The knowledge base: /knowledge/ for agents, /help/ for everyone.

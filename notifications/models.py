@@ -21,7 +21,7 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import formats, timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +50,9 @@ class Notification(models.Model):
         INCIDENT_PROPOSED = "incident_proposed", _("Major incident proposed")
         INCIDENT_UPDATE_DUE = "incident_update_due", _("Major incident update due")
         INCIDENT_UPDATE_MISSED = "incident_update_missed", _("Major incident update missed")
+        CLOSING_REPORT_DUE = "closing_report_due", _("Closing report due")
+        MEASURE_ASSIGNED = "measure_assigned", _("Preventive measure assigned")
+        MEASURE_DUE = "measure_due", _("Preventive measure due")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -167,6 +170,20 @@ class Notification(models.Model):
                     "it succeeds again; it is retried with a growing delay. The error is under "
                     "Sweep failures in the admin."
                 ) % {"ref": ref}
+            case self.Kind.CLOSING_REPORT_DUE:
+                return gettext(
+                    "%(ref)s was resolved and needs a closing report before it can be closed."
+                ) % {"ref": ref}
+            case self.Kind.MEASURE_ASSIGNED:
+                return gettext(
+                    "Preventive measure from %(ref)s assigned to you, due %(due)s: %(title)s"
+                ) % {"ref": ref, "due": format_date(p.get("due_on")), "title": p.get("title", "")}
+            case self.Kind.MEASURE_DUE:
+                return gettext("Preventive measure from %(ref)s is due %(due)s: %(title)s") % {
+                    "ref": ref,
+                    "due": format_date(p.get("due_on")),
+                    "title": p.get("title", ""),
+                }
             case self.Kind.LOW_RATING:
                 return gettext("The customer rated %(ref)s %(score)s of 5.") % {
                     "ref": ref,
@@ -185,6 +202,14 @@ def format_instant(value: str | None) -> str:
     if parsed is None:
         return value or ""
     return formats.date_format(timezone.localtime(parsed), "SHORT_DATETIME_FORMAT")
+
+
+def format_date(value: str | None) -> str:
+    """An ISO date from a payload, as a short date in the active language."""
+    parsed = parse_date(value) if value else None
+    if parsed is None:
+        return value or ""
+    return formats.date_format(parsed, "SHORT_DATE_FORMAT")
 
 
 def default_language() -> str:
@@ -222,6 +247,9 @@ DEFAULT_CHANNELS: dict[str, tuple[bool, bool]] = {
     K.INCIDENT_PROPOSED: (True, True),
     K.INCIDENT_UPDATE_DUE: (True, True),
     K.INCIDENT_UPDATE_MISSED: (True, True),
+    K.CLOSING_REPORT_DUE: (True, True),
+    K.MEASURE_ASSIGNED: (True, True),
+    K.MEASURE_DUE: (True, True),
 }
 
 

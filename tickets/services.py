@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
 from helpdesk import uploads
+from tickets.guards import check_transition
 from tickets.models import (
     TRANSITION_NAMES,
     Attachment,
@@ -787,6 +788,7 @@ def ticket_transition(
             _("“%(action)s” is not possible while the ticket is in status “%(status)s”.")
             % {"action": action, "status": ticket.get_status_display()}
         )
+    check_transition(ticket, name)
     before = ticket.status
     method()
     stamp_transition(ticket, name, now)
@@ -840,6 +842,7 @@ def ticket_transition_by_contact(
             _("This is not possible while the ticket is in status “%(status)s”.")
             % {"status": ticket.get_status_display()}
         )
+    check_transition(ticket, name, by_contact=True)
     before = ticket.status
     method()
     stamp_transition(ticket, name, now)

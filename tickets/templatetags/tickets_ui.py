@@ -476,6 +476,8 @@ def describe_event(event: TicketEvent) -> EventView:
 
     if kind == k.DETAILS_CHANGED and isinstance(p.get("ccs"), dict):
         return _describe_ccs(p["ccs"], actor)
+    if kind == k.DETAILS_CHANGED and "closing_report" in p:
+        return _describe_closing_report(p, actor)
     if kind == k.DETAILS_CHANGED:
         names = [_detail_label(name) for name in services.DETAIL_FIELDS if name in p]
         values = {"fields": ", ".join(names), "actor": actor}
@@ -606,6 +608,19 @@ def _parse_instant(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _describe_closing_report(p: dict[str, Any], actor: str) -> EventView:
+    """The closing report's entries (written by `lessons.services`)."""
+    values = {"actor": actor or "—", "measure": p.get("measure") or ""}
+    what = p.get("closing_report")
+    if what == "written":
+        return EventView(_("%(actor)s wrote the closing report.") % values)
+    if what == "measure_added":
+        return EventView(_("%(actor)s added the preventive measure “%(measure)s”.") % values)
+    if what == "measure_done":
+        return EventView(_("%(actor)s marked the preventive measure “%(measure)s” done.") % values)
+    return EventView(_("%(actor)s changed the closing report.") % values)
 
 
 def _describe_escalated(p: dict[str, Any], actor: str, reason: str) -> EventView:
