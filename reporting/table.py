@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from reporting.kpis import Durations, Report
+from reporting.kpis import Clock, Compliance, Report
 
 MINUTES = "minutes"
 PERCENT = "percent"
@@ -44,12 +44,38 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 
 
-def _duration_figures(current: Durations, previous: Durations, counted: str) -> list[Figure]:
+def _duration_figures(current: Clock, previous: Clock, counted: str) -> list[Figure]:
+    """Mean, median and p90 in calendar time, then in business time, then the counts."""
+    now, before = current.calendar, previous.calendar
+    now_b, before_b = current.business, previous.business
     return [
-        Figure(_("Mean"), MINUTES, _minutes(current.mean), _minutes(previous.mean)),
-        Figure(_("Median"), MINUTES, _minutes(current.median), _minutes(previous.median)),
-        Figure(_("90th percentile"), MINUTES, _minutes(current.p90), _minutes(previous.p90)),
-        Figure(counted, COUNT, current.count, previous.count),
+        Figure(_("Mean"), MINUTES, _minutes(now.mean), _minutes(before.mean)),
+        Figure(_("Median"), MINUTES, _minutes(now.median), _minutes(before.median)),
+        Figure(_("90th percentile"), MINUTES, _minutes(now.p90), _minutes(before.p90)),
+        Figure(_("Mean in business time"), MINUTES, _minutes(now_b.mean), _minutes(before_b.mean)),
+        Figure(
+            _("Median in business time"),
+            MINUTES,
+            _minutes(now_b.median),
+            _minutes(before_b.median),
+        ),
+        Figure(
+            _("90th percentile in business time"),
+            MINUTES,
+            _minutes(now_b.p90),
+            _minutes(before_b.p90),
+        ),
+        Figure(counted, COUNT, now.count, before.count),
+        Figure(_("Of them on a business calendar"), COUNT, now_b.count, before_b.count),
+    ]
+
+
+def _compliance_figures(current: Compliance, previous: Compliance) -> list[Figure]:
+    return [
+        Figure(_("Compliance"), PERCENT, current.percent, previous.percent),
+        Figure(_("Met"), COUNT, current.met, previous.met),
+        Figure(_("Breached"), COUNT, current.breached, previous.breached),
+        Figure(_("Breaches recorded"), COUNT, current.breaches, previous.breaches),
     ]
 
 
@@ -91,7 +117,10 @@ def cards(now: Report, before: Report) -> list[Card]:
             _("Time to first response (MTTA)"),
             _(
                 "The clock starts when the ticket is created and stops at the first response "
-                "to the customer. Counted: tickets first answered in the period. Calendar time."
+                "to the customer. Counted: tickets first answered in the period. Calendar "
+                "time, and business time: the time the first-response SLA clock ran, within "
+                "the opening hours of the ticket's calendar (weekends and holidays left out, "
+                "waiting for the customer left out where the policy pauses)."
             ),
             _duration_figures(now.first_response, before.first_response, _("Tickets answered")),
         ),
@@ -101,7 +130,8 @@ def cards(now: Report, before: Report) -> list[Card]:
             _(
                 "The clock starts when an escalation (up or across) is raised and stops when "
                 "the receiving team acknowledges it. Counted: escalations acknowledged in the "
-                "period. Calendar time."
+                "period. Calendar time, and business time on the calendar of the receiving "
+                "level's tier target (else the ticket's calendar)."
             ),
             _duration_figures(
                 now.acknowledgement, before.acknowledgement, _("Escalations acknowledged")
@@ -113,7 +143,10 @@ def cards(now: Report, before: Report) -> list[Card]:
             _(
                 "The clock starts when the ticket is created and stops when it is resolved; "
                 "time waiting for the customer counts, and a reopened ticket counts with its "
-                "latest resolution. Counted: tickets resolved in the period. Calendar time."
+                "latest resolution. Counted: tickets resolved in the period. Calendar time; "
+                "business time is the time the resolution SLA clock ran, within the opening "
+                "hours of the ticket's calendar, without the time waiting for the customer "
+                "(where the policy pauses) or lying resolved before a reopening."
             ),
             _duration_figures(now.resolution, before.resolution, _("Tickets resolved")),
         ),
@@ -124,14 +157,22 @@ def cards(now: Report, before: Report) -> list[Card]:
                 f"sla_{current.target}",
                 target_names[current.target],
                 target_definitions[current.target],
-                [
-                    Figure(_("Compliance"), PERCENT, current.percent, previous.percent),
-                    Figure(_("Met"), COUNT, current.met, previous.met),
-                    Figure(_("Breached"), COUNT, current.breached, previous.breached),
-                    Figure(_("Breaches recorded"), COUNT, current.breaches, previous.breaches),
-                ],
+                _compliance_figures(current, previous),
             )
         )
+    result.append(
+        Card(
+            "sla_acknowledgement",
+            _("Tier target: acknowledgement"),
+            _(
+                "Escalations (up or across) whose receiving level has a tier target: met when "
+                "acknowledged by the deadline (counted in the period of the acknowledgement), "
+                "breached when the deadline passed without an acknowledgement (counted in the "
+                "period of the deadline)."
+            ),
+            _compliance_figures(now.acknowledgement_sla, before.acknowledgement_sla),
+        )
+    )
     e, f = now.escalations, before.escalations
     before_per_level = {row.level.pk: row.count for row in f.per_level}
     levels = [
