@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dashboard.forms import DashboardFilterForm
-from reporting.kpis import Period
+from reporting.figures import Period
 from reporting.trends import site_zone
 from tickets.models import Ticket
 

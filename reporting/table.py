@@ -7,8 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
+from escalation.models import Escalation
+from reporting.handoffs import DAY, HANDBACK_ROWS, MONTH, WEEK, LevelStays, OverTime
 from reporting.kpis import Clock, Compliance, Report
 
 MINUTES = "minutes"
@@ -227,6 +232,50 @@ def cards(now: Report, before: Report) -> list[Card]:
             ],
         ),
     ]
+    trigger_names = trigger_labels()
+    result += [
+        Card(
+            "triggers",
+            _("Escalations by trigger"),
+            _(
+                "Escalations (up or across) raised in the period, by what raised them: a rule's "
+                "trigger (an SLA warning and an SLA breach count as SLA), or a person (manual). "
+                "Wave: tickets the wave trigger linked to a major incident in the period."
+            ),
+            [
+                Figure(trigger_names[key], COUNT, count, before.triggers[key])
+                for key, count in now.triggers.items()
+            ],
+        ),
+        Card(
+            "first_contact",
+            _("First-contact resolution at the 1st level"),
+            _(
+                "Of the tickets resolved in the period that started at the 1st level, the share "
+                "resolved there without any hand-off and never reopened."
+            ),
+            [
+                Figure(
+                    _("First-contact resolution"),
+                    PERCENT,
+                    now.first_contact.percent,
+                    before.first_contact.percent,
+                ),
+                Figure(
+                    _("Resolved, started at the 1st level"),
+                    COUNT,
+                    now.first_contact.resolved,
+                    before.first_contact.resolved,
+                ),
+                Figure(
+                    _("Of them at first contact"),
+                    COUNT,
+                    now.first_contact.at_first_contact,
+                    before.first_contact.at_first_contact,
+                ),
+            ],
+        ),
+    ]
     s, t = now.satisfaction, before.satisfaction
     result.append(
         Card(
@@ -252,6 +301,124 @@ def cards(now: Report, before: Report) -> list[Card]:
         )
     )
     return result
+
+
+def trigger_labels() -> dict[str, str]:
+    """The names of `handoffs.escalations_by_trigger`'s rows, in the reader's language."""
+    return {
+        "no_progress": _("No progress"),
+        "sla": _("SLA warning or breach"),
+        "severity": _("Severity"),
+        "soft_signal": _("Soft signal (risk score)"),
+        "unacknowledged": _("Not acknowledged in time"),
+        "manual": _("Manual"),
+        "wave": _("Wave (major incident)"),
+    }
+
+
+@dataclass(frozen=True)
+class Link:
+    """A cell that leads to the tickets (or the ticket) behind it."""
+
+    value: object
+    href: str
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the page (and of the exports): headers, then rows of cells (values, or
+    `Link`s)."""
+
+    key: str
+    title: str
+    definition: str
+    headers: list[str]
+    rows: list[list[object]]
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 1)
+
+
+def over_time_table(over_time: OverTime) -> Table:
+    grains = {DAY: _("Day"), WEEK: _("Week starting"), MONTH: _("Month")}
+    return Table(
+        "escalations_over_time",
+        _("Escalations per level over time"),
+        _(
+            "Escalations (up or across, not hand-backs) raised per day, week or month and "
+            "receiving level. Days for a period of up to a month, weeks up to half a year, "
+            "months beyond."
+        ),
+        [str(grains[over_time.grain]), *(level.display_name for level in over_time.levels)],
+        [
+            [
+                date_format(bucket, "SHORT_DATE_FORMAT")
+                if over_time.grain != MONTH
+                else date_format(bucket, "YEAR_MONTH_FORMAT"),
+                *over_time.row(bucket),
+            ]
+            for bucket in over_time.buckets
+        ],
+    )
+
+
+def time_in_tier_table(stays: list[LevelStays]) -> Table:
+    return Table(
+        "time_in_tier",
+        _("Time in tier"),
+        _(
+            "Per level, the stays that ended in the period: a stay begins when a hand-off "
+            "(escalation or hand-back) brings the ticket to the level and ends at its next "
+            "hand-off or its resolution. Hours, calendar time."
+        ),
+        [
+            _("Level"),
+            _("Stays"),
+            _("Mean (hours)"),
+            _("Median (hours)"),
+            _("90th percentile (hours)"),
+        ],
+        [
+            [
+                row.level.display_name,
+                row.durations.count,
+                _hours(row.durations.mean),
+                _hours(row.durations.median),
+                _hours(row.durations.p90),
+            ]
+            for row in stays
+        ],
+    )
+
+
+def handbacks_table(rows: list[Escalation]) -> Table:
+    return Table(
+        "handbacks",
+        _("Hand-backs and their reasons"),
+        _(
+            "Hand-backs (de-escalations to a lower level) raised in the period, newest first "
+            "(at most %(rows)d), with the reason the person gave."
+        )
+        % {"rows": HANDBACK_ROWS},
+        [_("Ticket"), _("When"), _("From"), _("To"), _("Reason"), _("By")],
+        [
+            [
+                Link(row.ticket.reference, reverse("tickets:detail", args=[row.ticket.reference])),
+                date_format(localtime(row.raised_at), "SHORT_DATETIME_FORMAT"),
+                f"{row.from_team} ({row.from_level.display_name})",
+                f"{row.to_team} ({row.to_level.display_name})",
+                row.reason_text,
+                row.raised_by.get_full_name() or row.raised_by.get_username()
+                if row.raised_by
+                else "",
+            ]
+            for row in rows
+        ],
+    )
 
 
 def csv_rows(all_cards: Iterable[Card]) -> Iterable[list[object]]:

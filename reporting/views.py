@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reporting import kpis, table
+from reporting import handoffs, kpis, table
 from reporting.exports import neutralise
 from reporting.forms import ReportForm
 from reporting.selectors import report_tickets, sees_reports
@@ -41,6 +41,17 @@ def _read(request: HttpRequest) -> tuple[ReportForm, list[table.Card] | None]:
     return form, table.cards(kpis.report(tickets, period), kpis.report(tickets, period.previous()))
 
 
+def _tables(request: HttpRequest, form: ReportForm) -> list[table.Table]:
+    """The period's tables (call when the form's period is valid)."""
+    tickets = form.narrow(report_tickets(request.user))
+    period = form.period()
+    return [
+        table.over_time_table(handoffs.escalations_over_time(tickets, period)),
+        table.time_in_tier_table(handoffs.time_in_tier(tickets, period)),
+        table.handbacks_table(handoffs.handbacks(tickets, period)),
+    ]
+
+
 def _query(request: HttpRequest) -> str:
     keep = {k: v for k, v in request.GET.items() if k in ReportForm.base_fields and v}
     return urlencode(sorted(keep.items()))
@@ -62,6 +73,7 @@ def reports(request: HttpRequest) -> HttpResponse:
             days=days,
             previous_first_day=first - dt.timedelta(days=days),
             previous_last_day=first - dt.timedelta(days=1),
+            tables=_tables(request, form),
         )
     return render(request, "reporting/reports.html", context, status=200 if cards else 400)
 

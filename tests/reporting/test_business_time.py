@@ -33,7 +33,7 @@ import pytest
 from escalation import services as escalation_services
 from escalation.handoff import Package
 from escalation.models import Escalation
-from reporting import kpis
+from reporting import handoffs, kpis
 from reporting.forms import day_period
 from tests.escalation.test_services import Chain
 from tests.factories import CustomerFactory
@@ -182,3 +182,78 @@ def test_the_same_business_figures_without_postgresql(story, monkeypatch):
     in_python = kpis.resolution_times(Ticket.objects.all(), PERIOD)
     assert minutes(in_python.business) == minutes(in_sql.business)
     assert minutes(in_python.calendar) == minutes(in_sql.calendar)
+
+
+# --- The escalation figures on the same story ----------------------------------------------
+
+
+def test_escalations_per_level_per_day(story):
+    over_time = handoffs.escalations_over_time(Ticket.objects.all(), PERIOD)
+    assert over_time.grain == handoffs.DAY
+    assert [level.rank for level in over_time.levels] == [2]
+    assert len(over_time.buckets) == 11  # 21 to 31 December
+    # X on Wednesday 23rd, E on Thursday 24th, both to the 2nd level; nothing else.
+    per_day = {day.day: over_time.row(day) for day in over_time.buckets}
+    assert per_day[23] == [1] and per_day[24] == [1]
+    assert sum(row[0] for row in per_day.values()) == 2
+
+
+def test_buckets_of_weeks_and_months():
+    quarter = day_period(dt.date(2026, 10, 1), dt.date(2026, 12, 31))
+    assert handoffs.grain_of(quarter) == handoffs.WEEK
+    weeks = handoffs.buckets(quarter, handoffs.WEEK)
+    # Thursday 1 October lies in the week of Monday 28 September; the last is 28 December.
+    assert (weeks[0], weeks[-1], len(weeks)) == (dt.date(2026, 9, 28), dt.date(2026, 12, 28), 14)
+    year = day_period(dt.date(2026, 1, 15), dt.date(2026, 12, 31))
+    months = handoffs.buckets(year, handoffs.grain_of(year))
+    assert (months[0], months[-1], len(months)) == (dt.date(2026, 1, 1), dt.date(2026, 12, 1), 12)
+
+
+def test_escalations_by_trigger(story):
+    tickets = Ticket.objects.all()
+    assert handoffs.escalations_by_trigger(tickets, PERIOD) == {
+        "no_progress": 0,
+        "sla": 0,
+        "severity": 0,
+        "soft_signal": 0,
+        "unacknowledged": 0,
+        "manual": 2,  # E and X, raised by an agent; the hand-back is no escalation
+        "wave": 0,
+    }
+    l1, l2 = story.chain.teams[0], story.chain.teams[1]
+    for trigger in ("sla_warning", "sla_breach", "severity"):
+        Escalation.objects.create(
+            ticket=story.w,
+            kind=Escalation.Kind.HIERARCHICAL,
+            cycle=9,
+            trigger=trigger,
+            from_team=l1,
+            to_team=l2,
+            from_level=l1.level,
+            to_level=l2.level,
+            raised_at=at(28, 9),
+        )
+    figures = handoffs.escalations_by_trigger(tickets, PERIOD)
+    assert (figures["sla"], figures["severity"], figures["manual"]) == (2, 1, 2)
+
+
+def test_time_in_tier_from_hand_off_to_the_next_or_the_resolution(story):
+    stays = handoffs.time_in_tier(Ticket.objects.all(), PERIOD)
+    hours = [(row.level.rank, row.durations.count, row.durations.mean / 3600) for row in stays]
+    # E at the 2nd level from Thu 17:30 to the hand-back Mon 10:00 (88.5 h), then at the 1st
+    # level until resolved at 11:00 (1 h). X is still at the 2nd level: its stay has not ended.
+    assert hours == [(1, 1, 1.0), (2, 1, 88.5)]
+
+
+def test_first_contact_resolution_at_the_first_level(story):
+    figures = handoffs.first_contact_resolution(Ticket.objects.all(), PERIOD)
+    # Resolved: W, P, R, E, all started at the 1st level; R was reopened, E handed off.
+    assert (figures.resolved, figures.at_first_contact, figures.percent) == (4, 2, 50.0)
+
+
+def test_hand_backs_with_their_reasons(story):
+    rows = handoffs.handbacks(Ticket.objects.all(), PERIOD)
+    assert [(row.ticket_id, row.reason_text) for row in rows] == [
+        (story.e.pk, "Known issue, the runbook covers it")
+    ]
+    assert handoffs.handbacks(Ticket.objects.all(), PERIOD.previous()) == []

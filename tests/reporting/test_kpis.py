@@ -27,7 +27,7 @@ import pytest
 
 from escalation.models import Escalation
 from portal.models import Rating
-from reporting import kpis
+from reporting import figures, kpis
 from reporting.forms import day_period
 from reporting.selectors import report_tickets
 from tests.escalation.test_services import Chain
@@ -264,10 +264,10 @@ def test_slices_narrow_every_figure(data):
 
 
 def test_percentile_interpolates_like_percentile_cont():
-    assert kpis.percentile([], 0.5) is None
-    assert kpis.percentile([7.0], 0.9) == 7.0
-    assert kpis.percentile([40.0, 10.0, 20.0, 30.0], 0.5) == 25.0
-    assert kpis.percentile([10.0, 20.0, 30.0, 40.0], 0.9) == pytest.approx(37.0)
+    assert figures.percentile([], 0.5) is None
+    assert figures.percentile([7.0], 0.9) == 7.0
+    assert figures.percentile([40.0, 10.0, 20.0, 30.0], 0.5) == 25.0
+    assert figures.percentile([10.0, 20.0, 30.0, 40.0], 0.9) == pytest.approx(37.0)
 
 
 def test_the_same_figures_without_postgresql(data, monkeypatch):
