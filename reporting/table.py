@@ -4,17 +4,22 @@ length, and the change. Words are chosen here, at display time, in the reader's 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from escalation.models import Escalation
+from portal.models import Rating
 from reporting.handoffs import DAY, HANDBACK_ROWS, MONTH, WEEK, LevelStays, OverTime
 from reporting.kpis import Clock, Compliance, Report
+from reporting.quality import RATING_ROWS, LoadRow, Share
+from tickets.models import Ticket
 
 MINUTES = "minutes"
 PERCENT = "percent"
@@ -276,6 +281,45 @@ def cards(now: Report, before: Report) -> list[Card]:
             ],
         ),
     ]
+    result += [
+        Card(
+            "recurrence",
+            _("Recurrence within 30 days"),
+            _(
+                "Of the tickets created in the period that have a customer and an affected "
+                "service, the share whose customer had a ticket of the same service resolved "
+                "within the 30 days before."
+            ),
+            _share_figures(
+                _("Recurring"),
+                _("Tickets with customer and service"),
+                now.recurrence,
+                before.recurrence,
+            ),
+        ),
+        Card(
+            "documentation",
+            _("Documentation quality"),
+            _(
+                "Of the escalations (up or across) raised in the period, the share whose "
+                "information package was complete when raised: what happened, who is affected, "
+                "impact, what was tried, next steps and risks all filled in."
+            ),
+            _share_figures(
+                _("Complete"), _("Escalations raised"), now.documentation, before.documentation
+            ),
+        ),
+        Card(
+            "deflections",
+            _("Self-service deflections"),
+            _(
+                "Times a reader of the knowledge base answered that a suggested article solved "
+                "their problem (once per article and browser session), in the period. A ticket "
+                "not written has no team or level: the slices do not apply."
+            ),
+            [Figure(_("Deflections"), COUNT, now.deflections, before.deflections)],
+        ),
+    ]
     s, t = now.satisfaction, before.satisfaction
     result.append(
         Card(
@@ -301,6 +345,14 @@ def cards(now: Report, before: Report) -> list[Card]:
         )
     )
     return result
+
+
+def _share_figures(part: str, whole: str, current: Share, previous: Share) -> list[Figure]:
+    return [
+        Figure(_("Share"), PERCENT, current.percent, previous.percent),
+        Figure(part, COUNT, current.part, previous.part),
+        Figure(whole, COUNT, current.whole, previous.whole),
+    ]
 
 
 def trigger_labels() -> dict[str, str]:
@@ -343,8 +395,15 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 1)
 
 
+def _bucket_header(grain: str) -> str:
+    return {DAY: _("Day"), WEEK: _("Week starting"), MONTH: _("Month")}[grain]
+
+
+def _bucket(bucket: dt.date, grain: str) -> str:
+    return date_format(bucket, "YEAR_MONTH_FORMAT" if grain == MONTH else "SHORT_DATE_FORMAT")
+
+
 def over_time_table(over_time: OverTime) -> Table:
-    grains = {DAY: _("Day"), WEEK: _("Week starting"), MONTH: _("Month")}
     return Table(
         "escalations_over_time",
         _("Escalations per level over time"),
@@ -353,14 +412,9 @@ def over_time_table(over_time: OverTime) -> Table:
             "receiving level. Days for a period of up to a month, weeks up to half a year, "
             "months beyond."
         ),
-        [str(grains[over_time.grain]), *(level.display_name for level in over_time.levels)],
+        [_bucket_header(over_time.grain), *(level.display_name for level in over_time.levels)],
         [
-            [
-                date_format(bucket, "SHORT_DATE_FORMAT")
-                if over_time.grain != MONTH
-                else date_format(bucket, "YEAR_MONTH_FORMAT"),
-                *over_time.row(bucket),
-            ]
+            [_bucket(bucket, over_time.grain), *over_time.row(bucket)]
             for bucket in over_time.buckets
         ],
     )
@@ -407,14 +461,98 @@ def handbacks_table(rows: list[Escalation]) -> Table:
         [_("Ticket"), _("When"), _("From"), _("To"), _("Reason"), _("By")],
         [
             [
-                Link(row.ticket.reference, reverse("tickets:detail", args=[row.ticket.reference])),
-                date_format(localtime(row.raised_at), "SHORT_DATETIME_FORMAT"),
+                _ticket_link(row.ticket),
+                _when(row.raised_at),
                 f"{row.from_team} ({row.from_level.display_name})",
                 f"{row.to_team} ({row.to_level.display_name})",
                 row.reason_text,
                 row.raised_by.get_full_name() or row.raised_by.get_username()
                 if row.raised_by
                 else "",
+            ]
+            for row in rows
+        ],
+    )
+
+
+def _ticket_link(ticket: Ticket) -> Link:
+    return Link(ticket.reference, reverse("tickets:detail", args=[ticket.reference]))
+
+
+def _when(instant: dt.datetime) -> str:
+    return date_format(localtime(instant), "SHORT_DATETIME_FORMAT")
+
+
+def ratings_table(key: str, title: str, definition: str, ratings: list[Rating]) -> Table:
+    return Table(
+        key,
+        title,
+        definition,
+        [_("Ticket"), _("Rated"), _("Score"), _("Comment"), _("Team"), _("After escalation")],
+        [
+            [
+                _ticket_link(rating.ticket),
+                _when(rating.created_at),
+                rating.score,
+                rating.comment,
+                str(rating.team or ""),
+                _("yes") if rating.escalated else _("no"),
+            ]
+            for rating in ratings
+        ],
+    )
+
+
+def comments_table(ratings: list[Rating]) -> Table:
+    return ratings_table(
+        "rating_comments",
+        _("Customer comments"),
+        _("Ratings given in the period with a comment, newest first (at most %(rows)d).")
+        % {"rows": RATING_ROWS},
+        ratings,
+    )
+
+
+def low_ratings_table(ratings: list[Rating]) -> Table:
+    return ratings_table(
+        "low_ratings",
+        _("Low ratings"),
+        _(
+            "Ratings given in the period at or below %(score)d of 5, the score that alerts the "
+            "team lead, newest first (at most %(rows)d)."
+        )
+        % {"score": settings.PORTAL_LOW_RATING, "rows": RATING_ROWS},
+        ratings,
+    )
+
+
+def load_table(rows: list[LoadRow], grain: str) -> Table:
+    return Table(
+        "load",
+        _("Load per level"),
+        _(
+            "Per level and per day, week or month: tickets created, hand-offs received "
+            "(escalations and hand-backs), tickets resolved, and tickets open at the end. "
+            "Created, resolved and open count by the level the ticket is at now; open at the "
+            "end is the open tickets at the start of the period plus those created minus "
+            "those resolved since."
+        ),
+        [
+            _bucket_header(grain),
+            _("Level"),
+            _("Created"),
+            _("Handed in"),
+            _("Resolved"),
+            _("Open at the end"),
+        ],
+        [
+            [
+                _bucket(row.bucket, grain),
+                row.level.display_name,
+                row.created,
+                row.handed_in,
+                row.resolved,
+                row.open_at_end,
             ]
             for row in rows
         ],

@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reporting import handoffs, kpis, table
+from reporting import handoffs, kpis, quality, table
 from reporting.exports import neutralise
 from reporting.forms import ReportForm
 from reporting.selectors import report_tickets, sees_reports
@@ -49,6 +49,9 @@ def _tables(request: HttpRequest, form: ReportForm) -> list[table.Table]:
         table.over_time_table(handoffs.escalations_over_time(tickets, period)),
         table.time_in_tier_table(handoffs.time_in_tier(tickets, period)),
         table.handbacks_table(handoffs.handbacks(tickets, period)),
+        table.load_table(quality.load(tickets, period), handoffs.grain_of(period)),
+        table.comments_table(quality.rating_comments(tickets, period)),
+        table.low_ratings_table(quality.low_ratings(tickets, period)),
     ]
 
 
