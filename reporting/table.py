@@ -578,3 +578,10 @@ def csv_rows(all_cards: Iterable[Card]) -> Iterable[list[object]]:
                 figure.previous,
                 figure.change,
             ]
+
+
+def table_rows(report_table: Table) -> Iterable[list[object]]:
+    """A table for the exports: its headers, then its rows with links as their values."""
+    yield list(report_table.headers)
+    for row in report_table.rows:
+        yield [cell.value if isinstance(cell, Link) else cell for cell in row]

@@ -197,3 +197,29 @@ def test_the_escalation_tables_and_cards_are_on_the_page(data):
     detail = reverse("tickets:detail", args=[data.c.reference])
     assert f'<a href="{detail}">{data.c.reference}</a>' in page
     assert "Runbook covers it" in page
+
+
+def test_every_table_as_xlsx_and_one_as_csv(data):
+    from tests.reporting.test_xlsx import read
+
+    Escalation.objects.filter(kind="de_escalation").update(reason="=cmd|' /C calc'!A0")
+    client = client_for(data.lead)
+    response = client.get(reverse("reporting:xlsx"), THE_WEEK)
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == (
+        'attachment; filename="report-2026-11-02-2026-11-08.xlsx"'
+    )
+    names, sheets = read(response.content)
+    assert names[:2] == ["KPIs", "Escalations per level over time"]
+    assert "Hand-backs and their reasons" in names
+    handbacks = sheets[names.index("Hand-backs and their reasons")]
+    cells = [text for row in handbacks for _, _, text in row]
+    assert data.c.reference in cells
+    assert "'=cmd|' /C calc'!A0" in cells  # neutralised
+    one = client.get(reverse("reporting:table_csv", args=["handbacks"]), THE_WEEK)
+    rows = list(csv.reader(io.StringIO(one.content.decode())))
+    assert rows[0][0] == "Ticket" and rows[1][0] == data.c.reference
+    assert rows[1][4] == "'=cmd|' /C calc'!A0"
+    assert client.get(reverse("reporting:table_csv", args=["nope"]), THE_WEEK).status_code == 404
+    bad = client.get(reverse("reporting:xlsx"), {"preset": "custom", "start": "2026-11-09"})
+    assert bad.status_code == 400
