@@ -17,12 +17,11 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reporting import handoffs, kpis, quality, table, xlsx
+from reporting import table, xlsx
 from reporting.exports import neutralise
 from reporting.forms import ReportForm
-from reporting.selectors import report_tickets, sees_reports
-
-PERIOD_FIELDS = ("preset", "start", "end")
+from reporting.reading import read_report, report_tables
+from reporting.selectors import sees_reports
 
 
 def _require_reader(request: HttpRequest) -> None:
@@ -32,28 +31,11 @@ def _require_reader(request: HttpRequest) -> None:
 
 
 def _read(request: HttpRequest) -> tuple[ReportForm, list[table.Card] | None]:
-    """The form, and the cards unless the period is in error."""
-    form = ReportForm(request.GET)
-    form.is_valid()
-    if form.non_field_errors() or any(name in form.errors for name in PERIOD_FIELDS):
-        return form, None
-    tickets = form.narrow(report_tickets(request.user))
-    period = form.period()
-    return form, table.cards(kpis.report(tickets, period), kpis.report(tickets, period.previous()))
+    return read_report(request.user, request.GET)
 
 
 def _tables(request: HttpRequest, form: ReportForm) -> list[table.Table]:
-    """The period's tables (call when the form's period is valid)."""
-    tickets = form.narrow(report_tickets(request.user))
-    period = form.period()
-    return [
-        table.over_time_table(handoffs.escalations_over_time(tickets, period)),
-        table.time_in_tier_table(handoffs.time_in_tier(tickets, period)),
-        table.handbacks_table(handoffs.handbacks(tickets, period)),
-        table.load_table(quality.load(tickets, period), handoffs.grain_of(period)),
-        table.comments_table(quality.rating_comments(tickets, period)),
-        table.low_ratings_table(quality.low_ratings(tickets, period)),
-    ]
+    return report_tables(request.user, form)
 
 
 def _query(request: HttpRequest) -> str:
