@@ -174,6 +174,8 @@ def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
                 Subquery(next_handoff, output_field=DateTimeField()), F("ticket__resolved_at")
             )
         )
+        # A stay that ends in the period began before its end: bounds the rows by the index.
+        .filter(raised_at__lt=period.end)
         .filter(within("left_at", period), left_at__gte=F("raised_at"))
         .order_by()
     )

@@ -3,7 +3,7 @@ reader may see and the slices they chose), like `reporting.kpis`:
 
 - `recurrence`: of the tickets created in the period that have a customer and an affected
   service, the ones whose customer had a ticket of the same service resolved within the
-  `RECURRENCE_DAYS` days before. One query.
+  `RECURRENCE_DAYS` days before. One query (a window over the events on PostgreSQL).
 - `documentation`: of the escalations (up or across) raised in the period, the ones whose
   information package was complete when raised (every field of it filled in). One query.
 - `deflections`: the knowledge base's "this solved my problem" answers given in the period
@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Length, Trim, TruncDay, TruncMonth, TruncWeek
 
@@ -62,13 +63,56 @@ def recurrent() -> Exists:
     )
 
 
+# PostgreSQL: the creations of the period and the resolutions that could precede them, as one
+# stream of events per customer and service in time order; a creation recurs when the latest
+# resolution before it (a window over the events before it) lies within the days. At equal
+# instants a creation sorts first: a resolution must come strictly before. This is a sort of
+# the period's rows, where a correlated EXISTS probes every customer's tickets once per ticket.
+RECURRENCE_SQL = """
+SELECT COUNT(*) FILTER (WHERE kind = 0),
+       COUNT(*) FILTER (WHERE kind = 0 AND last_resolved >= at - %s)
+FROM (
+    SELECT kind, at, MAX(CASE WHEN kind = 1 THEN at END) OVER (
+        PARTITION BY customer_id, service_id ORDER BY at, kind
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS last_resolved
+    FROM (
+        SELECT customer_id, service_id, created_at AS at, 0 AS kind FROM ({created}) c
+        UNION ALL
+        SELECT customer_id, service_id, resolved_at AS at, 1 AS kind FROM ({resolved}) r
+    ) events
+) stream
+"""
+
+
 def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
-    figures = (
-        tickets.filter(within("created_at", period), customer__isnull=False, service__isnull=False)
-        .order_by()
-        .aggregate(whole=Count("pk"), part=Count("pk", filter=Q(recurrent())))
-    )
-    return Share(figures["part"], figures["whole"])
+    """One query."""
+    created = tickets.filter(
+        within("created_at", period), customer__isnull=False, service__isnull=False
+    ).order_by()
+    if connection.vendor != "postgresql":
+        figures = created.aggregate(whole=Count("pk"), part=Count("pk", filter=Q(recurrent())))
+        return Share(figures["part"], figures["whole"])
+    days = dt.timedelta(days=RECURRENCE_DAYS)
+    resolved = Ticket.objects.filter(
+        resolved_at__gte=period.start - days,
+        resolved_at__lt=period.end,
+        customer__isnull=False,
+        service__isnull=False,
+    ).order_by()
+    created_sql, created_params = created.values(
+        "pk", "customer_id", "service_id", "created_at"
+    ).query.sql_with_params()
+    resolved_sql, resolved_params = resolved.values(
+        "pk", "customer_id", "service_id", "resolved_at"
+    ).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            RECURRENCE_SQL.format(created=created_sql, resolved=resolved_sql),
+            [days, *created_params, *resolved_params],
+        )
+        whole, part = cursor.fetchone()
+    return Share(part, whole)
 
 
 def documentation(tickets: QuerySet[Ticket], period: Period) -> Share:
