@@ -22,25 +22,24 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
-    Avg,
     Count,
     DateTimeField,
     Exists,
     F,
-    FloatField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
 )
-from django.db.models.functions import Coalesce, Extract, TruncDay, TruncMonth, TruncWeek
+from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
 
 from escalation.engine import Trigger
 from escalation.models import Escalation
 from incidents.models import IncidentLink
 from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
-from reporting.trends import PercentileCont, escalations_of, handoffs_of, site_zone
+from reporting.trends import escalations_of, handoffs_of, site_zone
 from tickets.models import SupportLevel, Ticket
 
 DAY, WEEK, MONTH = "day", "week", "month"
@@ -157,9 +156,30 @@ class LevelStays:
     durations: Durations
 
 
-def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
-    """Per receiving level (by rank), the stays that ended in the period. Two queries: the
-    stays, and their levels."""
+# PostgreSQL: each hand-off's stay ends at the ticket's next hand-off (LEAD over the ticket's
+# hand-offs in time order) or else at its resolution; one sort of the hand-offs instead of a
+# correlated lookup of the next one per hand-off.
+STAYS_SQL = """
+SELECT to_level_id, COUNT(*), AVG(seconds),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+FROM (
+    SELECT to_level_id, raised_at, left_at,
+           EXTRACT(EPOCH FROM (left_at - raised_at))::float8 AS seconds
+    FROM (
+        SELECT h.to_level_id, h.raised_at, COALESCE(
+            LEAD(h.raised_at) OVER (PARTITION BY h.ticket_id ORDER BY h.raised_at, h.id),
+            t.resolved_at
+        ) AS left_at
+        FROM ({handoffs}) h JOIN tickets_ticket t ON t.id = h.ticket_id
+    ) stays
+) timed
+WHERE left_at >= %s AND left_at < %s AND left_at >= raised_at
+GROUP BY to_level_id
+"""
+
+
+def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> dict[int, Durations]:
     next_handoff = (
         Escalation.objects.filter(
             ticket_id=OuterRef("ticket_id"), raised_at__gt=OuterRef("raised_at")
@@ -168,33 +188,34 @@ def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
         .values("raised_at")[:1]
     )
     stays = (
-        handoffs_of(tickets)
-        .annotate(
+        handoffs.annotate(
             left_at=Coalesce(
                 Subquery(next_handoff, output_field=DateTimeField()), F("ticket__resolved_at")
             )
         )
-        # A stay that ends in the period began before its end: bounds the rows by the index.
-        .filter(raised_at__lt=period.end)
         .filter(within("left_at", period), left_at__gte=F("raised_at"))
         .order_by()
     )
-    figures: dict[int, Durations] = {}
+    values: dict[int, list[float]] = defaultdict(list)
+    for level_id, raised, left in stays.values_list("to_level_id", "raised_at", "left_at"):
+        values[level_id].append((left - raised).total_seconds())
+    return {level_id: summarise(seconds) for level_id, seconds in values.items()}
+
+
+def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
+    """Per receiving level (by rank), the stays that ended in the period. Two queries: the
+    stays, and their levels."""
+    # A stay that ends in the period began before its end: bounds the rows by the index.
+    handoffs = handoffs_of(tickets).filter(raised_at__lt=period.end).order_by()
     if percentiles_in_sql():
-        seconds = Extract(F("left_at") - F("raised_at"), "epoch", output_field=FloatField())
-        for row in stays.values("to_level_id").annotate(
-            count=Count("pk"),
-            mean=Avg(seconds),
-            median=PercentileCont(seconds, 0.5),
-            p90=PercentileCont(seconds, 0.9),
-        ):
-            level_id = row.pop("to_level_id")
-            figures[level_id] = Durations(**row)
+        sql, params = handoffs.values(
+            "id", "ticket_id", "to_level_id", "raised_at"
+        ).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(STAYS_SQL.format(handoffs=sql), [*params, period.start, period.end])
+            figures = {row[0]: Durations(*row[1:]) for row in cursor.fetchall()}
     else:
-        values: dict[int, list[float]] = defaultdict(list)
-        for level_id, raised, left in stays.values_list("to_level_id", "raised_at", "left_at"):
-            values[level_id].append((left - raised).total_seconds())
-        figures = {level_id: summarise(seconds) for level_id, seconds in values.items()}
+        figures = _stays_python(handoffs, period)
     levels = SupportLevel.objects.filter(pk__in=figures).order_by("rank")
     return [LevelStays(level, figures[level.pk]) for level in levels]
 

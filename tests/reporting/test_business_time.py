@@ -257,3 +257,15 @@ def test_hand_backs_with_their_reasons(story):
         (story.e.pk, "Known issue, the runbook covers it")
     ]
     assert handoffs.handbacks(Ticket.objects.all(), PERIOD.previous()) == []
+
+
+def test_time_in_tier_without_postgresql_gives_the_same(story, monkeypatch):
+    def figures():
+        return [
+            (row.level.rank, row.durations.count, round(row.durations.mean), row.durations.p90)
+            for row in handoffs.time_in_tier(Ticket.objects.all(), PERIOD)
+        ]
+
+    in_sql = figures()
+    monkeypatch.setattr(handoffs, "percentiles_in_sql", lambda: False)
+    assert figures() == in_sql == [(1, 1, 3600, 3600.0), (2, 1, 318600, 318600.0)]
