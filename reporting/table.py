@@ -389,6 +389,13 @@ class Table:
     definition: str
     headers: list[str]
     rows: list[list[object]]
+    # A trend chart of the table, drawn by static/js/reports.js: {"labels": [...], "series":
+    # [{"label": ..., "values": [...]}]}; None for a table without one.
+    chart: dict[str, object] | None = None
+
+    @property
+    def chart_id(self) -> str:
+        return f"chart-data-{self.key}"
 
 
 def _hours(seconds: float | None) -> float | None:
@@ -417,6 +424,16 @@ def over_time_table(over_time: OverTime) -> Table:
             [_bucket(bucket, over_time.grain), *over_time.row(bucket)]
             for bucket in over_time.buckets
         ],
+        chart={
+            "labels": [_bucket(bucket, over_time.grain) for bucket in over_time.buckets],
+            "series": [
+                {
+                    "label": level.display_name,
+                    "values": [over_time.row(bucket)[n] for bucket in over_time.buckets],
+                }
+                for n, level in enumerate(over_time.levels)
+            ],
+        },
     )
 
 
@@ -556,7 +573,24 @@ def load_table(rows: list[LoadRow], grain: str) -> Table:
             ]
             for row in rows
         ],
+        chart=_open_chart(rows, grain),
     )
+
+
+def _open_chart(rows: list[LoadRow], grain: str) -> dict[str, object]:
+    """Open tickets at the end of each bucket, a series per level."""
+    labels: list[str] = []
+    series: dict[int, dict[str, object]] = {}
+    for row in rows:
+        label = _bucket(row.bucket, grain)
+        if not labels or labels[-1] != label:
+            labels.append(label)
+        entry = series.setdefault(
+            row.level.pk,
+            {"label": _("Open: %(level)s") % {"level": row.level.display_name}, "values": []},
+        )
+        entry["values"].append(row.open_at_end)  # type: ignore[union-attr]
+    return {"labels": labels, "series": list(series.values())}
 
 
 def csv_rows(all_cards: Iterable[Card]) -> Iterable[list[object]]:

@@ -223,3 +223,23 @@ def test_every_table_as_xlsx_and_one_as_csv(data):
     assert client.get(reverse("reporting:table_csv", args=["nope"]), THE_WEEK).status_code == 404
     bad = client.get(reverse("reporting:xlsx"), {"preset": "custom", "start": "2026-11-09"})
     assert bad.status_code == 400
+
+
+def test_trend_charts_carry_their_figures_in_the_page(data):
+    import json
+    import re
+
+    page = client_for(data.lead).get(URL, THE_WEEK).content.decode()
+    assert 'data-chart="chart-data-escalations_over_time"' in page
+    found = re.search(
+        r'<script id="chart-data-escalations_over_time" type="application/json">(.*?)</script>',
+        page,
+    )
+    chart = json.loads(found.group(1))
+    # Seven days; C to the 2nd level on Monday, D to the 3rd on Tuesday (test_kpis).
+    assert len(chart["labels"]) == 7
+    assert [(s["label"], s["values"][:2]) for s in chart["series"]] == [
+        (data.chain.teams[1].level.display_name, [1, 0]),
+        (data.chain.teams[2].level.display_name, [0, 1]),
+    ]
+    assert "js/reports.js" in page
