@@ -1,7 +1,7 @@
 """The reports in the REST API (`/api/v1/reports/…`): the same figures, words and definitions as
 the reports page (`reporting.reading`), for team leads and admins (others get 403). The query
 string is the page's: `preset` (week, 30d, quarter, custom) or `start` and `end` (dates), and
-the slices (team, level, priority, tier, service, channel). A period that cannot be read is a
+the slices (team, level, priority, tier, service, channel, agent). A period that cannot be read is a
 400 problem with the field errors.
 
 - `GET /api/v1/reports/kpis/`: the KPI cards — per KPI its key, title, definition and figures
@@ -39,6 +39,7 @@ PARAMETERS = [
     OpenApiParameter("tier", str),
     OpenApiParameter("service", int),
     OpenApiParameter("channel", str),
+    OpenApiParameter("agent", int, description="the assignee's user id"),
 ]
 
 

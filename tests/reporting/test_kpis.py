@@ -276,3 +276,22 @@ def test_the_same_figures_without_postgresql(data, monkeypatch):
     monkeypatch.setattr(kpis, "percentiles_in_sql", lambda: False)
     in_python = kpis.time_to_resolution(data.tickets, WEEK)
     assert minutes(in_python) == minutes(in_sql)
+
+
+def test_the_agent_slice(data):
+    from reporting.forms import ReportForm
+
+    agent = data.chain.agents[0]
+    Ticket.objects.filter(subject__in=["A", "C"]).update(assignee=agent)
+    form = ReportForm({"start": "2026-11-02", "end": "2026-11-08", "agent": str(agent.pk)})
+    assert form.is_valid(), form.errors
+    # A answered after 30, C after 10 minutes.
+    assert minutes(kpis.time_to_first_response(form.narrow(data.tickets), WEEK)) == (
+        2,
+        20.0,
+        20.0,
+        28.0,
+    )
+    unknown = ReportForm({"start": "2026-11-02", "end": "2026-11-08", "agent": "999999"})
+    unknown.is_valid()
+    assert unknown.narrow(data.tickets).count() == data.tickets.count()
