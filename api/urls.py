@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 import tickets.converters
@@ -74,6 +74,7 @@ urlpatterns = [
     # Alert intake and ticket import (the integrations app).
     path("alerts/", integration_api.AlertIntake.as_view(), name="alerts"),
     path("import/tickets/", integration_api.TicketImport.as_view(), name="import_tickets"),
+    path("reports/", include("reporting.api")),
     # Last: whatever no route above matches is a problem-details 404, not the site's HTML page.
     re_path(r"^(?P<path>[\s\S]*)$", docs.not_found, name="not-found"),
 ]

@@ -25,6 +25,7 @@ def main() -> int:
         ("ticket_page.py", []),
         ("portal.py", []),
         ("incidents.py", []),
+        ("reports.py", full),
     ]
     for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)

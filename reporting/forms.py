@@ -7,12 +7,13 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dashboard.forms import DashboardFilterForm
-from reporting.kpis import Period
+from reporting.figures import Period
 from reporting.trends import site_zone
 from tickets.models import Ticket
 
@@ -60,6 +61,13 @@ class ReportForm(DashboardFilterForm):
         choices=[("", _("Any channel")), *Ticket.Channel.choices],
         required=False,
     )
+    # The agent slice: the reports are for leads and admins only, and so is this slice.
+    agent = forms.ModelChoiceField(
+        label=_("Agent"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label=_("Any agent"),
+    )
     field_order = ["preset", "start", "end"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -71,6 +79,15 @@ class ReportForm(DashboardFilterForm):
             args = (data, *args[1:]) if args else args
             kwargs = kwargs if args else {**kwargs, "data": data}
         super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = (
+            get_user_model()
+            .objects.filter(is_active=True, teams__isnull=False)
+            .distinct()
+            .order_by("username")
+        )
+        self.fields["agent"].label_from_instance = lambda user: (
+            user.get_full_name() or user.get_username()
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -98,4 +115,7 @@ class ReportForm(DashboardFilterForm):
         """`tickets` in the chosen slices (an invalid slice counts as not given)."""
         tickets = self.filters().narrow(tickets)
         channel = self.cleaned_data.get("channel") if "channel" not in self.errors else ""
-        return tickets.filter(channel=channel) if channel else tickets
+        if channel:
+            tickets = tickets.filter(channel=channel)
+        agent = self.cleaned_data.get("agent") if "agent" not in self.errors else None
+        return tickets.filter(assignee=agent) if agent else tickets

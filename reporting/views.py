@@ -6,22 +6,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reporting import kpis, table
+from reporting import table, xlsx
 from reporting.exports import neutralise
 from reporting.forms import ReportForm
-from reporting.selectors import report_tickets, sees_reports
-
-PERIOD_FIELDS = ("preset", "start", "end")
+from reporting.reading import read_report, report_tables
+from reporting.selectors import sees_reports
 
 
 def _require_reader(request: HttpRequest) -> None:
@@ -31,14 +31,11 @@ def _require_reader(request: HttpRequest) -> None:
 
 
 def _read(request: HttpRequest) -> tuple[ReportForm, list[table.Card] | None]:
-    """The form, and the cards unless the period is in error."""
-    form = ReportForm(request.GET)
-    form.is_valid()
-    if form.non_field_errors() or any(name in form.errors for name in PERIOD_FIELDS):
-        return form, None
-    tickets = form.narrow(report_tickets(request.user))
-    period = form.period()
-    return form, table.cards(kpis.report(tickets, period), kpis.report(tickets, period.previous()))
+    return read_report(request.user, request.GET)
+
+
+def _tables(request: HttpRequest, form: ReportForm) -> list[table.Table]:
+    return report_tables(request.user, form)
 
 
 def _query(request: HttpRequest) -> str:
@@ -62,8 +59,62 @@ def reports(request: HttpRequest) -> HttpResponse:
             days=days,
             previous_first_day=first - dt.timedelta(days=days),
             previous_last_day=first - dt.timedelta(days=1),
+            tables=_tables(request, form),
         )
     return render(request, "reporting/reports.html", context, status=200 if cards else 400)
+
+
+def _bad_period(request: HttpRequest, form: ReportForm) -> HttpResponse:
+    return render(request, "reporting/reports.html", {"form": form, "cards": None}, status=400)
+
+
+def _filename(form: ReportForm, stem: str, extension: str) -> str:
+    first, last = form.cleaned_data["first_day"], form.cleaned_data["last_day"]
+    return f'attachment; filename="{stem}-{first}-{last}.{extension}"'
+
+
+def _csv(rows: Iterable[list[object]], disposition: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = disposition
+    writer = csv.writer(response)
+    for row in rows:
+        writer.writerow([neutralise(cell) for cell in row])
+    return response
+
+
+@login_required
+@require_GET
+def table_csv(request: HttpRequest, key: str) -> HttpResponse:
+    """One table of the page as CSV, for the same period and slices; an unknown table is a
+    404."""
+    _require_reader(request)
+    form, cards = _read(request)
+    if cards is None:
+        return _bad_period(request, form)
+    found = [t for t in _tables(request, form) if t.key == key]
+    if not found:
+        raise Http404(_("There is no such table."))
+    return _csv(table.table_rows(found[0]), _filename(form, key.replace("_", "-"), "csv"))
+
+
+@login_required
+@require_GET
+def report_xlsx(request: HttpRequest) -> HttpResponse:
+    """The KPI table and every table of the page as one XLSX workbook, a sheet each."""
+    _require_reader(request)
+    form, cards = _read(request)
+    if cards is None:
+        return _bad_period(request, form)
+    sheets: list[tuple[str, Iterable[Sequence[object]]]] = [
+        (_("KPIs"), list(table.csv_rows(cards)))
+    ]
+    sheets += [(t.title, list(table.table_rows(t))) for t in _tables(request, form)]
+    response = HttpResponse(
+        xlsx.workbook(sheets),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = _filename(form, "report", "xlsx")
+    return response
 
 
 @login_required
@@ -73,11 +124,5 @@ def kpi_csv(request: HttpRequest) -> HttpResponse:
     _require_reader(request)
     form, cards = _read(request)
     if cards is None:
-        return render(request, "reporting/reports.html", {"form": form, "cards": None}, status=400)
-    first, last = form.cleaned_data["first_day"], form.cleaned_data["last_day"]
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="kpis-{first}-{last}.csv"'
-    writer = csv.writer(response)
-    for row in table.csv_rows(cards):
-        writer.writerow([neutralise(cell) for cell in row])
-    return response
+        return _bad_period(request, form)
+    return _csv(table.csv_rows(cards), _filename(form, "kpis", "csv"))

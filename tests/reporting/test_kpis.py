@@ -27,7 +27,7 @@ import pytest
 
 from escalation.models import Escalation
 from portal.models import Rating
-from reporting import kpis
+from reporting import figures, kpis
 from reporting.forms import day_period
 from reporting.selectors import report_tickets
 from tests.escalation.test_services import Chain
@@ -264,10 +264,10 @@ def test_slices_narrow_every_figure(data):
 
 
 def test_percentile_interpolates_like_percentile_cont():
-    assert kpis.percentile([], 0.5) is None
-    assert kpis.percentile([7.0], 0.9) == 7.0
-    assert kpis.percentile([40.0, 10.0, 20.0, 30.0], 0.5) == 25.0
-    assert kpis.percentile([10.0, 20.0, 30.0, 40.0], 0.9) == pytest.approx(37.0)
+    assert figures.percentile([], 0.5) is None
+    assert figures.percentile([7.0], 0.9) == 7.0
+    assert figures.percentile([40.0, 10.0, 20.0, 30.0], 0.5) == 25.0
+    assert figures.percentile([10.0, 20.0, 30.0, 40.0], 0.9) == pytest.approx(37.0)
 
 
 def test_the_same_figures_without_postgresql(data, monkeypatch):
@@ -276,3 +276,22 @@ def test_the_same_figures_without_postgresql(data, monkeypatch):
     monkeypatch.setattr(kpis, "percentiles_in_sql", lambda: False)
     in_python = kpis.time_to_resolution(data.tickets, WEEK)
     assert minutes(in_python) == minutes(in_sql)
+
+
+def test_the_agent_slice(data):
+    from reporting.forms import ReportForm
+
+    agent = data.chain.agents[0]
+    Ticket.objects.filter(subject__in=["A", "C"]).update(assignee=agent)
+    form = ReportForm({"start": "2026-11-02", "end": "2026-11-08", "agent": str(agent.pk)})
+    assert form.is_valid(), form.errors
+    # A answered after 30, C after 10 minutes.
+    assert minutes(kpis.time_to_first_response(form.narrow(data.tickets), WEEK)) == (
+        2,
+        20.0,
+        20.0,
+        28.0,
+    )
+    unknown = ReportForm({"start": "2026-11-02", "end": "2026-11-08", "agent": "999999"})
+    unknown.is_valid()
+    assert unknown.narrow(data.tickets).count() == data.tickets.count()

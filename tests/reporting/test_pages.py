@@ -12,8 +12,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from escalation.models import Escalation
 from tests.factories import SupportLevelFactory, TicketFactory, UserFactory
-from tests.reporting.test_kpis import Data, H, T
+from tests.reporting.test_kpis import Data, H, M, T
 from tickets.models import Ticket
 
 URL = reverse("reporting:index")
@@ -114,16 +115,32 @@ def test_a_period_that_cannot_be_read_is_a_400_with_the_reason(data, params, mes
 def test_query_count_is_flat_as_data_grows(data, django_assert_max_num_queries):
     client = client_for(data.lead)
     client.get(URL, THE_WEEK)  # session, language and the like warmed up
-    with django_assert_max_num_queries(30) as before:
+    # Two periods of twenty queries at most, the six tables' thirteen, and the page's own.
+    with django_assert_max_num_queries(60) as before:
         assert client.get(URL, THE_WEEK).status_code == 200
+    l1, l2 = data.chain.teams[0], data.chain.teams[1]
     for n in range(20):
-        TicketFactory(
-            team=data.chain.teams[0],
+        ticket = TicketFactory(
+            team=l1,
             created_at=T + n * H,
             first_responded_at=T + (n + 1) * H,
             resolved_at=T + (n + 2) * H,
             status=Ticket.Status.RESOLVED,
         )
+        for kind, source, target in (("hierarchical", l1, l2), ("de_escalation", l2, l1)):
+            Escalation.objects.create(
+                ticket=ticket,
+                kind=kind,
+                cycle=n,
+                from_team=source,
+                to_team=target,
+                from_level=source.level,
+                to_level=target.level,
+                raised_at=T + (n + 1) * H,
+                acknowledged_at=T + (n + 1) * H + 5 * M if kind == "hierarchical" else None,
+                raised_by=data.lead,
+                reason="Back to you",
+            )
     with django_assert_max_num_queries(len(before.captured_queries)):
         assert client.get(URL, THE_WEEK).status_code == 200
 
@@ -155,3 +172,74 @@ def test_the_page_in_german(data):
     assert "Zeit bis zur Erstreaktion (MTTA)" in page
     assert "Die Uhr läuft ab der Erstellung des Tickets" in page
     assert "Kennzahlentabelle als CSV herunterladen" in page
+
+
+def test_the_escalation_tables_and_cards_are_on_the_page(data):
+    Escalation.objects.filter(kind="de_escalation").update(reason="Runbook covers it")
+    page = client_for(data.lead).get(URL, THE_WEEK).content.decode()
+    for title in (
+        "Escalations by trigger",
+        "First-contact resolution at the 1st level",
+        "Tier target: acknowledgement",
+        "Escalations per level over time",
+        "Time in tier",
+        "Hand-backs and their reasons",
+        "Mean in business time",
+        "Recurrence within 30 days",
+        "Documentation quality",
+        "Self-service deflections",
+        "Load per level",
+        "Customer comments",
+        "Low ratings",
+    ):
+        assert title in page, title
+    # The hand-back of C, with its reason and a link to the ticket.
+    detail = reverse("tickets:detail", args=[data.c.reference])
+    assert f'<a href="{detail}">{data.c.reference}</a>' in page
+    assert "Runbook covers it" in page
+
+
+def test_every_table_as_xlsx_and_one_as_csv(data):
+    from tests.reporting.test_xlsx import read
+
+    Escalation.objects.filter(kind="de_escalation").update(reason="=cmd|' /C calc'!A0")
+    client = client_for(data.lead)
+    response = client.get(reverse("reporting:xlsx"), THE_WEEK)
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == (
+        'attachment; filename="report-2026-11-02-2026-11-08.xlsx"'
+    )
+    names, sheets = read(response.content)
+    assert names[:2] == ["KPIs", "Escalations per level over time"]
+    assert "Hand-backs and their reasons" in names
+    handbacks = sheets[names.index("Hand-backs and their reasons")]
+    cells = [text for row in handbacks for _, _, text in row]
+    assert data.c.reference in cells
+    assert "'=cmd|' /C calc'!A0" in cells  # neutralised
+    one = client.get(reverse("reporting:table_csv", args=["handbacks"]), THE_WEEK)
+    rows = list(csv.reader(io.StringIO(one.content.decode())))
+    assert rows[0][0] == "Ticket" and rows[1][0] == data.c.reference
+    assert rows[1][4] == "'=cmd|' /C calc'!A0"
+    assert client.get(reverse("reporting:table_csv", args=["nope"]), THE_WEEK).status_code == 404
+    bad = client.get(reverse("reporting:xlsx"), {"preset": "custom", "start": "2026-11-09"})
+    assert bad.status_code == 400
+
+
+def test_trend_charts_carry_their_figures_in_the_page(data):
+    import json
+    import re
+
+    page = client_for(data.lead).get(URL, THE_WEEK).content.decode()
+    assert 'data-chart="chart-data-escalations_over_time"' in page
+    found = re.search(
+        r'<script id="chart-data-escalations_over_time" type="application/json">(.*?)</script>',
+        page,
+    )
+    chart = json.loads(found.group(1))
+    # Seven days; C to the 2nd level on Monday, D to the 3rd on Tuesday (test_kpis).
+    assert len(chart["labels"]) == 7
+    assert [(s["label"], s["values"][:2]) for s in chart["series"]] == [
+        (data.chain.teams[1].level.display_name, [1, 0]),
+        (data.chain.teams[2].level.display_name, [0, 1]),
+    ]
+    assert "js/reports.js" in page

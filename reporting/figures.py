@@ -1,0 +1,65 @@
+"""The building blocks of every figure: a period of instants, and durations summarised as
+count, mean, median and 90th percentile."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Q
+
+
+@dataclass(frozen=True)
+class Period:
+    """The instants [start, end)."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        return Period(self.start - (self.end - self.start), self.start)
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How many clocks stopped, and their mean, median and 90th percentile in seconds (None
+    when none stopped)."""
+
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """`percentile_cont`: the value at `fraction` of the sorted values, interpolated linearly
+    between the two nearest."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def percentiles_in_sql() -> bool:
+    """PostgreSQL has `percentile_cont`; elsewhere Python computes the percentiles."""
+    return connection.vendor == "postgresql"
+
+
+def summarise(values: list[float]) -> Durations:
+    """Count, mean, median and p90 of `values` (seconds), the way `percentile_cont` does."""
+    return Durations(
+        count=len(values),
+        mean=sum(values) / len(values) if values else None,
+        median=percentile(values, 0.5),
+        p90=percentile(values, 0.9),
+    )
+
+
+def within(field: str, period: Period) -> Q:
+    """`field` lies in the period [start, end)."""
+    return Q(**{f"{field}__gte": period.start, f"{field}__lt": period.end})

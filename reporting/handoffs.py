@@ -1,0 +1,260 @@
+"""Escalation figures of a period, computed in SQL over the tickets given (already narrowed to
+what the reader may see and the slices they chose), like `reporting.kpis`:
+
+- `escalations_over_time`: escalations (up or across, not hand-backs) raised per day, week or
+  month (local to the site's time zone) and receiving level. One query.
+- `escalations_by_trigger`: escalations raised in the period by what raised them — a rule's
+  trigger, or a person (manual) — and the tickets the wave trigger linked to a major incident
+  in the period. Two queries.
+- `time_in_tier`: per level, the stays that ended in the period. A stay begins when a hand-off
+  (escalation or hand-back) brings the ticket to the level and ends at the ticket's next
+  hand-off, or at its resolution. Calendar time. One query.
+- `first_contact_resolution`: of the tickets resolved in the period that started at the 1st
+  level (the level before their first hand-off, or their level when they never had one), the
+  share resolved there without any hand-off and never reopened. One query.
+- `handbacks`: the hand-backs (de-escalations) raised in the period, newest first, with their
+  reasons (at most `HANDBACK_ROWS`). One query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
+
+from escalation.engine import Trigger
+from escalation.models import Escalation
+from incidents.models import IncidentLink
+from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
+from reporting.trends import escalations_of, handoffs_of, site_zone
+from tickets.models import SupportLevel, Ticket
+
+DAY, WEEK, MONTH = "day", "week", "month"
+HANDBACK_ROWS = 50
+# What raised an escalation, in the order the page lists them; the SLA's warning and breach
+# are one row.
+TRIGGER_GROUPS: dict[str, tuple[str, ...]] = {
+    "no_progress": (Trigger.NO_PROGRESS,),
+    "sla": (Trigger.SLA_WARNING, Trigger.SLA_BREACH),
+    "severity": (Trigger.SEVERITY,),
+    "soft_signal": (Trigger.SOFT_SIGNAL,),
+    "unacknowledged": (Trigger.UNACKNOWLEDGED,),
+    "manual": ("",),
+}
+WAVE = "wave"
+
+
+def grain_of(period: Period) -> str:
+    """Days for up to a month, weeks for up to half a year, months beyond."""
+    days = (period.end - period.start).days
+    return DAY if days <= 31 else WEEK if days <= 183 else MONTH
+
+
+def buckets(period: Period, grain: str) -> list[dt.date]:
+    """The first local day of every bucket of `grain` that overlaps the period, oldest first."""
+    zone = site_zone()
+    first = period.start.astimezone(zone).date()
+    last = (period.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
+    if grain == WEEK:
+        first -= dt.timedelta(days=first.weekday())
+    elif grain == MONTH:
+        first = first.replace(day=1)
+    days: list[dt.date] = []
+    day = first
+    while day <= last:
+        days.append(day)
+        if grain == DAY:
+            day += dt.timedelta(days=1)
+        elif grain == WEEK:
+            day += dt.timedelta(days=7)
+        else:
+            day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return days
+
+
+@dataclass(frozen=True)
+class OverTime:
+    """Escalations per bucket (`grain`) and receiving level: `counts[bucket][level_id]`."""
+
+    grain: str
+    buckets: list[dt.date]
+    levels: list[SupportLevel]
+    counts: dict[dt.date, dict[int, int]]
+
+    def row(self, bucket: dt.date) -> list[int]:
+        per_level = self.counts.get(bucket, {})
+        return [per_level.get(level.pk, 0) for level in self.levels]
+
+
+def escalations_over_time(
+    tickets: QuerySet[Ticket], period: Period, grain: str | None = None
+) -> OverTime:
+    """Two queries: the counts, and the levels that received any."""
+    grain = grain or grain_of(period)
+    trunc = {DAY: TruncDay, WEEK: TruncWeek, MONTH: TruncMonth}[grain]
+    rows = (
+        escalations_of(tickets)
+        .filter(within("raised_at", period))
+        .annotate(bucket=trunc("raised_at", tzinfo=site_zone()))
+        .values("bucket", "to_level_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts: dict[dt.date, dict[int, int]] = defaultdict(dict)
+    for row in rows:
+        bucket = row["bucket"]
+        day = bucket.astimezone(site_zone()).date() if isinstance(bucket, dt.datetime) else bucket
+        counts[day][row["to_level_id"]] = row["n"]
+    level_ids = {level_id for per_level in counts.values() for level_id in per_level}
+    levels = list(SupportLevel.objects.filter(pk__in=level_ids).order_by("rank"))
+    return OverTime(grain, buckets(period, grain), levels, dict(counts))
+
+
+def escalations_by_trigger(tickets: QuerySet[Ticket], period: Period) -> dict[str, int]:
+    """Per group of `TRIGGER_GROUPS`, then `WAVE`: how many, in that order."""
+    per_trigger = dict(
+        escalations_of(tickets)
+        .filter(within("raised_at", period))
+        .values("trigger")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("trigger", "n")
+    )
+    result = {
+        group: sum(per_trigger.get(str(trigger), 0) for trigger in triggers)
+        for group, triggers in TRIGGER_GROUPS.items()
+    }
+    result[WAVE] = (
+        IncidentLink.objects.filter(
+            within("linked_at", period),
+            source=IncidentLink.Source.WAVE,
+            ticket_id__in=tickets.order_by().values("pk"),
+        )
+        .values("ticket_id")
+        .distinct()
+        .count()
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class LevelStays:
+    level: SupportLevel
+    durations: Durations
+
+
+# PostgreSQL: each hand-off's stay ends at the ticket's next hand-off (LEAD over the ticket's
+# hand-offs in time order) or else at its resolution; one sort of the hand-offs instead of a
+# correlated lookup of the next one per hand-off.
+STAYS_SQL = """
+SELECT to_level_id, COUNT(*), AVG(seconds),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+FROM (
+    SELECT to_level_id, raised_at, left_at,
+           EXTRACT(EPOCH FROM (left_at - raised_at))::float8 AS seconds
+    FROM (
+        SELECT h.to_level_id, h.raised_at, COALESCE(
+            LEAD(h.raised_at) OVER (PARTITION BY h.ticket_id ORDER BY h.raised_at, h.id),
+            t.resolved_at
+        ) AS left_at
+        FROM ({handoffs}) h JOIN tickets_ticket t ON t.id = h.ticket_id
+    ) stays
+) timed
+WHERE left_at >= %s AND left_at < %s AND left_at >= raised_at
+GROUP BY to_level_id
+"""
+
+
+def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> dict[int, Durations]:
+    next_handoff = (
+        Escalation.objects.filter(
+            ticket_id=OuterRef("ticket_id"), raised_at__gt=OuterRef("raised_at")
+        )
+        .order_by("raised_at", "pk")
+        .values("raised_at")[:1]
+    )
+    stays = (
+        handoffs.annotate(
+            left_at=Coalesce(
+                Subquery(next_handoff, output_field=DateTimeField()), F("ticket__resolved_at")
+            )
+        )
+        .filter(within("left_at", period), left_at__gte=F("raised_at"))
+        .order_by()
+    )
+    values: dict[int, list[float]] = defaultdict(list)
+    for level_id, raised, left in stays.values_list("to_level_id", "raised_at", "left_at"):
+        values[level_id].append((left - raised).total_seconds())
+    return {level_id: summarise(seconds) for level_id, seconds in values.items()}
+
+
+def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
+    """Per receiving level (by rank), the stays that ended in the period. Two queries: the
+    stays, and their levels."""
+    # A stay that ends in the period began before its end: bounds the rows by the index.
+    handoffs = handoffs_of(tickets).filter(raised_at__lt=period.end).order_by()
+    if percentiles_in_sql():
+        sql, params = handoffs.values(
+            "id", "ticket_id", "to_level_id", "raised_at"
+        ).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(STAYS_SQL.format(handoffs=sql), [*params, period.start, period.end])
+            figures = {row[0]: Durations(*row[1:]) for row in cursor.fetchall()}
+    else:
+        figures = _stays_python(handoffs, period)
+    levels = SupportLevel.objects.filter(pk__in=figures).order_by("rank")
+    return [LevelStays(level, figures[level.pk]) for level in levels]
+
+
+@dataclass(frozen=True)
+class FirstContact:
+    resolved: int  # resolved in the period, started at the 1st level
+    at_first_contact: int  # of them: never handed off, never reopened
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.at_first_contact / self.resolved, 1) if self.resolved else None
+
+
+def first_contact_resolution(tickets: QuerySet[Ticket], period: Period) -> FirstContact:
+    first_from_rank = (
+        Escalation.objects.filter(ticket_id=OuterRef("pk"))
+        .order_by("raised_at", "pk")
+        .values("from_level__rank")[:1]
+    )
+    handed_off = Exists(Escalation.objects.filter(ticket_id=OuterRef("pk")))
+    figures = (
+        tickets.filter(within("resolved_at", period))
+        .annotate(start_rank=Coalesce(Subquery(first_from_rank), F("level__rank")))
+        .filter(start_rank=1)
+        .order_by()
+        .aggregate(
+            resolved=Count("pk"),
+            first=Count("pk", filter=~handed_off & Q(reopen_count=0)),
+        )
+    )
+    return FirstContact(figures["resolved"], figures["first"])
+
+
+def handbacks(tickets: QuerySet[Ticket], period: Period) -> list[Escalation]:
+    """The period's hand-backs, newest first, with their ticket, levels and author."""
+    return list(
+        handoffs_of(tickets)
+        .filter(within("raised_at", period), kind=Escalation.Kind.DE_ESCALATION)
+        .select_related("ticket", "from_level", "to_level", "from_team", "to_team", "raised_by")
+        .order_by("-raised_at", "-pk")[:HANDBACK_ROWS]
+    )

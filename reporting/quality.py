@@ -1,0 +1,216 @@
+"""How well the work holds, computed in SQL over the tickets given (already narrowed to what the
+reader may see and the slices they chose), like `reporting.kpis`:
+
+- `recurrence`: of the tickets created in the period that have a customer and an affected
+  service, the ones whose customer had a ticket of the same service resolved within the
+  `RECURRENCE_DAYS` days before. One query (a window over the events on PostgreSQL).
+- `documentation`: of the escalations (up or across) raised in the period, the ones whose
+  information package was complete when raised (every field of it filled in). One query.
+- `deflections`: the knowledge base's "this solved my problem" answers given in the period
+  (a ticket not written: no ticket, team or level, so the slices do not apply). One query.
+- `rating_comments` and `low_ratings`: the period's customer ratings with a comment, and those
+  at or below `PORTAL_LOW_RATING`, newest first (at most `RATING_ROWS`). One query each.
+- `load`: per level and per day, week or month: tickets created, hand-offs received, tickets
+  resolved, and tickets open at the end. Four queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Length, Trim, TruncDay, TruncMonth, TruncWeek
+
+from escalation.models import Escalation
+from knowledge.models import Deflection
+from portal.models import Rating
+from reporting.figures import Period, within
+from reporting.handoffs import DAY, MONTH, WEEK, buckets, grain_of
+from reporting.trends import escalations_of, handoffs_of, site_zone
+from tickets.models import SupportLevel, Ticket
+
+RECURRENCE_DAYS = 30
+RATING_ROWS = 50
+
+
+@dataclass(frozen=True)
+class Share:
+    """`part` of `whole`, and the share in percent (None of nothing)."""
+
+    part: int
+    whole: int
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.part / self.whole, 1) if self.whole else None
+
+
+def recurrent() -> Exists:
+    """The ticket's customer had a ticket of the same service resolved within the
+    `RECURRENCE_DAYS` days before this one was created (any ticket: recurrence is a fact about
+    the customer's service, not about who may read the earlier ticket)."""
+    return Exists(
+        Ticket.objects.filter(
+            customer_id=OuterRef("customer_id"),
+            service_id=OuterRef("service_id"),
+            resolved_at__lt=OuterRef("created_at"),
+            resolved_at__gte=OuterRef("created_at") - dt.timedelta(days=RECURRENCE_DAYS),
+        ).exclude(pk=OuterRef("pk"))
+    )
+
+
+# PostgreSQL: the creations of the period and the resolutions that could precede them, as one
+# stream of events per customer and service in time order; a creation recurs when the latest
+# resolution before it (a window over the events before it) lies within the days. At equal
+# instants a creation sorts first: a resolution must come strictly before. This is a sort of
+# the period's rows, where a correlated EXISTS probes every customer's tickets once per ticket.
+RECURRENCE_SQL = """
+SELECT COUNT(*) FILTER (WHERE kind = 0),
+       COUNT(*) FILTER (WHERE kind = 0 AND last_resolved >= at - %s)
+FROM (
+    SELECT kind, at, MAX(CASE WHEN kind = 1 THEN at END) OVER (
+        PARTITION BY customer_id, service_id ORDER BY at, kind
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS last_resolved
+    FROM (
+        SELECT customer_id, service_id, created_at AS at, 0 AS kind FROM ({created}) c
+        UNION ALL
+        SELECT customer_id, service_id, resolved_at AS at, 1 AS kind FROM ({resolved}) r
+    ) events
+) stream
+"""
+
+
+def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
+    """One query."""
+    created = tickets.filter(
+        within("created_at", period), customer__isnull=False, service__isnull=False
+    ).order_by()
+    if connection.vendor != "postgresql":
+        figures = created.aggregate(whole=Count("pk"), part=Count("pk", filter=Q(recurrent())))
+        return Share(figures["part"], figures["whole"])
+    days = dt.timedelta(days=RECURRENCE_DAYS)
+    resolved = Ticket.objects.filter(
+        resolved_at__gte=period.start - days,
+        resolved_at__lt=period.end,
+        customer__isnull=False,
+        service__isnull=False,
+    ).order_by()
+    created_sql, created_params = created.values(
+        "pk", "customer_id", "service_id", "created_at"
+    ).query.sql_with_params()
+    resolved_sql, resolved_params = resolved.values(
+        "pk", "customer_id", "service_id", "resolved_at"
+    ).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            RECURRENCE_SQL.format(created=created_sql, resolved=resolved_sql),
+            [days, *created_params, *resolved_params],
+        )
+        whole, part = cursor.fetchone()
+    return Share(part, whole)
+
+
+def documentation(tickets: QuerySet[Ticket], period: Period) -> Share:
+    complete = Q()
+    for name in Escalation.PACKAGE_FIELDS:
+        complete &= Q(**{f"{name}_length__gt": 0})
+    figures = (
+        escalations_of(tickets)
+        .filter(within("raised_at", period))
+        .annotate(**{f"{name}_length": Length(Trim(name)) for name in Escalation.PACKAGE_FIELDS})
+        .order_by()
+        .aggregate(whole=Count("pk"), part=Count("pk", filter=complete))
+    )
+    return Share(figures["part"], figures["whole"])
+
+
+def deflections(period: Period) -> int:
+    return Deflection.objects.filter(within("created_at", period)).count()
+
+
+def _ratings(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Rating]:
+    return (
+        Rating.objects.filter(
+            within("created_at", period), Exists(tickets.filter(pk=OuterRef("ticket_id")))
+        )
+        .select_related("ticket", "team")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def rating_comments(tickets: QuerySet[Ticket], period: Period) -> list[Rating]:
+    return list(_ratings(tickets, period).exclude(comment="")[:RATING_ROWS])
+
+
+def low_ratings(tickets: QuerySet[Ticket], period: Period) -> list[Rating]:
+    return list(
+        _ratings(tickets, period).filter(score__lte=settings.PORTAL_LOW_RATING)[:RATING_ROWS]
+    )
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    bucket: dt.date
+    level: SupportLevel
+    created: int
+    handed_in: int
+    resolved: int
+    open_at_end: int
+
+
+def load(tickets: QuerySet[Ticket], period: Period, grain: str | None = None) -> list[LoadRow]:
+    """Per bucket (oldest first) and level (by rank), by the level a ticket is at now for
+    created, resolved and open (a ticket's past levels are not replayed), and by the receiving
+    level for hand-offs. Open at the end = open when the period started + created - resolved
+    so far (a reopened ticket counts with its latest resolution)."""
+    grain = grain or grain_of(period)
+    trunc = {DAY: TruncDay, WEEK: TruncWeek, MONTH: TruncMonth}[grain]
+    zone = site_zone()
+
+    def per_bucket(rows: QuerySet, field: str, level_field: str) -> dict[tuple[dt.date, int], int]:
+        grouped = (
+            rows.filter(within(field, period))
+            .annotate(bucket=trunc(field, tzinfo=zone))
+            .values("bucket", level_field)
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        return {
+            (row["bucket"].astimezone(zone).date(), row[level_field]): row["n"] for row in grouped
+        }
+
+    tickets = tickets.order_by()
+    created = per_bucket(tickets, "created_at", "level_id")
+    resolved = per_bucket(tickets, "resolved_at", "level_id")
+    handed_in = per_bucket(handoffs_of(tickets), "raised_at", "to_level_id")
+    open_before = dict(
+        tickets.filter(created_at__lt=period.start)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=period.start))
+        .values("level_id")
+        .annotate(n=Count("pk"))
+        .values_list("level_id", "n")
+    )
+    level_ids = {level for _, level in (*created, *resolved, *handed_in)} | set(open_before)
+    levels = list(SupportLevel.objects.filter(pk__in=level_ids).order_by("rank"))
+    result = []
+    still_open = defaultdict(int, open_before)
+    for bucket in buckets(period, grain):
+        for level in levels:
+            key = (bucket, level.pk)
+            still_open[level.pk] += created.get(key, 0) - resolved.get(key, 0)
+            result.append(
+                LoadRow(
+                    bucket,
+                    level,
+                    created.get(key, 0),
+                    handed_in.get(key, 0),
+                    resolved.get(key, 0),
+                    still_open[level.pk],
+                )
+            )
+    return result

@@ -1,0 +1,39 @@
+"""A report as the page, the exports and the API read it: the query string in, the form (with
+its errors) and the figures out — one place, so the three never disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reporting import handoffs, kpis, quality, table
+from reporting.forms import ReportForm
+from reporting.selectors import report_tickets
+
+PERIOD_FIELDS = ("preset", "start", "end")
+
+
+def read_report(user: Any, params: Mapping[str, Any]) -> tuple[ReportForm, list[table.Card] | None]:
+    """The form of `params` (a QueryDict), and the cards of its period and slices for `user`
+    beside the previous period's — None when the period cannot be read (the form says why)."""
+    form = ReportForm(params)
+    form.is_valid()
+    if form.non_field_errors() or any(name in form.errors for name in PERIOD_FIELDS):
+        return form, None
+    tickets = form.narrow(report_tickets(user))
+    period = form.period()
+    return form, table.cards(kpis.report(tickets, period), kpis.report(tickets, period.previous()))
+
+
+def report_tables(user: Any, form: ReportForm) -> list[table.Table]:
+    """The period's tables (call when `read_report` gave cards)."""
+    tickets = form.narrow(report_tickets(user))
+    period = form.period()
+    return [
+        table.over_time_table(handoffs.escalations_over_time(tickets, period)),
+        table.time_in_tier_table(handoffs.time_in_tier(tickets, period)),
+        table.handbacks_table(handoffs.handbacks(tickets, period)),
+        table.load_table(quality.load(tickets, period), handoffs.grain_of(period)),
+        table.comments_table(quality.rating_comments(tickets, period)),
+        table.low_ratings_table(quality.low_ratings(tickets, period)),
+    ]
