@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from helpdesk import logcontext
 from notifications import email, webhooks
 from notifications.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from notifications.queueing import send_delivery_task
@@ -303,14 +304,25 @@ def deliver(delivery_id: int, *, now: dt.datetime | None = None) -> SendOutcome:
     if not claim(delivery_id, now):
         return SendOutcome(status="skipped")
     delivery = Delivery.objects.select_related("user", "endpoint", "ticket").get(pk=delivery_id)
-    started = time.monotonic()
-    try:
-        result = _attempt(delivery, now)
-    except Exception as exc:  # a bug must not leave the row in `sending` for ten minutes
-        logger.exception("Delivery %s failed unexpectedly", delivery_id)
-        result = AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}")
-    duration = int((time.monotonic() - started) * 1000)
-    return _finish(delivery, result, now=now, duration_ms=duration)
+    with logcontext.bind(ticket=delivery.ticket.reference if delivery.ticket else None):
+        started = time.monotonic()
+        try:
+            result = _attempt(delivery, now)
+        except Exception as exc:  # a bug must not leave the row in `sending` for ten minutes
+            logger.exception("Delivery %s failed unexpectedly", delivery_id)
+            result = AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        duration = int((time.monotonic() - started) * 1000)
+        outcome = _finish(delivery, result, now=now, duration_ms=duration)
+        logger.info(
+            "Delivery %s (%s %s) attempt %s: %s in %s ms",
+            delivery.pk,
+            delivery.channel,
+            delivery.kind,
+            delivery.attempts,
+            outcome.status,
+            duration,
+        )
+    return outcome
 
 
 def _finish(

@@ -27,6 +27,7 @@ PROJECT_PACKAGES = {
     "portal",
     "incidents",
     "lab",
+    "monitoring",
 }
 ABOVE_TICKETS = {"sla", "escalation", "notifications", "mail"}
 # Pages of the tickets app that show the SLA clocks, escalations and reply templates next to
