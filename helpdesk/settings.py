@@ -268,7 +268,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            # Django's Redis cache, answering as an empty cache while Redis is away
+            # (helpdesk/cache.py); a second at most per connection attempt and reply.
+            "BACKEND": "helpdesk.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -446,6 +452,13 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=10)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30.0)
 NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600.0)
+# A delivery in `sending` longer than this was left by a worker that died mid-send: the relay
+# puts it back (keep it well above the webhook and SMTP timeouts). The relay queues a due row
+# at most once per lease (seconds).
+NOTIFICATIONS_SENDING_TIMEOUT_SECONDS = env.int(
+    "NOTIFICATIONS_SENDING_TIMEOUT_SECONDS", default=600
+)
+NOTIFICATIONS_RELAY_LEASE_SECONDS = env.int("NOTIFICATIONS_RELAY_LEASE_SECONDS", default=300)
 if NOTIFICATIONS_MAX_ATTEMPTS < 1 or NOTIFICATIONS_RETRY_BASE_SECONDS <= 0:
     raise ImproperlyConfigured("NOTIFICATIONS_MAX_ATTEMPTS and the retry base must be positive.")
 # Seconds a webhook receiver has to answer.

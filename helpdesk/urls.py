@@ -41,3 +41,6 @@ urlpatterns = [
     path("mail/", include("mail.urls")),
     path("portal/", include("portal.urls")),
 ]
+
+# An uncaught exception: Django's 500 page, or a 503 while the database is away.
+handler500 = monitoring_views.server_error

@@ -41,11 +41,20 @@ logger = logging.getLogger(__name__)
 
 S = Delivery.Status
 
-# A row in `sending` longer than this was left by a worker that died mid-send: the relay puts
-# it back (well above the webhook and SMTP timeouts, so a slow send is not taken for dead).
-SENDING_TIMEOUT = dt.timedelta(minutes=10)
-# The relay queues a due row at most once per lease, however long the queue is.
-RELAY_LEASE = dt.timedelta(minutes=5)
+
+def sending_timeout() -> dt.timedelta:
+    """A row in `sending` longer than this was left by a worker that died mid-send: the relay
+    puts it back (well above the webhook and SMTP timeouts, so a slow send is not taken for
+    dead). `NOTIFICATIONS_SENDING_TIMEOUT_SECONDS`, 10 minutes by default."""
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_SENDING_TIMEOUT_SECONDS)
+
+
+def relay_lease() -> dt.timedelta:
+    """The relay queues a due row at most once per lease, however long the queue is
+    (`NOTIFICATIONS_RELAY_LEASE_SECONDS`, 5 minutes by default)."""
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_RELAY_LEASE_SECONDS)
+
+
 # Retries due sooner than this are scheduled as a delayed task; later ones are left to the
 # relay (a broker holds delayed tasks only for its visibility timeout).
 DIRECT_RETRY_LIMIT = dt.timedelta(minutes=5)
@@ -425,7 +434,7 @@ class RelayReport:
 
 def _recover_stale(now: dt.datetime) -> int:
     """Rows a dead worker left in `sending` go back to pending (or fail, attempts used up)."""
-    stale = Q(status=S.SENDING, claimed_at__lt=now - SENDING_TIMEOUT)
+    stale = Q(status=S.SENDING, claimed_at__lt=now - sending_timeout())
     error = "the worker was lost while sending"
     failed = Delivery.objects.filter(
         stale, attempts__gte=settings.NOTIFICATIONS_MAX_ATTEMPTS
@@ -479,7 +488,7 @@ def _claim_for_relay(now: dt.datetime, batch: int) -> list[int]:
         ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(status=S.PENDING, next_attempt_at__lte=now)
-            .filter(Q(relayed_at__isnull=True) | Q(relayed_at__lt=now - RELAY_LEASE))
+            .filter(Q(relayed_at__isnull=True) | Q(relayed_at__lt=now - relay_lease()))
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:batch]
         )
