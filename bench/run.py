@@ -26,6 +26,8 @@ def main() -> int:
         ("portal.py", []),
         ("incidents.py", []),
         ("reports.py", full),
+        # Faults on the real stack, invariants checked (about 4 minutes; 6 with --full).
+        ("chaos.py", [] if full else ["--short"]),
     ]
     for script, args in scripts:
         print(f"\n=== bench/{script} {' '.join(args)}".rstrip(), flush=True)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from escalation import sweep as sweeping
+from helpdesk import logcontext
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,16 @@ def sweep_escalations(at: str | None = None, helper: bool = False) -> dict[str, 
         "single": report.single,
         "helpers": helpers,
     }
+    for outcome in report.outcomes:
+        # One line per ticket that moved, with its reference in the log context: with the
+        # request id of the change and the delivery's line, one escalation can be followed.
+        with logcontext.bind(ticket=outcome.reference):
+            logger.info(
+                "Sweep: ticket %s fired %s, SLA events %s",
+                outcome.reference,
+                outcome.fired or "-",
+                outcome.sla_events or "-",
+            )
     if report.fired or report.sla_events or report.failed:
         logger.info("Escalation sweep: %s", summary)
     return summary

@@ -18,15 +18,24 @@ app.autodiscover_tasks()
 app.conf.task_routes = {name: {"queue": DELIVERIES_QUEUE} for name in DELIVERY_TASKS}
 
 
+# How often beat runs the sweep and the relay (seconds; read from the environment here, as this
+# module is imported before Django's settings). A minute in production; the chaos run shortens
+# them to see several sweeps per fault.
+SWEEP_INTERVAL = float(os.environ.get("ESCALATION_SWEEP_INTERVAL_SECONDS") or 60)
+RELAY_INTERVAL = float(os.environ.get("NOTIFICATIONS_RELAY_INTERVAL_SECONDS") or 60)
+
 # Periodic work, one entry each; the escalation sweep and the outbox relay register here.
 app.conf.beat_schedule = {
     # The escalation sweep: tickets whose next_check_at has come (an index lookup) get their
     # SLA warnings/breaches recorded and the escalation rules applied, exactly once.
-    "escalation-sweep": {"task": "escalation.tasks.sweep_escalations", "schedule": 60.0},
+    "escalation-sweep": {"task": "escalation.tasks.sweep_escalations", "schedule": SWEEP_INTERVAL},
     # The outbox relay: emails and webhooks whose send task never ran (broker down at commit,
     # worker lost) or whose retry is due are queued again, each row once; emails held for
     # the recipient's business hours go out as one digest when the hours begin.
-    "notifications-relay": {"task": "notifications.tasks.relay_deliveries", "schedule": 60.0},
+    "notifications-relay": {
+        "task": "notifications.tasks.relay_deliveries",
+        "schedule": RELAY_INTERVAL,
+    },
     # Inbound email: every active mailbox with an IMAP host is polled (imap-tools) for unseen
     # messages; each is stored raw and processed once (its Message-ID is unique).
     "mail-poll": {"task": "mail.tasks.poll_mailboxes", "schedule": 60.0},

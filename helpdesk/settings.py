@@ -70,9 +70,12 @@ INSTALLED_APPS = [
     "mail",
     "integrations",
     "portal",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    # First: the request id and latency cover everything below (monitoring/middleware.py).
+    "monitoring.middleware.RequestContextMiddleware",
     "helpdesk.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -272,7 +275,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            # Django's Redis cache, answering as an empty cache while Redis is away
+            # (helpdesk/cache.py); a second at most per connection attempt and reply.
+            "BACKEND": "helpdesk.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -402,14 +411,43 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Logs go to stdout. LOG_FORMAT=json (the default with DEBUG off) writes one JSON object per
+# line with the request id, ticket reference and Celery task id (helpdesk/logcontext.py);
+# LOG_FORMAT=plain writes readable lines (the default with DEBUG on, i.e. `make run`).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'plain'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "helpdesk.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(ticket)s"
+            " %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Monitoring (docs/operations.md). /metrics answers a scraper that sends
+# "Authorization: Bearer METRICS_TOKEN" (and active superusers' sessions); empty: only those.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# /healthz says "degraded" when the last sweep ended longer ago than this, or the oldest due
+# email/webhook has waited longer than that (seconds).
+HEALTH_SWEEP_MAX_AGE_SECONDS = env.int("HEALTH_SWEEP_MAX_AGE_SECONDS", default=300)
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=600)
 
 # Notifications: the outbox of emails and webhooks (notifications/outbox.py).
 # Absolute base of links in emails and webhook payloads, e.g. https://helpdesk.example.com
@@ -421,6 +459,13 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=10)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30.0)
 NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600.0)
+# A delivery in `sending` longer than this was left by a worker that died mid-send: the relay
+# puts it back (keep it well above the webhook and SMTP timeouts). The relay queues a due row
+# at most once per lease (seconds).
+NOTIFICATIONS_SENDING_TIMEOUT_SECONDS = env.int(
+    "NOTIFICATIONS_SENDING_TIMEOUT_SECONDS", default=600
+)
+NOTIFICATIONS_RELAY_LEASE_SECONDS = env.int("NOTIFICATIONS_RELAY_LEASE_SECONDS", default=300)
 if NOTIFICATIONS_MAX_ATTEMPTS < 1 or NOTIFICATIONS_RETRY_BASE_SECONDS <= 0:
     raise ImproperlyConfigured("NOTIFICATIONS_MAX_ATTEMPTS and the retry base must be positive.")
 # Seconds a webhook receiver has to answer.

@@ -6,12 +6,14 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from integrations.throttles import throttled_login
+from monitoring import views as monitoring_views
 from notifications.language import set_language
 from tickets import views as ticket_views
 
 urlpatterns = [
     path("", ticket_views.home, name="home"),
-    path("healthz", ticket_views.healthz, name="healthz"),
+    path("healthz", monitoring_views.healthz, name="healthz"),
+    path("metrics", monitoring_views.metrics, name="metrics"),
     path("login/", throttled_login(account_views.LoginView.as_view()), name="login"),
     path("login/code/", throttled_login(account_views.login_code), name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -41,3 +43,6 @@ urlpatterns = [
     path("mail/", include("mail.urls")),
     path("portal/", include("portal.urls")),
 ]
+
+# An uncaught exception: Django's 500 page, or a 503 while the database is away.
+handler500 = monitoring_views.server_error

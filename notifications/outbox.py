@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
+from helpdesk import logcontext
 from notifications import email, webhooks
 from notifications.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from notifications.queueing import send_delivery_task
@@ -40,11 +41,20 @@ logger = logging.getLogger(__name__)
 
 S = Delivery.Status
 
-# A row in `sending` longer than this was left by a worker that died mid-send: the relay puts
-# it back (well above the webhook and SMTP timeouts, so a slow send is not taken for dead).
-SENDING_TIMEOUT = dt.timedelta(minutes=10)
-# The relay queues a due row at most once per lease, however long the queue is.
-RELAY_LEASE = dt.timedelta(minutes=5)
+
+def sending_timeout() -> dt.timedelta:
+    """A row in `sending` longer than this was left by a worker that died mid-send: the relay
+    puts it back (well above the webhook and SMTP timeouts, so a slow send is not taken for
+    dead). `NOTIFICATIONS_SENDING_TIMEOUT_SECONDS`, 10 minutes by default."""
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_SENDING_TIMEOUT_SECONDS)
+
+
+def relay_lease() -> dt.timedelta:
+    """The relay queues a due row at most once per lease, however long the queue is
+    (`NOTIFICATIONS_RELAY_LEASE_SECONDS`, 5 minutes by default)."""
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_RELAY_LEASE_SECONDS)
+
+
 # Retries due sooner than this are scheduled as a delayed task; later ones are left to the
 # relay (a broker holds delayed tasks only for its visibility timeout).
 DIRECT_RETRY_LIMIT = dt.timedelta(minutes=5)
@@ -326,14 +336,25 @@ def deliver(delivery_id: int, *, now: dt.datetime | None = None) -> SendOutcome:
     if not claim(delivery_id, now):
         return SendOutcome(status="skipped")
     delivery = Delivery.objects.select_related("user", "endpoint", "ticket").get(pk=delivery_id)
-    started = time.monotonic()
-    try:
-        result = _attempt(delivery, now)
-    except Exception as exc:  # a bug must not leave the row in `sending` for ten minutes
-        logger.exception("Delivery %s failed unexpectedly", delivery_id)
-        result = AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}")
-    duration = int((time.monotonic() - started) * 1000)
-    return _finish(delivery, result, now=now, duration_ms=duration)
+    with logcontext.bind(ticket=delivery.ticket.reference if delivery.ticket else None):
+        started = time.monotonic()
+        try:
+            result = _attempt(delivery, now)
+        except Exception as exc:  # a bug must not leave the row in `sending` for ten minutes
+            logger.exception("Delivery %s failed unexpectedly", delivery_id)
+            result = AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        duration = int((time.monotonic() - started) * 1000)
+        outcome = _finish(delivery, result, now=now, duration_ms=duration)
+        logger.info(
+            "Delivery %s (%s %s) attempt %s: %s in %s ms",
+            delivery.pk,
+            delivery.channel,
+            delivery.kind,
+            delivery.attempts,
+            outcome.status,
+            duration,
+        )
+    return outcome
 
 
 def _finish(
@@ -439,7 +460,7 @@ class RelayReport:
 
 def _recover_stale(now: dt.datetime) -> int:
     """Rows a dead worker left in `sending` go back to pending (or fail, attempts used up)."""
-    stale = Q(status=S.SENDING, claimed_at__lt=now - SENDING_TIMEOUT)
+    stale = Q(status=S.SENDING, claimed_at__lt=now - sending_timeout())
     error = "the worker was lost while sending"
     failed = Delivery.objects.filter(
         stale, attempts__gte=settings.NOTIFICATIONS_MAX_ATTEMPTS
@@ -494,7 +515,7 @@ def _claim_for_relay(now: dt.datetime, batch: int) -> list[tuple[int, str]]:
         rows = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(status=S.PENDING, next_attempt_at__lte=now)
-            .filter(Q(relayed_at__isnull=True) | Q(relayed_at__lt=now - RELAY_LEASE))
+            .filter(Q(relayed_at__isnull=True) | Q(relayed_at__lt=now - relay_lease()))
             .order_by(urgent_first, "next_attempt_at", "pk")
             .values_list("pk", "kind")[:batch]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 
@@ -37,6 +38,8 @@ def _missing_services() -> dict[str, str]:
         missing["e2e"] = "no Chromium at /usr/bin/chromium (apt-get install chromium)"
     if not os.path.exists("/usr/sbin/dovecot"):
         missing["imap"] = "no Dovecot at /usr/sbin/dovecot (apt-get install dovecot-imapd)"
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb") or not shutil.which("redis-server"):
+        missing["chaos"] = "the chaos run needs PostgreSQL's initdb and redis-server installed"
     if not shutil.which("prometheus-alertmanager"):
         missing["alertmanager"] = "no Alertmanager (apt-get install prometheus-alertmanager)"
     return missing

@@ -28,6 +28,7 @@ PROJECT_PACKAGES = {
     "incidents",
     "lessons",
     "lab",
+    "monitoring",
 }
 # `lessons` sits at the top with `incidents`: it reads escalations and incidents and plugs into
 # the ticket services through `tickets.guards` and the change hooks.

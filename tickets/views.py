@@ -24,13 +24,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, connection
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
-    JsonResponse,
     QueryDict,
 )
 from django.shortcuts import redirect, render
@@ -39,7 +37,6 @@ from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_GET,
     require_http_methods,
@@ -99,19 +96,6 @@ def _vary_on_htmx(response: HttpResponse) -> HttpResponse:
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("tickets:list")
-
-
-@never_cache
-@require_safe
-def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers and docker health checks: is the database reachable? No login."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError as exc:
-        return JsonResponse({"status": "error", "error": type(exc).__name__}, status=503)
-    return JsonResponse({"status": "ok"})
 
 
 # --- The list ---------------------------------------------------------------------------------

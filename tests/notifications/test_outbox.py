@@ -230,17 +230,19 @@ class TestRelay:
         assert outbox.relay(now=now).queued == [due.pk]
         # A second relay at once (or a duplicate beat) finds it taken.
         assert outbox.relay(now=now).queued == []
-        assert outbox.relay(now=now + outbox.RELAY_LEASE - dt.timedelta(seconds=1)).queued == [
+        assert outbox.relay(now=now + outbox.relay_lease() - dt.timedelta(seconds=1)).queued == [
             later.pk
         ]
         # Still pending after the lease: its task was lost; queue it again.
-        assert due.pk in outbox.relay(now=now + outbox.RELAY_LEASE + dt.timedelta(seconds=1)).queued
+        assert (
+            due.pk in outbox.relay(now=now + outbox.relay_lease() + dt.timedelta(seconds=1)).queued
+        )
         assert sent.pk not in [pk for pk, _eta in queued]
 
     def test_relay_puts_back_what_a_lost_worker_left_in_sending(self, endpoint, settings):
         settings.NOTIFICATIONS_MAX_ATTEMPTS = 3
         now = timezone.now()
-        old = now - outbox.SENDING_TIMEOUT - dt.timedelta(seconds=1)
+        old = now - outbox.sending_timeout() - dt.timedelta(seconds=1)
         lost = webhook_delivery(endpoint, status=S.SENDING, claimed_at=old, attempts=1)
         spent = webhook_delivery(endpoint, status=S.SENDING, claimed_at=old, attempts=3)
         busy = webhook_delivery(endpoint, status=S.SENDING, claimed_at=now, attempts=1)

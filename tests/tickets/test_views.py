@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -112,25 +111,6 @@ def test_navbar_admin_link_only_for_staff(agent_client, client, admin_user):
     assert b'href="/admin/"' not in agent_client.get(reverse("tickets:list")).content
     client.force_login(admin_user)
     assert b'href="/admin/"' in client.get(reverse("tickets:list")).content
-
-
-@pytest.mark.django_db
-def test_healthz_ok_without_login(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
-    assert "no-cache" in response["Cache-Control"]
-
-
-@pytest.mark.django_db
-def test_healthz_reports_database_errors(client, monkeypatch):
-    def broken_cursor(*args, **kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr("tickets.views.connection.cursor", broken_cursor)
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "error", "error": "OperationalError"}
 
 
 # --- Visibility -------------------------------------------------------------------------------

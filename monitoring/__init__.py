@@ -1,0 +1,1 @@
+"""Operations: health, Prometheus metrics, request ids and structured logs (docs/operations.md)."""
