@@ -11,14 +11,12 @@ API has its own generated fuzzing (schemathesis, `tests/api/test_fuzz.py`).
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
-from django.urls import Resolver404, resolve
 
-from tests.security.routes import EXPECTED, routes, url_for
-from tests.security.world import ROLES, build_world
+from tests.security.forms import found_forms, poster
+from tests.security.world import build_world
 
 pytestmark = pytest.mark.django_db
 
@@ -32,68 +30,13 @@ KINDS = {
 }
 
 
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[tuple[str, dict[str, str]]] = []
-        self._fields: dict[str, str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form" and a.get("method", "get").lower() == "post":
-            self._fields = {}
-            self.forms.append((a.get("action", ""), self._fields))
-        elif tag in ("input", "textarea", "select") and self._fields is not None and a.get("name"):
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                self._fields.setdefault(a["name"], a.get("value", "on"))
-            else:
-                self._fields[a["name"]] = a.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._fields = None
-
-
-def _found_forms(world) -> dict[str, dict[str, str]]:
-    """Action path → fields, from every page the world's roles can open."""
-    found: dict[str, dict[str, str]] = {}
-    for route in routes():
-        rule = EXPECTED[route.name]
-        if route.is_api or "get" not in route.methods(rule) or rule.absent:
-            continue
-        role = next((r for r in ROLES if r in rule.get), None)
-        if role is None:
-            continue
-        url = url_for(route.name, world)
-        response = world.clients[role].get(url)
-        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
-            continue
-        parser = _Forms()
-        parser.feed(response.content.decode())
-        for action, fields in parser.forms:
-            path = urlsplit(action).path or url
-            found.setdefault(path, {}).update(fields)
-    return found
-
-
-def _poster(path: str) -> str | None:
-    try:
-        name = resolve(path).view_name
-    except Resolver404:
-        return None
-    rule = EXPECTED.get(name)
-    if rule is None:
-        return None
-    return next((r for r in ROLES if r in rule.post), None)
-
-
 def test_every_form_survives_bad_input():
     world = build_world()
-    forms = _found_forms(world)
+    forms = found_forms(world)
     assert len(forms) >= 15, f"too few forms found ({sorted(forms)}): did the crawl break?"
     problems: list[str] = []
     for path, fields in sorted(forms.items()):
-        role = _poster(path)
+        role = poster(path)
         if role is None:
             continue
         client = world.clients[role]
