@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from accounts import services
-from accounts.forms import CodeForm
+from accounts.forms import CodeForm, SignInForm
 
 PENDING_SESSION_KEY = "accounts_pending_login"
 # Seconds between a correct password and the code before the password must be typed again.
@@ -42,6 +42,8 @@ class LoginView(auth_views.LoginView):
     A user with two-factor sign-in is not logged in yet: the session remembers who passed the
     password and step two asks for the code.
     """
+
+    authentication_form = SignInForm
 
     def form_valid(self, form):
         user = form.get_user()

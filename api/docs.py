@@ -12,8 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 
+@require_safe
 def api_docs(request: HttpRequest) -> HttpResponse:
     """The reference is public, like the schema it renders: it holds no data, only shapes."""
     return render(

@@ -81,7 +81,8 @@ def service_account_create(
 
 def token_create(*, user: AbstractBaseUser, name: str, days: int | None) -> tuple[ApiToken, str]:
     """A named API token for `user` that expires after `days` (None: never). Returns the
-    stored row and the secret, which exists only in this answer (only its digest is kept)."""
+    stored row and the secret, which exists only in this answer (only its digest is kept).
+    A name the user's tokens already have is refused, so a form sent twice makes one."""
     name = name.strip()
     if not name or len(name) > TOKEN_NAME_MAX:
         raise IntegrationError({"name": _("Give the token a name of at most 100 characters.")})
@@ -92,7 +93,12 @@ def token_create(*, user: AbstractBaseUser, name: str, days: int | None) -> tupl
     if not user.is_active:
         raise IntegrationError({"user": _("This user is not active.")})
     expiry = timedelta(days=days) if days is not None else None
-    return ApiToken.objects.create(user=user, name=name, expiry=expiry)
+    with transaction.atomic():
+        # The user's row is the lock: a double submit (or two at once) makes one token.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
+        if ApiToken.objects.filter(user=user, name=name).exists():
+            raise IntegrationError({"name": _("There is already a token with this name.")})
+        return ApiToken.objects.create(user=user, name=name, expiry=expiry)
 
 
 def token_revoke(*, actor: AbstractBaseUser, key: str, own_only: bool = False) -> int:

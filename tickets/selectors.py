@@ -544,6 +544,10 @@ def sla_badge(ticket: Ticket, now: datetime) -> SlaBadge | None:
 def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> Ticket:
     """The ticket `reference` if `user` may see it; Http404 otherwise (never 403, so that the
     existence of other teams' tickets does not leak)."""
+    if "\x00" in reference:
+        # A reference from a form or query string (the URL converter allows no NUL):
+        # PostgreSQL cannot even compare a string with NUL, so no such ticket.
+        raise Http404(_("No such ticket."))
     try:
         return (
             Ticket.objects.visible_to(user)

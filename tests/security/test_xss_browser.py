@@ -1,0 +1,61 @@
+"""Stored XSS in a real browser: the main pages (ticket page, ticket list, dashboard, portal
+ticket) with the corpus of `test_xss` in every user-writable text field, opened in Chromium.
+No dialog may open, no element may carry an event handler made from a payload, and a page
+error or anything the Content-Security-Policy blocked fails the test (`browser_page`)."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from tests.e2e.conftest import browser, browser_page  # noqa: F401 - the shared fixture
+from tests.security.test_xss import CORPUS, fill, sign_in_contact_again, text_fields
+from tests.security.world import build_world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+# Elements whose attributes hold a payload's marker where script would run.
+INJECTED = """() => [...document.querySelectorAll('*')].flatMap(el =>
+  [...el.attributes]
+    .filter(a => a.value.includes('zqx') &&
+      (a.name.startsWith('on') ||
+       (['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'srcdoc'].includes(a.name)
+        && /^\\s*(javascript|data|vbscript):/i.test(a.value))))
+    .map(a => `${el.tagName} ${a.name}=${a.value}`))"""
+
+
+def _cookies(world, role: str, base_url: str) -> list[dict]:
+    value = world.clients[role].cookies[settings.SESSION_COOKIE_NAME].value
+    return [{"name": settings.SESSION_COOKIE_NAME, "value": value, "url": base_url}]
+
+
+def test_the_main_pages_run_no_payload_in_chromium(browser, live_server):  # noqa: F811
+    world = build_world()
+    fields = text_fields()
+    ref = {"reference": world.ticket.reference}
+    pages = [
+        ("owner", reverse("tickets:detail", kwargs=ref)),
+        ("owner", reverse("tickets:list")),
+        ("owner", reverse("dashboard:index")),
+        ("contact", reverse("portal:detail", kwargs=ref)),
+    ]
+    problems: list[str] = []
+    dialogs: list[str] = []
+    rounds = range(0, len(CORPUS), 3)  # each field meets every third payload in the browser
+    for role in ("owner", "contact"):
+        with browser_page(browser, live_server.url) as page:
+            page.context.add_cookies(_cookies(world, role, live_server.url))
+            page.on("dialog", lambda d: (dialogs.append(f"{d.message}"), d.dismiss()))
+            for round_ in rounds:
+                fill(round_, fields)
+                sign_in_contact_again(world)
+                for who, url in pages:
+                    if who != role:
+                        continue
+                    response = page.goto(url)
+                    assert response is not None and response.status < 400, (url, response)
+                    page.wait_for_load_state("load")
+                    problems += [f"round {round_} {url}: {x}" for x in page.evaluate(INJECTED)]
+    problems += [f"a dialog opened: {m}" for m in dialogs]
+    assert not problems, "\n".join(problems)
