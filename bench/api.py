@@ -291,7 +291,8 @@ def main() -> None:
     created = results["create"]
     print(
         f"\ncreate: {1000 / statistics.median(created):.0f} tickets/s from one client "
-        f"(median {statistics.median(created):.1f} ms, SLA clock and engine included)"
+        f"(median {statistics.median(created):.1f} ms, SLA clock and engine included); "
+        f"load average at the end: {os.getloadavg()[0]:.1f}"
     )
 
 
