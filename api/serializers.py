@@ -232,7 +232,10 @@ class TicketCreateSerializer(StrictSerializer):
 
     subject = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.filter(is_active=True))
+    team = serializers.PrimaryKeyRelatedField(
+        # With what `ticket_create` reads of it (its level, the team above), in the same query.
+        queryset=Team.objects.filter(is_active=True).select_related("level", "escalates_to__level")
+    )
     customer = serializers.PrimaryKeyRelatedField(
         queryset=Customer.objects.all(), required=False, allow_null=True, default=None
     )

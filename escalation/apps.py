@@ -20,3 +20,10 @@ class EscalationConfig(AppConfig):
         register_reason_wording(reason_text)
         # Recomputing many clocks goes through the sweep's set-based lane, in batches.
         register_batch_recompute(recompute_many)
+        # The active rules are cached per process (`RuleSet.current`), with the teams and
+        # levels they name: any change to them is seen by every process at once.
+        from escalation.models import EscalationRule
+        from helpdesk import configcache
+        from tickets.models import SupportLevel, Team
+
+        configcache.watch(EscalationRule, Team, SupportLevel)

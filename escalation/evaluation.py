@@ -143,30 +143,38 @@ def notify_rule(ticket: Ticket, rule: EscalationRule, decision: Decision, now: d
 
 
 def evaluate_ticket(
-    ticket: Ticket, *, now: dt.datetime, rules: RuleSet | None = None, dry_run: bool = False
+    ticket: Ticket,
+    *,
+    now: dt.datetime,
+    rules: RuleSet | None = None,
+    dry_run: bool = False,
+    fresh: bool = False,
 ) -> Outcome:
     """Record due SLA warnings/breaches, fire due rules, set `next_check_at`. Caller holds the
-    row lock (inside a transaction). With `dry_run`, nothing is written.
+    row lock (inside a transaction). With `dry_run`, nothing is written. `fresh`: the ticket
+    was opened in this transaction, so it has no escalation, rule firing or incident link
+    yet, and the first round spares reading them. `rules`: by default the active rules as
+    cached per process (`RuleSet.current`).
 
     What it stores in words (reasons, the information package) is worded in the site's
     language (`LANGUAGE_CODE`), whoever's request caused the evaluation; a dry run speaks the
     viewer's language."""
     if dry_run:
-        return _evaluate_ticket(ticket, now=now, rules=rules, dry_run=True)
+        return _evaluate_ticket(ticket, now=now, rules=rules, dry_run=True, fresh=fresh)
     with translation.override(settings.LANGUAGE_CODE):
-        return _evaluate_ticket(ticket, now=now, rules=rules, dry_run=False)
+        return _evaluate_ticket(ticket, now=now, rules=rules, dry_run=False, fresh=fresh)
 
 
 def _evaluate_ticket(
-    ticket: Ticket, *, now: dt.datetime, rules: RuleSet | None, dry_run: bool
+    ticket: Ticket, *, now: dt.datetime, rules: RuleSet | None, dry_run: bool, fresh: bool
 ) -> Outcome:
-    rules = rules or RuleSet.load()
+    rules = rules or RuleSet.current()
     outcome = Outcome(ticket_id=ticket.pk, reference=ticket.reference)
     token = _evaluating.set(True)
     try:
         # A ticket an open major incident owns has its clock held: no SLA events, no rules,
         # no next check (the incident's cadence speaks for it; see docs/incidents.md).
-        owned = ticket.is_active and ticket.pk in owned_by_incident([ticket.pk])
+        owned = ticket.is_active and not fresh and ticket.pk in owned_by_incident([ticket.pk])
         if not dry_run and not owned:
             # Before anything else, so a target missed just before resolving is on record.
             outcome.sla_events = record_due_sla_events(ticket, now)
@@ -180,14 +188,16 @@ def _evaluate_ticket(
             return outcome
         evaluation: Evaluation | None = None
         uses_severity = any(r.trigger == Trigger.SEVERITY for r in rules.specs)
-        for _round in range(MAX_ROUNDS):
-            waiting = open_escalation(ticket)
+        for round_ in range(MAX_ROUNDS):
+            # A fresh ticket has nothing to read before its first decisions are applied.
+            first_of_fresh = fresh and round_ == 0
+            waiting = None if first_of_fresh else open_escalation(ticket)
             facts = ticket_facts(
                 ticket,
-                fired=fired_rules(ticket),
+                fired=set() if first_of_fresh else fired_rules(ticket),
                 awaiting_ack=waiting.ack_due_at if waiting else None,
                 # Only severity rules read this fact: spare the sweep the query otherwise.
-                deescalated=uses_severity and deescalated_into_cycle(ticket),
+                deescalated=uses_severity and not first_of_fresh and deescalated_into_cycle(ticket),
                 owned=owned,
             )
             evaluation = evaluate(facts, rules.specs, now)
@@ -274,13 +284,17 @@ def set_risk(
     return True
 
 
-def refresh_risk(ticket: Ticket, now: dt.datetime) -> None:
-    """Assess the ticket's soft signals again and store the score with its reasons."""
-    recent = list(
-        ticket.messages.filter(kind__in=[Message.Kind.REPLY, Message.Kind.CUSTOMER])
-        .order_by("-created_at", "-pk")
-        .values_list("kind", "body")[:RISK_MESSAGES]
-    )
+def refresh_risk(
+    ticket: Ticket, now: dt.datetime, recent: Sequence[tuple[str, str]] | None = None
+) -> None:
+    """Assess the ticket's soft signals again and store the score with its reasons (`recent`:
+    see `risk_inputs`, when the caller knows them; read otherwise)."""
+    if recent is None:
+        recent = list(
+            ticket.messages.filter(kind__in=[Message.Kind.REPLY, Message.Kind.CUSTOMER])
+            .order_by("-created_at", "-pk")
+            .values_list("kind", "body")[:RISK_MESSAGES]
+        )
     if set_risk(ticket, recent, now):
         Ticket.objects.filter(pk=ticket.pk).update(
             risk_score=ticket.risk_score,
@@ -341,6 +355,8 @@ def on_ticket_change(
         settle_escalations(ticket, now)
     if _evaluating.get():
         return
+    # A ticket being opened has no messages, escalations or firings yet (see `fresh`).
+    fresh = "created" in changes
     if changes & RISK_CHANGES:
-        refresh_risk(ticket, now)
-    evaluate_ticket(ticket, now=now)
+        refresh_risk(ticket, now, recent=() if fresh else None)
+    evaluate_ticket(ticket, now=now, fresh=fresh)

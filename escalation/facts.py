@@ -14,6 +14,7 @@ from escalation.engine import (
     TicketFacts,
 )
 from escalation.models import Escalation, EscalationRule, RuleFiring
+from helpdesk import configcache
 from sla.clock import ALWAYS_OPEN, CalendarSpec
 from sla.services import calendar_spec
 from tickets.models import Team, Ticket
@@ -43,6 +44,13 @@ class RuleSet:
             for rule in rules
         ]
         return cls(specs=specs, by_id={rule.pk: rule for rule in rules})
+
+    @classmethod
+    def current(cls) -> RuleSet:
+        """The active rules, read once per process and kept until the configuration changes
+        (`helpdesk.configcache`, watched in `EscalationConfig.ready`): what every ticket write
+        evaluates. Shared: callers read it and do not change it."""
+        return configcache.cached("escalation.rules", cls.load)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +141,7 @@ def next_team_up(ticket: Ticket, teams: Iterable[Team] | None = None) -> Team | 
     `escalates_to`, when already read (the bulk lane); otherwise they are queried.
     """
     team = ticket.team
-    target = team.escalates_to
+    target = team_above(team)
     if team.kind != Team.Kind.FUNCTIONAL:
         return target if target is not None and target.is_active else None
     rank = ticket.level.rank
@@ -145,6 +153,22 @@ def next_team_up(ticket: Ticket, teams: Iterable[Team] | None = None) -> Team | 
         ).select_related("level")
     above = [t for t in teams if t.kind == Team.Kind.TIER and t.is_active and t.level.rank > rank]
     return min(above, key=lambda t: (t.level.rank, t.name, t.pk), default=None)
+
+
+def _load_teams() -> dict[int, Team]:
+    return {team.pk: team for team in Team.objects.select_related("level")}
+
+
+def team_above(team: Team) -> Team | None:
+    """The team `team` escalates to, with its level: from `team` when it was read with it,
+    else from every team as cached per process (`helpdesk.configcache`, teams are watched in
+    `EscalationConfig.ready`), so a ticket write does not read it."""
+    if team.escalates_to_id is None:
+        return None
+    if Team.escalates_to.is_cached(team):
+        return team.escalates_to
+    above = configcache.cached("escalation.teams", _load_teams).get(team.escalates_to_id)
+    return above if above is not None else team.escalates_to
 
 
 def deescalated_into_cycle(ticket: Ticket) -> bool:

@@ -21,6 +21,7 @@ from escalation.evaluation import evaluate_ticket
 from escalation.facts import RuleSet
 from escalation.models import SweepFailure
 from escalation.reports import SweepReport
+from helpdesk import configcache
 from notifications.models import Notification
 from notifications.services import notify
 from tickets.models import Ticket
@@ -215,8 +216,10 @@ def clear_failures(ticket_ids: list[int]) -> None:
 def rules_changed(*, now: dt.datetime | None = None) -> int:
     """After rules were added, changed or removed: every active ticket is looked at again by
     the next sweep (their `next_check_at` was computed from the old rules). Returns how many
-    tickets were brought forward."""
+    tickets were brought forward. The rules cached per process are read again as well (a
+    change written with `QuerySet.update` bypasses the signals `helpdesk.configcache` watches)."""
     now = now or timezone.now()
+    configcache.changed()
     return (
         Ticket.objects.active()
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__gt=now))

@@ -168,7 +168,10 @@ def integration_for_token(secret: str) -> Integration | None:
     if not secret.startswith(INTEGRATION_TOKEN_PREFIX) or len(secret) > 200:
         return None
     return (
-        Integration.objects.select_related("account__user", "team", "service")
+        # With what opening a ticket reads of the team (its level, the team above).
+        Integration.objects.select_related(
+            "account__user", "team__level", "team__escalates_to__level", "service"
+        )
         .filter(token_digest=token_digest(secret), is_active=True)
         .first()
     )
@@ -189,7 +192,11 @@ CREATED, APPENDED, RESOLVED, NOTED, IGNORED = "created", "appended", "resolved",
 
 
 def alert_ingest(
-    *, integration: Integration, alert: Alert, now: datetime | None = None
+    *,
+    integration: Integration,
+    alert: Alert,
+    now: datetime | None = None,
+    locked: dict[str, AlertGroup | None] | None = None,
 ) -> AlertOutcome:
     """Take one alert: a new key opens a ticket (channel monitoring), a repeat while that
     ticket is active adds the alert as a message and counts it, a resolved alert adds a
@@ -198,11 +205,16 @@ def alert_ingest(
     Concurrent identical alerts open one ticket: the open group of a key is unique
     (`alert_group_one_open`); the first request inserts it, the others wait on that insert,
     then find the group and join it under its row lock. A "resolved" for a key with nothing
-    open (a resend) does nothing."""
+    open (a resend) does nothing. `locked`: the open groups of a request's keys, locked by
+    `lock_open_groups` (each taken once; a key not there is read here)."""
     now = now or timezone.now()
     actor = integration.account.user
-    with transaction.atomic():
-        group = _open_group(integration, alert.dedup_key)
+    # No savepoint: an error fails the whole request (`alerts_ingest` is all or none).
+    with transaction.atomic(savepoint=False):
+        if locked is not None and alert.dedup_key in locked:
+            group = locked.pop(alert.dedup_key)
+        else:
+            group = _open_group(integration, alert.dedup_key)
         if group is None and alert.firing:
             # A new key (or a concurrent first): insert unless another request just did; the
             # insert waits for that request's commit, then the lock below finds its row.
@@ -257,6 +269,38 @@ def _open_group(integration: Integration, key: str) -> AlertGroup | None:
     )
 
 
+def lock_open_groups(
+    integration: Integration, alerts: list[Alert], now: datetime
+) -> dict[str, AlertGroup | None]:
+    """The open group of each key of `alerts`, locked, in three statements however many:
+    read the open ones, insert those the key's first alert opens (a firing one; a concurrent
+    first insert wins, see `alert_ingest`), read those. Rows are locked in key order, as
+    `alerts_ingest` takes the alerts. None for a key without an open group."""
+    first: dict[str, Alert] = {}
+    for alert in alerts:
+        first.setdefault(alert.dedup_key, alert)
+    keys = sorted(first)
+    groups: dict[str, AlertGroup | None] = dict.fromkeys(keys)
+    groups.update(_open_groups(integration, keys))
+    missing = [key for key in keys if groups[key] is None and first[key].firing]
+    if missing:
+        AlertGroup.objects.bulk_create(
+            [_new_group(integration, first[key], now) for key in missing], ignore_conflicts=True
+        )
+        groups.update(_open_groups(integration, missing))
+    return groups
+
+
+def _open_groups(integration: Integration, keys: list[str]) -> dict[str, AlertGroup]:
+    return {
+        group.dedup_key: group
+        for group in AlertGroup.objects.select_for_update(of=("self",))
+        .select_related("ticket")
+        .filter(integration=integration, dedup_key__in=keys, is_open=True)
+        .order_by("dedup_key")
+    }
+
+
 def _digest(alert: Alert) -> str:
     return hashlib.sha256(alert.body.encode()).hexdigest()
 
@@ -284,8 +328,11 @@ def alerts_ingest(
     order = sorted(range(len(alerts)), key=lambda i: alerts[i].dedup_key)
     outcomes: dict[int, AlertOutcome] = {}
     with transaction.atomic():
+        locked = lock_open_groups(integration, alerts, now)
         for i in order:
-            outcomes[i] = alert_ingest(integration=integration, alert=alerts[i], now=now)
+            outcomes[i] = alert_ingest(
+                integration=integration, alert=alerts[i], now=now, locked=locked
+            )
     return [outcomes[i] for i in range(len(alerts))]
 
 

@@ -18,3 +18,9 @@ class MailConfig(AppConfig):
         for kind in DELIVERY_KINDS:
             register_email_sender(kind, send_delivery)
         import mail.tasks  # noqa: F401
+
+        # The mailboxes' addresses are cached per process (`services.our_addresses`).
+        from helpdesk import configcache
+        from mail.models import Mailbox
+
+        configcache.watch(Mailbox)

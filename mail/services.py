@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from helpdesk import configcache
 from mail.contacts import contact_for_address
 from mail.models import InboundMail, Mailbox, OutboundMail, Participant
 from mail.parsing import AUTO_REPLY, BOUNCE, LIST, ParsedMail, parse, subject_references
@@ -147,6 +148,14 @@ def mail_release(*, inbound_id: int, now: datetime | None = None) -> InboundMail
     return InboundMail.objects.defer("raw").get(pk=inbound_id)
 
 
+def our_addresses() -> frozenset[str]:
+    """Every mailbox's address (mail from one of them is our own), read once per process and
+    kept until a mailbox changes (`helpdesk.configcache`, watched in `MailConfig.ready`)."""
+    return configcache.cached(
+        "mail.addresses", lambda: frozenset(Mailbox.objects.values_list("address", flat=True))
+    )
+
+
 def _route(inbound: InboundMail, parsed: ParsedMail, *, now: datetime, release: bool) -> Result:
     mailbox = inbound.mailbox
     if parsed.automatic is not None:
@@ -154,8 +163,7 @@ def _route(inbound: InboundMail, parsed: ParsedMail, *, now: datetime, release: 
         return Result(_AUTOMATIC_OUTCOMES[kind], detail={"header": header})
     if not parsed.sender:
         return Result(Outcome.FAILED, detail={"error_fields": ["from"]})
-    ours = set(Mailbox.objects.values_list("address", flat=True))
-    if parsed.sender in ours:
+    if parsed.sender in our_addresses():
         return Result(Outcome.OWN)
     if not release:
         limited = _rate_limited(inbound, now)
@@ -169,7 +177,7 @@ def _route(inbound: InboundMail, parsed: ParsedMail, *, now: datetime, release: 
         return Result(Outcome.UNKNOWN_SENDER)
     return _write(
         Result(Outcome.CREATED, contact=contact),
-        lambda files: _open_ticket(mailbox, parsed, contact, files, ours=ours, now=now),
+        lambda files: _open_ticket(mailbox, parsed, contact, files, ours=our_addresses(), now=now),
         parsed,
     )
 
@@ -274,7 +282,7 @@ def _open_ticket(
     contact: Contact,
     files: list[SimpleUploadedFile],
     *,
-    ours: set[str],
+    ours: frozenset[str],
     now: datetime,
 ) -> tuple[Ticket, None]:
     ticket = ticket_create(

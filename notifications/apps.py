@@ -17,3 +17,9 @@ class NotificationsConfig(AppConfig):
         # The outbox queues the send task by name; registered here, it runs inline in eager
         # mode (CELERY_TASK_ALWAYS_EAGER) as the other tasks do.
         import notifications.tasks  # noqa: F401
+
+        # The active webhook endpoints are cached per process (`webhooks.active_endpoints`).
+        from helpdesk import configcache
+        from notifications.models import WebhookEndpoint
+
+        configcache.watch(WebhookEndpoint)

@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
-from helpdesk import logcontext
+from helpdesk import configcache, logcontext
 from notifications import email, webhooks
 from notifications.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from notifications.queueing import send_delivery_task
@@ -320,6 +320,7 @@ def _attempt_webhook(delivery: Delivery, now: dt.datetime) -> AttemptResult:
 def disable_endpoint(endpoint: WebhookEndpoint, *, reason: str, now: dt.datetime) -> None:
     """The receiver unsubscribed: stop sending to it, and cancel what still waits for it."""
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_reason=reason)
+    configcache.changed()  # the update bypasses the signals the endpoint cache watches
     endpoint.is_active, endpoint.disabled_reason = False, reason
     Delivery.objects.filter(endpoint=endpoint, status__in=[S.PENDING, S.HELD]).update(
         status=S.CANCELLED, last_error="the endpoint was disabled: " + reason

@@ -74,6 +74,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils import timezone
 
+from helpdesk import configcache
 from notifications.addresses import is_forbidden_target
 from notifications.models import Delivery, EventType, WebhookEndpoint
 from tickets.models import Ticket, TicketEvent
@@ -225,7 +226,13 @@ def build_payload(event: TicketEvent, event_type: str, event_id: str) -> dict[st
 
 
 def active_endpoints() -> list[WebhookEndpoint]:
-    return list(WebhookEndpoint.objects.filter(is_active=True))
+    """The active endpoints, read once per process and kept until the configuration changes
+    (`helpdesk.configcache`, watched in `NotificationsConfig.ready`). Shared: read only."""
+    return list(
+        configcache.cached(
+            "notifications.endpoints", lambda: list(WebhookEndpoint.objects.filter(is_active=True))
+        )
+    )
 
 
 @dataclass(frozen=True)

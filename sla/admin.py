@@ -22,6 +22,7 @@ from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from helpdesk import configcache
 from helpdesk.durations import DURATION_OVERRIDES, duration_text
 from helpdesk.formats import instant_human
 from helpdesk.names import display_name_column
@@ -200,6 +201,8 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         # Hours and exceptions are saved after the calendar: bump it so the clock's cached
         # spec of this calendar is rebuilt.
         BusinessCalendar.objects.filter(pk=form.instance.pk).update(updated_at=timezone.now())
+        # The update bypasses the signals: the policies cached with this calendar are stale.
+        configcache.changed()
 
     @admin.display(description=_("Next opening instants"))
     def next_openings(self, obj: BusinessCalendar) -> str:

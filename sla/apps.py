@@ -14,3 +14,19 @@ class SlaConfig(AppConfig):
         register_change_hook(on_ticket_change)
         # New and re-assessed tickets take their priority from the active severity matrix.
         register_severity_matrix(active_severity_matrix)
+        # The SLA configuration is cached per process (policies with their teams, calendars
+        # and targets, the severity matrix): any change to it is seen by every process at once.
+        from helpdesk import configcache
+        from sla import models
+        from tickets.models import Team
+
+        configcache.watch(
+            models.BusinessCalendar,
+            models.OpeningHours,
+            models.CalendarException,
+            models.SLAPolicy,
+            models.SLATarget,
+            models.TierTarget,
+            models.SeverityMatrix,
+            Team,
+        )

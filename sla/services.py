@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from helpdesk import configcache
 from sla.clock import CalendarSpec, validate_spec
 from sla.deadlines import Segment, TargetClock, target_clock
 from sla.models import BusinessCalendar, ClockSegment, SeverityMatrix, SLAPolicy, SLATarget
@@ -79,15 +80,40 @@ def calendar_spec(calendar: BusinessCalendar, today: dt.date | None = None) -> C
     return spec
 
 
-def active_severity_matrix() -> dict[tuple[int, int], int] | None:
-    """The grid of the active severity matrix, or None for the built-in default."""
+def _load_severity_matrix() -> dict[tuple[int, int], int] | None:
     matrix = SeverityMatrix.objects.filter(is_active=True).first()
     return dict(matrix.as_mapping()) if matrix is not None else None
 
 
+def active_severity_matrix() -> dict[tuple[int, int], int] | None:
+    """The grid of the active severity matrix, or None for the built-in default (cached per
+    process until the SLA configuration changes: `helpdesk.configcache`)."""
+    grid = configcache.cached("sla.severity_matrix", _load_severity_matrix)
+    return dict(grid) if grid is not None else None
+
+
 def policies_in_force(on: dt.date) -> list[SLAPolicy]:
-    """The active policies valid on `on`, by order, with calendar and teams (one read)."""
-    return list(SLAPolicy.objects.in_force(on).select_related("calendar").prefetch_related("teams"))
+    """The active policies valid on `on`, by order, with calendar and teams (one read, then
+    cached per process until the SLA configuration changes: `helpdesk.configcache`). The
+    instances are shared: callers read them and do not change them."""
+    return list(
+        configcache.cached(
+            ("sla.policies", on),
+            lambda: list(
+                SLAPolicy.objects.in_force(on).select_related("calendar").prefetch_related("teams")
+            ),
+        )
+    )
+
+
+def _load_targets() -> dict[tuple[int, int], SLATarget]:
+    return {(t.policy_id, t.priority): t for t in SLATarget.objects.all()}
+
+
+def policy_target(policy: SLAPolicy, priority: int) -> SLATarget | None:
+    """The target of `policy` for `priority` (every policy's targets are read at once, then
+    cached per process until the SLA configuration changes)."""
+    return configcache.cached("sla.targets", _load_targets).get((policy.pk, priority))
 
 
 def select_policy(
@@ -427,7 +453,7 @@ def clock_after_change(
         if targets is not None:
             target = targets.get((policy.pk, ticket.priority))
         else:
-            target = SLATarget.objects.filter(policy=policy, priority=ticket.priority).first()
+            target = policy_target(policy, ticket.priority)
     planned = plan_segments(ticket, target, changes, now, segments, closing_spec=closing)
     _refresh_deadlines(ticket, target, now, segments)
     return planned
@@ -443,12 +469,12 @@ def on_ticket_change(
     are derived from the segments. Recording warnings and breaches, and `next_check_at`, are
     the escalation evaluation's part, which runs right after this.
     """
-    segments = list(ClockSegment.objects.filter(ticket=ticket))
+    # A ticket being opened has no segments yet: spare the read.
+    segments = [] if "created" in changes else list(ClockSegment.objects.filter(ticket=ticket))
     closed, created = clock_after_change(ticket, changes, now, segments=segments)
     for segment in closed:
         segment.save(update_fields=["ended_at", "end_reason", "business_seconds"])
-    for segment in created:
-        segment.save(force_insert=True)
+    ClockSegment.objects.bulk_create(created)
     Ticket.objects.filter(pk=ticket.pk).update(
         **{
             field if field != "sla_policy" else "sla_policy_id": _value(ticket, field)

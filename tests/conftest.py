@@ -89,6 +89,10 @@ def _test_settings(settings, tmp_path, monkeypatch):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.LANGUAGE_CODE = "en"
+    # Configuration cached by an earlier test may name rows a transactional test flushed.
+    from helpdesk import configcache
+
+    configcache.clear_local()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
-from helpdesk import uploads
+from helpdesk import configcache, uploads
 from tickets.guards import check_transition
 from tickets.models import (
     TRANSITION_NAMES,
@@ -253,15 +253,22 @@ def bump_version(ticket: Ticket) -> None:
 def allocate_references(year: int, count: int = 1) -> list[str]:
     """Reserve `count` consecutive references for `year`, e.g. HD-2026-000123.
 
-    Locks the year's counter row, so concurrent creations never share a number.
+    One statement: an upsert that creates the year's counter row or adds `count` to it and
+    returns the new last number. It locks the row until the transaction ends, so concurrent
+    creations never share a number (PostgreSQL and SQLite alike).
     """
     prefix = settings.TICKET_REFERENCE_PREFIX
-    with transaction.atomic():
-        ReferenceCounter.objects.get_or_create(year=year)
-        counter = ReferenceCounter.objects.select_for_update().get(year=year)
-        first = counter.last + 1
-        counter.last += count
-        counter.save(update_fields=["last"])
+    connection = transaction.get_connection()
+    table = connection.ops.quote_name(ReferenceCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO {table} ("year", "last") VALUES (%s, %s) '  # noqa: S608 - a model's table
+            f'ON CONFLICT ("year") DO UPDATE SET "last" = {table}."last" + EXCLUDED."last" '
+            'RETURNING "last"',
+            [year, count],
+        )
+        (last,) = cursor.fetchone()
+    first = last - count + 1
     return [f"{prefix}-{year}-{n:06d}" for n in range(first, first + count)]
 
 
@@ -478,7 +485,7 @@ def ticket_create(
         urgency=data.urgency,
         priority=derive_ticket_priority(data.impact, data.urgency),
         team=data.team,
-        level=data.level or data.team.level,
+        level=data.level or team_level(data.team),
         assignee=data.assignee,
         customer=data.customer or (data.requester.customer if data.requester else None),
         requester=data.requester,
@@ -511,6 +518,19 @@ def ticket_create(
         _save_attachments(ticket, None, attachments, actor)
     run_change_hooks(ticket, {"created"}, now, actor)
     return ticket
+
+
+def _load_levels() -> dict[int, SupportLevel]:
+    return {level.pk: level for level in SupportLevel.objects.all()}
+
+
+def team_level(team: Team) -> SupportLevel:
+    """The level of `team`: from `team` when it was read with it, else from the levels as
+    cached per process (`helpdesk.configcache`, watched in `TicketsConfig.ready`)."""
+    if Team.level.is_cached(team):
+        return team.level
+    level = configcache.cached("tickets.levels", _load_levels).get(team.level_id)
+    return level if level is not None else team.level
 
 
 # The severity matrix belongs to the SLA configuration: `sla` registers its lookup here (in
