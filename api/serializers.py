@@ -70,10 +70,6 @@ class NewTokenSerializer(TokenSerializer):
         fields = [*TokenSerializer.Meta.fields, "token"]
 
 
-class TokenCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-
-
 # --- Tickets ----------------------------------------------------------------------------------
 
 
