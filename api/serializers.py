@@ -4,18 +4,22 @@ like the browser forms and hand over to the services (never save a model themsel
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import ApiToken
 from escalation.models import Escalation
+from sla.services import calendar_spec, spec_between
 from tickets.models import Contact, Customer, Service, Team, Ticket, TicketEvent
 from tickets.priority import Impact, Urgency
+from tickets.selectors import NO_DEADLINE
 
 User = get_user_model()
 
@@ -96,6 +100,13 @@ class SlaTargetSerializer(serializers.Serializer):
     warned = serializers.BooleanField()
     breached = serializers.BooleanField()
     breached_at = serializers.DateTimeField(allow_null=True)
+    business_left = serializers.IntegerField(
+        allow_null=True,
+        help_text="Business time in seconds from now (while the clock is paused: from the "
+        "pause) to `due_at`, on the calendar of the ticket's SLA policy; negative once "
+        "overdue. Null without a due instant or a policy, and once the target no longer "
+        "runs (first response given, ticket resolved or closed).",
+    )
 
     def __init__(self, *, target: str, **kwargs: Any) -> None:
         self.target = target
@@ -106,13 +117,43 @@ class SlaTargetSerializer(serializers.Serializer):
             value = getattr(instance, f"{self.target}_{suffix}")
             return None if value is None else self.fields["due_at"].to_representation(value)
 
-        return {
+        data = {
             "due_at": when("due_at"),
             "warning_at": when("warning_at"),
             "warned": getattr(instance, f"{self.target}_warned_at") is not None,
             "breached": getattr(instance, f"{self.target}_breached_at") is not None,
             "breached_at": when("breached_at"),
         }
+        if "business_left" in self.fields and with_business_time(self):
+            data["business_left"] = business_left(instance, self.target, reading_time(self))
+        return data
+
+
+def with_business_time(serializer: serializers.BaseSerializer) -> bool:
+    """Whether `business_left` is shown: for the API's readers, not in webhooks (it depends
+    on when the payload is read)."""
+    return serializer.context.get("business_time", True)
+
+
+def reading_time(serializer: serializers.BaseSerializer) -> datetime:
+    """The instant a representation is made at (the views pass one `now` for a whole page)."""
+    return serializer.context.get("now") or timezone.now()
+
+
+def business_left(ticket: Ticket, target: str, now: datetime) -> int | None:
+    """Seconds of business time from `now` (or from the pause, while the clock is paused) to
+    the target's due instant, on the calendar of the ticket's SLA policy (the clock's own
+    arithmetic, the calendar compiled once per process and day); None when the target has
+    no deadline or no longer runs."""
+    due = getattr(ticket, f"{target}_due_at")
+    policy = ticket.sla_policy
+    if due is None or due >= NO_DEADLINE or policy is None or not ticket.is_active:
+        return None
+    responded = ticket.first_responded_at is not None
+    if (target == "first_response" and responded) or (target == "next_update" and not responded):
+        return None
+    start = ticket.sla_paused_at or now
+    return int(spec_between(calendar_spec(policy.calendar), start, due).total_seconds())
 
 
 class SlaSerializer(serializers.Serializer):
@@ -216,14 +257,19 @@ class TicketSerializer(serializers.ModelSerializer):
         def when(value: Any) -> str | None:
             return None if value is None else instant(value)
 
+        now, business_time = reading_time(self), with_business_time(self)
+
         def target(name: str) -> dict[str, Any]:
-            return {
+            data = {
                 "due_at": when(getattr(ticket, f"{name}_due_at")),
                 "warning_at": when(getattr(ticket, f"{name}_warning_at")),
                 "warned": getattr(ticket, f"{name}_warned_at") is not None,
                 "breached": getattr(ticket, f"{name}_breached_at") is not None,
                 "breached_at": when(getattr(ticket, f"{name}_breached_at")),
             }
+            if business_time:
+                data["business_left"] = business_left(ticket, name, now)
+            return data
 
         customer, service, requester = ticket.customer, ticket.service, ticket.requester
         team, level, assignee = ticket.team, ticket.level, ticket.assignee
@@ -295,6 +341,17 @@ class TicketDetailSerializer(TicketSerializer):
 
 DIRECT_REPRESENTATION = (TicketSerializer, TicketDetailSerializer)
 
+# What `calendar_spec` reads of a business calendar (its opening hours and exceptions are
+# read once per process and day).
+CALENDAR_COLUMNS = (
+    "id",
+    "updated_at",
+    "timezone",
+    "always_open",
+    "holiday_country",
+    "holiday_subdivision",
+)
+
 # The columns a list of tickets shows (`TicketSerializer`, `movable`, the transitions): the
 # rest of the row (the description, the clock's bookkeeping) stays in the database.
 LIST_COLUMNS = (
@@ -314,6 +371,7 @@ LIST_COLUMNS = (
     "risk_score",
     "risk_reasons",
     "sla_paused_at",
+    "first_responded_at",
     *(
         f"{target}_{instant}"
         for target in ("first_response", "next_update", "resolution")
@@ -335,6 +393,8 @@ LIST_COLUMNS = (
     "requester__id",
     "requester__name",
     "requester__email",
+    "sla_policy__id",
+    *(f"sla_policy__calendar__{name}" for name in CALENDAR_COLUMNS),
 )
 
 
@@ -417,7 +477,7 @@ def for_representation(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """`tickets` with what `TicketSerializer` shows, in a flat number of queries whatever
     their number: the related rows joined, the open escalation prefetched."""
     return tickets.select_related(
-        "team", "level", "assignee", "customer", "service", "requester"
+        "team", "level", "assignee", "customer", "service", "requester", "sla_policy__calendar"
     ).prefetch_related(
         Prefetch(
             "escalations",
@@ -439,11 +499,11 @@ WEBHOOK_OMITS = ("transitions", "version")
 def ticket_representation(ticket: Ticket) -> dict[str, Any]:
     """The API's representation of `ticket` for a reader who is not a user (webhooks), as
     the service holds it (a hand-off records its events before it saves the row): the list
-    item without WEBHOOK_OMITS and `escalation.open_escalation`. Reads nothing more than the
-    ticket's related rows."""
+    item without WEBHOOK_OMITS, `escalation.open_escalation` and the targets'
+    `business_left`. Reads nothing more than the ticket's related rows."""
     ticket = copy.copy(ticket)  # the caller's object stays as it is
     ticket.open_escalations = []
-    data = dict(TicketSerializer(ticket).data)
+    data = dict(TicketSerializer(ticket, context={"business_time": False}).data)
     for name in WEBHOOK_OMITS:
         data.pop(name, None)
     data["escalation"] = {k: v for k, v in data["escalation"].items() if k != "open_escalation"}

@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -232,6 +233,10 @@ class TicketListCreate(Idempotent, generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[Ticket]:
         return visible_tickets(self.request).only(*LIST_COLUMNS)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        # One instant for the page: every ticket's business time left is counted from it.
+        return {**super().get_serializer_context(), "now": timezone.now()}
 
     @extend_schema(
         description="The tickets you may read, newest first, cursor-paginated (`page_size` up "

@@ -71,6 +71,7 @@ def seed(total: int) -> dict[str, object]:
 
     from api.models import ApiToken
     from escalation.models import Escalation
+    from sla.models import SLAPolicy
     from tickets.models import Customer, SupportLevel, Team, Ticket
     from tickets.services import allocate_references
 
@@ -83,6 +84,10 @@ def seed(total: int) -> dict[str, object]:
     team = Team.objects.create(name="Service desk", level=level1, escalates_to=team2, lead=agent)
     team.members.add(agent)
     customers = Customer.objects.bulk_create([Customer(name=f"Customer {i}") for i in range(50)])
+    # The default policies: Sev 1 around the clock, the rest on office hours with German
+    # holidays (the list shows each target's business time left on its policy's calendar).
+    sev1 = SLAPolicy.objects.get(name="Sev 1 around the clock")
+    office = SLAPolicy.objects.get(name="Standard office hours")
     rng = random.Random(7)
     batch = 5000
     for start in range(0, total, batch):
@@ -92,6 +97,7 @@ def seed(total: int) -> dict[str, object]:
         for i, ref in enumerate(refs):
             created = now - dt.timedelta(minutes=rng.randint(10, 60 * 24 * 60))
             due = created + dt.timedelta(hours=rng.choice([4, 8, 24, 72]))
+            priority = rng.randint(1, 4)
             rows.append(
                 Ticket(
                     reference=ref,
@@ -101,7 +107,8 @@ def seed(total: int) -> dict[str, object]:
                     level=level1,
                     customer=customers[(start + i) % len(customers)],
                     status=rng.choice(["new", "open", "open", "pending", "resolved"]),
-                    priority=rng.randint(1, 4),
+                    priority=priority,
+                    sla_policy=sev1 if priority == 1 else office,
                     created_at=created,
                     updated_at=created,
                     cycle_started_at=created,

@@ -4,7 +4,8 @@ the declared fields', the queries stay flat whatever the rows hold, and the orde
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -15,6 +16,7 @@ from rest_framework import serializers
 from api.serializers import LIST_COLUMNS, TicketDetailSerializer, TicketSerializer
 from api.tickets import with_transitions
 from escalation.models import Escalation
+from sla.models import BusinessCalendar, OpeningHours, SLAPolicy
 from tests.api.conftest import client_for
 from tests.factories import SupportLevelFactory, TeamFactory, TicketFactory, UserFactory
 from tickets.models import Contact, Service, Ticket
@@ -22,6 +24,12 @@ from tickets.models import Contact, Service, Ticket
 pytestmark = pytest.mark.django_db
 
 TICKETS = "/api/v1/tickets/"
+
+
+def flat_policy(name: str) -> SLAPolicy:
+    """A policy whose calendar is always open (business time is wall-clock time)."""
+    calendar = BusinessCalendar.objects.create(name=name, always_open=True)
+    return SLAPolicy.objects.create(name=name, calendar=calendar)
 
 
 def varied_tickets(team, count: int) -> list[Ticket]:
@@ -32,6 +40,7 @@ def varied_tickets(team, count: int) -> list[Ticket]:
     upper = TeamFactory(name=f"Upper {count}", level=SupportLevelFactory(rank=2))
     assignee = UserFactory(first_name="Ann", last_name="Lee")
     service = Service.objects.create(name=f"Checkout {count}")
+    policy = flat_policy(f"Flat {count}")
     tickets = []
     for i in range(count):
         ticket = TicketFactory(team=team, open=i % 3 != 0, pending=i % 3 == 0)
@@ -47,6 +56,7 @@ def varied_tickets(team, count: int) -> list[Ticket]:
             ticket.resolution_breached_at = now - timedelta(minutes=i)
             ticket.risk_score = 40 + i
             ticket.risk_reasons = [{"code": "reopened", "count": i}]
+            ticket.sla_policy = policy
         if i % 4 == 0:
             ticket.sla_paused_at = now - timedelta(minutes=5)
         ticket.save()
@@ -187,3 +197,77 @@ def test_each_ticket_on_a_page_has_the_transitions_of_its_own_status(agent, team
         expected = [name for name, _label in services.available_transitions(ticket, agent)]
         assert expected and shown[ticket.reference] == expected, ticket.status
     assert shown[followed.reference] == []
+
+
+def office_policy() -> SLAPolicy:
+    """A policy on a Berlin office calendar: Monday to Friday, 9:00 to 17:00."""
+    office = BusinessCalendar.objects.create(name="Office", timezone="Europe/Berlin")
+    for weekday in range(5):
+        OpeningHours.objects.create(calendar=office, weekday=weekday, start=time(9), end=time(17))
+    return SLAPolicy.objects.create(name="Office", calendar=office)
+
+
+def sla_of(api, ticket) -> dict:
+    return api.get(f"{TICKETS}{ticket.reference}/").json()["sla"]
+
+
+def test_business_time_left_counts_open_hours_only(agent, team_a):
+    api = client_for(agent)
+    berlin = ZoneInfo("Europe/Berlin")
+    # Paused on a Friday at 16:00 with the resolution due on Monday at 10:00: two business
+    # hours are left (Friday 16-17, Monday 9-10), whatever the time now.
+    ticket = TicketFactory(
+        team=team_a,
+        pending=True,
+        sla_policy=office_policy(),
+        sla_paused_at=datetime(2026, 12, 4, 16, tzinfo=berlin),
+        resolution_due_at=datetime(2026, 12, 7, 10, tzinfo=berlin),
+    )
+    sla = sla_of(api, ticket)
+    assert sla["resolution"]["business_left"] == 2 * 3600
+    assert sla["first_response"]["business_left"] is None  # no due instant
+
+
+def test_business_time_left_runs_from_now_and_goes_negative_when_overdue(agent, team_a):
+    api = client_for(agent)
+    now = timezone.now()
+    ticket = TicketFactory(
+        team=team_a,
+        open=True,
+        sla_policy=flat_policy("Flat"),
+        first_response_due_at=now - timedelta(minutes=30),
+        resolution_due_at=now + timedelta(hours=2),
+    )
+    sla = sla_of(api, ticket)
+    assert -1800 - 60 < sla["first_response"]["business_left"] <= -1800
+    assert 7200 - 60 < sla["resolution"]["business_left"] <= 7200
+    Ticket.objects.filter(pk=ticket.pk).update(
+        first_responded_at=now, next_update_due_at=now + timedelta(hours=1)
+    )
+    sla = sla_of(api, ticket)
+    assert sla["first_response"]["business_left"] is None  # met
+    assert 3600 - 60 < sla["next_update"]["business_left"] <= 3600
+    Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.RESOLVED)
+    assert sla_of(api, ticket)["resolution"]["business_left"] is None
+    Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.OPEN, sla_policy=None)
+    assert sla_of(api, ticket)["resolution"]["business_left"] is None  # no calendar
+
+
+def test_a_webhooks_ticket_leaves_out_business_time_left(agent, team_a):
+    from drf_spectacular.generators import SchemaGenerator
+
+    from api.serializers import ticket_representation
+
+    ticket = varied_tickets(team_a, 2)[1]
+    fresh = Ticket.objects.select_related(
+        "team", "level", "assignee", "customer", "service", "requester"
+    ).get(pk=ticket.pk)
+    with CaptureQueriesContext(connection) as queries:
+        payload = ticket_representation(fresh)
+    assert len(queries) == 0
+    assert "business_left" not in payload["sla"]["resolution"]
+    assert payload["sla"]["resolution"]["breached"] is True
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    assert "business_left" in components["SlaTarget"]["properties"]
+    assert "business_left" not in components["WebhookTicketSlaTarget"]["properties"]
