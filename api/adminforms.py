@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin, ModelAdmin
+from django.contrib.auth import get_user_model
 from django.contrib.messages.storage.base import BaseStorage
 from django.db import models, transaction
 from django.db.models import ProtectedError, QuerySet, RestrictedError
 from django.forms import BaseFormSet, ModelForm
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, generics, status
@@ -34,6 +35,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
+from api.forms import as_form_data, error_dict, form_serializer, initial_values, type_errors
 from api.idempotency import Idempotent
 from api.pagination import cursor
 from api.problems import problem
@@ -58,11 +60,6 @@ def model_admin(model: type[models.Model]) -> ModelAdmin:
 def require(allowed: bool, request: Request) -> None:
     if not request.user.is_staff or not request.user.is_active or not allowed:
         raise exceptions.PermissionDenied(_("Only administrators can do this."))
-
-
-def current_values(form: ModelForm | Any) -> dict[str, Any]:
-    """An unbound form's values as the form would read them back."""
-    return {name: form[name].value() for name in form.fields}
 
 
 def inline_key(inline: InlineModelAdmin) -> str:
@@ -108,7 +105,7 @@ def formset_data(
     blank = formset_class(prefix=prefix, queryset=formset_class.model.objects.none())
     for index, obj in enumerate(existing):
         form = formset_class.form(instance=obj, prefix=f"{prefix}-{index}")
-        values = current_values(form)
+        values = initial_values(form)
         if rows is not None:
             change = by_id.get(str(obj.pk))
             if change is None:
@@ -137,50 +134,8 @@ def formset_data(
     return data
 
 
-def type_errors(fields: dict[str, Any], values: dict[str, Any]) -> dict[str, list[str]]:
-    """Values of a JSON type the form field cannot take (a list or object where one value
-    belongs, an object in a list, a NUL byte): refused before the form sees them, since
-    Django's fields expect what a browser sends (strings) and some fail otherwise."""
-    errors: dict[str, list[str]] = {}
-    for name, value in values.items():
-        field = fields.get(name)
-        if field is None or isinstance(field, forms.JSONField):
-            continue
-        many = isinstance(field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
-        items = value if many and isinstance(value, list) else [value]
-        wrong = (isinstance(value, list) and not many) or any(
-            isinstance(item, dict | list) for item in items
-        )
-        if wrong:
-            errors[name] = [_("This value has the wrong type.")]
-        elif any(isinstance(item, str) and "\x00" in item for item in items):
-            errors[name] = [_("Null characters are not allowed.")]
-    return errors
-
-
-def as_form_data(fields: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """JSON numbers as the strings a browser sends (Django's fields parse strings; some
-    fail on other types); booleans stay booleans for check boxes, and JSON fields and lists
-    of choices keep their JSON."""
-    data: dict[str, Any] = {}
-    for name, value in values.items():
-        field = fields.get(name)
-        if isinstance(field, forms.BooleanField | forms.JSONField) or field is None:
-            data[name] = value
-        elif isinstance(value, list):
-            data[name] = [str(v) if isinstance(v, int | float) else v for v in value]
-        elif isinstance(value, int | float):  # bool is an int too
-            data[name] = str(value)
-        else:
-            data[name] = value
-    return data
-
-
 def form_errors(form: ModelForm, formsets: list[tuple[str, BaseFormSet]]) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {
-        ("non_field_errors" if name == "__all__" else name): [str(m) for m in messages]
-        for name, messages in form.errors.items()
-    }
+    errors = error_dict(form)
     for key, formset in formsets:
         for index, row_errors in enumerate(formset.errors):
             for name, messages in row_errors.items():
@@ -214,7 +169,7 @@ def save_through_admin(
         raise exceptions.ValidationError(wrong)
     # What the admin's form shows before anyone types: the row's values, or a new row's
     # defaults (as the browser would send them back).
-    data = current_values(form_class(instance=obj))
+    data = initial_values(form_class(instance=obj))
     fields = form_class.base_fields
     data.update(as_form_data(fields, {k: v for k, v in body.items() if k in fields}))
     form = form_class(data=data, files={}, instance=obj)
@@ -320,6 +275,62 @@ class AdminDetail(AdminResource):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def schema_request() -> HttpRequest:
+    """A request of an administrator who exists nowhere (nothing is read or written for it):
+    the admin's form as an administrator gets it, for the schema of the API's writes."""
+    request = HttpRequest()
+    request.method = "POST"
+    request.user = get_user_model()(is_active=True, is_staff=True, is_superuser=True)
+    request._messages = DiscardMessages(request)
+    return request
+
+
+INLINE_ID_HELP = (
+    "The id of a row to change; without it the row is added. Rows left out of the list are deleted."
+)
+
+
+def write_serializer(model: type[models.Model]) -> type[Serializer]:
+    """The schema of a write of `model`: the fields of the admin's form (a field the form
+    requires is required in a POST unless a new row has a value for it) and each editable
+    inline as a list of rows. For the OpenAPI document only: the writes are validated by the
+    form itself (`save_through_admin`)."""
+    from rest_framework import serializers
+
+    request = schema_request()
+    madmin = model_admin(model)
+    form_class = madmin.get_form(request, None, change=False)
+    nested: dict[str, Any] = {}
+    for formset_class, inline in madmin.get_formsets_with_inlines(request, None):
+        row_fields = {
+            name: field
+            for name, field in formset_class.form.base_fields.items()
+            if name != formset_class.fk.name
+        }
+        if not row_fields:  # a read-only inline (a history): nothing to write
+            continue
+        key = inline_key(inline)
+        row = form_serializer(
+            f"{model.__name__}{inline.model.__name__}Row",
+            row_fields,
+            initial=initial_values(formset_class.form()),
+            nested={"id": serializers.IntegerField(required=False, help_text=INLINE_ID_HELP)},
+            doc=f"A row of {key} of a {model._meta.verbose_name}.",
+        )
+        nested[key] = row(
+            many=True,
+            required=False,
+            help_text="The complete list of rows; leave the key out to keep them as they are.",
+        )
+    return form_serializer(
+        f"{model.__name__}Write",
+        form_class.base_fields,
+        initial=initial_values(form_class()),
+        nested=nested,
+        doc=f"A {model._meta.verbose_name} as the admin's form takes it.",
+    )
+
+
 def serializer_for(
     model: type[models.Model], fields: list[str], **declared: Any
 ) -> type[Serializer]:
@@ -343,7 +354,6 @@ def resource_urls(
 ) -> list[Any]:
     """The list and detail URLs of an admin-backed resource, with their schema."""
     from django.urls import path
-    from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 
     label = str(model._meta.verbose_name_plural)
@@ -376,15 +386,16 @@ def resource_urls(
         )
     }
     if writable:
+        write = write_serializer(model)
         list_schema["post"] = extend_schema(
             description=f"Create a {one}. {write_doc}",
-            request=OpenApiTypes.OBJECT,
+            request=write,
             responses={201: serializer},
             examples=[request_example, response_example],
         )
         detail_schema["patch"] = extend_schema(
             description=f"Change a {one}: the fields sent, the others kept. {write_doc}",
-            request=OpenApiTypes.OBJECT,
+            request=write,
             responses=serializer,
             examples=[request_example, response_example],
         )

@@ -155,7 +155,7 @@ urlpatterns = [
             "kind": "organisation",
             "email": "",
             "phone": "",
-            "tier": "gold",
+            "tier": "premium",
             "is_vip": False,
             "contract": "C-17",
             "notes": "",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import threading
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,8 +18,10 @@ from rest_framework import serializers
 from api.models import ApiToken
 from escalation.models import Escalation
 from mail.ccs import ticket_ccs
+from sla.services import calendar_spec, spec_between
 from tickets.models import Contact, Customer, Service, Team, Ticket, TicketEvent
 from tickets.priority import Impact, Urgency
+from tickets.selectors import NO_DEADLINE
 
 User = get_user_model()
 
@@ -72,10 +76,6 @@ class NewTokenSerializer(TokenSerializer):
         fields = [*TokenSerializer.Meta.fields, "token"]
 
 
-class TokenCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-
-
 # --- Tickets ----------------------------------------------------------------------------------
 
 
@@ -102,6 +102,13 @@ class SlaTargetSerializer(serializers.Serializer):
     warned = serializers.BooleanField()
     breached = serializers.BooleanField()
     breached_at = serializers.DateTimeField(allow_null=True)
+    business_left = serializers.IntegerField(
+        allow_null=True,
+        help_text="Business time in seconds from now (while the clock is paused: from the "
+        "pause) to `due_at`, on the calendar of the ticket's SLA policy; negative once "
+        "overdue. Null without a due instant or a policy, and once the target no longer "
+        "runs (first response given, ticket resolved or closed).",
+    )
 
     def __init__(self, *, target: str, **kwargs: Any) -> None:
         self.target = target
@@ -112,13 +119,43 @@ class SlaTargetSerializer(serializers.Serializer):
             value = getattr(instance, f"{self.target}_{suffix}")
             return None if value is None else self.fields["due_at"].to_representation(value)
 
-        return {
+        data = {
             "due_at": when("due_at"),
             "warning_at": when("warning_at"),
             "warned": getattr(instance, f"{self.target}_warned_at") is not None,
             "breached": getattr(instance, f"{self.target}_breached_at") is not None,
             "breached_at": when("breached_at"),
         }
+        if "business_left" in self.fields and with_business_time(self):
+            data["business_left"] = business_left(instance, self.target, reading_time(self))
+        return data
+
+
+def with_business_time(serializer: serializers.BaseSerializer) -> bool:
+    """Whether `business_left` is shown: for the API's readers, not in webhooks (it depends
+    on when the payload is read)."""
+    return serializer.context.get("business_time", True)
+
+
+def reading_time(serializer: serializers.BaseSerializer) -> datetime:
+    """The instant a representation is made at (the views pass one `now` for a whole page)."""
+    return serializer.context.get("now") or timezone.now()
+
+
+def business_left(ticket: Ticket, target: str, now: datetime) -> int | None:
+    """Seconds of business time from `now` (or from the pause, while the clock is paused) to
+    the target's due instant, on the calendar of the ticket's SLA policy (the clock's own
+    arithmetic, the calendar compiled once per process and day); None when the target has
+    no deadline or no longer runs."""
+    due = getattr(ticket, f"{target}_due_at")
+    policy = ticket.sla_policy
+    if due is None or due >= NO_DEADLINE or policy is None or not ticket.is_active:
+        return None
+    responded = ticket.first_responded_at is not None
+    if (target == "first_response" and responded) or (target == "next_update" and not responded):
+        return None
+    start = ticket.sla_paused_at or now
+    return int(spec_between(calendar_spec(policy.calendar), start, due).total_seconds())
 
 
 class SlaSerializer(serializers.Serializer):
@@ -172,6 +209,10 @@ class ContactRefSerializer(serializers.Serializer):
     email = serializers.EmailField()
 
 
+# How the API writes an instant (DRF's format, in the current time zone).
+INSTANT = serializers.DateTimeField()
+
+
 class TicketSerializer(serializers.ModelSerializer):
     """A ticket with its SLA and escalation state, the transitions the caller may run now and
     its `version` (send it back as `version` or `If-Match` with a write, to be told when
@@ -206,6 +247,94 @@ class TicketSerializer(serializers.ModelSerializer):
             "transitions",
         ]
 
+    # The declared fields above are the contract (the schema, and the reference the tests
+    # hold `to_representation` to); a page of 50 tickets is written out directly, without
+    # DRF's per-field machinery (some 40 fields a ticket, nested four deep).
+
+    def to_representation(self, ticket: Ticket) -> dict[str, Any]:
+        if type(self) not in DIRECT_REPRESENTATION:  # a subclass with other fields
+            return super().to_representation(ticket)
+        instant = INSTANT.to_representation
+
+        def when(value: Any) -> str | None:
+            return None if value is None else instant(value)
+
+        now, business_time = reading_time(self), with_business_time(self)
+
+        def target(name: str) -> dict[str, Any]:
+            data = {
+                "due_at": when(getattr(ticket, f"{name}_due_at")),
+                "warning_at": when(getattr(ticket, f"{name}_warning_at")),
+                "warned": getattr(ticket, f"{name}_warned_at") is not None,
+                "breached": getattr(ticket, f"{name}_breached_at") is not None,
+                "breached_at": when(getattr(ticket, f"{name}_breached_at")),
+            }
+            if business_time:
+                data["business_left"] = business_left(ticket, name, now)
+            return data
+
+        customer, service, requester = ticket.customer, ticket.service, ticket.requester
+        team, level, assignee = ticket.team, ticket.level, ticket.assignee
+        escalations = getattr(ticket, "open_escalations", None) or []
+        waiting = escalations[0] if escalations else None
+        data = {
+            "reference": ticket.reference,
+            "subject": ticket.subject,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "impact": ticket.impact,
+            "urgency": ticket.urgency,
+            "channel": ticket.channel,
+            "customer": None if customer is None else {"id": customer.id, "name": customer.name},
+            "service": None if service is None else {"id": service.id, "name": service.name},
+            "requester": None
+            if requester is None
+            else {"id": requester.id, "name": requester.name, "email": requester.email},
+            "is_major_incident": ticket.is_major_incident,
+            "created_at": when(ticket.created_at),
+            "updated_at": when(ticket.updated_at),
+            "version": ticket.version,
+            "sla": {
+                "first_response": target("first_response"),
+                "next_update": target("next_update"),
+                "resolution": target("resolution"),
+                "paused": ticket.sla_paused_at is not None,
+                "paused_since": when(ticket.sla_paused_at),
+            },
+            "escalation": {
+                "team": {"id": team.id, "name": team.name},
+                "level": {"id": level.id, "name": level.name, "rank": level.rank},
+                "assignee": None
+                if assignee is None
+                else {
+                    "id": assignee.id,
+                    "username": assignee.username,
+                    "name": assignee.get_full_name(),
+                },
+                "escalation_cycle": ticket.escalation_cycle,
+                "open_escalation": None
+                if waiting is None
+                else {
+                    "id": waiting.id,
+                    "kind": waiting.kind,
+                    "to_team": {"id": waiting.to_team.id, "name": waiting.to_team.name},
+                    "raised_at": when(waiting.raised_at),
+                    "ack_due_at": when(waiting.ack_due_at),
+                },
+                "risk_score": ticket.risk_score,
+                "risk_reasons": list(ticket.risk_reasons),
+            },
+            "transitions": [
+                {"name": str(t["name"]), "label": str(t["label"])}
+                for t in getattr(ticket, "api_transitions", [])
+            ],
+        }
+        if "description" in self.Meta.fields:
+            data["description"] = ticket.description
+        if "ccs" in self.Meta.fields:
+            data["ccs"] = self.get_ccs(ticket)  # type: ignore[attr-defined]
+        return data
+
 
 class CcSerializer(serializers.Serializer):
     email = serializers.EmailField()
@@ -224,6 +353,65 @@ class TicketDetailSerializer(TicketSerializer):
     @extend_schema_field(CcSerializer(many=True))
     def get_ccs(self, ticket: Ticket) -> list[dict[str, str]]:
         return [{"email": cc.email, "name": cc.name} for cc in ticket_ccs(ticket)]
+
+
+DIRECT_REPRESENTATION = (TicketSerializer, TicketDetailSerializer)
+
+# What `calendar_spec` reads of a business calendar (its opening hours and exceptions are
+# read once per process and day).
+CALENDAR_COLUMNS = (
+    "id",
+    "updated_at",
+    "timezone",
+    "always_open",
+    "holiday_country",
+    "holiday_subdivision",
+)
+
+# The columns a list of tickets shows (`TicketSerializer`, `movable`, the transitions): the
+# rest of the row (the description, the clock's bookkeeping) stays in the database.
+LIST_COLUMNS = (
+    "id",
+    "reference",
+    "subject",
+    "status",
+    "priority",
+    "impact",
+    "urgency",
+    "channel",
+    "is_major_incident",
+    "created_at",
+    "updated_at",
+    "version",
+    "escalation_cycle",
+    "risk_score",
+    "risk_reasons",
+    "sla_paused_at",
+    "first_responded_at",
+    *(
+        f"{target}_{instant}"
+        for target in ("first_response", "next_update", "resolution")
+        for instant in ("due_at", "warning_at", "warned_at", "breached_at")
+    ),
+    "team__id",
+    "team__name",
+    "level__id",
+    "level__name",
+    "level__rank",
+    "assignee__id",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+    "customer__id",
+    "customer__name",
+    "service__id",
+    "service__name",
+    "requester__id",
+    "requester__name",
+    "requester__email",
+    "sla_policy__id",
+    *(f"sla_policy__calendar__{name}" for name in CALENDAR_COLUMNS),
+)
 
 
 class TicketCreateSerializer(StrictSerializer):
@@ -308,7 +496,7 @@ def for_representation(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """`tickets` with what `TicketSerializer` shows, in a flat number of queries whatever
     their number: the related rows joined, the open escalation prefetched."""
     return tickets.select_related(
-        "team", "level", "assignee", "customer", "service", "requester"
+        "team", "level", "assignee", "customer", "service", "requester", "sla_policy__calendar"
     ).prefetch_related(
         Prefetch(
             "escalations",
@@ -336,11 +524,12 @@ _webhook_serializer = threading.local()
 def ticket_representation(ticket: Ticket) -> dict[str, Any]:
     """The API's representation of `ticket` for a reader who is not a user (webhooks), as
     the service holds it (a hand-off records its events before it saves the row): the list
-    item without WEBHOOK_OMITS and `escalation.open_escalation`. Reads nothing more than the
-    ticket's related rows."""
+    item without WEBHOOK_OMITS, `escalation.open_escalation` and the targets'
+    `business_left`. Reads nothing more than the ticket's related rows."""
     serializer = getattr(_webhook_serializer, "serializer", None)
     if serializer is None:
-        serializer = _webhook_serializer.serializer = TicketSerializer()
+        serializer = TicketSerializer(context={"business_time": False})
+        _webhook_serializer.serializer = serializer
     ticket = copy.copy(ticket)  # the caller's object stays as it is
     ticket.open_escalations = []
     data = dict(serializer.to_representation(ticket))

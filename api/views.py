@@ -17,14 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.services import two_factor_enabled
+from api.forms import form_serializer, form_validated, initial_values
 from api.idempotency import Idempotent
 from api.models import ApiToken
-from api.serializers import (
-    NewTokenSerializer,
-    TokenCreateSerializer,
-    TokenSerializer,
-    validated,
-)
+from api.serializers import NewTokenSerializer, TokenSerializer
+from integrations import services as integration_services
+from integrations.forms import TokenForm
 
 # --- Tokens -----------------------------------------------------------------------------------
 
@@ -60,6 +58,16 @@ class PasswordBasicScheme(BasicScheme):
     target_class = PasswordBasicAuthentication
 
 
+# The body of a new token: the settings page's form (`/account/tokens/`), so both ask the same.
+TokenCreateSerializer = form_serializer(
+    "TokenCreate",
+    TokenForm.base_fields,
+    initial=initial_values(TokenForm()),
+    doc="A new token: its name and how many days it is valid (the settings page's form; "
+    "without `days`, API_TOKEN_TTL_DAYS).",
+)
+
+
 class TokenListCreate(Idempotent):
     """A user's own API tokens. Made with the password (HTTP Basic) or a browser session, not
     with another token, so that a leaked token cannot mint more."""
@@ -79,12 +87,17 @@ class TokenListCreate(Idempotent):
         return Response(TokenSerializer(tokens, many=True).data)
 
     @extend_schema(
-        description="Create a named token. The secret `token` is in this answer only; send it "
-        "as `Authorization: Token <token>`.",
+        description="Create a named token, valid for `days` (1 to 3650; default "
+        "API_TOKEN_TTL_DAYS) — the same choices and checks as the settings page. The secret "
+        "`token` is in this answer only; send it as `Authorization: Token <token>`.",
         request=TokenCreateSerializer,
         responses={201: NewTokenSerializer},
         examples=[
-            OpenApiExample("A name", request_only=True, value={"name": "monitoring"}),
+            OpenApiExample(
+                "A name and a lifetime",
+                request_only=True,
+                value={"name": "monitoring", "days": 30},
+            ),
             OpenApiExample(
                 "The new token",
                 response_only=True,
@@ -93,8 +106,10 @@ class TokenListCreate(Idempotent):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = validated(TokenCreateSerializer, request)
-        instance, secret = ApiToken.objects.create(user=request.user, name=data["name"])
+        data = form_validated(TokenForm, request.data)
+        instance, secret = integration_services.token_create(
+            user=request.user, name=data["name"], days=data["days"]
+        )
         instance.token = secret
         return Response(NewTokenSerializer(instance).data, status=status.HTTP_201_CREATED)
 
@@ -107,7 +122,6 @@ class TokenRevoke(APIView):
         description="Revoke one of your tokens by its id (key prefix).", responses={204: None}
     )
     def delete(self, request: Request, key: str) -> Response:
-        deleted, _rows = ApiToken.objects.filter(user=request.user, token_key=key).delete()
-        if not deleted:
+        if not integration_services.token_revoke(actor=request.user, key=key, own_only=True):
             raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,13 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, OpenApiWebhook, extend_schema, inline_serializer
 from rest_framework import serializers
 
-from api.serializers import WEBHOOK_OMITS, EscalationStateSerializer, TicketSerializer
+from api.serializers import (
+    WEBHOOK_OMITS,
+    EscalationStateSerializer,
+    SlaSerializer,
+    SlaTargetSerializer,
+    TicketSerializer,
+)
 from notifications.models import EventType
 
 
@@ -22,11 +28,24 @@ class WebhookEscalationStateSerializer(EscalationStateSerializer):
     open_escalation = None
 
 
+class WebhookTicketSlaTargetSerializer(SlaTargetSerializer):
+    """A target's SLA state without `business_left` (it depends on when it is read)."""
+
+    business_left = None
+
+
+class WebhookTicketSlaSerializer(SlaSerializer):
+    first_response = WebhookTicketSlaTargetSerializer(target="first_response")
+    next_update = WebhookTicketSlaTargetSerializer(target="next_update")
+    resolution = WebhookTicketSlaTargetSerializer(target="resolution")
+
+
 class WebhookTicketSerializer(TicketSerializer):
     """The API's ticket (without `transitions` and `version`: see
     `api.serializers.WEBHOOK_OMITS`), plus the keys of the first payload version and the
     ticket's address in the browser."""
 
+    sla = WebhookTicketSlaSerializer(source="*")
     escalation = WebhookEscalationStateSerializer(source="*")
 
     team = serializers.CharField(source="team.name", help_text="The owning team's name.")

@@ -56,6 +56,7 @@ def server_env(url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
         "API_THROTTLE_RATE": "100000000/hour",
+        "API_TOKEN_THROTTLE_RATE": "100000000/hour",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
@@ -70,6 +71,7 @@ def seed(total: int) -> dict[str, object]:
 
     from api.models import ApiToken
     from escalation.models import Escalation
+    from sla.models import SLAPolicy
     from tickets.models import Customer, SupportLevel, Team, Ticket
     from tickets.services import allocate_references
 
@@ -82,6 +84,10 @@ def seed(total: int) -> dict[str, object]:
     team = Team.objects.create(name="Service desk", level=level1, escalates_to=team2, lead=agent)
     team.members.add(agent)
     customers = Customer.objects.bulk_create([Customer(name=f"Customer {i}") for i in range(50)])
+    # The default policies: Sev 1 around the clock, the rest on office hours with German
+    # holidays (the list shows each target's business time left on its policy's calendar).
+    sev1 = SLAPolicy.objects.get(name="Sev 1 around the clock")
+    office = SLAPolicy.objects.get(name="Standard office hours")
     rng = random.Random(7)
     batch = 5000
     for start in range(0, total, batch):
@@ -91,6 +97,7 @@ def seed(total: int) -> dict[str, object]:
         for i, ref in enumerate(refs):
             created = now - dt.timedelta(minutes=rng.randint(10, 60 * 24 * 60))
             due = created + dt.timedelta(hours=rng.choice([4, 8, 24, 72]))
+            priority = rng.randint(1, 4)
             rows.append(
                 Ticket(
                     reference=ref,
@@ -100,7 +107,8 @@ def seed(total: int) -> dict[str, object]:
                     level=level1,
                     customer=customers[(start + i) % len(customers)],
                     status=rng.choice(["new", "open", "open", "pending", "resolved"]),
-                    priority=rng.randint(1, 4),
+                    priority=priority,
+                    sla_policy=sev1 if priority == 1 else office,
                     created_at=created,
                     updated_at=created,
                     cycle_started_at=created,
@@ -132,12 +140,20 @@ def seed(total: int) -> dict[str, object]:
         ],
         batch_size=5000,
     )
-    _token, secret = ApiToken.objects.create(user=agent, name="bench")
+    token, secret = ApiToken.objects.create(user=agent, name="bench")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     references = list(Ticket.objects.values_list("reference", flat=True)[:2000])
     first_pk = Ticket.objects.order_by("pk").values_list("pk", flat=True).first()
-    return {"token": secret, "team": team.pk, "references": references, "pk": first_pk}
+    return {
+        "token": secret,
+        "team": team.pk,
+        "references": references,
+        "pk": first_pk,
+        # The rate counters this run leaves in the shared cache (its users' ids are the
+        # test database's too): dropped at the end, or tests would start throttled.
+        "throttle_keys": [f"throttle_user_{agent.pk}", f"throttle_token_{token.token_key}"],
+    }
 
 
 def free_port() -> int:
@@ -192,7 +208,8 @@ def in_process(token: str, cases: dict, count: int) -> tuple[dict[str, int], dic
     counts, times = {}, {}
     for name, make in cases.items():
         # One request first, unmeasured: a serving process has read the configuration it
-        # caches (`helpdesk.configcache`) long before; the count is that of the steady state.
+        # caches (`helpdesk.configcache`) and the calendars long before; the count is that of
+        # the steady state.
         method, path, body = make(9_999)
         getattr(client, method.lower())(path, body, format="json")
         method, path, body = make(10_000)
@@ -269,15 +286,21 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         results = {}
+        load_before = os.getloadavg()
         for name, make in cases.items():
             results[name] = timed(port, token, args.requests, make)
     finally:
         server.terminate()
         server.wait(timeout=30)
+        from django.core.cache import cache
 
+        cache.delete_many(data["throttle_keys"])
+
+    load = os.getloadavg()
     floor = results["floor (one row by pk)"]
     floor_median, floor_p95 = statistics.median(floor), p95(floor)
     print(f"\nREST API at {args.tickets:,} tickets (gunicorn, 2 workers, PostgreSQL, one client)")
+    print(f"load average before: {load_before[0]:.2f}, after: {load[0]:.2f} (1 min)")
     print(
         f"{'request':36} {'median ms':>10} {'p95 ms':>8} {'×floor (median)':>16} "
         f"{'×floor (p95)':>13} {'SQL':>5}"

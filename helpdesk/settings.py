@@ -347,6 +347,14 @@ SPECTACULAR_SETTINGS = {
         "ServiceStatus": "tickets.models.Service.Status",
         "ServiceCriticality": "tickets.models.Service.Criticality",
         "NewMessageKind": "api.serializers.MESSAGE_KINDS",
+        # Choice sets read in one component and written in another (the admin form's body,
+        # `api.forms`): their names as they were when only the read side had them.
+        "ChannelEnum": "tickets.models.Ticket.Channel",
+        "TierEnum": "tickets.models.Customer.Tier",
+        "TeamKindEnum": "tickets.models.Team.Kind",
+        "CustomerKindEnum": "tickets.models.Customer.Kind",
+        "CalendarExceptionKindEnum": "sla.models.CalendarException.Kind",
+        "MessageTemplateKindEnum": "notifications.models.MessageTemplate.Kind",
     },
     # The webhook events, described next to the API (the payload's ticket is the API's).
     "WEBHOOKS": [

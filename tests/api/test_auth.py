@@ -130,3 +130,78 @@ def test_basic_auth_refuses_staff_when_staff_need_two_factor(agent, team_a, sett
     response = basic(APIClient(), "agent").post(TOKENS, {"name": "laptop"}, format="json")
     assert response.status_code == 401
     assert not ApiToken.objects.exists()
+
+
+def test_a_token_made_through_the_api_lives_the_days_asked_for(agent, team_a):
+    from django.utils import timezone
+
+    before = timezone.now()
+    response = basic(APIClient(), "agent").post(TOKENS, {"name": "ci", "days": 7}, format="json")
+    assert response.status_code == 201, response.content
+    stored = ApiToken.objects.get(user=agent)
+    assert timedelta(days=7) <= stored.expiry - before < timedelta(days=7, minutes=1)
+    assert response.json()["expiry"].startswith(stored.expiry.date().isoformat())
+
+
+def test_without_days_a_token_lives_the_configured_default(agent, team_a, settings):
+    from django.utils import timezone
+
+    settings.REST_KNOX = {**settings.REST_KNOX, "TOKEN_TTL": timedelta(days=12)}
+    before = timezone.now()
+    response = basic(APIClient(), "agent").post(TOKENS, {"name": "ci"}, format="json")
+    assert response.status_code == 201, response.content
+    lifetime = ApiToken.objects.get(user=agent).expiry - before
+    assert timedelta(days=12) <= lifetime < timedelta(days=12, minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"name": "ci", "days": 0}, "days", "Ensure this value is greater than or equal to 1."),
+        (
+            {"name": "ci", "days": 3651},
+            "days",
+            "Ensure this value is less than or equal to 3650.",
+        ),
+        ({"name": "ci", "days": "soon"}, "days", "Enter a whole number."),
+        ({"name": "ci", "days": 1.5}, "days", "Enter a whole number."),
+        ({"name": "ci", "days": [3]}, "days", "This value has the wrong type."),
+        ({"name": "ci", "days": None}, "days", "This field is required."),
+        ({"name": "   ", "days": 3}, "name", "This field is required."),
+        ({"name": "x" * 101}, "name", "Ensure this value has at most 100 characters (it has 101)."),
+        ({"name": "a\x00b"}, "name", "Null characters are not allowed."),
+    ],
+)
+def test_a_bad_token_request_is_a_400_problem_with_the_settings_pages_message(
+    agent, team_a, body, field, message
+):
+    response = basic(APIClient(), "agent").post(TOKENS, body, format="json")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"] == {field: [message]}
+    assert not ApiToken.objects.exists()
+
+
+def test_the_api_and_the_settings_page_refuse_the_same_lifetimes(agent, team_a):
+    from integrations.forms import TokenForm
+
+    for days in (0, 1, 3650, 3651):
+        page = TokenForm({"name": "ci", "days": str(days)})
+        response = basic(APIClient(), "agent").post(
+            TOKENS, {"name": "ci", "days": days}, format="json"
+        )
+        assert (response.status_code == 201) == page.is_valid(), days
+        if not page.is_valid():
+            assert response.json()["errors"] == page.errors
+
+
+def test_the_schema_documents_a_tokens_name_and_lifetime(agent):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    body = schema["paths"][TOKENS]["post"]["requestBody"]["content"]["application/json"]
+    component = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert component["required"] == ["name"]
+    assert component["properties"]["name"]["maxLength"] == 100
+    days = component["properties"]["days"]
+    assert (days["type"], days["minimum"], days["maximum"]) == ("integer", 1, 3650)

@@ -339,6 +339,8 @@ def test_a_webhook_payloads_ticket_is_the_apis_ticket(api, team_a, agent):
     from_api = api.get(url(ticket)).json()
     payload = ticket_data(ticket)
     from_api["escalation"].pop("open_escalation")
+    for target in ("first_response", "next_update", "resolution"):
+        from_api["sla"][target].pop("business_left")  # depends on when it is read
     for key, value in from_api.items():
         if key not in ("transitions", "description", "version", "ccs"):
             assert payload[key] == value, key

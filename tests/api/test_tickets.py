@@ -291,5 +291,6 @@ def test_the_sla_state_shows_each_targets_instants_and_flags(api, team_a):
         "warned": False,
         "breached": False,
         "breached_at": None,
+        "business_left": None,
     }
     assert sla["paused"] is True and sla["paused_since"]
