@@ -77,9 +77,15 @@ def test_a_major_incident_brings_its_report_and_updates(org):
     assert draft["cause"].startswith("Certificate of the payment provider expired")
     assert "The payment provider's API times out." in draft["cause"]
     assert draft["solution"].startswith("Certificate renewed")
-    assert draft["impact"] == "Two hours without payments"
+    # The incident's own report first; declaring it escalated the ticket to incident
+    # management, whose information package follows.
+    assert draft["impact"].startswith("Two hours without payments")
+    assert "Escalation to Incident / service management" in draft["impact"]
     assert draft["lessons_learned"] == "Certificates need an owner"
-    assert draft["preventive_measures"] == "Monitor certificate expiry"
+    assert draft["preventive_measures"].startswith("Monitor certificate expiry")
+    assert (
+        "Risks named (Escalation to Incident / service management" in draft["preventive_measures"]
+    )
 
 
 def test_a_ticket_with_an_empty_timeline_gets_an_empty_draft(org):
