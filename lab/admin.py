@@ -7,14 +7,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from lab import versions
-from lab.models import ConfigVersion, Draft
+from lab import backtest, results, tasks, versions
+from lab.models import BacktestRun, ConfigVersion, Draft
 
 
 class DraftForm(forms.ModelForm):
@@ -54,7 +58,7 @@ class DraftAdmin(admin.ModelAdmin):
     list_display = ["name", "created_by", "created_at", "updated_at", "published_as"]
     list_select_related = ["created_by", "published_as"]
     readonly_fields = ["created_by", "created_at", "published_as", "differences"]
-    actions = ["publish"]
+    actions = ["publish", "run_backtest"]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -100,6 +104,18 @@ class DraftAdmin(admin.ModelAdmin):
         draft = queryset.get()
         outcome = versions.publish(draft.pk, user=request.user)
         report_outcome(self, request, outcome)
+
+    @admin.action(
+        description=gettext_lazy("Backtest the selected draft over the last 90 days"),
+        permissions=["change"],
+    )
+    def run_backtest(self, request: HttpRequest, queryset: QuerySet):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one draft."), messages.ERROR)
+            return None
+        run = backtest.start(draft_id=queryset.get().pk, days=90, user=request.user)
+        transaction.on_commit(lambda: tasks.run_backtest.delay(run.pk))
+        return redirect("admin:lab_backtestrun_change", run.pk)
 
 
 def report_outcome(model_admin: Any, request: HttpRequest, outcome: versions.Outcome) -> None:
@@ -161,3 +177,89 @@ class ConfigVersionAdmin(admin.ModelAdmin):
             reason=_("Rollback to version %(number)s") % {"number": target.number},
         )
         report_outcome(self, request, outcome)
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(admin.ModelAdmin):
+    """The backtests: progress while they run (the page reloads itself), cancel, the result."""
+
+    list_display = ["draft", "since", "until", "status", "progress", "created_by", "created_at"]
+    list_select_related = ["draft", "created_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=gettext_lazy("progress"))
+    def progress(self, obj: BacktestRun) -> str:
+        return _("%(done)s of %(total)s tickets (%(percent)s %%)") % {
+            "done": obj.done,
+            "total": obj.total,
+            "percent": obj.percent,
+        }
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="lab_backtestrun_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ):
+        if not self.has_view_permission(request):
+            return super().change_view(request, object_id, form_url, extra_context)
+        run = get_object_or_404(BacktestRun.objects.select_related("draft"), pk=object_id)
+        days = run.result.get("days", [])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Backtest of %(draft)s") % {"draft": run.draft},
+            "run": run,
+            "running": run.status in (BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING),
+            "totals": results.totals(run.result) if run.result else None,
+            "days": [
+                {
+                    "day": day["day"],
+                    "escalations": results.escalation_rows(day),
+                    "load": results.load_rows(day),
+                    "live": day["live"],
+                    "draft": day["draft"],
+                }
+                for day in days
+            ],
+            "differences": [
+                {**d, "parting": results.parting(d), "rows": side_by_side(d)}
+                for d in run.result.get("differences", [])
+            ],
+        }
+        return TemplateResponse(request, "lab/backtest_result.html", context)
+
+    def cancel_view(self, request: HttpRequest, pk: int):
+        if request.method != "POST" or not self.has_view_permission(request):
+            return redirect("admin:lab_backtestrun_change", pk)
+        backtest.cancel(pk)
+        self.message_user(request, _("The backtest stops after the current batch."))
+        return redirect("admin:lab_backtestrun_change", pk)
+
+
+def side_by_side(difference: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """Both courses row by row: (live, draft, whether this row is where they part or after)."""
+    live, draft = difference["live"], difference["draft"]
+    reference = difference["reference"]
+    rows = []
+    for n in range(max(len(live), len(draft))):
+        rows.append(
+            (
+                results.describe(live[n], reference) if n < len(live) else "",
+                results.describe(draft[n], reference) if n < len(draft) else "",
+                n >= difference["index"],
+            )
+        )
+    return rows

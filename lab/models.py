@@ -93,3 +93,54 @@ class ConfigVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.number}"
+
+
+class BacktestRun(models.Model):
+    """A draft replayed over past tickets beside the live configuration, in the worker: its
+    progress for the page, a cancel flag the worker reads between batches, the result."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        CANCELLED = "cancelled", _("cancelled")
+        FAILED = "failed", _("failed")
+
+    draft = models.ForeignKey(
+        Draft, on_delete=models.CASCADE, related_name="backtests", verbose_name=_("draft")
+    )
+    days = models.PositiveIntegerField(_("days"), default=90)
+    # The period replayed: tickets created from `since` until `until`, played up to `until`.
+    since = models.DateTimeField(_("from"))
+    until = models.DateTimeField(_("until"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.QUEUED
+    )
+    total = models.PositiveIntegerField(_("tickets"), default=0)
+    done = models.PositiveIntegerField(_("done"), default=0)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    # Problems of the draft's document, facts (paths and the import's messages).
+    problems = models.JSONField(_("problems"), default=list, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("backtest")
+        verbose_name_plural = _("backtests")
+
+    def __str__(self) -> str:
+        return f"{self.draft}: {self.since:%Y-%m-%d}–{self.until:%Y-%m-%d}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)

@@ -107,6 +107,7 @@ class Config:
     policies: tuple[PolicySpec, ...]  # in force, by order
     up: dict[int, int | None]  # team -> the active team one step up (None at the top)
     level_of: dict[int, int]  # team -> its level's rank
+    team_names: dict[int, str] = field(default_factory=dict)  # for the result (ids may not last)
 
 
 @dataclass(frozen=True)
