@@ -149,6 +149,8 @@ class State:
     ended: bool = False
     fired: set[int] = field(default_factory=set)
     segments: list[Segment] = field(default_factory=list)
+    # The SLA instants only move when the segments, the priority or a target's state change.
+    cached: tuple[tuple[int, int, bool, bool], dict] | None = None
 
 
 def sla_instants(
@@ -157,6 +159,9 @@ def sla_instants(
     """(warning, due) per running target; a met, paused or absent target has none."""
     if policy is None:
         return {}
+    key = (len(state.segments), state.priority, state.first_responded, state.ended)
+    if state.cached is not None and state.cached[0] == key:
+        return state.cached[1]
     targets = policy.targets.get(state.priority, {})
     result = {}
     for name in TARGETS:
@@ -168,6 +173,7 @@ def sla_instants(
             instant_at(policy.calendar, state.segments, spec.warning) if spec.warning else None
         )
         result[name] = (warning, due)
+    state.cached = (key, result)
     return result
 
 
@@ -188,6 +194,7 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
     recorded: set[tuple[str, str, datetime]] = set()
     steps = sorted(h.steps, key=lambda s: s.at)
     index, now = 0, h.created_at
+    changed, next_check = True, None
     for _ in range(MAX_STEPS):
         instants = sla_instants(policy, state)
         for name, (warning, due) in instants.items():
@@ -195,10 +202,14 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
                 if at is not None and at <= now and (kind, name, at) not in recorded:
                     recorded.add((kind, name, at))
                     happened.append(Happening(at=at, kind=kind, target=name))
-        next_check = sweep(h, config, state, calendar, instants, now, happened)
+        if changed or (next_check is not None and ceil_minute(next_check) <= now):
+            # Unchanged facts before the next check: the engine would decide nothing.
+            next_check = sweep(h, config, state, calendar, instants, now, happened)
+        changed = False
         while index < len(steps) and steps[index].at <= now:
             apply(state, steps[index], config)
             index += 1
+            changed = True
         if state.ended:
             break
         candidates = [steps[index].at] if index < len(steps) else []
