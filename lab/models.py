@@ -143,4 +143,6 @@ class BacktestRun(models.Model):
 
     @property
     def percent(self) -> int:
-        return 100 if not self.total else min(100, self.done * 100 // self.total)
+        if not self.total:  # nothing counted yet, or nothing to replay
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, self.done * 100 // self.total)

@@ -131,3 +131,28 @@ def test_a_draft_with_problems_fails_with_them(setup):
     run = backtest.execute(backtest.start(draft_id=draft.pk, days=30, user=root, now=NOW).pk)
     assert run.status == BacktestRun.Status.FAILED
     assert "not a duration" in run.problems[0][1]
+
+
+def test_the_admin_starts_a_run_in_the_worker_and_its_page_follows_it(
+    client, setup, django_capture_on_commit_callbacks, monkeypatch
+):
+    root, _ticket, draft = setup
+    queued = []
+    monkeypatch.setattr("lab.tasks.run_backtest.delay", queued.append)
+    client.force_login(root)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:lab_draft_changelist"),
+            {"action": "run_backtest", "_selected_action": [draft.pk]},
+        )
+    run = BacktestRun.objects.get()
+    assert queued == [run.pk]
+    assert response.url == reverse("admin:lab_backtestrun_change", args=[run.pk])
+    body = client.get(response.url).content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in body
+    assert "Cancel the backtest" in body
+    assert "0 of 0 tickets (0 %)" in body
+    backtest.execute(run.pk)
+    body = client.get(response.url).content.decode()
+    assert "refresh" not in body
+    assert "Tickets whose course differs" in body
