@@ -13,7 +13,6 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -57,7 +56,7 @@ class DraftAdmin(admin.ModelAdmin):
     form = DraftForm
     list_display = ["name", "created_by", "created_at", "updated_at", "published_as"]
     list_select_related = ["created_by", "published_as"]
-    readonly_fields = ["created_by", "created_at", "published_as", "differences"]
+    readonly_fields = ["created_by", "created_at", "published_as"]
     actions = ["publish", "run_backtest"]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
@@ -84,17 +83,20 @@ class DraftAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
-    @admin.display(description=gettext_lazy("differences from the live configuration"))
-    def differences(self, obj: Draft) -> str:
-        if obj.pk is None:
-            return "-"
-        changes, problems = versions.check_document(obj.document, None)
-        if problems:
-            return _("%(count)s problem(s)") % {"count": len(problems)}
-        if not changes:
-            return _("none")
-        lines = [line for change in changes for line in change.lines()]
-        return format_html_join("\n", "<div><code>{}</code></div>", ((line,) for line in lines))
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ):
+        """The draft's differences from the live configuration, above its form (a dry run of
+        the import as the viewing admin)."""
+        draft = self.get_object(request, object_id)
+        if draft is not None and request.method == "GET":
+            changes, problems = versions.check_document(draft.document, request.user)
+            extra_context = {
+                **(extra_context or {}),
+                "differences": [line for change in changes for line in change.lines()],
+                "problem_count": len(problems),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description=gettext_lazy("Publish the selected draft"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet) -> None:

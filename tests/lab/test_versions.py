@@ -94,6 +94,7 @@ def test_publish_makes_the_draft_live_as_a_version_once(client, root):
     assert draft.published_as == published
     body = client.get(reverse("admin:lab_draft_change", args=[draft.pk])).content.decode()
     assert "v2" in body
+    assert "None: the draft is the live configuration." in body
 
 
 def test_a_refused_draft_is_not_published(root):
@@ -124,3 +125,14 @@ def test_rollback_restores_a_version_in_one_action(client, root):
     latest = ConfigVersion.objects.order_by("-number").first()
     assert (latest.number, latest.kind, latest.restores) == (3, "rollback", baseline)
     assert latest.document == baseline.document
+
+
+def test_a_draft_page_shows_its_differences_from_the_live_configuration(client, root):
+    draft = versions.new_draft(name="Faster", reason="", user=root)
+    draft.document = with_first_response(draft.document, "1h", "30m")
+    draft.save()
+    client.force_login(AdminFactory(username="other"))
+    body = client.get(reverse("admin:lab_draft_change", args=[draft.pk])).content.decode()
+    assert f"sla_policies: changed {POLICY}" in body
+    assert "targets[priority=2].first_response: &#x27;1h&#x27; -&gt; &#x27;30m&#x27;" in body
+    assert standard_first_response(2) == dt.timedelta(hours=1)
