@@ -17,6 +17,7 @@ def main() -> int:
         ("sla_clock.py", []),
         ("sweep.py", full),
         ("recompute.py", []),
+        ("backtest.py", full),
         ("api.py", []),
         ("knowledge.py", []),
         ("mail.py", []),

@@ -1,0 +1,346 @@
+"""The backtest's replay: one ticket's recorded history through the real engine and clock,
+under one configuration. Pure: no database, no Django — same history and configuration, same
+course.
+
+A history (`History`) is what people did to the ticket: when it was created (team, priority,
+customer, channel) and its human steps in time order — replies, notes and status changes
+(progress), pauses while pending and resumes, hand-offs by people to another team, priority
+changes, and its end (resolved or closed). The automatic escalations are not in it: they are
+what the replay recomputes.
+
+`replay` walks the ticket's life like the sweep does: it evaluates the engine
+(`escalation.engine.evaluate`) at creation and then only at the instants where something can
+change — the engine's `next_check_at` (on the beat's one-minute grid), an SLA warning or
+deadline instant, the next human step — never minute by minute. A decision to escalate moves
+the ticket one step up the configuration's chain (or to the functional team) and starts a
+new cycle, as the escalation service does; SLA instants come from `sla.deadlines` over the
+ticket's clock segments (paused while pending when the policy says so) on the policy's
+calendar.
+
+What it leaves out, on purpose and for both configurations alike: the "next update" target,
+acknowledgement deadlines of raised escalations (their tier targets), risk scores, major
+incidents and de-escalations by leads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from escalation.engine import Escalate, RuleSpec, SLAInstants, TicketFacts, evaluate
+from sla.clock import ALWAYS_OPEN, CalendarLike
+from sla.deadlines import Segment, instant_at
+
+MINUTE = timedelta(minutes=1)
+# A ticket's replay stops after this many evaluations (a bound, far above any real course).
+MAX_STEPS = 5_000
+# Escalations decided at one instant, one after another (each starts a new cycle).
+MAX_HANDOFFS_AT_ONCE = 10
+TARGETS = ("first_response", "resolution")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One human step. `kind`: reply, progress, pause, resume, team, priority, end."""
+
+    at: datetime
+    kind: str
+    team_id: int | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class History:
+    ticket_id: int
+    reference: str
+    created_at: datetime
+    priority: int
+    team_id: int
+    tier: str = ""
+    vip: bool = False
+    contract: str = ""
+    channel: str = ""
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    duration: timedelta
+    warning: timedelta | None  # business time after the start at which to warn
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """An SLA policy as plain values: its conditions, calendar and targets per priority."""
+
+    name: str
+    order: int
+    calendar: CalendarLike
+    pending_pauses: bool = True
+    tiers: frozenset[str] = frozenset()
+    vip_only: bool = False
+    contract: str = ""
+    channels: frozenset[str] = frozenset()
+    priority_min: int = 1
+    priority_max: int = 4
+    team_ids: frozenset[int] = frozenset()
+    # priority -> target name -> target
+    targets: dict[int, dict[str, TargetSpec]] = field(default_factory=dict)
+
+    def matches(self, h: History, priority: int) -> bool:
+        return (
+            (not self.tiers or h.tier in self.tiers)
+            and (not self.vip_only or h.vip)
+            and (not self.contract or self.contract == h.contract)
+            and (not self.channels or h.channel in self.channels)
+            and self.priority_min <= priority <= self.priority_max
+            and (not self.team_ids or h.team_id in self.team_ids)
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole escalation configuration as the replay needs it."""
+
+    rules: tuple[RuleSpec, ...]
+    policies: tuple[PolicySpec, ...]  # in force, by order
+    up: dict[int, int | None]  # team -> the active team one step up (None at the top)
+    level_of: dict[int, int]  # team -> its level's rank
+    team_names: dict[int, str] = field(default_factory=dict)  # for the result (ids may not last)
+
+
+@dataclass(frozen=True)
+class Happening:
+    """Something the configuration made happen: an escalation (`kind` "escalated", to
+    `team_id` on `level`), a notification without hand-off ("notified"), an SLA warning or
+    breach ("sla_warning", "sla_breach" of `target`)."""
+
+    at: datetime
+    kind: str
+    trigger: str = ""
+    target: str = ""
+    team_id: int | None = None
+    level: int | None = None
+    rule_id: int | None = None
+
+
+def ceil_minute(at: datetime) -> datetime:
+    floor = at.replace(second=0, microsecond=0)
+    return floor if floor == at else floor + MINUTE
+
+
+def policy_for(config: Config, h: History) -> PolicySpec | None:
+    return next((p for p in config.policies if p.matches(h, h.priority)), None)
+
+
+@dataclass
+class State:
+    team_id: int
+    level: int
+    priority: int
+    cycle: int
+    cycle_started_at: datetime
+    last_progress_at: datetime | None = None
+    resumed_at: datetime | None = None
+    paused: bool = False
+    pending_pauses: bool = True  # the policy stops the clocks while pending
+    first_responded: bool = False
+    ended: bool = False
+    fired: set[int] = field(default_factory=set)
+    segments: list[Segment] = field(default_factory=list)
+    # The SLA instants only move when the segments, the priority or a target's state change.
+    cached: tuple[tuple[int, int, bool, bool], dict] | None = None
+
+
+def sla_instants(
+    policy: PolicySpec | None, state: State
+) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """(warning, due) per running target; a met, paused or absent target has none."""
+    if policy is None:
+        return {}
+    key = (len(state.segments), state.priority, state.first_responded, state.ended)
+    if state.cached is not None and state.cached[0] == key:
+        return state.cached[1]
+    targets = policy.targets.get(state.priority, {})
+    result = {}
+    for name in TARGETS:
+        spec = targets.get(name)
+        if spec is None or state.ended or (name == "first_response" and state.first_responded):
+            continue
+        due = instant_at(policy.calendar, state.segments, spec.duration)
+        warning = (
+            instant_at(policy.calendar, state.segments, spec.warning) if spec.warning else None
+        )
+        result[name] = (warning, due)
+    state.cached = (key, result)
+    return result
+
+
+def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]:
+    """What `config` makes happen to the ticket of history `h` up to `until`, in time order."""
+    policy = policy_for(config, h)
+    calendar = policy.calendar if policy is not None else ALWAYS_OPEN
+    state = State(
+        team_id=h.team_id,
+        level=config.level_of.get(h.team_id, 1),
+        priority=h.priority,
+        cycle=0,
+        cycle_started_at=h.created_at,
+        pending_pauses=policy.pending_pauses if policy is not None else False,
+        segments=[Segment(h.created_at, None, True)],
+    )
+    happened: list[Happening] = []
+    recorded: set[tuple[str, str, datetime]] = set()
+    steps = sorted(h.steps, key=lambda s: s.at)
+    index, now = 0, h.created_at
+    changed, next_check = True, None
+    for _ in range(MAX_STEPS):
+        instants = sla_instants(policy, state)
+        for name, (warning, due) in instants.items():
+            for kind, at in (("sla_warning", warning), ("sla_breach", due)):
+                if at is not None and at <= now and (kind, name, at) not in recorded:
+                    recorded.add((kind, name, at))
+                    happened.append(Happening(at=at, kind=kind, target=name))
+        if changed or (next_check is not None and ceil_minute(next_check) <= now):
+            # Unchanged facts before the next check: the engine would decide nothing.
+            next_check = sweep(h, config, state, calendar, instants, now, happened)
+        changed = False
+        while index < len(steps) and steps[index].at <= now:
+            apply(state, steps[index], config)
+            index += 1
+            changed = True
+        if state.ended:
+            break
+        candidates = [steps[index].at] if index < len(steps) else []
+        if next_check is not None:
+            candidates.append(ceil_minute(next_check))
+        for warning, due in sla_instants(policy, state).values():
+            candidates += [at for at in (warning, due) if at is not None]
+        later = [at for at in candidates if at > now]
+        if not later or min(later) > until:
+            break
+        now = min(later)
+    return tuple(sorted(happened, key=lambda x: x.at))  # stable: SLA events before the sweep
+
+
+def facts_of(
+    h: History,
+    state: State,
+    calendar: CalendarLike,
+    instants: dict[str, tuple[datetime | None, datetime | None]],
+    config: Config,
+) -> TicketFacts:
+    return TicketFacts(
+        ticket_id=h.ticket_id,
+        cycle=state.cycle,
+        team_id=state.team_id,
+        level_rank=state.level,
+        priority=state.priority,
+        customer_tier=h.tier,
+        channel=h.channel,
+        created_at=h.created_at,
+        cycle_started_at=state.cycle_started_at,
+        last_progress_at=state.last_progress_at,
+        calendar=calendar,
+        sla={name: SLAInstants(w, d) for name, (w, d) in instants.items()},
+        can_escalate_up=config.up.get(state.team_id) is not None,
+        waiting_on_customer=state.paused,
+        resumed_at=state.resumed_at,
+        fired_rule_ids=frozenset(state.fired),
+    )
+
+
+def sweep(
+    h: History,
+    config: Config,
+    state: State,
+    calendar: CalendarLike,
+    instants: dict[str, tuple[datetime | None, datetime | None]],
+    now: datetime,
+    happened: list[Happening],
+) -> datetime | None:
+    """The sweep at `now`: the engine's decisions applied (a hand-off starts a new cycle, in
+    which the engine is asked again); returns its next check."""
+    for _ in range(MAX_HANDOFFS_AT_ONCE):
+        evaluation = evaluate(facts_of(h, state, calendar, instants, config), config.rules, now)
+        moved = False
+        for decision in evaluation.decisions:
+            rule = decision.rule
+            state.fired.add(rule.id)
+            if rule.raise_priority_to is not None and rule.raise_priority_to < state.priority:
+                state.priority = rule.raise_priority_to
+            target = None
+            if rule.escalate == Escalate.HIERARCHICAL:
+                target = config.up.get(state.team_id)
+            elif rule.escalate == Escalate.FUNCTIONAL:
+                target = rule.functional_team_id
+            if target is not None and not moved:
+                if rule.escalate == Escalate.HIERARCHICAL:
+                    state.level = config.level_of.get(target, state.level)
+                hand_off(state, target, now)
+                moved = True
+                happened.append(
+                    Happening(
+                        at=now,
+                        kind="escalated",
+                        trigger=str(decision.trigger),
+                        team_id=target,
+                        level=state.level,
+                        rule_id=rule.id,
+                    )
+                )
+            elif rule.notify:
+                happened.append(
+                    Happening(
+                        at=now, kind="notified", trigger=str(decision.trigger), rule_id=rule.id
+                    )
+                )
+        if not moved:
+            return evaluation.next_check_at
+    return None
+
+
+def hand_off(state: State, team_id: int, at: datetime) -> None:
+    state.team_id = team_id
+    state.cycle += 1
+    state.cycle_started_at = at
+    state.fired = set()
+
+
+def apply(state: State, step: Step, config: Config) -> None:
+    """A human step changes the state the engine sees."""
+    if step.kind in ("reply", "progress", "team"):
+        state.last_progress_at = step.at
+    if step.kind == "reply":
+        state.first_responded = True
+    elif step.kind == "pause" and not state.paused:
+        state.paused = True
+        pause(state, step.at, running=False)
+    elif step.kind == "resume" and state.paused:
+        state.paused = False
+        state.resumed_at = step.at
+        pause(state, step.at, running=True)
+    elif step.kind == "team" and step.team_id is not None:
+        state.level = config.level_of.get(step.team_id, state.level)
+        hand_off(state, step.team_id, step.at)
+    elif step.kind == "priority" and step.priority is not None:
+        state.priority = step.priority
+    elif step.kind == "end":
+        state.ended = True
+
+
+def pause(state: State, at: datetime, *, running: bool) -> None:
+    if not state.pending_pauses:
+        return
+    last = state.segments[-1]
+    state.segments[-1] = Segment(last.started_at, at, last.running)
+    state.segments.append(Segment(at, None, running))
+
+
+def parting(live: Sequence[Happening], draft: Sequence[Happening]) -> int | None:
+    """The index of the first happening in which two courses differ; None when they agree."""
+    for n, (a, b) in enumerate(zip(live, draft, strict=False)):
+        if a != b:
+            return n
+    return None if len(live) == len(draft) else min(len(live), len(draft))

@@ -1,0 +1,140 @@
+"""Drafts, publishing and rollback: every change to the live configuration is a version.
+
+A draft holds a configuration document (the YAML of `manage.py config export`) beside the live
+configuration; checking it runs the import's own validation as a dry run, so nothing live
+changes. Publishing applies it through the same import path in one transaction and records the
+configuration that is then live as a new `ConfigVersion`; rolling back applies an earlier
+version's document the same way. The SLA clocks of open tickets are recomputed in the worker
+after the commit when calendars, policies or the severity matrix changed (the import queues it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from django.db import transaction
+from django.db.models import Max
+from django.utils.translation import gettext as _
+
+from lab.config import Change, Problem, dump, export_configuration
+from lab.models import ConfigVersion, Draft
+from lab.services import config_import
+
+
+@dataclass
+class Outcome:
+    """What publishing or rolling back did: the new version, or why nothing was written."""
+
+    version: ConfigVersion | None = None
+    changes: list[Change] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    recomputed: int = 0
+
+
+def live_document() -> str:
+    return dump(export_configuration())
+
+
+def new_draft(*, name: str, reason: str, user: Any) -> Draft:
+    """A draft that starts as a copy of the live configuration."""
+    return Draft.objects.create(name=name, reason=reason, document=live_document(), created_by=user)
+
+
+def check_document(text: str, user: Any) -> tuple[list[Change], list[Problem]]:
+    """What the document would change in the live configuration, and what the admin's
+    validation refuses in it (a dry run: nothing is written)."""
+    result = config_import(text=text, user=user, dry_run=True)
+    return result.changes, result.problems
+
+
+def line_of(text: str, path: str) -> int | None:
+    """The line (1-based) of the file where `path` ("teams[1].escalates_to") is written, or of
+    the nearest item above it that is; None for a problem of the whole file."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return mark.line + 1 if mark is not None else None
+    line = None
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        child = None
+        if part.startswith("[") and isinstance(node, yaml.SequenceNode):
+            index = int(part.strip("[]"))
+            child = node.value[index] if index < len(node.value) else None
+            where = child
+        elif isinstance(node, yaml.MappingNode):
+            where, child = next(((k, v) for k, v in node.value if k.value == part), (None, None))
+        if child is None:
+            break
+        line = where.start_mark.line + 1
+        node = child
+    return line
+
+
+def record_version(*, kind: str, reason: str, user: Any, restores=None) -> ConfigVersion:
+    """The live configuration, as it stands in this transaction, as the next version."""
+    number = (ConfigVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+    return ConfigVersion.objects.create(
+        number=number,
+        kind=kind,
+        document=live_document(),
+        reason=reason,
+        created_by=user,
+        restores=restores,
+    )
+
+
+def apply_as_version(text: str, *, kind: str, reason: str, user: Any, restores=None) -> Outcome:
+    """Apply `text` through the import in this transaction and record the result as a version;
+    the configuration before the lab's first change is kept as version 1 so it can be restored."""
+    if not ConfigVersion.objects.exists():
+        record_version(kind=ConfigVersion.Kind.BASELINE, reason="", user=user)
+    result = config_import(text=text, user=user, dry_run=False)
+    if result.problems:
+        return Outcome(changes=result.changes, problems=result.problems)
+    version = record_version(kind=kind, reason=reason, user=user, restores=restores)
+    return Outcome(version=version, changes=result.changes, recomputed=result.recomputed)
+
+
+def publish(draft_id: int, *, user: Any) -> Outcome:
+    """Make a draft live (once: a second submit of the same draft finds it published)."""
+    with transaction.atomic():
+        draft = Draft.objects.select_for_update().get(pk=draft_id)
+        if draft.published_as_id is not None:
+            return Outcome(problems=[Problem("", _("This draft has already been published."))])
+        outcome = apply_as_version(
+            draft.document, kind=ConfigVersion.Kind.PUBLISHED, reason=draft.reason, user=user
+        )
+        if outcome.version is None:
+            transaction.set_rollback(True)
+            return outcome
+        draft.published_as = outcome.version
+        draft.save(update_fields=["published_as", "updated_at"])
+        return outcome
+
+
+def rollback(version_id: int, *, user: Any, reason: str = "") -> Outcome:
+    """Make an earlier version's configuration live again, as a new version. Nothing happens
+    when it is already the live configuration (so a double submit has one effect)."""
+    with transaction.atomic():
+        # One rollback at a time: the newest version is the lock.
+        list(ConfigVersion.objects.select_for_update().order_by("-number")[:1])
+        target = ConfigVersion.objects.get(pk=version_id)
+        if target.document == live_document():
+            return Outcome(
+                problems=[Problem("", _("This version is already the live configuration."))]
+            )
+        outcome = apply_as_version(
+            target.document,
+            kind=ConfigVersion.Kind.ROLLBACK,
+            reason=reason,
+            user=user,
+            restores=target,
+        )
+        if outcome.version is None:
+            transaction.set_rollback(True)
+        return outcome

@@ -1,0 +1,109 @@
+"""The backtest's live replay against what the live engine did: a ticket opened through the
+services and swept at every instant its `next_check_at` named (as the beat would), then the
+same ticket's recorded history replayed under the live configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from escalation.models import Escalation
+from escalation.sweep import sweep
+from lab import backtest
+from lab.replay import ceil_minute, replay
+from tests.factories import CustomerFactory, TeamFactory, UserFactory
+from tickets import services
+from tickets.models import SupportLevel, Team, Ticket
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+UTC = dt.UTC
+CREATED = dt.datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin
+UNTIL = CREATED + dt.timedelta(days=4)
+
+
+def play(ticket, steps):
+    """Sweep at every instant the ticket's next check names and before each step (as the
+    demo's replay does), then take the step through the services."""
+    steps = list(steps)
+    now = CREATED
+    for _ in range(300):  # bounded: a few checks per day
+        sweep(now=now)
+        while steps and steps[0][0] <= now:
+            steps.pop(0)[1](now)
+        ticket.refresh_from_db()
+        upcoming = [steps[0][0]] if steps else []
+        if ticket.next_check_at is not None:
+            upcoming.append(max(ceil_minute(ticket.next_check_at), now + dt.timedelta(minutes=1)))
+        if not upcoming or min(upcoming) > UNTIL:
+            break
+        now = min(upcoming)
+
+
+def open_ticket(impact: int, urgency: int, agent=None):
+    level1, level2 = SupportLevel.objects.get(rank=1), SupportLevel.objects.get(rank=2)
+    second = TeamFactory(name="Second line", level=level2)
+    first = TeamFactory(
+        name="First line", level=level1, escalates_to=second, members=[agent] if agent else []
+    )
+    return services.ticket_create(
+        actor=None,
+        data=services.NewTicket(
+            subject="Printer on fire",
+            description="It smokes.",
+            team=first,
+            customer=CustomerFactory(),
+            impact=impact,
+            urgency=urgency,
+        ),
+        now=CREATED,
+    )
+
+
+def assert_replay_matches(ticket):
+    engine = [
+        (e.raised_at, e.to_team.name, e.to_level.rank)
+        for e in Escalation.objects.filter(ticket=ticket).order_by("raised_at", "pk")
+    ]
+    assert engine  # the story has something to compare
+    names = dict(Team.objects.values_list("name", "pk"))
+    (history,) = backtest.read_histories([ticket.pk], names)
+    config = backtest.load_config(CREATED.date())
+    replayed = [
+        (x.at, config.team_names[x.team_id], x.level)
+        for x in replay(history, config, UNTIL)
+        if x.kind == "escalated"
+    ]
+    assert replayed == engine
+
+
+@pytest.mark.parametrize(("impact", "urgency"), [(2, 2), (3, 3), (1, 1)])
+def test_the_live_replay_escalates_where_the_engine_did(impact, urgency):
+    ticket = open_ticket(impact, urgency)
+    play(ticket, [])
+    assert_replay_matches(ticket)
+
+
+def test_with_a_first_reply_and_notes_the_replay_still_matches():
+    agent = UserFactory(username="ada")
+    ticket = open_ticket(2, 2, agent=agent)
+
+    def reply(now):
+        services.ticket_reply(
+            ticket=Ticket.objects.get(pk=ticket.pk), actor=agent, body="On it.", now=now
+        )
+
+    def note(now):
+        services.ticket_add_note(
+            ticket=Ticket.objects.get(pk=ticket.pk), actor=agent, body="Still smoking.", now=now
+        )
+
+    play(
+        ticket,
+        [
+            (CREATED + dt.timedelta(minutes=20), reply),
+            (CREATED + dt.timedelta(hours=3), note),
+        ],
+    )
+    assert_replay_matches(ticket)
