@@ -53,7 +53,7 @@ from escalation.models import Escalation
 from portal.selectors import CsatSummary, csat_summary
 from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
 from reporting.handoffs import FirstContact, escalations_by_trigger, first_contact_resolution
-from reporting.quality import Share, deflections, documentation, recurrence
+from reporting.quality import Share, closing_reports, deflections, documentation, recurrence
 from reporting.trends import PercentileCont, escalations_of, handoffs_of
 from sla.clock import ALWAYS_OPEN, CalendarSpec, business_time_between
 from sla.models import BusinessCalendar, ClockSegment
@@ -128,6 +128,7 @@ class Report:
     first_contact: FirstContact
     recurrence: Share
     documentation: Share
+    closing_reports: Share
     deflections: int
     satisfaction: CsatSummary
 
@@ -357,6 +358,7 @@ def report(tickets: QuerySet[Ticket], period: Period) -> Report:
         first_contact=first_contact_resolution(tickets, period),
         recurrence=recurrence(tickets, period),
         documentation=documentation(tickets, period),
+        closing_reports=closing_reports(tickets, period),
         deflections=deflections(period),
         satisfaction=satisfaction(tickets, period),
     )

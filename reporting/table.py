@@ -310,6 +310,21 @@ def cards(now: Report, before: Report) -> list[Card]:
             ),
         ),
         Card(
+            "closing_reports",
+            _("Closing reports of level-3+ escalations"),
+            _(
+                "Of the tickets resolved in the period that reached incident management (level "
+                "3) or above at any point, the share with a closing report. A report written "
+                "after the period still counts, so this share of a past period can grow."
+            ),
+            _share_figures(
+                _("With a closing report"),
+                _("Resolved after reaching level 3"),
+                now.closing_reports,
+                before.closing_reports,
+            ),
+        ),
+        Card(
             "deflections",
             _("Self-service deflections"),
             _(
