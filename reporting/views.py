@@ -10,16 +10,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from reporting import table, xlsx
+from reporting import table, weekly, xlsx
 from reporting.exports import neutralise
-from reporting.forms import ReportForm
+from reporting.forms import ReportForm, WeeklyForm
 from reporting.reading import read_report, report_tables
 from reporting.selectors import sees_reports
 
@@ -49,7 +50,12 @@ def reports(request: HttpRequest) -> HttpResponse:
     """The KPI cards for the chosen period and slices."""
     _require_reader(request)
     form, cards = _read(request)
-    context: dict[str, Any] = {"form": form, "cards": cards, "query": _query(request)}
+    context: dict[str, Any] = {
+        "form": form,
+        "cards": cards,
+        "query": _query(request),
+        "weekly_subscribed": weekly.is_subscribed(request.user),
+    }
     if cards is not None:
         first, last = form.cleaned_data["first_day"], form.cleaned_data["last_day"]
         days = (last - first).days + 1
@@ -126,3 +132,21 @@ def kpi_csv(request: HttpRequest) -> HttpResponse:
     if cards is None:
         return _bad_period(request, form)
     return _csv(table.csv_rows(cards), _filename(form, "kpis", "csv"))
+
+
+@login_required
+@require_POST
+def weekly_subscription(request: HttpRequest) -> HttpResponse:
+    """Subscribe to the weekly report email or stop it (the state wanted, so a double submit
+    has one effect); back to the reports page."""
+    _require_reader(request)
+    form = WeeklyForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_("Choose whether to get the weekly report."))
+    if weekly.subscribe(request.user, form.cleaned_data["weekly"]):
+        messages.success(
+            request, _("You get the weekly report by email every Monday, in your time zone.")
+        )
+    else:
+        messages.success(request, _("You no longer get the weekly report by email."))
+    return redirect("reporting:index")
