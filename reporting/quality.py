@@ -149,14 +149,17 @@ def closing_reports(tickets: QuerySet[Ticket], period: Period) -> Share:
     """Of the tickets resolved in the period that reached level 3 or above, the ones with a
     closing report (written at any time, so the share of a past period can still grow). One
     query."""
-    reported = Exists(ClosingReport.objects.filter(ticket_id=OuterRef("pk")))
     figures = (
         tickets.filter(within("resolved_at", period))
         .filter(reached_report_level())
         .order_by()
-        .aggregate(whole=Count("pk"), part=Count("pk", filter=Q(reported)))
+        .aggregate(whole=Count("pk"), part=Count("pk", filter=Q(has_closing_report())))
     )
     return Share(figures["part"], figures["whole"])
+
+
+def has_closing_report() -> Exists:
+    return Exists(ClosingReport.objects.filter(ticket_id=OuterRef("pk")))
 
 
 def deflections(period: Period) -> int:
