@@ -47,4 +47,7 @@ app.conf.beat_schedule = {
     "incident-sweep": {"task": "incidents.tasks.incident_sweep", "schedule": 60.0},
     # Preventive measures due today or overdue: their owners are reminded, once per due date.
     "lessons-measures-due": {"task": "lessons.tasks.remind_due_measures", "schedule": 900.0},
+    # The weekly report email: from Monday 06:00 in each subscriber's time zone, last week's
+    # key figures, one outbox email per subscriber and week (a dedupe key per week).
+    "reporting-weekly": {"task": "reporting.tasks.send_weekly_reports", "schedule": 3600.0},
 }

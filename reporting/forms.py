@@ -119,3 +119,13 @@ class ReportForm(DashboardFilterForm):
             tickets = tickets.filter(channel=channel)
         agent = self.cleaned_data.get("agent") if "agent" not in self.errors else None
         return tickets.filter(assignee=agent) if agent else tickets
+
+
+class WeeklyForm(forms.Form):
+    """Subscribe to the weekly report email, or stop it: the state wanted, so a double submit
+    has one effect."""
+
+    weekly = forms.TypedChoiceField(
+        choices=[("1", _("Subscribe")), ("0", _("Unsubscribe"))],
+        coerce=lambda value: value == "1",
+    )

@@ -53,7 +53,7 @@ from escalation.models import Escalation
 from portal.selectors import CsatSummary, csat_summary
 from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
 from reporting.handoffs import FirstContact, escalations_by_trigger, first_contact_resolution
-from reporting.quality import Share, deflections, documentation, recurrence
+from reporting.quality import Share, closing_reports, deflections, documentation, recurrence
 from reporting.trends import PercentileCont, escalations_of, handoffs_of
 from sla.clock import ALWAYS_OPEN, CalendarSpec, business_time_between
 from sla.models import BusinessCalendar, ClockSegment
@@ -128,6 +128,7 @@ class Report:
     first_contact: FirstContact
     recurrence: Share
     documentation: Share
+    closing_reports: Share
     deflections: int
     satisfaction: CsatSummary
 
@@ -269,21 +270,29 @@ def _breach_events(target: str) -> QuerySet[TicketEvent]:
     return TicketEvent.objects.filter(kind=TicketEvent.Kind.SLA_BREACH, payload__target=target)
 
 
+SLA_STOPS = {
+    "first_response": "first_responded_at",
+    "next_update": "resolved_at",
+    "resolution": "resolved_at",
+}
+
+
+def sla_decided(target: str, period: Period) -> tuple[Q, Q]:
+    """(the ticket's clock for `target` stopped in the period and it had the target, a breach
+    of it was recorded): met is the first without the second, breached both."""
+    breached = Q(**{f"{target}_breached_at__isnull": False})
+    if target == "next_update":
+        breached |= Q(Exists(_breach_events(target).filter(ticket_id=OuterRef("pk"))))
+    had_target = breached | Q(**{f"{target}_due_at__isnull": False})
+    return within(SLA_STOPS[target], period) & had_target, breached
+
+
 def sla_compliance(tickets: QuerySet[Ticket], period: Period) -> list[Compliance]:
     """Per target (`SLA_TARGETS`, in that order). Two queries: the tickets, and the next
     update's breaches on the timeline."""
-    stops = {
-        "first_response": "first_responded_at",
-        "next_update": "resolved_at",
-        "resolution": "resolved_at",
-    }
     counts: dict[str, Count] = {}
-    for target, stop in stops.items():
-        breached = Q(**{f"{target}_breached_at__isnull": False})
-        if target == "next_update":
-            breached |= Q(Exists(_breach_events(target).filter(ticket_id=OuterRef("pk"))))
-        had_target = breached | Q(**{f"{target}_due_at__isnull": False})
-        stopped = within(stop, period) & had_target
+    for target in SLA_STOPS:
+        stopped, breached = sla_decided(target, period)
         counts[f"{target}_met"] = Count("pk", filter=stopped & ~breached)
         counts[f"{target}_breached"] = Count("pk", filter=stopped & breached)
         if target != "next_update":
@@ -307,6 +316,15 @@ def sla_compliance(tickets: QuerySet[Ticket], period: Period) -> list[Compliance
     ]
 
 
+def escalated_once() -> Exists:
+    """The ticket was escalated (up or across) at least once."""
+    return Exists(
+        Escalation.objects.filter(ticket_id=OuterRef("pk")).exclude(
+            kind=Escalation.Kind.DE_ESCALATION
+        )
+    )
+
+
 def escalations(tickets: QuerySet[Ticket], period: Period) -> Escalations:
     """Three queries: hand-offs raised per receiving level and kind, the levels, and the
     tickets created with and without escalation."""
@@ -324,12 +342,9 @@ def escalations(tickets: QuerySet[Ticket], period: Period) -> Escalations:
     handbacks = sum(row["back"] for row in raised)
     levels = SupportLevel.objects.filter(pk__in=per_level_ids).order_by("rank")
     created = tickets.filter(within("created_at", period)).order_by()
-    escalated = Exists(
-        Escalation.objects.filter(ticket_id=OuterRef("pk")).exclude(
-            kind=Escalation.Kind.DE_ESCALATION
-        )
+    figures = created.aggregate(
+        created=Count("pk"), escalated=Count("pk", filter=Q(escalated_once()))
     )
-    figures = created.aggregate(created=Count("pk"), escalated=Count("pk", filter=escalated))
     return Escalations(
         per_level=[LevelCount(level, per_level_ids[level.pk]) for level in levels],
         escalations=sum(per_level_ids.values()),
@@ -357,6 +372,7 @@ def report(tickets: QuerySet[Ticket], period: Period) -> Report:
         first_contact=first_contact_resolution(tickets, period),
         recurrence=recurrence(tickets, period),
         documentation=documentation(tickets, period),
+        closing_reports=closing_reports(tickets, period),
         deflections=deflections(period),
         satisfaction=satisfaction(tickets, period),
     )

@@ -6,6 +6,8 @@ reader may see and the slices they chose), like `reporting.kpis`:
   `RECURRENCE_DAYS` days before. One query (a window over the events on PostgreSQL).
 - `documentation`: of the escalations (up or across) raised in the period, the ones whose
   information package was complete when raised (every field of it filled in). One query.
+- `closing_reports`: of the tickets resolved in the period that reached incident management
+  (level 3) or above at any point, the ones with a closing report (`lessons`). One query.
 - `deflections`: the knowledge base's "this solved my problem" answers given in the period
   (a ticket not written: no ticket, team or level, so the slices do not apply). One query.
 - `rating_comments` and `low_ratings`: the period's customer ratings with a comment, and those
@@ -27,11 +29,13 @@ from django.db.models.functions import Length, Trim, TruncDay, TruncMonth, Trunc
 
 from escalation.models import Escalation
 from knowledge.models import Deflection
+from lessons.models import ClosingReport
+from lessons.rules import REPORT_LEVEL
 from portal.models import Rating
 from reporting.figures import Period, within
 from reporting.handoffs import DAY, MONTH, WEEK, buckets, grain_of
 from reporting.trends import escalations_of, handoffs_of, site_zone
-from tickets.models import SupportLevel, Ticket
+from tickets.models import SupportLevel, Ticket, TicketEvent
 
 RECURRENCE_DAYS = 30
 RATING_ROWS = 50
@@ -127,6 +131,35 @@ def documentation(tickets: QuerySet[Ticket], period: Period) -> Share:
         .aggregate(whole=Count("pk"), part=Count("pk", filter=complete))
     )
     return Share(figures["part"], figures["whole"])
+
+
+def reached_report_level() -> Q:
+    """The ticket is at incident management (`lessons.rules.REPORT_LEVEL`) or above, or a
+    "level changed" entry of its timeline moved it there once (every hand-off writes one): the
+    rule `lessons.rules.level_reached` applies to one ticket, in SQL."""
+    moved_up = TicketEvent.objects.filter(
+        ticket_id=OuterRef("pk"),
+        kind=TicketEvent.Kind.LEVEL_CHANGED,
+        payload__to__gte=REPORT_LEVEL,
+    )
+    return Q(level__rank__gte=REPORT_LEVEL) | Q(Exists(moved_up))
+
+
+def closing_reports(tickets: QuerySet[Ticket], period: Period) -> Share:
+    """Of the tickets resolved in the period that reached level 3 or above, the ones with a
+    closing report (written at any time, so the share of a past period can still grow). One
+    query."""
+    figures = (
+        tickets.filter(within("resolved_at", period))
+        .filter(reached_report_level())
+        .order_by()
+        .aggregate(whole=Count("pk"), part=Count("pk", filter=Q(has_closing_report())))
+    )
+    return Share(figures["part"], figures["whole"])
+
+
+def has_closing_report() -> Exists:
+    return Exists(ClosingReport.objects.filter(ticket_id=OuterRef("pk")))
 
 
 def deflections(period: Period) -> int:

@@ -6,11 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reporting import handoffs, kpis, quality, table
+from reporting import drilldown, handoffs, kpis, quality, table
 from reporting.forms import ReportForm
 from reporting.selectors import report_tickets
 
 PERIOD_FIELDS = ("preset", "start", "end")
+
+
+def period_errors(form: ReportForm) -> bool:
+    """Whether the period of a validated form cannot be read (the form says why)."""
+    return bool(form.non_field_errors()) or any(name in form.errors for name in PERIOD_FIELDS)
 
 
 def read_report(user: Any, params: Mapping[str, Any]) -> tuple[ReportForm, list[table.Card] | None]:
@@ -18,7 +23,7 @@ def read_report(user: Any, params: Mapping[str, Any]) -> tuple[ReportForm, list[
     beside the previous period's — None when the period cannot be read (the form says why)."""
     form = ReportForm(params)
     form.is_valid()
-    if form.non_field_errors() or any(name in form.errors for name in PERIOD_FIELDS):
+    if period_errors(form):
         return form, None
     tickets = form.narrow(report_tickets(user))
     period = form.period()
@@ -37,3 +42,18 @@ def report_tables(user: Any, form: ReportForm) -> list[table.Table]:
         table.comments_table(quality.rating_comments(tickets, period)),
         table.low_ratings_table(quality.low_ratings(tickets, period)),
     ]
+
+
+DRILL_ROWS = 500
+
+
+def read_drill(user: Any, params: Mapping[str, Any], key: str) -> tuple[ReportForm, Any]:
+    """The form of `params`, and the tickets behind figure `key` for `user` (a queryset; None
+    when the period cannot be read). Raises KeyError for an unknown figure."""
+    if key not in drilldown.NARROW:
+        raise KeyError(key)
+    form = ReportForm(params)
+    form.is_valid()
+    if period_errors(form):
+        return form, None
+    return form, drilldown.drill(form.narrow(report_tickets(user)), form.period(), key)

@@ -33,6 +33,8 @@ class Figure:
     unit: str
     current: float | int | None
     previous: float | int | None
+    # The key of `reporting.drilldown` listing the tickets behind `current`, if any.
+    drill: str = ""
 
     @property
     def change(self) -> float | int | None:
@@ -54,7 +56,9 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 
 
-def _duration_figures(current: Clock, previous: Clock, counted: str) -> list[Figure]:
+def _duration_figures(
+    current: Clock, previous: Clock, counted: str, drill: str = ""
+) -> list[Figure]:
     """Mean, median and p90 in calendar time, then in business time, then the counts."""
     now, before = current.calendar, previous.calendar
     now_b, before_b = current.business, previous.business
@@ -75,16 +79,16 @@ def _duration_figures(current: Clock, previous: Clock, counted: str) -> list[Fig
             _minutes(now_b.p90),
             _minutes(before_b.p90),
         ),
-        Figure(counted, COUNT, now.count, before.count),
+        Figure(counted, COUNT, now.count, before.count, drill),
         Figure(_("Of them on a business calendar"), COUNT, now_b.count, before_b.count),
     ]
 
 
-def _compliance_figures(current: Compliance, previous: Compliance) -> list[Figure]:
+def _compliance_figures(current: Compliance, previous: Compliance, drill: str = "") -> list[Figure]:
     return [
         Figure(_("Compliance"), PERCENT, current.percent, previous.percent),
         Figure(_("Met"), COUNT, current.met, previous.met),
-        Figure(_("Breached"), COUNT, current.breached, previous.breached),
+        Figure(_("Breached"), COUNT, current.breached, previous.breached, drill),
         Figure(_("Breaches recorded"), COUNT, current.breaches, previous.breaches),
     ]
 
@@ -132,7 +136,9 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "the opening hours of the ticket's calendar (weekends and holidays left out, "
                 "waiting for the customer left out where the policy pauses)."
             ),
-            _duration_figures(now.first_response, before.first_response, _("Tickets answered")),
+            _duration_figures(
+                now.first_response, before.first_response, _("Tickets answered"), "answered"
+            ),
         ),
         Card(
             "acknowledgement",
@@ -158,7 +164,7 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "hours of the ticket's calendar, without the time waiting for the customer "
                 "(where the policy pauses) or lying resolved before a reopening."
             ),
-            _duration_figures(now.resolution, before.resolution, _("Tickets resolved")),
+            _duration_figures(now.resolution, before.resolution, _("Tickets resolved"), "resolved"),
         ),
     ]
     for current, previous in zip(now.sla, before.sla, strict=True):
@@ -167,7 +173,7 @@ def cards(now: Report, before: Report) -> list[Card]:
                 f"sla_{current.target}",
                 target_names[current.target],
                 target_definitions[current.target],
-                _compliance_figures(current, previous),
+                _compliance_figures(current, previous, f"sla_{current.target}_breached"),
             )
         )
     result.append(
@@ -218,8 +224,16 @@ def cards(now: Report, before: Report) -> list[Card]:
                     e.escalation_rate_percent,
                     f.escalation_rate_percent,
                 ),
-                Figure(_("Tickets created"), COUNT, e.tickets_created, f.tickets_created),
-                Figure(_("Of them escalated"), COUNT, e.tickets_escalated, f.tickets_escalated),
+                Figure(
+                    _("Tickets created"), COUNT, e.tickets_created, f.tickets_created, "created"
+                ),
+                Figure(
+                    _("Of them escalated"),
+                    COUNT,
+                    e.tickets_escalated,
+                    f.tickets_escalated,
+                    "escalated",
+                ),
             ],
         ),
         Card(
@@ -310,6 +324,22 @@ def cards(now: Report, before: Report) -> list[Card]:
             ),
         ),
         Card(
+            "closing_reports",
+            _("Closing reports of level-3+ escalations"),
+            _(
+                "Of the tickets resolved in the period that reached incident management (level "
+                "3) or above at any point, the share with a closing report. A report written "
+                "after the period still counts, so this share of a past period can grow."
+            ),
+            _share_figures(
+                _("With a closing report"),
+                _("Resolved after reaching level 3"),
+                now.closing_reports,
+                before.closing_reports,
+                drills=("closing_report_written", "closing_report_due"),
+            ),
+        ),
+        Card(
             "deflections",
             _("Self-service deflections"),
             _(
@@ -347,11 +377,13 @@ def cards(now: Report, before: Report) -> list[Card]:
     return result
 
 
-def _share_figures(part: str, whole: str, current: Share, previous: Share) -> list[Figure]:
+def _share_figures(
+    part: str, whole: str, current: Share, previous: Share, drills: tuple[str, str] = ("", "")
+) -> list[Figure]:
     return [
         Figure(_("Share"), PERCENT, current.percent, previous.percent),
-        Figure(part, COUNT, current.part, previous.part),
-        Figure(whole, COUNT, current.whole, previous.whole),
+        Figure(part, COUNT, current.part, previous.part, drills[0]),
+        Figure(whole, COUNT, current.whole, previous.whole, drills[1]),
     ]
 
 

@@ -10,17 +10,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from reporting import table, xlsx
+from reporting import table, weekly, xlsx
+from reporting.drilldown import titles
 from reporting.exports import neutralise
-from reporting.forms import ReportForm
-from reporting.reading import read_report, report_tables
+from reporting.forms import ReportForm, WeeklyForm
+from reporting.reading import DRILL_ROWS, read_drill, read_report, report_tables
 from reporting.selectors import sees_reports
 
 
@@ -49,7 +51,12 @@ def reports(request: HttpRequest) -> HttpResponse:
     """The KPI cards for the chosen period and slices."""
     _require_reader(request)
     form, cards = _read(request)
-    context: dict[str, Any] = {"form": form, "cards": cards, "query": _query(request)}
+    context: dict[str, Any] = {
+        "form": form,
+        "cards": cards,
+        "query": _query(request),
+        "weekly_subscribed": weekly.is_subscribed(request.user),
+    }
     if cards is not None:
         first, last = form.cleaned_data["first_day"], form.cleaned_data["last_day"]
         days = (last - first).days + 1
@@ -126,3 +133,47 @@ def kpi_csv(request: HttpRequest) -> HttpResponse:
     if cards is None:
         return _bad_period(request, form)
     return _csv(table.csv_rows(cards), _filename(form, "kpis", "csv"))
+
+
+@login_required
+@require_POST
+def weekly_subscription(request: HttpRequest) -> HttpResponse:
+    """Subscribe to the weekly report email or stop it (the state wanted, so a double submit
+    has one effect); back to the reports page."""
+    _require_reader(request)
+    form = WeeklyForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_("Choose whether to get the weekly report."))
+    if weekly.subscribe(request.user, form.cleaned_data["weekly"]):
+        messages.success(
+            request, _("You get the weekly report by email every Monday, in your time zone.")
+        )
+    else:
+        messages.success(request, _("You no longer get the weekly report by email."))
+    return redirect("reporting:index")
+
+
+@login_required
+@require_GET
+def drilldown(request: HttpRequest, key: str) -> HttpResponse:
+    """The tickets behind a number of the page, for the same period and slices (only those the
+    reader may see); an unknown figure is a 404, a period that cannot be read a 400."""
+    _require_reader(request)
+    try:
+        form, found = read_drill(request.user, request.GET, key)
+    except KeyError:
+        raise Http404(_("There is no such figure.")) from None
+    if found is None:
+        return _bad_period(request, form)
+    count = found.count()
+    rows = list(found.select_related("team", "level", "assignee")[:DRILL_ROWS])
+    context = {
+        "title": titles()[key],
+        "tickets": rows,
+        "count": count,
+        "limited": count > len(rows),
+        "first_day": form.cleaned_data["first_day"],
+        "last_day": form.cleaned_data["last_day"],
+        "query": _query(request),
+    }
+    return render(request, "reporting/drilldown.html", context)

@@ -34,7 +34,10 @@ def test_the_beat_entries_name_registered_tasks():
     import api.tasks  # noqa: F401
     import escalation.tasks  # noqa: F401
     import incidents.tasks  # noqa: F401
+    import lessons.tasks  # noqa: F401
+    import mail.tasks  # noqa: F401
     import notifications.tasks  # noqa: F401
+    import reporting.tasks  # noqa: F401
 
     for entry in app.conf.beat_schedule.values():
         assert entry["task"] in app.tasks

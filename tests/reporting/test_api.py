@@ -38,6 +38,9 @@ def test_the_kpis_with_their_definitions(data):
     assert mean["change"] == pytest.approx(-16.7)
     rate = cards["escalation_rate"]["figures"][0]
     assert (rate["unit"], rate["current"]) == ("percent", 50.0)
+    closing = cards["closing_reports"]
+    assert closing["definition"].startswith("Of the tickets resolved in the period that reached")
+    assert [f["unit"] for f in closing["figures"]] == ["percent", "count", "count"]
 
 
 def test_the_tables_link_the_tickets(data):

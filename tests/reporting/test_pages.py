@@ -187,6 +187,7 @@ def test_the_escalation_tables_and_cards_are_on_the_page(data):
         "Mean in business time",
         "Recurrence within 30 days",
         "Documentation quality",
+        "Closing reports of level-3+ escalations",
         "Self-service deflections",
         "Load per level",
         "Customer comments",

@@ -10,13 +10,14 @@ import pytest
 
 from escalation.models import Escalation
 from knowledge.models import Deflection
+from lessons.models import CauseCategory, ClosingReport
 from portal.models import Rating
 from reporting import quality
 from tests.escalation.test_services import Chain
 from tests.factories import CustomerFactory, TicketFactory, UserFactory
 from tests.knowledge.articles import make_article
 from tests.reporting.test_kpis import BERLIN, WEEK
-from tickets.models import Service, Ticket
+from tickets.models import Service, Ticket, TicketEvent
 
 
 def at(month: int, day: int, hour: int = 9) -> dt.datetime:
@@ -154,3 +155,40 @@ def test_load_per_level_and_day(chain):
     assert table[(4, 1)] == (0, 0, 0, 1)
     assert table[(4, 2)] == (1, 1, 0, 1)  # c created, and handed in
     assert table[(8, 2)] == (0, 0, 0, 1)
+
+
+def test_closing_report_share_of_tickets_that_reached_level_3(chain):
+    l1, l3 = chain.teams[0], chain.teams[2]
+    category = CauseCategory.objects.first() or CauseCategory.objects.create(name="Defect")
+
+    def ticket(team, resolved, reported=False, moved_to=None):
+        t = TicketFactory(team=team, level=team.level, created_at=at(10, 1), resolved_at=resolved)
+        if moved_to is not None:
+            TicketEvent.objects.create(
+                ticket=t, kind=TicketEvent.Kind.LEVEL_CHANGED, payload={"from": 3, "to": moved_to}
+            )
+        if reported:
+            ClosingReport.objects.create(
+                ticket=t,
+                category=category,
+                cause="c",
+                solution="s",
+                lessons_learned="l",
+                level_rank=3,
+            )
+        return t
+
+    ticket(l3, at(11, 3), reported=True)  # at level 3 now, documented
+    ticket(l3, at(11, 4))  # at level 3 now, not documented
+    ticket(l1, at(11, 5), reported=True, moved_to=3)  # handed back to the 1st level since
+    ticket(l1, at(11, 5), moved_to=2)  # never at level 3: not counted
+    ticket(l1, at(11, 6))  # stayed at the 1st level
+    ticket(l3, at(10, 28), reported=True)  # resolved the week before
+    ticket(l3, None)  # not resolved
+    share = quality.closing_reports(Ticket.objects.all(), WEEK)
+    assert (share.part, share.whole, share.percent) == (2, 3, 66.7)
+    before = quality.closing_reports(Ticket.objects.all(), WEEK.previous())
+    assert (before.part, before.whole) == (1, 1)
+    # A slice counts only its tickets.
+    only_l1 = quality.closing_reports(Ticket.objects.filter(team=l1), WEEK)
+    assert (only_l1.part, only_l1.whole) == (1, 1)
