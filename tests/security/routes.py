@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -117,6 +118,7 @@ EXPECTED: dict[str, Rule] = {
     # --- public and sign-in --------------------------------------------------------------
     "home": Rule(get=SIGNED_IN),
     "healthz": Rule(get=ANYONE),
+    "metrics": Rule(get=ADMIN, why="the bearer METRICS_TOKEN (no role holds it) or a superuser"),
     "login": Rule(get=ANYONE, post=ANYONE, why="the sign-in form; a wrong password is a 200"),
     "admin_login": Rule(get=ANYONE, post=ANYONE, why="the admin's sign-in, same as login"),
     "login_code": Rule(get=NOBODY, post=NOBODY, why="only after the password step"),
@@ -201,6 +203,8 @@ EXPECTED: dict[str, Rule] = {
     # --- reporting, notifications ----------------------------------------------------------
     "reporting:index": Rule(get=LEADS),
     "reporting:kpi_csv": Rule(get=LEADS),
+    "reporting:table_csv": Rule(get=LEADS, kwargs=lambda w: {"key": "escalations_over_time"}),
+    "reporting:xlsx": Rule(get=LEADS),
     "notifications:list": Rule(get=SIGNED_IN),
     "notifications:bell": Rule(get=SIGNED_IN),
     "notifications:settings": Rule(get=SIGNED_IN, post=SIGNED_IN),
@@ -208,6 +212,36 @@ EXPECTED: dict[str, Rule] = {
     "notifications:read": Rule(post=OWNER, kwargs=_pk("notification")),
     "notifications:read_ticket": Rule(
         post=SIGNED_IN, kwargs=lambda w: {"ticket_id": w.ticket.pk}, why="marks one's own only"
+    ),
+    # --- lessons: closing reports and their measures (agents who may read the ticket) ------
+    "lessons:list": Rule(get=AGENTS, why="a list of the reports of readable tickets"),
+    "lessons:measures": Rule(get=AGENTS, why="the open measures the reader follows"),
+    "lessons:report": Rule(
+        get=AGENTS & READERS,
+        post=AGENTS & READERS,
+        kwargs=_ref,
+        data=lambda w: {
+            "category": w.objects["category"].pk,
+            "cause": "c",
+            "solution": "s",
+            "lessons_learned": "l",
+            "version": w.objects["closing_report"].version,
+        },
+    ),
+    "lessons:measure_add": Rule(
+        post=AGENTS & READERS,
+        kwargs=_ref,
+        data=lambda w: {
+            "title": "t",
+            "owner": w.users["owner"].pk,
+            "due_on": (w.objects["now"].date() + timedelta(days=3)).isoformat(),
+            "version": w.objects["closing_report"].version,
+        },
+    ),
+    "lessons:measure_done": Rule(
+        post=AGENTS & READERS,
+        kwargs=_pk("measure"),
+        why="its owner and who may write its report",
     ),
     # --- knowledge -----------------------------------------------------------------------
     "knowledge:list": Rule(get=AGENTS),
@@ -240,6 +274,12 @@ EXPECTED: dict[str, Rule] = {
         post=NOBODY,
         kwargs=lambda w: {"slug": w.objects["mailbox"].slug},
         why="the mailbox's bearer token only, which no role holds",
+    ),
+    "mail:ticket_ccs": Rule(
+        post=MOVERS,
+        kwargs=_ref,
+        data=lambda w: {"email": "cc@a.example", "version": w.ticket.version},
+        why="as every edit of the ticket: who may move it",
     ),
     "mail:message_original": Rule(
         kwargs=_pk("message"), absent=True, why="a web ticket: no original mail (tests/mail)"
@@ -289,6 +329,8 @@ EXPECTED: dict[str, Rule] = {
     "api:service_status": _api(post=API_AGENTS, kwargs=_pk("service")),
     "api:alerts": _api(post=ADMIN),
     "api:import_tickets": _api(post=ADMIN),
+    "api:report_kpis": _api(get=LEADS),
+    "api:report_tables": _api(get=LEADS),
     "api:not-found": _api(kwargs=lambda w: {"path": "no/such/thing"}),
     # --- portal (contacts sign in by code; staff sessions are not contacts) ----------------
     "portal:home": Rule(get=ANYONE, why="a redirect to the list or the sign-in"),

@@ -89,3 +89,24 @@ def _refused(method: str, seen) -> bool:
         # A form that is turned back redirects to where it came from, with a message.
         return method != "get" or any(page in seen.location for page in SIGN_IN_PAGES)
     return False
+
+
+# Changes whose body in EXPECTED is checked to act for a role allowed to send it: a refusal of
+# the others is then a refusal of the person, not of the input.
+BODIES_CHECKED = (
+    "lessons:report",
+    "lessons:measure_add",
+    "lessons:measure_done",
+    "mail:ticket_ccs",
+)
+
+
+@pytest.mark.parametrize("name", BODIES_CHECKED)
+def test_the_body_of_a_change_acts_for_an_allowed_role(name):
+    world = build_world()
+    rule = EXPECTED[name]
+    role = next(r for r in ROLES if r in rule.post)
+    url = url_for(name, world)
+    seen = observe(world.clients[role], "post", url, rule.data(world) if rule.data else None)
+    assert seen.status in (200, 302, 303), (seen.status, seen.error)
+    assert seen.writes, f"POST {url} as {role} wrote nothing"

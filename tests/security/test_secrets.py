@@ -1,6 +1,6 @@
-"""Secrets never leave: API tokens, webhook signing secrets, passwords and mailbox
-credentials appear in no API answer, admin change list, export, email, queued delivery or
-log line, over a run of the flows that handle them.
+"""Secrets never leave: API tokens, webhook signing secrets, passwords, mailbox credentials
+and the metrics scraper's token appear in no API answer, admin change list, export, email,
+queued delivery or log line, over a run of the flows that handle them.
 
 The flows are found, not listed, where the project allows: every GET route of the API and
 every export (walked from the URL configuration, asked as an admin, who sees the most), and
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 
 IMAP_PASSWORD = "imap-zqmailboxsecretmarker"
 MAIL_TOKEN = "inbound-zqmailtokenmarker"
+METRICS_TOKEN = "metrics-zqmetricstokenmarker"
 
 
 @pytest.fixture
@@ -34,11 +35,17 @@ def world(monkeypatch, settings):
     monkeypatch.setenv("SEC_IMAP_PASSWORD", IMAP_PASSWORD)
     monkeypatch.setenv("SEC_MAIL_TOKEN", MAIL_TOKEN)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.METRICS_TOKEN = METRICS_TOKEN
     return build_world()
 
 
 def _secrets(world) -> dict[str, str]:
-    return {**world.secrets, "imap_password": IMAP_PASSWORD, "mail_token": MAIL_TOKEN}
+    return {
+        **world.secrets,
+        "imap_password": IMAP_PASSWORD,
+        "mail_token": MAIL_TOKEN,
+        "metrics_token": METRICS_TOKEN,
+    }
 
 
 def test_secrets_appear_in_no_answer_export_email_or_log(world, caplog):
@@ -80,6 +87,14 @@ def test_secrets_appear_in_no_answer_export_email_or_log(world, caplog):
         content_type="message/rfc822",
         HTTP_AUTHORIZATION=f"Bearer {MAIL_TOKEN}",
     )
+    # The scraper's bearer token for /metrics, right and wrong; the page as a superuser.
+    scraped = anonymous.get(reverse("metrics"), HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    assert scraped.status_code == 200
+    bodies["metrics, scraped"] = scraped.content.decode()
+    bodies["metrics, wrong token"] = anonymous.get(
+        reverse("metrics"), HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}x"
+    ).content.decode()
+    bodies["metrics, superuser"] = admin_client.get(reverse("metrics")).content.decode()
     bodies["list after the token was made"] = owner_client.get(
         reverse("api:tokens")
     ).content.decode()

@@ -16,7 +16,9 @@ import csv
 import html
 import io
 import re
+import zipfile
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 
 import pytest
 from django.apps import apps
@@ -171,6 +173,28 @@ def unsafe_csv(text: str) -> list[str]:
     ]
 
 
+def unsafe_xlsx(content: bytes) -> list[str]:
+    """A worksheet that is not well-formed XML (a payload closed an element), has elements
+    inside a cell's text, or holds a formula (`<f>`): the cells are inline text and numbers."""
+    found = []
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for name in archive.namelist():
+            if not name.startswith("xl/worksheets/"):
+                continue
+            try:
+                root = ElementTree.fromstring(archive.read(name))  # noqa: S314 - our own output
+            except ElementTree.ParseError as exc:
+                found.append(f"{name} is not well-formed: {exc}")
+                continue
+            for element in root.iter():
+                tag = element.tag.rsplit("}", 1)[-1]
+                if tag == "f":
+                    found.append(f"{name} holds a formula")
+                elif tag in ("t", "v") and len(element):
+                    found.append(f"{name}: markup inside a cell ({element[0].tag})")
+    return found
+
+
 def _pages(world) -> list[tuple[str, str]]:
     """(role, url) of the pages and fragments that show the world's data."""
     ref = {"reference": world.ticket.reference}
@@ -195,6 +219,9 @@ def _pages(world) -> list[tuple[str, str]]:
         ("owner", reverse("knowledge:article", kwargs=slug)),
         ("owner", reverse("api_tokens")),
         ("admin", reverse("reporting:index")),
+        ("owner", reverse("lessons:list")),
+        ("owner", reverse("lessons:report", kwargs=ref)),
+        ("owner", reverse("lessons:measures")),
         ("admin", reverse("tickets:detail", kwargs=ref)),
         ("admin", reverse("admin:tickets_ticket_changelist")),
         ("admin", reverse("admin:notifications_webhookendpoint_changelist")),
@@ -207,6 +234,7 @@ def _pages(world) -> list[tuple[str, str]]:
 
 EXPORTS = (
     ("admin", "reporting:kpi_csv", {}),
+    ("admin", "reporting:table_csv", {"key": "escalations_over_time"}),
     ("admin", "dashboard:trend_csv", {"name": "escalations"}),
 )
 
@@ -241,6 +269,8 @@ def test_no_payload_comes_out_as_markup():
             response = world.clients[role].get(reverse(name, kwargs=kwargs))
             text = b"".join(response.streaming_content) if response.streaming else response.content
             problems += [f"round {round_}: {name}: {p}" for p in unsafe_csv(text.decode())]
+        workbook = world.clients["admin"].get(reverse("reporting:xlsx"))
+        problems += [f"round {round_}: reporting:xlsx: {p}" for p in unsafe_xlsx(workbook.content)]
     # The control: the payloads reached the pages as text.
     detail = world.clients["owner"].get(
         reverse("tickets:detail", kwargs={"reference": world.ticket.reference})
@@ -266,7 +296,22 @@ def test_the_checker_finds_each_payload_unescaped(payload):
     page = re.sub(r"\[([^]]*)\]\(([^)]*\))\)", r'<a href="\2">\1</a>', page)
     if payload.startswith("="):
         assert unsafe_csv(f"{payload}\n")
+        assert unsafe_xlsx(_workbook(f"<c><f>{payload[1:]}</f></c>"))
     elif "{{" in payload:
         assert unsafe_markup(page.replace("{{ 'zqx11'|upper }}", EVALUATED))
     else:
         assert unsafe_markup(page), payload
+        if "<" in payload:
+            assert unsafe_xlsx(_workbook(f"<c><is><t>{payload}</t></is></c>")), payload
+
+
+def _workbook(cell: str) -> bytes:
+    """An XLSX with one sheet holding `cell` as written (not escaped)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "xl/worksheets/sheet1.xml",
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            f"<sheetData><row>{cell}</row></sheetData></worksheet>",
+        )
+    return buffer.getvalue()

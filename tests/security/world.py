@@ -1,7 +1,8 @@
 """One object of every kind, and a client per role, for the generated security checks.
 
 The ticket `T` was opened by team "Former" (1st level) and escalated to team "Owners" (2nd
-level): its former holder keeps reading it, the 1st-level team "Others" never could. Its
+level): its former holder keeps reading it, the 1st-level team "Others" never could. It has
+a closing report with one open preventive measure of the owner's. Its
 description, public reply and internal note carry markers, so a test can tell whether a
 response holds anything of it. Every secret the product keeps (an API token, a webhook
 signing secret, a mailbox credential, a password) is a known string here, so a test can look
@@ -23,6 +24,8 @@ from api.models import ApiToken
 from escalation import services as escalation_services
 from escalation.handoff import Package
 from incidents import services as incident_services
+from lessons import services as lessons_services
+from lessons.models import CauseCategory
 from mail.models import Mailbox
 from notifications.models import Notification, WebhookEndpoint
 from portal.session import CHECK_KEY, CONTACT_KEY, contact_check
@@ -152,6 +155,26 @@ def build_world(settings_obj: Any = None) -> World:
         inbound_token_env="SEC_MAIL_TOKEN",
         imap_password_env="SEC_IMAP_PASSWORD",
     )
+    category = CauseCategory.objects.filter(is_active=True).order_by("pk").first()
+    if category is None:
+        category = CauseCategory.objects.create(name="Hardware")
+    closing_report = lessons_services.report_save(
+        ticket=ticket,
+        actor=users["owner"],
+        category=category,
+        texts={"cause": "Dust.", "solution": "Cleaned.", "lessons_learned": "Dust it."},
+        expected_version=0,
+    )
+    measure = lessons_services.measure_add(
+        report=closing_report,
+        actor=users["owner"],
+        title="Dust the printers",
+        owner=users["owner"],
+        due_on=timezone.localdate() + timedelta(days=7),
+        expected_version=closing_report.version,
+    )
+    closing_report.refresh_from_db()
+    ticket.refresh_from_db()
     message = ticket.messages.order_by("pk").first()
     attachment = ticket.attachments.get()
 
@@ -199,6 +222,9 @@ def build_world(settings_obj: Any = None) -> World:
             "message": message,
             "mailbox": mailbox,
             "attachment": attachment,
+            "category": category,
+            "closing_report": closing_report,
+            "measure": measure,
             "owner_token_key": owner_row.token_key,
             "now": timezone.now(),
         },
