@@ -17,7 +17,7 @@ from typing import Any
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -111,10 +111,53 @@ def _api_link(cell: object) -> str | None:
     return None
 
 
+KPIS_EXAMPLE = OpenApiExample(
+    "Time to first response, last 30 days",
+    value={
+        "period": {"first_day": "2026-11-08", "last_day": "2026-12-07"},
+        "kpis": [
+            {
+                "key": "mtta",
+                "title": "Time to first response",
+                "definition": "From a ticket's creation to its first public reply.",
+                "figures": [
+                    {
+                        "label": "Median",
+                        "unit": table.MINUTES,
+                        "current": 42.0,
+                        "previous": 55.5,
+                        "change": -24.3,
+                    }
+                ],
+            }
+        ],
+    },
+    response_only=True,
+)
+TABLES_EXAMPLE = OpenApiExample(
+    "Hand-backs with their reasons",
+    value={
+        "period": {"first_day": "2026-11-08", "last_day": "2026-12-07"},
+        "tables": [
+            {
+                "key": "hand_backs",
+                "title": "Hand-backs",
+                "definition": "Escalations handed back down, with the reason given.",
+                "headers": ["Ticket", "From", "To", "Reason"],
+                "rows": [["HD-2026-000812", "2nd level", "1st level", "Solved by the runbook"]],
+                "links": [["/api/v1/tickets/HD-2026-000812/", None, None, None]],
+            }
+        ],
+    },
+    response_only=True,
+)
+
+
 class ReportKpis(APIView):
     @extend_schema(
         parameters=PARAMETERS,
         responses=KpisSerializer,
+        examples=[KPIS_EXAMPLE],
         description="The KPI cards of the reports page for the period and slices, each figure "
         "beside the previous period of the same length.",
     )
@@ -148,6 +191,7 @@ class ReportTables(APIView):
     @extend_schema(
         parameters=PARAMETERS,
         responses=TablesSerializer,
+        examples=[TABLES_EXAMPLE],
         description="The tables of the reports page for the period and slices.",
     )
     def get(self, request: Request) -> Response:

@@ -132,7 +132,7 @@ def test_the_fan_out_goes_to_the_broker_as_one_task(
         "apply_async",
         lambda args=None, kwargs=None, **kw: published.append(args),
     )
-    monkeypatch.setattr(outbox, "enqueue", lambda pk, eta=None: queued.append(pk) or True)
+    monkeypatch.setattr(outbox, "enqueue", lambda pk, eta=None, **kw: queued.append(pk) or True)
     with django_capture_on_commit_callbacks(execute=True):
         services.incident_post_update(incident=incident, actor=org.im_lead, text="News")
     fan_out = Delivery.objects.filter(kind__in=[EMAIL_KIND, "ticket.message"])
