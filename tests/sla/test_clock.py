@@ -851,3 +851,8 @@ class TestMutationSurvivors:
             datetime(2026, 6, 1, 9, tzinfo=UTC),
             datetime(2037, 6, 1, 9, tzinfo=UTC),
         ]
+
+    def test_back_to_back_across_the_first_supported_year_boundary_is_one_opening(self):
+        night = CalendarSpec(tz="UTC", weekly=(((time(0), time(6)), (time(22), time(0))),) * 7)
+        start = datetime(2, 12, 31, 23, tzinfo=UTC)
+        assert next_open_instants(night, start, 1) == [datetime(3, 1, 1, 22, tzinfo=UTC)]
