@@ -10,7 +10,7 @@ DEMO_ENV := DEMO=true DEBUG=true
 # The demo's port: `PORT=8001 make run`.
 PORT ?= 8000
 
-.PHONY: run test bench bench-full messages lint format install migrate demo clean-demo
+.PHONY: run test bench bench-full messages lint format install migrate demo clean-demo mutation mutation-score
 
 install: $(STAMP)
 
@@ -50,6 +50,28 @@ messages: install
 	$(DEMO_ENV) $(PY) manage.py makemessages --locale de --no-location --ignore ".venv/*" --ignore "var/*" --ignore "tests/*" --ignore "bench/*"
 	$(DEMO_ENV) $(PY) manage.py makemessages --locale de --domain djangojs --no-location --ignore ".venv/*" --ignore "var/*" --ignore "static/vendor/*" --ignore "tests/*"
 	$(DEMO_ENV) $(PY) manage.py compilemessages --locale de --ignore ".venv/*"
+
+## make mutation: mutmut over the pure core with its fast tests (not in CI: tens of minutes on
+## 2 cores); prints the score per module and the survivors. Config: [tool.mutmut] in pyproject.toml;
+## equivalent survivors: docs/mutation.md. MUTATION_JOBS=1 on a busy machine; bounded by MUTATION_TIMEOUT.
+MUTATION_JOBS ?= 2
+MUTATION_TIMEOUT ?= 3600
+mutation: install
+	rm -rf mutants
+	DEMO=true timeout $(MUTATION_TIMEOUT) $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) > /dev/null || true
+	@$(MAKE) --no-print-directory mutation-score
+
+## make mutation-score: the score and survivors of the last (or a running) `make mutation`
+mutation-score:
+	@DEMO=true $(VENV)/bin/mutmut results --all true | awk -F': ' 'NF == 2 { \
+		name = $$1; gsub(/ /, "", name); match(name, /\.x/); module = substr(name, 1, RSTART - 1); \
+		if ($$2 == "not checked") { unchecked++; next } total[module]++; \
+		if ($$2 == "killed" || $$2 == "timeout") killed[module]++; \
+		else survivors = survivors "\n  " name ": " $$2 } \
+		END { for (m in total) { k += killed[m]; t += total[m]; \
+		printf "%-20s %4d/%-4d killed  %5.1f %%\n", m, killed[m], total[m], 100 * killed[m] / total[m] } \
+		printf "%-20s %4d/%-4d killed  %5.1f %%  (%d not checked before the timeout)\n", "all", k, t, 100 * k / t, unchecked; \
+		print "Survivors (show one with: mutmut show NAME):" survivors }'
 
 lint: install
 	$(PY) -m ruff check .

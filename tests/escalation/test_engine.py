@@ -10,13 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from escalation.engine import (
+    Decision,
     Escalate,
+    Evaluation,
+    Reason,
     RuleSpec,
     SLAInstants,
     TicketFacts,
     Trigger,
     conditions_hold,
     evaluate,
+    trigger_instant,
 )
 from sla.clock import ALWAYS_OPEN, CalendarSpec
 
@@ -252,3 +256,92 @@ class TestOneBreachOneStep:
     def test_severity_is_a_state_and_holds_in_every_cycle(self):
         r = rule(Trigger.SEVERITY, priority_at_least=1)
         assert fired(self.after_hand_off(priority=1), [r], self.HANDED) == [1]
+
+
+class TestTriggerReasons:
+    """Each trigger's instant and its reason as values (what the timeline words for people)."""
+
+    def test_severity_reason_is_the_priority(self):
+        at, reason = trigger_instant(rule(Trigger.SEVERITY, priority_at_least=2), facts(priority=1))
+        assert (at, reason) == (MON_9, Reason(Trigger.SEVERITY, 1))
+
+    def test_soft_signal_reason_is_the_score(self):
+        r = rule(Trigger.SOFT_SIGNAL, risk_at_least=60)
+        at, reason = trigger_instant(r, facts(risk_score=70, risk_changed_at=MON_9 + H))
+        assert (at, reason) == (MON_9 + H, Reason(Trigger.SOFT_SIGNAL, 70))
+
+    def test_no_progress_reason_is_the_threshold(self):
+        r = rule(Trigger.NO_PROGRESS, threshold=2 * H)
+        assert trigger_instant(r, facts()) == (MON_9 + 2 * H, Reason(Trigger.NO_PROGRESS, 2 * H))
+
+    def test_no_progress_counts_from_the_return_from_pending(self):
+        r = rule(Trigger.NO_PROGRESS, threshold=2 * H)
+        back = facts(last_progress_at=MON_9 + H, resumed_at=MON_9 + 3 * H)
+        assert trigger_instant(r, back)[0] == MON_9 + 5 * H
+
+    def test_unacknowledged_reason_has_no_detail(self):
+        r = rule(Trigger.UNACKNOWLEDGED)
+        at, reason = trigger_instant(r, facts(awaiting_ack_until=MON_9 + H))
+        assert (at, reason) == (MON_9 + H, Reason(Trigger.UNACKNOWLEDGED))
+        assert reason.detail is None
+
+    @pytest.mark.parametrize("trigger", [Trigger.SLA_WARNING, Trigger.SLA_BREACH])
+    def test_sla_reason_is_the_earliest_target(self, trigger):
+        due = {
+            "first_response": SLAInstants(),  # not running (met or paused): skipped
+            "next_update": SLAInstants(warning_at=MON_9 + 3 * H, due_at=MON_9 + 4 * H),
+            "resolution": SLAInstants(warning_at=MON_9 + 2 * H, due_at=MON_9 + 3 * H),
+        }
+        at, reason = trigger_instant(rule(trigger), facts(sla=due))
+        expected = MON_9 + 2 * H if trigger == Trigger.SLA_WARNING else MON_9 + 3 * H
+        assert (at, reason) == (expected, Reason(trigger, "resolution"))
+
+    def test_sla_tie_keeps_the_first_target(self):
+        same = SLAInstants(warning_at=MON_9 + H, due_at=MON_9 + 2 * H)
+        due = {"first_response": same, "resolution": same}
+        at, reason = trigger_instant(rule(Trigger.SLA_BREACH), facts(sla=due))
+        assert (at, reason) == (MON_9 + 2 * H, Reason(Trigger.SLA_BREACH, "first_response"))
+
+
+class TestEvaluateDetails:
+    def test_a_ticket_owned_by_an_incident_gets_nothing_and_no_next_check(self):
+        r = rule(Trigger.SEVERITY, priority_at_least=2)
+        assert evaluate(facts(priority=1, owned_by_incident=True), [r], MON_9) == Evaluation(
+            decisions=(), next_check_at=None
+        )
+
+    def test_the_decision_carries_rule_trigger_reason_and_instant(self):
+        r = rule(Trigger.NO_PROGRESS, threshold=H)
+        (decision,) = evaluate(facts(), [r], MON_9 + 2 * H).decisions
+        assert decision == Decision(
+            rule=r, trigger=Trigger.NO_PROGRESS, reason=Reason(Trigger.NO_PROGRESS, H), at=MON_9 + H
+        )
+
+    def test_an_already_fired_rule_does_not_stop_the_later_ones(self):
+        first = rule(Trigger.SEVERITY, id=1, order=10, priority_at_least=2)
+        second = rule(Trigger.SEVERITY, id=2, order=20, priority_at_least=2)
+        f = facts(priority=1, fired_rule_ids=frozenset({1}))
+        assert fired(f, [first, second], MON_9) == [2]
+
+    def test_a_rule_that_cannot_fire_does_not_stop_the_later_ones(self):
+        never = rule(Trigger.SEVERITY, id=1, order=10, priority_at_least=1)
+        now_due = rule(Trigger.SEVERITY, id=2, order=20, priority_at_least=2)
+        assert fired(facts(priority=2), [never, now_due], MON_9) == [2]
+
+    def test_an_upcoming_rule_does_not_stop_the_later_ones(self):
+        later = rule(Trigger.NO_PROGRESS, id=1, order=10, threshold=5 * H)
+        now_due = rule(Trigger.SEVERITY, id=2, order=20, priority_at_least=2)
+        result = evaluate(facts(priority=1), [later, now_due], MON_9)
+        assert [d.rule.id for d in result.decisions] == [2]
+        assert result.next_check_at == MON_9 + 5 * H
+
+    def test_top_of_chain_still_raises_the_priority(self):
+        r = rule(
+            Trigger.SEVERITY,
+            priority_at_least=2,
+            escalate=Escalate.HIERARCHICAL,
+            raise_priority_to=1,
+        )
+        assert fired(facts(priority=2, can_escalate_up=False), [r], MON_9) == [1]
+        bare = dataclasses.replace(r, raise_priority_to=None)
+        assert fired(facts(priority=2, can_escalate_up=False), [bare], MON_9) == []

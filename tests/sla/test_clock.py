@@ -793,3 +793,66 @@ def test_between_is_additive_and_antisymmetric(
     )
     assert between(calendar, second, first) == -between(calendar, first, second)
     assert abs(between(calendar, first, second)) <= abs(second - first)
+
+
+class TestMutationSurvivors:
+    """Cases found by `make mutation` (docs/mutation.md): each fails on a survivor it killed."""
+
+    EARLY = CalendarSpec(tz="UTC", weekly=(((time(0), time(6)),),) * 7)
+
+    def test_always_open_is_utc(self):
+        assert CalendarSpec.always_open_spec().tz == "UTC"
+
+    def test_invalid_calendar_message_lists_the_problems(self):
+        error = CalendarInvalid(["Monday: a", "Tuesday: b"])
+        assert str(error) == "invalid business calendar: Monday: a; Tuesday: b"
+        assert error.problems == ["Monday: a", "Tuesday: b"]
+
+    def test_overlap_message_shows_seconds_only_when_there_are_any(self):
+        spec = CalendarSpec(
+            tz="UTC",
+            weekly=(((time(9), time(12)), (time(11, 0, 30), time(13))),) + ((),) * 6,
+        )
+        assert any("09:00-12:00 overlaps 11:00:30-13:00" in p for p in validate_spec(spec))
+
+    def test_naive_start_names_the_argument(self):
+        with pytest.raises(ValueError, match=r"^start must be an aware datetime"):
+            next_open_instants(self.EARLY, datetime(2026, 1, 1), 1)
+
+    def test_opening_at_the_utc_year_start_is_an_opening(self):
+        # Dec 31 closes at 06:00, so Jan 1 00:00 UTC (a year chunk's first instant) opens.
+        start = datetime(2026, 12, 31, 12, tzinfo=UTC)
+        assert next_open_instants(self.EARLY, start, 1) == [datetime(2027, 1, 1, tzinfo=UTC)]
+
+    def test_opening_at_the_first_supported_year_start(self):
+        start = datetime(2, 1, 1, tzinfo=UTC)
+        assert next_open_instants(self.EARLY, start, 1) == [start]
+
+    def test_openings_continue_past_the_horizon_while_years_have_openings(self):
+        mondays = CalendarSpec(tz="UTC", weekly=((((time(9), time(10))),),) + ((),) * 6)
+        found = next_open_instants(mondays, datetime(2026, 1, 1, tzinfo=UTC), 52 * 13)
+        assert len(found) == 52 * 13
+        assert found[-1].year == 2038
+
+    def test_an_opening_exactly_at_the_horizon_is_found(self):
+        def lone(*days: date) -> CalendarSpec:
+            return CalendarSpec(
+                tz="UTC", weekly=((),) * 7, special_hours={d: ((time(9), time(10)),) for d in days}
+            )
+
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        # Ten quiet years after the start's year are searched, the eleventh is not.
+        at_horizon = lone(date(2036, 6, 1))
+        assert next_open_instants(at_horizon, start, 1) == [datetime(2036, 6, 1, 9, tzinfo=UTC)]
+        assert next_open_instants(lone(date(2037, 6, 1)), start, 1) == []
+        # The count restarts after a year with an opening.
+        again = lone(date(2026, 6, 1), date(2037, 6, 1))
+        assert next_open_instants(again, start, 2) == [
+            datetime(2026, 6, 1, 9, tzinfo=UTC),
+            datetime(2037, 6, 1, 9, tzinfo=UTC),
+        ]
+
+    def test_back_to_back_across_the_first_supported_year_boundary_is_one_opening(self):
+        night = CalendarSpec(tz="UTC", weekly=(((time(0), time(6)), (time(22), time(0))),) * 7)
+        start = datetime(2, 12, 31, 23, tzinfo=UTC)
+        assert next_open_instants(night, start, 1) == [datetime(3, 1, 1, 22, tzinfo=UTC)]
