@@ -33,13 +33,13 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.models import IdempotencyKey
 from api.problems import PROBLEM_CONTENT_TYPE, problem
+from api.renderers import SafeJSONRenderer
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -134,6 +134,21 @@ def claim(
     return row
 
 
+def storable(value: Any) -> Any:
+    """`value` as PostgreSQL's jsonb can hold it: a problem detail may echo what the client
+    sent (an unknown field's name), and jsonb refuses NUL characters and lone surrogates.
+    In the stored answer a NUL becomes U+FFFD and a lone surrogate "?", so a replay shows
+    those where the first answer showed the raw ones (the schema fuzzer found the 500 this
+    was)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
 def record(row: IdempotencyKey, response: Response, secret_fields: tuple[str, ...] = ()) -> None:
     """Store `response` as the key's answer; a server error is not kept (retry allowed).
     `secret_fields` of the body are stored as null: a secret shown once (a new token's) is
@@ -143,7 +158,7 @@ def record(row: IdempotencyKey, response: Response, secret_fields: tuple[str, ..
         return
     body = None
     if response.data is not None:
-        body = json.loads(JSONRenderer().render(response.data) or b"null")
+        body = storable(json.loads(SafeJSONRenderer().render(response.data) or b"null"))
         if isinstance(body, dict):
             body.update({name: None for name in secret_fields if name in body})
     row.status = response.status_code

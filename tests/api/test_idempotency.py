@@ -217,3 +217,25 @@ def test_a_new_tokens_secret_is_never_stored_for_a_replay(agent, team_a):
     stored = IdempotencyKey.objects.get(key="t1")
     assert stored.body["token"] is None
     assert first.json()["token"] not in str(stored.body)
+
+
+def test_an_answer_that_echoes_a_nul_or_a_lone_surrogate_is_kept(admin_user):
+    """A problem detail may name what the client sent (an unknown field): jsonb holds no NUL
+    and no lone surrogate, so the stored answer replaces them instead of failing with a 500."""
+    api = client_for(admin_user)
+    # As raw JSON: the escapes reach the server as a NUL and a lone surrogate.
+    body = '{"name": "Sev 3", "cell_1_1": 4, "bad\\u0000field\\ud961": 1}'
+    answers = [
+        api.post(
+            "/api/v1/configuration/severity-matrices/",
+            body,
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="nul-echo-1",
+        )
+        for _ in range(2)
+    ]
+    first, again = answers
+    assert first.status_code == 400
+    assert again.status_code == 400
+    assert again.headers.get(idempotency.REPLAYED_HEADER) == "true"
+    assert idempotency.storable({"a\x00": ["b\ud961"]}) == {"a\ufffd": ["b?"]}
