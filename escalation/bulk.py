@@ -50,7 +50,7 @@ from notifications.models import Delivery, Notification, WebhookEndpoint
 from sla import services as sla
 from sla.models import ClockSegment, SLAPolicy, SLATarget
 from tickets import services as ticket_services
-from tickets.models import Message, SupportLevel, Team, Ticket, TicketEvent
+from tickets.models import TRANSITION_NAMES, Message, SupportLevel, Team, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -97,15 +97,28 @@ LANE_EVENT_KINDS = frozenset(
 )
 
 
+# The changes this lane never makes: status transitions. A further change hook may run beside
+# it only if it declares, as its `changes_watched`, the changes it acts on, all of them these
+# (the closing-report reminder of `lessons` acts on "resolve").
+NOT_LANE_CHANGES = frozenset({"status", *TRANSITION_NAMES})
+
+
 def available() -> bool:
-    """Whether the lane knows every effect of a ticket write: the registered change hooks are
-    exactly the ones it mirrors, the notifications listener is registered (the lane writes
+    """Whether the lane knows every effect of a ticket write: the change hooks it mirrors (the
+    SLA clock's and the engine's) are registered, in that order, and any other acts only on
+    changes the lane never makes; the notifications listener is registered (the lane writes
     what it would), any other listener acts on none of the kinds the lane writes, and
     listeners are not muted."""
     listeners = ticket_services.event_listeners()
     others = [listener for listener in listeners if listener is not notifications.on_ticket_event]
+    hooks = ticket_services.change_hooks()
+    mirrored = (sla.on_ticket_change, evaluation.on_ticket_change)
     return (
-        ticket_services.change_hooks() == (sla.on_ticket_change, evaluation.on_ticket_change)
+        hooks[:2] == mirrored
+        and all(
+            getattr(hook, "changes_watched", NOT_LANE_CHANGES | {"any"}) <= NOT_LANE_CHANGES
+            for hook in hooks[2:]
+        )
         and notifications.on_ticket_event in listeners
         and all(
             LANE_EVENT_KINDS.isdisjoint(getattr(listener, "event_kinds", LANE_EVENT_KINDS))

@@ -315,3 +315,8 @@ def on_ticket_change(
         now=now,
         urgent=False,
     )
+
+
+# The changes the hook acts on: the sweep's set-based lane, which never changes a ticket's
+# status, may run beside it (escalation.bulk.available).
+on_ticket_change.changes_watched = frozenset({"resolve"})  # type: ignore[attr-defined]

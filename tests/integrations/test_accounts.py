@@ -230,9 +230,10 @@ def test_token_creation_has_a_stricter_scope_with_retry_after(rates, agent, team
     rates("token_create", "2/hour")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Basic YWdlbnQ6cHc=")  # agent:pw
-    for _ in range(2):
-        assert client.post("/api/v1/auth/tokens/", {"name": "x"}, format="json").status_code == 201
-    throttled = client.post("/api/v1/auth/tokens/", {"name": "x"}, format="json")
+    for n in range(2):  # a name per token: a repeated name is refused as a double submit
+        made = client.post("/api/v1/auth/tokens/", {"name": f"x{n}"}, format="json")
+        assert made.status_code == 201
+    throttled = client.post("/api/v1/auth/tokens/", {"name": "x2"}, format="json")
     assert throttled.status_code == 429
     assert throttled["Content-Type"] == "application/problem+json"
     assert int(throttled["Retry-After"]) > 0

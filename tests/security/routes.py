@@ -205,6 +205,8 @@ EXPECTED: dict[str, Rule] = {
     "reporting:kpi_csv": Rule(get=LEADS),
     "reporting:table_csv": Rule(get=LEADS, kwargs=lambda w: {"key": "escalations_over_time"}),
     "reporting:xlsx": Rule(get=LEADS),
+    "reporting:drill": Rule(get=LEADS, kwargs=lambda w: {"key": "created"}),
+    "reporting:weekly": Rule(post=LEADS, data=lambda w: {"weekly": "1"}),
     "notifications:list": Rule(get=SIGNED_IN),
     "notifications:bell": Rule(get=SIGNED_IN),
     "notifications:settings": Rule(get=SIGNED_IN, post=SIGNED_IN),

@@ -1,7 +1,10 @@
 """Stored XSS in a real browser: the main pages (ticket page, ticket list, dashboard, portal
 ticket) with the corpus of `test_xss` in every user-writable text field, opened in Chromium.
 No dialog may open, no element may carry an event handler made from a payload, and a page
-error or anything the Content-Security-Policy blocked fails the test (`browser_page`)."""
+error or anything the Content-Security-Policy blocked fails the test (`browser_page`).
+
+Here, beside the other browser tests, so that it shares their one Chromium (two sync
+Playwright sessions in one process cannot run at once)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from tests.e2e.conftest import browser, browser_page  # noqa: F401 - the shared fixture
+from tests.e2e.conftest import browser_page
 from tests.security.test_xss import CORPUS, fill, sign_in_contact_again, text_fields
 from tests.security.world import build_world
 
@@ -30,7 +33,7 @@ def _cookies(world, role: str, base_url: str) -> list[dict]:
     return [{"name": settings.SESSION_COOKIE_NAME, "value": value, "url": base_url}]
 
 
-def test_the_main_pages_run_no_payload_in_chromium(browser, live_server):  # noqa: F811
+def test_the_main_pages_run_no_payload_in_chromium(browser, live_server):
     world = build_world()
     fields = text_fields()
     ref = {"reference": world.ticket.reference}
