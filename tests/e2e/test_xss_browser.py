@@ -104,17 +104,15 @@ def test_the_checks_see_an_unsafe_page(browser, live_server):
     ]
 
     policy = Client().get(reverse("login"))["Content-Security-Policy"]
-    with pytest.raises(AssertionError, match="Content Security Policy"):  # noqa: PT012
-        with browser_page(browser, live_server.url) as page:
-            page.route(
-                url,
-                lambda route: route.fulfill(
-                    body=UNSAFE,
-                    content_type="text/html",
-                    headers={"Content-Security-Policy": policy},
-                ),
-            )
-            dialogs = watch_dialogs(page)
-            injected(page, url)
-            page.wait_for_timeout(200)
+    serve = lambda route: route.fulfill(  # noqa: E731
+        body=UNSAFE, content_type="text/html", headers={"Content-Security-Policy": policy}
+    )
+    with (
+        pytest.raises(AssertionError, match="Content Security Policy"),
+        browser_page(browser, live_server.url) as page,
+    ):
+        page.route(url, serve)
+        dialogs = watch_dialogs(page)
+        injected(page, url)
+        page.wait_for_timeout(200)
     assert dialogs == []
