@@ -186,3 +186,12 @@ def test_the_tone_names_at_most_five_terms():
     _score, reasons = assess(RiskInputs(0, (text,), 0, False, 0))
     assert len(negative_terms([text])) == 6
     assert reasons == [{"code": "tone", "terms": negative_terms([text])[:5], "points": 30}]
+
+
+def test_a_reason_without_a_count_reads_as_none():
+    with translation.override("en"):
+        assert describe({"code": "reopened"}) == "Reopened 0 times"
+        assert describe({"code": "follow_ups", "count": 0}) == (
+            "0 customer messages without an answer"
+        )
+        assert describe({"code": "hand_offs", "count": None}) == "Handed from team to team 0 times"
