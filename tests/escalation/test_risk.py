@@ -195,3 +195,4 @@ def test_a_reason_without_a_count_reads_as_none():
             "0 customer messages without an answer"
         )
         assert describe({"code": "hand_offs", "count": None}) == "Handed from team to team 0 times"
+        assert describe({"code": "tone"}) == "Negative tone: "
