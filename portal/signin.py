@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -60,6 +60,16 @@ def address_digest(address: str) -> str:
 
 def code_digest(digest: str, code: str) -> str:
     return salted_hmac("portal.sign-in.code", f"{digest}:{code}").hexdigest()
+
+
+def _lock_address(digest: str) -> None:
+    """Serialise the code requests of one address until the transaction ends: two at once
+    would each retire the codes before them, and both new codes would stay usable."""
+    if connection.vendor != "postgresql":
+        return  # SQLite lets one writer in at a time
+    with connection.cursor() as cursor:
+        # A signed 64-bit key from the digest: a collision only makes two addresses wait.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(digest[:16], 16) - 2**63])
 
 
 def _window() -> int:
@@ -111,6 +121,7 @@ def code_request(*, address: str, ip: str | None, now: datetime | None = None) -
     contact = portal_contact(address)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     with transaction.atomic():
+        _lock_address(digest)
         SignInCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
         # A new code replaces every earlier one of this address.
         SignInCode.objects.filter(address_digest=digest, used_at__isnull=True).update(used_at=now)

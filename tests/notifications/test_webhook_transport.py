@@ -110,7 +110,8 @@ def test_a_6to4_name_for_the_metadata_address_is_refused_when_sending(monkeypatc
         webhooks.resolve_target("hooks.example.com", 443)
 
 
-def test_the_admin_form_refuses_a_literal_6to4_url(db):
+@pytest.mark.django_db
+def test_the_admin_form_refuses_a_literal_6to4_url():
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
@@ -153,7 +154,8 @@ class Trickler:
         self.listener.close()
 
 
-def test_a_trickling_receiver_is_cut_off_at_the_deadline(settings, db):
+@pytest.mark.django_db
+def test_a_trickling_receiver_is_cut_off_at_the_deadline(settings):
     # Each byte comes well within the 1 s deadline, so a per-read timeout would wait for all
     # of them (16 s); the deadline covers the whole request.
     settings.WEBHOOKS_TIMEOUT_SECONDS = 1.0

@@ -3,8 +3,8 @@ version, its one-time intent token), has one effect. The second request writes n
 
 The forms are found by crawling the pages (`tests/security/forms.py`), so a new form is
 covered. Forms whose second submission rightly writes again are listed in REPEATS with the
-reason. The concurrent case (two requests at once, on PostgreSQL) is covered where the
-project locks rows: `tests/integration/` and the services' own tests.
+reason. The concurrent case (two requests at once, on PostgreSQL):
+`test_double_submit_concurrent.py`.
 """
 
 from __future__ import annotations
