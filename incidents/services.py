@@ -656,8 +656,9 @@ def incident_resolve(
     expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> MajorIncident:
-    """Close the incident with its report: the closing report reaches every linked customer,
-    the linked (not unlinked) tickets are resolved, and the services get back the status
+    """Close the incident with its report: the closing report reaches every linked customer
+    (one email per address, instead of each ticket's resolution notice), the linked (not
+    unlinked) tickets are resolved, and the services get back the status
     they had (unless another open incident still holds them)."""
     now = now or timezone.now()
     require_runner(actor)
@@ -706,11 +707,19 @@ def incident_resolve(
     IncidentLink.objects.filter(pk__in=[link.pk for link in links]).update(
         ended_at=now, ended_by=actor, end=IncidentLink.End.RESOLVED
     )
+    # The closing report, sent above, is the customers' one email about the resolution: it
+    # names all their tickets, so no ticket sends its own resolution notice.
+    told = {"incident": incident.pk, ticket_services.CUSTOMER_TOLD: f"incident:{incident.pk}"}
     resolved = 0
     for link in links:
         if link.ticket.is_active:
             ticket_services.ticket_transition(
-                ticket=link.ticket, actor=actor, name="resolve", now=now, authorised=True
+                ticket=link.ticket,
+                actor=actor,
+                name="resolve",
+                now=now,
+                authorised=True,
+                facts=told,
             )
             resolved += 1
     still_held = set(

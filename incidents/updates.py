@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from celery import current_app
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from incidents.models import IncidentUpdate, MajorIncident
+from mail.ccs import ccs_of_tickets, emailed_requester
 from mail.outbound import on_ticket_event as mail_listener
 from notifications import outbox, webhooks
 from notifications.email import clean_address
@@ -144,32 +146,81 @@ def send_update(
     return len(tickets)
 
 
+@dataclass
+class Recipient:
+    """Who gets one email of an update: a requester with the tickets they requested, or
+    (also) an address copied on tickets. `contact`: the recipient's contact, else the
+    requester of the first ticket copying them (whose email the copy belongs to)."""
+
+    address: str
+    contact: Contact
+    language: str
+    own: bool  # `contact` is the recipient
+    events: list[TicketEvent] = field(default_factory=list)  # the requested tickets' replies
+    copied: list[TicketEvent] = field(default_factory=list)  # the replies they are copied on
+
+
 def customer_emails(
     update: IncidentUpdate, events: Sequence[TicketEvent], *, now: dt.datetime
 ) -> list[Delivery]:
-    """The (unsaved) outbox rows of the update's customer emails: one per active contact
-    with an address who requested any of the replied tickets, naming all of them (`events`:
-    the replies' timeline entries, ticket and requester loaded). The first ticket's reply is
-    the email's cause."""
-    by_contact: dict[int, tuple[Contact, list[TicketEvent]]] = {}
+    """The (unsaved) outbox rows of the update's customer emails: one per address, however
+    many of its tickets are linked (`events`: the replies' timeline entries, ticket and
+    requester loaded). The requesters (active, with an address) get one each naming their
+    tickets; the tickets' CCs are copied as a reply copies them (only where the requester is
+    emailed, `mail.ccs.reply_recipients`), but each in their own email, in their own
+    language (their contact's, else the requester's), naming the tickets they are copied
+    on — once per address, also when they requested some of the tickets themselves. The
+    first ticket's reply is the email's cause. Two queries (the CCs and their contacts) for
+    any number of tickets."""
+    recipients: dict[str, Recipient] = {}
+    emailed: list[TicketEvent] = []
     for event in events:
-        contact = event.ticket.requester
-        if contact is None or not contact.is_active or not clean_address(contact.email):
+        contact = emailed_requester(event.ticket)
+        if contact is None:
             continue
-        by_contact.setdefault(contact.pk, (contact, []))[1].append(event)
+        emailed.append(event)
+        address = contact.email.lower()
+        recipients.setdefault(
+            address, Recipient(address, contact, contact.language, own=True)
+        ).events.append(event)
+    ccs = ccs_of_tickets(e.ticket_id for e in emailed)
+    if ccs:
+        addresses = {a for found in ccs.values() for a in found}
+        contacts = {c.email: c for c in Contact.objects.filter(email__in=addresses)}
+        for event in emailed:
+            requester = event.ticket.requester
+            for address in ccs.get(event.ticket_id, []):
+                known = contacts.get(address)
+                if address == requester.email or not clean_address(address):
+                    continue
+                if known is not None and not known.is_active:
+                    continue
+                if address not in recipients:
+                    recipients[address] = Recipient(
+                        address,
+                        known or requester,
+                        (known or requester).language,
+                        own=known is not None,
+                    )
+                recipients[address].copied.append(event)
     return [
         Delivery(
             channel=Delivery.Channel.EMAIL,
             kind=EMAIL_KIND,
-            contact=contact,
-            ticket_id=replies[0].ticket_id,
-            ticket_event=replies[0],
-            dedupe_key=f"incident-update:{update.pk}:{contact.pk}",
-            payload={"update": update.pk, "tickets": [e.ticket_id for e in replies]},
+            contact=r.contact,
+            ticket_id=(r.events or r.copied)[0].ticket_id,
+            ticket_event=(r.events or r.copied)[0],
+            dedupe_key=f"incident-update:{update.pk}:{r.contact.pk if r.own else r.address}"[:120],
+            payload={
+                "update": update.pk,
+                "tickets": [e.ticket_id for e in r.events],
+                **({"copied": [e.ticket_id for e in r.copied]} if r.copied else {}),
+                **({} if r.own else {"to": r.address, "language": r.language}),
+            },
             next_attempt_at=now,
             created_at=now,
         )
-        for contact, replies in by_contact.values()
+        for r in recipients.values()
     ]
 
 
