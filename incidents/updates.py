@@ -28,7 +28,7 @@ from notifications.email import clean_address
 from notifications.models import Delivery
 from notifications.services import on_ticket_event as notification_listener
 from tickets import services as ticket_services
-from tickets.models import Contact, Message, Ticket, TicketEvent
+from tickets.models import Contact, Message, Service, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +47,23 @@ def customer_language(ticket: Ticket) -> str:
     return settings.LANGUAGE_CODE
 
 
-def message_body(incident: MajorIncident, update: IncidentUpdate, language: str) -> str:
-    """The customer message of `update` in `language`, from the template of its kind."""
+def message_body(
+    incident: MajorIncident,
+    update: IncidentUpdate,
+    language: str,
+    services: Sequence[Service] | None = None,
+) -> str:
+    """The customer message of `update` in `language`, from the template of its kind
+    (`services`: the incident's, when the caller has read them)."""
+    if services is None:
+        services = list(incident.services.all())
     with translation.override(language):
         return render_to_string(
             f"incidents/messages/{update.kind}.txt",
             {
                 "incident": incident,
                 "update": update,
-                "services": ", ".join(s.display_name for s in incident.services.all()),
+                "services": ", ".join(s.display_name for s in services),
                 "status": MajorIncident.Status(update.status).label,
                 "next_update_due_at": incident.next_update_due_at,
             },
@@ -96,12 +104,13 @@ def send_update(
     if not tickets:
         return 0
     bodies: dict[str, str] = {}
+    services = list(incident.services.all())  # read once for every language
     author = actor if actor is not None and actor.is_authenticated else None
     messages = []
     for ticket in tickets:
         language = customer_language(ticket)
         if language not in bodies:
-            bodies[language] = message_body(incident, update, language)
+            bodies[language] = message_body(incident, update, language, services)
         messages.append(
             Message(
                 ticket=ticket,

@@ -59,7 +59,7 @@ def test_a_sweep_a_rule_could_fire_on_reads_what_holds_a_wave_back(org):
     assert facts.covered_services == frozenset({org.checkout.pk})
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_rules_are_read_once_until_one_changes(org):
     WaveRule.objects.create(name="checkout", min_tickets=5, window_minutes=15)
     services.wave_rules()
