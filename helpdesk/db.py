@@ -67,3 +67,53 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
+
+
+# --- Arrays of text, escaped in C rather than by a regular expression ----------------------------
+
+try:
+    from psycopg.types.array import ListDumper
+except ImportError:  # pragma: no cover - psycopg is the project's driver
+    ListDumper = None
+
+
+if ListDumper is not None:
+
+    class TextListDumper(ListDumper):
+        """psycopg's text dumper of a list (the bulk inserts' `UNNEST(%s::jsonb[])` arrays),
+        giving the same bytes faster. psycopg escapes each quoted element with
+        `re.sub(rb'(["\\\\])', rb"\\\\\\1", …)`, a Python call per double quote or backslash:
+        a thousand webhook payloads of JSON are some 200,000 of them, half the time of the
+        insert that writes an incident update's deliveries. `bytes.replace` does the same in C.
+        """
+
+        def _dump_list(self, obj, tokens, needs_quotes):  # type: ignore[no-untyped-def]
+            if not obj:
+                tokens.append(b"{}")
+                return
+            dump = self.sub_dumper.dump if self.sub_dumper else self._dump_item
+            delimiter = self.delimiter
+            tokens.append(b"{")
+            for item in obj:
+                if item is None:
+                    tokens.append(b"NULL")
+                elif isinstance(item, list):
+                    self._dump_list(item, tokens, needs_quotes)
+                elif (ad := dump(item)) is None:
+                    tokens.append(b"NULL")
+                else:
+                    if needs_quotes(ad):
+                        escaped = bytes(ad).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+                        ad = b'"' + escaped + b'"'
+                    tokens.append(ad)
+                tokens.append(delimiter)
+            tokens[-1] = b"}"
+
+
+def use_text_list_dumper(sender: object, connection: object, **kwargs: object) -> None:
+    """`connection_created` receiver: dump lists with `TextListDumper` on a PostgreSQL
+    connection made by psycopg 3 (connected in `TicketsConfig.ready`)."""
+    raw = getattr(connection, "connection", None)
+    adapters = getattr(raw, "adapters", None)
+    if ListDumper is not None and adapters is not None:
+        adapters.register_dumper(list, TextListDumper)

@@ -10,7 +10,9 @@ class IncidentsConfig(AppConfig):
         from dashboard.selectors import register_pinned_source
         from escalation.facts import register_incident_owner
         from escalation.preview import register_dry_run_source
+        from helpdesk import configcache
         from incidents.emails import send_update_email
+        from incidents.models import WaveRule
         from incidents.pins import pinned_incidents
         from incidents.selectors import owned_ticket_ids
         from incidents.services import wave_dry_run
@@ -27,3 +29,5 @@ class IncidentsConfig(AppConfig):
         register_email_sender(EMAIL_KIND, send_update_email)
         # The wave trigger is part of the escalation sweep's dry run.
         register_dry_run_source(wave_dry_run)
+        # The wave rules are read once per process until one is changed (`wave_rules`).
+        configcache.watch(WaveRule)

@@ -170,6 +170,29 @@ def candidates(
     return found
 
 
+def may_fire(
+    tickets: Iterable[RecentTicket], rules: Sequence[WaveRuleSpec], now: dt.datetime
+) -> bool:
+    """Whether any rule could fire on `tickets` at `now`: a service with at least
+    `min_tickets` of them in the rule's window, or that many without a service (the subject
+    groups are at most that large). False means `detect` finds nothing whatever was fired
+    before or is covered, so the sweep need not read those facts. Counting only: linear in
+    the tickets, where grouping by subject compares them pairwise."""
+    tickets = list(tickets)
+    for rule in rules:
+        since = now - rule.window
+        per_service: dict[int | None, int] = defaultdict(int)
+        for ticket in tickets:
+            if since <= ticket.created_at <= now:
+                per_service[ticket.service_id] += 1
+        loose = per_service.pop(None, 0)
+        if rule.by_service and any(n >= rule.min_tickets for n in per_service.values()):
+            return True
+        if rule.by_subject and loose >= rule.min_tickets:
+            return True
+    return False
+
+
 def detect(facts: WaveFacts, rules: Sequence[WaveRuleSpec], now: dt.datetime) -> list[Wave]:
     """The waves that fire at `now`, at most one per key (the first rule by id wins)."""
     waves: list[Wave] = []

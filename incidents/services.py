@@ -22,8 +22,9 @@ from django.utils.translation import gettext as _
 
 from escalation.handoff import package_from_history, raise_escalation
 from escalation.models import Escalation
+from helpdesk import configcache
 from incidents import cadence
-from incidents.detection import RecentTicket, Wave, WaveFacts, WaveRuleSpec, detect
+from incidents.detection import RecentTicket, Wave, WaveFacts, WaveRuleSpec, detect, may_fire
 from incidents.models import (
     IncidentEvent,
     IncidentLink,
@@ -655,8 +656,9 @@ def incident_resolve(
     expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> MajorIncident:
-    """Close the incident with its report: the closing report reaches every linked customer,
-    the linked (not unlinked) tickets are resolved, and the services get back the status
+    """Close the incident with its report: the closing report reaches every linked customer
+    (one email per address, instead of each ticket's resolution notice), the linked (not
+    unlinked) tickets are resolved, and the services get back the status
     they had (unless another open incident still holds them)."""
     now = now or timezone.now()
     require_runner(actor)
@@ -705,11 +707,19 @@ def incident_resolve(
     IncidentLink.objects.filter(pk__in=[link.pk for link in links]).update(
         ended_at=now, ended_by=actor, end=IncidentLink.End.RESOLVED
     )
+    # The closing report, sent above, is the customers' one email about the resolution: it
+    # names all their tickets, so no ticket sends its own resolution notice.
+    told = {"incident": incident.pk, ticket_services.CUSTOMER_TOLD: f"incident:{incident.pk}"}
     resolved = 0
     for link in links:
         if link.ticket.is_active:
             ticket_services.ticket_transition(
-                ticket=link.ticket, actor=actor, name="resolve", now=now, authorised=True
+                ticket=link.ticket,
+                actor=actor,
+                name="resolve",
+                now=now,
+                authorised=True,
+                facts=told,
             )
             resolved += 1
     still_held = set(
@@ -799,8 +809,14 @@ def remind(
 
 
 def wave_facts(rules: Sequence[WaveRuleSpec], now: dt.datetime) -> WaveFacts:
-    """What the wave trigger decides from: the recent active tickets no incident holds (one
-    query on the creation index), the recent firings and the services open incidents hold."""
+    """What the wave trigger decides from: the recent active tickets no incident holds, the
+    recent firings and the services open incidents hold.
+
+    The recent tickets are one query on the creation index. Only when some rule could fire on
+    them (`may_fire`, counting the held ones too) are the rest read: which of them a running
+    link holds (by their ids on the running-link index: an anti-join lets the planner scan
+    every running link), the firings and the held services. So the usual sweep, with no wave
+    in sight, is one statement."""
     longest = max(rule.window for rule in rules)
     recent = list(
         Ticket.objects.filter(
@@ -811,29 +827,33 @@ def wave_facts(rules: Sequence[WaveRuleSpec], now: dt.datetime) -> WaveFacts:
         .order_by()
         .values_list("pk", "created_at", "service_id", "subject")[:20000]
     )
-    # The held ones by their ids (the running-link index), not an anti-join over every link.
+    tickets = tuple(RecentTicket(*row) for row in recent)
+    if not may_fire(tickets, rules, now):
+        return WaveFacts(tickets=tickets)
     held = set(
         IncidentLink.objects.filter(
             ended_at__isnull=True, ticket_id__in=[row[0] for row in recent]
         ).values_list("ticket_id", flat=True)
     )
-    tickets = tuple(RecentTicket(*row) for row in recent if row[0] not in held)
     last: dict[tuple[int, str], dt.datetime] = {}
     for rule_id, key, fired in WaveFiring.objects.filter(
         fired_at__gte=now - 3 * longest
     ).values_list("rule_id", "key", "fired_at"):
         last[rule_id, key] = max(fired, last.get((rule_id, key), fired))
     covered = frozenset(
-        MajorIncident.objects.filter(status__in=MajorIncident.OPEN_STATUSES)
-        .exclude(services=None)
-        .values_list("services", flat=True)
+        MajorIncident.services.through.objects.filter(
+            majorincident__status__in=MajorIncident.OPEN_STATUSES
+        ).values_list("service_id", flat=True)
     )
-    return WaveFacts(tickets=tickets, last_fired=last, covered_services=covered)
+    return WaveFacts(
+        tickets=tuple(t for t in tickets if t.id not in held),
+        last_fired=last,
+        covered_services=covered,
+    )
 
 
-def wave_rules() -> tuple[list[WaveRuleSpec], dict[int, WaveRule]]:
-    rules = {rule.pk: rule for rule in WaveRule.objects.filter(is_active=True)}
-    specs = [
+def _load_wave_rules() -> list[WaveRuleSpec]:
+    return [
         WaveRuleSpec(
             id=rule.pk,
             min_tickets=max(rule.min_tickets, 1),
@@ -843,15 +863,21 @@ def wave_rules() -> tuple[list[WaveRuleSpec], dict[int, WaveRule]]:
             declare=rule.action == WaveRule.Action.DECLARE,
             severity=rule.severity,
         )
-        for rule in rules.values()
+        for rule in WaveRule.objects.filter(is_active=True).order_by("pk")
     ]
-    return specs, rules
+
+
+def wave_rules() -> list[WaveRuleSpec]:
+    """The active wave rules, kept per process until the configuration changes
+    (`helpdesk.configcache`; `WaveRule` is watched in the app's `ready`): the sweep runs every
+    minute and the rules change a few times a year."""
+    return list(configcache.cached("incidents.wave_rules", _load_wave_rules))
 
 
 def detect_waves(*, now: dt.datetime | None = None) -> list[Wave]:
     """The waves that would fire now (the dry run and the preview)."""
     now = now or timezone.now()
-    specs, _rules = wave_rules()
+    specs = wave_rules()
     if not specs:
         return []
     return detect(wave_facts(specs, now), specs, now)

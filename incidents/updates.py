@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from celery import current_app
 from django.conf import settings
@@ -20,13 +21,14 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from incidents.models import IncidentUpdate, MajorIncident
+from mail.ccs import ccs_of_tickets, emailed_requester
 from mail.outbound import on_ticket_event as mail_listener
 from notifications import outbox, webhooks
 from notifications.email import clean_address
 from notifications.models import Delivery
 from notifications.services import on_ticket_event as notification_listener
 from tickets import services as ticket_services
-from tickets.models import Contact, Message, Ticket, TicketEvent
+from tickets.models import Contact, Message, Service, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +47,23 @@ def customer_language(ticket: Ticket) -> str:
     return settings.LANGUAGE_CODE
 
 
-def message_body(incident: MajorIncident, update: IncidentUpdate, language: str) -> str:
-    """The customer message of `update` in `language`, from the template of its kind."""
+def message_body(
+    incident: MajorIncident,
+    update: IncidentUpdate,
+    language: str,
+    services: Sequence[Service] | None = None,
+) -> str:
+    """The customer message of `update` in `language`, from the template of its kind
+    (`services`: the incident's, when the caller has read them)."""
+    if services is None:
+        services = list(incident.services.all())
     with translation.override(language):
         return render_to_string(
             f"incidents/messages/{update.kind}.txt",
             {
                 "incident": incident,
                 "update": update,
-                "services": ", ".join(s.display_name for s in incident.services.all()),
+                "services": ", ".join(s.display_name for s in services),
                 "status": MajorIncident.Status(update.status).label,
                 "next_update_due_at": incident.next_update_due_at,
             },
@@ -94,12 +104,13 @@ def send_update(
     if not tickets:
         return 0
     bodies: dict[str, str] = {}
+    services = list(incident.services.all())  # read once for every language
     author = actor if actor is not None and actor.is_authenticated else None
     messages = []
     for ticket in tickets:
         language = customer_language(ticket)
         if language not in bodies:
-            bodies[language] = message_body(incident, update, language)
+            bodies[language] = message_body(incident, update, language, services)
         messages.append(
             Message(
                 ticket=ticket,
@@ -144,32 +155,81 @@ def send_update(
     return len(tickets)
 
 
+@dataclass
+class Recipient:
+    """Who gets one email of an update: a requester with the tickets they requested, or
+    (also) an address copied on tickets. `contact`: the recipient's contact, else the
+    requester of the first ticket copying them (whose email the copy belongs to)."""
+
+    address: str
+    contact: Contact
+    language: str
+    own: bool  # `contact` is the recipient
+    events: list[TicketEvent] = field(default_factory=list)  # the requested tickets' replies
+    copied: list[TicketEvent] = field(default_factory=list)  # the replies they are copied on
+
+
 def customer_emails(
     update: IncidentUpdate, events: Sequence[TicketEvent], *, now: dt.datetime
 ) -> list[Delivery]:
-    """The (unsaved) outbox rows of the update's customer emails: one per active contact
-    with an address who requested any of the replied tickets, naming all of them (`events`:
-    the replies' timeline entries, ticket and requester loaded). The first ticket's reply is
-    the email's cause."""
-    by_contact: dict[int, tuple[Contact, list[TicketEvent]]] = {}
+    """The (unsaved) outbox rows of the update's customer emails: one per address, however
+    many of its tickets are linked (`events`: the replies' timeline entries, ticket and
+    requester loaded). The requesters (active, with an address) get one each naming their
+    tickets; the tickets' CCs are copied as a reply copies them (only where the requester is
+    emailed, `mail.ccs.reply_recipients`), but each in their own email, in their own
+    language (their contact's, else the requester's), naming the tickets they are copied
+    on — once per address, also when they requested some of the tickets themselves. The
+    first ticket's reply is the email's cause. Two queries (the CCs and their contacts) for
+    any number of tickets."""
+    recipients: dict[str, Recipient] = {}
+    emailed: list[TicketEvent] = []
     for event in events:
-        contact = event.ticket.requester
-        if contact is None or not contact.is_active or not clean_address(contact.email):
+        contact = emailed_requester(event.ticket)
+        if contact is None:
             continue
-        by_contact.setdefault(contact.pk, (contact, []))[1].append(event)
+        emailed.append(event)
+        address = contact.email.lower()
+        recipients.setdefault(
+            address, Recipient(address, contact, contact.language, own=True)
+        ).events.append(event)
+    ccs = ccs_of_tickets(e.ticket_id for e in emailed)
+    if ccs:
+        addresses = {a for found in ccs.values() for a in found}
+        contacts = {c.email: c for c in Contact.objects.filter(email__in=addresses)}
+        for event in emailed:
+            requester = event.ticket.requester
+            for address in ccs.get(event.ticket_id, []):
+                known = contacts.get(address)
+                if address == requester.email or not clean_address(address):
+                    continue
+                if known is not None and not known.is_active:
+                    continue
+                if address not in recipients:
+                    recipients[address] = Recipient(
+                        address,
+                        known or requester,
+                        (known or requester).language,
+                        own=known is not None,
+                    )
+                recipients[address].copied.append(event)
     return [
         Delivery(
             channel=Delivery.Channel.EMAIL,
             kind=EMAIL_KIND,
-            contact=contact,
-            ticket_id=replies[0].ticket_id,
-            ticket_event=replies[0],
-            dedupe_key=f"incident-update:{update.pk}:{contact.pk}",
-            payload={"update": update.pk, "tickets": [e.ticket_id for e in replies]},
+            contact=r.contact,
+            ticket_id=(r.events or r.copied)[0].ticket_id,
+            ticket_event=(r.events or r.copied)[0],
+            dedupe_key=f"incident-update:{update.pk}:{r.contact.pk if r.own else r.address}"[:120],
+            payload={
+                "update": update.pk,
+                "tickets": [e.ticket_id for e in r.events],
+                **({"copied": [e.ticket_id for e in r.copied]} if r.copied else {}),
+                **({} if r.own else {"to": r.address, "language": r.language}),
+            },
             next_attempt_at=now,
             created_at=now,
         )
-        for contact, replies in by_contact.values()
+        for r in recipients.values()
     ]
 
 

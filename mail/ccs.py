@@ -10,6 +10,7 @@ customer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +67,20 @@ def emailed_requester(ticket: Ticket) -> Contact | None:
     if contact is None or not contact.is_active or not clean_address(contact.email):
         return None
     return contact
+
+
+def ccs_of_tickets(ticket_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The CC addresses of many tickets at once, by ticket id (one query): for emails that
+    go out for many tickets together (a major incident's updates)."""
+    ccs: dict[int, list[str]] = {}
+    rows = (
+        Participant.objects.filter(ticket_id__in=list(ticket_ids))
+        .order_by("ticket_id", "email")
+        .values_list("ticket_id", "email")
+    )
+    for ticket_id, email in rows:
+        ccs.setdefault(ticket_id, []).append(email)
+    return ccs
 
 
 def reply_recipients(ticket: Ticket, ccs: list[Cc]) -> tuple[Contact | None, list[Cc]]:

@@ -28,6 +28,7 @@ from notifications.email import Undeliverable, clean_address, clean_header
 from notifications.models import Delivery
 from notifications.outbox import send_after_commit
 from tickets.models import Contact, Message, Ticket, TicketEvent
+from tickets.services import CUSTOMER_TOLD
 
 DELIVERY_KINDS = ("mail.reply", "mail.resolved")
 REFERENCES_KEPT = 20
@@ -43,6 +44,15 @@ def register_resolved_context(provider: ResolvedContext) -> None:
     """Add `provider`'s values to the context of every resolution notice. Idempotent."""
     if provider not in _resolved_context:
         _resolved_context.append(provider)
+
+
+def resolved_context(ticket: Ticket, contact: Contact) -> dict[str, Any]:
+    """What the registered providers add to a resolution notice of `ticket` for `contact`
+    (the portal's `rating_url`); also for other emails that tell of a resolution."""
+    context: dict[str, Any] = {}
+    for provider in _resolved_context:
+        context.update(provider(ticket, contact))
+    return context
 
 
 def mailbox_for(ticket: Ticket) -> Mailbox | None:
@@ -114,7 +124,10 @@ def queue_mail(
 
 
 def on_ticket_event(event: TicketEvent) -> None:
-    """Event listener: a public reply, and a ticket becoming resolved, are emailed."""
+    """Event listener: a public reply, and a ticket becoming resolved, are emailed (not when
+    the entry says the customer was told otherwise: `CUSTOMER_TOLD`)."""
+    if (event.payload or {}).get(CUSTOMER_TOLD):
+        return
     if event.kind == TicketEvent.Kind.REPLIED and event.message is not None:
         queue_mail(
             ticket=event.ticket,
@@ -169,8 +182,7 @@ def render(outbound: OutboundMail, contact: Contact) -> tuple[str, str, str]:
             "reopen_days": outbound.mailbox.reopen_days if outbound.mailbox else None,
         }
         if outbound.kind == OutboundMail.Kind.RESOLVED:
-            for provider in _resolved_context:
-                context.update(provider(ticket, contact))
+            context.update(resolved_context(ticket, contact))
         base = f"mail/email/{outbound.kind}"
         subject = render_to_string(f"{base}.subject.txt", context)
         text = render_to_string(f"{base}.txt", context)

@@ -53,6 +53,11 @@ from tickets.priority import Priority, derive_priority
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# A timeline entry's payload key: the customer was told of this change in another email (a
+# major incident's closing report names all their tickets), so the listeners that email the
+# customer per ticket leave it out. Its value says what told them ("incident:12").
+CUSTOMER_TOLD = "customer_told"
+
 TicketChangeHook = Callable[[Ticket, frozenset[str], datetime, AbstractBaseUser | None], None]
 _change_hooks: list[TicketChangeHook] = []
 
@@ -783,6 +788,7 @@ def ticket_transition(
     expected_version: int | None = None,
     now: datetime | None = None,
     authorised: bool = False,
+    facts: Mapping[str, Any] | None = None,
 ) -> Ticket:
     """Move `ticket` along its status FSM.
 
@@ -790,6 +796,7 @@ def ticket_transition(
     PermissionDenied when `actor` may not move the ticket (`can_move`), StaleRequest when the
     ticket is no longer at `expected_version`. `authorised`: the caller has checked a wider
     right than `can_move` (an incident manager resolving the incident's linked tickets).
+    `facts`: more of the timeline entry's payload (e.g. `CUSTOMER_TOLD`).
     """
     now = now or timezone.now()
     if name not in TRANSITION_NAMES:
@@ -819,7 +826,7 @@ def ticket_transition(
         TicketEvent.Kind.TRANSITIONED,
         actor=actor,
         now=now,
-        payload={"from": before, "to": ticket.status, "transition": name},
+        payload={**(facts or {}), "from": before, "to": ticket.status, "transition": name},
     )
     run_change_hooks(ticket, {"status", name}, now, actor)
     return ticket

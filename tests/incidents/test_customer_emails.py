@@ -151,10 +151,12 @@ def test_the_fan_out_goes_to_the_broker_as_one_task(
 
 def test_the_update_takes_as_many_queries_for_eight_tickets_as_for_two(org):
     """Set-based: the replies, timeline entries, webhook payloads (with each ticket's
-    customer, service and requester) and emails cost the same statements at any size."""
+    customer, service and requester) and emails, the copies to the CCs included, cost the
+    same statements at any size."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from mail.models import Participant
     from notifications.models import WebhookEndpoint, new_webhook_secret
 
     WebhookEndpoint.objects.create(url="https://hooks.example.com/in", secret=new_webhook_secret())
@@ -163,6 +165,12 @@ def test_the_update_takes_as_many_queries_for_eight_tickets_as_for_two(org):
         tickets = [
             make_ticket(org, service=org.checkout, at=T0, n=100 * size + i) for i in range(size)
         ]
+        for i, ticket in enumerate(tickets):  # each copies someone, every other one a contact
+            Participant.objects.create(ticket=ticket, email=f"cc{size}-{i}@example.com")
+            if i % 2:
+                Contact.objects.create(
+                    customer=ticket.customer, email=f"cc{size}-{i}@example.com", language="de"
+                )
         incident = services.incident_declare(
             actor=org.im_lead, title="Down", severity=2, manager=org.im_lead, now=T0
         )
@@ -170,7 +178,121 @@ def test_the_update_takes_as_many_queries_for_eight_tickets_as_for_two(org):
         with CaptureQueriesContext(connection) as queries:
             services.incident_post_update(incident=incident, actor=org.im_lead, text="x")
         assert Delivery.objects.filter(kind="ticket.message", ticket__in=tickets).count() == size
-        assert Delivery.objects.filter(kind=EMAIL_KIND, ticket__in=tickets).count() == size
+        assert Delivery.objects.filter(kind=EMAIL_KIND, ticket__in=tickets).count() == 2 * size
         return len(queries)
 
     assert statements(8) == statements(2)
+
+
+def rendered() -> dict[str, object]:
+    """The emails sent, by their To address."""
+    return {m.to[0].split("<")[-1].rstrip(">"): m for m in django_mail.outbox}
+
+
+def test_resolving_sends_one_email_per_customer_not_one_per_ticket(org, story):
+    """The closing report names all of a customer's tickets and carries each one's rating
+    link; the tickets' own resolution notices are not sent."""
+    from portal.links import rating_url
+    from tickets.models import Ticket
+    from tickets.services import CUSTOMER_TOLD
+
+    incident, _anna, _ben, annas, bens, _silent = story
+    django_mail.outbox.clear()
+    services.incident_resolve(
+        incident=incident,
+        actor=org.im_lead,
+        cause="Der Zahlungsanbieter fiel aus.",
+        solution="Anbieter gewechselt.",
+        now=T0 + H,
+    )
+    assert Ticket.objects.filter(status=Ticket.Status.RESOLVED).count() == 5
+    resolved = TicketEvent.objects.filter(
+        kind=TicketEvent.Kind.TRANSITIONED, payload__to=Ticket.Status.RESOLVED
+    )
+    assert resolved.count() == 5
+    assert all(e.payload[CUSTOMER_TOLD] == f"incident:{incident.pk}" for e in resolved)
+    emails = Delivery.objects.filter(channel=Delivery.Channel.EMAIL, contact__isnull=False)
+    assert sorted(emails.values_list("kind", flat=True)) == [EMAIL_KIND, EMAIL_KIND]
+
+    send_pending()
+    assert sorted(rendered()) == ["anna@kunde.example", "ben@kunde.example"]
+    to_anna = rendered()["anna@kunde.example"]
+    assert to_anna.subject.startswith(f"[{annas[0].reference}] Abschlussbericht:")
+    assert "Die Störung ist behoben: Checkout down." in to_anna.body
+    assert "Ursache: Der Zahlungsanbieter fiel aus." in to_anna.body
+    references = ", ".join(t.reference for t in annas)
+    assert f"Ihre betroffenen Tickets: {references}." in to_anna.body
+    for ticket in annas:
+        ticket.refresh_from_db()
+        assert (
+            f"Wie zufrieden sind Sie mit {ticket.reference}? Bewerten Sie unsere Antwort: "
+            f"{rating_url(ticket)}" in to_anna.body
+        )
+        assert rating_url(ticket) in to_anna.alternatives[0][0]
+    to_ben = rendered()["ben@kunde.example"]
+    assert f"How did we do on {bens.reference}? Rate our answer:" in to_ben.body
+
+
+@pytest.fixture
+def copies(story):
+    """A manager (English contact) copied on Anna's first ticket, an outside address (no
+    contact) copied on two of Anna's tickets, Anna copied on Ben's ticket, someone copied on
+    the ticket whose requester gets no email."""
+    from mail.models import Participant
+
+    _incident, anna, _ben, annas, bens, silent = story
+    boss = Contact.objects.create(
+        customer=anna.customer, email="chef@kunde.example", language="en", name="Chef"
+    )
+    Participant.objects.create(ticket=annas[0], email=boss.email)
+    for ticket in annas[:2]:
+        Participant.objects.create(ticket=ticket, email="extern@partner.example")
+    Participant.objects.create(ticket=bens, email=anna.email)
+    Participant.objects.create(ticket=silent, email="nobody@partner.example")
+    return boss
+
+
+def test_the_update_copies_each_cc_once_in_their_language(org, story, copies):
+    incident, _anna, _ben, annas, bens, _silent = story
+    django_mail.outbox.clear()
+    services.incident_post_update(
+        incident=incident, actor=org.im_lead, text="Der Zahlungsdienst ist gestört.", now=T0 + H
+    )
+    send_pending()
+    sent = rendered()
+    assert sorted(sent) == [
+        "anna@kunde.example",
+        "ben@kunde.example",
+        "chef@kunde.example",
+        "extern@partner.example",
+    ]
+    assert len(django_mail.outbox) == 4
+    # Anna requested three and is copied on Ben's: one email naming both.
+    to_anna = sent["anna@kunde.example"]
+    references = ", ".join(t.reference for t in annas)
+    assert f"Ihre betroffenen Tickets: {references}." in to_anna.body
+    assert f"Das betroffene Ticket, bei dem Sie in Kopie sind: {bens.reference}." in to_anna.body
+    # The manager reads English, whatever Anna reads.
+    to_boss = sent["chef@kunde.example"]
+    assert to_boss.to == ["Chef <chef@kunde.example>"]
+    assert to_boss.subject == (
+        f"[{annas[0].reference}] Initial notice: Checkout down ({incident.reference})"
+    )
+    assert f"The affected ticket you are copied on: {annas[0].reference}." in to_boss.body
+    assert "Your ticket" not in to_boss.body
+    assert "Der Zahlungsdienst ist gestört." in to_boss.body
+    # The outside address has no contact: it reads the language of the tickets' requester.
+    to_extern = sent["extern@partner.example"]
+    assert to_extern.to == ["extern@partner.example"]
+    copied = f"{annas[0].reference}, {annas[1].reference}"
+    assert f"Die betroffenen Tickets, bei denen Sie in Kopie sind: {copied}." in to_extern.body
+    assert copied in to_extern.alternatives[0][0]
+    assert "Ihre betroffenen Tickets" not in to_extern.body
+
+
+def test_a_copy_is_not_sent_when_the_requester_left_meanwhile(org, story, copies):
+    incident, anna, *_rest = story
+    services.incident_post_update(incident=incident, actor=org.im_lead, text="News", now=T0 + H)
+    Contact.objects.filter(pk=anna.pk).update(is_active=False)
+    copy = Delivery.objects.get(kind=EMAIL_KIND, payload__to="extern@partner.example")
+    assert outbox.deliver(copy.pk).status == Delivery.Status.CANCELLED

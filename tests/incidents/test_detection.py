@@ -6,10 +6,19 @@ import datetime as dt
 
 import pytest
 from django.utils import translation
+from hypothesis import given
+from hypothesis import strategies as st
 
 from escalation.risk import RiskInputs, assess, describe
 from incidents import cadence
-from incidents.detection import RecentTicket, WaveFacts, WaveRuleSpec, detect, subject_groups
+from incidents.detection import (
+    RecentTicket,
+    WaveFacts,
+    WaveRuleSpec,
+    detect,
+    may_fire,
+    subject_groups,
+)
 from tests.factories import CustomerFactory, TicketFactory
 from tests.incidents.conftest import make_ticket
 
@@ -70,6 +79,59 @@ class TestWave:
             RecentTicket(3, T0 + 2 * M, None, "login is broken"),
         ]
         assert [[t.id for t in g] for _k, g in subject_groups(tickets)] == [[1, 3], [2]]
+
+
+SUBJECTS = ["checkout fails", "checkout broken", "login slow", "invoice missing", "das geht"]
+tickets_st = st.lists(
+    st.builds(
+        lambda i, minute, service, subject: RecentTicket(i, T0 + minute * M, service, subject),
+        st.integers(1, 10**6),
+        st.integers(0, 40),
+        st.sampled_from([None, 1, 2]),
+        st.sampled_from(SUBJECTS),
+    ),
+    max_size=30,
+)
+rules_st = st.lists(
+    st.builds(
+        WaveRuleSpec,
+        id=st.integers(1, 5),
+        min_tickets=st.integers(1, 8),
+        window=st.integers(1, 30).map(lambda n: n * M),
+        by_service=st.booleans(),
+        by_subject=st.booleans(),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+class TestMayFire:
+    """The sweep reads the firings and the held services only when `may_fire`: it must never
+    say no where `detect` would find a wave."""
+
+    @given(tickets=tickets_st, rules=rules_st, minute=st.integers(0, 45))
+    def test_no_means_detect_finds_nothing(self, tickets, rules, minute):
+        now = T0 + minute * M
+        if not may_fire(tickets, rules, now):
+            assert detect(WaveFacts(tuple(tickets)), rules, now) == []
+
+    @given(tickets=tickets_st, rules=rules_st, minute=st.integers(0, 45))
+    def test_a_wave_means_yes(self, tickets, rules, minute):
+        now = T0 + minute * M
+        if detect(WaveFacts(tuple(tickets)), rules, now):
+            assert may_fire(tickets, rules, now)
+
+    def test_counts_per_service_and_the_loose_ones(self):
+        assert not may_fire(on_service(4), [RULE], T0 + 5 * M)
+        assert may_fire(on_service(5), [RULE], T0 + 5 * M)
+        # Two services with three each: no service reaches five.
+        assert not may_fire(on_service(3, 1) + on_service(3, 2), [RULE], T0 + 5 * M)
+        loose = on_service(5, None)
+        assert may_fire(loose, [RULE], T0 + 5 * M)
+        assert not may_fire(loose, [WaveRuleSpec(2, 5, 15 * M, by_subject=False)], T0 + 5 * M)
+        # Out of the window.
+        assert not may_fire(on_service(5), [RULE], T0 + 30 * M)
 
 
 class TestCadence:
