@@ -8,7 +8,8 @@ what the reader may see and the slices they chose), like `reporting.kpis`:
   in the period. Two queries.
 - `time_in_tier`: per level, the stays that ended in the period. A stay begins when a hand-off
   (escalation or hand-back) brings the ticket to the level and ends at the ticket's next
-  hand-off, or at its resolution. Calendar time. One query.
+  hand-off, or at its resolution. Calendar time, and business time on the calendar of the
+  ticket's SLA policy.
 - `first_contact_resolution`: of the tickets resolved in the period that started at the 1st
   level (the level before their first hand-off, or their level when they never had one), the
   share resolved there without any hand-off and never reopened. One query.
@@ -38,8 +39,16 @@ from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
 from escalation.engine import Trigger
 from escalation.models import Escalation
 from incidents.models import IncidentLink
-from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
+from reporting.figures import (
+    Durations,
+    Period,
+    calendar_specs,
+    percentiles_in_sql,
+    summarise,
+    within,
+)
 from reporting.trends import escalations_of, handoffs_of, site_zone
+from sla.clock import business_time_between
 from tickets.models import SupportLevel, Ticket
 
 DAY, WEEK, MONTH = "day", "week", "month"
@@ -152,34 +161,44 @@ def escalations_by_trigger(tickets: QuerySet[Ticket], period: Period) -> dict[st
 
 @dataclass(frozen=True)
 class LevelStays:
+    """The stays at one level: `durations` in calendar time; `business` in business time on
+    the calendar of the ticket's SLA policy (stays of tickets without one are left out, so
+    its count may be smaller)."""
+
     level: SupportLevel
     durations: Durations
+    business: Durations
 
 
 # PostgreSQL: each hand-off's stay ends at the ticket's next hand-off (LEAD over the ticket's
 # hand-offs in time order) or else at its resolution; one sort of the hand-offs instead of a
 # correlated lookup of the next one per hand-off.
 STAYS_SQL = """
-SELECT to_level_id, COUNT(*), AVG(seconds),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+SELECT to_level_id, raised_at, left_at, calendar_id
 FROM (
-    SELECT to_level_id, raised_at, left_at,
-           EXTRACT(EPOCH FROM (left_at - raised_at))::float8 AS seconds
-    FROM (
-        SELECT h.to_level_id, h.raised_at, COALESCE(
-            LEAD(h.raised_at) OVER (PARTITION BY h.ticket_id ORDER BY h.raised_at, h.id),
-            t.resolved_at
-        ) AS left_at
-        FROM ({handoffs}) h JOIN tickets_ticket t ON t.id = h.ticket_id
-    ) stays
-) timed
+    SELECT h.to_level_id, h.raised_at, COALESCE(
+        LEAD(h.raised_at) OVER (PARTITION BY h.ticket_id ORDER BY h.raised_at, h.id),
+        t.resolved_at
+    ) AS left_at, p.calendar_id
+    FROM ({handoffs}) h JOIN tickets_ticket t ON t.id = h.ticket_id
+    LEFT JOIN sla_slapolicy p ON p.id = t.sla_policy_id
+) stays
 WHERE left_at >= %s AND left_at < %s AND left_at >= raised_at
-GROUP BY to_level_id
 """
 
+Stay = tuple[int, dt.datetime, dt.datetime, int | None]  # level, arrived, left, calendar
 
-def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> dict[int, Durations]:
+
+def _stays_in_sql(handoffs: QuerySet[Escalation], period: Period) -> list[Stay]:
+    sql, params = handoffs.values(
+        "id", "ticket_id", "to_level_id", "raised_at"
+    ).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(STAYS_SQL.format(handoffs=sql), [*params, period.start, period.end])
+        return [tuple(row) for row in cursor.fetchall()]  # type: ignore[misc]
+
+
+def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> list[Stay]:
     next_handoff = (
         Escalation.objects.filter(
             ticket_id=OuterRef("ticket_id"), raised_at__gt=OuterRef("raised_at")
@@ -196,28 +215,35 @@ def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> dict[int, D
         .filter(within("left_at", period), left_at__gte=F("raised_at"))
         .order_by()
     )
-    values: dict[int, list[float]] = defaultdict(list)
-    for level_id, raised, left in stays.values_list("to_level_id", "raised_at", "left_at"):
-        values[level_id].append((left - raised).total_seconds())
-    return {level_id: summarise(seconds) for level_id, seconds in values.items()}
+    return list(
+        stays.values_list("to_level_id", "raised_at", "left_at", "ticket__sla_policy__calendar_id")
+    )
 
 
 def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
-    """Per receiving level (by rank), the stays that ended in the period. Two queries: the
-    stays, and their levels."""
+    """Per receiving level (by rank), the stays that ended in the period, in calendar time and
+    in business time (`sla.clock.business_time_between` over the calendar of the ticket's SLA
+    policy: the hours the ticket's calendar was open, pauses not taken out). Five queries: the
+    stays, their calendars (three) and their levels. The stays are few beside the tickets (one
+    per hand-off), so Python measures them."""
     # A stay that ends in the period began before its end: bounds the rows by the index.
     handoffs = handoffs_of(tickets).filter(raised_at__lt=period.end).order_by()
-    if percentiles_in_sql():
-        sql, params = handoffs.values(
-            "id", "ticket_id", "to_level_id", "raised_at"
-        ).query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(STAYS_SQL.format(handoffs=sql), [*params, period.start, period.end])
-            figures = {row[0]: Durations(*row[1:]) for row in cursor.fetchall()}
-    else:
-        figures = _stays_python(handoffs, period)
-    levels = SupportLevel.objects.filter(pk__in=figures).order_by("rank")
-    return [LevelStays(level, figures[level.pk]) for level in levels]
+    stays = (
+        _stays_in_sql(handoffs, period) if percentiles_in_sql() else _stays_python(handoffs, period)
+    )
+    specs = calendar_specs({calendar for *_, calendar in stays if calendar})
+    calendar: dict[int, list[float]] = defaultdict(list)
+    business: dict[int, list[float]] = defaultdict(list)
+    for level_id, arrived, left, calendar_id in stays:
+        calendar[level_id].append((left - arrived).total_seconds())
+        if calendar_id in specs:
+            spent = business_time_between(specs[calendar_id], arrived, left)
+            business[level_id].append(spent.total_seconds())
+    levels = SupportLevel.objects.filter(pk__in=calendar).order_by("rank")
+    return [
+        LevelStays(level, summarise(calendar[level.pk]), summarise(business[level.pk]))
+        for level in levels
+    ]
 
 
 @dataclass(frozen=True)

@@ -51,13 +51,19 @@ from django.db.models.functions import Cast, Extract
 
 from escalation.models import Escalation
 from portal.selectors import CsatSummary, csat_summary
-from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
+from reporting.figures import (
+    Durations,
+    Period,
+    calendar_specs,
+    percentiles_in_sql,
+    summarise,
+    within,
+)
 from reporting.handoffs import FirstContact, escalations_by_trigger, first_contact_resolution
 from reporting.quality import Share, closing_reports, deflections, documentation, recurrence
 from reporting.trends import PercentileCont, escalations_of, handoffs_of
-from sla.clock import ALWAYS_OPEN, CalendarSpec, business_time_between
-from sla.models import BusinessCalendar, ClockSegment
-from sla.services import calendar_spec
+from sla.clock import ALWAYS_OPEN, business_time_between
+from sla.models import ClockSegment
 from tickets.models import SupportLevel, Ticket, TicketEvent
 
 SLA_TARGETS = ("first_response", "next_update", "resolution")
@@ -202,16 +208,6 @@ def resolution_times(tickets: QuerySet[Ticket], period: Period) -> Clock:
 
 def time_to_resolution(tickets: QuerySet[Ticket], period: Period) -> Durations:
     return resolution_times(tickets, period).calendar
-
-
-def calendar_specs(calendar_ids: set[int]) -> dict[int, CalendarSpec]:
-    """The clock's values of the given business calendars. Three queries (none without ids)."""
-    if not calendar_ids:
-        return {}
-    calendars = BusinessCalendar.objects.filter(pk__in=calendar_ids).prefetch_related(
-        "opening_hours", "exceptions"
-    )
-    return {calendar.pk: calendar_spec(calendar) for calendar in calendars}
 
 
 def acknowledgement_times(tickets: QuerySet[Ticket], period: Period) -> Clock:

@@ -476,7 +476,9 @@ def time_in_tier_table(stays: list[LevelStays]) -> Table:
         _(
             "Per level, the stays that ended in the period: a stay begins when a hand-off "
             "(escalation or hand-back) brings the ticket to the level and ends at its next "
-            "hand-off or its resolution. Hours, calendar time."
+            "hand-off or its resolution. Hours, in calendar time and in business time (the "
+            "opening hours of the calendar of the ticket's SLA policy; tickets without a "
+            "policy count in calendar time only)."
         ),
         [
             _("Level"),
@@ -484,6 +486,10 @@ def time_in_tier_table(stays: list[LevelStays]) -> Table:
             _("Mean (hours)"),
             _("Median (hours)"),
             _("90th percentile (hours)"),
+            _("Stays on a business calendar"),
+            _("Mean in business time (hours)"),
+            _("Median in business time (hours)"),
+            _("90th percentile in business time (hours)"),
         ],
         [
             [
@@ -492,6 +498,10 @@ def time_in_tier_table(stays: list[LevelStays]) -> Table:
                 _hours(row.durations.mean),
                 _hours(row.durations.median),
                 _hours(row.durations.p90),
+                row.business.count,
+                _hours(row.business.mean),
+                _hours(row.business.median),
+                _hours(row.business.p90),
             ]
             for row in stays
         ],
