@@ -239,23 +239,27 @@ def time_to_acknowledge(tickets: QuerySet[Ticket], period: Period) -> Durations:
     return acknowledgement_times(tickets, period).calendar
 
 
+def acknowledgement_decided(period: Period) -> tuple[Q, Q]:
+    """(met, breached) of an escalation against its tier target in the period: met when
+    acknowledged in the period by the deadline, breached when the deadline passed in the
+    period without an acknowledgement (acknowledged late, or never)."""
+    late = Q(acknowledged_at__isnull=True) | Q(acknowledged_at__gt=F("ack_due_at"))
+    on_time = within("acknowledged_at", period) & Q(acknowledged_at__lte=F("ack_due_at"))
+    has_target = Q(ack_due_at__isnull=False)
+    return has_target & on_time, has_target & within("ack_due_at", period) & late
+
+
 def acknowledgement_compliance(tickets: QuerySet[Ticket], period: Period) -> Compliance:
     """Escalations (up or across) with a tier target (`ack_due_at`): met when acknowledged by
     the deadline, counted in the period of the acknowledgement; breached when the deadline
     passed unacknowledged (acknowledged late, or never), counted in the period of the deadline.
     One query."""
-    late = Q(acknowledged_at__isnull=True) | Q(acknowledged_at__gt=F("ack_due_at"))
+    met, breached = acknowledgement_decided(period)
     figures = (
         escalations_of(tickets)
         .filter(ack_due_at__isnull=False)
         .order_by()
-        .aggregate(
-            met=Count(
-                "pk",
-                filter=within("acknowledged_at", period) & Q(acknowledged_at__lte=F("ack_due_at")),
-            ),
-            breached=Count("pk", filter=within("ack_due_at", period) & late),
-        )
+        .aggregate(met=Count("pk", filter=met), breached=Count("pk", filter=breached))
     )
     return Compliance("acknowledgement", figures["met"], figures["breached"], figures["breached"])
 

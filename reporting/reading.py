@@ -48,12 +48,15 @@ DRILL_ROWS = 500
 
 
 def read_drill(user: Any, params: Mapping[str, Any], key: str) -> tuple[ReportForm, Any]:
-    """The form of `params`, and the tickets behind figure `key` for `user` (a queryset; None
-    when the period cannot be read). Raises KeyError for an unknown figure."""
-    if key not in drilldown.NARROW:
-        raise KeyError(key)
+    """The form of `params`, and the rows behind figure `key` for `user` (a `drilldown.Drill`;
+    None when the period cannot be read). Raises KeyError for an unknown figure."""
     form = ReportForm(params)
     form.is_valid()
     if period_errors(form):
+        if not drilldown.known(key):
+            raise KeyError(key)
         return form, None
-    return form, drilldown.drill(form.narrow(report_tickets(user)), form.period(), key)
+    found = drilldown.drill(form.narrow(report_tickets(user)), form.period(), key)
+    if found is None:
+        raise KeyError(key)
+    return form, found

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from escalation.models import Escalation
 from portal.models import Rating
+from reporting.drilldown import level_key
 from reporting.handoffs import DAY, HANDBACK_ROWS, MONTH, WEEK, LevelStays, OverTime
 from reporting.kpis import Clock, Compliance, Report
 from reporting.quality import RATING_ROWS, LoadRow, Share
@@ -33,7 +34,8 @@ class Figure:
     unit: str
     current: float | int | None
     previous: float | int | None
-    # The key of `reporting.drilldown` listing the tickets behind `current`, if any.
+    # The key of `reporting.drilldown` listing the rows behind `current` (tickets, escalations
+    # or ratings), if any.
     drill: str = ""
 
     @property
@@ -84,10 +86,12 @@ def _duration_figures(
     ]
 
 
-def _compliance_figures(current: Compliance, previous: Compliance, drill: str = "") -> list[Figure]:
+def _compliance_figures(
+    current: Compliance, previous: Compliance, drill: str = "", drill_met: str = ""
+) -> list[Figure]:
     return [
         Figure(_("Compliance"), PERCENT, current.percent, previous.percent),
-        Figure(_("Met"), COUNT, current.met, previous.met),
+        Figure(_("Met"), COUNT, current.met, previous.met, drill_met),
         Figure(_("Breached"), COUNT, current.breached, previous.breached, drill),
         Figure(_("Breaches recorded"), COUNT, current.breaches, previous.breaches),
     ]
@@ -150,7 +154,10 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "level's tier target (else the ticket's calendar)."
             ),
             _duration_figures(
-                now.acknowledgement, before.acknowledgement, _("Escalations acknowledged")
+                now.acknowledgement,
+                before.acknowledgement,
+                _("Escalations acknowledged"),
+                "acknowledged",
             ),
         ),
         Card(
@@ -186,7 +193,12 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "breached when the deadline passed without an acknowledgement (counted in the "
                 "period of the deadline)."
             ),
-            _compliance_figures(now.acknowledgement_sla, before.acknowledgement_sla),
+            _compliance_figures(
+                now.acknowledgement_sla,
+                before.acknowledgement_sla,
+                "acknowledgement_breached",
+                "acknowledgement_met",
+            ),
         )
     )
     e, f = now.escalations, before.escalations
@@ -197,6 +209,7 @@ def cards(now: Report, before: Report) -> list[Card]:
             COUNT,
             row.count,
             before_per_level.get(row.level.pk, 0),
+            level_key(row.level),
         )
         for row in e.per_level
     ]
@@ -208,7 +221,10 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "Escalations (up the chain or across to experts, not hand-backs) raised in the "
                 "period, by the level that received them."
             ),
-            [Figure(_("All escalations"), COUNT, e.escalations, f.escalations), *levels],
+            [
+                Figure(_("All escalations"), COUNT, e.escalations, f.escalations, "escalations"),
+                *levels,
+            ],
         ),
         Card(
             "escalation_rate",
@@ -247,7 +263,7 @@ def cards(now: Report, before: Report) -> list[Card]:
                 Figure(
                     _("Bounce-back rate"), PERCENT, e.bounce_back_percent, f.bounce_back_percent
                 ),
-                Figure(_("Hand-backs"), COUNT, e.handbacks, f.handbacks),
+                Figure(_("Hand-backs"), COUNT, e.handbacks, f.handbacks, "handbacks"),
             ],
         ),
     ]
@@ -262,7 +278,7 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "Wave: tickets the wave trigger linked to a major incident in the period."
             ),
             [
-                Figure(trigger_names[key], COUNT, count, before.triggers[key])
+                Figure(trigger_names[key], COUNT, count, before.triggers[key], f"trigger_{key}")
                 for key, count in now.triggers.items()
             ],
         ),
@@ -320,7 +336,11 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "impact, what was tried, next steps and risks all filled in."
             ),
             _share_figures(
-                _("Complete"), _("Escalations raised"), now.documentation, before.documentation
+                _("Complete"),
+                _("Escalations raised"),
+                now.documentation,
+                before.documentation,
+                drills=("documented", "escalations"),
             ),
         ),
         Card(
@@ -362,15 +382,22 @@ def cards(now: Report, before: Report) -> list[Card]:
             ),
             [
                 Figure(_("Mean score"), SCORE, _score(s.average), _score(t.average)),
-                Figure(_("Ratings"), COUNT, s.count, t.count),
+                Figure(_("Ratings"), COUNT, s.count, t.count, "ratings"),
                 Figure(_("Share low"), PERCENT, _share(s.low, s.count), _share(t.low, t.count)),
+                Figure(_("Low ratings"), COUNT, s.low, t.low, "ratings_low"),
                 Figure(
                     _("Mean score after escalation"),
                     SCORE,
                     _score(s.escalated_average),
                     _score(t.escalated_average),
                 ),
-                Figure(_("Ratings after escalation"), COUNT, s.escalated_count, t.escalated_count),
+                Figure(
+                    _("Ratings after escalation"),
+                    COUNT,
+                    s.escalated_count,
+                    t.escalated_count,
+                    "ratings_escalated",
+                ),
             ],
         )
     )
