@@ -174,19 +174,21 @@ class LevelStays:
 # hand-offs in time order) or else at its resolution; one sort of the hand-offs instead of a
 # correlated lookup of the next one per hand-off.
 STAYS_SQL = """
-SELECT to_level_id, raised_at, left_at, calendar_id
+SELECT to_level_id, raised_at, left_at, calendar_id, team_id, level_id, priority
 FROM (
     SELECT h.to_level_id, h.raised_at, COALESCE(
         LEAD(h.raised_at) OVER (PARTITION BY h.ticket_id ORDER BY h.raised_at, h.id),
         t.resolved_at
-    ) AS left_at, p.calendar_id
+    ) AS left_at, p.calendar_id, t.team_id, t.level_id, t.priority
     FROM ({handoffs}) h JOIN tickets_ticket t ON t.id = h.ticket_id
     LEFT JOIN sla_slapolicy p ON p.id = t.sla_policy_id
 ) stays
 WHERE left_at >= %s AND left_at < %s AND left_at >= raised_at
 """
 
-Stay = tuple[int, dt.datetime, dt.datetime, int | None]  # level, arrived, left, calendar
+# The receiving level, arrived, left, the calendar of the ticket's SLA policy, and the ticket's
+# team, level and priority now (for `reporting.rollups`).
+Stay = tuple[int, dt.datetime, dt.datetime, int | None, int | None, int | None, int | None]
 
 
 def _stays_in_sql(handoffs: QuerySet[Escalation], period: Period) -> list[Stay]:
@@ -216,8 +218,64 @@ def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> list[Stay]:
         .order_by()
     )
     return list(
-        stays.values_list("to_level_id", "raised_at", "left_at", "ticket__sla_policy__calendar_id")
+        stays.values_list(
+            "to_level_id",
+            "raised_at",
+            "left_at",
+            "ticket__sla_policy__calendar_id",
+            "ticket__team_id",
+            "ticket__level_id",
+            "ticket__priority",
+        )
     )
+
+
+def stays(tickets: QuerySet[Ticket], period: Period) -> list[Stay]:
+    """The stays that ended in the period (one query)."""
+    # Every hand-off of the tickets, not only those raised before the period ends: a stay's
+    # end is the ticket's next hand-off even when that lies after the period (and so outside
+    # it), else a stay would end at a resolution before it and count in the period.
+    handoffs = handoffs_of(tickets).order_by()
+    if percentiles_in_sql():
+        return _stays_in_sql(handoffs, period)
+    return _stays_python(handoffs, period)
+
+
+def measure_stays(found: list[Stay]) -> list[tuple[Stay, float, float | None]]:
+    """Each stay with its seconds in calendar time and in business time (over the calendar of
+    the ticket's SLA policy; None without one). Three queries for the calendars."""
+    specs = calendar_specs({stay[3] for stay in found if stay[3]})
+    measured: list[tuple[Stay, float, float | None]] = []
+    for stay in found:
+        arrived, left, calendar_id = stay[1], stay[2], stay[3]
+        business = None
+        if calendar_id in specs:
+            business = business_time_between(specs[calendar_id], arrived, left).total_seconds()
+        measured.append((stay, (left - arrived).total_seconds(), business))
+    return measured
+
+
+def stay_seconds(found: list[Stay]) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
+    """Per receiving level, the stays' seconds in calendar time and in business time (stays
+    without a calendar are left out of the second). Three queries for the calendars."""
+    calendar: dict[int, list[float]] = defaultdict(list)
+    business: dict[int, list[float]] = defaultdict(list)
+    for stay, seconds, business_seconds in measure_stays(found):
+        calendar[stay[0]].append(seconds)
+        if business_seconds is not None:
+            business[stay[0]].append(business_seconds)
+    return calendar, business
+
+
+def level_stays(
+    calendar: dict[int, list[float]], business: dict[int, list[float]]
+) -> list[LevelStays]:
+    """The table's rows from the seconds per level (one query: the levels)."""
+    levels = SupportLevel.objects.filter(pk__in=[pk for pk, found in calendar.items() if found])
+    return [
+        LevelStays(level, summarise(calendar[level.pk]), summarise(business.get(level.pk, [])))
+        for level in levels.order_by("rank")
+    ]
 
 
 def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
@@ -226,24 +284,7 @@ def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
     policy: the hours the ticket's calendar was open, pauses not taken out). Five queries: the
     stays, their calendars (three) and their levels. The stays are few beside the tickets (one
     per hand-off), so Python measures them."""
-    # A stay that ends in the period began before its end: bounds the rows by the index.
-    handoffs = handoffs_of(tickets).filter(raised_at__lt=period.end).order_by()
-    stays = (
-        _stays_in_sql(handoffs, period) if percentiles_in_sql() else _stays_python(handoffs, period)
-    )
-    specs = calendar_specs({calendar for *_, calendar in stays if calendar})
-    calendar: dict[int, list[float]] = defaultdict(list)
-    business: dict[int, list[float]] = defaultdict(list)
-    for level_id, arrived, left, calendar_id in stays:
-        calendar[level_id].append((left - arrived).total_seconds())
-        if calendar_id in specs:
-            spent = business_time_between(specs[calendar_id], arrived, left)
-            business[level_id].append(spent.total_seconds())
-    levels = SupportLevel.objects.filter(pk__in=calendar).order_by("rank")
-    return [
-        LevelStays(level, summarise(calendar[level.pk]), summarise(business[level.pk]))
-        for level in levels
-    ]
+    return level_stays(*stay_seconds(stays(tickets, period)))
 
 
 @dataclass(frozen=True)
