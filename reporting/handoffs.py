@@ -232,10 +232,15 @@ def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> list[Stay]:
 
 def stays(tickets: QuerySet[Ticket], period: Period) -> list[Stay]:
     """The stays that ended in the period (one query)."""
-    # Every hand-off of the tickets, not only those raised before the period ends: a stay's
-    # end is the ticket's next hand-off even when that lies after the period (and so outside
-    # it), else a stay would end at a resolution before it and count in the period.
-    handoffs = handoffs_of(tickets).order_by()
+    # A stay ends in the period at a hand-off raised in it or at a resolution in it: only those
+    # tickets' hand-offs are read (a day's few, for the rollups), but every one of them, not
+    # only those raised before the period ends — a stay's end is the next hand-off even when
+    # that lies after the period, else the stay would end at an earlier resolution.
+    ending = Escalation.objects.filter(within("raised_at", period)).values("ticket_id")
+    resolving = Ticket.objects.filter(within("resolved_at", period)).values("pk")
+    handoffs = (
+        handoffs_of(tickets).filter(Q(ticket_id__in=ending) | Q(ticket_id__in=resolving)).order_by()
+    )
     if percentiles_in_sql():
         return _stays_in_sql(handoffs, period)
     return _stays_python(handoffs, period)

@@ -52,12 +52,11 @@ class DailyRollup(models.Model):
 
 
 class RolledDay(models.Model):
-    """A local day whose `DailyRollup` rows are complete, and when they were written: a ticket
-    created before the day ended and written since (`Ticket.updated_at`) makes it stale until
-    it is rolled up again (`reporting.rollups.stale`)."""
+    """A local day whose `DailyRollup` rows are complete, and when they were written. A day
+    made stale by a ticket written since is deleted here (`reporting.rollups.invalidate`)
+    until it is rolled up again."""
 
     day = models.DateField(_("day"), primary_key=True)
-    ends_at = models.DateTimeField(_("ends"))  # the instant the local day ends
     rolled_at = models.DateTimeField(_("rolled up"))
 
     class Meta:
@@ -66,3 +65,18 @@ class RolledDay(models.Model):
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class RollupWatermark(models.Model):
+    """One row: the instant up to which ticket writes have been checked against the rolled
+    days (`reporting.rollups.invalidate`); the page treats days a ticket written since may
+    count on as stale."""
+
+    checked_at = models.DateTimeField(_("checked"))
+
+    class Meta:
+        verbose_name = _("rollup watermark")
+        verbose_name_plural = _("rollup watermarks")
+
+    def __str__(self) -> str:
+        return str(self.checked_at)

@@ -18,13 +18,14 @@ counts it, so merging the days of a period gives the period's figure.
 
 **Freshness.** `roll_up` (beat, `reporting.tasks.roll_up_reports`) writes closed days only;
 today is always computed from the tickets. Every instant a ticket is counted at lies between
-its creation and its last write, so a ticket written since a day was rolled up (its
-`updated_at`; every ticket service sets it) makes every rolled day from the ticket's creation
-on stale (`stale`): the page computes those days from the tickets, and the next `roll_up`
-writes them again. A day is never read stale. Cost per ticket write: nothing; the next
-roll-up pays about fourteen queries per stale day, and until then the page computes the
-stale days from the tickets (so a long-open ticket written today costs the days since its
-creation once).
+its creation and its last write, so a ticket written after a day was rolled up (its
+`updated_at`; every ticket service sets it) makes every day from the ticket's creation on
+stale. Each run first forgets those days for the tickets written since its watermark
+(`invalidate`), then rolls up missing days; the page treats the days of tickets written since
+the watermark as stale too (`stale_from`). Stale days are computed from the tickets, so a day
+is never read stale. Cost per ticket write: nothing; the next run pays about fifteen queries
+per stale day, and until then the page computes them from the tickets (so a long-open ticket
+written today costs the days since its creation once).
 
 **Who reads them.** `source_for` uses the rollups when the slices are at most team, level and
 priority (the rows' dimensions). An admin reads every row. A lead reads the rows of their teams
@@ -44,9 +45,7 @@ from django.db import transaction
 from django.db.models import (
     BooleanField,
     Case,
-    Exists,
     Min,
-    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -57,7 +56,7 @@ from django.utils import timezone
 from reporting import handoffs, kpis
 from reporting.figures import Period, summarise, within
 from reporting.forms import ReportForm, day_period
-from reporting.models import DailyRollup, RolledDay
+from reporting.models import DailyRollup, RolledDay, RollupWatermark
 from reporting.trends import site_zone
 from tickets.models import Ticket, agent_teams
 
@@ -68,6 +67,8 @@ ROLLED_SLICES = frozenset({"team", "level", "priority"})
 # Closed days `roll_up` writes per run at most (the newest first), and how far back it fills.
 DAYS_PER_RUN = 31
 HORIZON_DAYS = 800
+# How far back a run looks for ticket writes before its own start (see `invalidate`).
+MARGIN = dt.timedelta(minutes=5)
 # More separate stretches of days to compute from the rows than this: compute the period.
 MAX_RAW_STRETCHES = 3
 
@@ -245,21 +246,37 @@ def roll_up_day(day: dt.date, now: dt.datetime) -> int:
         for key, found in facts.items()
         if key[0] == day
     )
-    RolledDay.objects.update_or_create(
-        day=day, defaults={"rolled_at": now, "ends_at": day_period(day, day).end}
-    )
+    RolledDay.objects.update_or_create(day=day, defaults={"rolled_at": now})
     return len(rows)
 
 
-def stale() -> Exists:
-    """A rolled day is stale when a ticket created before the day ended was written since it
-    was rolled up: every instant a ticket is counted at lies between its creation and its last
-    write. Probes the tickets written since (`ticket_updated_id`), few beside all."""
-    return Exists(
-        Ticket.objects.filter(
-            updated_at__gte=OuterRef("rolled_at"), created_at__lt=OuterRef("ends_at")
-        )
-    )
+def watermark() -> dt.datetime | None:
+    """Up to when ticket writes have been checked against the rolled days."""
+    return RollupWatermark.objects.values_list("checked_at", flat=True).first()
+
+
+def stale_from(since: dt.datetime | None) -> dt.date | None:
+    """The first local day a ticket written at or after `since` may be counted on (its
+    creation day), or None when none was written. One query over the tickets written since
+    (the `ticket_updated_id` index): few, for `since` is at most a roll-up interval old."""
+    if since is None:
+        return None
+    first = Ticket.objects.filter(updated_at__gte=since).aggregate(first=Min("created_at"))
+    return _day(first["first"]) if first["first"] else None
+
+
+@transaction.atomic
+def invalidate(now: dt.datetime) -> dt.date | None:
+    """Forget the rolled days that tickets written since the watermark may count on (every
+    day from the oldest such ticket's creation on), and move the watermark to `now` less
+    `MARGIN` (a ticket write that commits late, with an `updated_at` a little in the past, is
+    still caught by the next run). Returns the first day forgotten."""
+    mark = RollupWatermark.objects.select_for_update().first()
+    first = stale_from(mark.checked_at if mark else None)
+    if first is not None:
+        RolledDay.objects.filter(day__gte=first).delete()
+    RollupWatermark.objects.update_or_create(pk=1, defaults={"checked_at": now - MARGIN})
+    return first
 
 
 @dataclass(frozen=True)
@@ -274,7 +291,8 @@ def roll_up(now: dt.datetime | None = None, limit: int = DAYS_PER_RUN) -> RollUp
     once write the same rows (each day in one transaction)."""
     now = now or timezone.now()
     today = _day(now)
-    rolled = dict(RolledDay.objects.annotate(is_stale=stale()).values_list("day", "is_stale"))
+    invalidate(now)
+    rolled = set(RolledDay.objects.values_list("day", flat=True))
     first_ticket = Ticket.objects.aggregate(first=Min("created_at"))["first"]
     if first_ticket is None:
         return RollUp([], 0)
@@ -282,7 +300,7 @@ def roll_up(now: dt.datetime | None = None, limit: int = DAYS_PER_RUN) -> RollUp
     due = []
     day = today - dt.timedelta(days=1)
     while day >= first and len(due) < limit:
-        if rolled.get(day, True):
+        if day not in rolled:
             due.append(day)
         day -= dt.timedelta(days=1)
     written = sum(roll_up_day(day, now) for day in due)
@@ -321,12 +339,14 @@ class Source:
         zone = site_zone()
         first = period.start.astimezone(zone).date()
         last = (period.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
-        fresh = set(
-            RolledDay.objects.filter(day__gte=first, day__lte=last)
-            .annotate(is_stale=stale())
-            .filter(is_stale=False)
-            .values_list("day", flat=True)
-        )
+        stale = stale_from(watermark())
+        fresh = {
+            day
+            for day in RolledDay.objects.filter(day__gte=first, day__lte=last).values_list(
+                "day", flat=True
+            )
+            if stale is None or day < stale
+        }
         days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
         missing = _stretches([day for day in days if day not in fresh])
         if len(missing) > MAX_RAW_STRETCHES:  # one stretch keeps the queries bounded
