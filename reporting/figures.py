@@ -1,5 +1,5 @@
-"""The building blocks of every figure: a period of instants, and durations summarised as
-count, mean, median and 90th percentile."""
+"""The building blocks of every figure: a period of instants, durations summarised as count,
+mean, median and 90th percentile, and the business calendars durations are measured on."""
 
 from __future__ import annotations
 

@@ -232,6 +232,9 @@ def time_in_tier(facts: Facts) -> list[handoffs.LevelStays]:
 def roll_up_day(day: dt.date, now: dt.datetime) -> int:
     """Replace the rows of the local `day` with its facts over every ticket; returns how many
     rows were written."""
+    # Two runs at once (beat and the command, two workers) write a day one after the other:
+    # the watermark's row is the lock, so a day never holds two runs' rows.
+    RollupWatermark.objects.select_for_update().filter(pk=1).first()
     facts = collect(Ticket.objects.all(), day_period(day, day))
     DailyRollup.objects.filter(day=day).delete()
     rows = DailyRollup.objects.bulk_create(
@@ -288,7 +291,7 @@ class RollUp:
 def roll_up(now: dt.datetime | None = None, limit: int = DAYS_PER_RUN) -> RollUp:
     """Write the closed days that are missing (within `HORIZON_DAYS`) or stale, newest first,
     at most `limit` of them. Idempotent: a run with nothing to do writes nothing; two runs at
-    once write the same rows (each day in one transaction)."""
+    once write the same rows (each day in one transaction, under the watermark's row lock)."""
     now = now or timezone.now()
     today = _day(now)
     invalidate(now)
