@@ -21,7 +21,7 @@ from escalation.models import Escalation
 from incidents.models import IncidentLink
 from portal.models import Rating
 from reporting.figures import Period, within
-from reporting.handoffs import TRIGGER_GROUPS, WAVE
+from reporting.handoffs import TRIGGER_GROUPS, WAVE, trigger_labels
 from reporting.kpis import SLA_TARGETS, acknowledgement_decided, escalated_once, sla_decided
 from reporting.quality import (
     complete_package,
@@ -165,9 +165,6 @@ def level_key(level: SupportLevel) -> str:
 
 def titles() -> dict[str, str]:
     """What each list of a fixed key shows, in the reader's language."""
-    # Imported here: `table` words the figures and links to these lists.
-    from reporting.table import trigger_labels
-
     labels = trigger_labels()
     return {
         "created": _("Tickets created in the period"),

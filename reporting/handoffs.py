@@ -35,6 +35,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
+from django.utils.translation import gettext as _
 
 from escalation.engine import Trigger
 from escalation.models import Escalation
@@ -64,6 +65,19 @@ TRIGGER_GROUPS: dict[str, tuple[str, ...]] = {
     "manual": ("",),
 }
 WAVE = "wave"
+
+
+def trigger_labels() -> dict[str, str]:
+    """The names of `handoffs.escalations_by_trigger`'s rows, in the reader's language."""
+    return {
+        "no_progress": _("No progress"),
+        "sla": _("SLA warning or breach"),
+        "severity": _("Severity"),
+        "soft_signal": _("Soft signal (risk score)"),
+        "unacknowledged": _("Not acknowledged in time"),
+        "manual": _("Manual"),
+        "wave": _("Wave (major incident)"),
+    }
 
 
 def grain_of(period: Period) -> str:

@@ -17,7 +17,15 @@ from django.utils.translation import gettext as _
 from escalation.models import Escalation
 from portal.models import Rating
 from reporting.drilldown import level_key
-from reporting.handoffs import DAY, HANDBACK_ROWS, MONTH, WEEK, LevelStays, OverTime
+from reporting.handoffs import (
+    DAY,
+    HANDBACK_ROWS,
+    MONTH,
+    WEEK,
+    LevelStays,
+    OverTime,
+    trigger_labels,
+)
 from reporting.kpis import Clock, Compliance, Report
 from reporting.quality import RATING_ROWS, LoadRow, Share
 from tickets.models import Ticket
@@ -412,19 +420,6 @@ def _share_figures(
         Figure(part, COUNT, current.part, previous.part, drills[0]),
         Figure(whole, COUNT, current.whole, previous.whole, drills[1]),
     ]
-
-
-def trigger_labels() -> dict[str, str]:
-    """The names of `handoffs.escalations_by_trigger`'s rows, in the reader's language."""
-    return {
-        "no_progress": _("No progress"),
-        "sla": _("SLA warning or breach"),
-        "severity": _("Severity"),
-        "soft_signal": _("Soft signal (risk score)"),
-        "unacknowledged": _("Not acknowledged in time"),
-        "manual": _("Manual"),
-        "wave": _("Wave (major incident)"),
-    }
 
 
 @dataclass(frozen=True)
