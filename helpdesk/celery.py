@@ -50,4 +50,7 @@ app.conf.beat_schedule = {
     # The weekly report email: from Monday 06:00 in each subscriber's time zone, last week's
     # key figures, one outbox email per subscriber and week (a dedupe key per week).
     "reporting-weekly": {"task": "reporting.tasks.send_weekly_reports", "schedule": 3600.0},
+    # The reports' daily rollups: closed days missing or made stale by a ticket written since
+    # they were rolled up (at most 31 a run, newest first); the page reads today live.
+    "reporting-rollups": {"task": "reporting.tasks.roll_up_reports", "schedule": 300.0},
 }

@@ -1,5 +1,5 @@
-"""The building blocks of every figure: a period of instants, and durations summarised as
-count, mean, median and 90th percentile."""
+"""The building blocks of every figure: a period of instants, durations summarised as count,
+mean, median and 90th percentile, and the business calendars durations are measured on."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Q
+
+from sla.clock import CalendarSpec
+from sla.models import BusinessCalendar
+from sla.services import calendar_spec
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,13 @@ def summarise(values: list[float]) -> Durations:
 def within(field: str, period: Period) -> Q:
     """`field` lies in the period [start, end)."""
     return Q(**{f"{field}__gte": period.start, f"{field}__lt": period.end})
+
+
+def calendar_specs(calendar_ids: set[int]) -> dict[int, CalendarSpec]:
+    """The clock's values of the given business calendars. Three queries (none without ids)."""
+    if not calendar_ids:
+        return {}
+    calendars = BusinessCalendar.objects.filter(pk__in=calendar_ids).prefetch_related(
+        "opening_hours", "exceptions"
+    )
+    return {calendar.pk: calendar_spec(calendar) for calendar in calendars}

@@ -8,7 +8,8 @@ what the reader may see and the slices they chose), like `reporting.kpis`:
   in the period. Two queries.
 - `time_in_tier`: per level, the stays that ended in the period. A stay begins when a hand-off
   (escalation or hand-back) brings the ticket to the level and ends at the ticket's next
-  hand-off, or at its resolution. Calendar time. One query.
+  hand-off, or at its resolution. Calendar time, and business time on the calendar of the
+  ticket's SLA policy.
 - `first_contact_resolution`: of the tickets resolved in the period that started at the 1st
   level (the level before their first hand-off, or their level when they never had one), the
   share resolved there without any hand-off and never reopened. One query.
@@ -34,12 +35,21 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
+from django.utils.translation import gettext as _
 
 from escalation.engine import Trigger
 from escalation.models import Escalation
 from incidents.models import IncidentLink
-from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
+from reporting.figures import (
+    Durations,
+    Period,
+    calendar_specs,
+    percentiles_in_sql,
+    summarise,
+    within,
+)
 from reporting.trends import escalations_of, handoffs_of, site_zone
+from sla.clock import business_time_between
 from tickets.models import SupportLevel, Ticket
 
 DAY, WEEK, MONTH = "day", "week", "month"
@@ -55,6 +65,19 @@ TRIGGER_GROUPS: dict[str, tuple[str, ...]] = {
     "manual": ("",),
 }
 WAVE = "wave"
+
+
+def trigger_labels() -> dict[str, str]:
+    """The names of `handoffs.escalations_by_trigger`'s rows, in the reader's language."""
+    return {
+        "no_progress": _("No progress"),
+        "sla": _("SLA warning or breach"),
+        "severity": _("Severity"),
+        "soft_signal": _("Soft signal (risk score)"),
+        "unacknowledged": _("Not acknowledged in time"),
+        "manual": _("Manual"),
+        "wave": _("Wave (major incident)"),
+    }
 
 
 def grain_of(period: Period) -> str:
@@ -152,34 +175,46 @@ def escalations_by_trigger(tickets: QuerySet[Ticket], period: Period) -> dict[st
 
 @dataclass(frozen=True)
 class LevelStays:
+    """The stays at one level: `durations` in calendar time; `business` in business time on
+    the calendar of the ticket's SLA policy (stays of tickets without one are left out, so
+    its count may be smaller)."""
+
     level: SupportLevel
     durations: Durations
+    business: Durations
 
 
 # PostgreSQL: each hand-off's stay ends at the ticket's next hand-off (LEAD over the ticket's
 # hand-offs in time order) or else at its resolution; one sort of the hand-offs instead of a
 # correlated lookup of the next one per hand-off.
 STAYS_SQL = """
-SELECT to_level_id, COUNT(*), AVG(seconds),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+SELECT to_level_id, raised_at, left_at, calendar_id, team_id, level_id, priority
 FROM (
-    SELECT to_level_id, raised_at, left_at,
-           EXTRACT(EPOCH FROM (left_at - raised_at))::float8 AS seconds
-    FROM (
-        SELECT h.to_level_id, h.raised_at, COALESCE(
-            LEAD(h.raised_at) OVER (PARTITION BY h.ticket_id ORDER BY h.raised_at, h.id),
-            t.resolved_at
-        ) AS left_at
-        FROM ({handoffs}) h JOIN tickets_ticket t ON t.id = h.ticket_id
-    ) stays
-) timed
+    SELECT h.to_level_id, h.raised_at, COALESCE(
+        LEAD(h.raised_at) OVER (PARTITION BY h.ticket_id ORDER BY h.raised_at, h.id),
+        t.resolved_at
+    ) AS left_at, p.calendar_id, t.team_id, t.level_id, t.priority
+    FROM ({handoffs}) h JOIN tickets_ticket t ON t.id = h.ticket_id
+    LEFT JOIN sla_slapolicy p ON p.id = t.sla_policy_id
+) stays
 WHERE left_at >= %s AND left_at < %s AND left_at >= raised_at
-GROUP BY to_level_id
 """
 
+# The receiving level, arrived, left, the calendar of the ticket's SLA policy, and the ticket's
+# team, level and priority now (for `reporting.rollups`).
+Stay = tuple[int, dt.datetime, dt.datetime, int | None, int | None, int | None, int | None]
 
-def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> dict[int, Durations]:
+
+def _stays_in_sql(handoffs: QuerySet[Escalation], period: Period) -> list[Stay]:
+    sql, params = handoffs.values(
+        "id", "ticket_id", "to_level_id", "raised_at"
+    ).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(STAYS_SQL.format(handoffs=sql), [*params, period.start, period.end])
+        return [tuple(row) for row in cursor.fetchall()]  # type: ignore[misc]
+
+
+def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> list[Stay]:
     next_handoff = (
         Escalation.objects.filter(
             ticket_id=OuterRef("ticket_id"), raised_at__gt=OuterRef("raised_at")
@@ -196,28 +231,79 @@ def _stays_python(handoffs: QuerySet[Escalation], period: Period) -> dict[int, D
         .filter(within("left_at", period), left_at__gte=F("raised_at"))
         .order_by()
     )
-    values: dict[int, list[float]] = defaultdict(list)
-    for level_id, raised, left in stays.values_list("to_level_id", "raised_at", "left_at"):
-        values[level_id].append((left - raised).total_seconds())
-    return {level_id: summarise(seconds) for level_id, seconds in values.items()}
+    return list(
+        stays.values_list(
+            "to_level_id",
+            "raised_at",
+            "left_at",
+            "ticket__sla_policy__calendar_id",
+            "ticket__team_id",
+            "ticket__level_id",
+            "ticket__priority",
+        )
+    )
+
+
+def stays(tickets: QuerySet[Ticket], period: Period) -> list[Stay]:
+    """The stays that ended in the period (one query)."""
+    # A stay ends in the period at a hand-off raised in it or at a resolution in it: only those
+    # tickets' hand-offs are read (a day's few, for the rollups), but every one of them, not
+    # only those raised before the period ends — a stay's end is the next hand-off even when
+    # that lies after the period, else the stay would end at an earlier resolution.
+    ending = Escalation.objects.filter(within("raised_at", period)).values("ticket_id")
+    resolving = Ticket.objects.filter(within("resolved_at", period)).values("pk")
+    handoffs = (
+        handoffs_of(tickets).filter(Q(ticket_id__in=ending) | Q(ticket_id__in=resolving)).order_by()
+    )
+    if percentiles_in_sql():
+        return _stays_in_sql(handoffs, period)
+    return _stays_python(handoffs, period)
+
+
+def measure_stays(found: list[Stay]) -> list[tuple[Stay, float, float | None]]:
+    """Each stay with its seconds in calendar time and in business time (over the calendar of
+    the ticket's SLA policy; None without one). Three queries for the calendars."""
+    specs = calendar_specs({stay[3] for stay in found if stay[3]})
+    measured: list[tuple[Stay, float, float | None]] = []
+    for stay in found:
+        arrived, left, calendar_id = stay[1], stay[2], stay[3]
+        business = None
+        if calendar_id in specs:
+            business = business_time_between(specs[calendar_id], arrived, left).total_seconds()
+        measured.append((stay, (left - arrived).total_seconds(), business))
+    return measured
+
+
+def stay_seconds(found: list[Stay]) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
+    """Per receiving level, the stays' seconds in calendar time and in business time (stays
+    without a calendar are left out of the second). Three queries for the calendars."""
+    calendar: dict[int, list[float]] = defaultdict(list)
+    business: dict[int, list[float]] = defaultdict(list)
+    for stay, seconds, business_seconds in measure_stays(found):
+        calendar[stay[0]].append(seconds)
+        if business_seconds is not None:
+            business[stay[0]].append(business_seconds)
+    return calendar, business
+
+
+def level_stays(
+    calendar: dict[int, list[float]], business: dict[int, list[float]]
+) -> list[LevelStays]:
+    """The table's rows from the seconds per level (one query: the levels)."""
+    levels = SupportLevel.objects.filter(pk__in=[pk for pk, found in calendar.items() if found])
+    return [
+        LevelStays(level, summarise(calendar[level.pk]), summarise(business.get(level.pk, [])))
+        for level in levels.order_by("rank")
+    ]
 
 
 def time_in_tier(tickets: QuerySet[Ticket], period: Period) -> list[LevelStays]:
-    """Per receiving level (by rank), the stays that ended in the period. Two queries: the
-    stays, and their levels."""
-    # A stay that ends in the period began before its end: bounds the rows by the index.
-    handoffs = handoffs_of(tickets).filter(raised_at__lt=period.end).order_by()
-    if percentiles_in_sql():
-        sql, params = handoffs.values(
-            "id", "ticket_id", "to_level_id", "raised_at"
-        ).query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(STAYS_SQL.format(handoffs=sql), [*params, period.start, period.end])
-            figures = {row[0]: Durations(*row[1:]) for row in cursor.fetchall()}
-    else:
-        figures = _stays_python(handoffs, period)
-    levels = SupportLevel.objects.filter(pk__in=figures).order_by("rank")
-    return [LevelStays(level, figures[level.pk]) for level in levels]
+    """Per receiving level (by rank), the stays that ended in the period, in calendar time and
+    in business time (`sla.clock.business_time_between` over the calendar of the ticket's SLA
+    policy: the hours the ticket's calendar was open, pauses not taken out). Five queries: the
+    stays, their calendars (three) and their levels. The stays are few beside the tickets (one
+    per hand-off), so Python measures them."""
+    return level_stays(*stay_seconds(stays(tickets, period)))
 
 
 @dataclass(frozen=True)

@@ -25,3 +25,58 @@ class WeeklyReportSubscription(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class DailyRollup(models.Model):
+    """The facts behind the reports' figures for one local day (of the site's time zone) and
+    one combination of a ticket's team, level and priority, as `reporting.rollups` collects
+    them: `counts` (name → number) and `values` (name → the durations in seconds, so that
+    medians and percentiles stay exact when days are merged). Written only by
+    `rollups.roll_up_day`, which replaces a day's rows at once."""
+
+    day = models.DateField(_("day"), db_index=True)
+    team = models.ForeignKey("tickets.Team", on_delete=models.CASCADE, null=True, related_name="+")
+    level = models.ForeignKey(
+        "tickets.SupportLevel", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    priority = models.PositiveSmallIntegerField(_("priority"), null=True)
+    counts = models.JSONField(_("counts"), default=dict)
+    values = models.JSONField(_("values"), default=dict)
+
+    class Meta:
+        verbose_name = _("daily report rollup")
+        verbose_name_plural = _("daily report rollups")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.team_id}/{self.level_id}/{self.priority}"
+
+
+class RolledDay(models.Model):
+    """A local day whose `DailyRollup` rows are complete, and when they were written. A day
+    made stale by a ticket written since is deleted here (`reporting.rollups.invalidate`)
+    until it is rolled up again."""
+
+    day = models.DateField(_("day"), primary_key=True)
+    rolled_at = models.DateTimeField(_("rolled up"))
+
+    class Meta:
+        verbose_name = _("rolled-up day")
+        verbose_name_plural = _("rolled-up days")
+
+    def __str__(self) -> str:
+        return str(self.day)
+
+
+class RollupWatermark(models.Model):
+    """One row: the instant up to which ticket writes have been checked against the rolled
+    days (`reporting.rollups.invalidate`); the page treats days a ticket written since may
+    count on as stale."""
+
+    checked_at = models.DateTimeField(_("checked"))
+
+    class Meta:
+        verbose_name = _("rollup watermark")
+        verbose_name_plural = _("rollup watermarks")
+
+    def __str__(self) -> str:
+        return str(self.checked_at)

@@ -119,16 +119,27 @@ def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
     return Share(part, whole)
 
 
-def documentation(tickets: QuerySet[Ticket], period: Period) -> Share:
+def with_package_lengths(escalations: QuerySet[Escalation]) -> QuerySet[Escalation]:
+    """`escalations` annotated with the trimmed length of each information-package field, for
+    `complete_package`."""
+    return escalations.annotate(
+        **{f"{name}_length": Length(Trim(name)) for name in Escalation.PACKAGE_FIELDS}
+    )
+
+
+def complete_package() -> Q:
+    """Every field of the information package filled in (over `with_package_lengths`)."""
     complete = Q()
     for name in Escalation.PACKAGE_FIELDS:
         complete &= Q(**{f"{name}_length__gt": 0})
+    return complete
+
+
+def documentation(tickets: QuerySet[Ticket], period: Period) -> Share:
     figures = (
-        escalations_of(tickets)
-        .filter(within("raised_at", period))
-        .annotate(**{f"{name}_length": Length(Trim(name)) for name in Escalation.PACKAGE_FIELDS})
+        with_package_lengths(escalations_of(tickets).filter(within("raised_at", period)))
         .order_by()
-        .aggregate(whole=Count("pk"), part=Count("pk", filter=complete))
+        .aggregate(whole=Count("pk"), part=Count("pk", filter=complete_package()))
     )
     return Share(figures["part"], figures["whole"])
 
@@ -166,7 +177,7 @@ def deflections(period: Period) -> int:
     return Deflection.objects.filter(within("created_at", period)).count()
 
 
-def _ratings(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Rating]:
+def ratings_of(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Rating]:
     return (
         Rating.objects.filter(
             within("created_at", period), Exists(tickets.filter(pk=OuterRef("ticket_id")))
@@ -177,12 +188,12 @@ def _ratings(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Rating]:
 
 
 def rating_comments(tickets: QuerySet[Ticket], period: Period) -> list[Rating]:
-    return list(_ratings(tickets, period).exclude(comment="")[:RATING_ROWS])
+    return list(ratings_of(tickets, period).exclude(comment="")[:RATING_ROWS])
 
 
 def low_ratings(tickets: QuerySet[Ticket], period: Period) -> list[Rating]:
     return list(
-        _ratings(tickets, period).filter(score__lte=settings.PORTAL_LOW_RATING)[:RATING_ROWS]
+        ratings_of(tickets, period).filter(score__lte=settings.PORTAL_LOW_RATING)[:RATING_ROWS]
     )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reporting import drilldown, handoffs, kpis, quality, table
+from reporting import drilldown, handoffs, kpis, quality, rollups, table
+from reporting.figures import Period
 from reporting.forms import ReportForm
 from reporting.selectors import report_tickets
 
@@ -27,16 +28,35 @@ def read_report(user: Any, params: Mapping[str, Any]) -> tuple[ReportForm, list[
         return form, None
     tickets = form.narrow(report_tickets(user))
     period = form.period()
-    return form, table.cards(kpis.report(tickets, period), kpis.report(tickets, period.previous()))
+    now = _facts(user, form, tickets, period)
+    before = _facts(user, form, tickets, period.previous())
+    return form, table.cards(
+        kpis.report(tickets, period, rollups.precomputed(now) if now else None),
+        kpis.report(tickets, period.previous(), rollups.precomputed(before) if before else None),
+    )
+
+
+def _facts(user: Any, form: ReportForm, tickets: Any, period: Period) -> rollups.Facts | None:
+    """The rolled-up facts of the period for this reader and form (None when the slices need
+    the tickets or no day of the period is rolled up), kept on the form so the cards and the
+    tables read them once."""
+    cache = form.__dict__.setdefault("rolled_facts", {})
+    if period not in cache:
+        source = rollups.source_for(user, form, tickets)
+        cache[period] = source.facts(period) if source is not None else None
+    return cache[period]
 
 
 def report_tables(user: Any, form: ReportForm) -> list[table.Table]:
     """The period's tables (call when `read_report` gave cards)."""
     tickets = form.narrow(report_tickets(user))
     period = form.period()
+    facts = _facts(user, form, tickets, period)
     return [
         table.over_time_table(handoffs.escalations_over_time(tickets, period)),
-        table.time_in_tier_table(handoffs.time_in_tier(tickets, period)),
+        table.time_in_tier_table(
+            rollups.time_in_tier(facts) if facts else handoffs.time_in_tier(tickets, period)
+        ),
         table.handbacks_table(handoffs.handbacks(tickets, period)),
         table.load_table(quality.load(tickets, period), handoffs.grain_of(period)),
         table.comments_table(quality.rating_comments(tickets, period)),
@@ -48,12 +68,15 @@ DRILL_ROWS = 500
 
 
 def read_drill(user: Any, params: Mapping[str, Any], key: str) -> tuple[ReportForm, Any]:
-    """The form of `params`, and the tickets behind figure `key` for `user` (a queryset; None
-    when the period cannot be read). Raises KeyError for an unknown figure."""
-    if key not in drilldown.NARROW:
-        raise KeyError(key)
+    """The form of `params`, and the rows behind figure `key` for `user` (a `drilldown.Drill`;
+    None when the period cannot be read). Raises KeyError for an unknown figure."""
     form = ReportForm(params)
     form.is_valid()
     if period_errors(form):
+        if not drilldown.known(key):
+            raise KeyError(key)
         return form, None
-    return form, drilldown.drill(form.narrow(report_tickets(user)), form.period(), key)
+    found = drilldown.drill(form.narrow(report_tickets(user)), form.period(), key)
+    if found is None:
+        raise KeyError(key)
+    return form, found

@@ -16,7 +16,16 @@ from django.utils.translation import gettext as _
 
 from escalation.models import Escalation
 from portal.models import Rating
-from reporting.handoffs import DAY, HANDBACK_ROWS, MONTH, WEEK, LevelStays, OverTime
+from reporting.drilldown import level_key
+from reporting.handoffs import (
+    DAY,
+    HANDBACK_ROWS,
+    MONTH,
+    WEEK,
+    LevelStays,
+    OverTime,
+    trigger_labels,
+)
 from reporting.kpis import Clock, Compliance, Report
 from reporting.quality import RATING_ROWS, LoadRow, Share
 from tickets.models import Ticket
@@ -33,7 +42,8 @@ class Figure:
     unit: str
     current: float | int | None
     previous: float | int | None
-    # The key of `reporting.drilldown` listing the tickets behind `current`, if any.
+    # The key of `reporting.drilldown` listing the rows behind `current` (tickets, escalations
+    # or ratings), if any.
     drill: str = ""
 
     @property
@@ -84,10 +94,12 @@ def _duration_figures(
     ]
 
 
-def _compliance_figures(current: Compliance, previous: Compliance, drill: str = "") -> list[Figure]:
+def _compliance_figures(
+    current: Compliance, previous: Compliance, drill: str = "", drill_met: str = ""
+) -> list[Figure]:
     return [
         Figure(_("Compliance"), PERCENT, current.percent, previous.percent),
-        Figure(_("Met"), COUNT, current.met, previous.met),
+        Figure(_("Met"), COUNT, current.met, previous.met, drill_met),
         Figure(_("Breached"), COUNT, current.breached, previous.breached, drill),
         Figure(_("Breaches recorded"), COUNT, current.breaches, previous.breaches),
     ]
@@ -150,7 +162,10 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "level's tier target (else the ticket's calendar)."
             ),
             _duration_figures(
-                now.acknowledgement, before.acknowledgement, _("Escalations acknowledged")
+                now.acknowledgement,
+                before.acknowledgement,
+                _("Escalations acknowledged"),
+                "acknowledged",
             ),
         ),
         Card(
@@ -186,7 +201,12 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "breached when the deadline passed without an acknowledgement (counted in the "
                 "period of the deadline)."
             ),
-            _compliance_figures(now.acknowledgement_sla, before.acknowledgement_sla),
+            _compliance_figures(
+                now.acknowledgement_sla,
+                before.acknowledgement_sla,
+                "acknowledgement_breached",
+                "acknowledgement_met",
+            ),
         )
     )
     e, f = now.escalations, before.escalations
@@ -197,6 +217,7 @@ def cards(now: Report, before: Report) -> list[Card]:
             COUNT,
             row.count,
             before_per_level.get(row.level.pk, 0),
+            level_key(row.level),
         )
         for row in e.per_level
     ]
@@ -208,7 +229,10 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "Escalations (up the chain or across to experts, not hand-backs) raised in the "
                 "period, by the level that received them."
             ),
-            [Figure(_("All escalations"), COUNT, e.escalations, f.escalations), *levels],
+            [
+                Figure(_("All escalations"), COUNT, e.escalations, f.escalations, "escalations"),
+                *levels,
+            ],
         ),
         Card(
             "escalation_rate",
@@ -247,7 +271,7 @@ def cards(now: Report, before: Report) -> list[Card]:
                 Figure(
                     _("Bounce-back rate"), PERCENT, e.bounce_back_percent, f.bounce_back_percent
                 ),
-                Figure(_("Hand-backs"), COUNT, e.handbacks, f.handbacks),
+                Figure(_("Hand-backs"), COUNT, e.handbacks, f.handbacks, "handbacks"),
             ],
         ),
     ]
@@ -262,7 +286,7 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "Wave: tickets the wave trigger linked to a major incident in the period."
             ),
             [
-                Figure(trigger_names[key], COUNT, count, before.triggers[key])
+                Figure(trigger_names[key], COUNT, count, before.triggers[key], f"trigger_{key}")
                 for key, count in now.triggers.items()
             ],
         ),
@@ -320,7 +344,11 @@ def cards(now: Report, before: Report) -> list[Card]:
                 "impact, what was tried, next steps and risks all filled in."
             ),
             _share_figures(
-                _("Complete"), _("Escalations raised"), now.documentation, before.documentation
+                _("Complete"),
+                _("Escalations raised"),
+                now.documentation,
+                before.documentation,
+                drills=("documented", "escalations"),
             ),
         ),
         Card(
@@ -362,15 +390,22 @@ def cards(now: Report, before: Report) -> list[Card]:
             ),
             [
                 Figure(_("Mean score"), SCORE, _score(s.average), _score(t.average)),
-                Figure(_("Ratings"), COUNT, s.count, t.count),
+                Figure(_("Ratings"), COUNT, s.count, t.count, "ratings"),
                 Figure(_("Share low"), PERCENT, _share(s.low, s.count), _share(t.low, t.count)),
+                Figure(_("Low ratings"), COUNT, s.low, t.low, "ratings_low"),
                 Figure(
                     _("Mean score after escalation"),
                     SCORE,
                     _score(s.escalated_average),
                     _score(t.escalated_average),
                 ),
-                Figure(_("Ratings after escalation"), COUNT, s.escalated_count, t.escalated_count),
+                Figure(
+                    _("Ratings after escalation"),
+                    COUNT,
+                    s.escalated_count,
+                    t.escalated_count,
+                    "ratings_escalated",
+                ),
             ],
         )
     )
@@ -385,19 +420,6 @@ def _share_figures(
         Figure(part, COUNT, current.part, previous.part, drills[0]),
         Figure(whole, COUNT, current.whole, previous.whole, drills[1]),
     ]
-
-
-def trigger_labels() -> dict[str, str]:
-    """The names of `handoffs.escalations_by_trigger`'s rows, in the reader's language."""
-    return {
-        "no_progress": _("No progress"),
-        "sla": _("SLA warning or breach"),
-        "severity": _("Severity"),
-        "soft_signal": _("Soft signal (risk score)"),
-        "unacknowledged": _("Not acknowledged in time"),
-        "manual": _("Manual"),
-        "wave": _("Wave (major incident)"),
-    }
 
 
 @dataclass(frozen=True)
@@ -476,7 +498,9 @@ def time_in_tier_table(stays: list[LevelStays]) -> Table:
         _(
             "Per level, the stays that ended in the period: a stay begins when a hand-off "
             "(escalation or hand-back) brings the ticket to the level and ends at its next "
-            "hand-off or its resolution. Hours, calendar time."
+            "hand-off or its resolution. Hours, in calendar time and in business time (the "
+            "opening hours of the calendar of the ticket's SLA policy; tickets without a "
+            "policy count in calendar time only)."
         ),
         [
             _("Level"),
@@ -484,6 +508,10 @@ def time_in_tier_table(stays: list[LevelStays]) -> Table:
             _("Mean (hours)"),
             _("Median (hours)"),
             _("90th percentile (hours)"),
+            _("Stays on a business calendar"),
+            _("Mean in business time (hours)"),
+            _("Median in business time (hours)"),
+            _("90th percentile in business time (hours)"),
         ],
         [
             [
@@ -492,6 +520,10 @@ def time_in_tier_table(stays: list[LevelStays]) -> Table:
                 _hours(row.durations.mean),
                 _hours(row.durations.median),
                 _hours(row.durations.p90),
+                row.business.count,
+                _hours(row.business.mean),
+                _hours(row.business.median),
+                _hours(row.business.p90),
             ]
             for row in stays
         ],

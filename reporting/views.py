@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from reporting import table, weekly, xlsx
-from reporting.drilldown import titles
 from reporting.exports import neutralise
 from reporting.forms import ReportForm, WeeklyForm
 from reporting.reading import DRILL_ROWS, read_drill, read_report, report_tables
@@ -156,8 +155,9 @@ def weekly_subscription(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def drilldown(request: HttpRequest, key: str) -> HttpResponse:
-    """The tickets behind a number of the page, for the same period and slices (only those the
-    reader may see); an unknown figure is a 404, a period that cannot be read a 400."""
+    """The tickets, escalations or ratings behind a number of the page, for the same period and
+    slices (only of tickets the reader may see); an unknown figure is a 404, a period that
+    cannot be read a 400."""
     _require_reader(request)
     try:
         form, found = read_drill(request.user, request.GET, key)
@@ -165,11 +165,12 @@ def drilldown(request: HttpRequest, key: str) -> HttpResponse:
         raise Http404(_("There is no such figure.")) from None
     if found is None:
         return _bad_period(request, form)
-    count = found.count()
-    rows = list(found.select_related("team", "level", "assignee")[:DRILL_ROWS])
+    count = found.rows.count()
+    rows = list(found.rows[:DRILL_ROWS])
     context = {
-        "title": titles()[key],
-        "tickets": rows,
+        "title": found.title,
+        "kind": found.kind,
+        "rows": rows,
         "count": count,
         "limited": count > len(rows),
         "first_day": form.cleaned_data["first_day"],

@@ -243,6 +243,22 @@ def test_time_in_tier_from_hand_off_to_the_next_or_the_resolution(story):
     # E at the 2nd level from Thu 17:30 to the hand-back Mon 10:00 (88.5 h), then at the 1st
     # level until resolved at 11:00 (1 h). X is still at the 2nd level: its stay has not ended.
     assert hours == [(1, 1, 1.0), (2, 1, 88.5)]
+    # In business time (Mon-Fri 08:00-18:00, Friday 25 December a holiday): at the 2nd level
+    # Thu 17:30-18:00 and Mon 08:00-10:00 = 2.5 h; at the 1st level Mon 10:00-11:00 = 1 h.
+    business = [(row.level.rank, row.business.count, row.business.mean / 3600) for row in stays]
+    assert business == [(1, 1, 1.0), (2, 1, 2.5)]
+
+
+def test_time_in_tier_in_the_table_and_its_csv(story):
+    from reporting import table
+
+    rows = list(
+        table.table_rows(
+            table.time_in_tier_table(handoffs.time_in_tier(Ticket.objects.all(), PERIOD))
+        )
+    )
+    assert rows[-2][1:] == [1, 1.0, 1.0, 1.0, 1, 1.0, 1.0, 1.0]
+    assert rows[-1][1:] == [1, 88.5, 88.5, 88.5, 1, 2.5, 2.5, 2.5]
 
 
 def test_first_contact_resolution_at_the_first_level(story):
@@ -262,10 +278,16 @@ def test_hand_backs_with_their_reasons(story):
 def test_time_in_tier_without_postgresql_gives_the_same(story, monkeypatch):
     def figures():
         return [
-            (row.level.rank, row.durations.count, round(row.durations.mean), row.durations.p90)
+            (
+                row.level.rank,
+                row.durations.count,
+                round(row.durations.mean),
+                row.durations.p90,
+                row.business.p90,
+            )
             for row in handoffs.time_in_tier(Ticket.objects.all(), PERIOD)
         ]
 
     in_sql = figures()
     monkeypatch.setattr(handoffs, "percentiles_in_sql", lambda: False)
-    assert figures() == in_sql == [(1, 1, 3600, 3600.0), (2, 1, 318600, 318600.0)]
+    assert figures() == in_sql == [(1, 1, 3600, 3600.0, 3600.0), (2, 1, 318600, 318600.0, 9000.0)]

@@ -93,3 +93,105 @@ def test_unknown_figures_bad_periods_and_agents(chain):
     agent = Client()
     agent.force_login(chain.agents[0])
     assert agent.get(reverse("reporting:drill", args=["resolved"]), THE_WEEK).status_code == 403
+
+
+PACKAGE = {
+    "summary": "Checkout fails",
+    "affected": "All shops",
+    "impact": "No sales",
+    "actions_taken": "Restarted",
+    "next_steps": "Check the gateway",
+    "risks": "Lost orders",
+}
+
+
+@pytest.fixture
+def handoffs_and_ratings() -> Chain:
+    """Lead 1 may see tickets a and b (team L1); c is team L2's. In the week:
+    - a: escalated to L2 on the 2nd by an SLA breach with a complete package, acknowledged by
+      its deadline; handed back on the 4th; rated 1 after escalation on the 5th.
+    - b: escalated by hand on the 3rd, half a package, deadline passed unacknowledged; rated 5.
+    - c: escalated to L3 and rated 1, both out of lead 1's sight.
+    - a: escalated again on the 10th, after the week."""
+    from escalation.models import Escalation
+    from portal.models import Rating
+
+    chain = Chain()
+    l1, l2, l3 = chain.teams[0], chain.teams[1], chain.teams[2]
+    a, b = TicketFactory(team=l1, created_at=at(2)), TicketFactory(team=l1, created_at=at(2))
+    c = TicketFactory(team=l2, created_at=at(2))
+
+    def escalate(ticket, source, target, raised, **fields):
+        Escalation.objects.create(
+            ticket=ticket,
+            kind=fields.pop("kind", Escalation.Kind.HIERARCHICAL),
+            cycle=Escalation.objects.filter(ticket=ticket).count() + 1,
+            from_team=source,
+            to_team=target,
+            from_level=source.level,
+            to_level=target.level,
+            raised_at=raised,
+            **fields,
+        )
+
+    escalate(
+        a, l1, l2, at(2, 10), trigger="sla_breach", ack_due_at=at(2, 11),
+        acknowledged_at=at(2, 10), **PACKAGE,
+    )  # fmt: skip
+    escalate(b, l1, l2, at(3, 10), ack_due_at=at(3, 11), summary="Down", actions_taken="None")
+    escalate(a, l2, l1, at(4), kind=Escalation.Kind.DE_ESCALATION, reason="Known issue")
+    escalate(c, l2, l3, at(3), trigger="severity", ack_due_at=at(3, 10), **PACKAGE)
+    escalate(a, l1, l2, at(10), trigger="sla_breach")
+    Rating.objects.create(ticket=a, resolution=0, score=1, escalated=True, created_at=at(5))
+    Rating.objects.create(ticket=b, resolution=0, score=5, created_at=at(5))
+    Rating.objects.create(ticket=c, resolution=0, score=1, escalated=True, created_at=at(5))
+    chain.a, chain.b = a, b
+    return chain
+
+
+@pytest.mark.parametrize(
+    "key, tickets",
+    [
+        ("escalations", ["b", "a"]),
+        ("trigger_sla", ["a"]),
+        ("trigger_manual", ["b"]),
+        ("trigger_severity", None),
+        ("documented", ["a"]),
+        ("handbacks", ["a"]),
+        ("acknowledged", ["a"]),
+        ("acknowledgement_met", ["a"]),
+        ("acknowledgement_breached", ["b"]),
+        ("ratings", ["b", "a"]),
+        ("ratings_low", ["a"]),
+        ("ratings_escalated", ["a"]),
+    ],
+)
+def test_escalation_and_rating_figures_list_their_rows_in_the_readers_sight(
+    handoffs_and_ratings, key, tickets
+):
+    chain = handoffs_and_ratings
+    if tickets is None:  # a zero is not a link, and its list is empty
+        client = Client()
+        client.force_login(chain.leads[0])
+        listing = client.get(reverse("reporting:drill", args=[key]), THE_WEEK)
+        assert listing.status_code == 200
+        assert "0 escalations" in listing.content.decode()
+        return
+    shown, listed = shown_and_listed(chain.leads[0], key)
+    expected = [getattr(chain, name).reference for name in tickets]
+    assert shown == len(listed) and sorted(listed) == sorted(expected)
+
+
+def test_escalations_to_a_level_and_their_page(handoffs_and_ratings):
+    chain = handoffs_and_ratings
+    l2 = chain.teams[1].level
+    shown, listed = shown_and_listed(chain.leads[0], f"escalations_to_{l2.pk}")
+    assert shown == len(listed) == 2
+    client = Client()
+    client.force_login(chain.leads[0])
+    page = client.get(reverse("reporting:drill", args=[f"escalations_to_{l2.pk}"]), THE_WEEK)
+    text = page.content.decode()
+    assert f"Escalations raised in the period to {l2.display_name}" in text
+    assert "2 escalations" in text and "Hierarchical" in text
+    missing = client.get(reverse("reporting:drill", args=["escalations_to_999999"]), THE_WEEK)
+    assert missing.status_code == 404

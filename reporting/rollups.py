@@ -1,0 +1,395 @@
+"""Daily rollups of the reports' heaviest figures, so that a long period reads a few hundred
+rows instead of every ticket, clock segment and hand-off of it.
+
+What is rolled up, per local day (of the site's time zone) and combination of a ticket's team,
+level and priority (the ticket's values now, as the raw figures slice them):
+
+- `answered`, `resolved`: the durations of time to first response and to resolution, in
+  calendar and in business time (`kpis.first_response_times`, `kpis.resolution_times`);
+- `ack`: the time to acknowledge an escalation, both ways (`kpis.acknowledgements`);
+- the SLA compliance counts per target (`kpis.sla_compliance`);
+- `created` and `created_escalated` (the escalation rate's two counts);
+- the stays of time in tier per receiving level, both ways (`handoffs.stays`).
+
+Durations are kept as their values (seconds), not as sums, so the median and the 90th
+percentile of any merge of days are exact; counts are summed. Each figure is filed under the
+day its clock stopped (or the ticket was created, the breach recorded), as the raw figure
+counts it, so merging the days of a period gives the period's figure.
+
+**Freshness.** `roll_up` (beat, `reporting.tasks.roll_up_reports`) writes closed days only;
+today is always computed from the tickets. Every instant a ticket is counted at lies between
+its creation and its last write, so a ticket written after a day was rolled up (its
+`updated_at`; every ticket service sets it) makes every day from the ticket's creation on
+stale. Each run first forgets those days for the tickets written since its watermark
+(`invalidate`), then rolls up missing days; the page treats the days of tickets written since
+the watermark as stale too (`stale_from`). Stale days are computed from the tickets, so a day
+is never read stale. Cost per ticket write: nothing; the next run pays about fifteen queries
+per stale day, and until then the page computes them from the tickets (so a long-open ticket
+written today costs the days since its creation once).
+
+**Who reads them.** `source_for` uses the rollups when the slices are at most team, level and
+priority (the rows' dimensions). An admin reads every row. A lead reads the rows of their teams
+and gets the other tickets they may see (escalated away from their teams, assigned to them,
+followed) from the rows, over the whole period: the facts of disjoint sets of tickets add up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Min,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from reporting import handoffs, kpis
+from reporting.figures import Period, summarise, within
+from reporting.forms import ReportForm, day_period
+from reporting.models import DailyRollup, RolledDay, RollupWatermark
+from reporting.trends import site_zone
+from tickets.models import Ticket, agent_teams
+
+Key = tuple[dt.date, int | None, int | None, int | None]  # day, team, level, priority
+DIMENSIONS = ("team_id", "level_id", "priority")
+# Slices the rows can answer; any other (tier, service, channel, agent) reads the tickets.
+ROLLED_SLICES = frozenset({"team", "level", "priority"})
+# Closed days `roll_up` writes per run at most (the newest first), and how far back it fills.
+DAYS_PER_RUN = 31
+HORIZON_DAYS = 800
+# How far back a run looks for ticket writes before its own start (see `invalidate`).
+MARGIN = dt.timedelta(minutes=5)
+# More separate stretches of days to compute from the rows than this: compute the period.
+MAX_RAW_STRETCHES = 3
+
+
+@dataclass
+class Facts:
+    """Counts and durations (seconds) by name, mergeable."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, other: Facts) -> None:
+        self.counts.update(other.counts)
+        for name, found in other.values.items():
+            self.values[name].extend(found)
+
+    def add_stored(self, counts: dict[str, int], values: dict[str, list[float]]) -> None:
+        self.counts.update(counts)
+        for name, found in values.items():
+            self.values[name].extend(found)
+
+
+def _day(instant: dt.datetime) -> dt.date:
+    return instant.astimezone(site_zone()).date()
+
+
+def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
+    """The facts of `tickets` in the period, by day and dimensions. About fourteen queries,
+    whatever the period's length."""
+    facts: dict[Key, Facts] = defaultdict(Facts)
+
+    def at(instant: dt.datetime, team: Any, level: Any, priority: Any) -> Facts:
+        return facts[(_day(instant), team, level, priority)]
+
+    for name, stop, target in (
+        ("answered", "first_responded_at", "first_response"),
+        ("resolved", "resolved_at", "resolution"),
+    ):
+        rows = (
+            tickets.filter(within(stop, period))
+            .order_by()
+            .annotate(business_seconds=kpis.running_seconds(target))
+            .values_list(*DIMENSIONS, "created_at", stop, "business_seconds")
+        )
+        for team, level, priority, created, stopped, business in rows:
+            found = at(stopped, team, level, priority)
+            found.values[name].append((stopped - created).total_seconds())
+            if business is not None:
+                found.values[f"{name}_b"].append(float(business))
+    for team, level, priority, acknowledged, calendar, business in kpis.acknowledgements(
+        tickets, period
+    ):
+        found = at(acknowledged, team, level, priority)
+        found.values["ack"].append(calendar)
+        found.values["ack_b"].append(business)
+    for target, stop in kpis.SLA_STOPS.items():
+        stopped, breached = kpis.sla_decided(target, period)
+        rows = (
+            tickets.filter(stopped)
+            .order_by()
+            .annotate(
+                is_breached=Case(
+                    When(breached, then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(),
+                )
+            )
+            .values_list(*DIMENSIONS, stop, "is_breached")
+        )
+        for team, level, priority, instant, is_breached in rows:
+            at(instant, team, level, priority).counts[
+                f"{target}_{'breached' if is_breached else 'met'}"
+            ] += 1
+        if target == "next_update":
+            breaches = (
+                kpis.breach_events(target)
+                .filter(within("created_at", period), ticket__in=tickets.order_by().values("pk"))
+                .values_list(
+                    "ticket__team_id", "ticket__level_id", "ticket__priority", "created_at"
+                )
+            )
+        else:
+            breaches = (
+                tickets.filter(within(f"{target}_breached_at", period))
+                .order_by()
+                .values_list(*DIMENSIONS, f"{target}_breached_at")
+            )
+        for team, level, priority, instant in breaches:
+            at(instant, team, level, priority).counts[f"{target}_breaches"] += 1
+    created = (
+        tickets.filter(within("created_at", period))
+        .order_by()
+        .annotate(escalated=kpis.escalated_once())
+        .values_list(*DIMENSIONS, "created_at", "escalated")
+    )
+    for team, level, priority, instant, escalated in created:
+        found = at(instant, team, level, priority)
+        found.counts["created"] += 1
+        found.counts["created_escalated"] += int(escalated)
+    for stay, calendar, business in handoffs.measure_stays(handoffs.stays(tickets, period)):
+        to_level, left, team, level, priority = stay[0], stay[2], stay[4], stay[5], stay[6]
+        found = at(left, team, level, priority)
+        found.values[f"stay:{to_level}"].append(calendar)
+        if business is not None:
+            found.values[f"stay_b:{to_level}"].append(business)
+    return facts
+
+
+def merged(facts: Iterable[Facts]) -> Facts:
+    total = Facts()
+    for found in facts:
+        total.add(found)
+    return total
+
+
+def precomputed(facts: Facts) -> kpis.Precomputed:
+    """The figures of `kpis.report` that the facts answer."""
+
+    def clock(name: str) -> kpis.Clock:
+        return kpis.Clock(
+            calendar=summarise(facts.values.get(name, [])),
+            business=summarise(facts.values.get(f"{name}_b", [])),
+        )
+
+    counts = facts.counts
+    return kpis.Precomputed(
+        first_response=clock("answered"),
+        acknowledgement=clock("ack"),
+        resolution=clock("resolved"),
+        sla=[
+            kpis.Compliance(
+                target,
+                counts[f"{target}_met"],
+                counts[f"{target}_breached"],
+                counts[f"{target}_breaches"],
+            )
+            for target in kpis.SLA_TARGETS
+        ],
+        tickets_created=counts["created"],
+        tickets_escalated=counts["created_escalated"],
+    )
+
+
+def time_in_tier(facts: Facts) -> list[handoffs.LevelStays]:
+    """`handoffs.time_in_tier` from the facts."""
+    calendar: dict[int, list[float]] = {}
+    business: dict[int, list[float]] = {}
+    for name, found in facts.values.items():
+        kind, _, level = name.partition(":")
+        if kind == "stay":
+            calendar[int(level)] = found
+        elif kind == "stay_b":
+            business[int(level)] = found
+    return handoffs.level_stays(calendar, business)
+
+
+# Writing the rollups --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def roll_up_day(day: dt.date, now: dt.datetime) -> int:
+    """Replace the rows of the local `day` with its facts over every ticket; returns how many
+    rows were written."""
+    # Two runs at once (beat and the command, two workers) write a day one after the other:
+    # the watermark's row is the lock, so a day never holds two runs' rows.
+    RollupWatermark.objects.select_for_update().filter(pk=1).first()
+    facts = collect(Ticket.objects.all(), day_period(day, day))
+    DailyRollup.objects.filter(day=day).delete()
+    rows = DailyRollup.objects.bulk_create(
+        DailyRollup(
+            day=key[0],
+            team_id=key[1],
+            level_id=key[2],
+            priority=key[3],
+            counts=dict(found.counts),
+            values=dict(found.values),
+        )
+        for key, found in facts.items()
+        if key[0] == day
+    )
+    RolledDay.objects.update_or_create(day=day, defaults={"rolled_at": now})
+    return len(rows)
+
+
+def watermark() -> dt.datetime | None:
+    """Up to when ticket writes have been checked against the rolled days."""
+    return RollupWatermark.objects.values_list("checked_at", flat=True).first()
+
+
+def stale_from(since: dt.datetime | None) -> dt.date | None:
+    """The first local day a ticket written at or after `since` may be counted on (its
+    creation day), or None when none was written. One query over the tickets written since
+    (the `ticket_updated_id` index): few, for `since` is at most a roll-up interval old."""
+    if since is None:
+        return None
+    first = Ticket.objects.filter(updated_at__gte=since).aggregate(first=Min("created_at"))
+    return _day(first["first"]) if first["first"] else None
+
+
+@transaction.atomic
+def invalidate(now: dt.datetime) -> dt.date | None:
+    """Forget the rolled days that tickets written since the watermark may count on (every
+    day from the oldest such ticket's creation on), and move the watermark to `now` less
+    `MARGIN` (a ticket write that commits late, with an `updated_at` a little in the past, is
+    still caught by the next run). Returns the first day forgotten."""
+    mark = RollupWatermark.objects.select_for_update().first()
+    first = stale_from(mark.checked_at if mark else None)
+    if first is not None:
+        RolledDay.objects.filter(day__gte=first).delete()
+    RollupWatermark.objects.update_or_create(pk=1, defaults={"checked_at": now - MARGIN})
+    return first
+
+
+@dataclass(frozen=True)
+class RollUp:
+    days: list[dt.date]
+    rows: int
+
+
+def roll_up(now: dt.datetime | None = None, limit: int = DAYS_PER_RUN) -> RollUp:
+    """Write the closed days that are missing (within `HORIZON_DAYS`) or stale, newest first,
+    at most `limit` of them. Idempotent: a run with nothing to do writes nothing; two runs at
+    once write the same rows (each day in one transaction, under the watermark's row lock)."""
+    now = now or timezone.now()
+    today = _day(now)
+    invalidate(now)
+    rolled = set(RolledDay.objects.values_list("day", flat=True))
+    first_ticket = Ticket.objects.aggregate(first=Min("created_at"))["first"]
+    if first_ticket is None:
+        return RollUp([], 0)
+    first = max(_day(first_ticket), today - dt.timedelta(days=HORIZON_DAYS))
+    due = []
+    day = today - dt.timedelta(days=1)
+    while day >= first and len(due) < limit:
+        if day not in rolled:
+            due.append(day)
+        day -= dt.timedelta(days=1)
+    written = sum(roll_up_day(day, now) for day in due)
+    return RollUp(due, written)
+
+
+# Reading the rollups ---------------------------------------------------------------------------
+
+
+def _stretches(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days as (first, last) stretches, oldest first."""
+    result: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if result and result[-1][1] + dt.timedelta(days=1) == day:
+            result[-1] = (result[-1][0], day)
+        else:
+            result.append((day, day))
+    return result
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a reader's figures come from: `rows` (rollups in the reader's teams and slices),
+    `live` (the same tickets, for the days the rollups do not answer) and `rest` (the other
+    tickets the reader may see, always from the tickets; None for an admin)."""
+
+    rows: QuerySet[DailyRollup]
+    live: QuerySet[Ticket]
+    rest: QuerySet[Ticket] | None
+
+    def facts(self, period: Period) -> Facts | None:
+        """The facts of the period: stored days that are fresh, the others from the tickets;
+        None when no day of the period is rolled up and fresh (then the raw figures are
+        fewer queries; one query then). Four queries plus about fifteen per stretch of days
+        computed from the tickets (at most `MAX_RAW_STRETCHES`) and for the other tickets a
+        lead may see."""
+        zone = site_zone()
+        first = period.start.astimezone(zone).date()
+        last = (period.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
+        rolled = list(
+            RolledDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True)
+        )
+        if not rolled:
+            return None
+        stale = stale_from(watermark())
+        fresh = {day for day in rolled if stale is None or day < stale}
+        days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+        missing = _stretches([day for day in days if day not in fresh])
+        if len(missing) > MAX_RAW_STRETCHES:  # one stretch keeps the queries bounded
+            missing = [(missing[0][0], missing[-1][1])]
+        used = [day for day in fresh if not any(a <= day <= b for a, b in missing)]
+        if not used:
+            return None
+        total = Facts()
+        for counts, values in self.rows.filter(day__in=used).values_list("counts", "values"):
+            total.add_stored(counts, values)
+        for stretch_first, stretch_last in missing:
+            total.add(merged(collect(self.live, day_period(stretch_first, stretch_last)).values()))
+        if self.rest is not None:
+            total.add(merged(collect(self.rest, period).values()))
+        return total
+
+
+def source_for(user: Any, form: ReportForm, tickets: QuerySet[Ticket]) -> Source | None:
+    """The rollups' source for `user`'s report in `form`'s slices (`tickets`: the visible,
+    sliced tickets), or None when a slice the rows do not have is chosen."""
+    chosen = {
+        name
+        for name in ReportForm.base_fields
+        if name not in {"preset", "start", "end"}
+        and name not in form.errors
+        and form.cleaned_data.get(name) not in (None, "")
+    }
+    if chosen - ROLLED_SLICES:
+        return None
+    rows = DailyRollup.objects.order_by()
+    slices = Q()
+    for name in ROLLED_SLICES & chosen:
+        value = form.cleaned_data[name]
+        slices &= Q(**{f"{name}_id" if name != "priority" else name: getattr(value, "pk", value)})
+    rows = rows.filter(slices)
+    if user.is_superuser or user.has_perm("tickets.view_all_tickets"):
+        return Source(rows=rows, live=tickets, rest=None)
+    teams = list(agent_teams(user).values_list("pk", flat=True))
+    return Source(
+        rows=rows.filter(team_id__in=teams),
+        live=tickets.filter(team_id__in=teams),
+        rest=tickets.exclude(team_id__in=teams),
+    )
