@@ -274,6 +274,28 @@ def test_the_same_message_is_processed_once(mailbox):
     assert Ticket.objects.count() == 1 and InboundMail.objects.count() == 1
 
 
+def test_a_message_whose_processing_fails_is_kept_pending_and_nothing_else_stays(
+    mailbox, monkeypatch
+):
+    import mail.services
+
+    def broken(parsed):
+        raise RuntimeError("threading broke")
+
+    receive(mailbox, build_mail(message_id="<first@kunde.example>"))
+    monkeypatch.setattr(mail.services, "thread_ticket", broken)
+    raw = build_mail(message_id="<broken@kunde.example>", in_reply_to="<first@kunde.example>")
+    with pytest.raises(RuntimeError):
+        mail_receive(mailbox=mailbox, raw=raw)
+    # The raw message is kept, pending, for the admin and a re-run; no half-processed effects.
+    kept = InboundMail.objects.get(message_id="<broken@kunde.example>")
+    assert kept.outcome == Outcome.PENDING and bytes(kept.raw) == raw
+    assert Message.objects.count() == 0
+    # Fetched again (the poll had not flagged it as seen): a duplicate, not processed twice.
+    monkeypatch.undo()
+    assert mail_receive(mailbox=mailbox, raw=raw)[1] is False
+
+
 def test_a_message_without_message_id_is_deduplicated_by_its_bytes(mailbox):
     raw = (
         b"From: max@kunde.example\r\nTo: support@desk.example\r\nSubject: Ohne ID\r\n\r\nHallo\r\n"
