@@ -239,20 +239,24 @@ def thread_ticket(parsed: ParsedMail) -> Ticket | None:
     (`[HD-2026-000123]`). Never by the subject's words."""
     ids = list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))
     if ids:
-        # One statement for both tables (a Message-ID is ours or theirs, never both).
-        found = dict(
-            OutboundMail.objects.filter(message_id__in=ids)
-            .values_list("message_id", "ticket_id")
-            .union(
-                InboundMail.objects.filter(message_id__in=ids, ticket__isnull=False).values_list(
-                    "message_id", "ticket_id"
-                ),
-                all=True,
+        sent = OutboundMail.objects.filter(message_id__in=ids).order_by()
+        received = InboundMail.objects.filter(message_id__in=ids, ticket__isnull=False).order_by()
+        # The tickets of those ids and the ticket itself in one statement: nearly always one.
+        candidates = {
+            t.pk: t
+            for t in Ticket.objects.select_related("requester")
+            .filter(pk__in=sent.values("ticket_id").union(received.values("ticket_id"), all=True))
+            .order_by()
+        }
+        if len(candidates) == 1:
+            return next(iter(candidates.values()))
+        if candidates:  # ids of several tickets: the newest id that is known decides
+            found = dict(
+                sent.values_list("message_id", "ticket_id").union(
+                    received.values_list("message_id", "ticket_id"), all=True
+                )
             )
-        )
-        for message_id in ids:
-            if message_id in found:
-                return Ticket.objects.select_related("requester").get(pk=found[message_id])
+            return candidates[next(found[i] for i in ids if i in found)]
     for reference in subject_references(parsed.subject, settings.TICKET_REFERENCE_PREFIX):
         ticket = Ticket.objects.select_related("requester").filter(reference=reference).first()
         if ticket is not None:

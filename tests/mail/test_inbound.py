@@ -133,6 +133,20 @@ def test_reply_to_our_outbound_mail_threads_and_resumes_a_pending_ticket(mailbox
     ).exists()
 
 
+def test_ids_of_two_tickets_thread_by_in_reply_to_then_the_newest_reference(mailbox):
+    a = receive(mailbox, build_mail(message_id="<a@kunde.example>")).ticket
+    b = receive(mailbox, build_mail(message_id="<b@kunde.example>", subject="Zwei")).ticket
+    by_reply_to = receive(
+        mailbox,
+        build_mail(in_reply_to="<a@kunde.example>", references="<b@kunde.example>"),
+    )
+    assert by_reply_to.ticket == a
+    by_newest = receive(
+        mailbox, build_mail(references="<a@kunde.example> <b@kunde.example> <x@elsewhere>")
+    )
+    assert by_newest.outcome == Outcome.THREADED and by_newest.ticket == b
+
+
 def test_reply_threads_by_the_reference_in_the_subject(mailbox):
     ticket = receive(mailbox, build_mail()).ticket
     mail = receive(
