@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'email address',
                 'verbose_name_plural': 'email addresses',
                 'ordering': ['email'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('email', django.db.models.functions.text.Lower('email'))), name='contact_address_lower_case')],
+                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('email'), name='contact_address_unique_any_case')],
             },
         ),
         migrations.RunPython(copy_addresses, migrations.RunPython.noop),
