@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from api.adminforms import resource_urls, serializer_for
 from api.pagination import cursor
-from tickets.models import Contact, Customer, Service, SupportLevel, Team
+from tickets.models import Contact, ContactAddress, Customer, Service, SupportLevel, Team
 from tickets.services import is_agent
 
 User = get_user_model()
@@ -28,6 +28,7 @@ CustomerSerializer = serializer_for(
     Customer,
     ["id", "name", "kind", "email", "phone", "tier", "is_vip", "contract", "notes", "created_at"],
 )
+ContactAddressSerializer = serializer_for(ContactAddress, ["id", "email"])
 ContactSerializer = serializer_for(
     Contact,
     [
@@ -35,6 +36,7 @@ ContactSerializer = serializer_for(
         "customer",
         "name",
         "email",
+        "addresses",
         "language",
         "time_zone",
         "portal_access",
@@ -42,6 +44,7 @@ ContactSerializer = serializer_for(
         "is_active",
         "created_at",
     ],
+    addresses=ContactAddressSerializer(many=True, read_only=True),
 )
 ServiceSerializer = serializer_for(
     Service,
@@ -166,11 +169,16 @@ urlpatterns = [
         model=Contact,
         serializer=ContactSerializer,
         readers="agents",
+        queryset=lambda: Contact.objects.prefetch_related("addresses"),
         example={
             "id": 1,
             "customer": 1,
             "name": "Jo Buyer",
             "email": "jo@acme.example",
+            "addresses": [
+                {"id": 1, "email": "jo@acme.example"},
+                {"id": 2, "email": "jo.buyer@acme.example"},
+            ],
             "language": "de",
             "time_zone": "Europe/Berlin",
             "portal_access": True,

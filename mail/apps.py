@@ -19,8 +19,9 @@ class MailConfig(AppConfig):
             register_email_sender(kind, send_delivery)
         import mail.tasks  # noqa: F401
 
-        # The mailboxes' addresses are cached per process (`services.our_addresses`).
+        # The mailboxes' addresses and the customers' email domains are cached per process
+        # (`services.our_addresses`, `contacts.domain_customers`).
         from helpdesk import configcache
-        from mail.models import Mailbox
+        from mail.models import CustomerDomain, Mailbox
 
-        configcache.watch(Mailbox)
+        configcache.watch(Mailbox, CustomerDomain)

@@ -19,13 +19,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mail.contacts import contact_for_address
 from mail.models import Mailbox, Participant
 from notifications.email import clean_address
-from tickets.models import Contact, Ticket, TicketEvent
+from tickets.models import Contact, ContactAddress, Ticket, TicketEvent
 from tickets.services import TicketError, check_move, record_event, run_change_hooks
 
 # Beyond this many, an address is refused: a reply goes to every CC.
@@ -36,28 +37,36 @@ MAX_CCS = 20
 class Cc:
     email: str
     name: str  # the contact's name; empty when the address has no contact (or no name)
+    contact_id: int | None = None  # the contact one of whose addresses `email` is
+
+
+def _owner(field: str) -> Subquery:
+    """The value of `field` of the contact whose address is the participant's `email`."""
+    return Subquery(ContactAddress.objects.filter(email=OuterRef("email")).values(field)[:1])
 
 
 def ticket_ccs(ticket: Ticket) -> list[Cc]:
     """The ticket's CCs by address, with their contacts' names (one query)."""
-    name = Contact.objects.filter(email=OuterRef("email")).values("name")[:1]
     rows = (
         Participant.objects.filter(ticket=ticket)
-        .annotate(contact_name=Subquery(name))
+        .annotate(contact_name=_owner("contact__name"), contact=_owner("contact_id"))
         .order_by("email")
-        .values_list("email", "contact_name")
+        .values_list("email", "contact_name", "contact")
     )
-    return [Cc(email=email, name=contact_name or "") for email, contact_name in rows]
+    return [Cc(email=email, name=name or "", contact_id=pk) for email, name, pk in rows]
 
 
-def cc_addresses(ticket: Ticket, *, requester: str) -> list[str]:
-    """The addresses a public reply goes to in CC: the CCs but the requester (`requester`)."""
-    return list(
+def cc_addresses(ticket: Ticket, *, requester: Contact) -> list[str]:
+    """The addresses a public reply goes to in CC (one query): each CC's contact's primary
+    address (the address itself when it has no contact), once, leaving out the requester
+    whatever address of theirs is a CC."""
+    rows = (
         Participant.objects.filter(ticket=ticket)
-        .exclude(email=requester)
-        .order_by("email")
-        .values_list("email", flat=True)
+        .exclude(email__in=ContactAddress.objects.filter(contact=requester).values("email"))
+        .annotate(send_to=Coalesce(_owner("contact__email"), "email"))
+        .values_list("send_to", flat=True)
     )
+    return sorted(set(rows))
 
 
 def emailed_requester(ticket: Ticket) -> Contact | None:
@@ -89,7 +98,7 @@ def reply_recipients(ticket: Ticket, ccs: list[Cc]) -> tuple[Contact | None, lis
     requester = emailed_requester(ticket)
     if requester is None:
         return None, []
-    return requester, [cc for cc in ccs if cc.email != requester.email]
+    return requester, [cc for cc in ccs if cc.contact_id != requester.pk]
 
 
 def _address(value: str) -> str:
@@ -131,8 +140,6 @@ def ticket_change_ccs(
         address = _address(add)
         if address in before:
             return ticket
-        if ticket.requester_id is not None and ticket.requester.email == address:
-            raise TicketError({"email": _("This is the ticket's requester.")})
         if Mailbox.objects.filter(address__iexact=address).exists():
             raise TicketError({"email": _("This is one of our own mailboxes.")})
         if len(before) >= MAX_CCS:
@@ -142,6 +149,8 @@ def ticket_change_ccs(
         contact = contact_for_address(address, policy=Mailbox.UnknownSenders.DOMAIN_OR_PERSON)
         if contact is None:
             raise TicketError({"email": _("This contact is not active.")})
+        if contact.pk == ticket.requester_id:  # by any of the requester's addresses
+            raise TicketError({"email": _("This is the ticket's requester.")})
         try:
             with transaction.atomic():
                 Participant.objects.create(ticket=ticket, email=address, created_at=now)

@@ -11,8 +11,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from helpdesk import configcache
 from mail.models import CustomerDomain, Mailbox
 from tickets.models import Contact, Customer
+
+
+def domain_customers() -> dict[str, int]:
+    """Customer id by email domain (`CustomerDomain`), read once per process and kept until a
+    domain changes (`helpdesk.configcache`, watched in `MailConfig.ready`): every new sender
+    asks, and the table is configuration, small and rarely edited."""
+    return configcache.cached(
+        "mail.domains",
+        lambda: dict(CustomerDomain.objects.values_list("domain", "customer_id")),
+    )
 
 
 def contact_for_address(
@@ -26,22 +37,18 @@ def contact_for_address(
         return contact if contact.is_active else None
     if policy == Mailbox.UnknownSenders.KNOWN:
         return None
-    domain = address.rsplit("@", 1)[-1]
-    match = CustomerDomain.objects.filter(domain=domain).select_related("customer").first()
-    if match is None and policy != Mailbox.UnknownSenders.DOMAIN_OR_PERSON:
+    customer_id = domain_customers().get(address.rsplit("@", 1)[-1])
+    if customer_id is None and policy != Mailbox.UnknownSenders.DOMAIN_OR_PERSON:
         return None
     languages = {code for code, _name in settings.LANGUAGES}
     try:
         with transaction.atomic():
-            customer = (
-                match.customer
-                if match is not None
-                else Customer.objects.create(
+            if customer_id is None:
+                customer_id = Customer.objects.create(
                     name=name or address, kind=Customer.Kind.PERSON, email=address
-                )
-            )
+                ).pk
             return Contact.objects.create(
-                customer=customer,
+                customer_id=customer_id,
                 name=name,
                 email=address,
                 language=language if language in languages else settings.LANGUAGE_CODE,

@@ -95,7 +95,7 @@ def queue_mail(
     mailbox = mailbox_for(ticket)
     thread = thread_ids(ticket)
     references = thread[:1] + thread[1:][-(REFERENCES_KEPT - 1) :]
-    participants = cc_addresses(ticket, requester=contact.email)
+    participants = cc_addresses(ticket, requester=contact)
     token = secrets.token_hex(6)
     outbound = OutboundMail.objects.create(
         ticket=ticket,

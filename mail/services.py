@@ -22,14 +22,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from helpdesk import configcache
 from mail.contacts import contact_for_address
 from mail.models import InboundMail, Mailbox, OutboundMail, Participant
 from mail.parsing import AUTO_REPLY, BOUNCE, LIST, ParsedMail, parse, subject_references
-from tickets.models import Contact, Message, Ticket, TicketEvent
+from tickets.models import Contact, ContactAddress, Message, Ticket, TicketEvent
 from tickets.services import (
     NewTicket,
     StaleRequest,
@@ -63,12 +63,8 @@ class Result:
 # --- Storing -----------------------------------------------------------------------------------
 
 
-def mail_store(
-    *, mailbox: Mailbox, raw: bytes, parsed: ParsedMail, now: datetime
-) -> tuple[InboundMail, bool]:
-    """Store the raw message; (the row, True) or, when its Message-ID is known already,
-    (the earlier row, False). Safe against concurrent stores of the same message."""
-    row = InboundMail(
+def _row(*, mailbox: Mailbox, raw: bytes, parsed: ParsedMail, now: datetime) -> InboundMail:
+    return InboundMail(
         mailbox=mailbox,
         message_id=parsed.message_id,
         sender=parsed.sender[:254],
@@ -77,6 +73,14 @@ def mail_store(
         size=len(raw),
         received_at=now,
     )
+
+
+def mail_store(
+    *, mailbox: Mailbox, raw: bytes, parsed: ParsedMail, now: datetime
+) -> tuple[InboundMail, bool]:
+    """Store the raw message, pending; (the row, True) or, when its Message-ID is known
+    already, (the earlier row, False). Safe against concurrent stores of the same message."""
+    row = _row(mailbox=mailbox, raw=raw, parsed=parsed, now=now)
     try:
         with transaction.atomic():
             row.save(force_insert=True)
@@ -88,14 +92,43 @@ def mail_store(
 def mail_receive(
     *, mailbox: Mailbox, raw: bytes, now: datetime | None = None
 ) -> tuple[InboundMail, bool]:
-    """Store and process one raw message (the IMAP poll and the inbound endpoint call this).
-    Returns the stored row and whether it was new (False: a duplicate, not processed again)."""
+    """Process one raw message and store it with its outcome (the IMAP poll and the inbound
+    endpoint call this). Returns the stored row and whether it was new (False: a duplicate,
+    not processed again).
+
+    One transaction: the message is processed, then its row is written with the outcome.
+    The unique Message-ID decides who processed it: a second arrival of the same message (a
+    poll and a post, two workers) fails on that insert and rolls back with everything it did,
+    so only one set of effects is ever committed, and a message costs no lock and no second
+    write. When processing fails, the raw message is still stored (pending, for the admin and
+    a re-run) before the error goes on."""
     now = now or timezone.now()
     parsed = parse(raw)
-    inbound, created = mail_store(mailbox=mailbox, raw=raw, parsed=parsed, now=now)
-    if created:
-        inbound = mail_process(inbound_id=inbound.pk, parsed=parsed, now=now)
-    return inbound, created
+    row = _row(mailbox=mailbox, raw=raw, parsed=parsed, now=now)
+    storing = False
+    try:
+        with transaction.atomic():
+            _apply(row, _route(row, parsed, now=now, release=False), now)
+            storing = True
+            row.save(force_insert=True)
+    except IntegrityError:
+        if storing:  # the same Message-ID, stored before or meanwhile: processed there
+            return InboundMail.objects.defer("raw").get(message_id=parsed.message_id), False
+        mail_store(mailbox=mailbox, raw=raw, parsed=parsed, now=now)
+        raise
+    except Exception:
+        mail_store(mailbox=mailbox, raw=raw, parsed=parsed, now=now)
+        raise
+    return row, True
+
+
+def _apply(inbound: InboundMail, result: Result, now: datetime) -> None:
+    inbound.outcome = result.outcome
+    inbound.ticket = result.ticket
+    inbound.ticket_message = result.message
+    inbound.contact = result.contact
+    inbound.detail = result.detail
+    inbound.processed_at = now
 
 
 # --- Processing --------------------------------------------------------------------------------
@@ -123,13 +156,7 @@ def mail_process(
     if inbound.outcome != Outcome.PENDING:
         return inbound
     parsed = parsed or parse(bytes(inbound.raw))
-    result = _route(inbound, parsed, now=now, release=release)
-    inbound.outcome = result.outcome
-    inbound.ticket = result.ticket
-    inbound.ticket_message = result.message
-    inbound.contact = result.contact
-    inbound.detail = result.detail
-    inbound.processed_at = now
+    _apply(inbound, _route(inbound, parsed, now=now, release=release), now)
     inbound.save(
         update_fields=["outcome", "ticket", "ticket_message", "contact", "detail", "processed_at"]
     )
@@ -187,17 +214,16 @@ def _rate_limited(inbound: InboundMail, now: datetime) -> dict:
     sender, or to the mailbox, within its window. Every stored message counts, held and
     ignored ones too: a loop stays held for as long as it keeps mailing."""
     mailbox = inbound.mailbox
-    counts = (
-        InboundMail.objects.filter(
-            Q(sender=inbound.sender) | Q(mailbox=mailbox),
-            received_at__gt=now - timedelta(minutes=mailbox.limit_minutes),
-            received_at__lte=now,
-        )
-        .exclude(pk=inbound.pk)
-        .aggregate(
-            sender=Count("pk", filter=Q(sender=inbound.sender)),
-            mailbox=Count("pk", filter=Q(mailbox=mailbox)),
-        )
+    window = InboundMail.objects.filter(
+        Q(sender=inbound.sender) | Q(mailbox=mailbox),
+        received_at__gt=now - timedelta(minutes=mailbox.limit_minutes),
+        received_at__lte=now,
+    )
+    if inbound.pk is not None:  # stored already (a re-run): not counted against itself
+        window = window.exclude(pk=inbound.pk)
+    counts = window.aggregate(
+        sender=Count("pk", filter=Q(sender=inbound.sender)),
+        mailbox=Count("pk", filter=Q(mailbox=mailbox)),
     )
     from_sender, to_mailbox = counts["sender"], counts["mailbox"]
     if from_sender >= mailbox.sender_limit:
@@ -213,17 +239,24 @@ def thread_ticket(parsed: ParsedMail) -> Ticket | None:
     (`[HD-2026-000123]`). Never by the subject's words."""
     ids = list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))
     if ids:
-        found = dict(
-            OutboundMail.objects.filter(message_id__in=ids).values_list("message_id", "ticket_id")
-        )
-        found.update(
-            InboundMail.objects.filter(message_id__in=ids, ticket__isnull=False).values_list(
-                "message_id", "ticket_id"
+        sent = OutboundMail.objects.filter(message_id__in=ids).order_by()
+        received = InboundMail.objects.filter(message_id__in=ids, ticket__isnull=False).order_by()
+        # The tickets of those ids and the ticket itself in one statement: nearly always one.
+        candidates = {
+            t.pk: t
+            for t in Ticket.objects.select_related("requester")
+            .filter(pk__in=sent.values("ticket_id").union(received.values("ticket_id"), all=True))
+            .order_by()
+        }
+        if len(candidates) == 1:
+            return next(iter(candidates.values()))
+        if candidates:  # ids of several tickets: the newest id that is known decides
+            found = dict(
+                sent.values_list("message_id", "ticket_id").union(
+                    received.values_list("message_id", "ticket_id"), all=True
+                )
             )
-        )
-        for message_id in ids:
-            if message_id in found:
-                return Ticket.objects.select_related("requester").get(pk=found[message_id])
+            return candidates[next(found[i] for i in ids if i in found)]
     for reference in subject_references(parsed.subject, settings.TICKET_REFERENCE_PREFIX):
         ticket = Ticket.objects.select_related("requester").filter(reference=reference).first()
         if ticket is not None:
@@ -299,7 +332,7 @@ def _open_ticket(
         attachments=files,
         now=now,
     )
-    _add_participants(ticket, parsed, exclude={contact.email, *ours}, now=now)
+    _add_participants(ticket, parsed, requester=contact, ours=ours, now=now)
     return ticket, None
 
 
@@ -308,14 +341,39 @@ def _attachment_names(parsed: ParsedMail) -> str:
 
 
 def _add_participants(
-    ticket: Ticket, parsed: ParsedMail, *, exclude: set[str], now: datetime
+    ticket: Ticket, parsed: ParsedMail, *, requester: Contact, ours: frozenset[str], now: datetime
 ) -> None:
-    """The other people the mail went to (To and Cc, not `exclude`: the requester and our
-    own mailboxes) take part."""
-    addresses = [a for a in (*parsed.to, *parsed.cc) if a not in exclude]
+    """The other people the mail went to (To and Cc, but our own mailboxes and the
+    requester, by any of their addresses) take part."""
+    addresses = [a for a in dict.fromkeys((*parsed.to, *parsed.cc)) if a not in ours]
+    if not addresses:
+        return  # the usual mail: to one of our mailboxes only, and no query
+    theirs = set(
+        ContactAddress.objects.filter(contact=requester, email__in=addresses).values_list(
+            "email", flat=True
+        )
+    )
+    addresses = [a for a in addresses if a not in theirs]
     Participant.objects.bulk_create(
         [Participant(ticket=ticket, email=a, created_at=now) for a in addresses[:MAX_PARTICIPANTS]],
         ignore_conflicts=True,
+    )
+
+
+def sender_on_ticket(ticket: Ticket, sender: str) -> bool:
+    """Whether `sender` is the ticket's requester or one of its CCs, by any address of their
+    contact. No query when it is the requester's primary address (the usual reply), else one."""
+    if ticket.requester_id is not None and ticket.requester.email == sender:
+        return True
+    # The sender's own contact's addresses (none when the address has no contact).
+    siblings = ContactAddress.objects.filter(contact__addresses__email=sender).values("email")
+    cc = Participant.objects.filter(ticket=OuterRef("pk")).filter(
+        Q(email=sender) | Q(email__in=siblings)
+    )
+    return (
+        Ticket.objects.filter(pk=ticket.pk)
+        .filter(Q(requester__addresses__email=sender) | Exists(cc))
+        .exists()
     )
 
 
@@ -334,13 +392,15 @@ def _reply(
     inbound: InboundMail, parsed: ParsedMail, ticket: Ticket, *, now: datetime, release: bool
 ) -> Result:
     mailbox = inbound.mailbox
-    requester = ticket.requester.email if ticket.requester_id else ""
-    on_ticket = parsed.sender == requester or (
-        Participant.objects.filter(ticket=ticket, email=parsed.sender).exists()
-    )
+    on_ticket = sender_on_ticket(ticket, parsed.sender)
     if not (on_ticket or release or mailbox.accept_other_senders):
         return Result(Outcome.NOT_PARTICIPANT, ticket=ticket)
-    contact = contact_for(mailbox, parsed, release=release)
+    requester = ticket.requester
+    if requester is not None and requester.email == parsed.sender:
+        # The usual reply, from the primary address: the contact came with the ticket.
+        contact = requester if requester.is_active else None
+    else:
+        contact = contact_for(mailbox, parsed, release=release)
     if is_done(ticket, mailbox, now):
         requester_contact = contact or ticket.requester
         if requester_contact is None:

@@ -178,15 +178,29 @@ def send_code(delivery: Delivery) -> None:
     if row is None or row.used_at is not None or row.expires_at <= timezone.now():
         raise Undeliverable("the code was used, replaced or has expired")
     contact = delivery.contact
+    # The code goes to the address it was asked for (any of the contact's): only its digest
+    # is stored, so the contact's addresses are matched against it.
+    address = (
+        next(
+            (
+                email
+                for email in contact.addresses.values_list("email", flat=True)
+                if address_digest(email) == row.address_digest
+            ),
+            None,
+        )
+        if contact is not None
+        else None
+    )
     if (
         contact is None
         or row.contact_id != contact.pk
         or not contact.is_active
         or not contact.portal_access
-        or address_digest(contact.email) != row.address_digest
+        or address is None
     ):
         raise Undeliverable("the contact may no longer sign in with this address")
-    to = clean_address(contact.email)
+    to = clean_address(address)
     if not to:
         raise Undeliverable("the contact has no valid email address")
     code = unseal(payload)

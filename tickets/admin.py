@@ -29,6 +29,7 @@ from helpdesk.names import display_name_column
 from tickets import services
 from tickets.models import (
     Contact,
+    ContactAddress,
     Customer,
     Message,
     Service,
@@ -36,6 +37,7 @@ from tickets.models import (
     Team,
     Ticket,
     TicketEvent,
+    normalise_address,
 )
 
 User = get_user_model()
@@ -334,11 +336,59 @@ class CustomerAdmin(admin.ModelAdmin):
         return getattr(obj, "_active", 0)
 
 
+class ContactForm(forms.ModelForm):
+    def clean_email(self) -> str:
+        email = normalise_address(self.cleaned_data.get("email"))
+        taken = ContactAddress.objects.filter(email=email)
+        if self.instance.pk is not None:
+            taken = taken.exclude(contact=self.instance)
+        if taken.exists():
+            raise ValidationError(_("Another contact has this email address."))
+        return email
+
+
+class ContactAddressForm(forms.ModelForm):
+    def clean_email(self) -> str:
+        # Lower case before the unique check, so that "Jo@X" meets "jo@x" as a form error.
+        return normalise_address(self.cleaned_data.get("email"))
+
+
+class ContactAddressFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        """The primary address stays one of the contact's addresses, and is not typed again
+        below: saving the contact adds it by itself (`Contact.save`)."""
+        super().clean()
+        primary = normalise_address(self.instance.email)
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.has_changed():
+                continue
+            was = normalise_address(form.initial.get("email"))
+            email = form.cleaned_data.get("email")
+            deleted = self.can_delete and self._should_delete_form(form)
+            if was == primary and (deleted or email != primary):
+                raise ValidationError(
+                    _("The primary address cannot be removed. Make another address primary first.")
+                )
+            if not deleted and email == primary and was != primary:
+                raise ValidationError(_("This is the primary address already."))
+
+
+class ContactAddressInline(admin.TabularInline):
+    model = ContactAddress
+    form = ContactAddressForm
+    formset = ContactAddressFormSet
+    extra = 1
+    verbose_name = _("email address")
+    verbose_name_plural = _("all email addresses (mail from each of them is this contact's)")
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
+    inlines = [ContactAddressInline]
     list_display = ("email", "name", "customer", "language", "portal_access", "is_active")
     list_filter = ("portal_access", "sees_organisation_tickets", "is_active", "language")
-    search_fields = ("email", "name", "customer__name")
+    search_fields = ("email", "addresses__email", "name", "customer__name")
     autocomplete_fields = ("customer",)
     readonly_fields = ("created_at",)
 

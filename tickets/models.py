@@ -12,10 +12,10 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import DateTimeField, Exists, F, Q, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce, Least, Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -174,10 +174,20 @@ class Customer(models.Model):
         return self.name
 
 
+def normalise_address(address: str | None) -> str:
+    """An email address as contacts store it: trimmed and lower case, so that one unique
+    index makes addresses unique case-insensitively and a lookup is an equality."""
+    return (address or "").strip().lower()
+
+
 class ContactQuerySet(models.QuerySet["Contact"]):
     def for_address(self, address: str) -> Contact | None:
-        """The contact whose email address is `address` (case-insensitive), or None."""
-        return self.filter(email__iexact=(address or "").strip()).first()
+        """The contact one of whose email addresses (`ContactAddress`, the primary among them)
+        is `address`, case-insensitively, or None. One query."""
+        address = normalise_address(address)
+        if not address:
+            return None
+        return next(iter(self.filter(addresses__email=address).order_by()[:1]), None)
 
 
 class Contact(models.Model):
@@ -194,7 +204,13 @@ class Contact(models.Model):
         verbose_name=_("customer"),
     )
     name = models.CharField(_("name"), max_length=200, blank=True)
-    email = models.EmailField(_("email"), unique=True)
+    # The primary address: the one we send to. It is always one of `addresses` too (`save`
+    # adds it), and every address matches the contact (`ContactQuerySet.for_address`).
+    email = models.EmailField(
+        _("primary email"),
+        unique=True,
+        help_text=_("Emails to the contact go here. Every address below also identifies them."),
+    )
     language = models.CharField(
         _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
@@ -219,7 +235,51 @@ class Contact(models.Model):
         return f"{self.name} <{self.email}>" if self.name else self.email
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.email = (self.email or "").strip().lower()
+        """Save, and make the primary address one of the contact's addresses (a new primary
+        keeps the earlier one as a further address). IntegrityError when another contact has
+        that address."""
+        self.email = normalise_address(self.email)
+        adding = self._state.adding
+        update_fields = kwargs.get("update_fields")
+        # No savepoint of its own: inside a caller's transaction both rows go or stay together.
+        with transaction.atomic(savepoint=False):
+            super().save(*args, **kwargs)
+            if update_fields is not None and "email" not in update_fields:
+                return
+            if adding or not self.addresses.filter(email=self.email).exists():
+                ContactAddress.objects.create(contact=self, email=self.email)
+
+    def all_addresses(self) -> list[str]:
+        """Every address of the contact, the primary first."""
+        others = sorted(a.email for a in self.addresses.all() if a.email != self.email)
+        return [self.email, *others]
+
+
+class ContactAddress(models.Model):
+    """One email address of a contact: mail from it, a portal sign-in with it and a CC of it
+    all mean that contact. Stored lower case, and unique whatever its case (an index on its
+    lower case), so no two contacts share an address."""
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("contact")
+    )
+    email = models.EmailField(_("email"), unique=True)
+
+    class Meta:
+        ordering = ["email"]
+        verbose_name = _("email address")
+        verbose_name_plural = _("email addresses")
+        constraints = [
+            # `save` stores lower case (so lookups are equalities on the plain index); this
+            # holds for writes that bypass it too.
+            models.UniqueConstraint(Lower("email"), name="contact_address_unique_any_case"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email = normalise_address(self.email)
         super().save(*args, **kwargs)
 
 

@@ -133,6 +133,20 @@ def test_reply_to_our_outbound_mail_threads_and_resumes_a_pending_ticket(mailbox
     ).exists()
 
 
+def test_ids_of_two_tickets_thread_by_in_reply_to_then_the_newest_reference(mailbox):
+    a = receive(mailbox, build_mail(message_id="<a@kunde.example>")).ticket
+    b = receive(mailbox, build_mail(message_id="<b@kunde.example>", subject="Zwei")).ticket
+    by_reply_to = receive(
+        mailbox,
+        build_mail(in_reply_to="<a@kunde.example>", references="<b@kunde.example>"),
+    )
+    assert by_reply_to.ticket == a
+    by_newest = receive(
+        mailbox, build_mail(references="<a@kunde.example> <b@kunde.example> <x@elsewhere>")
+    )
+    assert by_newest.outcome == Outcome.THREADED and by_newest.ticket == b
+
+
 def test_reply_threads_by_the_reference_in_the_subject(mailbox):
     ticket = receive(mailbox, build_mail()).ticket
     mail = receive(
@@ -272,6 +286,28 @@ def test_the_same_message_is_processed_once(mailbox):
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk and again.outcome == Outcome.CREATED
     assert Ticket.objects.count() == 1 and InboundMail.objects.count() == 1
+
+
+def test_a_message_whose_processing_fails_is_kept_pending_and_nothing_else_stays(
+    mailbox, monkeypatch
+):
+    import mail.services
+
+    def broken(parsed):
+        raise RuntimeError("threading broke")
+
+    receive(mailbox, build_mail(message_id="<first@kunde.example>"))
+    monkeypatch.setattr(mail.services, "thread_ticket", broken)
+    raw = build_mail(message_id="<broken@kunde.example>", in_reply_to="<first@kunde.example>")
+    with pytest.raises(RuntimeError):
+        mail_receive(mailbox=mailbox, raw=raw)
+    # The raw message is kept, pending, for the admin and a re-run; no half-processed effects.
+    kept = InboundMail.objects.get(message_id="<broken@kunde.example>")
+    assert kept.outcome == Outcome.PENDING and bytes(kept.raw) == raw
+    assert Message.objects.count() == 0
+    # Fetched again (the poll had not flagged it as seen): a duplicate, not processed twice.
+    monkeypatch.undo()
+    assert mail_receive(mailbox=mailbox, raw=raw)[1] is False
 
 
 def test_a_message_without_message_id_is_deduplicated_by_its_bytes(mailbox):

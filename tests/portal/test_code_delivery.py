@@ -21,6 +21,7 @@ from notifications.tasks import send_delivery
 from portal import signin
 from portal.models import SignInCode
 from tests.portal.conftest import ContactFactory
+from tickets.models import ContactAddress
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +126,8 @@ def test_a_contact_who_may_no_longer_sign_in_gets_no_code(queued, change):
     for name, value in change.items():
         setattr(contact, name, value)
     contact.save()
+    # A new primary address keeps the old one as a further address: removed here too.
+    contact.addresses.exclude(email=contact.email).delete()
     delivery = Delivery.objects.get(kind=signin.CODE_KIND)
     assert outbox.deliver(delivery.pk).status == S.CANCELLED
     assert mail.outbox == []
@@ -181,3 +184,31 @@ def test_on_the_broker_the_code_is_taken_before_the_queued_digests(settings):
     finally:
         if keys():
             client.delete(*keys())
+
+
+# --- A contact's further addresses ------------------------------------------------------------
+
+
+def test_signing_in_with_a_further_address_sends_the_code_there(queued):
+    contact = ContactFactory(email="anna@acme.example")
+    ContactAddress.objects.create(contact=contact, email="anna.privat@mail.example")
+    signin.code_request(address="Anna.Privat@mail.example", ip="192.0.2.1")
+    delivery = Delivery.objects.get(kind=signin.CODE_KIND)
+    assert delivery.contact == contact
+    assert outbox.deliver(delivery.pk).status == S.SENT
+    (sent,) = mail.outbox
+    assert sent.to == ["anna.privat@mail.example"]
+    code = re.search(r"\b(\d{6})\b", sent.body).group(1)
+    assert signin.code_verify(address="anna.privat@mail.example", code=code, ip="192.0.2.1") == (
+        contact
+    )
+
+
+def test_a_code_for_a_removed_address_is_not_sent(queued):
+    contact = ContactFactory(email="anna@acme.example")
+    ContactAddress.objects.create(contact=contact, email="anna.privat@mail.example")
+    signin.code_request(address="anna.privat@mail.example", ip="192.0.2.1")
+    contact.addresses.filter(email="anna.privat@mail.example").delete()
+    delivery = Delivery.objects.get(kind=signin.CODE_KIND)
+    assert outbox.deliver(delivery.pk).status == S.CANCELLED
+    assert mail.outbox == []
