@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -13,7 +14,8 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from api.models import ApiToken
 from escalation.models import Escalation
@@ -142,11 +144,13 @@ def reading_time(serializer: serializers.BaseSerializer) -> datetime:
     return serializer.context.get("now") or timezone.now()
 
 
-def business_left(ticket: Ticket, target: str, now: datetime) -> int | None:
+def business_left(
+    ticket: Ticket, target: str, now: datetime, today: date | None = None
+) -> int | None:
     """Seconds of business time from `now` (or from the pause, while the clock is paused) to
     the target's due instant, on the calendar of the ticket's SLA policy (the clock's own
-    arithmetic, the calendar compiled once per process and day); None when the target has
-    no deadline or no longer runs."""
+    arithmetic, the calendar compiled once per process and day; `today`: the local date of
+    `now`, when the caller has it); None when the target has no deadline or no longer runs."""
     due = getattr(ticket, f"{target}_due_at")
     policy = ticket.sla_policy
     if due is None or due >= NO_DEADLINE or policy is None or not ticket.is_active:
@@ -155,7 +159,8 @@ def business_left(ticket: Ticket, target: str, now: datetime) -> int | None:
     if (target == "first_response" and responded) or (target == "next_update" and not responded):
         return None
     start = ticket.sla_paused_at or now
-    return int(spec_between(calendar_spec(policy.calendar), start, due).total_seconds())
+    spec = calendar_spec(policy.calendar, today)
+    return int(spec_between(spec, start, due).total_seconds())
 
 
 class SlaSerializer(serializers.Serializer):
@@ -213,6 +218,27 @@ class ContactRefSerializer(serializers.Serializer):
 INSTANT = serializers.DateTimeField()
 
 
+def instant_writer() -> Callable[[datetime | None], str | None]:
+    """`INSTANT.to_representation` for many instants: the same text, with the current time
+    zone looked up once instead of for each instant (a page of 50 tickets writes 700)."""
+    if (api_settings.DATETIME_FORMAT or "").lower() != ISO_8601:
+        return lambda value: None if value is None else INSTANT.to_representation(value)
+    zone = timezone.get_current_timezone()
+
+    def write(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        if timezone.is_naive(value):
+            return INSTANT.to_representation(value)
+        try:
+            text = value.astimezone(zone).isoformat()
+        except OverflowError:
+            return INSTANT.to_representation(value)  # DRF's own refusal
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return write
+
+
 class TicketSerializer(serializers.ModelSerializer):
     """A ticket with its SLA and escalation state, the transitions the caller may run now and
     its `version` (send it back as `version` or `If-Match` with a write, to be told when
@@ -254,12 +280,9 @@ class TicketSerializer(serializers.ModelSerializer):
     def to_representation(self, ticket: Ticket) -> dict[str, Any]:
         if type(self) not in DIRECT_REPRESENTATION:  # a subclass with other fields
             return super().to_representation(ticket)
-        instant = INSTANT.to_representation
-
-        def when(value: Any) -> str | None:
-            return None if value is None else instant(value)
-
+        when = instant_writer()
         now, business_time = reading_time(self), with_business_time(self)
+        today = timezone.localdate(now) if business_time else None
 
         def target(name: str) -> dict[str, Any]:
             data = {
@@ -270,7 +293,7 @@ class TicketSerializer(serializers.ModelSerializer):
                 "breached_at": when(getattr(ticket, f"{name}_breached_at")),
             }
             if business_time:
-                data["business_left"] = business_left(ticket, name, now)
+                data["business_left"] = business_left(ticket, name, now, today)
             return data
 
         customer, service, requester = ticket.customer, ticket.service, ticket.requester

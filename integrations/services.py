@@ -191,12 +191,18 @@ class AlertOutcome:
 CREATED, APPENDED, RESOLVED, NOTED, IGNORED = "created", "appended", "resolved", "noted", "ignored"
 
 
+# The columns of an open group a taken alert changes; written for all of a request's groups at
+# once (`alerts_ingest`).
+GROUP_FIELDS = ["count", "last_seen_at", "labels", "noted_at", "noted_digest", "ticket"]
+
+
 def alert_ingest(
     *,
     integration: Integration,
     alert: Alert,
     now: datetime | None = None,
     locked: dict[str, AlertGroup | None] | None = None,
+    touched: set[AlertGroup] | None = None,
 ) -> AlertOutcome:
     """Take one alert: a new key opens a ticket (channel monitoring), a repeat while that
     ticket is active adds the alert as a message and counts it, a resolved alert adds a
@@ -206,13 +212,15 @@ def alert_ingest(
     (`alert_group_one_open`); the first request inserts it, the others wait on that insert,
     then find the group and join it under its row lock. A "resolved" for a key with nothing
     open (a resend) does nothing. `locked`: the open groups of a request's keys, locked by
-    `lock_open_groups` (each taken once; a key not there is read here)."""
+    `lock_open_groups` (kept current here; a key not there is read here). `touched`: collects
+    the groups whose `GROUP_FIELDS` changed, for the caller to write at once (`alerts_ingest`);
+    without it they are saved here."""
     now = now or timezone.now()
     actor = integration.account.user
     # No savepoint: an error fails the whole request (`alerts_ingest` is all or none).
     with transaction.atomic(savepoint=False):
         if locked is not None and alert.dedup_key in locked:
-            group = locked.pop(alert.dedup_key)
+            group = locked[alert.dedup_key]
         else:
             group = _open_group(integration, alert.dedup_key)
         if group is None and alert.firing:
@@ -222,42 +230,70 @@ def alert_ingest(
                 [_new_group(integration, alert, now)], ignore_conflicts=True
             )
             group = _open_group(integration, alert.dedup_key)
-        if group is None:
-            return AlertOutcome(alert.dedup_key, IGNORED, None, 0)
-        if not alert.firing:
-            return _resolve(integration, group, alert, actor, now)
-        if group.ticket is not None and not group.ticket.is_active:
-            # Someone resolved or closed the ticket while the alert kept firing: a new incident.
-            _close(group, now)
-            group = AlertGroup.objects.create(**_group_fields(integration, alert, now))
-        group.count += 1
-        group.last_seen_at = now
-        group.labels = dict(alert.labels)
-        if group.ticket is None:
-            impact, urgency = integration.impact_urgency(alert.severity)
-            group.ticket = ticket_services.ticket_create(
-                actor=actor,
-                data=NewTicket(
-                    subject=alert.subject,
-                    description=alert.body,
-                    team=integration.team,
-                    impact=impact,
-                    urgency=urgency,
-                    channel=Ticket.Channel.MONITORING,
-                    service=integration.service,
-                ),
-                now=now,
-            )
-            group.noted_at, group.noted_digest = now, _digest(alert)
-            group.save()
-            return AlertOutcome(alert.dedup_key, CREATED, group.ticket, group.count)
-        fields = ["count", "last_seen_at", "labels"]
-        if _worth_noting(group, alert, now):
-            _add_message(group.ticket, integration, alert, now)
-            group.noted_at, group.noted_digest = now, _digest(alert)
-            fields += ["noted_at", "noted_digest"]
-        group.save(update_fields=fields)
-        return AlertOutcome(alert.dedup_key, APPENDED, group.ticket, group.count)
+        outcome, group = _take(integration, group, alert, actor, now)
+        if locked is not None:
+            locked[alert.dedup_key] = group if group is not None and group.is_open else None
+        if outcome.action in (CREATED, APPENDED):
+            if touched is not None:
+                touched.add(group)
+            else:
+                group.save(update_fields=GROUP_FIELDS)
+        return outcome
+
+
+def _take(
+    integration: Integration,
+    group: AlertGroup | None,
+    alert: Alert,
+    actor: AbstractBaseUser,
+    now: datetime,
+) -> tuple[AlertOutcome, AlertGroup | None]:
+    """`alert_ingest` once its open group is found: the outcome, and the group it went to
+    (its `GROUP_FIELDS` changed in memory, not saved, when the outcome is CREATED or
+    APPENDED)."""
+    if group is None:
+        return AlertOutcome(alert.dedup_key, IGNORED, None, 0), None
+    if not alert.firing:
+        return _resolve(integration, group, alert, actor, now), group
+    if group.ticket is not None and not group.ticket.is_active:
+        # Someone resolved or closed the ticket while the alert kept firing: a new incident.
+        _close(group, now)
+        group = AlertGroup.objects.create(**_group_fields(integration, alert, now))
+    if group.ticket is None:
+        (ticket,) = ticket_services.tickets_create(
+            actor=actor, data=[_new_ticket(integration, alert)], now=now
+        )
+        _opened(group, ticket, alert, now)
+        return AlertOutcome(alert.dedup_key, CREATED, group.ticket, group.count), group
+    group.count += 1
+    group.last_seen_at = now
+    group.labels = dict(alert.labels)
+    if _worth_noting(group, alert, now):
+        _add_message(group.ticket, integration, alert, now)
+        group.noted_at, group.noted_digest = now, _digest(alert)
+    return AlertOutcome(alert.dedup_key, APPENDED, group.ticket, group.count), group
+
+
+def _new_ticket(integration: Integration, alert: Alert) -> NewTicket:
+    impact, urgency = integration.impact_urgency(alert.severity)
+    return NewTicket(
+        subject=alert.subject,
+        description=alert.body,
+        team=integration.team,
+        impact=impact,
+        urgency=urgency,
+        channel=Ticket.Channel.MONITORING,
+        service=integration.service,
+    )
+
+
+def _opened(group: AlertGroup, ticket: Ticket, alert: Alert, now: datetime) -> None:
+    """`group`'s first firing alert opened `ticket` (in memory; the caller saves)."""
+    group.ticket = ticket
+    group.count += 1
+    group.last_seen_at = now
+    group.labels = dict(alert.labels)
+    group.noted_at, group.noted_digest = now, _digest(alert)
 
 
 def _open_group(integration: Integration, key: str) -> AlertGroup | None:
@@ -320,19 +356,54 @@ def alerts_ingest(
 ) -> list[AlertOutcome]:
     """Take the alerts of one request together: all or none (a retry after a failure then
     repeats nothing). Their keys are locked in a fixed order, so two requests sharing keys
-    wait for each other instead of deadlocking. Outcomes in the request's order."""
+    wait for each other instead of deadlocking. Outcomes in the request's order.
+
+    Set-based where the outcome is the same as taking the alerts one by one in key order:
+    the tickets that keys' first firing alerts open are opened together
+    (`tickets.services.tickets_create`), and the groups' counters are written in one
+    statement at the end. Repeats that go on a timeline, resolutions and reopened incidents
+    are taken one by one."""
     now = now or timezone.now()
     alerts = list(alerts)
     if not integration.team.is_active:
         raise IntegrationError({"team": _("The integration's team is not active.")})
     order = sorted(range(len(alerts)), key=lambda i: alerts[i].dedup_key)
     outcomes: dict[int, AlertOutcome] = {}
+    touched: set[AlertGroup] = set()
     with transaction.atomic():
         locked = lock_open_groups(integration, alerts, now)
+        # A key's first alert, firing, with an open group without a ticket: it opens one
+        # (taken alone it would too); the key's later alerts then find that ticket.
+        first: dict[str, int] = {}
         for i in order:
-            outcomes[i] = alert_ingest(
-                integration=integration, alert=alerts[i], now=now, locked=locked
+            first.setdefault(alerts[i].dedup_key, i)
+        opening = {
+            key: i
+            for key, i in first.items()
+            if alerts[i].firing and (group := locked.get(key)) is not None and group.ticket is None
+        }
+        if opening:
+            tickets = ticket_services.tickets_create(
+                actor=integration.account.user,
+                data=[_new_ticket(integration, alerts[i]) for i in opening.values()],
+                now=now,
             )
+            for (key, i), ticket in zip(opening.items(), tickets, strict=True):
+                group = locked[key]
+                _opened(group, ticket, alerts[i], now)
+                touched.add(group)
+                outcomes[i] = AlertOutcome(key, CREATED, ticket, group.count)
+        for i in order:
+            if i not in outcomes:
+                outcomes[i] = alert_ingest(
+                    integration=integration,
+                    alert=alerts[i],
+                    now=now,
+                    locked=locked,
+                    touched=touched,
+                )
+        if touched:
+            AlertGroup.objects.bulk_update(sorted(touched, key=lambda g: g.pk), fields=GROUP_FIELDS)
     return [outcomes[i] for i in range(len(alerts))]
 
 

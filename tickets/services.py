@@ -350,10 +350,14 @@ def record_event(
         message=message,
         created_at=now,
     )
+    _tell_listeners(event)
+    return event
+
+
+def _tell_listeners(event: TicketEvent) -> None:
     if not _listeners_muted.get():
         for listener in _event_listeners:
             listener(event)
-    return event
 
 
 def user_label(user: AbstractBaseUser | None) -> str | None:
@@ -466,23 +470,18 @@ def _validate_assignee(team: Team, assignee: AbstractBaseUser | None) -> None:
         raise TicketError({"assignee": _("The assignee must be a member of the ticket's team.")})
 
 
-@atomic_with_files
-def ticket_create(
-    *,
-    actor: AbstractBaseUser | None,
-    data: NewTicket,
-    attachments: Sequence[UploadedFile] = (),
-    now: datetime | None = None,
-) -> Ticket:
-    """Open a ticket. Priority comes from the severity matrix; the level from the team."""
-    now = now or timezone.now()
+def _check_new(data: NewTicket) -> None:
     if not data.subject.strip():
         raise TicketError({"subject": _("A subject is required.")})
     if not data.team.is_active:
         raise TicketError({"team": _("This team is not active.")})
     _validate_assignee(data.team, data.assignee)
-    (reference,) = allocate_references(now.year)
-    ticket = Ticket(
+
+
+def _new_ticket(
+    data: NewTicket, reference: str, actor: AbstractBaseUser | None, now: datetime
+) -> Ticket:
+    return Ticket(
         reference=reference,
         subject=data.subject.strip(),
         description=data.description,
@@ -501,28 +500,89 @@ def ticket_create(
         updated_at=now,
         cycle_started_at=now,
     )
+
+
+def _created_payload(ticket: Ticket, data: NewTicket) -> dict[str, Any]:
+    return {
+        "subject": ticket.subject,
+        "team": ticket.team.name,
+        "level": ticket.level.rank,
+        "priority": ticket.priority,
+        "channel": ticket.channel,
+        "assignee": user_label(ticket.assignee),
+        **({"requester": ticket.requester.email} if ticket.requester else {}),
+        **({"service": ticket.service.name} if ticket.service else {}),
+        **({"intent": data.intent[:64]} if data.intent else {}),
+    }
+
+
+@atomic_with_files
+def ticket_create(
+    *,
+    actor: AbstractBaseUser | None,
+    data: NewTicket,
+    attachments: Sequence[UploadedFile] = (),
+    now: datetime | None = None,
+) -> Ticket:
+    """Open a ticket. Priority comes from the severity matrix; the level from the team."""
+    now = now or timezone.now()
+    _check_new(data)
+    (reference,) = allocate_references(now.year)
+    ticket = _new_ticket(data, reference, actor, now)
     ticket.save()
     record_event(
         ticket,
         TicketEvent.Kind.CREATED,
         actor=actor,
         now=now,
-        payload={
-            "subject": ticket.subject,
-            "team": ticket.team.name,
-            "level": ticket.level.rank,
-            "priority": ticket.priority,
-            "channel": ticket.channel,
-            "assignee": user_label(ticket.assignee),
-            **({"requester": ticket.requester.email} if ticket.requester else {}),
-            **({"service": ticket.service.name} if ticket.service else {}),
-            **({"intent": data.intent[:64]} if data.intent else {}),
-        },
+        payload=_created_payload(ticket, data),
     )
     if attachments:
         _save_attachments(ticket, None, attachments, actor)
     run_change_hooks(ticket, {"created"}, now, actor)
     return ticket
+
+
+@transaction.atomic(savepoint=False)
+def tickets_create(
+    *, actor: AbstractBaseUser | None, data: Sequence[NewTicket], now: datetime | None = None
+) -> list[Ticket]:
+    """Open several tickets at once (without attachments), as `ticket_create` opens each: the
+    same rows, timeline entries, listeners and change hooks, in their order. Set-based where
+    the rows allow it: one statement reserves the references, one inserts the tickets, one
+    their `created` entries; the change hooks (SLA clock, engine) then run per ticket. All
+    or none, without a savepoint of its own: inside a caller's transaction, a refused ticket
+    (TicketError) or a failure fails that whole transaction."""
+    now = now or timezone.now()
+    if not data:
+        return []
+    for item in data:
+        _check_new(item)
+    references = allocate_references(now.year, len(data))
+    tickets = Ticket.objects.bulk_create(
+        [
+            _new_ticket(item, reference, actor, now)
+            for item, reference in zip(data, references, strict=True)
+        ]
+    )
+    who = actor if actor is not None and actor.is_authenticated else None
+    events = TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket=ticket,
+                kind=TicketEvent.Kind.CREATED,
+                actor=who,
+                payload=_created_payload(ticket, item),
+                created_at=now,
+            )
+            for ticket, item in zip(tickets, data, strict=True)
+        ]
+    )
+    for event in events:
+        _tell_listeners(event)
+    for ticket in tickets:
+        run_change_hooks(ticket, {"created"}, now, actor)
+    return tickets
 
 
 def _load_levels() -> dict[int, SupportLevel]:
