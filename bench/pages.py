@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sweep import QueryCounter, recreate_database, setup_django  # noqa: E402
+from sweep import QueryCounter, debug_off, recreate_database, setup_django  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_pages"
 AT_RISK = 2_000
@@ -249,17 +249,6 @@ def run(total: int, runs: int, *, reuse: bool = False) -> list[Result]:
                 flush=True,
             )
     return results
-
-
-def debug_off() -> None:
-    """Settings as in production for the in-process client: DEBUG off, a throwaway secret
-    key (the demo key is refused without DEBUG), plain HTTP to localhost."""
-    import secrets
-
-    os.environ["DEBUG"] = "false"
-    os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
-    os.environ["ALLOWED_HOSTS"] = "localhost"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
 
 
 def main() -> None:
