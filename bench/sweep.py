@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +47,23 @@ def setup_django(url: str) -> None:
     import django
 
     django.setup()
+    if os.environ.get("DEBUG") == "false":
+        # Without DEBUG the pages name the hashed files of the manifest: collect them first.
+        from django.core.management import call_command
+
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def debug_off() -> None:
+    """Settings as in production for the in-process client: DEBUG off, a throwaway secret
+    key (the demo key is refused without DEBUG), plain HTTP to localhost."""
+    import secrets
+
+    os.environ["DEBUG"] = "false"
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
+    os.environ["ALLOWED_HOSTS"] = "localhost"
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
+    os.environ.setdefault("STATIC_ROOT", str(Path(tempfile.gettempdir()) / "helpdesk-bench-static"))
 
 
 class QueryCounter:

@@ -7,7 +7,8 @@ renders that ticket's page through Django's test client (the full middleware sta
 network) for an agent of the owning team, and prints the median and p95 server time and the
 SQL statements per page.
 
-Usage: python bench/ticket_page.py [--tickets 3000] [--runs 40]
+Usage: python bench/ticket_page.py [--tickets 3000] [--runs 40] [--reuse] [--debug-off]
+(`--debug-off`: as in production; the peer's page is measured with DEBUG off.)
 Database: BENCH_TICKET_PAGE_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/helpdesk_bench_ticket_page (dropped and created anew).
 """
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sweep import QueryCounter, recreate_database, setup_django  # noqa: E402
+from sweep import QueryCounter, debug_off, recreate_database, setup_django  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_ticket_page"
 
@@ -92,7 +93,18 @@ def seed(total: int):
     return lead2, Ticket.objects.get(pk=ticket.pk)
 
 
-def measure(user, ticket, runs: int) -> tuple[list[float], int]:
+def reused():
+    """What `seed` returned, read back from the data set of an earlier run."""
+    from django.contrib.auth import get_user_model
+
+    from tickets.models import Ticket
+
+    return get_user_model().objects.get(username="lead2"), Ticket.objects.get(
+        subject="Mail server down"
+    )
+
+
+def measure(user, ticket, runs: int) -> tuple[list[float], int, float]:
     from django.db import connection
     from django.test import Client
 
@@ -103,36 +115,51 @@ def measure(user, ticket, runs: int) -> tuple[list[float], int]:
         warm = client.get(url)
         assert warm.status_code == 200, (warm.status_code, warm.get("Location"))
     timings = []
+    cpu = []
     counter = QueryCounter()
     for i in range(runs):
         counter.count = 0
         with connection.execute_wrapper(counter):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             response = client.get(url)
             timings.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - start_cpu) * 1000)
         assert response.status_code == 200, response.status_code
         if i == 0:
             queries = counter.count
-    return timings, queries
+    return timings, queries, statistics.median(cpu)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the data set of the last run again"
+    )
+    parser.add_argument(
+        "--debug-off", action="store_true", help="DEBUG off, as in production (default: on)"
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_TICKET_PAGE_DATABASE_URL", DEFAULT_URL)
-    recreate_database(url)
+    if not args.reuse:
+        recreate_database(url)
+    if args.debug_off:
+        debug_off()
     # As `make bench` runs it (DEMO=true DEBUG=true: no collected static files needed).
     os.environ.setdefault("DEBUG", "true")
     setup_django(url)
-    user, ticket = seed(args.tickets)
-    timings, queries = measure(user, ticket, args.runs)
+    user, ticket = reused() if args.reuse else seed(args.tickets)
+    timings, queries, cpu = measure(user, ticket, args.runs)
     timings.sort()
     p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
+    from tickets.models import Ticket
+
     print(
-        f"ticket page, {args.tickets:,} tickets, {args.runs} runs: "
-        f"median {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, {queries} queries"
+        f"ticket page, {Ticket.objects.count():,} tickets, {args.runs} runs: "
+        f"median {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, {queries} queries, "
+        f"CPU {cpu:.1f} ms (this process), DEBUG {'off' if args.debug_off else 'on'}, "
+        f"load {os.getloadavg()[0]:.1f}"
     )
     return 0
 

@@ -13,16 +13,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
-    Count,
     DateTimeField,
     Exists,
     F,
+    Func,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -174,17 +177,40 @@ def sla_at_risk_q() -> Q:
     return Q(status__in=Ticket.ACTIVE_STATUSES) & warned & ~sla_breached_q()
 
 
+class AmongIds(Func):
+    """`expression` is one of the ids a subquery returns. On PostgreSQL
+    `expression = ANY(ARRAY(subquery))`: the subquery runs once, first (an InitPlan), and the
+    outer rows are fetched by primary key. A plain `IN (subquery)` leaves the planner to guess
+    how many ids come back, and it guesses from no statistics (those of a partial expression
+    index are not used) — a third of the active tickets — so it scans every active ticket."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, expression: Any, ids: QuerySet[Any]) -> None:
+        super().__init__(expression, Subquery(ids.order_by()))
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        lhs, lhs_params = compiler.compile(self.source_expressions[0])
+        rhs, rhs_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
+
+
 def escalated_to_holder_q() -> Q:
     """Tickets in an open escalation (waiting for acknowledgement, or acknowledged) up or
     across to the team that holds them now. A hand-back down does not count."""
-    return Q(
-        Exists(
-            Escalation.objects.filter(
-                ticket_id=OuterRef("pk"),
-                to_team_id=OuterRef("team_id"),
-                status__in=(Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED),
-            ).exclude(kind=Escalation.Kind.DE_ESCALATION)
-        )
+    open_escalations = Escalation.objects.filter(
+        status__in=(Escalation.Status.RAISED, Escalation.Status.ACKNOWLEDGED)
+    ).exclude(kind=Escalation.Kind.DE_ESCALATION)
+    # The open escalations are few and the tickets many: the ids of their tickets first (looked
+    # up by key), then the team check on those rows only. As an EXISTS alone the planner read
+    # every visible ticket (190 ms for a lead at 100,000 tickets, against 2 ms).
+    return Q(AmongIds(F("pk"), open_escalations.values("ticket_id"))) & Q(
+        Exists(open_escalations.filter(ticket_id=OuterRef("pk"), to_team_id=OuterRef("team_id")))
     )
 
 
@@ -266,17 +292,28 @@ def view_counts(
     views: Sequence[tuple[str, str, str, TicketFilters, int | None]],
 ) -> list[ViewCount]:
     """How many tickets each of `views` (key, name, query string, filters, saved view's pk)
-    shows `user`: one aggregate query for all of them, however many views and tickets.
+    shows `user`, capped at `COUNT_CAP` like the list's own total: one statement for all of
+    them, however many views and tickets.
 
-    Each count is a `COUNT(*) FILTER (WHERE …)` over the visible tickets; a view's own
-    visibility is the same `visible_to`, so its count matches its list."""
+    Each count is a capped count over the view's own query (the same `visible_to` and
+    `ticket_filter_q` as its list, so it matches the list), as one scalar subquery per view:
+    each can use its own index and stops at `COUNT_CAP + 1` rows. One `COUNT(*) FILTER` per
+    view over all visible tickets instead read every visible ticket on each list page (210 ms
+    for an admin at 100,000 tickets)."""
     if not views:
         return []
-    aggregates = {
-        f"v{i}": Count("pk", filter=ticket_filter_q(user, filters))
-        for i, (_key, _name, _query, filters, _pk) in enumerate(views)
-    }
-    counts = Ticket.objects.visible_to(user).aggregate(**aggregates)
+    visible = Ticket.objects.visible_to(user)
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, (_key, _name, _query, filters, _pk) in enumerate(views):
+        rows = visible.filter(ticket_filter_q(user, filters)).order_by().values("pk")
+        sql, sql_params = rows[: COUNT_CAP + 1].query.sql_with_params()
+        # Only SQL the ORM compiled goes into the text; the values travel as parameters.
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS view{i})")  # noqa: S608
+        params.extend(sql_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        counts = {f"v{i}": n for i, n in enumerate(cursor.fetchone())}
     result = []
     for i, (key, name, query, _filters, pk) in enumerate(views):
         n = counts[f"v{i}"]

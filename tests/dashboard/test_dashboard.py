@@ -184,6 +184,31 @@ def test_the_lists_show_the_most_urgent_first_and_count_all(chain, monkeypatch):
     assert all(r.ticket.team.name == team.name for r in late.at_risk)  # joined in, no query
 
 
+def test_a_capped_list_says_how_many_it_leaves_out(chain, monkeypatch):
+    # The lists show the most urgent `LIST_LIMIT` rows; the rest are counted under them.
+    monkeypatch.setattr(selectors, "LIST_LIMIT", 3)
+    team = chain.teams[1]
+    for i in range(5):
+        late_ticket(team, subject=f"Risky {i}")
+    late_ticket(team, subject="Broken", breached=True)
+    for i in range(4):
+        TicketFactory(
+            team=team,
+            subject=f"Quiet {i}",
+            status=Ticket.Status.OPEN,
+            next_update_due_at=timezone.now() - H,
+        )
+    client = client_for(chain.leads[1])
+    late = client.get(reverse("dashboard:fragment", args=["late"]), **HTMX).content.decode()
+    assert late.count('class="dashboard-row at-risk-row"') == 3
+    # Breached: the one past its deadline and the four whose status update is overdue.
+    assert late.count('class="dashboard-row breached-row"') == 3
+    assert late.count("2 more not shown.") == 2
+    needs = client.get(reverse("dashboard:fragment", args=["needs"]), **HTMX).content.decode()
+    assert needs.count('class="dashboard-row update-row"') == 3
+    assert "1 more not shown." in needs
+
+
 def test_waiting_escalations_are_those_of_the_scope_only(chain, monkeypatch):
     monkeypatch.setattr(selectors, "LIST_LIMIT", 2)
     mine = [escalate(chain, new_ticket(chain, subject=f"Mine {i}")) for i in range(3)]

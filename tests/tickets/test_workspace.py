@@ -120,7 +120,7 @@ def test_view_counts_match_their_lists_in_two_queries(
     teams, levels = list(selectors.filter_teams()), list(selectors.filter_levels())
     SavedView.objects.create(user=agent, name="Team A", query=f"team={team_a.pk}")
     agent.has_perm("tickets.view_all_tickets")  # the permission cache, as on any page
-    with django_assert_num_queries(2):  # the saved views, one aggregate for every count
+    with django_assert_num_queries(2):  # the saved views, one statement for every count
         views = workspace.workspace_views(agent, teams=teams, levels=levels)
     for view in views:
         assert view.count == len(lists(agent_client, view.query)), view.name
@@ -131,6 +131,19 @@ def test_view_counts_match_their_lists_in_two_queries(
         SavedView.objects.create(user=agent, name=f"More {i}", query=f"level={team_a.level_id}")
     with django_assert_num_queries(2):
         assert len(workspace.workspace_views(agent, teams=teams, levels=levels)) == 11
+
+
+def test_view_counts_stop_at_the_cap_like_the_list(agent, team_a, queue, monkeypatch):
+    # Each count reads at most COUNT_CAP + 1 rows of its view: above the cap it says "more".
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    SavedView.objects.create(user=agent, name="Team A", query=f"team={team_a.pk}")
+    views = workspace.workspace_views(
+        agent, teams=list(selectors.filter_teams()), levels=list(selectors.filter_levels())
+    )
+    team_view = views[-1]
+    assert (team_view.count, team_view.capped) == (3, True)  # seven tickets, capped at three
+    at_risk = next(v for v in views if v.key == "builtin:at-risk")
+    assert (at_risk.count, at_risk.capped) == (1, False)
 
 
 def test_list_page_shows_views_with_counts_and_marks_the_current_one(agent_client, queue):
