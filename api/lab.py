@@ -22,10 +22,12 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from api.adminforms import model_admin, require, save_through_admin
 from api.idempotency import Idempotent
@@ -60,6 +62,17 @@ class YamlRenderer(BaseRenderer):
         if response is not None and response.status_code >= 400:
             return SafeJSONRenderer().render(data, accepted_media_type, renderer_context)
         return dump(data).encode("utf-8")
+
+
+class FormatNegotiation(DefaultContentNegotiation):
+    """`?format=` other than json or yaml is a 406 like an Accept header the view cannot
+    answer (DRF's default is a 404, as if the document did not exist)."""
+
+    def filter_renderers(self, renderers: list[BaseRenderer], format: str) -> list[BaseRenderer]:
+        found = [renderer for renderer in renderers if renderer.format == format]
+        if not found:
+            raise exceptions.NotAcceptable(available_renderers=renderers)
+        return found
 
 
 # -- Shapes -----------------------------------------------------------------------------------
@@ -263,8 +276,9 @@ class RollbackSerializer(StrictSerializer):
 # -- The document -----------------------------------------------------------------------------
 
 
-class ConfigurationDocument(generics.GenericAPIView):
+class ConfigurationDocument(APIView):
     renderer_classes = [SafeJSONRenderer, YamlRenderer]
+    content_negotiation_class = FormatNegotiation
     filter_backends: list = []
 
     @extend_schema(
@@ -276,7 +290,8 @@ class ConfigurationDocument(generics.GenericAPIView):
         "versions.",
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
-            (200, YAML_MEDIA_TYPE): OpenApiTypes.STR,
+            # The same document, written as YAML.
+            (200, YAML_MEDIA_TYPE): OpenApiTypes.OBJECT,
         },
         examples=[
             OpenApiExample(
@@ -301,9 +316,7 @@ class ConfigurationDocument(generics.GenericAPIView):
         return Response(export_configuration())
 
 
-class ConfigurationImport(Idempotent, generics.GenericAPIView):
-    filter_backends: list = []
-
+class ConfigurationImport(Idempotent):
     @extend_schema(
         description="Check a configuration document with the admin's own validation and, "
         "unless `dry_run`, apply it in one transaction as a new configuration version "
@@ -382,9 +395,7 @@ class VersionDetail(generics.GenericAPIView):
         return Response(VersionDetailSerializer(version).data)
 
 
-class VersionRollback(Idempotent, generics.GenericAPIView):
-    filter_backends: list = []
-
+class VersionRollback(Idempotent):
     @extend_schema(
         description="Make this version's configuration live again, as a new version that "
         "names the one it restores (the admin's rollback action). 409 when it is the live "
@@ -530,9 +541,7 @@ class DraftDetail(Idempotent, generics.GenericAPIView):
         return Response(DraftSerializer(drafts().get(pk=pk)).data)
 
 
-class DraftPublish(Idempotent, generics.GenericAPIView):
-    filter_backends: list = []
-
+class DraftPublish(Idempotent):
     @extend_schema(
         description="Make the draft live in one transaction as a new configuration version "
         "(who, when, the draft's reason); the SLA clocks of open tickets are recomputed in "
@@ -556,7 +565,7 @@ class BacktestStartSerializer(StrictSerializer):
     days = serializers.IntegerField(min_value=1, max_value=3650, default=90)
 
 
-class ProblemSerializer(serializers.Serializer):
+class DraftProblemSerializer(serializers.Serializer):
     path = serializers.CharField()
     message = serializers.CharField()
 
@@ -610,7 +619,7 @@ class BacktestSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(ProblemSerializer(many=True))
+    @extend_schema_field(DraftProblemSerializer(many=True))
     def get_problems(self, run: BacktestRun) -> list[dict[str, str]]:
         """Why a run failed: the problems of the draft's document."""
         return [{"path": path_, "message": message} for path_, message in run.problems]
@@ -659,9 +668,7 @@ def backtest_response(request: Request, run: BacktestRun, code: int = 200) -> Re
     return Response(BacktestSerializer(run).data, status=code, headers={"Location": location})
 
 
-class BacktestStart(Idempotent, generics.GenericAPIView):
-    filter_backends: list = []
-
+class BacktestStart(Idempotent):
     @extend_schema(
         description="Replay the tickets of the last `days` (default 90) under the live "
         "configuration and this draft, in the worker. 202 with the run; its URL (`Location`) "
@@ -699,9 +706,7 @@ class BacktestDetail(generics.GenericAPIView):
         return Response(BacktestSerializer(run).data)
 
 
-class BacktestCancel(Idempotent, generics.GenericAPIView):
-    filter_backends: list = []
-
+class BacktestCancel(Idempotent):
     @extend_schema(
         description="Ask a queued or running backtest to stop: the worker stops after its "
         "current batch (202). 409 when it has finished.",

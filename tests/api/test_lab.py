@@ -67,6 +67,13 @@ def test_the_document_is_the_exports_yaml_or_the_same_as_json(api):
     assert "Standard office hours" in {p["name"] for p in as_json.json()["sla_policies"]}
 
 
+def test_the_format_is_also_chosen_by_parameter(api):
+    assert api.get(f"{BASE}/document/?format=yaml")["Content-Type"].startswith("application/yaml")
+    unknown = api.get(f"{BASE}/document/?format=xml")
+    assert unknown.status_code == 406
+    assert unknown["Content-Type"] == "application/problem+json"
+
+
 def test_the_document_is_for_administrators(agent):
     response = client_for(agent).get(f"{BASE}/document/", HTTP_ACCEPT="application/yaml")
     assert response.status_code == 403
