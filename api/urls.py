@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 import tickets.converters
 from api import configuration, docs, escalations, notifications, organisation, tickets, views
+from api import lab as lab_api
 from incidents import api as incidents_api
 from integrations import api as integration_api
 
@@ -49,6 +50,8 @@ urlpatterns = [
     # Organisation (read), configuration (admin writes), the caller's notifications
     *organisation.urlpatterns,
     *configuration.urlpatterns,
+    # The configuration as one document, its versions, drafts and backtests (api/lab.py)
+    *lab_api.urlpatterns,
     *notifications.urlpatterns,
     # Major incidents, and a service's status change with its history (incidents/api.py);
     # the services themselves are listed with the organisation above.

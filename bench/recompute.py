@@ -7,7 +7,8 @@ open ticket: in committed batches through the sweep's set-based lane
 (`escalation.recompute`, what `manage.py recompute_sla` runs), and, for the ratio, one ticket
 at a time (`sla_recompute`) on a sample.
 
-Usage: python bench/recompute.py [--tickets 100000] [--sample 300]
+Usage: python bench/recompute.py [--tickets 100000] [--sample 300] [--profile]
+(`--profile`: the batched run under cProfile, its 30 costliest functions printed after.)
 Database: BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helpdesk_bench_recompute
 (dropped and created anew).
 """
@@ -15,8 +16,10 @@ Database: BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helpdes
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
+import pstats
 import random
 import sys
 import time
@@ -99,6 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the run")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     recreate_database(url)
@@ -124,8 +128,13 @@ def main() -> None:
         transaction.set_rollback(True)  # the batched run below starts from the same state
     alone = len(sample) / (time.perf_counter() - started)
 
+    profiler = cProfile.Profile() if args.profile else None
     started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     count = recompute_many(ids, now=now)
+    if profiler is not None:
+        profiler.disable()
     elapsed = time.perf_counter() - started
     print(f"\nSLA recomputation of every open ticket at {args.tickets:,} tickets (PostgreSQL)")
     print(
@@ -136,6 +145,9 @@ def main() -> None:
         f"  one at a time (sample of {len(sample)}): {alone:,.0f} tickets/s "
         f"(ratio {count / elapsed / alone:.1f}×)"
     )
+    print(f"  load average: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
 
 
 if __name__ == "__main__":

@@ -355,6 +355,7 @@ SPECTACULAR_SETTINGS = {
         "CustomerKindEnum": "tickets.models.Customer.Kind",
         "CalendarExceptionKindEnum": "sla.models.CalendarException.Kind",
         "MessageTemplateKindEnum": "notifications.models.MessageTemplate.Kind",
+        "ConfigVersionKindEnum": "lab.models.ConfigVersion.Kind",
     },
     # The webhook events, described next to the API (the payload's ticket is the API's).
     "WEBHOOKS": [

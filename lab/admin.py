@@ -39,16 +39,9 @@ class DraftForm(forms.ModelForm):
         _changes, problems = versions.check_document(text, self.user)
         if problems:
             raise forms.ValidationError(
-                [problem_text(text, problem) for problem in problems], code="invalid"
+                [versions.problem_text(text, problem) for problem in problems], code="invalid"
             )
         return text
-
-
-def problem_text(text: str, problem: versions.Problem) -> str:
-    line = versions.line_of(text, problem.path) if problem.path else None
-    if line is None:
-        return str(problem)
-    return _("Line %(line)s: %(problem)s") % {"line": line, "problem": problem}
 
 
 @admin.register(Draft)

@@ -384,7 +384,11 @@ def execute(
     return BacktestRun.objects.get(pk=run_id)
 
 
-def cancel(run_id: int) -> None:
-    BacktestRun.objects.filter(
-        pk=run_id, status__in=[BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING]
-    ).update(cancel_requested=True)
+def cancel(run_id: int) -> bool:
+    """Ask a queued or running run to stop after its current batch; False when it has
+    finished (nothing to stop)."""
+    return bool(
+        BacktestRun.objects.filter(
+            pk=run_id, status__in=[BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING]
+        ).update(cancel_requested=True)
+    )

@@ -57,12 +57,14 @@ class Draft(models.Model):
 
 class ConfigVersion(models.Model):
     """The escalation configuration as it was made live: by publishing a draft, by rolling back
-    to an earlier version, or (version 1) as it stood before the lab's first change."""
+    to an earlier version, by importing a file (the command or the API), or (version 1) as it
+    stood before the lab's first change."""
 
     class Kind(models.TextChoices):
         BASELINE = "baseline", _("before the first change")
         PUBLISHED = "published", _("published draft")
         ROLLBACK = "rollback", _("rollback")
+        IMPORTED = "imported", _("imported file")
 
     number = models.PositiveIntegerField(_("version"), unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from lab.config import Change, Problem, dump, export_configuration
+from lab.config import (
+    Change,
+    Problem,
+    differences,
+    dump,
+    export_configuration,
+    read_document,
+)
 from lab.models import ConfigVersion, Draft
 from lab.services import config_import
 
@@ -31,6 +38,9 @@ class Outcome:
     changes: list[Change] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     recomputed: int = 0
+    # Nothing to do in the current state (published already, live already), not a refusal
+    # of the document: the API's 409.
+    conflict: bool = False
 
 
 def live_document() -> str:
@@ -75,6 +85,42 @@ def line_of(text: str, path: str) -> int | None:
     return line
 
 
+@dataclass(frozen=True)
+class Located:
+    """A problem of a document with the line (1-based) where its path is written."""
+
+    path: str
+    line: int | None
+    message: str
+
+
+def locate(text: str, problems: list[Problem]) -> list[Located]:
+    """The problems of `text` with their lines (None for a problem of the whole file)."""
+    return [Located(p.path, line_of(text, p.path) if p.path else None, p.message) for p in problems]
+
+
+def problem_text(text: str, problem: Problem) -> str:
+    """A problem as the admin and the API show it: "Line 41: path: message"."""
+    line = line_of(text, problem.path) if problem.path else None
+    if line is None:
+        return str(problem)
+    return _("Line %(line)s: %(problem)s") % {"line": line, "problem": problem}
+
+
+def lock_configuration() -> None:
+    """Wait for any other publish, import or rollback to commit, and hold them off until this
+    transaction ends: each reads the live configuration and the newest version number, so two
+    at once would diff against the same state and collide on the next number. A table lock
+    on the versions (self-conflicting, while plain reads go on) works even before the first
+    version exists, where a row lock would have no row to lock. SQLite lets one writer in at
+    a time anyway. Must run inside the transaction, first."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'LOCK TABLE "{ConfigVersion._meta.db_table}" IN SHARE ROW EXCLUSIVE MODE'
+            )
+
+
 def record_version(*, kind: str, reason: str, user: Any, restores=None) -> ConfigVersion:
     """The live configuration, as it stands in this transaction, as the next version."""
     number = (ConfigVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -90,7 +136,8 @@ def record_version(*, kind: str, reason: str, user: Any, restores=None) -> Confi
 
 def apply_as_version(text: str, *, kind: str, reason: str, user: Any, restores=None) -> Outcome:
     """Apply `text` through the import in this transaction and record the result as a version;
-    the configuration before the lab's first change is kept as version 1 so it can be restored."""
+    the configuration before the lab's first change is kept as version 1 so it can be restored.
+    The caller holds `lock_configuration()`."""
     if not ConfigVersion.objects.exists():
         record_version(kind=ConfigVersion.Kind.BASELINE, reason="", user=user)
     result = config_import(text=text, user=user, dry_run=False)
@@ -103,9 +150,12 @@ def apply_as_version(text: str, *, kind: str, reason: str, user: Any, restores=N
 def publish(draft_id: int, *, user: Any) -> Outcome:
     """Make a draft live (once: a second submit of the same draft finds it published)."""
     with transaction.atomic():
+        lock_configuration()
         draft = Draft.objects.select_for_update().get(pk=draft_id)
         if draft.published_as_id is not None:
-            return Outcome(problems=[Problem("", _("This draft has already been published."))])
+            return Outcome(
+                problems=[Problem("", _("This draft has already been published."))], conflict=True
+            )
         outcome = apply_as_version(
             draft.document, kind=ConfigVersion.Kind.PUBLISHED, reason=draft.reason, user=user
         )
@@ -121,12 +171,12 @@ def rollback(version_id: int, *, user: Any, reason: str = "") -> Outcome:
     """Make an earlier version's configuration live again, as a new version. Nothing happens
     when it is already the live configuration (so a double submit has one effect)."""
     with transaction.atomic():
-        # One rollback at a time: the newest version is the lock.
-        list(ConfigVersion.objects.select_for_update().order_by("-number")[:1])
+        lock_configuration()
         target = ConfigVersion.objects.get(pk=version_id)
         if target.document == live_document():
             return Outcome(
-                problems=[Problem("", _("This version is already the live configuration."))]
+                problems=[Problem("", _("This version is already the live configuration."))],
+                conflict=True,
             )
         outcome = apply_as_version(
             target.document,
@@ -135,6 +185,24 @@ def rollback(version_id: int, *, user: Any, reason: str = "") -> Outcome:
             user=user,
             restores=target,
         )
+        if outcome.version is None:
+            transaction.set_rollback(True)
+        return outcome
+
+
+def import_document(text: str, *, user: Any, reason: str, dry_run: bool) -> Outcome:
+    """Check a configuration document (`dry_run`: the differences and problems, nothing
+    written) or apply it as a new version of kind "imported" — what `manage.py config import`
+    and the API's import do. A document that changes nothing records no version."""
+    if dry_run:
+        changes, problems = check_document(text, user)
+        return Outcome(changes=changes, problems=problems)
+    with transaction.atomic():
+        lock_configuration()
+        document, problems = read_document(text)
+        if not problems and not differences(export_configuration(), document):
+            return Outcome()  # the live configuration already: no version (a resubmit too)
+        outcome = apply_as_version(text, kind=ConfigVersion.Kind.IMPORTED, reason=reason, user=user)
         if outcome.version is None:
             transaction.set_rollback(True)
         return outcome

@@ -526,12 +526,30 @@ def recomputed_payload(
 ) -> dict[str, object] | None:
     """The SLA_RECOMPUTED timeline payload when the policy or a deadline moved, else None (a
     recomputation that changes nothing leaves no trace). Both recomputation paths use it."""
-    policy_before, due_before = before
-    after = {col: getattr(ticket, col) for col in due_before}
-    if after == due_before and policy_before == ticket.sla_policy_id:
+    after = {col: getattr(ticket, col) for col in before[1]}
+    if not moved(before, ticket.sla_policy_id, after):
         return None
+    return moved_payload(before, ticket.sla_policy.name if ticket.sla_policy else None, after)
+
+
+def moved(
+    before: tuple[int | None, dict[str, dt.datetime | None]],
+    policy_id: int | None,
+    after: dict[str, dt.datetime | None],
+) -> bool:
+    """Whether a recomputation changed the policy or a due instant."""
+    return before != (policy_id, after)
+
+
+def moved_payload(
+    before: tuple[int | None, dict[str, dt.datetime | None]],
+    policy_name: str | None,
+    after: dict[str, dt.datetime | None],
+) -> dict[str, object]:
+    """The SLA_RECOMPUTED payload: the policy now, and each due instant that moved."""
+    due_before = before[1]
     return {
-        "policy": ticket.sla_policy.name if ticket.sla_policy else None,
+        "policy": policy_name,
         "changed": {
             col: [_iso(due_before[col]), _iso(after[col])]
             for col in due_before

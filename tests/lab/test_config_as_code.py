@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from escalation.models import EscalationRule
 from lab.config import SECTIONS, dump, export_configuration, format_duration
+from lab.models import ConfigVersion
 from lab.services import config_import
 from notifications.models import WebhookEndpoint
 from sla.models import (
@@ -216,7 +217,12 @@ def test_import_applies_and_recomputes_the_open_tickets_clocks(configured, tmp_p
 
     out, _err = import_file(tmp_path, edited(export_text(), change))
 
-    assert "Applied 2 change(s)." in out
+    assert "Applied 2 change(s) as configuration version 2." in out
+    # Version 1 keeps what was live before, so the import can be rolled back.
+    assert list(ConfigVersion.objects.order_by("number").values_list("kind", flat=True)) == [
+        "baseline",
+        "imported",
+    ]
     assert sorted(LogEntry.objects.values_list("user__username", "object_repr")) == [
         ("root", "Database experts"),
         ("root", "Standard office hours"),

@@ -114,6 +114,29 @@ def _configuration_rows() -> dict[str, Rule]:
     return rows
 
 
+def _lab(kind: str) -> Callable[[World], dict[str, Any]]:
+    """A rule-lab record to address (the world has none): a draft, a version or a backtest."""
+
+    def kwargs(_w: World) -> dict[str, Any]:
+        from django.utils import timezone
+
+        from lab.models import BacktestRun, ConfigVersion, Draft
+
+        draft, _new = Draft.objects.get_or_create(name="Security draft", document="{}")
+        if kind == "version":
+            version, _new = ConfigVersion.objects.get_or_create(
+                number=1, defaults={"kind": "baseline", "document": "{}"}
+            )
+            return {"pk": version.pk}
+        if kind == "backtest":
+            now = timezone.now()
+            run, _new = BacktestRun.objects.get_or_create(draft=draft, since=now, until=now)
+            return {"pk": run.pk}
+        return {"pk": draft.pk}
+
+    return kwargs
+
+
 EXPECTED: dict[str, Rule] = {
     # --- public and sign-in --------------------------------------------------------------
     "home": Rule(get=SIGNED_IN),
@@ -316,6 +339,18 @@ EXPECTED: dict[str, Rule] = {
     "api:users": _api(get=API_AGENTS),
     "api:rule-preview": _api(get=CONFIG_READERS, kwargs=_first_pk("escalation.EscalationRule")),
     "api:webhook-deliveries": _api(get=CONFIG_READERS, kwargs=_pk("webhook")),
+    # The rule lab (api/lab.py): read with the lab's view permissions; changed by admins.
+    "api:lab-document": _api(get=CONFIG_READERS),
+    "api:lab-import": _api(post=ADMIN, data=lambda w: {"document": "{}", "dry_run": True}),
+    "api:lab-versions": _api(get=CONFIG_READERS),
+    "api:lab-version": _api(get=CONFIG_READERS, kwargs=_lab("version")),
+    "api:lab-rollback": _api(post=ADMIN, kwargs=_lab("version")),
+    "api:lab-drafts": _api(get=CONFIG_READERS, post=ADMIN, data=lambda w: {"name": "New"}),
+    "api:lab-draft": _api(get=CONFIG_READERS, patch=ADMIN, kwargs=_lab("draft")),
+    "api:lab-publish": _api(post=ADMIN, kwargs=_lab("draft")),
+    "api:lab-backtests": _api(post=ADMIN, kwargs=_lab("draft"), data=lambda w: {"days": 30}),
+    "api:lab-backtest": _api(get=CONFIG_READERS, kwargs=_lab("backtest")),
+    "api:lab-cancel": _api(post=ADMIN, kwargs=_lab("backtest")),
     "api:notifications": _api(get=SIGNED_IN),
     "api:notifications-read": _api(post=SIGNED_IN),
     "api:notification-read": _api(post=OWNER, kwargs=_pk("notification")),

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from lab import versions
 from lab.config import dump, export_configuration
-from lab.services import acting_user, config_import
+from lab.services import acting_user
 
 
 class Command(BaseCommand):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         load.add_argument(
             "--dry-run", action="store_true", help="check and show the changes, write nothing"
         )
+        load.add_argument("--reason", default="", help="why: kept with the new version")
         load.add_argument(
             "--user", help="the superuser the admin log names (default: the first superuser)"
         )
@@ -36,7 +38,12 @@ class Command(BaseCommand):
         if options["action"] == "export":
             self.export(options["output"])
         else:
-            self.load(options["file"], dry_run=options["dry_run"], username=options["user"])
+            self.load(
+                options["file"],
+                dry_run=options["dry_run"],
+                username=options["user"],
+                reason=options["reason"],
+            )
 
     def export(self, output: str | None) -> None:
         text = dump(export_configuration())
@@ -46,7 +53,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(text, ending="")
 
-    def load(self, name: str, *, dry_run: bool, username: str | None) -> None:
+    def load(self, name: str, *, dry_run: bool, username: str | None, reason: str) -> None:
         try:
             text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -59,7 +66,7 @@ class Command(BaseCommand):
                 else "No active superuser: "
                 "the admin log needs one (create it with createsuperuser)."
             )
-        result = config_import(text=text, user=user, dry_run=dry_run)
+        result = versions.import_document(text, user=user, reason=reason, dry_run=dry_run)
         if result.problems:
             for problem in result.problems:
                 self.stderr.write(str(problem))
@@ -71,7 +78,10 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write(f"Dry run: {len(result.changes)} change(s) checked, nothing written.")
         else:
-            self.stdout.write(f"Applied {len(result.changes)} change(s).")
+            applied = f"Applied {len(result.changes)} change(s)"
+            if result.version is not None:
+                applied += f" as configuration version {result.version.number}"
+            self.stdout.write(f"{applied}.")
             if result.recomputed:
                 self.stdout.write(
                     f"Recomputing the SLA clocks of {result.recomputed} open ticket(s) in the "
