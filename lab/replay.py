@@ -251,6 +251,8 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
     index, now = 0, h.created_at
     # Creation is a change: the engine is asked at once (as the change hook does).
     next_check = sweep(h, config, state, calendar, sla_instants(policy, state), now, happened)
+    beat = None if next_check is None else ceil_minute(next_check)  # the sweep that looks again
+    count = len(steps)
     for _ in range(MAX_STEPS):
         instants = sla_instants(policy, state)
         for name, (warning, due) in instants.items():
@@ -258,43 +260,45 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
                 if at is not None and at <= now and (kind, name, at) not in recorded:
                     recorded.add((kind, name, at))
                     happened.append(Happening(at=at, kind=kind, target=name))
-        if next_check is not None and ceil_minute(next_check) <= now:
+        if beat is not None and beat <= now:
             # The beat's sweep; before it, with unchanged facts, the engine decides nothing.
             next_check = sweep(h, config, state, calendar, instants, now, happened)
+            beat = None if next_check is None else ceil_minute(next_check)
         changed = False
-        while index < len(steps) and steps[index].at <= now:
+        while index < count and steps[index].at <= now:
             step = steps[index]
             apply(state, step, config, h, calendar)
             index += 1
             if step.kind in INCIDENT_STEPS:
                 # No change hook: a link holds the ticket, its end wakes the beat's next sweep.
                 next_check = None if state.owned else now.replace(second=0, microsecond=0) + MINUTE
+                beat = next_check
             elif step.kind not in QUIET_STEPS or (next_check is not None and next_check <= now):
                 changed = True
         if state.ended:
             break
+        instants = sla_instants(policy, state)
         if changed:
             # A person changed the ticket: the change hook asks the engine at that instant.
-            instants = sla_instants(policy, state)
             next_check = sweep(h, config, state, calendar, instants, now, happened)
-        candidates = [steps[index].at] if index < len(steps) else []
-        if next_check is not None:
-            candidates.append(ceil_minute(next_check))
-        for warning, due in sla_instants(policy, state).values():
-            candidates += [at for at in (warning, due) if at is not None]
-        later = [at for at in candidates if at > now]
-        if not later or min(later) > until:
+            beat = None if next_check is None else ceil_minute(next_check)
+            instants = sla_instants(policy, state)
+        # The next instant that matters: a step, the next check, an SLA warning or deadline.
+        upcoming = steps[index].at if index < count else None
+        if beat is not None and beat > now and (upcoming is None or beat < upcoming):
+            upcoming = beat
+        for pair in instants.values():
+            for at in pair:
+                if at is not None and at > now and (upcoming is None or at < upcoming):
+                    upcoming = at
+        if upcoming is None or upcoming > until:
             break
-        now = min(later)
+        now = upcoming
     return tuple(sorted(happened, key=lambda x: x.at))  # stable: SLA events before the sweep
 
 
 def facts_of(
-    h: History,
-    state: State,
-    calendar: CalendarLike,
-    instants: dict[str, tuple[datetime | None, datetime | None]],
-    config: Config,
+    h: History, state: State, calendar: CalendarLike, sla: dict[str, SLAInstants], config: Config
 ) -> TicketFacts:
     return TicketFacts(
         ticket_id=h.ticket_id,
@@ -308,7 +312,7 @@ def facts_of(
         cycle_started_at=state.cycle_started_at,
         last_progress_at=state.last_progress_at,
         calendar=calendar,
-        sla={name: SLAInstants(w, d) for name, (w, d) in instants.items()},
+        sla=sla,
         risk_score=state.risk[0],
         risk_changed_at=state.risk_changed_at,
         awaiting_ack_until=state.awaiting_ack_until,
@@ -332,8 +336,9 @@ def sweep(
 ) -> datetime | None:
     """The sweep at `now`: the engine's decisions applied (a hand-off starts a new cycle, in
     which the engine is asked again); returns its next check."""
+    sla = {name: SLAInstants(w, d) for name, (w, d) in instants.items()}
     for _ in range(MAX_HANDOFFS_AT_ONCE):
-        evaluation = evaluate(facts_of(h, state, calendar, instants, config), config.rules, now)
+        evaluation = evaluate(facts_of(h, state, calendar, sla, config), config.rules, now)
         moved = False
         for decision in evaluation.decisions:
             rule = decision.rule
