@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from escalation.engine import Escalate, RuleSpec, SLAInstants, TicketFacts, evaluate
+from escalation.engine import Escalate, RuleSpec, SLAInstants, TicketFacts, Trigger, evaluate
 from escalation.risk import RiskInputs, assess
 from sla.clock import ALWAYS_OPEN, CalendarLike, add_business_time
 from sla.deadlines import Segment, instant_at
@@ -180,6 +180,7 @@ class State:
     deescalated: bool = False  # the current cycle began with a lead's de-escalation
     incoming: Step | None = None  # a raise or de-escalation whose hand-off follows
     owned: bool = False  # linked to an open major incident
+    risky: bool = True  # a soft-signal rule reads the risk score
     risk: tuple[int, list[dict[str, object]]] = (0, [])
     risk_changed_at: datetime | None = None
     messages: list[tuple[str, str]] = field(default_factory=list)  # (reply/customer, text)
@@ -244,6 +245,10 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
         pending_pauses=policy.pending_pauses if policy is not None else False,
         segments=[Segment(h.created_at, None, True)],
     )
+    # The risk score only matters to soft-signal rules: without one, it is not assessed and a
+    # customer message changes nothing the engine reads.
+    state.risky = any(rule.trigger == Trigger.SOFT_SIGNAL for rule in config.rules)
+    quiet = QUIET_STEPS if state.risky else (*QUIET_STEPS, "customer")
     reassess(state, h, h.created_at)
     happened: list[Happening] = []
     recorded: set[tuple[str, str, datetime]] = set()
@@ -273,7 +278,7 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
                 # No change hook: a link holds the ticket, its end wakes the beat's next sweep.
                 next_check = None if state.owned else now.replace(second=0, microsecond=0) + MINUTE
                 beat = next_check
-            elif step.kind not in QUIET_STEPS or (next_check is not None and next_check <= now):
+            elif step.kind not in quiet or (next_check is not None and next_check <= now):
                 changed = True
         if state.ended:
             break
@@ -444,7 +449,9 @@ def apply(state: State, step: Step, config: Config, h: History, calendar: Calend
 def reassess(state: State, h: History, at: datetime) -> None:
     """The risk score again (`escalation.risk.assess`) from what the history shows: customer
     messages since the last reply, their tone, VIP, hand-offs so far; it changes at `at` when
-    the score or a reason does."""
+    the score or a reason does. Nothing when no rule reads it (`State.risky`)."""
+    if not state.risky:
+        return
     recent = state.messages[-1:-51:-1]  # newest first, as many as the live assessment reads
     follow_ups = 0
     for kind, _text in recent:
