@@ -160,6 +160,7 @@ def test_an_acknowledged_escalation_stays_in_the_replay_too():
 
     play(ticket, [(FIRST_RESPONSE_BREACH + dt.timedelta(minutes=10), acknowledge)])
     assert not Escalation.objects.filter(ticket=ticket, trigger="unacknowledged").exists()
+    assert ("ack", "") in human_steps(ticket)
     assert_replay_matches(ticket)
 
 
@@ -179,4 +180,24 @@ def test_a_leads_de_escalation_is_replayed():
 
     play(ticket, [(FIRST_RESPONSE_BREACH + dt.timedelta(minutes=10), hand_back)])
     assert Escalation.objects.filter(ticket=ticket, kind=Escalation.Kind.DE_ESCALATION).exists()
+    assert [k for k, _t in human_steps(ticket)] == ["deescalated", "team"]
     assert_replay_matches(ticket)
+
+
+def human_steps(ticket):
+    names = dict(Team.objects.values_list("name", "pk"))
+    (history,) = backtest.read_histories([ticket.pk], names)
+    return [(s.kind, s.text) for s in history.steps]
+
+
+def test_the_history_holds_a_customer_messages_text_and_not_the_engines_escalations():
+    ticket = three_levels()
+    services.ticket_add_customer_message(
+        ticket=Ticket.objects.get(pk=ticket.pk),
+        body="This is unacceptable.",
+        now=CREATED + dt.timedelta(minutes=5),
+    )
+    play(ticket, [])
+    assert Escalation.objects.filter(ticket=ticket).count() == 2
+    # The engine's escalations (no person) are what the replay recomputes, not history.
+    assert human_steps(ticket) == [("customer", "This is unacceptable.")]
