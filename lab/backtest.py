@@ -11,12 +11,16 @@ transaction that is rolled back, so the draft is read exactly as publishing woul
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import multiprocessing
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
 from escalation.facts import RuleSet
@@ -33,10 +37,15 @@ from lab.replay import (
     replay,
 )
 from lab.services import Applier
+from sla.models import TierTarget
 from sla.services import calendar_spec, policies_in_force
 from tickets.models import Team, Ticket, TicketEvent
 
 BATCH = 2_000
+# Histories per task handed to a worker process (small enough to share a batch out evenly).
+CHUNK = 250
+# Worker processes for the replay: one per core this process may run on.
+PROCESSES = len(os.sched_getaffinity(0))
 # Differing tickets kept with both timelines (the count covers all of them).
 KEPT_DIFFERENCES = 500
 PAUSED = Ticket.Status.PENDING
@@ -47,7 +56,13 @@ KINDS = (
     TicketEvent.Kind.TRANSITIONED,
     TicketEvent.Kind.TEAM_CHANGED,
     TicketEvent.Kind.PRIORITY_CHANGED,
+    TicketEvent.Kind.CUSTOMER_MESSAGE,
+    TicketEvent.Kind.ESCALATED,
+    TicketEvent.Kind.DE_ESCALATED,
+    TicketEvent.Kind.ACKNOWLEDGED,
+    TicketEvent.Kind.MAJOR_INCIDENT,
 )
+TARGET_NAMES = ("first_response", "next_update", "resolution")
 
 
 # -- Configurations ---------------------------------------------------------------------------
@@ -60,7 +75,7 @@ def load_config(on: dt.date | None = None) -> Config:
     for policy in policies_in_force(on):
         targets: dict[int, dict[str, TargetSpec]] = {}
         for target in policy.targets.all():
-            for name in ("first_response", "resolution"):
+            for name in TARGET_NAMES:
                 duration = getattr(target, name)
                 if duration is not None:
                     targets.setdefault(target.priority, {})[name] = TargetSpec(
@@ -83,6 +98,13 @@ def load_config(on: dt.date | None = None) -> Config:
             )
         )
     teams = list(Team.objects.select_related("level", "escalates_to"))
+    ack = {
+        t.level.rank: (
+            t.acknowledge_within,
+            calendar_spec(t.calendar, on) if t.calendar is not None else None,
+        )
+        for t in TierTarget.objects.select_related("level", "calendar")
+    }
     return Config(
         rules=tuple(RuleSet.load().specs),
         policies=tuple(policies),
@@ -94,6 +116,7 @@ def load_config(on: dt.date | None = None) -> Config:
         },
         level_of={t.pk: t.level.rank for t in teams},
         team_names={t.pk: t.name for t in teams},
+        ack=ack,
     )
 
 
@@ -122,18 +145,31 @@ def ticket_ids(since: dt.datetime, until: dt.datetime) -> list[int]:
 
 
 def read_histories(ids: Sequence[int], team_ids: dict[str, int]) -> list[History]:
-    """The human histories of the tickets `ids` (two queries; `team_ids`: team name -> id)."""
-    events: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in (
+    """The human histories of the tickets `ids` (two queries, tuples rather than models;
+    `team_ids`: team name -> id). A customer message brings its text (the risk score's tone
+    reads it); no other message body is read."""
+    events: dict[int, list[Event]] = defaultdict(list)
+    for ticket_id, *event in (
         TicketEvent.objects.filter(ticket_id__in=ids, kind__in=KINDS)
         .order_by("ticket_id", "created_at", "pk")
-        .values("ticket_id", "kind", "actor_id", "payload", "created_at")
+        .values_list(
+            "ticket_id",
+            "kind",
+            "actor_id",
+            "payload",
+            "created_at",
+            Case(
+                When(kind=TicketEvent.Kind.CUSTOMER_MESSAGE, then="message__body"),
+                default=Value(""),
+                output_field=TextField(),
+            ),
+        )
     ):
-        events[row["ticket_id"]].append(row)
+        events[ticket_id].append(tuple(event))  # type: ignore[arg-type]
     rows = (
         Ticket.objects.filter(pk__in=ids)
         .order_by("created_at", "pk")
-        .values(
+        .values_list(
             "pk",
             "reference",
             "created_at",
@@ -145,53 +181,61 @@ def read_histories(ids: Sequence[int], team_ids: dict[str, int]) -> list[History
             "customer__contract",
         )
     )
-    return [history_of(row, events.get(row["pk"], []), team_ids) for row in rows]
+    return [history_of(row, events.get(row[0], []), team_ids) for row in rows]
 
 
-def history_of(
-    row: dict[str, Any], events: list[dict[str, Any]], team_ids: dict[str, int]
-) -> History:
-    """One ticket's history: its state at creation (the first hand-off or priority change
-    says what it was) and its human steps; hand-offs without an actor are the engine's."""
-    team_id, priority = row["team_id"], row["priority"]
-    first_team = next((e for e in events if e["kind"] == TicketEvent.Kind.TEAM_CHANGED), None)
+# One event as read: kind, actor id, payload, created at, the customer message's text.
+Event = tuple[str, int | None, dict[str, Any] | None, dt.datetime, str | None]
+
+
+def history_of(row: Sequence[Any], events: list[Event], team_ids: dict[str, int]) -> History:
+    """One ticket's history (`row`: the ticket's values as `read_histories` reads them): its
+    state at creation (the first hand-off or priority change says what it was) and its human
+    steps; hand-offs and escalations without an actor are the engine's."""
+    pk, reference, created_at, priority, team_id, channel, tier, vip, contract = row
+    first_team = next((e for e in events if e[0] == TicketEvent.Kind.TEAM_CHANGED), None)
     if first_team is not None:
-        team_id = team_ids.get(first_team["payload"].get("from"), team_id)
-    first_priority = next(
-        (e for e in events if e["kind"] == TicketEvent.Kind.PRIORITY_CHANGED), None
-    )
-    if first_priority is not None and isinstance(first_priority["payload"].get("from"), int):
-        priority = first_priority["payload"]["from"]
-    steps = [step for e in events for step in steps_of(e, team_ids)]
+        team_id = team_ids.get((first_team[2] or {}).get("from"), team_id)
+    first_priority = next((e for e in events if e[0] == TicketEvent.Kind.PRIORITY_CHANGED), None)
+    if first_priority is not None and isinstance((first_priority[2] or {}).get("from"), int):
+        priority = first_priority[2]["from"]  # type: ignore[index]
     return History(
-        ticket_id=row["pk"],
-        reference=row["reference"],
-        created_at=row["created_at"],
+        ticket_id=pk,
+        reference=reference,
+        created_at=created_at,
         priority=priority,
         team_id=team_id,
-        tier=row["customer__tier"] or "",
-        vip=bool(row["customer__is_vip"]),
-        contract=row["customer__contract"] or "",
-        channel=row["channel"] or "",
-        steps=tuple(steps),
+        tier=tier or "",
+        vip=bool(vip),
+        contract=contract or "",
+        channel=channel or "",
+        steps=tuple(step for e in events for step in steps_of(e, team_ids)),
     )
 
 
-def steps_of(event: dict[str, Any], team_ids: dict[str, int]) -> Iterable[Step]:
-    at, kind, payload, human = (
-        event["created_at"],
-        event["kind"],
-        event["payload"] or {},
-        event["actor_id"] is not None,
-    )
+def steps_of(event: Event, team_ids: dict[str, int]) -> Iterable[Step]:
+    kind, actor_id, payload, at, text = event
+    payload = payload or {}
+    human = actor_id is not None
     if kind == TicketEvent.Kind.REPLIED and human:
         yield Step(at, "reply")
     elif kind == TicketEvent.Kind.NOTE_ADDED and human:
         yield Step(at, "progress")
+    elif kind == TicketEvent.Kind.CUSTOMER_MESSAGE:
+        yield Step(at, "customer", text=text or "")
     elif kind == TicketEvent.Kind.TEAM_CHANGED and human:
         team_id = team_ids.get(payload.get("to"))
         if team_id is not None:
             yield Step(at, "team", team_id=team_id)
+    elif kind == TicketEvent.Kind.ESCALATED and human:
+        level = payload.get("to_level")
+        yield Step(at, "raised", level=level if isinstance(level, int) else None)
+    elif kind == TicketEvent.Kind.DE_ESCALATED and human:
+        yield Step(at, "deescalated")
+    elif kind == TicketEvent.Kind.ACKNOWLEDGED and human:
+        yield Step(at, "ack")
+    elif kind == TicketEvent.Kind.MAJOR_INCIDENT and isinstance(payload.get("linked"), bool):
+        yield Step(at, "linked" if payload["linked"] else "unlinked")
     elif kind == TicketEvent.Kind.PRIORITY_CHANGED and isinstance(payload.get("to"), int):
         yield Step(at, "priority", priority=payload["to"])
     elif kind == TicketEvent.Kind.TRANSITIONED:
@@ -219,17 +263,35 @@ class Tally:
     load: Counter[tuple[str, str]] = field(default_factory=Counter)  # day, team
     hours: Counter[tuple[str, str, int]] = field(default_factory=Counter)  # day, team, hour
 
+    def merge(self, other: Tally) -> None:
+        self.escalations.update(other.escalations)
+        self.sla.update(other.sla)
+        self.load.update(other.load)
+        self.hours.update(other.hours)
+
     def add(self, happened: Iterable[Happening], names: dict[int, str]) -> None:
+        zone = timezone.get_current_timezone()
         for x in happened:
-            day = x.at.astimezone(timezone.get_current_timezone())
-            key = day.date().isoformat()
+            key, hour = local_hour(x.at, zone)
             if x.kind == "escalated":
                 team = names.get(x.team_id or 0, "?")
                 self.escalations[key, x.level or 0, x.trigger] += 1
                 self.load[key, team] += 1
-                self.hours[key, team, day.hour] += 1
+                self.hours[key, team, hour] += 1
             elif x.kind in ("sla_warning", "sla_breach"):
                 self.sla[key, x.kind] += 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_hour(hour: dt.datetime, zone: dt.tzinfo) -> tuple[str, int]:
+    local = hour.astimezone(zone)
+    return local.date().isoformat(), local.hour
+
+
+def local_hour(at: dt.datetime, zone: dt.tzinfo) -> tuple[str, int]:
+    """The local day (ISO) and hour of `at` (every time zone's offset is whole quarter hours,
+    so the UTC quarter hour decides; a quarter of 90 days is a few thousand)."""
+    return _local_hour(at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0), zone)
 
 
 def timeline(happened: Sequence[Happening], names: dict[int, str]) -> list[dict[str, Any]]:
@@ -247,6 +309,29 @@ def timeline(happened: Sequence[Happening], names: dict[int, str]) -> list[dict[
 
 
 @dataclass
+class Part:
+    """What one run of histories added up to, for `Backtest.merge`."""
+
+    tallies: dict[str, Tally] = field(default_factory=lambda: {"live": Tally(), "draft": Tally()})
+    differing: int = 0
+    differences: list[dict[str, Any]] = field(default_factory=list)
+
+
+# The backtest a worker process replays for (set when the process starts).
+_worker: Backtest | None = None
+
+
+def _become_worker(backtest: Backtest) -> None:
+    global _worker
+    _worker = backtest
+
+
+def _replayed_in_worker(histories: Sequence[History]) -> Part:
+    assert _worker is not None, "a worker process starts with its backtest"
+    return _worker.replayed(histories)
+
+
+@dataclass
 class Backtest:
     """Replays batches of histories under both configurations and keeps the sums."""
 
@@ -256,19 +341,32 @@ class Backtest:
     tallies: dict[str, Tally] = field(default_factory=lambda: {"live": Tally(), "draft": Tally()})
     differing: int = 0
     differences: list[dict[str, Any]] = field(default_factory=list)
+    pool: Any = field(default=None, repr=False, compare=False)
 
-    def add(self, histories: Iterable[History]) -> None:
+    def add(self, histories: Sequence[History]) -> None:
+        """Replay `histories` (in processes when `start_processes` made some) and add them up:
+        the parts come back in the order of the histories, so the result does not depend on
+        how many processes there were."""
+        if self.pool is None or len(histories) < 2 * CHUNK:
+            self.merge(self.replayed(histories))
+            return
+        chunks = [histories[n : n + CHUNK] for n in range(0, len(histories), CHUNK)]
+        for part in self.pool.imap(_replayed_in_worker, chunks):
+            self.merge(part)
+
+    def replayed(self, histories: Iterable[History]) -> Part:
+        part = Part()
         for h in histories:
             live = replay(h, self.live, self.until)
             draft = replay(h, self.draft, self.until)
-            self.tallies["live"].add(live, self.live.team_names)
-            self.tallies["draft"].add(draft, self.draft.team_names)
+            part.tallies["live"].add(live, self.live.team_names)
+            part.tallies["draft"].add(draft, self.draft.team_names)
             n = parting(live, draft)
             if n is None:
                 continue
-            self.differing += 1
-            if len(self.differences) < KEPT_DIFFERENCES:
-                self.differences.append(
+            part.differing += 1
+            if len(part.differences) < KEPT_DIFFERENCES:
+                part.differences.append(
                     {
                         "ticket": h.ticket_id,
                         "reference": h.reference,
@@ -277,6 +375,27 @@ class Backtest:
                         "draft": timeline(draft, self.draft.team_names),
                     }
                 )
+        return part
+
+    def merge(self, part: Part) -> None:
+        for name, tally in part.tallies.items():
+            self.tallies[name].merge(tally)
+        self.differing += part.differing
+        self.differences += part.differences[: KEPT_DIFFERENCES - len(self.differences)]
+
+    def start_processes(self, processes: int) -> None:
+        """Replay in `processes` worker processes from now on (forked: they share the
+        configurations without copying). Not inside a daemonic process (a Celery prefork
+        worker), which may not have children: there it replays in place."""
+        if processes > 1 and not multiprocessing.current_process().daemon:
+            context = multiprocessing.get_context("fork")
+            self.pool = context.Pool(processes, initializer=_become_worker, initargs=(self,))
+
+    def stop_processes(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+            self.pool = None
 
     def result(self) -> dict[str, Any]:
         """The sums as JSON values, in a fixed order (same input, same document)."""
@@ -327,11 +446,16 @@ def run(
     backtest = Backtest(live=live, draft=draft, until=until)
     if not progress(0, len(ids)):
         return None
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
-        backtest.add(read_histories(chunk, team_ids))
-        if not progress(start + len(chunk), len(ids)):
-            return None
+    if len(ids) >= 2 * CHUNK:
+        backtest.start_processes(PROCESSES)
+    try:
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            backtest.add(read_histories(chunk, team_ids))
+            if not progress(start + len(chunk), len(ids)):
+                return None
+    finally:
+        backtest.stop_processes()
     return backtest.result()
 
 

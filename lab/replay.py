@@ -17,9 +17,18 @@ new cycle, as the escalation service does; SLA instants come from `sla.deadlines
 ticket's clock segments (paused while pending when the policy says so) on the policy's
 calendar.
 
-What it leaves out, on purpose and for both configurations alike: the "next update" target,
-acknowledgement deadlines of raised escalations (their tier targets), risk scores, major
-incidents and de-escalations by leads.
+The history's other human steps are replayed as they were recorded, under both
+configurations alike: customer messages (they feed the risk score, `escalation.risk.assess`,
+reassessed where the live system does: at creation, on a reply, a customer message and a
+hand-off by a person), escalations raised by people (their acknowledgement deadline is the
+tier target of the level reached, `Config.ack`), acknowledgements (of whatever escalation is
+then waiting), de-escalations by leads (severity rules stay quiet in the cycle they start),
+and links to major incidents (the engine holds a linked ticket's clock until the link ends).
+The "next update" target runs from each public reply, as the SLA clock does.
+
+What it leaves out: the wave trigger itself (which tickets a draft's wave rules would link is
+a question about many tickets at once; the recorded links are replayed), reopens, and the
+risk signals that need other tickets (low ratings, recurrences).
 """
 
 from __future__ import annotations
@@ -28,8 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from escalation.engine import Escalate, RuleSpec, SLAInstants, TicketFacts, evaluate
-from sla.clock import ALWAYS_OPEN, CalendarLike
+from escalation.engine import Escalate, RuleSpec, SLAInstants, TicketFacts, Trigger, evaluate
+from escalation.risk import RiskInputs, assess
+from sla.clock import ALWAYS_OPEN, CalendarLike, add_business_time
 from sla.deadlines import Segment, instant_at
 
 MINUTE = timedelta(minutes=1)
@@ -37,17 +47,31 @@ MINUTE = timedelta(minutes=1)
 MAX_STEPS = 5_000
 # Escalations decided at one instant, one after another (each starts a new cycle).
 MAX_HANDOFFS_AT_ONCE = 10
-TARGETS = ("first_response", "resolution")
+TARGETS = ("first_response", "next_update", "resolution")
+# Steps that run no change hook (the incident's services set the next check themselves).
+INCIDENT_STEPS = ("linked", "unlinked")
+# Steps that only take triggers away or move them later (progress, a pause, an
+# acknowledgement): when nothing was due before them, the change hook's evaluation would
+# decide nothing, and the next check already named stays a safe one to look again at.
+QUIET_STEPS = ("progress", "pause", "ack")
+# How many customer messages the risk score's tone reads (as `escalation.evaluation` does).
+TONE_MESSAGES = 5
 
 
 @dataclass(frozen=True)
 class Step:
-    """One human step. `kind`: reply, progress, pause, resume, team, priority, end."""
+    """One human step. `kind`: reply, progress, pause, resume, team, priority, end; customer
+    (a customer message, `text` its body); raised (a person escalated: the `team` step that
+    follows awaits acknowledgement), deescalated (a lead handed it down: likewise, marks the
+    cycle), ack (the waiting escalation was acknowledged); linked and unlinked (a major
+    incident took over the ticket's communication, and let it go)."""
 
     at: datetime
     kind: str
     team_id: int | None = None
     priority: int | None = None
+    level: int | None = None  # raised: the level rank the escalation reached
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +132,8 @@ class Config:
     up: dict[int, int | None]  # team -> the active team one step up (None at the top)
     level_of: dict[int, int]  # team -> its level's rank
     team_names: dict[int, str] = field(default_factory=dict)  # for the result (ids may not last)
+    # level rank -> (acknowledge within, its calendar; None: the ticket's policy's calendar)
+    ack: dict[int, tuple[timedelta, CalendarLike | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,11 +172,29 @@ class State:
     paused: bool = False
     pending_pauses: bool = True  # the policy stops the clocks while pending
     first_responded: bool = False
+    last_reply_at: datetime | None = None  # the "next update" target runs from here
     ended: bool = False
     fired: set[int] = field(default_factory=set)
     segments: list[Segment] = field(default_factory=list)
+    awaiting_ack_until: datetime | None = None  # the open escalation's acknowledgement due
+    deescalated: bool = False  # the current cycle began with a lead's de-escalation
+    incoming: Step | None = None  # a raise or de-escalation whose hand-off follows
+    owned: bool = False  # linked to an open major incident
+    risky: bool = True  # a soft-signal rule reads the risk score
+    risk: tuple[int, list[dict[str, object]]] = (0, [])
+    risk_changed_at: datetime | None = None
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (reply/customer, text)
     # The SLA instants only move when the segments, the priority or a target's state change.
-    cached: tuple[tuple[int, int, bool, bool], dict] | None = None
+    cached: tuple[tuple, dict] | None = None
+
+
+def since(segments: Sequence[Segment], start: datetime) -> list[Segment]:
+    """The segments from `start` on (a "next update" period begins at each reply)."""
+    return [
+        Segment(max(s.started_at, start), s.ended_at, s.running)
+        for s in segments
+        if s.ended_at is None or s.ended_at > start
+    ]
 
 
 def sla_instants(
@@ -159,19 +203,30 @@ def sla_instants(
     """(warning, due) per running target; a met, paused or absent target has none."""
     if policy is None:
         return {}
-    key = (len(state.segments), state.priority, state.first_responded, state.ended)
+    key = (
+        len(state.segments),
+        state.priority,
+        state.first_responded,
+        state.last_reply_at,
+        state.ended,
+    )
     if state.cached is not None and state.cached[0] == key:
         return state.cached[1]
     targets = policy.targets.get(state.priority, {})
     result = {}
     for name in TARGETS:
         spec = targets.get(name)
-        if spec is None or state.ended or (name == "first_response" and state.first_responded):
+        if spec is None or state.ended:
             continue
-        due = instant_at(policy.calendar, state.segments, spec.duration)
-        warning = (
-            instant_at(policy.calendar, state.segments, spec.warning) if spec.warning else None
-        )
+        if name == "first_response" and state.first_responded:
+            continue
+        segments = state.segments
+        if name == "next_update":
+            if state.last_reply_at is None:
+                continue  # it runs from the first response on
+            segments = since(segments, state.last_reply_at)
+        due = instant_at(policy.calendar, segments, spec.duration)
+        warning = instant_at(policy.calendar, segments, spec.warning) if spec.warning else None
         result[name] = (warning, due)
     state.cached = (key, result)
     return result
@@ -190,11 +245,19 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
         pending_pauses=policy.pending_pauses if policy is not None else False,
         segments=[Segment(h.created_at, None, True)],
     )
+    # The risk score only matters to soft-signal rules: without one, it is not assessed and a
+    # customer message changes nothing the engine reads.
+    state.risky = any(rule.trigger == Trigger.SOFT_SIGNAL for rule in config.rules)
+    quiet = QUIET_STEPS if state.risky else (*QUIET_STEPS, "customer")
+    reassess(state, h, h.created_at)
     happened: list[Happening] = []
     recorded: set[tuple[str, str, datetime]] = set()
     steps = sorted(h.steps, key=lambda s: s.at)
     index, now = 0, h.created_at
-    changed, next_check = True, None
+    # Creation is a change: the engine is asked at once (as the change hook does).
+    next_check = sweep(h, config, state, calendar, sla_instants(policy, state), now, happened)
+    beat = None if next_check is None else ceil_minute(next_check)  # the sweep that looks again
+    count = len(steps)
     for _ in range(MAX_STEPS):
         instants = sla_instants(policy, state)
         for name, (warning, due) in instants.items():
@@ -202,34 +265,45 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
                 if at is not None and at <= now and (kind, name, at) not in recorded:
                     recorded.add((kind, name, at))
                     happened.append(Happening(at=at, kind=kind, target=name))
-        if changed or (next_check is not None and ceil_minute(next_check) <= now):
-            # Unchanged facts before the next check: the engine would decide nothing.
+        if beat is not None and beat <= now:
+            # The beat's sweep; before it, with unchanged facts, the engine decides nothing.
             next_check = sweep(h, config, state, calendar, instants, now, happened)
+            beat = None if next_check is None else ceil_minute(next_check)
         changed = False
-        while index < len(steps) and steps[index].at <= now:
-            apply(state, steps[index], config)
+        while index < count and steps[index].at <= now:
+            step = steps[index]
+            apply(state, step, config, h, calendar)
             index += 1
-            changed = True
+            if step.kind in INCIDENT_STEPS:
+                # No change hook: a link holds the ticket, its end wakes the beat's next sweep.
+                next_check = None if state.owned else now.replace(second=0, microsecond=0) + MINUTE
+                beat = next_check
+            elif step.kind not in quiet or (next_check is not None and next_check <= now):
+                changed = True
         if state.ended:
             break
-        candidates = [steps[index].at] if index < len(steps) else []
-        if next_check is not None:
-            candidates.append(ceil_minute(next_check))
-        for warning, due in sla_instants(policy, state).values():
-            candidates += [at for at in (warning, due) if at is not None]
-        later = [at for at in candidates if at > now]
-        if not later or min(later) > until:
+        instants = sla_instants(policy, state)
+        if changed:
+            # A person changed the ticket: the change hook asks the engine at that instant.
+            next_check = sweep(h, config, state, calendar, instants, now, happened)
+            beat = None if next_check is None else ceil_minute(next_check)
+            instants = sla_instants(policy, state)
+        # The next instant that matters: a step, the next check, an SLA warning or deadline.
+        upcoming = steps[index].at if index < count else None
+        if beat is not None and beat > now and (upcoming is None or beat < upcoming):
+            upcoming = beat
+        for pair in instants.values():
+            for at in pair:
+                if at is not None and at > now and (upcoming is None or at < upcoming):
+                    upcoming = at
+        if upcoming is None or upcoming > until:
             break
-        now = min(later)
+        now = upcoming
     return tuple(sorted(happened, key=lambda x: x.at))  # stable: SLA events before the sweep
 
 
 def facts_of(
-    h: History,
-    state: State,
-    calendar: CalendarLike,
-    instants: dict[str, tuple[datetime | None, datetime | None]],
-    config: Config,
+    h: History, state: State, calendar: CalendarLike, sla: dict[str, SLAInstants], config: Config
 ) -> TicketFacts:
     return TicketFacts(
         ticket_id=h.ticket_id,
@@ -243,11 +317,16 @@ def facts_of(
         cycle_started_at=state.cycle_started_at,
         last_progress_at=state.last_progress_at,
         calendar=calendar,
-        sla={name: SLAInstants(w, d) for name, (w, d) in instants.items()},
+        sla=sla,
+        risk_score=state.risk[0],
+        risk_changed_at=state.risk_changed_at,
+        awaiting_ack_until=state.awaiting_ack_until,
         can_escalate_up=config.up.get(state.team_id) is not None,
         waiting_on_customer=state.paused,
         resumed_at=state.resumed_at,
+        deescalated_into_cycle=state.deescalated,
         fired_rule_ids=frozenset(state.fired),
+        owned_by_incident=state.owned,
     )
 
 
@@ -262,8 +341,9 @@ def sweep(
 ) -> datetime | None:
     """The sweep at `now`: the engine's decisions applied (a hand-off starts a new cycle, in
     which the engine is asked again); returns its next check."""
+    sla = {name: SLAInstants(w, d) for name, (w, d) in instants.items()}
     for _ in range(MAX_HANDOFFS_AT_ONCE):
-        evaluation = evaluate(facts_of(h, state, calendar, instants, config), config.rules, now)
+        evaluation = evaluate(facts_of(h, state, calendar, sla, config), config.rules, now)
         moved = False
         for decision in evaluation.decisions:
             rule = decision.rule
@@ -279,6 +359,7 @@ def sweep(
                 if rule.escalate == Escalate.HIERARCHICAL:
                     state.level = config.level_of.get(target, state.level)
                 hand_off(state, target, now)
+                state.awaiting_ack_until = ack_due(config, state.level, calendar, now)
                 moved = True
                 happened.append(
                     Happening(
@@ -301,19 +382,39 @@ def sweep(
     return None
 
 
+def ack_due(config: Config, level: int, calendar: CalendarLike, at: datetime) -> datetime | None:
+    """When an escalation reaching `level` at `at` must be acknowledged: the level's tier
+    target on its own calendar, else on the ticket's (as `escalation.handoff.ack_due`)."""
+    target = config.ack.get(level)
+    if target is None:
+        return None
+    within, own = target
+    return add_business_time(own if own is not None else calendar, at, within)
+
+
 def hand_off(state: State, team_id: int, at: datetime) -> None:
+    """The ticket reaches another team: a new cycle, whose escalation (if any) the caller
+    records; one still waiting for the previous team is over."""
     state.team_id = team_id
     state.cycle += 1
     state.cycle_started_at = at
     state.fired = set()
+    state.awaiting_ack_until = None
+    state.deescalated = False
 
 
-def apply(state: State, step: Step, config: Config) -> None:
+def apply(state: State, step: Step, config: Config, h: History, calendar: CalendarLike) -> None:
     """A human step changes the state the engine sees."""
     if step.kind in ("reply", "progress", "team"):
         state.last_progress_at = step.at
     if step.kind == "reply":
         state.first_responded = True
+        state.last_reply_at = step.at
+        state.messages.append(("reply", ""))
+        reassess(state, h, step.at)
+    elif step.kind == "customer":
+        state.messages.append(("customer", step.text))
+        reassess(state, h, step.at)
     elif step.kind == "pause" and not state.paused:
         state.paused = True
         pause(state, step.at, running=False)
@@ -321,13 +422,54 @@ def apply(state: State, step: Step, config: Config) -> None:
         state.paused = False
         state.resumed_at = step.at
         pause(state, step.at, running=True)
+    elif step.kind in ("raised", "deescalated"):
+        state.incoming = step
     elif step.kind == "team" and step.team_id is not None:
-        state.level = config.level_of.get(step.team_id, state.level)
+        incoming, state.incoming = state.incoming, None
+        if incoming is not None and incoming.level is not None:
+            state.level = incoming.level  # a lateral escalation keeps the ticket's level
+        else:
+            state.level = config.level_of.get(step.team_id, state.level)
         hand_off(state, step.team_id, step.at)
+        if incoming is not None and incoming.kind == "raised":
+            state.awaiting_ack_until = ack_due(config, state.level, calendar, step.at)
+        elif incoming is not None:
+            state.deescalated = True
+        reassess(state, h, step.at)
+    elif step.kind == "ack":
+        state.awaiting_ack_until = None
+    elif step.kind in ("linked", "unlinked"):
+        state.owned = step.kind == "linked"
     elif step.kind == "priority" and step.priority is not None:
         state.priority = step.priority
     elif step.kind == "end":
         state.ended = True
+
+
+def reassess(state: State, h: History, at: datetime) -> None:
+    """The risk score again (`escalation.risk.assess`) from what the history shows: customer
+    messages since the last reply, their tone, VIP, hand-offs so far; it changes at `at` when
+    the score or a reason does. Nothing when no rule reads it (`State.risky`)."""
+    if not state.risky:
+        return
+    recent = state.messages[-1:-51:-1]  # newest first, as many as the live assessment reads
+    follow_ups = 0
+    for kind, _text in recent:
+        if kind == "reply":
+            break
+        follow_ups += 1
+    texts = tuple(text for kind, text in recent if kind == "customer")[:TONE_MESSAGES]
+    risk = assess(
+        RiskInputs(
+            follow_ups=follow_ups,
+            customer_texts=texts,
+            reopen_count=0,
+            vip=h.vip,
+            hand_offs=state.cycle,
+        )
+    )
+    if risk != state.risk:
+        state.risk, state.risk_changed_at = risk, at
 
 
 def pause(state: State, at: datetime, *, running: bool) -> None:

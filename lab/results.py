@@ -21,7 +21,11 @@ def when(value: str) -> str:
 
 
 def target_name(name: str) -> str:
-    return {"first_response": _("first response"), "resolution": _("resolution")}.get(name, name)
+    return {
+        "first_response": _("first response"),
+        "next_update": _("next update"),
+        "resolution": _("resolution"),
+    }.get(name, name)
 
 
 def describe(item: dict[str, Any] | None, reference: str) -> str:

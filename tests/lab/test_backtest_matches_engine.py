@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from escalation import services as escalation_services
 from escalation.models import Escalation
 from escalation.sweep import sweep
 from lab import backtest
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=False)
 UTC = dt.UTC
 CREATED = dt.datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin
 UNTIL = CREATED + dt.timedelta(days=4)
+# With impact and urgency 2 the first response is due after an hour.
+FIRST_RESPONSE_BREACH = CREATED + dt.timedelta(hours=1)
 
 
 def play(ticket, steps):
@@ -64,7 +67,10 @@ def open_ticket(impact: int, urgency: int, agent=None):
 def assert_replay_matches(ticket):
     engine = [
         (e.raised_at, e.to_team.name, e.to_level.rank)
-        for e in Escalation.objects.filter(ticket=ticket).order_by("raised_at", "pk")
+        # What the engine raised; a person's escalation or hand-back is history to replay.
+        for e in Escalation.objects.filter(ticket=ticket, raised_by__isnull=True).order_by(
+            "raised_at", "pk"
+        )
     ]
     assert engine  # the story has something to compare
     names = dict(Team.objects.values_list("name", "pk"))
@@ -107,3 +113,91 @@ def test_with_a_first_reply_and_notes_the_replay_still_matches():
         ],
     )
     assert_replay_matches(ticket)
+
+
+def three_levels(agent=None, lead=None):
+    """A ticket (impact and urgency 2) at First line, whose chain goes up to Third line."""
+    level1, level2, level3 = (SupportLevel.objects.get(rank=r) for r in (1, 2, 3))
+    third = TeamFactory(name="Third line", level=level3)
+    second = TeamFactory(
+        name="Second line",
+        level=level2,
+        escalates_to=third,
+        members=[agent] if agent else [],
+        lead=lead,
+    )
+    first = TeamFactory(name="First line", level=level1, escalates_to=second)
+    return services.ticket_create(
+        actor=None,
+        data=services.NewTicket(
+            subject="Printer on fire",
+            description="It smokes.",
+            team=first,
+            customer=CustomerFactory(),
+            impact=2,
+            urgency=2,
+        ),
+        now=CREATED,
+    )
+
+
+def test_an_unacknowledged_escalation_goes_further_up_in_the_replay_too():
+    ticket = three_levels()
+    play(ticket, [])
+    # The story: the first response breaches (to Second line), nobody acknowledges within
+    # the level's tier target (on to Third line).
+    assert Escalation.objects.filter(ticket=ticket, trigger="unacknowledged").exists()
+    assert_replay_matches(ticket)
+
+
+def test_an_acknowledged_escalation_stays_in_the_replay_too():
+    agent = UserFactory(username="ada")
+    ticket = three_levels(agent=agent)
+
+    def acknowledge(now):
+        waiting = Escalation.objects.get(ticket=ticket, status=Escalation.Status.RAISED)
+        escalation_services.escalation_acknowledge(escalation=waiting, actor=agent, now=now)
+
+    play(ticket, [(FIRST_RESPONSE_BREACH + dt.timedelta(minutes=10), acknowledge)])
+    assert not Escalation.objects.filter(ticket=ticket, trigger="unacknowledged").exists()
+    assert ("ack", "") in human_steps(ticket)
+    assert_replay_matches(ticket)
+
+
+def test_a_leads_de_escalation_is_replayed():
+    lead = UserFactory(username="grace")
+    ticket = three_levels(lead=lead)
+
+    def hand_back(now):
+        current = Ticket.objects.get(pk=ticket.pk)
+        escalation_services.escalation_deescalate(
+            ticket=current,
+            actor=lead,
+            to_team=Team.objects.get(name="First line"),
+            reason="Needs the customer's logs first.",
+            now=now,
+        )
+
+    play(ticket, [(FIRST_RESPONSE_BREACH + dt.timedelta(minutes=10), hand_back)])
+    assert Escalation.objects.filter(ticket=ticket, kind=Escalation.Kind.DE_ESCALATION).exists()
+    assert [k for k, _t in human_steps(ticket)] == ["deescalated", "team"]
+    assert_replay_matches(ticket)
+
+
+def human_steps(ticket):
+    names = dict(Team.objects.values_list("name", "pk"))
+    (history,) = backtest.read_histories([ticket.pk], names)
+    return [(s.kind, s.text) for s in history.steps]
+
+
+def test_the_history_holds_a_customer_messages_text_and_not_the_engines_escalations():
+    ticket = three_levels()
+    services.ticket_add_customer_message(
+        ticket=Ticket.objects.get(pk=ticket.pk),
+        body="This is unacceptable.",
+        now=CREATED + dt.timedelta(minutes=5),
+    )
+    play(ticket, [])
+    assert Escalation.objects.filter(ticket=ticket).count() == 2
+    # The engine's escalations (no person) are what the replay recomputes, not history.
+    assert human_steps(ticket) == [("customer", "This is unacceptable.")]
