@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import DateTimeField, Exists, F, Q, Value
+from django.db.models import Case, DateTimeField, Exists, F, Q, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Least, Lower
 from django.urls import reverse
@@ -47,6 +47,34 @@ SLA_FLAGGED = Q(
         for flag in ("warned", "breached")
     ),
     _connector=Q.OR,
+)
+
+# The earliest deadline among a ticket's unmet targets, as one SQL expression: a first
+# response counts until it is sent, the status-update and resolution columns only hold a
+# deadline while their clock is live. Tickets without one (closed, no policy, clock paused)
+# get a far-future stand-in rather than NULL, so that they sort last and the keyset cursor
+# never has to compare with NULL. (LEAST ignores NULLs on PostgreSQL but not on SQLite, hence
+# the COALESCE around each column.) The list's "due soonest" sort and the dashboard order by
+# it; the expression index `ticket_sla_due` holds it, so it must stay word for word the same.
+NO_DEADLINE = datetime.datetime(9999, 1, 1, tzinfo=datetime.UTC)
+SLA_DUE = Case(
+    When(
+        status__in=ACTIVE_STATUS_VALUES,
+        then=Least(
+            Coalesce(
+                Case(
+                    When(first_responded_at__isnull=True, then=F("first_response_due_at")),
+                    default=None,
+                    output_field=DateTimeField(),
+                ),
+                _NEVER,
+            ),
+            Coalesce(F("next_update_due_at"), _NEVER),
+            Coalesce(F("resolution_due_at"), _NEVER),
+        ),
+    ),
+    default=_NEVER,
+    output_field=DateTimeField(),
 )
 
 if TYPE_CHECKING:
@@ -609,6 +637,8 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 fields=["requester", "-created_at", "-id"], name="ticket_requester_created"
             ),
             models.Index(fields=["customer", "-created_at", "-id"], name="ticket_customer_created"),
+            # The list sorted by due time: pages walk this in order (see `SLA_DUE`).
+            models.Index(SLA_DUE, F("id"), name="ticket_sla_due"),
             # The sweep reads only active tickets whose next check is due, in keyset order.
             models.Index(
                 fields=["next_check_at", "id"],
