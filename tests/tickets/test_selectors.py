@@ -272,6 +272,7 @@ def test_due_sort_orders_by_the_earliest_unmet_deadline(agent, due_tickets):
     assert [t.sla_due for t in ordered] == [earliest(t) for t in ordered]
 
 
+@pytest.mark.postgres
 def test_due_sort_can_walk_the_due_time_index(agent, due_tickets):
     """The list's ORDER BY is the indexed expression word for word: with sorting and
     sequential scans priced out, PostgreSQL pages through `ticket_sla_due` in order (what it
