@@ -13,6 +13,8 @@ from psycopg.types.array import ListDumper
 from helpdesk.db import TextListDumper
 
 texts = st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"))
+pytestmark = pytest.mark.postgres  # psycopg's dumpers: PostgreSQL connections only
+
 lists = st.lists(st.one_of(st.none(), texts, st.sampled_from(['{"a": "b\\\\"}', "NULL", ""])))
 
 
