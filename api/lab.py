@@ -677,7 +677,9 @@ class BacktestStart(Idempotent):
         responses={202: BacktestSerializer},
         examples=[
             OpenApiExample("A quarter", request_only=True, value={"days": 90}),
-            OpenApiExample("Queued", response_only=True, value=BACKTEST_EXAMPLE),
+            OpenApiExample(
+                "Queued", response_only=True, status_codes=["202"], value=BACKTEST_EXAMPLE
+            ),
         ],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -712,7 +714,11 @@ class BacktestCancel(Idempotent):
         "current batch (202). 409 when it has finished.",
         request=None,
         responses={202: BacktestSerializer},
-        examples=[OpenApiExample("Stopping", response_only=True, value=BACKTEST_EXAMPLE)],
+        examples=[
+            OpenApiExample(
+                "Stopping", response_only=True, status_codes=["202"], value=BACKTEST_EXAMPLE
+            )
+        ],
     )
     def post(self, request: Request, pk: int) -> Response:
         require(model_admin(Draft).has_change_permission(request), request)

@@ -87,7 +87,10 @@ def test_make_audit_is_strict_and_passes_the_allowlist_to_pip_audit(tmp_path):
     ]
     assert _ENTRY.match(_allowlist_entries(allowlist.read_text())[0])
     dry = subprocess.run(
-        ["make", "-n", "-o", "install", "audit", f"AUDIT_ALLOWLIST={allowlist}"],
+        # --no-print-directory: under `make test` this make is a sub-make, which would print
+        # "Leaving directory" after the recipe.
+        ["make", "--no-print-directory", "-n", "-o", "install", "audit",
+         f"AUDIT_ALLOWLIST={allowlist}"],
         cwd=settings.BASE_DIR, capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     command = dry.stdout.splitlines()[-1]
