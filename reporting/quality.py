@@ -72,32 +72,42 @@ def recurrent() -> Exists:
 # resolution before it (a window over the events before it) lies within the days. At equal
 # instants a creation sorts first: a resolution must come strictly before. This is a sort of
 # the period's rows, where a correlated EXISTS probes every customer's tickets once per ticket.
-RECURRENCE_SQL = """
-SELECT COUNT(*) FILTER (WHERE kind = 0),
-       COUNT(*) FILTER (WHERE kind = 0 AND last_resolved >= at - %s)
-FROM (
-    SELECT kind, at, MAX(CASE WHEN kind = 1 THEN at END) OVER (
+RECURRENCE_STREAM = """
+    SELECT team_id, level_id, priority, kind, at, MAX(CASE WHEN kind = 1 THEN at END) OVER (
         PARTITION BY customer_id, service_id ORDER BY at, kind
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS last_resolved
     FROM (
-        SELECT customer_id, service_id, created_at AS at, 0 AS kind FROM ({created}) c
+        SELECT customer_id, service_id, team_id, level_id, priority, created_at AS at, 0 AS kind
+        FROM ({created}) c
         UNION ALL
-        SELECT customer_id, service_id, resolved_at AS at, 1 AS kind FROM ({resolved}) r
+        SELECT customer_id, service_id, NULL, NULL, NULL, resolved_at AS at, 1 AS kind
+        FROM ({resolved}) r
     ) events
-) stream
+"""
+RECURRENCE_SQL = """
+SELECT COUNT(*) FILTER (WHERE kind = 0),
+       COUNT(*) FILTER (WHERE kind = 0 AND last_resolved >= at - %s)
+FROM ({stream}) stream
+"""
+RECURRENCE_ROWS_SQL = """
+SELECT team_id, level_id, priority, at, COALESCE(last_resolved >= at - %s, false)
+FROM ({stream}) stream
+WHERE kind = 0
 """
 
 
-def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
-    """One query."""
-    created = tickets.filter(
+def with_customer_and_service(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Ticket]:
+    """The tickets created in the period that have a customer and an affected service:
+    recurrence's whole (its part: those that are `recurrent`)."""
+    return tickets.filter(
         within("created_at", period), customer__isnull=False, service__isnull=False
-    ).order_by()
-    if connection.vendor != "postgresql":
-        figures = created.aggregate(whole=Count("pk"), part=Count("pk", filter=Q(recurrent())))
-        return Share(figures["part"], figures["whole"])
+    )
+
+
+def _recurrence_stream(sql: str, tickets: QuerySet[Ticket], period: Period) -> list[tuple]:
     days = dt.timedelta(days=RECURRENCE_DAYS)
+    created = with_customer_and_service(tickets, period).order_by()
     resolved = Ticket.objects.filter(
         resolved_at__gte=period.start - days,
         resolved_at__lt=period.end,
@@ -105,18 +115,41 @@ def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
         service__isnull=False,
     ).order_by()
     created_sql, created_params = created.values(
-        "pk", "customer_id", "service_id", "created_at"
+        "customer_id", "service_id", "team_id", "level_id", "priority", "created_at"
     ).query.sql_with_params()
     resolved_sql, resolved_params = resolved.values(
-        "pk", "customer_id", "service_id", "resolved_at"
+        "customer_id", "service_id", "resolved_at"
     ).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            RECURRENCE_SQL.format(created=created_sql, resolved=resolved_sql),
+            sql.format(stream=RECURRENCE_STREAM.format(created=created_sql, resolved=resolved_sql)),
             [days, *created_params, *resolved_params],
         )
-        whole, part = cursor.fetchone()
+        return cursor.fetchall()
+
+
+def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
+    """One query."""
+    if connection.vendor != "postgresql":
+        figures = with_customer_and_service(tickets, period).aggregate(
+            whole=Count("pk"), part=Count("pk", filter=Q(recurrent()))
+        )
+        return Share(figures["part"], figures["whole"])
+    ((whole, part),) = _recurrence_stream(RECURRENCE_SQL, tickets, period)
     return Share(part, whole)
+
+
+def recurrences(tickets: QuerySet[Ticket], period: Period) -> list[tuple]:
+    """Per ticket of recurrence's whole in the period: its team, level and priority, its
+    creation and whether it recurs (for `reporting.rollups`). One query."""
+    if connection.vendor != "postgresql":
+        return list(
+            with_customer_and_service(tickets, period)
+            .order_by()
+            .annotate(recurs=recurrent())
+            .values_list("team_id", "level_id", "priority", "created_at", "recurs")
+        )
+    return _recurrence_stream(RECURRENCE_ROWS_SQL, tickets, period)
 
 
 def with_package_lengths(escalations: QuerySet[Escalation]) -> QuerySet[Escalation]:
