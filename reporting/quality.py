@@ -240,11 +240,30 @@ class LoadRow:
     open_at_end: int
 
 
-def load(tickets: QuerySet[Ticket], period: Period, grain: str | None = None) -> list[LoadRow]:
+# (first local day of the bucket, level id) -> how many
+LoadCounts = dict[tuple[dt.date, int | None], int]
+
+
+def bucket_of(day: dt.date, grain: str) -> dt.date:
+    """The first local day of the bucket of `grain` that holds `day` (as `handoffs.buckets`)."""
+    if grain == WEEK:
+        return day - dt.timedelta(days=day.weekday())
+    if grain == MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def load(
+    tickets: QuerySet[Ticket],
+    period: Period,
+    grain: str | None = None,
+    counted: tuple[LoadCounts, LoadCounts, LoadCounts] | None = None,
+) -> list[LoadRow]:
     """Per bucket (oldest first) and level (by rank), by the level a ticket is at now for
     created, resolved and open (a ticket's past levels are not replayed), and by the receiving
     level for hand-offs. Open at the end = open when the period started + created - resolved
-    so far (a reopened ticket counts with its latest resolution)."""
+    so far (a reopened ticket counts with its latest resolution). Four queries; two when
+    `counted` gives the created, resolved and handed-in counts (`reporting.rollups`)."""
     grain = grain or grain_of(period)
     trunc = {DAY: TruncDay, WEEK: TruncWeek, MONTH: TruncMonth}[grain]
     zone = site_zone()
@@ -262,9 +281,12 @@ def load(tickets: QuerySet[Ticket], period: Period, grain: str | None = None) ->
         }
 
     tickets = tickets.order_by()
-    created = per_bucket(tickets, "created_at", "level_id")
-    resolved = per_bucket(tickets, "resolved_at", "level_id")
-    handed_in = per_bucket(handoffs_of(tickets), "raised_at", "to_level_id")
+    if counted is None:
+        created = per_bucket(tickets, "created_at", "level_id")
+        resolved = per_bucket(tickets, "resolved_at", "level_id")
+        handed_in = per_bucket(handoffs_of(tickets), "raised_at", "to_level_id")
+    else:
+        created, resolved, handed_in = counted
     open_before = dict(
         tickets.filter(created_at__lt=period.start)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=period.start))
