@@ -238,10 +238,18 @@ class DrillTicketSerializer(serializers.Serializer):
         return reverse("api:ticket", args=[ticket.reference])
 
 
-class DrillEscalationSerializer(serializers.Serializer):
+class DrillRowSerializer(serializers.Serializer):
+    """A row of a ticket's (an escalation, a rating), with the ticket's reference and address."""
+
     id = serializers.IntegerField()
     ticket = serializers.CharField(source="ticket.reference")
     ticket_url = serializers.SerializerMethodField()
+
+    def get_ticket_url(self, row: Any) -> str:
+        return reverse("api:ticket", args=[row.ticket.reference])
+
+
+class DrillEscalationSerializer(DrillRowSerializer):
     kind = serializers.CharField()
     trigger = serializers.CharField()
     from_level = serializers.CharField(source="from_level.display_name", default=None)
@@ -249,21 +257,12 @@ class DrillEscalationSerializer(serializers.Serializer):
     raised_at = serializers.DateTimeField()
     acknowledged_at = serializers.DateTimeField(allow_null=True)
 
-    def get_ticket_url(self, row: Any) -> str:
-        return reverse("api:ticket", args=[row.ticket.reference])
 
-
-class DrillRatingSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    ticket = serializers.CharField(source="ticket.reference")
-    ticket_url = serializers.SerializerMethodField()
+class DrillRatingSerializer(DrillRowSerializer):
     score = serializers.IntegerField()
     comment = serializers.CharField()
     escalated = serializers.BooleanField()
     created_at = serializers.DateTimeField()
-
-    def get_ticket_url(self, row: Any) -> str:
-        return reverse("api:ticket", args=[row.ticket.reference])
 
 
 def _drill_page(name: str, rows: type[serializers.Serializer]) -> type[serializers.Serializer]:

@@ -111,6 +111,13 @@ class Facts:
                 self.load[(day, int(name.removeprefix(HANDED_IN)), "handed_in")] += n
 
 
+def whether(condition: Q) -> Case:
+    """True where `condition` holds, else False: a column to count by."""
+    return Case(
+        When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
 def _day(instant: dt.datetime) -> dt.date:
     return instant.astimezone(site_zone()).date()
 
@@ -150,13 +157,7 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
         rows = (
             tickets.filter(stopped)
             .order_by()
-            .annotate(
-                is_breached=Case(
-                    When(breached, then=Value(True)),
-                    default=Value(False),
-                    output_field=BooleanField(),
-                )
-            )
+            .annotate(is_breached=whether(breached))
             .values_list(*DIMENSIONS, stop, "is_breached")
         )
         for team, level, priority, instant, is_breached in rows:
@@ -192,13 +193,7 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
     first_contacts = (
         handoffs.started_first_level(tickets, period)
         .order_by()
-        .annotate(
-            first=Case(
-                When(handoffs.at_first_contact(), then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            )
-        )
+        .annotate(first=whether(handoffs.at_first_contact()))
         .values_list(*DIMENSIONS, "resolved_at", "first")
     )
     for team, level, priority, instant, first in first_contacts:
@@ -212,13 +207,7 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
     raised = (
         quality.with_package_lengths(handoffs_of(tickets).filter(within("raised_at", period)))
         .order_by()
-        .annotate(
-            complete=Case(
-                When(quality.complete_package(), then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            )
-        )
+        .annotate(complete=whether(quality.complete_package()))
         .values_list(
             "ticket__team_id",
             "ticket__level_id",
@@ -428,8 +417,7 @@ def _stretches(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
 class Source:
     """Where a reader's figures come from: `rows` (rollups in the reader's teams and slices),
     `live` (the same tickets, for the days the rollups do not answer) and `rest` (the other
-    tickets the reader may see, always from the tickets, by key; None when there are none, as
-    for an admin)."""
+    tickets the reader may see, always from the tickets, read by key; None for an admin)."""
 
     rows: QuerySet[DailyRollup]
     live: QuerySet[Ticket]
@@ -440,7 +428,7 @@ class Source:
         None when no day of the period is rolled up and fresh (then the raw figures are
         fewer queries; one query then). Four queries plus about fifteen per stretch of days
         computed from the tickets (at most `MAX_RAW_STRETCHES`) and for the other tickets a
-        lead may see, if any."""
+        lead may see (one query for their keys, fifteen more if there are any)."""
         zone = site_zone()
         first = period.start.astimezone(zone).date()
         last = (period.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
@@ -465,7 +453,10 @@ class Source:
         for stretch_first, stretch_last in missing:
             total.add(merged(collect(self.live, day_period(stretch_first, stretch_last))))
         if self.rest is not None:
-            total.add(merged(collect(self.rest, period)))
+            # Read by key: the remainder is few beside the teams' tickets (none: no query).
+            keys = list(self.rest.order_by().values_list("pk", flat=True))
+            if keys:
+                total.add(merged(collect(Ticket.objects.filter(pk__in=keys), period)))
         return total
 
 
@@ -491,13 +482,11 @@ def source_for(user: Any, form: ReportForm, tickets: QuerySet[Ticket]) -> Source
         return Source(rows=rows, live=tickets, rest=None)
     teams = list(agent_teams(user).values_list("pk", flat=True))
     # The rest (tickets visible beyond the teams: held before, assigned, followed, created) is
-    # few beside the teams' tickets: its keys are read once here, and its facts through the
-    # primary key, not with `visible_to`'s conditions over every ticket in each of the
-    # fifteen queries of `collect` (none when there is no rest). The teams' own tickets need
-    # no visibility test either: a lead sees every ticket of their teams.
-    rest = list(tickets.exclude(team_id__in=teams).order_by().values_list("pk", flat=True))
+    # read by key in `Source.facts`, not with `visible_to`'s conditions over every ticket in
+    # each of the fifteen queries of `collect`. The teams' own tickets need no visibility test
+    # either: a lead sees every ticket of their teams.
     return Source(
         rows=rows.filter(team_id__in=teams),
         live=form.narrow(Ticket.objects.filter(team_id__in=teams)),
-        rest=Ticket.objects.filter(pk__in=rest) if rest else None,
+        rest=tickets.exclude(team_id__in=teams),
     )
