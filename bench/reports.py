@@ -11,7 +11,8 @@ in-process with the test client, for an admin and for a team lead, and the XLSX 
 and p95 over `--runs` requests after a warm-up, and the queries of one request. First the
 admin's whole page from the rows alone (no rollups), then the daily rollups are written
 (`manage.py roll_up_reports`, timed) and every page measured again. The load average is
-printed beside the figures: the machine is shared.
+printed beside the figures, and the CPU time of a request (this process and its PostgreSQL
+backend), which does not grow with the machine's load as the wall time does.
 
 Usage: python bench/reports.py [--tickets 100000] [--runs 7] [--full] [--reuse]
 Database: BENCH_REPORTS_DATABASE_URL, default
@@ -178,24 +179,41 @@ def seed(total: int, now: dt.datetime) -> dict[str, object]:
     return {"admin": admin, "lead": lead}
 
 
-def measure(client, url: str, runs: int) -> tuple[float, float, int]:
-    """Median and p95 milliseconds of `runs` requests (after a warm-up), and the queries of
-    one request."""
+def server_cpu() -> float:
+    """CPU seconds the PostgreSQL backend of this connection has used (the server runs on this
+    machine: its /proc entry), or 0.0 when it cannot be read."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(client, url: str, runs: int) -> tuple[float, float, int, float]:
+    """Median and p95 milliseconds of `runs` requests (after a warm-up), the queries of one
+    request, and the median CPU milliseconds of a request (this process and its PostgreSQL
+    backend: on a loaded machine the wall time waits for a core, the CPU time does not)."""
     from django.db import connection
 
     response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, started_cpu, started_server = time.perf_counter(), time.process_time(), server_cpu()
         client.get(url)
         times.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - started_cpu + server_cpu() - started_server) * 1000)
     counter = QueryCounter()
     with connection.execute_wrapper(counter):
         client.get(url)
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    return statistics.median(times), p95, counter.count
+    return statistics.median(times), p95, counter.count, statistics.median(cpu)
 
 
 def main() -> None:
@@ -234,9 +252,9 @@ def main() -> None:
     if not RolledDay.objects.exists():
         client = Client(HTTP_HOST="localhost")
         client.force_login(users["admin"])
-        median, p95, queries = measure(client, f"/reports/?{period}", args.runs)
+        median, p95, queries, cpu = measure(client, f"/reports/?{period}", args.runs)
         load = os.getloadavg()[0]
-        results.append(("admin", "reports, 12 months, no rollups", median, p95, queries, load))
+        results.append(("admin", "reports, 12 months, no rollups", median, p95, queries, cpu, load))
         print(f"  admin  whole page from the rows  {median:7.1f} ms  load {load:.2f}", flush=True)
         started = time.perf_counter()
         call_command("roll_up_reports", stdout=open(os.devnull, "w"))  # noqa: SIM115
@@ -254,12 +272,12 @@ def main() -> None:
         client = Client(HTTP_HOST="localhost")
         client.force_login(users[who])
         for name, page in pages:
-            median, p95, queries = measure(client, page, args.runs)
+            median, p95, queries, cpu = measure(client, page, args.runs)
             load = os.getloadavg()[0]
-            results.append((who, name, median, p95, queries, load))
+            results.append((who, name, median, p95, queries, cpu, load))
             print(
                 f"  {who:<6} {name:<28} {median:7.1f} ms  p95 {p95:7.1f} ms  {queries:3d} "
-                f"queries  load {load:.2f}",
+                f"queries  cpu {cpu:7.1f} ms  load {load:.2f}",
                 flush=True,
             )
     connection.close()
@@ -267,10 +285,13 @@ def main() -> None:
         f"\nReports page, {total:,} tickets over 12 months on PostgreSQL; the whole page for 12 "
         f"months (and the 12 before); server time in-process, target ≤ {target} ms"
     )
-    print(f"{'who':<6} {'page':<32} {'median':>9} {'p95':>9} {'queries':>8} {'load':>6}")
-    for who, name, median, p95, queries, load in results:
+    print(f"{'who':<6} {'page':<32} {'median':>9} {'p95':>9} {'queries':>8} {'cpu':>9} {'load':>6}")
+    for who, name, median, p95, queries, cpu, load in results:
         flag = "" if median <= target else "  over target"
-        print(f"{who:<6} {name:<32} {median:7.1f}ms {p95:7.1f}ms {queries:8d} {load:6.2f}{flag}")
+        print(
+            f"{who:<6} {name:<32} {median:7.1f}ms {p95:7.1f}ms {queries:8d} {cpu:7.1f}ms "
+            f"{load:6.2f}{flag}"
+        )
 
 
 if __name__ == "__main__":

@@ -21,13 +21,21 @@ from escalation.models import Escalation
 from incidents.models import IncidentLink
 from portal.models import Rating
 from reporting.figures import Period, within
-from reporting.handoffs import TRIGGER_GROUPS, WAVE, trigger_labels
+from reporting.handoffs import (
+    TRIGGER_GROUPS,
+    WAVE,
+    at_first_contact,
+    started_first_level,
+    trigger_labels,
+)
 from reporting.kpis import SLA_TARGETS, acknowledgement_decided, escalated_once, sla_decided
 from reporting.quality import (
     complete_package,
     has_closing_report,
     ratings_of,
     reached_report_level,
+    recurrent,
+    with_customer_and_service,
     with_package_lengths,
 )
 from reporting.trends import escalations_of, handoffs_of
@@ -70,6 +78,14 @@ def _report_due(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Ticket]:
 
 def _report_written(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Ticket]:
     return _report_due(tickets, period).filter(has_closing_report())
+
+
+def _first_contact(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Ticket]:
+    return started_first_level(tickets, period).filter(at_first_contact())
+
+
+def _recurring(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Ticket]:
+    return with_customer_and_service(tickets, period).filter(recurrent())
 
 
 def _breached(target: str) -> Narrow:
@@ -141,6 +157,10 @@ NARROW: dict[str, tuple[str, Narrow]] = {
     "resolved": (TICKETS, _resolved),
     "closing_report_due": (TICKETS, _report_due),
     "closing_report_written": (TICKETS, _report_written),
+    "first_contact_started": (TICKETS, started_first_level),
+    "first_contact": (TICKETS, _first_contact),
+    "recurrence_whole": (TICKETS, with_customer_and_service),
+    "recurring": (TICKETS, _recurring),
     **{f"sla_{target}_breached": (TICKETS, _breached(target)) for target in SLA_TARGETS},
     f"trigger_{WAVE}": (TICKETS, _wave),
     "escalations": (ESCALATIONS, _raised),
@@ -175,6 +195,18 @@ def titles() -> dict[str, str]:
         "closing_report_written": _(
             "Tickets resolved in the period that reached level 3, with a closing report"
         ),
+        "first_contact_started": _("Tickets resolved in the period that started at the 1st level"),
+        "first_contact": _(
+            "Tickets resolved in the period at the 1st level at first contact "
+            "(never handed off, never reopened)"
+        ),
+        "recurrence_whole": _(
+            "Tickets created in the period with a customer and an affected service"
+        ),
+        "recurring": _(
+            "Tickets created in the period whose customer had a ticket of the same service "
+            "resolved within the 30 days before"
+        ),
         "sla_first_response_breached": _("First-response target breached (answered in the period)"),
         "sla_next_update_breached": _("Next-update target breached (resolved in the period)"),
         "sla_resolution_breached": _("Resolution target breached (resolved in the period)"),
@@ -200,7 +232,15 @@ def titles() -> dict[str, str]:
 
 def known(key: str) -> bool:
     """Whether `key` names a list (a level's key is checked only by `drill`)."""
-    return key in NARROW or TO_LEVEL.fullmatch(key) is not None
+    return kind_of(key) is not None
+
+
+def kind_of(key: str) -> str | None:
+    """What the list of `key` holds (`TICKETS`, `ESCALATIONS` or `RATINGS`), None for a key
+    that names no list."""
+    if key in NARROW:
+        return NARROW[key][0]
+    return ESCALATIONS if TO_LEVEL.fullmatch(key) is not None else None
 
 
 def drill(tickets: QuerySet[Ticket], period: Period, key: str) -> Drill | None:

@@ -146,16 +146,20 @@ def escalations_over_time(
     return OverTime(grain, buckets(period, grain), levels, dict(counts))
 
 
-def escalations_by_trigger(tickets: QuerySet[Ticket], period: Period) -> dict[str, int]:
-    """Per group of `TRIGGER_GROUPS`, then `WAVE`: how many, in that order."""
-    per_trigger = dict(
-        escalations_of(tickets)
-        .filter(within("raised_at", period))
-        .values("trigger")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("trigger", "n")
-    )
+def escalations_by_trigger(
+    tickets: QuerySet[Ticket], period: Period, per_trigger: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Per group of `TRIGGER_GROUPS`, then `WAVE`: how many, in that order. Two queries; one
+    when `per_trigger` (the escalations raised per stored trigger, from the rollups) is given."""
+    if per_trigger is None:
+        per_trigger = dict(
+            escalations_of(tickets)
+            .filter(within("raised_at", period))
+            .values("trigger")
+            .annotate(n=Count("pk"))
+            .order_by()
+            .values_list("trigger", "n")
+        )
     result = {
         group: sum(per_trigger.get(str(trigger), 0) for trigger in triggers)
         for group, triggers in TRIGGER_GROUPS.items()
@@ -316,22 +320,31 @@ class FirstContact:
         return round(100 * self.at_first_contact / self.resolved, 1) if self.resolved else None
 
 
-def first_contact_resolution(tickets: QuerySet[Ticket], period: Period) -> FirstContact:
+def started_first_level(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Ticket]:
+    """The tickets resolved in the period that started at the 1st level (the rank their first
+    hand-off left from, else their level's): first-contact resolution's whole."""
     first_from_rank = (
         Escalation.objects.filter(ticket_id=OuterRef("pk"))
         .order_by("raised_at", "pk")
         .values("from_level__rank")[:1]
     )
-    handed_off = Exists(Escalation.objects.filter(ticket_id=OuterRef("pk")))
-    figures = (
+    return (
         tickets.filter(within("resolved_at", period))
         .annotate(start_rank=Coalesce(Subquery(first_from_rank), F("level__rank")))
         .filter(start_rank=1)
+    )
+
+
+def at_first_contact() -> Q:
+    """Never handed off and never reopened: first-contact resolution's part."""
+    return ~Exists(Escalation.objects.filter(ticket_id=OuterRef("pk"))) & Q(reopen_count=0)
+
+
+def first_contact_resolution(tickets: QuerySet[Ticket], period: Period) -> FirstContact:
+    figures = (
+        started_first_level(tickets, period)
         .order_by()
-        .aggregate(
-            resolved=Count("pk"),
-            first=Count("pk", filter=~handed_off & Q(reopen_count=0)),
-        )
+        .aggregate(resolved=Count("pk"), first=Count("pk", filter=at_first_contact()))
     )
     return FirstContact(figures["resolved"], figures["first"])
 

@@ -346,31 +346,34 @@ def escalated_once() -> Exists:
 
 
 def escalations(
-    tickets: QuerySet[Ticket], period: Period, created: tuple[int, int] | None = None
+    tickets: QuerySet[Ticket], period: Period, done: Precomputed | None = None
 ) -> Escalations:
     """Three queries: hand-offs raised per receiving level and kind, the levels, and the
-    tickets created with and without escalation (unless `created` gives those two)."""
-    raised = (
-        handoffs_of(tickets)
-        .filter(within("raised_at", period))
-        .values("to_level_id")
-        .annotate(
-            up=Count("pk", filter=~Q(kind=Escalation.Kind.DE_ESCALATION)),
-            back=Count("pk", filter=Q(kind=Escalation.Kind.DE_ESCALATION)),
+    tickets created with and without escalation; one (the levels) with `done`."""
+    if done is None:
+        raised = (
+            handoffs_of(tickets)
+            .filter(within("raised_at", period))
+            .values("to_level_id")
+            .annotate(
+                up=Count("pk", filter=~Q(kind=Escalation.Kind.DE_ESCALATION)),
+                back=Count("pk", filter=Q(kind=Escalation.Kind.DE_ESCALATION)),
+            )
+            .order_by()
         )
-        .order_by()
-    )
-    per_level_ids = {row["to_level_id"]: row["up"] for row in raised if row["up"]}
-    handbacks = sum(row["back"] for row in raised)
+        per_level_ids = {row["to_level_id"]: row["up"] for row in raised if row["up"]}
+        handbacks = sum(row["back"] for row in raised)
+    else:
+        per_level_ids, handbacks = done.per_level, done.handbacks
     levels = SupportLevel.objects.filter(pk__in=per_level_ids).order_by("rank")
-    if created is None:
+    if done is None:
         figures = (
             tickets.filter(within("created_at", period))
             .order_by()
             .aggregate(created=Count("pk"), escalated=Count("pk", filter=Q(escalated_once())))
         )
     else:
-        figures = {"created": created[0], "escalated": created[1]}
+        figures = {"created": done.tickets_created, "escalated": done.tickets_escalated}
     return Escalations(
         per_level=[LevelCount(level, per_level_ids[level.pk]) for level in levels],
         escalations=sum(per_level_ids.values()),
@@ -394,6 +397,12 @@ class Precomputed:
     sla: list[Compliance]
     tickets_created: int
     tickets_escalated: int
+    first_contact: FirstContact
+    recurrence: Share
+    per_level: dict[int, int]  # escalations raised per receiving level id
+    handbacks: int
+    triggers: dict[str, int]  # escalations raised per trigger (as stored)
+    documentation: Share
 
 
 def report(
@@ -409,13 +418,11 @@ def report(
         resolution=done.resolution if done else resolution_times(tickets, period),
         sla=done.sla if done else sla_compliance(tickets, period),
         acknowledgement_sla=acknowledgement_compliance(tickets, period),
-        escalations=escalations(
-            tickets, period, (done.tickets_created, done.tickets_escalated) if done else None
-        ),
-        triggers=escalations_by_trigger(tickets, period),
-        first_contact=first_contact_resolution(tickets, period),
-        recurrence=recurrence(tickets, period),
-        documentation=documentation(tickets, period),
+        escalations=escalations(tickets, period, done),
+        triggers=escalations_by_trigger(tickets, period, done.triggers if done else None),
+        first_contact=done.first_contact if done else first_contact_resolution(tickets, period),
+        recurrence=done.recurrence if done else recurrence(tickets, period),
+        documentation=done.documentation if done else documentation(tickets, period),
         closing_reports=closing_reports(tickets, period),
         deflections=deflections(period),
         satisfaction=satisfaction(tickets, period),

@@ -72,32 +72,42 @@ def recurrent() -> Exists:
 # resolution before it (a window over the events before it) lies within the days. At equal
 # instants a creation sorts first: a resolution must come strictly before. This is a sort of
 # the period's rows, where a correlated EXISTS probes every customer's tickets once per ticket.
-RECURRENCE_SQL = """
-SELECT COUNT(*) FILTER (WHERE kind = 0),
-       COUNT(*) FILTER (WHERE kind = 0 AND last_resolved >= at - %s)
-FROM (
-    SELECT kind, at, MAX(CASE WHEN kind = 1 THEN at END) OVER (
+RECURRENCE_STREAM = """
+    SELECT team_id, level_id, priority, kind, at, MAX(CASE WHEN kind = 1 THEN at END) OVER (
         PARTITION BY customer_id, service_id ORDER BY at, kind
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS last_resolved
     FROM (
-        SELECT customer_id, service_id, created_at AS at, 0 AS kind FROM ({created}) c
+        SELECT customer_id, service_id, team_id, level_id, priority, created_at AS at, 0 AS kind
+        FROM ({created}) c
         UNION ALL
-        SELECT customer_id, service_id, resolved_at AS at, 1 AS kind FROM ({resolved}) r
+        SELECT customer_id, service_id, NULL, NULL, NULL, resolved_at AS at, 1 AS kind
+        FROM ({resolved}) r
     ) events
-) stream
+"""
+RECURRENCE_SQL = """
+SELECT COUNT(*) FILTER (WHERE kind = 0),
+       COUNT(*) FILTER (WHERE kind = 0 AND last_resolved >= at - %s)
+FROM ({stream}) stream
+"""
+RECURRENCE_ROWS_SQL = """
+SELECT team_id, level_id, priority, at, COALESCE(last_resolved >= at - %s, false)
+FROM ({stream}) stream
+WHERE kind = 0
 """
 
 
-def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
-    """One query."""
-    created = tickets.filter(
+def with_customer_and_service(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Ticket]:
+    """The tickets created in the period that have a customer and an affected service:
+    recurrence's whole (its part: those that are `recurrent`)."""
+    return tickets.filter(
         within("created_at", period), customer__isnull=False, service__isnull=False
-    ).order_by()
-    if connection.vendor != "postgresql":
-        figures = created.aggregate(whole=Count("pk"), part=Count("pk", filter=Q(recurrent())))
-        return Share(figures["part"], figures["whole"])
+    )
+
+
+def _recurrence_stream(sql: str, tickets: QuerySet[Ticket], period: Period) -> list[tuple]:
     days = dt.timedelta(days=RECURRENCE_DAYS)
+    created = with_customer_and_service(tickets, period).order_by()
     resolved = Ticket.objects.filter(
         resolved_at__gte=period.start - days,
         resolved_at__lt=period.end,
@@ -105,18 +115,41 @@ def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
         service__isnull=False,
     ).order_by()
     created_sql, created_params = created.values(
-        "pk", "customer_id", "service_id", "created_at"
+        "customer_id", "service_id", "team_id", "level_id", "priority", "created_at"
     ).query.sql_with_params()
     resolved_sql, resolved_params = resolved.values(
-        "pk", "customer_id", "service_id", "resolved_at"
+        "customer_id", "service_id", "resolved_at"
     ).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            RECURRENCE_SQL.format(created=created_sql, resolved=resolved_sql),
+            sql.format(stream=RECURRENCE_STREAM.format(created=created_sql, resolved=resolved_sql)),
             [days, *created_params, *resolved_params],
         )
-        whole, part = cursor.fetchone()
+        return cursor.fetchall()
+
+
+def recurrence(tickets: QuerySet[Ticket], period: Period) -> Share:
+    """One query."""
+    if connection.vendor != "postgresql":
+        figures = with_customer_and_service(tickets, period).aggregate(
+            whole=Count("pk"), part=Count("pk", filter=Q(recurrent()))
+        )
+        return Share(figures["part"], figures["whole"])
+    ((whole, part),) = _recurrence_stream(RECURRENCE_SQL, tickets, period)
     return Share(part, whole)
+
+
+def recurrences(tickets: QuerySet[Ticket], period: Period) -> list[tuple]:
+    """Per ticket of recurrence's whole in the period: its team, level and priority, its
+    creation and whether it recurs (for `reporting.rollups`). One query."""
+    if connection.vendor != "postgresql":
+        return list(
+            with_customer_and_service(tickets, period)
+            .order_by()
+            .annotate(recurs=recurrent())
+            .values_list("team_id", "level_id", "priority", "created_at", "recurs")
+        )
+    return _recurrence_stream(RECURRENCE_ROWS_SQL, tickets, period)
 
 
 def with_package_lengths(escalations: QuerySet[Escalation]) -> QuerySet[Escalation]:
@@ -207,11 +240,30 @@ class LoadRow:
     open_at_end: int
 
 
-def load(tickets: QuerySet[Ticket], period: Period, grain: str | None = None) -> list[LoadRow]:
+# (first local day of the bucket, level id) -> how many
+LoadCounts = dict[tuple[dt.date, int | None], int]
+
+
+def bucket_of(day: dt.date, grain: str) -> dt.date:
+    """The first local day of the bucket of `grain` that holds `day` (as `handoffs.buckets`)."""
+    if grain == WEEK:
+        return day - dt.timedelta(days=day.weekday())
+    if grain == MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def load(
+    tickets: QuerySet[Ticket],
+    period: Period,
+    grain: str | None = None,
+    counted: tuple[LoadCounts, LoadCounts, LoadCounts] | None = None,
+) -> list[LoadRow]:
     """Per bucket (oldest first) and level (by rank), by the level a ticket is at now for
     created, resolved and open (a ticket's past levels are not replayed), and by the receiving
     level for hand-offs. Open at the end = open when the period started + created - resolved
-    so far (a reopened ticket counts with its latest resolution)."""
+    so far (a reopened ticket counts with its latest resolution). Four queries; two when
+    `counted` gives the created, resolved and handed-in counts (`reporting.rollups`)."""
     grain = grain or grain_of(period)
     trunc = {DAY: TruncDay, WEEK: TruncWeek, MONTH: TruncMonth}[grain]
     zone = site_zone()
@@ -229,9 +281,12 @@ def load(tickets: QuerySet[Ticket], period: Period, grain: str | None = None) ->
         }
 
     tickets = tickets.order_by()
-    created = per_bucket(tickets, "created_at", "level_id")
-    resolved = per_bucket(tickets, "resolved_at", "level_id")
-    handed_in = per_bucket(handoffs_of(tickets), "raised_at", "to_level_id")
+    if counted is None:
+        created = per_bucket(tickets, "created_at", "level_id")
+        resolved = per_bucket(tickets, "resolved_at", "level_id")
+        handed_in = per_bucket(handoffs_of(tickets), "raised_at", "to_level_id")
+    else:
+        created, resolved, handed_in = counted
     open_before = dict(
         tickets.filter(created_at__lt=period.start)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=period.start))

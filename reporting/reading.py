@@ -52,13 +52,19 @@ def report_tables(user: Any, form: ReportForm) -> list[table.Table]:
     tickets = form.narrow(report_tickets(user))
     period = form.period()
     facts = _facts(user, form, tickets, period)
+    grain = handoffs.grain_of(period)
     return [
         table.over_time_table(handoffs.escalations_over_time(tickets, period)),
         table.time_in_tier_table(
             rollups.time_in_tier(facts) if facts else handoffs.time_in_tier(tickets, period)
         ),
         table.handbacks_table(handoffs.handbacks(tickets, period)),
-        table.load_table(quality.load(tickets, period), handoffs.grain_of(period)),
+        table.load_table(
+            quality.load(
+                tickets, period, grain, rollups.load_counts(facts, grain) if facts else None
+            ),
+            grain,
+        ),
         table.comments_table(quality.rating_comments(tickets, period)),
         table.low_ratings_table(quality.low_ratings(tickets, period)),
     ]

@@ -309,12 +309,14 @@ def cards(now: Report, before: Report) -> list[Card]:
                     COUNT,
                     now.first_contact.resolved,
                     before.first_contact.resolved,
+                    "first_contact_started",
                 ),
                 Figure(
                     _("Of them at first contact"),
                     COUNT,
                     now.first_contact.at_first_contact,
                     before.first_contact.at_first_contact,
+                    "first_contact",
                 ),
             ],
         ),
@@ -333,6 +335,7 @@ def cards(now: Report, before: Report) -> list[Card]:
                 _("Tickets with customer and service"),
                 now.recurrence,
                 before.recurrence,
+                drills=("recurring", "recurrence_whole"),
             ),
         ),
         Card(

@@ -195,3 +195,64 @@ def test_escalations_to_a_level_and_their_page(handoffs_and_ratings):
     assert "2 escalations" in text and "Hierarchical" in text
     missing = client.get(reverse("reporting:drill", args=["escalations_to_999999"]), THE_WEEK)
     assert missing.status_code == 404
+
+
+@pytest.fixture
+def contacts_and_recurrences() -> Chain:
+    """Lead 1 may see team L1's tickets. In the week:
+    - f1: resolved at the 1st level, never handed off or reopened (first contact);
+    - f2: resolved after an escalation to L2; f3: resolved after a reopening;
+    - f4: team L2's, resolved without a hand-off (did not start at the 1st level; not lead 1's);
+    - r1: customer K's "Checkout" ticket, 14 days after K's earlier one (team L2's, resolved
+      on 20 October) was resolved: recurring; r2: another customer's, not recurring;
+    - r3: K's "Checkout" ticket in team L2: recurring, but out of lead 1's sight."""
+    from escalation.models import Escalation
+    from tests.factories import CustomerFactory
+    from tickets.models import Service
+
+    chain = Chain()
+    l1, l2 = chain.teams[0], chain.teams[1]
+    f1 = TicketFactory(team=l1, created_at=at(2), resolved_at=at(3), service=None)
+    f2 = TicketFactory(team=l1, created_at=at(2), resolved_at=at(4), service=None)
+    Escalation.objects.create(
+        ticket=f2, kind=Escalation.Kind.HIERARCHICAL, cycle=1, from_team=l1, to_team=l2,
+        from_level=l1.level, to_level=l2.level, raised_at=at(3),
+    )  # fmt: skip
+    f3 = TicketFactory(team=l1, created_at=at(2), resolved_at=at(5), reopen_count=1, service=None)
+    TicketFactory(team=l2, created_at=at(2), resolved_at=at(3), service=None)
+    checkout = Service.objects.create(name="Checkout", owning_team=l1)
+    k = CustomerFactory()
+    earlier = dt.datetime(2026, 10, 20, 9, tzinfo=BERLIN)
+    TicketFactory(team=l2, customer=k, service=checkout, created_at=earlier, resolved_at=earlier)
+    r1 = TicketFactory(team=l1, customer=k, service=checkout, created_at=at(3))
+    r2 = TicketFactory(team=l1, service=checkout, created_at=at(4))
+    TicketFactory(team=l2, customer=k, service=checkout, created_at=at(4))
+    chain.f1, chain.f2, chain.f3, chain.r1, chain.r2 = f1, f2, f3, r1, r2
+    return chain
+
+
+@pytest.mark.parametrize(
+    "key, tickets",
+    [
+        ("first_contact_started", ["f1", "f2", "f3"]),
+        ("first_contact", ["f1"]),
+        ("recurrence_whole", ["r1", "r2"]),
+        ("recurring", ["r1"]),
+    ],
+)
+def test_first_contact_and_recurrence_figures_list_their_tickets(
+    contacts_and_recurrences, key, tickets
+):
+    chain = contacts_and_recurrences
+    shown, listed = shown_and_listed(chain.leads[0], key)
+    expected = [getattr(chain, name).reference for name in tickets]
+    assert shown == len(listed) and sorted(listed) == sorted(expected)
+
+
+def test_the_first_contact_and_recurrence_lists_say_what_they_hold(contacts_and_recurrences):
+    client = Client()
+    client.force_login(contacts_and_recurrences.leads[0])
+    text = client.get(reverse("reporting:drill", args=["recurring"]), THE_WEEK).content.decode()
+    assert "whose customer had a ticket of the same service resolved within the 30 days" in text
+    text = client.get(reverse("reporting:drill", args=["first_contact"]), THE_WEEK)
+    assert "at first contact (never handed off, never reopened)" in text.content.decode()

@@ -1,9 +1,10 @@
 """The daily rollups against the rows they roll up: random scenarios of tickets (answered,
-resolved, breached, escalated, acknowledged, handed back, on a business calendar or not) over
-the last three weeks, rolled up, then every figure the rollups answer compared with the same
-figure computed from the rows — for an admin and for a lead (who sees their teams and a ticket
-their team held before), for periods that are wholly rolled up, that include today, and after
-a ticket changed since its days were rolled up (stale days read from the rows)."""
+resolved, breached, escalated, acknowledged, handed back, reopened, recurring, on a business
+calendar or not) over the last three weeks, rolled up, then every figure the rollups answer
+compared with the same figure computed from the rows — for an admin and for a lead (who sees
+their teams and a ticket their team held before), for periods that are wholly rolled up, that
+include today, and after a ticket changed since its days were rolled up (stale days read from
+the rows)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from escalation.models import Escalation
-from reporting import handoffs, kpis, reading, rollups
+from reporting import handoffs, kpis, quality, reading, rollups
 from reporting.forms import ReportForm, day_period
 from reporting.models import DailyRollup, RolledDay
 from sla.models import ClockSegment, SLAPolicy
 from tests.escalation.test_services import Chain
-from tests.factories import TicketFactory, UserFactory
-from tickets.models import Ticket, TicketEvent
+from tests.factories import CustomerFactory, TicketFactory, UserFactory
+from tickets.models import Service, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +49,10 @@ def scenario(seed: int, now: dt.datetime) -> Chain:
     chain = Chain()
     policy = SLAPolicy.objects.select_related("calendar").order_by("order").first()
     minute = dt.timedelta(minutes=1)
+    # Few customers and services, so tickets recur (the same customer's service resolved
+    # within 30 days before); some tickets have no service (outside recurrence).
+    customers = [CustomerFactory() for _ in range(3)]
+    services = [Service.objects.create(name=f"S{n}", owning_team=chain.teams[0]) for n in (1, 2)]
     for _ in range(36):
         source = rng.choice(chain.teams[:3])
         created = now - rng.randint(0, 21 * 24 * 60) * minute
@@ -70,6 +75,9 @@ def scenario(seed: int, now: dt.datetime) -> Chain:
             next_update_due_at=created + 600 * minute if rng.random() < 0.5 else None,
             resolved_at=resolved,
             status=Ticket.Status.RESOLVED if resolved else Ticket.Status.OPEN,
+            customer=rng.choice(customers),
+            service=rng.choice([*services, None]),
+            reopen_count=rng.choice([0, 0, 0, 1]),
         )
         if with_policy:
             for target, stop in (("first_response", answered), ("resolution", resolved)):
@@ -107,6 +115,12 @@ def scenario(seed: int, now: dt.datetime) -> Chain:
                 raised_at=raised,
                 ack_due_at=raised + 30 * minute,
                 acknowledged_at=acknowledged if acknowledged < now else None,
+                # Half with a complete information package (documentation quality).
+                **(
+                    {name: "filled" for name in Escalation.PACKAGE_FIELDS}
+                    if rng.random() < 0.5
+                    else {}
+                ),
             )
             back = raised + rng.randint(60, 3000) * minute
             if rng.random() < 0.4 and back < now:
@@ -138,8 +152,8 @@ def params(first: dt.date, last: dt.date, **slices: object) -> dict[str, object]
 
 
 def both_ways(user, query: dict[str, object]) -> tuple[object, object]:
-    """(from the rollups, from the rows) for the report's period and the previous one, and
-    time in tier."""
+    """(from the rollups, from the rows) for the report's period and the previous one: the KPIs,
+    time in tier and the load table by day, week and month."""
     form = ReportForm(query)
     assert form.is_valid(), form.errors
     tickets = form.narrow(reading.report_tickets(user))
@@ -154,9 +168,22 @@ def both_ways(user, query: dict[str, object]) -> tuple[object, object]:
             (
                 kpis.report(tickets, each, rollups.precomputed(facts)),
                 rollups.time_in_tier(facts),
+                [
+                    quality.load(tickets, each, grain, rollups.load_counts(facts, grain))
+                    for grain in (handoffs.DAY, handoffs.WEEK, handoffs.MONTH)
+                ],
             )
         )
-        raw.append((kpis.report(tickets, each), handoffs.time_in_tier(tickets, each)))
+        raw.append(
+            (
+                kpis.report(tickets, each),
+                handoffs.time_in_tier(tickets, each),
+                [
+                    quality.load(tickets, each, grain)
+                    for grain in (handoffs.DAY, handoffs.WEEK, handoffs.MONTH)
+                ],
+            )
+        )
     return flat(rolled), flat(raw)
 
 

@@ -368,6 +368,9 @@ EXPECTED: dict[str, Rule] = {
     "api:import_tickets": _api(post=ADMIN),
     "api:report_kpis": _api(get=LEADS),
     "api:report_tables": _api(get=LEADS),
+    "api:report_tickets": _api(get=LEADS, kwargs=lambda w: {"key": "recurring"}),
+    "api:report_escalations": _api(get=LEADS, kwargs=lambda w: {"key": "handbacks"}),
+    "api:report_ratings": _api(get=LEADS, kwargs=lambda w: {"key": "ratings_low"}),
     "api:not-found": _api(kwargs=lambda w: {"path": "no/such/thing"}),
     # --- portal (contacts sign in by code; staff sessions are not contacts) ----------------
     "portal:home": Rule(get=ANYONE, why="a redirect to the list or the sign-in"),
