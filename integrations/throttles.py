@@ -92,6 +92,8 @@ class AlertRateThrottle(ScopeRateThrottle):
         self.scope = getattr(view, self.scope_attr, None)
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
+        if self.rate is None:
+            return True  # no rate set for the scope: not throttled (as DRF's)
         now = self.timer()
         window = int(now // self.duration)
         key = f"throttle:{self.scope}:{ident}:{window}"
