@@ -384,20 +384,24 @@ def main() -> None:
     load = os.getloadavg()
     floor = results["floor (one row by pk)"]
     floor_median, floor_p95 = statistics.median(floor), p95(floor)
+    floor_cpu = cpu["floor (one row by pk)"] or 1e-9
     print(f"\nREST API at {args.tickets:,} tickets (gunicorn, 2 workers, PostgreSQL, one client)")
     print(f"load average before: {load_before[0]:.2f}, after: {load[0]:.2f} (1 min)")
     print(
         f"{'request':36} {'median ms':>10} {'p95 ms':>8} {'×floor (median)':>16} "
-        f"{'×floor (p95)':>13} {'SQL':>5} {'CPU ms':>7}"
+        f"{'×floor (p95)':>13} {'SQL':>5} {'CPU ms':>7} {'×floor (CPU)':>13}"
     )
     for name, times in results.items():
         queries = sql.get(name, "")
         print(
             f"{name:36} {statistics.median(times):10.1f} {p95(times):8.1f} "
             f"{statistics.median(times) / floor_median:16.2f} {p95(times) / floor_p95:13.2f} "
-            f"{queries!s:>5} {cpu[name]:7.1f}"
+            f"{queries!s:>5} {cpu[name]:7.1f} {cpu[name] / floor_cpu:13.2f}"
         )
-    print("(CPU ms: the gunicorn workers' CPU time per request; SQL: statements per request)")
+    print(
+        "(CPU ms: the gunicorn workers' CPU time per request, and its ratio to the floor's, "
+        "which the load disturbs less than the wall times; SQL: statements per request)"
+    )
     print("\nThe same requests in-process (Django's test client, no HTTP; as the peer measures):")
     print(f"{'request':36} {'median ms':>10} {'p95 ms':>8}")
     for name, times in local.items():
