@@ -6,7 +6,12 @@ the deployed settings), and measures from one client, sequentially:
   * the ticket list (a page of 50, SLA and escalation state embedded), unfiltered and filtered;
   * the ticket detail;
   * ticket creation (SLA clock and escalation engine included), in tickets per second;
-and, in-process, the SQL statements each of those requests runs.
+  * alert intake (`POST /api/v1/alerts/`, an integration's token), half of the alerts new
+    keys (each opens a ticket) and half repeats, one alert per request and Alertmanager
+    notifications of 10, in alerts per second (target: at least 200);
+the CPU time the gunicorn workers spent per request (read from /proc: a figure the machine's
+load inflates far less than the wall-clock times), and, in-process, the SQL statements each
+of those requests runs.
 
 Usage: python bench/api.py [--tickets 100000] [--requests 200]
 Database: BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helpdesk_bench_api
@@ -33,6 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_api"
 SECRET = "bench-only-secret-key-" + "x" * 40
+ALERT_ONE = "alerts, 1 per request"
+ALERT_BATCH = "alerts, Alertmanager 10/request"
+ALERT_TARGET = 200
 
 
 def recreate_database(url: str) -> None:
@@ -57,6 +65,7 @@ def server_env(url: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",
         "API_THROTTLE_RATE": "100000000/hour",
         "API_TOKEN_THROTTLE_RATE": "100000000/hour",
+        "ALERTS_THROTTLE_RATE": "100000000/hour",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
@@ -141,18 +150,28 @@ def seed(total: int) -> dict[str, object]:
         batch_size=5000,
     )
     token, secret = ApiToken.objects.create(user=agent, name="bench")
+    from integrations import services as integration_services
+    from integrations.models import Integration
+
+    integration = Integration(name="Bench monitoring", team=team)
+    alert_secret = integration_services.integration_save(integration=integration)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     references = list(Ticket.objects.values_list("reference", flat=True)[:2000])
     first_pk = Ticket.objects.order_by("pk").values_list("pk", flat=True).first()
     return {
         "token": secret,
+        "alert_token": alert_secret,
         "team": team.pk,
         "references": references,
         "pk": first_pk,
         # The rate counters this run leaves in the shared cache (its users' ids are the
         # test database's too): dropped at the end, or tests would start throttled.
-        "throttle_keys": [f"throttle_user_{agent.pk}", f"throttle_token_{token.token_key}"],
+        "throttle_keys": [
+            f"throttle_user_{agent.pk}",
+            f"throttle_token_{token.token_key}",
+            f"throttle_alerts_{integration.pk}",
+        ],
     }
 
 
@@ -164,7 +183,8 @@ def free_port() -> int:
 
 def request(port: int, method: str, path: str, token: str, body: dict | None = None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+    scheme = "Bearer" if token.startswith("hdi_") else "Token"  # an integration's token
+    headers = {"Authorization": f"{scheme} {token}", "Accept": "application/json"}
     payload = None
     if body is not None:
         payload = json.dumps(body)
@@ -180,22 +200,76 @@ def request(port: int, method: str, path: str, token: str, body: dict | None = N
     return elapsed, data
 
 
-def timed(port: int, token: str, count: int, make) -> list[float]:
+def worker_cpu(master: int) -> float:
+    """CPU seconds (user and system) the gunicorn workers of `master` have used so far."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def timed(port: int, token: str, count: int, make, master: int) -> tuple[list[float], float]:
+    """Each request's wall time (ms), and the workers' CPU ms per request."""
     for i in range(min(10, count)):  # warm-up: each worker's first requests load code
-        method, path, body = make(i)
+        method, path, body = make(10_000 + i)
         request(port, method, path, token, body)
     times = []
+    cpu = worker_cpu(master)
     for i in range(count):
         method, path, body = make(i)
         times.append(request(port, method, path, token, body)[0])
-    return times
+    return times, (worker_cpu(master) - cpu) * 1000 / count
 
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def in_process(token: str, cases: dict, count: int) -> tuple[dict[str, int], dict[str, list]]:
+def alert_key(prefix: str, j: int) -> str:
+    """The `j`th alert's key: every other one new, the rest a repeat of an earlier new one."""
+    if j % 2 == 0:
+        return f"{prefix}{j}"
+    return f"{prefix}{(j - 1) - 2 * ((j * 7919) % ((j + 1) // 2))}"
+
+
+def generic_alert(key: str) -> dict:
+    return {
+        "dedup_key": key,
+        "action": "trigger",
+        "summary": f"Latency high ({key})",
+        "severity": "warning",
+        "labels": {"instance": key},
+    }
+
+
+def alertmanager(keys: list[str]) -> dict:
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="Bench"}',
+        "status": "firing",
+        "receiver": "helpdesk",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "Bench", "severity": "warning", "instance": key},
+                "annotations": {"summary": f"Latency high ({key})"},
+                "startsAt": "2026-12-07T06:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": key,
+            }
+            for key in keys
+        ],
+    }
+
+
+def in_process(
+    tokens: dict[str, str], cases: dict, count: int
+) -> tuple[dict[str, int], dict[str, list]]:
     """Each request's SQL statements (after one warm-up request), and its time through
     Django's test client in this process (no HTTP, no gunicorn: how django-helpdesk's harness
     measures its endpoints)."""
@@ -204,9 +278,11 @@ def in_process(token: str, cases: dict, count: int) -> tuple[dict[str, int], dic
     from rest_framework.test import APIClient
 
     client = APIClient(SERVER_NAME="127.0.0.1")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     counts, times = {}, {}
     for name, make in cases.items():
+        token = tokens.get(name, tokens[""])
+        scheme = "Bearer" if token.startswith("hdi_") else "Token"
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token}")
         # One request first, unmeasured: a serving process has read the configuration it
         # caches (`helpdesk.configcache`) and the calendars long before; the count is that of
         # the steady state.
@@ -256,9 +332,16 @@ def main() -> None:
         ),
         "detail": lambda i: ("GET", f"/api/v1/tickets/{refs[i % len(refs)]}/", None),
         "create": lambda i: ("POST", "/api/v1/tickets/", create_body(i)),
+        ALERT_ONE: lambda i: ("POST", "/api/v1/alerts/", generic_alert(alert_key("one-", i))),
+        ALERT_BATCH: lambda i: (
+            "POST",
+            "/api/v1/alerts/",
+            alertmanager([alert_key("am-", 10 * i + j) for j in range(10)]),
+        ),
     }
+    tokens = {"": token, ALERT_ONE: data["alert_token"], ALERT_BATCH: data["alert_token"]}
     api_cases = {name: make for name, make in cases.items() if not name.startswith("floor")}
-    sql, local = in_process(token, api_cases, min(args.requests, 100))
+    sql, local = in_process(tokens, api_cases, min(args.requests, 100))
 
     (ROOT / "var" / "staticfiles").mkdir(parents=True, exist_ok=True)  # WhiteNoise's root
     port = free_port()
@@ -285,10 +368,12 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        results = {}
+        results, cpu = {}, {}
         load_before = os.getloadavg()
         for name, make in cases.items():
-            results[name] = timed(port, token, args.requests, make)
+            results[name], cpu[name] = timed(
+                port, tokens.get(name, token), args.requests, make, server.pid
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -299,19 +384,24 @@ def main() -> None:
     load = os.getloadavg()
     floor = results["floor (one row by pk)"]
     floor_median, floor_p95 = statistics.median(floor), p95(floor)
+    floor_cpu = cpu["floor (one row by pk)"] or 1e-9
     print(f"\nREST API at {args.tickets:,} tickets (gunicorn, 2 workers, PostgreSQL, one client)")
     print(f"load average before: {load_before[0]:.2f}, after: {load[0]:.2f} (1 min)")
     print(
         f"{'request':36} {'median ms':>10} {'p95 ms':>8} {'×floor (median)':>16} "
-        f"{'×floor (p95)':>13} {'SQL':>5}"
+        f"{'×floor (p95)':>13} {'SQL':>5} {'CPU ms':>7} {'×floor (CPU)':>13}"
     )
     for name, times in results.items():
         queries = sql.get(name, "")
         print(
             f"{name:36} {statistics.median(times):10.1f} {p95(times):8.1f} "
-            f"{statistics.median(times) / floor_median:16.1f} {p95(times) / floor_p95:13.1f} "
-            f"{queries!s:>5}"
+            f"{statistics.median(times) / floor_median:16.2f} {p95(times) / floor_p95:13.2f} "
+            f"{queries!s:>5} {cpu[name]:7.1f} {cpu[name] / floor_cpu:13.2f}"
         )
+    print(
+        "(CPU ms: the gunicorn workers' CPU time per request, and its ratio to the floor's, "
+        "which the load disturbs less than the wall times; SQL: statements per request)"
+    )
     print("\nThe same requests in-process (Django's test client, no HTTP; as the peer measures):")
     print(f"{'request':36} {'median ms':>10} {'p95 ms':>8}")
     for name, times in local.items():
@@ -322,6 +412,14 @@ def main() -> None:
         f"(median {statistics.median(created):.1f} ms, SLA clock and engine included); "
         f"load average at the end: {os.getloadavg()[0]:.1f}"
     )
+    for name, per_request in ((ALERT_ONE, 1), (ALERT_BATCH, 10)):
+        times = results[name]
+        rate = per_request * len(times) * 1000 / sum(times)
+        print(
+            f"{name}: {rate:.0f} alerts/s from one client, sequential "
+            f"({cpu[name] / per_request:.1f} CPU ms per alert in the workers; "
+            f"target {ALERT_TARGET}/s: {'met' if rate >= ALERT_TARGET else 'not met'})"
+        )
 
 
 if __name__ == "__main__":

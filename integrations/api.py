@@ -38,7 +38,7 @@ from rest_framework.response import Response
 from api.idempotency import Idempotent
 from integrations import alerts, importer, services
 from integrations.models import Integration
-from integrations.throttles import ScopeRateThrottle
+from integrations.throttles import AlertRateThrottle
 from tickets.models import TRANSITION_NAMES, Ticket
 from tickets.priority import Impact, Urgency
 from tickets.services import StaleRequest
@@ -186,7 +186,7 @@ class IsIntegration(BasePermission):
 class AlertIntake(Idempotent):
     authentication_classes = [IntegrationTokenAuthentication]
     permission_classes = [IsAuthenticated, IsIntegration]
-    throttle_classes = [ScopeRateThrottle]
+    throttle_classes = [AlertRateThrottle]
     throttle_scope = "alerts"
 
     @extend_schema(

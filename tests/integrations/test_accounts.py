@@ -14,7 +14,7 @@ from integrations import services
 from integrations.models import Integration, ServiceAccount
 from tests.api.conftest import client_for, token_for
 from tests.factories import AdminFactory, UserFactory
-from tests.integrations.conftest import alert_client
+from tests.integrations.conftest import alert_client, make_integration
 from tickets.models import Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
@@ -257,6 +257,12 @@ def test_alert_intake_is_throttled_per_integration(rates, integration, team_a):
     assert client.post("/api/v1/alerts/", alert, format="json").status_code == 200
     throttled = client.post("/api/v1/alerts/", alert, format="json")
     assert throttled.status_code == 429 and "Retry-After" in throttled
+    assert 1 <= int(throttled["Retry-After"]) <= 60  # the rest of the minute's window
+    assert throttled.json()["status"] == 429
+    # Another integration (its own budget) of the same team is not held back.
+    _other, other_secret = make_integration(team_a, name="Other monitoring")
+    other = alert_client(other_secret).post("/api/v1/alerts/", alert, format="json")
+    assert other.status_code == 200
 
 
 def test_token_days_are_bounded(agent):

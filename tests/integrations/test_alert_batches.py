@@ -161,3 +161,35 @@ def test_repeats_in_one_request_write_their_groups_in_one_statement():
     assert len(written) == 1
     assert len(repeat) <= 4
     assert sorted(AlertGroup.objects.values_list("count", flat=True)) == [2] * 10
+
+
+@pytest.mark.postgres
+def test_the_locked_read_of_open_groups_makes_the_rows_the_orm_makes(team_a):
+    """`locked_groups_sql` reads the groups and their tickets with a statement of its own: the
+    same objects, field by field (JSON labels, instants, a group without a ticket), as the ORM
+    query it replaces."""
+    integration, _secret = make_integration(team_a)
+    services.alerts_ingest(
+        integration=integration,
+        alerts=[fire("b/ü", severity="critical"), fire("a"), fire("a"), fire("c")],
+    )
+    AlertGroup.objects.create(integration=integration, dedup_key="d", labels={"k": ["v", 1]})
+    keys = ["a", "b/ü", "c", "d", "missing"]
+    orm = list(
+        AlertGroup.objects.select_related("ticket")
+        .filter(integration=integration, dedup_key__in=keys, is_open=True)
+        .order_by("dedup_key")
+    )
+    with transaction.atomic():
+        fast = services.locked_groups_sql(integration.pk, keys)
+
+    def fields(obj) -> list:
+        return [getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields]
+
+    assert [g.dedup_key for g in fast] == ["a", "b/ü", "c", "d"]
+    assert [fields(g) for g in fast] == [fields(g) for g in orm]
+    assert [fields(g.ticket) if g.ticket else None for g in fast] == [
+        fields(g.ticket) if g.ticket else None for g in orm
+    ]
+    assert fast[0].ticket.reference == orm[0].ticket.reference and fast[3].ticket is None
+    assert fast[0].count == 2 and fast[0].labels == {"instance": "a"}

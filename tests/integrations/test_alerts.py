@@ -254,8 +254,11 @@ def test_inactive_integration_and_rotated_token_are_refused(integration):
     new_secret = services.integration_rotate_token(integration=obj)
     assert alert_client(secret).post(ALERTS, DISK, format="json").status_code == 401
     assert alert_client(new_secret).post(ALERTS, DISK, format="json").status_code == 200
-    Integration.objects.filter(pk=obj.pk).update(is_active=False)
+    obj.refresh_from_db()
+    obj.is_active = False  # as the admin does (a save: the cached integrations are read anew)
+    obj.save()
     assert alert_client(new_secret).post(ALERTS, DISK, format="json").status_code == 401
+    assert Integration.objects.get(pk=obj.pk).token_digest == services.token_digest(new_secret)
 
 
 def test_only_the_digest_of_the_token_is_stored(integration):
@@ -367,3 +370,29 @@ def test_a_huge_body_is_refused_without_a_server_error(monitor):
     response = monitor.post(ALERTS, huge, format="json")
     assert 400 <= response.status_code < 500
     assert Ticket.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_integration_is_read_once_per_process_and_again_after_a_change(team_a):
+    """The token lookup is served from the configuration cache: no statement on the
+    integrations once read; a change of the integration or of its account's user is seen at
+    the next request."""
+    from django.test.utils import CaptureQueriesContext
+
+    integration, secret = make_integration(team_a)
+    client = alert_client(secret)
+    assert client.post(ALERTS, DISK, format="json").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(ALERTS, DISK, format="json").status_code == 200
+    table = Integration._meta.db_table
+    assert not [q for q in queries.captured_queries if f'FROM "{table}"' in q["sql"]]
+    user = integration.account.user
+    user.is_active = False
+    user.save()
+    assert client.post(ALERTS, DISK, format="json").status_code == 401
+    user.is_active = True
+    user.save()
+    assert client.post(ALERTS, DISK, format="json").status_code == 200
+    new_secret = services.integration_rotate_token(integration=integration)
+    assert client.post(ALERTS, DISK, format="json").status_code == 401
+    assert alert_client(new_secret).post(ALERTS, DISK, format="json").status_code == 200
