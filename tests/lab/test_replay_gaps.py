@@ -1,0 +1,144 @@
+"""The replay's reopens and the risk signals that need other records (low ratings, recurrences),
+with answers worked out by hand on a 24/7 calendar, and how the backtest reads them from the
+recorded events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from escalation.engine import Trigger
+from lab import backtest
+from lab.replay import History, PolicySpec, Step, TargetSpec, replay
+from sla.clock import ALWAYS_OPEN
+from tests.factories import CustomerFactory, TicketFactory
+from tests.lab.test_replay_coverage import MONDAY, UNTIL, H, config, courses, rule, ticket
+from tickets.models import Service, TicketEvent
+
+D = 24 * H
+AT_RISK_50 = rule(3, Trigger.SOFT_SIGNAL, risk_at_least=50)
+BREACH = rule(2, Trigger.SLA_BREACH)
+RESOLUTION_4H = PolicySpec(
+    name="Standard",
+    order=1,
+    calendar=ALWAYS_OPEN,
+    targets={2: {"resolution": TargetSpec(4 * H, 3 * H)}},
+)
+
+
+# -- Reopens ----------------------------------------------------------------------------------
+
+
+def test_a_reopen_runs_the_resolution_clock_on_from_where_it_stopped():
+    # Resolved after 2 h of the 4 h target, reopened at 10 h: 2 h remain, so the warning
+    # (3 h) comes at 11 h and the breach at 12 h, where the breach rule escalates (a new
+    # cycle began at the reopen, so nothing answered it). Without the reopen: nothing.
+    h = ticket(Step(MONDAY + 2 * H, "end"), Step(MONDAY + 10 * H, "reopen"))
+    assert courses(replay(h, config(BREACH, policies=(RESOLUTION_4H,)), UNTIL)) == [
+        ("sla_warning", 11 * H, "resolution"),
+        ("sla_breach", 12 * H, "resolution"),
+        ("escalated", 12 * H, "sla_breach"),
+    ]
+    resolved_only = ticket(Step(MONDAY + 2 * H, "end"))
+    assert replay(resolved_only, config(BREACH, policies=(RESOLUTION_4H,)), UNTIL) == ()
+
+
+def test_a_reopen_counts_in_the_risk_score():
+    # VIP 20 points, the reopen 15: 35 at 5 h, assessed as the reopen starts a new cycle, which
+    # answers it (as a hand-off does). The next follow-up at 6 h adds 15: 50 fires. Without the
+    # reopen counted it would be 35.
+    h = ticket(
+        Step(MONDAY + 1 * H, "end"),
+        Step(MONDAY + 5 * H, "customer", text="Hello."),
+        Step(MONDAY + 5 * H, "reopen"),
+        Step(MONDAY + 6 * H, "customer", text="Any news?"),
+        vip=True,
+    )
+    assert courses(replay(h, config(AT_RISK_50), UNTIL)) == [("escalated", 6 * H, "soft_signal")]
+    assert replay(h, config(rule(3, Trigger.SOFT_SIGNAL, risk_at_least=51)), UNTIL) == ()
+
+
+def test_a_closed_ticket_is_not_swept_and_a_second_end_changes_nothing():
+    # Closed after resolution: the 4 h target stopped at 1 h, nothing follows.
+    h = ticket(Step(MONDAY + 1 * H, "end"), Step(MONDAY + 2 * H, "end"))
+    assert replay(h, config(BREACH, policies=(RESOLUTION_4H,)), UNTIL) == ()
+
+
+# -- Low ratings ------------------------------------------------------------------------------
+
+
+def test_a_low_rating_counts_once_the_ticket_is_reopened():
+    # At 6 h: the reopen 15, the low rating 20, two follow-ups 15 = 50. Without the rating 30.
+    def history(*rating: Step) -> History:
+        return ticket(
+            Step(MONDAY + 1 * H, "end"),
+            *rating,
+            Step(MONDAY + 5 * H, "customer", text="Hello."),
+            Step(MONDAY + 5 * H, "reopen"),
+            Step(MONDAY + 6 * H, "customer", text="Any news?"),
+        )
+
+    rated = history(Step(MONDAY + 2 * H, "rated"))
+    assert courses(replay(rated, config(AT_RISK_50), UNTIL)) == [
+        ("escalated", 6 * H, "soft_signal")
+    ]
+    assert replay(history(), config(AT_RISK_50), UNTIL) == ()
+
+
+# -- Recurrences ------------------------------------------------------------------------------
+
+
+def with_recurrences(h: History, *pairs: tuple[dt.timedelta, int]) -> History:
+    return History(**{**h.__dict__, "recurrences": tuple((MONDAY + t, n) for t, n in pairs)})
+
+
+def test_recurrences_are_read_as_they_stood_at_each_assessment():
+    # Two earlier tickets of the service resolved in the 30 days: 40 points from creation.
+    # At 3 h the second follow-up adds 15: 55 >= 50. When one of them was reopened at 1 h,
+    # it no longer counts then: 20 + 15 = 35, nothing fires.
+    h = ticket(
+        Step(MONDAY + 2 * H, "customer", text="Any news?"),
+        Step(MONDAY + 3 * H, "customer", text="Hello?"),
+    )
+    both = with_recurrences(h, (-2 * D, 1), (-1 * D, 2))
+    assert both.recurrences_at(MONDAY) == 2
+    assert courses(replay(both, config(AT_RISK_50), UNTIL)) == [("escalated", 3 * H, "soft_signal")]
+    one_reopened = with_recurrences(h, (-2 * D, 1), (-1 * D, 2), (1 * H, 1))
+    assert one_reopened.recurrences_at(MONDAY + 3 * H) == 1
+    assert replay(one_reopened, config(AT_RISK_50), UNTIL) == ()
+
+
+@pytest.mark.django_db
+def test_the_backtest_reads_reopens_ratings_and_recurrences_from_the_events():
+    service = Service.objects.create(name="Checkout")
+    customer = CustomerFactory()
+    earlier = TicketFactory(service=service, customer=customer, created_at=MONDAY - 20 * D)
+    other_customer = TicketFactory(service=service, created_at=MONDAY - 20 * D)
+    too_old = TicketFactory(service=service, customer=customer, created_at=MONDAY - 60 * D)
+    now = TicketFactory(service=service, customer=customer, created_at=MONDAY)
+
+    def transition(t, at, before, after):
+        TicketEvent.objects.create(
+            ticket=t, kind="transitioned", payload={"from": before, "to": after}, created_at=at
+        )
+
+    transition(earlier, MONDAY - 10 * D, "open", "resolved")  # in the 30 days: counts
+    transition(other_customer, MONDAY - 10 * D, "open", "resolved")  # another customer's
+    transition(too_old, MONDAY - 40 * D, "open", "resolved")  # before the 30 days
+    transition(earlier, MONDAY + 3 * H, "resolved", "open")  # reopened: counts no more
+    transition(now, MONDAY + 1 * H, "open", "resolved")
+    TicketEvent.objects.create(
+        ticket=now, kind="rated", payload={"score": 1}, created_at=MONDAY + 2 * H
+    )
+    TicketEvent.objects.create(
+        ticket=now, kind="rated", payload={"score": 5}, created_at=MONDAY + 2 * H
+    )
+    transition(now, MONDAY + 4 * H, "resolved", "open")
+    [h] = backtest.read_histories([now.pk], {})
+    assert h.recurrences == ((MONDAY - 10 * D, 1), (MONDAY + 3 * H, 0))
+    assert [(s.kind, s.at - MONDAY) for s in h.steps] == [
+        ("end", 1 * H),
+        ("rated", 2 * H),  # the score 5 is no low rating
+        ("reopen", 4 * H),
+    ]
