@@ -180,6 +180,18 @@ class Config:
         assessed and a customer message changes nothing the engine reads."""
         return any(rule.trigger == Trigger.SOFT_SIGNAL for rule in self.rules)
 
+    @cached_property
+    def risk_floor(self) -> int:
+        """The lowest risk score a soft-signal rule fires at (above any score: none does)."""
+        return min(
+            (
+                rule.risk_at_least
+                for rule in self.rules
+                if rule.trigger == Trigger.SOFT_SIGNAL and rule.risk_at_least is not None
+            ),
+            default=101,
+        )
+
     def same_course(self, other: Config) -> bool:
         """Whether every ticket whose policy is the same under both has the same course: the
         rules, the chain and the acknowledgement targets agree (the team names do not matter)."""
@@ -336,7 +348,9 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
                 # No change hook: a link holds the ticket, its end wakes the beat's next sweep.
                 next_check = None if state.owned else now.replace(second=0, microsecond=0) + MINUTE
                 beat = next_check
-            elif step.kind not in quiet or (next_check is not None and next_check <= now):
+            elif not quiet_step(step, state, quiet, config) or (
+                next_check is not None and next_check <= now
+            ):
                 changed = True
         if state.ended:
             # Resolved: no sweep looks at it, no clock runs; a reopen may still follow.
@@ -362,6 +376,15 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
             break
         now = upcoming
     return tuple(sorted(happened, key=lambda x: x.at))  # stable: SLA events before the sweep
+
+
+def quiet_step(step: Step, state: State, quiet: tuple[str, ...], config: Config) -> bool:
+    """Whether the change hook's evaluation after `step` decides nothing and names the same
+    next check (when none was due): a quiet kind, or a customer message that leaves the risk
+    score below every soft-signal threshold (no rule's instant appears or moves)."""
+    if step.kind in quiet:
+        return True
+    return step.kind == "customer" and state.risk[0] < config.risk_floor
 
 
 def facts_of(

@@ -13,7 +13,7 @@ from lab import backtest
 from lab.replay import History, PolicySpec, Step, TargetSpec, replay
 from sla.clock import ALWAYS_OPEN
 from tests.factories import CustomerFactory, TicketFactory
-from tests.lab.test_replay_coverage import MONDAY, UNTIL, H, config, courses, rule, ticket
+from tests.lab.test_replay_coverage import MONDAY, UNTIL, H, M, config, courses, rule, ticket
 from tickets.models import Service, TicketEvent
 
 D = 24 * H
@@ -142,3 +142,29 @@ def test_the_backtest_reads_reopens_ratings_and_recurrences_from_the_events():
         ("rated", 2 * H),  # the score 5 is no low rating
         ("reopen", 4 * H),
     ]
+
+
+# -- Customer messages that change nothing the engine reads ----------------------------------
+
+
+def test_a_quiet_customer_message_still_sweeps_what_is_due_between_minutes():
+    # Created at 9:00:30: 2 h without progress is due at 11:00:30, the beat's sweep at 11:01.
+    # A message at 10:00 leaves the score at 0 (below 50) and decides nothing; one at 11:00:45
+    # finds the rule due and the change hook escalates there, before the beat.
+    created = MONDAY + dt.timedelta(seconds=30)
+    rules = config(rule(1, Trigger.NO_PROGRESS, threshold=2 * H), AT_RISK_50)
+
+    def history(at: dt.datetime) -> History:
+        return History(
+            ticket_id=7,
+            reference="HD-7",
+            created_at=created,
+            priority=2,
+            team_id=1,
+            steps=(Step(at, "customer", text="Hello."),),
+        )
+
+    early = replay(history(MONDAY + H), rules, UNTIL)
+    assert (early[0].kind, early[0].at) == ("escalated", MONDAY + 2 * H + M)
+    late = replay(history(MONDAY + 2 * H + dt.timedelta(seconds=45)), rules, UNTIL)
+    assert (late[0].kind, late[0].at) == ("escalated", MONDAY + 2 * H + dt.timedelta(seconds=45))
