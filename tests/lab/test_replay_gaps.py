@@ -5,6 +5,7 @@ recorded events."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -168,3 +169,26 @@ def test_a_quiet_customer_message_still_sweeps_what_is_due_between_minutes():
     assert (early[0].kind, early[0].at) == ("escalated", MONDAY + 2 * H + M)
     late = replay(history(MONDAY + 2 * H + dt.timedelta(seconds=45)), rules, UNTIL)
     assert (late[0].kind, late[0].at) == ("escalated", MONDAY + 2 * H + dt.timedelta(seconds=45))
+
+
+# -- Work shared between live and draft -------------------------------------------------------
+
+
+def test_a_ticket_whose_configurations_agree_is_replayed_once(monkeypatch):
+    # The draft lengthens the resolution target of priority 2 only: a priority 3 ticket (no
+    # policy in either) has the same course under both and is replayed once; a priority 2
+    # ticket twice, and its courses differ.
+    live = config(BREACH, policies=(replace(RESOLUTION_4H, priority_max=2),))
+    longer = {2: {"resolution": TargetSpec(8 * H, 6 * H)}}
+    draft = config(BREACH, policies=(replace(RESOLUTION_4H, priority_max=2, targets=longer),))
+    calls = []
+    real = backtest.replay
+    monkeypatch.setattr(
+        backtest, "replay", lambda h, c, u: calls.append(h.ticket_id) or real(h, c, u)
+    )
+    run = backtest.Backtest(live=live, draft=draft, until=UNTIL)
+    two = History(ticket_id=2, reference="HD-2", created_at=MONDAY, priority=2, team_id=1)
+    three = History(ticket_id=3, reference="HD-3", created_at=MONDAY, priority=3, team_id=1)
+    part = run.replayed([two, three])
+    assert calls == [2, 2, 3]
+    assert part.differing == 1
