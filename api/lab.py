@@ -426,6 +426,13 @@ class DraftSerializer(serializers.ModelSerializer):
     published_as = serializers.IntegerField(
         source="published_as.number", allow_null=True, default=None, read_only=True
     )
+    based_on = serializers.IntegerField(
+        source="based_on.number",
+        allow_null=True,
+        default=None,
+        read_only=True,
+        help_text="The newest version when the draft was made (none before the first).",
+    )
 
     class Meta:
         model = Draft
@@ -437,6 +444,7 @@ class DraftSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "updated_at",
+            "based_on",
             "published_as",
         ]
         read_only_fields = fields
@@ -462,12 +470,13 @@ DRAFT_EXAMPLE = {
     "created_by": "ann",
     "created_at": "2026-12-07T09:00:00Z",
     "updated_at": "2026-12-07T09:30:00Z",
+    "based_on": 3,
     "published_as": None,
 }
 
 
 def drafts() -> QuerySet[Draft]:
-    return Draft.objects.select_related("created_by", "published_as")
+    return Draft.objects.select_related("created_by", "based_on", "published_as")
 
 
 class DraftList(Idempotent, generics.ListAPIView):
@@ -541,21 +550,65 @@ class DraftDetail(Idempotent, generics.GenericAPIView):
         return Response(DraftSerializer(drafts().get(pk=pk)).data)
 
 
+class PublishSerializer(StrictSerializer):
+    confirm_live = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Publish a draft made from an older configuration anyway: the `live` "
+        "fingerprint of the 409 answer that listed what went live since.",
+    )
+
+
+STALE_EXAMPLE = OpenApiExample(
+    "A draft made from an older configuration",
+    status_codes=["409"],
+    response_only=True,
+    value={
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "This draft was made from an older configuration: 1 change(s) went live "
+        "since, and publishing it would undo them. Check them, then confirm to publish anyway.",
+        "based_on": 3,
+        "live": "5d41402abc4b2a76",
+        "changed_since": [
+            {
+                "section": "escalation_rules",
+                "key": "No progress",
+                "action": "changed",
+                "fields": [{"field": "threshold", "before": "8h", "after": "4h"}],
+            }
+        ],
+    },
+)
+
+
 class DraftPublish(Idempotent):
     @extend_schema(
         description="Make the draft live in one transaction as a new configuration version "
         "(who, when, the draft's reason); the SLA clocks of open tickets are recomputed in "
         "the worker when calendars, policies or the severity matrix changed. 409 when it is "
-        "published already; a document the import refuses now is a 400 with its problems.",
-        request=None,
+        "published already, or when it was made from an older configuration: the answer lists "
+        "what went live since (`changed_since`, which publishing would undo) and the live "
+        "configuration's fingerprint (`live`); send that as `confirm_live` to publish anyway. "
+        "A document the import refuses now is a 400 with its problems.",
+        request=PublishSerializer,
         responses={201: OutcomeSerializer},
-        examples=[OUTCOME_EXAMPLE, PROBLEMS_EXAMPLE],
+        examples=[OUTCOME_EXAMPLE, PROBLEMS_EXAMPLE, STALE_EXAMPLE],
     )
     def post(self, request: Request, pk: int) -> Response:
-        draft = get_object_or_404(Draft, pk=pk)
+        draft = get_object_or_404(Draft.objects.select_related("based_on"), pk=pk)
         require(model_admin(Draft).has_change_permission(request, draft), request)
-        outcome = versions.publish(draft.pk, user=request.user)
-        return versioned_response(outcome, draft.document)
+        data = validated(PublishSerializer, request)
+        outcome = versions.publish(draft.pk, user=request.user, confirm=data["confirm_live"])
+        response = versioned_response(outcome, draft.document)
+        if outcome.changed_since:
+            response.data["based_on"] = draft.based_on.number if draft.based_on else None
+            response.data["live"] = outcome.live
+            response.data["changed_since"] = changes_data(outcome.changed_since)
+        return response
 
 
 # -- Backtests --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -49,7 +50,7 @@ class DraftAdmin(admin.ModelAdmin):
     form = DraftForm
     list_display = ["name", "created_by", "created_at", "updated_at", "published_as"]
     list_select_related = ["created_by", "published_as"]
-    readonly_fields = ["created_by", "created_at", "published_as"]
+    readonly_fields = ["created_by", "created_at", "based_on", "published_as"]
     actions = ["publish", "run_backtest"]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
@@ -74,6 +75,7 @@ class DraftAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Draft, form: Any, change: bool) -> None:
         if not change:
             obj.created_by = request.user
+            versions.stamp_base(obj)
         super().save_model(request, obj, form, change)
 
     def change_view(
@@ -92,13 +94,31 @@ class DraftAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description=gettext_lazy("Publish the selected draft"), permissions=["change"])
-    def publish(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def publish(self, request: HttpRequest, queryset: QuerySet):
         if queryset.count() != 1:
             self.message_user(request, _("Select exactly one draft to publish."), messages.ERROR)
-            return
+            return None
         draft = queryset.get()
-        outcome = versions.publish(draft.pk, user=request.user)
+        outcome = versions.publish(
+            draft.pk, user=request.user, confirm=request.POST.get("confirm_live", "")
+        )
+        if outcome.changed_since:
+            # A stale draft: what went live since, and a button to publish it anyway.
+            return TemplateResponse(
+                request,
+                "lab/publish_stale.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.model._meta,
+                    "title": _("Publish %(draft)s over newer changes?") % {"draft": draft},
+                    "draft": draft,
+                    "message": outcome.problems[0].message,
+                    "differences": [line for c in outcome.changed_since for line in c.lines()],
+                    "live": outcome.live,
+                },
+            )
         report_outcome(self, request, outcome)
+        return None
 
     @admin.action(
         description=gettext_lazy("Backtest the selected draft over the last 90 days"),
@@ -218,6 +238,7 @@ class BacktestRunAdmin(admin.ModelAdmin):
             "title": _("Backtest of %(draft)s") % {"draft": run.draft},
             "run": run,
             "running": run.status in (BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING),
+            "may_cancel": self.may_cancel(request, run),
             "totals": results.totals(run.result) if run.result else None,
             "days": [
                 {
@@ -236,8 +257,16 @@ class BacktestRunAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "lab/backtest_result.html", context)
 
+    def may_cancel(self, request: HttpRequest, run: BacktestRun) -> bool:
+        return self.admin_site.get_model_admin(Draft).has_change_permission(request, run.draft)
+
     def cancel_view(self, request: HttpRequest, pk: int):
-        if request.method != "POST" or not self.has_view_permission(request):
+        """Stop a run: the draft's change permission, as starting one and the API's cancel
+        need (view-only staff see the run, but may not stop it: 403, nothing changes)."""
+        run = get_object_or_404(BacktestRun.objects.select_related("draft"), pk=pk)
+        if not self.may_cancel(request, run):
+            raise PermissionDenied
+        if request.method != "POST":
             return redirect("admin:lab_backtestrun_change", pk)
         backtest.cancel(pk)
         self.message_user(request, _("The backtest stops after the current batch."))

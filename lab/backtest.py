@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, TextField, Value, When
+from django.db.models import Case, Q, TextField, Value, When
 from django.utils import timezone
 
 from escalation.facts import RuleSet
+from escalation.risk import RECURRENCE_DAYS
 from lab.config import Problem, differences, export_configuration, read_document
 from lab.models import BacktestRun
 from lab.replay import (
@@ -34,6 +36,7 @@ from lab.replay import (
     Step,
     TargetSpec,
     parting,
+    policy_for,
     replay,
 )
 from lab.services import Applier
@@ -49,6 +52,7 @@ PROCESSES = len(os.sched_getaffinity(0))
 # Differing tickets kept with both timelines (the count covers all of them).
 KEPT_DIFFERENCES = 500
 PAUSED = Ticket.Status.PENDING
+RESOLVED = Ticket.Status.RESOLVED
 ENDED = (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
 KINDS = (
     TicketEvent.Kind.REPLIED,
@@ -61,6 +65,7 @@ KINDS = (
     TicketEvent.Kind.DE_ESCALATED,
     TicketEvent.Kind.ACKNOWLEDGED,
     TicketEvent.Kind.MAJOR_INCIDENT,
+    TicketEvent.Kind.RATED,
 )
 TARGET_NAMES = ("first_response", "next_update", "resolution")
 
@@ -145,9 +150,9 @@ def ticket_ids(since: dt.datetime, until: dt.datetime) -> list[int]:
 
 
 def read_histories(ids: Sequence[int], team_ids: dict[str, int]) -> list[History]:
-    """The human histories of the tickets `ids` (two queries, tuples rather than models;
-    `team_ids`: team name -> id). A customer message brings its text (the risk score's tone
-    reads it); no other message body is read."""
+    """The human histories of the tickets `ids` (two queries, a third when some have a
+    service; tuples rather than models; `team_ids`: team name -> id). A customer message
+    brings its text (the risk score's tone reads it); no other message body is read."""
     events: dict[int, list[Event]] = defaultdict(list)
     for ticket_id, *event in (
         TicketEvent.objects.filter(ticket_id__in=ids, kind__in=KINDS)
@@ -179,16 +184,84 @@ def read_histories(ids: Sequence[int], team_ids: dict[str, int]) -> list[History
             "customer__tier",
             "customer__is_vip",
             "customer__contract",
+            "service_id",
+            "customer_id",
         )
     )
-    return [history_of(row, events.get(row[0], []), team_ids) for row in rows]
+    recurring = recurrences([(row[0], row[2], row[9], row[10]) for row in rows])
+    return [
+        history_of(row[:9], events.get(row[0], []), team_ids, recurring.get(row[0], ()))
+        for row in rows
+    ]
+
+
+def recurrences(
+    tickets: Sequence[tuple[int, dt.datetime, int | None, int | None]],
+) -> dict[int, tuple[tuple[dt.datetime, int], ...]]:
+    """The risk score's recurrence count of each ticket (id, created at, service, customer)
+    over time, from the recorded resolutions and reopens of the other tickets of its service
+    (one query): as `escalation.evaluation.risk_counts` reads it at any instant, the tickets
+    of the same service (and customer, when it has one) whose resolution then lay in the
+    `RECURRENCE_DAYS` before this one was created. A resolution counts from its instant until
+    a reopen takes it back. Tickets on no service, or with none, are left out (0)."""
+    on_service = [t for t in tickets if t[2] is not None]
+    if not on_service:
+        return {}
+    window = dt.timedelta(days=RECURRENCE_DAYS)
+    # service -> (ticket, customer, resolved at, taken back at or None)
+    resolutions: dict[int, list[tuple[int, int | None, dt.datetime, dt.datetime | None]]] = (
+        defaultdict(list)
+    )
+    open_since: dict[int, tuple[int, int | None, dt.datetime]] = {}
+    for ticket_id, service_id, customer_id, payload, at in (
+        TicketEvent.objects.filter(
+            kind=TicketEvent.Kind.TRANSITIONED,
+            ticket__service_id__in={t[2] for t in on_service},
+            created_at__gte=min(t[1] for t in on_service) - window,
+        )
+        .filter(Q(payload__to=RESOLVED) | Q(payload__from=RESOLVED))
+        .order_by("created_at", "pk")
+        .values_list(
+            "ticket_id", "ticket__service_id", "ticket__customer_id", "payload", "created_at"
+        )
+    ):
+        if (payload or {}).get("to") == RESOLVED:
+            open_since[ticket_id] = (service_id, customer_id, at)
+        elif ticket_id in open_since and (payload or {}).get("to") not in ENDED:
+            service, customer, resolved = open_since.pop(ticket_id)
+            resolutions[service].append((ticket_id, customer, resolved, at))
+    for ticket_id, (service, customer, resolved) in open_since.items():
+        resolutions[service].append((ticket_id, customer, resolved, None))
+    result: dict[int, tuple[tuple[dt.datetime, int], ...]] = {}
+    for pk, created_at, service_id, customer_id in on_service:
+        changes: Counter[dt.datetime] = Counter()
+        for other, customer, resolved, taken_back in resolutions.get(service_id, ()):
+            if other == pk or not created_at - window <= resolved <= created_at:
+                continue
+            if customer_id is not None and customer != customer_id:
+                continue
+            changes[resolved] += 1
+            if taken_back is not None:
+                changes[taken_back] -= 1
+        count, steps = 0, []
+        for at in sorted(changes):
+            count += changes[at]
+            steps.append((at, count))
+        if steps:
+            result[pk] = tuple(steps)
+    return result
 
 
 # One event as read: kind, actor id, payload, created at, the customer message's text.
 Event = tuple[str, int | None, dict[str, Any] | None, dt.datetime, str | None]
 
 
-def history_of(row: Sequence[Any], events: list[Event], team_ids: dict[str, int]) -> History:
+def history_of(
+    row: Sequence[Any],
+    events: list[Event],
+    team_ids: dict[str, int],
+    recurrences: tuple[tuple[dt.datetime, int], ...] = (),
+) -> History:
     """One ticket's history (`row`: the ticket's values as `read_histories` reads them): its
     state at creation (the first hand-off or priority change says what it was) and its human
     steps; hand-offs and escalations without an actor are the engine's."""
@@ -210,6 +283,7 @@ def history_of(row: Sequence[Any], events: list[Event], team_ids: dict[str, int]
         contract=contract or "",
         channel=channel or "",
         steps=tuple(step for e in events for step in steps_of(e, team_ids)),
+        recurrences=recurrences,
     )
 
 
@@ -238,6 +312,9 @@ def steps_of(event: Event, team_ids: dict[str, int]) -> Iterable[Step]:
         yield Step(at, "linked" if payload["linked"] else "unlinked")
     elif kind == TicketEvent.Kind.PRIORITY_CHANGED and isinstance(payload.get("to"), int):
         yield Step(at, "priority", priority=payload["to"])
+    elif kind == TicketEvent.Kind.RATED and isinstance(payload.get("score"), int):
+        if payload["score"] <= settings.PORTAL_LOW_RATING:
+            yield Step(at, "rated")
     elif kind == TicketEvent.Kind.TRANSITIONED:
         if human:
             yield Step(at, "progress")
@@ -247,6 +324,8 @@ def steps_of(event: Event, team_ids: dict[str, int]) -> Iterable[Step]:
             yield Step(at, "resume")
         if payload.get("to") in ENDED:
             yield Step(at, "end")
+        elif payload.get("from") == RESOLVED:
+            yield Step(at, "reopen")
 
 
 # -- Summing up -------------------------------------------------------------------------------
@@ -355,10 +434,17 @@ class Backtest:
             self.merge(part)
 
     def replayed(self, histories: Iterable[History]) -> Part:
+        """Each history under both configurations; where they agree for a ticket (the same
+        rules, chain and acknowledgement targets, and the same policy for it), the draft's
+        course is the live one and is not replayed again."""
         part = Part()
+        same = self.live.same_course(self.draft)
         for h in histories:
             live = replay(h, self.live, self.until)
-            draft = replay(h, self.draft, self.until)
+            if same and policy_for(self.live, h) == policy_for(self.draft, h):
+                draft = live
+            else:
+                draft = replay(h, self.draft, self.until)
             part.tallies["live"].add(live, self.live.team_names)
             part.tallies["draft"].add(draft, self.draft.team_names)
             n = parting(live, draft)

@@ -36,6 +36,18 @@ class Draft(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("changed"), auto_now=True)
+    # What it was made from: the live configuration's document then, and the newest version
+    # at that time. Publishing compares that document with the live one: a draft made before
+    # other changes went live is published only once the admin confirms undoing them.
+    based_on = models.ForeignKey(
+        "ConfigVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("made from version"),
+    )
+    base_document = models.TextField(_("configuration it was made from"), blank=True, default="")
     # The version it became; a published draft is not published again.
     published_as = models.OneToOneField(
         "ConfigVersion",

@@ -26,9 +26,18 @@ then waiting), de-escalations by leads (severity rules stay quiet in the cycle t
 and links to major incidents (the engine holds a linked ticket's clock until the link ends).
 The "next update" target runs from each public reply, as the SLA clock does.
 
-What it leaves out: the wave trigger itself (which tickets a draft's wave rules would link is
-a question about many tickets at once; the recorded links are replayed), reopens, and the
-risk signals that need other tickets (low ratings, recurrences).
+Reopens are replayed as the ticket service makes them: the clocks stop at the resolution and
+run again from the reopen (the resolution target keeps the business time it had), a new cycle
+starts there (its rules may fire again), and the risk score is assessed again with the reopen
+counted. The risk signals that need other records are replayed as they stood at each
+assessment: the ticket's low ratings (counted once it has been reopened, as the live score
+does) and its recurrences (earlier tickets of the same service and customer resolved in the
+30 days before it was created, as their recorded resolutions and reopens stood then; read by
+`lab.backtest`, handed in as `History.recurrences`).
+
+What it leaves out: the wave trigger itself. Which tickets a draft's wave rules would link
+is a question about many tickets at once; the recorded links are replayed, under both
+configurations alike.
 """
 
 from __future__ import annotations
@@ -36,8 +45,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
-from escalation.engine import Escalate, RuleSpec, SLAInstants, TicketFacts, Trigger, evaluate
+from escalation.engine import (
+    Escalate,
+    RuleBook,
+    RuleSpec,
+    SLAInstants,
+    TicketFacts,
+    Trigger,
+    evaluate,
+    rule_book,
+)
 from escalation.risk import RiskInputs, assess
 from sla.clock import ALWAYS_OPEN, CalendarLike, add_business_time
 from sla.deadlines import Segment, instant_at
@@ -51,20 +70,23 @@ TARGETS = ("first_response", "next_update", "resolution")
 # Steps that run no change hook (the incident's services set the next check themselves).
 INCIDENT_STEPS = ("linked", "unlinked")
 # Steps that only take triggers away or move them later (progress, a pause, an
-# acknowledgement): when nothing was due before them, the change hook's evaluation would
-# decide nothing, and the next check already named stays a safe one to look again at.
-QUIET_STEPS = ("progress", "pause", "ack")
+# acknowledgement, a rating, which runs no change hook): when nothing was due before them, the
+# change hook's evaluation would decide nothing, and the next check already named stays a
+# safe one to look again at.
+QUIET_STEPS = ("progress", "pause", "ack", "rated")
+NONE_FIRED: frozenset[int] = frozenset()
 # How many customer messages the risk score's tone reads (as `escalation.evaluation` does).
 TONE_MESSAGES = 5
 
 
 @dataclass(frozen=True)
 class Step:
-    """One human step. `kind`: reply, progress, pause, resume, team, priority, end; customer
-    (a customer message, `text` its body); raised (a person escalated: the `team` step that
-    follows awaits acknowledgement), deescalated (a lead handed it down: likewise, marks the
-    cycle), ack (the waiting escalation was acknowledged); linked and unlinked (a major
-    incident took over the ticket's communication, and let it go)."""
+    """One human step. `kind`: reply, progress, pause, resume, team, priority, end, reopen
+    (a resolved ticket came back), rated (the customer rated a solution low); customer
+        (a customer message, `text` its body); raised (a person escalated: the `team` step that
+        follows awaits acknowledgement), deescalated (a lead handed it down: likewise, marks the
+        cycle), ack (the waiting escalation was acknowledged); linked and unlinked (a major
+        incident took over the ticket's communication, and let it go)."""
 
     at: datetime
     kind: str
@@ -86,6 +108,18 @@ class History:
     contract: str = ""
     channel: str = ""
     steps: tuple[Step, ...] = ()
+    # The recurrence count of the risk score from each instant on, in time order: (from,
+    # count) pairs; none is 0 throughout.
+    recurrences: tuple[tuple[datetime, int], ...] = ()
+
+    def recurrences_at(self, at: datetime) -> int:
+        """The recurrence count as the live assessment at `at` read it."""
+        count = 0
+        for since_at, n in self.recurrences:
+            if since_at > at:
+                break
+            count = n
+        return count
 
 
 @dataclass(frozen=True)
@@ -135,6 +169,39 @@ class Config:
     # level rank -> (acknowledge within, its calendar; None: the ticket's policy's calendar)
     ack: dict[int, tuple[timedelta, CalendarLike | None]] = field(default_factory=dict)
 
+    @cached_property
+    def book(self) -> RuleBook:
+        """The rules in evaluation order, sorted once for every ticket and instant."""
+        return rule_book(self.rules)
+
+    @cached_property
+    def risky(self) -> bool:
+        """Whether a rule reads the risk score (a soft signal); without one, it is not
+        assessed and a customer message changes nothing the engine reads."""
+        return any(rule.trigger == Trigger.SOFT_SIGNAL for rule in self.rules)
+
+    @cached_property
+    def risk_floor(self) -> int:
+        """The lowest risk score a soft-signal rule fires at (above any score: none does)."""
+        return min(
+            (
+                rule.risk_at_least
+                for rule in self.rules
+                if rule.trigger == Trigger.SOFT_SIGNAL and rule.risk_at_least is not None
+            ),
+            default=101,
+        )
+
+    def same_course(self, other: Config) -> bool:
+        """Whether every ticket whose policy is the same under both has the same course: the
+        rules, the chain and the acknowledgement targets agree (the team names do not matter)."""
+        return (self.rules, self.up, self.level_of, self.ack) == (
+            other.rules,
+            other.up,
+            other.level_of,
+            other.ack,
+        )
+
 
 @dataclass(frozen=True)
 class Happening:
@@ -183,9 +250,12 @@ class State:
     risky: bool = True  # a soft-signal rule reads the risk score
     risk: tuple[int, list[dict[str, object]]] = (0, [])
     risk_changed_at: datetime | None = None
+    reopens: int = 0
+    low_ratings: int = 0  # solutions the customer rated low so far
     messages: list[tuple[str, str]] = field(default_factory=list)  # (reply/customer, text)
-    # The SLA instants only move when the segments, the priority or a target's state change.
-    cached: tuple[tuple, dict] | None = None
+    # The SLA instants only move when the segments, the priority or a target's state change:
+    # (key, (warning, due) per target, the same as the engine's SLAInstants).
+    cached: tuple[tuple, dict, dict[str, SLAInstants]] | None = None
 
 
 def since(segments: Sequence[Segment], start: datetime) -> list[Segment]:
@@ -228,7 +298,7 @@ def sla_instants(
         due = instant_at(policy.calendar, segments, spec.duration)
         warning = instant_at(policy.calendar, segments, spec.warning) if spec.warning else None
         result[name] = (warning, due)
-    state.cached = (key, result)
+    state.cached = (key, result, {name: SLAInstants(w, d) for name, (w, d) in result.items()})
     return result
 
 
@@ -247,7 +317,7 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
     )
     # The risk score only matters to soft-signal rules: without one, it is not assessed and a
     # customer message changes nothing the engine reads.
-    state.risky = any(rule.trigger == Trigger.SOFT_SIGNAL for rule in config.rules)
+    state.risky = config.risky
     quiet = QUIET_STEPS if state.risky else (*QUIET_STEPS, "customer")
     reassess(state, h, h.created_at)
     happened: list[Happening] = []
@@ -278,10 +348,16 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
                 # No change hook: a link holds the ticket, its end wakes the beat's next sweep.
                 next_check = None if state.owned else now.replace(second=0, microsecond=0) + MINUTE
                 beat = next_check
-            elif step.kind not in quiet or (next_check is not None and next_check <= now):
+            elif not quiet_step(step, state, quiet, config) or (
+                next_check is not None and next_check <= now
+            ):
                 changed = True
         if state.ended:
-            break
+            # Resolved: no sweep looks at it, no clock runs; a reopen may still follow.
+            next_check = beat = None
+            changed = False
+            if index >= count:
+                break
         instants = sla_instants(policy, state)
         if changed:
             # A person changed the ticket: the change hook asks the engine at that instant.
@@ -300,6 +376,15 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
             break
         now = upcoming
     return tuple(sorted(happened, key=lambda x: x.at))  # stable: SLA events before the sweep
+
+
+def quiet_step(step: Step, state: State, quiet: tuple[str, ...], config: Config) -> bool:
+    """Whether the change hook's evaluation after `step` decides nothing and names the same
+    next check (when none was due): a quiet kind, or a customer message that leaves the risk
+    score below every soft-signal threshold (no rule's instant appears or moves)."""
+    if step.kind in quiet:
+        return True
+    return step.kind == "customer" and state.risk[0] < config.risk_floor
 
 
 def facts_of(
@@ -325,7 +410,7 @@ def facts_of(
         waiting_on_customer=state.paused,
         resumed_at=state.resumed_at,
         deescalated_into_cycle=state.deescalated,
-        fired_rule_ids=frozenset(state.fired),
+        fired_rule_ids=frozenset(state.fired) if state.fired else NONE_FIRED,
         owned_by_incident=state.owned,
     )
 
@@ -341,9 +426,14 @@ def sweep(
 ) -> datetime | None:
     """The sweep at `now`: the engine's decisions applied (a hand-off starts a new cycle, in
     which the engine is asked again); returns its next check."""
-    sla = {name: SLAInstants(w, d) for name, (w, d) in instants.items()}
+    cached = state.cached
+    sla = (
+        cached[2]
+        if cached is not None and cached[1] is instants
+        else {name: SLAInstants(w, d) for name, (w, d) in instants.items()}
+    )
     for _ in range(MAX_HANDOFFS_AT_ONCE):
-        evaluation = evaluate(facts_of(h, state, calendar, sla, config), config.rules, now)
+        evaluation = evaluate(facts_of(h, state, calendar, sla, config), config.book, now)
         moved = False
         for decision in evaluation.decisions:
             rule = decision.rule
@@ -442,8 +532,22 @@ def apply(state: State, step: Step, config: Config, h: History, calendar: Calend
         state.owned = step.kind == "linked"
     elif step.kind == "priority" and step.priority is not None:
         state.priority = step.priority
-    elif step.kind == "end":
+    elif step.kind == "end" and not state.ended:
         state.ended = True
+        pause(state, step.at, running=False, always=True)
+    elif step.kind == "reopen" and state.ended:
+        state.ended = False
+        state.reopens += 1
+        state.paused = False  # a reopened ticket is open, whatever it was resolved from
+        pause(state, step.at, running=True, always=True)
+        # A new cycle at the reopen (the ticket service's `reopen`), with the same team.
+        state.cycle += 1
+        state.cycle_started_at = step.at
+        state.fired = set()
+        state.deescalated = False
+        reassess(state, h, step.at)
+    elif step.kind == "rated":
+        state.low_ratings += 1
 
 
 def reassess(state: State, h: History, at: datetime) -> None:
@@ -463,17 +567,22 @@ def reassess(state: State, h: History, at: datetime) -> None:
         RiskInputs(
             follow_ups=follow_ups,
             customer_texts=texts,
-            reopen_count=0,
+            reopen_count=state.reopens,
             vip=h.vip,
-            hand_offs=state.cycle,
+            hand_offs=state.cycle - state.reopens,
+            # As `escalation.evaluation.risk_counts`: ratings count on a reopened ticket only.
+            low_ratings=state.low_ratings if state.reopens else 0,
+            recurrences=h.recurrences_at(at),
         )
     )
     if risk != state.risk:
         state.risk, state.risk_changed_at = risk, at
 
 
-def pause(state: State, at: datetime, *, running: bool) -> None:
-    if not state.pending_pauses:
+def pause(state: State, at: datetime, *, running: bool, always: bool = False) -> None:
+    """The clocks stop (`running` False) or run again at `at`: while pending when the policy
+    pauses them then, and `always` at a resolution and a reopen."""
+    if not (state.pending_pauses or always):
         return
     last = state.segments[-1]
     state.segments[-1] = Segment(last.started_at, at, last.running)

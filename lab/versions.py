@@ -10,6 +10,7 @@ after the commit when calendars, policies or the severity matrix changed (the im
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,18 +39,50 @@ class Outcome:
     changes: list[Change] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     recomputed: int = 0
-    # Nothing to do in the current state (published already, live already), not a refusal
-    # of the document: the API's 409.
+    # Nothing to do in the current state (published already, live already, or a stale draft
+    # not confirmed), not a refusal of the document: the API's 409.
     conflict: bool = False
+    # A stale draft: what was made live since it was made (publishing it would undo that),
+    # and the fingerprint of the live configuration that a confirmation must name.
+    changed_since: list[Change] = field(default_factory=list)
+    live: str = ""
 
 
 def live_document() -> str:
     return dump(export_configuration())
 
 
+def fingerprint(document: str) -> str:
+    """A short digest of a configuration document: what a confirmation to publish a stale
+    draft names, so that it covers exactly the live configuration the admin saw."""
+    return hashlib.sha256(document.encode()).hexdigest()[:16]
+
+
+def stamp_base(draft: Draft) -> None:
+    """Record what a new draft is made from: the live document and the newest version."""
+    draft.base_document = live_document()
+    draft.based_on = ConfigVersion.objects.order_by("-number").first()
+
+
 def new_draft(*, name: str, reason: str, user: Any) -> Draft:
     """A draft that starts as a copy of the live configuration."""
-    return Draft.objects.create(name=name, reason=reason, document=live_document(), created_by=user)
+    draft = Draft(name=name, reason=reason, created_by=user)
+    stamp_base(draft)
+    draft.document = draft.base_document
+    draft.save()
+    return draft
+
+
+def changed_since(draft: Draft) -> tuple[list[Change], str]:
+    """What went live since the draft was made (empty when nothing did, or for a draft from
+    before drafts recorded their base), and the live configuration's fingerprint."""
+    live = live_document()
+    if not draft.base_document or draft.base_document == live:
+        return [], fingerprint(live)
+    base, problems = read_document(draft.base_document)
+    if problems:  # written by the export itself; unreadable only if the format changed
+        return [], fingerprint(live)
+    return differences(base, export_configuration()), fingerprint(live)
 
 
 def check_document(text: str, user: Any) -> tuple[list[Change], list[Problem]]:
@@ -147,14 +180,28 @@ def apply_as_version(text: str, *, kind: str, reason: str, user: Any, restores=N
     return Outcome(version=version, changes=result.changes, recomputed=result.recomputed)
 
 
-def publish(draft_id: int, *, user: Any) -> Outcome:
-    """Make a draft live (once: a second submit of the same draft finds it published)."""
+def publish(draft_id: int, *, user: Any, confirm: str = "") -> Outcome:
+    """Make a draft live (once: a second submit of the same draft finds it published).
+
+    A draft made from an older configuration would silently undo what went live since: it is
+    refused (a conflict with `changed_since`) unless `confirm` is the fingerprint of the live
+    configuration the admin was shown those changes against."""
     with transaction.atomic():
         lock_configuration()
         draft = Draft.objects.select_for_update().get(pk=draft_id)
         if draft.published_as_id is not None:
             return Outcome(
                 problems=[Problem("", _("This draft has already been published."))], conflict=True
+            )
+        since, live = changed_since(draft)
+        if since and confirm != live:
+            message = _(
+                "This draft was made from an older configuration: %(count)s change(s) went "
+                "live since, and publishing it would undo them. Check them, then confirm to "
+                "publish anyway."
+            ) % {"count": len(since)}
+            return Outcome(
+                problems=[Problem("", message)], conflict=True, changed_since=since, live=live
             )
         outcome = apply_as_version(
             draft.document, kind=ConfigVersion.Kind.PUBLISHED, reason=draft.reason, user=user

@@ -374,3 +374,43 @@ def test_drafts_and_backtests_are_for_administrators(agent, root):
     assert client_for(agent).get(f"{BASE}/drafts/").status_code == 403
     assert BacktestRun.objects.count() == 1 and not ConfigVersion.objects.exists()
     assert not BacktestRun.objects.get().cancel_requested
+
+
+def test_a_stale_draft_is_a_409_listing_what_went_live_since_until_confirmed(api, root):
+    versions.record_version(kind=ConfigVersion.Kind.BASELINE, reason="", user=root)
+    older = versions.new_draft(name="Slower", reason="", user=root)
+    older.document = with_first_response(older.document, "1h", "2h")
+    older.save()
+    newer = versions.new_draft(name="Faster", reason="", user=root)
+    newer.document = faster()
+    newer.save()
+    assert api.post(f"{BASE}/drafts/{newer.pk}/publish/").status_code == 201
+    assert api.get(f"{BASE}/drafts/{older.pk}/").json()["based_on"] == 1
+
+    stale = api.post(f"{BASE}/drafts/{older.pk}/publish/", {}, format="json")
+    assert stale.status_code == 409
+    assert stale.headers["Content-Type"].startswith("application/problem+json")
+    body = stale.json()
+    assert "made from an older configuration: 1 change(s) went live since" in body["detail"]
+    assert body["based_on"] == 1
+    assert body["changed_since"] == [
+        {
+            "section": "sla_policies",
+            "key": POLICY,
+            "action": "changed",
+            "fields": [
+                {"field": "targets[priority=2].first_response", "before": "1h", "after": "30m"}
+            ],
+        }
+    ]
+    assert first_response(2) == dt.timedelta(minutes=30)
+    wrong = api.post(f"{BASE}/drafts/{older.pk}/publish/", {"confirm_live": 7}, format="json")
+    assert wrong.status_code == 409
+    confirmed = api.post(
+        f"{BASE}/drafts/{older.pk}/publish/", {"confirm_live": body["live"]}, format="json"
+    )
+    assert confirmed.status_code == 201, confirmed.content
+    assert confirmed.json()["version"]["number"] == 3
+    assert first_response(2) == dt.timedelta(hours=2)
+    typo = api.post(f"{BASE}/drafts/{newer.pk}/publish/", {"confirm": "x"}, format="json")
+    assert typo.status_code == 400

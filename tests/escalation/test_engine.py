@@ -14,12 +14,14 @@ from escalation.engine import (
     Escalate,
     Evaluation,
     Reason,
+    RuleBook,
     RuleSpec,
     SLAInstants,
     TicketFacts,
     Trigger,
     conditions_hold,
     evaluate,
+    rule_book,
     trigger_instant,
 )
 from sla.clock import ALWAYS_OPEN, CalendarSpec
@@ -206,6 +208,21 @@ class TestOncePerCycleAndOrder:
             rule(Trigger.SEVERITY, id=4, order=40, priority_at_least=1, notify=True),
         ]
         assert fired(facts(priority=1), rules, MON_9) == [1, 2, 4]
+
+    def test_a_rule_book_is_sorted_once_and_evaluated_as_it_is(self):
+        rules = [
+            rule(Trigger.SEVERITY, id=2, order=10, priority_at_least=1, notify=True),
+            rule(Trigger.SEVERITY, id=1, order=10, priority_at_least=1, notify=True),
+            rule(Trigger.SEVERITY, id=3, order=5, priority_at_least=1, notify=True),
+        ]
+        book = rule_book(rules)
+        assert [r.id for r in book] == [3, 1, 2]  # by order, then id
+        assert book == rule_book(reversed(rules))
+        assert evaluate(facts(priority=1), book, MON_9) == evaluate(facts(priority=1), rules, MON_9)
+        # A book is taken in its own order (its maker sorted it); a list is sorted.
+        as_given = RuleBook(rules)
+        assert fired(facts(priority=1), as_given, MON_9) == [2, 1, 3]
+        assert fired(facts(priority=1), list(as_given), MON_9) == [3, 1, 2]
 
     def test_top_of_the_chain_keeps_notifying_but_does_not_hand_off(self):
         hand_off_only = rule(Trigger.SEVERITY, priority_at_least=1, escalate=Escalate.HIERARCHICAL)

@@ -7,13 +7,14 @@ import datetime as dt
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.urls import reverse
 
 from lab import backtest, versions
 from lab.models import BacktestRun
 from sla.models import SLATarget
-from tests.factories import AdminFactory, TeamFactory, TicketFactory
+from tests.factories import AdminFactory, TeamFactory, TicketFactory, UserFactory
 from tests.lab.test_versions import POLICY, with_first_response
 from tickets.models import SupportLevel, TicketEvent
 
@@ -156,3 +157,21 @@ def test_the_admin_starts_a_run_in_the_worker_and_its_page_follows_it(
     body = client.get(response.url).content.decode()
     assert "refresh" not in body
     assert "Tickets whose course differs" in body
+
+
+def test_view_only_staff_may_not_cancel_a_run(client, setup):
+    root, _ticket, draft = setup
+    run = backtest.start(draft_id=draft.pk, days=30, user=root, now=NOW)
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="lab", codename__startswith="view_")
+    )
+    client.force_login(viewer)
+    page = client.get(reverse("admin:lab_backtestrun_change", args=[run.pk]))
+    assert page.status_code == 200
+    assert "Cancel the backtest" not in page.content.decode()
+    response = client.post(reverse("admin:lab_backtestrun_cancel", args=[run.pk]))
+    assert response.status_code == 403
+    run.refresh_from_db()
+    assert not run.cancel_requested
+    assert backtest.execute(run.pk).status == BacktestRun.Status.DONE

@@ -136,3 +136,58 @@ def test_a_draft_page_shows_its_differences_from_the_live_configuration(client, 
     assert f"sla_policies: changed {POLICY}" in body
     assert "targets[priority=2].first_response: &#x27;1h&#x27; -&gt; &#x27;30m&#x27;" in body
     assert standard_first_response(2) == dt.timedelta(hours=1)
+
+
+def two_drafts(root):
+    """Two drafts made from version 1: the second is published first (priority 2's first
+    response 1h -> 30m), so the first one is stale (it would set 2h and undo the 30m)."""
+    versions.record_version(kind=ConfigVersion.Kind.BASELINE, reason="", user=root)
+    older = versions.new_draft(name="Slower", reason="", user=root)
+    older.document = with_first_response(older.document, "1h", "2h")
+    older.save()
+    newer = versions.new_draft(name="Faster", reason="", user=root)
+    newer.document = with_first_response(newer.document, "1h", "30m")
+    newer.save()
+    assert versions.publish(newer.pk, user=root).version.number == 2
+    return older
+
+
+def test_a_draft_made_from_an_older_configuration_is_published_only_when_confirmed(root):
+    older = two_drafts(root)
+    assert older.based_on.number == 1
+    refused = versions.publish(older.pk, user=root)
+    assert refused.conflict and refused.version is None
+    assert "made from an older configuration: 1 change(s) went live since" in str(
+        refused.problems[0]
+    )
+    [line, field] = [x for c in refused.changed_since for x in c.lines()]
+    assert line == f"sla_policies: changed {POLICY}"
+    assert field == "    targets[priority=2].first_response: '1h' -> '30m'"
+    assert standard_first_response(2) == dt.timedelta(minutes=30)
+    # A confirmation that names another live configuration is no confirmation.
+    assert versions.publish(older.pk, user=root, confirm="0" * 16).version is None
+    done = versions.publish(older.pk, user=root, confirm=refused.live)
+    assert done.version.number == 3
+    assert standard_first_response(2) == dt.timedelta(hours=2)
+
+
+def test_the_admin_shows_what_went_live_since_and_publishes_after_confirming(client, root):
+    older = two_drafts(root)
+    client.force_login(root)
+    url = reverse("admin:lab_draft_changelist")
+    page = client.post(url, {"action": "publish", "_selected_action": [older.pk]})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "made from an older configuration: 1 change(s) went live since" in body
+    assert "The draft was made from version 1." in body
+    assert "targets[priority=2].first_response: &#x27;1h&#x27; -&gt; &#x27;30m&#x27;" in body
+    assert ConfigVersion.objects.count() == 2
+    assert standard_first_response(2) == dt.timedelta(minutes=30)
+    live = versions.changed_since(older)[1]
+    assert f'name="confirm_live" value="{live}"' in body
+    confirmed = {"action": "publish", "_selected_action": [older.pk], "confirm_live": live}
+    response = client.post(url, confirmed, follow=True)
+    assert "The configuration is live as version 3" in response.content.decode()
+    assert standard_first_response(2) == dt.timedelta(hours=2)
+    client.post(url, confirmed)  # a double submit: published already
+    assert ConfigVersion.objects.count() == 3

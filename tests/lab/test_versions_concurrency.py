@@ -1,6 +1,7 @@
 """Two configuration changes at the same instant, on PostgreSQL, in two threads: both are made
 live one after the other with distinct version numbers, and the version 1 that keeps the
-configuration before the lab's first change is written once."""
+configuration before the lab's first change is written once; of two drafts made from the same
+configuration, the second to publish finds it stale."""
 
 from __future__ import annotations
 
@@ -45,7 +46,10 @@ def at_once(*calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
-def test_two_drafts_published_at_once_get_distinct_versions():
+def test_two_drafts_published_at_once_one_wins_and_the_other_is_stale():
+    """Both drafts were made from the same configuration: the first to take the lock goes
+    live, and the second then finds that configuration changed (it waited for the commit) and
+    is refused as stale, until it is confirmed, as a distinct version."""
     root = AdminFactory(username="root")
     live = versions.live_document()
     first = versions.new_draft(name="Faster", reason="one", user=root)
@@ -61,8 +65,13 @@ def test_two_drafts_published_at_once_get_distinct_versions():
     )
 
     assert [type(o) for o in outcomes] == [versions.Outcome, versions.Outcome], outcomes
-    numbers = sorted(o.version.number for o in outcomes)
-    assert numbers == [2, 3]
+    [won] = [o for o in outcomes if o.version is not None]
+    [stale] = [o for o in outcomes if o.version is None]
+    assert won.version.number == 2
+    assert stale.conflict and stale.changed_since
+    loser = second if outcomes[0] is won else first
+    again = versions.publish(loser.pk, user=root, confirm=stale.live)
+    assert again.version.number == 3
     assert list(ConfigVersion.objects.order_by("number").values_list("number", "kind")) == [
         (1, "baseline"),
         (2, "published"),
