@@ -330,7 +330,7 @@ def render_ticket(
             request, context["reply_templates"]
         )
         # The CC card, and who a public reply is emailed to (the requester and the CCs).
-        context["ccs"] = mail_ccs.ticket_ccs(ticket)
+        context["ccs"] = mail_ccs.ticket_ccs(ticket) if getattr(ticket, "has_ccs", True) else []
         context["reply_to"], context["reply_ccs"] = mail_ccs.reply_recipients(
             ticket, context["ccs"]
         )
