@@ -7,6 +7,7 @@ the periodic sweep lives in `escalation.sweep`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
@@ -119,7 +120,9 @@ def acknowledge_assignees(escalation: Escalation, user: AbstractBaseUser) -> lis
     team = escalation.to_team
     people = [user]
     if user.is_superuser or team.lead_id == user.pk:
-        people += [m for m in team.members.filter(is_active=True).order_by("username") if m != user]
+        # `all()`: no query when the caller loaded the team with its members (the ticket page).
+        members = sorted(team.members.all(), key=lambda m: m.get_username())
+        people += [m for m in members if m.is_active and m != user]
     return people
 
 
@@ -194,20 +197,46 @@ def can_deescalate(ticket: Ticket, user: AbstractBaseUser) -> bool:
     return user.is_authenticated and (user.is_superuser or ticket.team.lead_id == user.pk)
 
 
-def deescalation_targets(ticket: Ticket) -> list[Team]:
-    """Teams a lead can hand the ticket back to: lower levels, the one it came from first."""
-    came_from = (
-        Escalation.objects.filter(ticket=ticket, to_team=ticket.team)
-        .exclude(kind=Escalation.Kind.DE_ESCALATION)
-        .order_by("-raised_at")
-        .values_list("from_team_id", flat=True)
-        .first()
-    )
-    teams = list(
-        Team.objects.filter(is_active=True, level__rank__lte=ticket.level.rank)
-        .exclude(pk=ticket.team_id)
-        .select_related("level")
-    )
+def deescalation_targets(
+    ticket: Ticket,
+    *,
+    escalations: Sequence[Escalation] | None = None,
+    active_teams: Sequence[Team] | None = None,
+) -> list[Team]:
+    """Teams a lead can hand the ticket back to: lower levels, the one it came from first.
+
+    The ticket page has both inputs loaded already and passes them (no query then):
+    `escalations`, all of the ticket's escalations newest first (`raised_at`, then pk);
+    `active_teams`, every active team with its level."""
+    if escalations is None:
+        came_from = (
+            Escalation.objects.filter(ticket=ticket, to_team=ticket.team)
+            .exclude(kind=Escalation.Kind.DE_ESCALATION)
+            .order_by("-raised_at")
+            .values_list("from_team_id", flat=True)
+            .first()
+        )
+    else:
+        came_from = next(
+            (
+                e.from_team_id
+                for e in escalations
+                if e.to_team_id == ticket.team_id and e.kind != Escalation.Kind.DE_ESCALATION
+            ),
+            None,
+        )
+    if active_teams is None:
+        teams = list(
+            Team.objects.filter(is_active=True, level__rank__lte=ticket.level.rank)
+            .exclude(pk=ticket.team_id)
+            .select_related("level")
+        )
+    else:
+        teams = [
+            t
+            for t in active_teams
+            if t.is_active and t.level.rank <= ticket.level.rank and t.pk != ticket.team_id
+        ]
     return sorted(teams, key=lambda t: (t.pk != came_from, -t.level.rank, t.name))
 
 

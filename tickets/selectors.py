@@ -30,6 +30,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from escalation.models import Escalation
+from mail.models import Participant
 from notifications.models import Notification
 from sla.models import ClockSegment
 from sla.services import COLUMNS as SLA_COLUMNS
@@ -569,9 +570,11 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
                 "created_by",
                 "sla_policy__calendar",
             )
-            # The page's Follow/Unfollow button, and whether opening the page has unread
-            # notifications to mark read, without queries of their own.
+            # The page's Follow/Unfollow button, whether opening the page has unread
+            # notifications to mark read, and whether it has a CC card to read, without
+            # queries of their own.
             .annotate(
+                has_ccs=Exists(Participant.objects.filter(ticket_id=OuterRef("pk"))),
                 followed_by_user=Exists(
                     Ticket.watchers.through.objects.filter(
                         ticket_id=OuterRef("pk"), user_id=user.pk

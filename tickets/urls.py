@@ -16,6 +16,7 @@ urlpatterns = [
     path("<ref:reference>/transitions/<slug:name>/", views.ticket_transition, name="transition"),
     path("<ref:reference>/assign/", views.ticket_assign, name="assign"),
     path("<ref:reference>/priority/", views.ticket_priority, name="priority"),
+    path("<ref:reference>/escalate-form/", views.ticket_escalate_form, name="escalate_form"),
     path("<ref:reference>/follow/", views.ticket_follow, name="follow"),
     path("<ref:reference>/attachments/<int:pk>/", views.attachment_download, name="attachment"),
 ]

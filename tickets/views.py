@@ -320,12 +320,7 @@ def render_ticket(
         **_escalation_context(request, ticket, can_move, forms, timeline, teams),
     }
     if "escalate_form" in context:
-        # Beside the pre-filled "What was tried": every reply and note, newest first.
-        context["history"] = [
-            e.message
-            for e in reversed(timeline)
-            if e.message is not None and not e.message.is_customer
-        ]
+        context["history"] = _message_history(timeline)
     if agent:
         # The communication templates of an escalated ticket, in the viewer's language.
         context["reply_templates"] = templates_for(
@@ -335,7 +330,7 @@ def render_ticket(
             request, context["reply_templates"]
         )
         # The CC card, and who a public reply is emailed to (the requester and the CCs).
-        context["ccs"] = mail_ccs.ticket_ccs(ticket)
+        context["ccs"] = mail_ccs.ticket_ccs(ticket) if getattr(ticket, "has_ccs", True) else []
         context["reply_to"], context["reply_ccs"] = mail_ccs.reply_recipients(
             ticket, context["ccs"]
         )
@@ -397,23 +392,69 @@ def _escalation_context(
     }
     if can_acknowledge:
         assert current is not None
+        # The receiving team as `teams` loaded it, with its members: no query of its own.
+        loaded = next((t for t in teams or () if t.pk == current.to_team_id), None)
+        if loaded is not None:
+            current.to_team = loaded
         others = escalation_services.acknowledge_assignees(current, request.user)[1:]
         context["ack_members"] = others
     # A bound form (with the errors of a refused request) is shown whatever the ticket's state.
     if forms.get("escalate_form"):
         context["escalate_form"] = forms["escalate_form"]
     elif can_move and ticket.is_active:
-        tried = tried_since_arrival(timeline)
-        context["escalate_form"] = EscalateForm(
-            ticket=ticket, teams=teams, initial=prefill_package(ticket, tried)
-        )
+        if request.GET.get("escalate"):
+            # The panel opened without JavaScript (its link): the form in the page, open.
+            context["escalate_form"] = _blank_escalate_form(ticket, timeline, teams)
+            context["escalate_open"] = True
+        else:
+            # Rarely used and the page's largest form: loaded when its panel is opened
+            # (`ticket_escalate_form`), not built and rendered on every view of the ticket.
+            context["escalate_lazy"] = True
     if forms.get("deescalate_form"):
         context["deescalate_form"] = forms["deescalate_form"]
     elif ticket.is_active and escalation_services.can_deescalate(ticket, request.user):
-        targets = escalation_services.deescalation_targets(ticket)
+        targets = escalation_services.deescalation_targets(
+            ticket, escalations=escalations, active_teams=teams
+        )
         if targets:
             context["deescalate_form"] = DeescalateForm(targets=targets)
     return context
+
+
+def _blank_escalate_form(
+    ticket: Ticket, timeline: list[selectors.TimelineEntry], teams: list[Team] | None
+) -> EscalateForm:
+    """The escalate form pre-filled from the ticket's history (the information package)."""
+    tried = tried_since_arrival(timeline)
+    return EscalateForm(ticket=ticket, teams=teams, initial=prefill_package(ticket, tried))
+
+
+def _message_history(timeline: list[selectors.TimelineEntry]) -> list[Any]:
+    """Beside the escalate form's pre-filled "What was tried": every reply and note, newest
+    first."""
+    return [
+        e.message for e in reversed(timeline) if e.message is not None and not e.message.is_customer
+    ]
+
+
+@login_required
+@require_GET
+def ticket_escalate_form(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    """The escalate form of the ticket page, fetched by htmx when its panel is opened.
+
+    Without htmx (a link followed, JavaScript off) the ticket page with the form open."""
+    ticket = selectors.ticket_for_user(request.user, reference)
+    if not ticket.is_active or not services.ticket_rights(ticket, request.user).move:
+        raise PermissionDenied(_("You cannot escalate this ticket."))
+    if not request.htmx:
+        return redirect(f"{ticket.get_absolute_url()}?escalate=1#escalate-panel")
+    timeline = selectors.ticket_page_timeline(ticket).entries
+    context = {
+        "ticket": ticket,
+        "form": _blank_escalate_form(ticket, timeline, list(selectors.assignable_teams())),
+        "history": _message_history(timeline),
+    }
+    return _vary_on_htmx(render(request, "escalation/_escalate_form_body.html", context))
 
 
 # The response header that tells static/js/workspace.js where to put the focus after htmx

@@ -182,6 +182,9 @@ EXPECTED: dict[str, Rule] = {
         kwargs=_ref,
         data=lambda w: {"impact": 1, "urgency": 1, "reason": "x", "version": w.ticket.version},
     ),
+    "tickets:escalate_form": Rule(
+        get=MOVERS, kwargs=_ref, why="the ticket page's escalate form, loaded when opened"
+    ),
     "tickets:follow": Rule(post=READERS - {"viewonly"}, kwargs=_ref),
     "tickets:attachment": Rule(get=READERS, kwargs=_ref_pk("attachment")),
     # --- escalation ----------------------------------------------------------------------

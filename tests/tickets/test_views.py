@@ -355,10 +355,10 @@ def test_detail_queries_do_not_grow_with_timeline(
             services.ticket_follow(ticket=ticket, actor=agent, follow=i % 2 == 0)
 
     def render_detail() -> int:
-        # 18: the incident banner adds three (the running incident link, whether the viewer
-        # may declare one, the affected-service choices), the CC card one (the CCs with
-        # their contacts' names, also the reply box's recipients).
-        with django_assert_max_num_queries(18) as captured:
+        # 17: the incident banner adds three (the running incident link, whether the viewer
+        # may declare one, the affected-service choices); the CC card none for a ticket
+        # without CCs (the ticket's query says so; `tests/mail/test_ccs.py` shows them).
+        with django_assert_max_num_queries(17) as captured:
             assert agent_client.get(ticket.get_absolute_url()).status_code == 200
         return len(captured.captured_queries)
 
@@ -1099,3 +1099,54 @@ def test_sla_panel_of_a_target_met_late(agent_client, agent, team_a):
     first = first[: first.index("</tbody>")]
     assert 'text-bg-danger sla-state">Breached<' in first
     assert ", 10 min late" in first
+
+
+# --- The escalate form, loaded when its panel is opened ---------------------------------------
+
+
+def test_escalate_form_is_loaded_when_its_panel_opens(agent_client, agent, ticket_a):
+    services.ticket_add_note(ticket=ticket_a, actor=agent, body="Rebooted the spooler.")
+    url = reverse("tickets:escalate_form", args=[ticket_a.reference])
+    page = agent_client.get(ticket_a.get_absolute_url())
+    body = page.content.decode()
+    # The page carries the closed panel with what loads the form, not the form itself.
+    assert "escalate_form" not in page.context
+    assert f'hx-get="{url}"' in body and 'hx-trigger="toggle from:closest details once"' in body
+    assert 'href="?escalate=1#escalate-panel"' in body  # the way without JavaScript
+    assert 'class="card-body escalate-form"' not in body
+    fragment = agent_client.get(url, **HTMX)
+    html = fragment.content.decode()
+    assert fragment.status_code == 200
+    assert html.lstrip().startswith('<form method="post"')
+    assert f'action="{reverse("escalation:raise", args=[ticket_a.reference])}"' in html
+    assert "Rebooted the spooler." in html  # the package is pre-filled from the history
+    ticket_a.refresh_from_db()
+    assert f'name="version" value="{ticket_a.version}"' in html
+    assert "HX-Request" in fragment["Vary"]
+
+
+def test_escalate_form_without_javascript_opens_in_the_page(agent_client, ticket_a):
+    url = reverse("tickets:escalate_form", args=[ticket_a.reference])
+    response = agent_client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == ticket_a.get_absolute_url() + "?escalate=1#escalate-panel"
+    page = agent_client.get(ticket_a.get_absolute_url() + "?escalate=1")
+    body = page.content.decode()
+    assert 'escalate-panel" open id="escalate-panel"' in body
+    assert 'class="card-body escalate-form"' in body
+    assert "escalate_lazy" not in page.context
+
+
+def test_escalate_form_is_refused_where_no_escalation_is_possible(
+    agent_client, other_agent, team_b, agent, ticket_a
+):
+    url = reverse("tickets:escalate_form", args=[ticket_a.reference])
+    # Another team's agent cannot read the ticket: it does not exist for them.
+    other = Client()
+    other.force_login(other_agent)
+    assert other.get(url, **HTMX).status_code == 404
+    services.ticket_transition(ticket=ticket_a, actor=agent, name="resolve")
+    assert agent_client.get(url, **HTMX).status_code == 403
+    page = agent_client.get(ticket_a.get_absolute_url())
+    assert "escalate_lazy" not in page.context
+    assert reverse("tickets:escalate_form", args=[ticket_a.reference]) not in page.content.decode()

@@ -63,23 +63,38 @@ def _label(choices: Any, value: Any) -> str:
         return "" if value is None else str(value)
 
 
-@register.inclusion_tag("components/status_badge.html")
-def status_badge(status: str) -> dict[str, Any]:
-    return {
-        "label": _label(Ticket.Status, status),
-        "colour": STATUS_COLOURS.get(status, "secondary"),
-        "status": status,
-    }
+# The status and priority badges are tags rather than includes: every list row shows each
+# twice (narrow and wide layouts), and an include costs several times the markup it writes.
+@register.simple_tag
+def status_badge(status: str) -> str:
+    return format_html(
+        '<span class="badge rounded-pill text-bg-{} status-badge status-{}">{}</span>',
+        STATUS_COLOURS.get(status, "secondary"),
+        status,
+        _label(Ticket.Status, status),
+    )
 
 
-@register.inclusion_tag("components/priority_badge.html")
-def priority_badge(priority: int, overridden: bool = False) -> dict[str, Any]:
-    return {
-        "label": _label(Priority, priority),
-        "colour": PRIORITY_COLOURS.get(priority, "secondary"),
-        "priority": priority,
-        "overridden": overridden,
-    }
+@register.simple_tag
+def priority_badge(priority: int, overridden: bool = False) -> str:
+    colour = PRIORITY_COLOURS.get(priority, "secondary")
+    label = _label(Priority, priority)
+    if not overridden:
+        return format_html(
+            '<span class="badge priority-badge priority-{} text-bg-{}">{}</span>',
+            priority,
+            colour,
+            label,
+        )
+    return format_html(
+        '<span class="badge priority-badge priority-{} text-bg-{}" title="{}">{}'
+        ' <span aria-hidden="true">✎</span><span class="visually-hidden">{}</span></span>',
+        priority,
+        colour,
+        _("Set by hand, not derived from impact and urgency"),
+        label,
+        _("(set by hand)"),
+    )
 
 
 SLA_COLOURS = {
