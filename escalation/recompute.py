@@ -72,7 +72,8 @@ def recompute_many(
 
 @transaction.atomic
 def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleSet) -> int:
-    """One batch: locked, recomputed, evaluated and written in one transaction."""
+    """One batch: locked, recomputed, evaluated and written in one transaction. The tickets
+    are written once, by the lane, with what the recomputation and the evaluation changed."""
     tickets = list(
         Ticket.objects.select_for_update(of=("self",))
         .select_related("customer", "assignee", "sla_policy__calendar")
@@ -83,12 +84,17 @@ def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleS
     inactive = [t for t in tickets if not t.is_active]
     with translation.override(settings.LANGUAGE_CODE):
         before = {t.pk: sla.deadlines_of(t) for t in active}
+        handed_back: list[int] = []
         if active:
+            as_read = {t.pk: bulk_lane.ticket_values(t) for t in active}
             _recompute_clocks(active, now)
+            recomputed = {t.pk: _sla_values(t) for t in active}
             _refresh_risks(active, now)
-            handed_back = bulk_lane.run_batch(rules, active, now, SweepReport())
-        else:
-            handed_back = []
+            handed_back = bulk_lane.run_batch(rules, active, now, SweepReport(), as_read=as_read)
+            _write_recomputed([t for t in active if t.pk in set(handed_back)], recomputed)
+        written = set(before) - set(handed_back)
+        # The lane's tickets are in memory as it wrote them; the others are read back.
+        after = {t.pk: _deadlines_after(t) for t in active if t.pk in written}
         # What the set-based lane does not take, it has left untouched: the services do it,
         # inside this transaction (the rows are locked already).
         for pk in [*handed_back, *(t.pk for t in inactive)]:
@@ -105,8 +111,33 @@ def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleS
                     sla.sla_recompute(ticket=ticket, now=now)
                 else:
                     evaluation.evaluate_ticket(ticket, now=now, rules=rules)
-        _record_recomputations(before, now)
+        _record_recomputations(before, after, now)
     return len(tickets)
+
+
+_SLA_ATTNAMES = [Ticket._meta.get_field(name).attname for name in sla.SLA_FIELDS]
+
+
+def _sla_values(ticket: Ticket) -> tuple[object, ...]:
+    return tuple(getattr(ticket, attname) for attname in _SLA_ATTNAMES)
+
+
+def _write_recomputed(tickets: list[Ticket], recomputed: dict[int, tuple[object, ...]]) -> None:
+    """The recomputed SLA columns of tickets the lane handed back (it wrote nothing of them,
+    and may have changed them in memory): the per-ticket lane reads them from the table."""
+    for ticket in tickets:
+        for attname, value in zip(_SLA_ATTNAMES, recomputed[ticket.pk], strict=True):
+            setattr(ticket, attname, value)
+    update_rows(Ticket, tickets, sla.SLA_FIELDS)
+
+
+Deadlines = tuple[int | None, str | None, dict[str, dt.datetime | None]]
+
+
+def _deadlines_after(ticket: Ticket) -> Deadlines:
+    policy = ticket.sla_policy if ticket.sla_policy_id is not None else None
+    policy_id, due = sla.deadlines_of(ticket)
+    return policy_id, policy.name if policy is not None else None, due
 
 
 def _recompute_clocks(tickets: list[Ticket], now: dt.datetime) -> None:
@@ -135,28 +166,33 @@ def _recompute_clocks(tickets: list[Ticket], now: dt.datetime) -> None:
     update_rows(ClockSegment, closed, ["ended_at", "end_reason", "business_seconds"])
     if created:
         ClockSegment.objects.bulk_create(created)
-    update_rows(Ticket, tickets, sla.SLA_FIELDS)
 
 
 def _record_recomputations(
-    before: dict[int, tuple[int | None, dict[str, dt.datetime | None]]], now: dt.datetime
+    before: dict[int, tuple[int | None, dict[str, dt.datetime | None]]],
+    after: dict[int, Deadlines],
+    now: dt.datetime,
 ) -> None:
     """The timeline entry of each ticket whose policy or deadlines moved, as `sla_recompute`
-    records it: after the evaluation (a rule that raised the priority has moved them too)."""
-    # Read back as plain values: the evaluation may have moved them (a rule that raised the
-    # priority), and a whole Ticket per row cost a fifth of the run (bench/recompute.py).
+    records it: after the evaluation (a rule that raised the priority has moved them too).
+    `after`: the tickets known in memory; the others are read back."""
     columns = list(next(iter(before.values()))[1]) if before else []
+    missing = [pk for pk in before if pk not in after]
+    if missing:
+        # As plain values: a whole Ticket per row cost a fifth of the run (bench/recompute.py).
+        for pk, policy_id, policy_name, *due in Ticket.objects.filter(pk__in=missing).values_list(
+            "pk", "sla_policy_id", "sla_policy__name", *columns
+        ):
+            after[pk] = (policy_id, policy_name, dict(zip(columns, due, strict=True)))
     events = []
-    for pk, policy_id, policy_name, *due in Ticket.objects.filter(pk__in=before).values_list(
-        "pk", "sla_policy_id", "sla_policy__name", *columns
-    ):
-        after = dict(zip(columns, due, strict=True))
-        if sla.moved(before[pk], policy_id, after):
+    for pk in sorted(after):
+        policy_id, policy_name, due = after[pk]
+        if sla.moved(before[pk], policy_id, due):
             events.append(
                 TicketEvent(
                     ticket_id=pk,
                     kind=TicketEvent.Kind.SLA_RECOMPUTED,
-                    payload=sla.moved_payload(before[pk], policy_name, after),
+                    payload=sla.moved_payload(before[pk], policy_name, due),
                     created_at=now,
                 )
             )
