@@ -228,6 +228,7 @@ class Batch:
         tickets: list[Ticket],
         now: dt.datetime,
         as_read: dict[int, tuple[Any, ...]] | None = None,
+        segments: dict[int, list[ClockSegment]] | None = None,
     ) -> None:
         self.config, self.tickets, self.now = config, tickets, now
         self.as_read = as_read or {}
@@ -263,8 +264,11 @@ class Batch:
             if escalation.kind == Escalation.Kind.DE_ESCALATION:
                 self.deescalations[escalation.ticket_id].append(escalation.raised_at)
         self.segments: dict[int, list[ClockSegment]] = defaultdict(list)
-        for segment in ClockSegment.objects.filter(ticket_id__in=ids).order_by("pk"):
-            self.segments[segment.ticket_id].append(segment)
+        if segments is not None:
+            self.segments.update(segments)
+        else:
+            for segment in ClockSegment.objects.filter(ticket_id__in=ids).order_by("pk"):
+                self.segments[segment.ticket_id].append(segment)
         self.notes: dict[int, list[Message]] = defaultdict(list)
         latest = Window(
             RowNumber(),
@@ -715,6 +719,7 @@ def run_batch(
     report: reports.SweepReport,
     *,
     as_read: dict[int, tuple[Any, ...]] | None = None,
+    segments: dict[int, list[ClockSegment]] | None = None,
 ) -> list[int]:
     """Decide and write a locked batch in the set-based lane; returns the ids it hands back
     to the per-ticket lane (all of them when the batch failed, rolled back to its savepoint).
@@ -722,13 +727,15 @@ def run_batch(
     `as_read`: each ticket's `ticket_values` as the database holds them, when the caller has
     changed the tickets in memory without writing them (the SLA recomputation): the lane's
     one ticket statement then writes the caller's changes too. A ticket handed back is not
-    written: the caller writes its own changes before the per-ticket lane reads it."""
+    written: the caller writes its own changes before the per-ticket lane reads it.
+    `segments`: the tickets' clock segments by ticket, in the order of their ids, when the
+    caller holds them as written (spares reading them again)."""
     handed_back: list[int] = []
     plans = []
     try:
         with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
             # Teams, people, policies and endpoints as they are now (a dozen reads a batch).
-            lane = Batch(Config.load(rules, now), tickets, now, as_read)
+            lane = Batch(Config.load(rules, now), tickets, now, as_read, segments)
             for ticket in tickets:
                 try:
                     plans.append(lane.plan(ticket))

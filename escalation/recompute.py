@@ -34,7 +34,7 @@ from escalation.facts import RuleSet
 from escalation.reports import SweepReport
 from helpdesk.db import update_rows
 from sla import services as sla
-from sla.models import ClockSegment, SLATarget
+from sla.models import ClockSegment, SLAPolicy, SLATarget
 from tickets import services as ticket_services
 from tickets.models import Message, Ticket, TicketEvent
 
@@ -76,7 +76,7 @@ def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleS
     are written once, by the lane, with what the recomputation and the evaluation changed."""
     tickets = list(
         Ticket.objects.select_for_update(of=("self",))
-        .select_related("customer", "assignee", "sla_policy__calendar")
+        .select_related("customer", "assignee")
         .filter(pk__in=ticket_ids)
         .order_by("pk")
     )
@@ -87,10 +87,12 @@ def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleS
         handed_back: list[int] = []
         if active:
             as_read = {t.pk: bulk_lane.ticket_values(t) for t in active}
-            _recompute_clocks(active, now)
+            segments = _recompute_clocks(active, now)
             recomputed = {t.pk: _sla_values(t) for t in active}
             _refresh_risks(active, now)
-            handed_back = bulk_lane.run_batch(rules, active, now, SweepReport(), as_read=as_read)
+            handed_back = bulk_lane.run_batch(
+                rules, active, now, SweepReport(), as_read=as_read, segments=segments
+            )
             _write_recomputed([t for t in active if t.pk in set(handed_back)], recomputed)
         written = set(before) - set(handed_back)
         # The lane's tickets are in memory as it wrote them; the others are read back.
@@ -140,32 +142,46 @@ def _deadlines_after(ticket: Ticket) -> Deadlines:
     return policy_id, policy.name if policy is not None else None, due
 
 
-def _recompute_clocks(tickets: list[Ticket], now: dt.datetime) -> None:
+def _recompute_clocks(tickets: list[Ticket], now: dt.datetime) -> dict[int, list[ClockSegment]]:
     """`sla.services.on_ticket_change` for "recompute", for a batch: the clock replayed in
-    memory, the rows written together, and the timeline entry where something moved. The
-    warnings and breaches that come due are the evaluation's (bulk lane) part."""
+    memory and the segments written together; the tickets' columns are set in memory (the
+    lane writes them). The warnings and breaches that come due are the evaluation's (bulk
+    lane) part. Returns every ticket's segments as written, in the order of their ids."""
     policies = sla.policies_in_force(timezone.localdate(now))
     targets = {
         (target.policy_id, target.priority): target
         for target in SLATarget.objects.filter(policy__in=policies)
     }
+    teams = sla.policy_teams(policies)
+    # Each ticket's policy now, with its calendar: those in force read once (cached), any
+    # other (no longer in force: its running segments close on its calendar) in one query.
     by_id = {policy.pk: policy for policy in policies}
+    others = {t.sla_policy_id for t in tickets if t.sla_policy_id is not None} - set(by_id)
+    if others:
+        by_id.update(SLAPolicy.objects.select_related("calendar").in_bulk(others))
     segments: dict[int, list[ClockSegment]] = defaultdict(list)
     for segment in ClockSegment.objects.filter(ticket__in=tickets).order_by("pk"):
         segments[segment.ticket_id].append(segment)
     closed: list[ClockSegment] = []
     created: list[ClockSegment] = []
     for ticket in tickets:
+        if ticket.sla_policy_id is not None:
+            ticket.sla_policy = by_id[ticket.sla_policy_id]
         ended, started = sla.clock_after_change(
-            ticket, RECOMPUTE, now, segments=segments[ticket.pk], policies=policies, targets=targets
+            ticket,
+            RECOMPUTE,
+            now,
+            segments=segments[ticket.pk],
+            policies=policies,
+            targets=targets,
+            teams=teams,
         )
-        if ticket.sla_policy_id in by_id:
-            ticket.sla_policy = by_id[ticket.sla_policy_id]  # with its calendar, read once
         closed += ended
         created += started
     update_rows(ClockSegment, closed, ["ended_at", "end_reason", "business_seconds"])
     if created:
         ClockSegment.objects.bulk_create(created)
+    return segments
 
 
 def _record_recomputations(
