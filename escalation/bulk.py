@@ -73,6 +73,11 @@ TICKET_FIELDS = list(
             *sla.SLA_FIELDS,
             *(column for columns in sla.COLUMNS.values() for column in columns[2:]),
             "next_check_at",
+            # Not changed by the lane; written with the rest when a caller changed them
+            # before (`run_batch`'s `as_read`: the recomputation refreshes the risk).
+            "risk_score",
+            "risk_reasons",
+            "risk_changed_at",
         ]
     )
 )

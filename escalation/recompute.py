@@ -88,8 +88,8 @@ def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleS
         if active:
             as_read = {t.pk: bulk_lane.ticket_values(t) for t in active}
             segments = _recompute_clocks(active, now)
-            recomputed = {t.pk: _sla_values(t) for t in active}
             _refresh_risks(active, now)
+            recomputed = {t.pk: _recomputed_values(t) for t in active}
             handed_back = bulk_lane.run_batch(
                 rules, active, now, SweepReport(), as_read=as_read, segments=segments
             )
@@ -117,20 +117,22 @@ def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleS
     return len(tickets)
 
 
-_SLA_ATTNAMES = [Ticket._meta.get_field(name).attname for name in sla.SLA_FIELDS]
+# The columns a recomputation sets in memory (the lane writes them with its own).
+RECOMPUTED_FIELDS = [*sla.SLA_FIELDS, *RISK_FIELDS]
+_ATTNAMES = [Ticket._meta.get_field(name).attname for name in RECOMPUTED_FIELDS]
 
 
-def _sla_values(ticket: Ticket) -> tuple[object, ...]:
-    return tuple(getattr(ticket, attname) for attname in _SLA_ATTNAMES)
+def _recomputed_values(ticket: Ticket) -> tuple[object, ...]:
+    return tuple(getattr(ticket, attname) for attname in _ATTNAMES)
 
 
 def _write_recomputed(tickets: list[Ticket], recomputed: dict[int, tuple[object, ...]]) -> None:
-    """The recomputed SLA columns of tickets the lane handed back (it wrote nothing of them,
-    and may have changed them in memory): the per-ticket lane reads them from the table."""
+    """The recomputed columns of tickets the lane handed back (it wrote nothing of them, and
+    may have changed them in memory): the per-ticket lane reads them from the table."""
     for ticket in tickets:
-        for attname, value in zip(_SLA_ATTNAMES, recomputed[ticket.pk], strict=True):
+        for attname, value in zip(_ATTNAMES, recomputed[ticket.pk], strict=True):
             setattr(ticket, attname, value)
-    update_rows(Ticket, tickets, sla.SLA_FIELDS)
+    update_rows(Ticket, tickets, RECOMPUTED_FIELDS)
 
 
 Deadlines = tuple[int | None, str | None, dict[str, dt.datetime | None]]
@@ -239,5 +241,5 @@ def _refresh_risks(tickets: list[Ticket], now: dt.datetime) -> None:
     ):
         recent[ticket_id].append((kind, body))
     counts = evaluation.risk_counts(tickets)
-    changed = [t for t in tickets if evaluation.set_risk(t, recent[t.pk], now, counts[t.pk])]
-    update_rows(Ticket, changed, RISK_FIELDS)
+    for ticket in tickets:  # set in memory: the lane writes them with the rest
+        evaluation.set_risk(ticket, recent[ticket.pk], now, counts[ticket.pk])
