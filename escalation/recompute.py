@@ -5,10 +5,12 @@ deadlines derived again. One at a time (`sla.services.sla_recompute`) that is a 
 dozen reads and writes and the escalation evaluation per ticket. Here a batch is locked and
 read with a fixed number of queries, each ticket's clock replayed in memory with the same
 function (`sla.services.clock_after_change`), the soft signals assessed again with the same
-function (`evaluation.set_risk`), and the rows written with a statement per table; then the
-sweep's set-based lane (`escalation/bulk.py`) evaluates the batch — warnings and breaches now
-due, rules, `next_check_at` — and whatever shape it does not take is evaluated one by one,
-all in the batch's transaction. So a sweep never sees a ticket half recomputed, and an
+function (`evaluation.set_risk`), the changed clock segments written; then the sweep's
+set-based lane (`escalation/bulk.py`) evaluates the batch — warnings and breaches now due,
+rules, `next_check_at` — and writes each ticket row once with the recomputed columns and its
+own (it is given the rows as read and the segments as written). Whatever shape it does not
+take gets its recomputed columns written and is evaluated one by one, all in the batch's
+transaction. So a sweep never sees a ticket half recomputed, and an
 interrupted run loses at most its current batch (run it again: a recomputation that changes
 nothing writes nothing). `tests/escalation/test_recompute_lanes.py` compares the rows both
 paths write.
