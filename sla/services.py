@@ -190,16 +190,29 @@ def _duration(target: SLATarget, name: str) -> dt.timedelta | None:
 
 def _live_state(ticket: Ticket, name: str, target: SLATarget | None) -> str | None:
     """The state the target's clock should be in now: running, paused, or None (stopped)."""
-    if target is None or not ticket.is_active or _duration(target, name) is None:
-        return None
-    if name == T.FIRST_RESPONSE and ticket.first_responded_at is not None:
-        return None
-    if name == T.NEXT_UPDATE and ticket.first_responded_at is None:
-        return None
+    return _live_states(ticket, target)[name]
+
+
+def _live_states(ticket: Ticket, target: SLATarget | None) -> dict[str, str | None]:
+    """`_live_state` of every target, the ticket's status and policy read once."""
+    status = ticket.status
+    if target is None or status not in Ticket.ACTIVE_STATUSES:
+        return dict.fromkeys(TARGETS)
     policy = ticket.sla_policy
-    if ticket.status == Ticket.Status.PENDING and policy is not None and policy.pending_pauses:
-        return PAUSED
-    return RUNNING
+    live = (
+        PAUSED
+        if status == Ticket.Status.PENDING and policy is not None and policy.pending_pauses
+        else RUNNING
+    )
+    responded = ticket.first_responded_at is not None
+    return {
+        name: None
+        if _duration(target, name) is None
+        or (name == T.FIRST_RESPONSE and responded)
+        or (name == T.NEXT_UPDATE and not responded)
+        else live
+        for name in TARGETS
+    }
 
 
 def _reason_for(name: str, changes: frozenset[str], state: str | None, ticket: Ticket) -> str:
@@ -245,8 +258,9 @@ def plan_segments(
     else:
         spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
     open_segments = {s.target: s for s in segments if s.ended_at is None}
+    states = _live_states(ticket, target)
     for name in TARGETS:
-        desired = _live_state(ticket, name, target)
+        desired = states[name]
         current = open_segments.get(name)
         restart = name == T.NEXT_UPDATE and "reply" in changes and current is not None
         if current is not None and current.state == desired and not restart:
@@ -280,7 +294,7 @@ def plan_segments(
             )
             segments.append(segment)
             created.append(segment)
-    if _live_state(ticket, T.RESOLUTION, target) == PAUSED:
+    if states[T.RESOLUTION] == PAUSED:
         ticket.sla_paused_at = ticket.sla_paused_at or now
     else:
         ticket.sla_paused_at = None
@@ -362,8 +376,9 @@ def _refresh_deadlines(
                 segments_by_target[name] = sorted(
                     (s for s in rows if s.series == series), key=_segment_order
                 )
+    states = _live_states(ticket, target)
     for name, (due_col, warn_col, _warned, _breached) in COLUMNS.items():
-        live = _live_state(ticket, name, target)
+        live = states[name]
         if spec is None or target is None or live is None:
             if target is None or name == T.NEXT_UPDATE:
                 # No policy: no deadlines. A stopped status-update cadence has no deadline.
