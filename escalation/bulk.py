@@ -73,6 +73,11 @@ TICKET_FIELDS = list(
             *sla.SLA_FIELDS,
             *(column for columns in sla.COLUMNS.values() for column in columns[2:]),
             "next_check_at",
+            # Not changed by the lane; written with the rest when a caller changed them
+            # before (`run_batch`'s `as_read`: the recomputation refreshes the risk).
+            "risk_score",
+            "risk_reasons",
+            "risk_changed_at",
         ]
     )
 )
@@ -81,7 +86,8 @@ TICKET_FIELDS = list(
 _ATTNAMES = [Ticket._meta.get_field(name).attname for name in TICKET_FIELDS]
 
 
-def _ticket_values(ticket: Ticket) -> tuple[Any, ...]:
+def ticket_values(ticket: Ticket) -> tuple[Any, ...]:
+    """The ticket's `TICKET_FIELDS` in memory (what `write` compares to tell what changed)."""
     return tuple(getattr(ticket, attname) for attname in _ATTNAMES)
 
 
@@ -221,8 +227,16 @@ class Plan:
 class Batch:
     """One locked batch: its per-ticket reads done once, then each ticket decided."""
 
-    def __init__(self, config: Config, tickets: list[Ticket], now: dt.datetime) -> None:
+    def __init__(
+        self,
+        config: Config,
+        tickets: list[Ticket],
+        now: dt.datetime,
+        as_read: dict[int, tuple[Any, ...]] | None = None,
+        segments: dict[int, list[ClockSegment]] | None = None,
+    ) -> None:
         self.config, self.tickets, self.now = config, tickets, now
+        self.as_read = as_read or {}
         self.rules = config.rules
         self.uses_severity = any(r.trigger == Trigger.SEVERITY for r in self.rules.specs)
         ids = [t.pk for t in tickets]
@@ -255,8 +269,11 @@ class Batch:
             if escalation.kind == Escalation.Kind.DE_ESCALATION:
                 self.deescalations[escalation.ticket_id].append(escalation.raised_at)
         self.segments: dict[int, list[ClockSegment]] = defaultdict(list)
-        for segment in ClockSegment.objects.filter(ticket_id__in=ids).order_by("pk"):
-            self.segments[segment.ticket_id].append(segment)
+        if segments is not None:
+            self.segments.update(segments)
+        else:
+            for segment in ClockSegment.objects.filter(ticket_id__in=ids).order_by("pk"):
+                self.segments[segment.ticket_id].append(segment)
         self.notes: dict[int, list[Message]] = defaultdict(list)
         latest = Window(
             RowNumber(),
@@ -355,7 +372,7 @@ class Batch:
         plan = Plan(
             ticket=ticket,
             outcome=reports.Outcome(ticket.pk, ticket.reference),
-            before=_ticket_values(ticket),
+            before=self.as_read.get(ticket.pk) or ticket_values(ticket),
         )
         self.current = plan
         owned = ticket.pk in self.owned
@@ -683,7 +700,7 @@ def write(plans: list[Plan], now: dt.datetime) -> None:
     changed: set[str] = set()
     touched = []
     for plan in plans:
-        after = _ticket_values(plan.ticket)
+        after = ticket_values(plan.ticket)
         fields = {
             f for f, old, new in zip(TICKET_FIELDS, plan.before, after, strict=True) if old != new
         }
@@ -705,15 +722,25 @@ def run_batch(
     tickets: list[Ticket],
     now: dt.datetime,
     report: reports.SweepReport,
+    *,
+    as_read: dict[int, tuple[Any, ...]] | None = None,
+    segments: dict[int, list[ClockSegment]] | None = None,
 ) -> list[int]:
     """Decide and write a locked batch in the set-based lane; returns the ids it hands back
-    to the per-ticket lane (all of them when the batch failed, rolled back to its savepoint)."""
+    to the per-ticket lane (all of them when the batch failed, rolled back to its savepoint).
+
+    `as_read`: each ticket's `ticket_values` as the database holds them, when the caller has
+    changed the tickets in memory without writing them (the SLA recomputation): the lane's
+    one ticket statement then writes the caller's changes too. A ticket handed back is not
+    written: the caller writes its own changes before the per-ticket lane reads it.
+    `segments`: the tickets' clock segments by ticket, in the order of their ids, when the
+    caller holds them as written (spares reading them again)."""
     handed_back: list[int] = []
     plans = []
     try:
         with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
             # Teams, people, policies and endpoints as they are now (a dozen reads a batch).
-            lane = Batch(Config.load(rules, now), tickets, now)
+            lane = Batch(Config.load(rules, now), tickets, now, as_read, segments)
             for ticket in tickets:
                 try:
                     plans.append(lane.plan(ticket))

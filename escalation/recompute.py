@@ -5,10 +5,12 @@ deadlines derived again. One at a time (`sla.services.sla_recompute`) that is a 
 dozen reads and writes and the escalation evaluation per ticket. Here a batch is locked and
 read with a fixed number of queries, each ticket's clock replayed in memory with the same
 function (`sla.services.clock_after_change`), the soft signals assessed again with the same
-function (`evaluation.set_risk`), and the rows written with a statement per table; then the
-sweep's set-based lane (`escalation/bulk.py`) evaluates the batch — warnings and breaches now
-due, rules, `next_check_at` — and whatever shape it does not take is evaluated one by one,
-all in the batch's transaction. So a sweep never sees a ticket half recomputed, and an
+function (`evaluation.set_risk`), the changed clock segments written; then the sweep's
+set-based lane (`escalation/bulk.py`) evaluates the batch — warnings and breaches now due,
+rules, `next_check_at` — and writes each ticket row once with the recomputed columns and its
+own (it is given the rows as read and the segments as written). Whatever shape it does not
+take gets its recomputed columns written and is evaluated one by one, all in the batch's
+transaction. So a sweep never sees a ticket half recomputed, and an
 interrupted run loses at most its current batch (run it again: a recomputation that changes
 nothing writes nothing). `tests/escalation/test_recompute_lanes.py` compares the rows both
 paths write.
@@ -34,7 +36,7 @@ from escalation.facts import RuleSet
 from escalation.reports import SweepReport
 from helpdesk.db import update_rows
 from sla import services as sla
-from sla.models import ClockSegment, SLATarget
+from sla.models import ClockSegment, SLAPolicy, SLATarget
 from tickets import services as ticket_services
 from tickets.models import Message, Ticket, TicketEvent
 
@@ -72,10 +74,11 @@ def recompute_many(
 
 @transaction.atomic
 def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleSet) -> int:
-    """One batch: locked, recomputed, evaluated and written in one transaction."""
+    """One batch: locked, recomputed, evaluated and written in one transaction. The tickets
+    are written once, by the lane, with what the recomputation and the evaluation changed."""
     tickets = list(
         Ticket.objects.select_for_update(of=("self",))
-        .select_related("customer", "assignee", "sla_policy__calendar")
+        .select_related("customer", "assignee")
         .filter(pk__in=ticket_ids)
         .order_by("pk")
     )
@@ -83,12 +86,19 @@ def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleS
     inactive = [t for t in tickets if not t.is_active]
     with translation.override(settings.LANGUAGE_CODE):
         before = {t.pk: sla.deadlines_of(t) for t in active}
+        handed_back: list[int] = []
         if active:
-            _recompute_clocks(active, now)
+            as_read = {t.pk: bulk_lane.ticket_values(t) for t in active}
+            segments = _recompute_clocks(active, now)
             _refresh_risks(active, now)
-            handed_back = bulk_lane.run_batch(rules, active, now, SweepReport())
-        else:
-            handed_back = []
+            recomputed = {t.pk: _recomputed_values(t) for t in active}
+            handed_back = bulk_lane.run_batch(
+                rules, active, now, SweepReport(), as_read=as_read, segments=segments
+            )
+            _write_recomputed([t for t in active if t.pk in set(handed_back)], recomputed)
+        written = set(before) - set(handed_back)
+        # The lane's tickets are in memory as it wrote them; the others are read back.
+        after = {t.pk: _deadlines_after(t) for t in active if t.pk in written}
         # What the set-based lane does not take, it has left untouched: the services do it,
         # inside this transaction (the rows are locked already).
         for pk in [*handed_back, *(t.pk for t in inactive)]:
@@ -105,58 +115,104 @@ def recompute_batch(ticket_ids: Sequence[int], *, now: dt.datetime, rules: RuleS
                     sla.sla_recompute(ticket=ticket, now=now)
                 else:
                     evaluation.evaluate_ticket(ticket, now=now, rules=rules)
-        _record_recomputations(before, now)
+        _record_recomputations(before, after, now)
     return len(tickets)
 
 
-def _recompute_clocks(tickets: list[Ticket], now: dt.datetime) -> None:
+# The columns a recomputation sets in memory (the lane writes them with its own).
+RECOMPUTED_FIELDS = [*sla.SLA_FIELDS, *RISK_FIELDS]
+_ATTNAMES = [Ticket._meta.get_field(name).attname for name in RECOMPUTED_FIELDS]
+
+
+def _recomputed_values(ticket: Ticket) -> tuple[object, ...]:
+    return tuple(getattr(ticket, attname) for attname in _ATTNAMES)
+
+
+def _write_recomputed(tickets: list[Ticket], recomputed: dict[int, tuple[object, ...]]) -> None:
+    """The recomputed columns of tickets the lane handed back (it wrote nothing of them, and
+    may have changed them in memory): the per-ticket lane reads them from the table."""
+    for ticket in tickets:
+        for attname, value in zip(_ATTNAMES, recomputed[ticket.pk], strict=True):
+            setattr(ticket, attname, value)
+    update_rows(Ticket, tickets, RECOMPUTED_FIELDS)
+
+
+Deadlines = tuple[int | None, str | None, dict[str, dt.datetime | None]]
+
+
+def _deadlines_after(ticket: Ticket) -> Deadlines:
+    policy = ticket.sla_policy if ticket.sla_policy_id is not None else None
+    policy_id, due = sla.deadlines_of(ticket)
+    return policy_id, policy.name if policy is not None else None, due
+
+
+def _recompute_clocks(tickets: list[Ticket], now: dt.datetime) -> dict[int, list[ClockSegment]]:
     """`sla.services.on_ticket_change` for "recompute", for a batch: the clock replayed in
-    memory, the rows written together, and the timeline entry where something moved. The
-    warnings and breaches that come due are the evaluation's (bulk lane) part."""
+    memory and the segments written together; the tickets' columns are set in memory (the
+    lane writes them). The warnings and breaches that come due are the evaluation's (bulk
+    lane) part. Returns every ticket's segments as written, in the order of their ids."""
     policies = sla.policies_in_force(timezone.localdate(now))
     targets = {
         (target.policy_id, target.priority): target
         for target in SLATarget.objects.filter(policy__in=policies)
     }
+    teams = sla.policy_teams(policies)
+    # Each ticket's policy now, with its calendar: those in force read once (cached), any
+    # other (no longer in force: its running segments close on its calendar) in one query.
     by_id = {policy.pk: policy for policy in policies}
+    others = {t.sla_policy_id for t in tickets if t.sla_policy_id is not None} - set(by_id)
+    if others:
+        by_id.update(SLAPolicy.objects.select_related("calendar").in_bulk(others))
     segments: dict[int, list[ClockSegment]] = defaultdict(list)
     for segment in ClockSegment.objects.filter(ticket__in=tickets).order_by("pk"):
         segments[segment.ticket_id].append(segment)
     closed: list[ClockSegment] = []
     created: list[ClockSegment] = []
     for ticket in tickets:
+        if ticket.sla_policy_id is not None:
+            ticket.sla_policy = by_id[ticket.sla_policy_id]
         ended, started = sla.clock_after_change(
-            ticket, RECOMPUTE, now, segments=segments[ticket.pk], policies=policies, targets=targets
+            ticket,
+            RECOMPUTE,
+            now,
+            segments=segments[ticket.pk],
+            policies=policies,
+            targets=targets,
+            teams=teams,
         )
-        if ticket.sla_policy_id in by_id:
-            ticket.sla_policy = by_id[ticket.sla_policy_id]  # with its calendar, read once
         closed += ended
         created += started
     update_rows(ClockSegment, closed, ["ended_at", "end_reason", "business_seconds"])
     if created:
         ClockSegment.objects.bulk_create(created)
-    update_rows(Ticket, tickets, sla.SLA_FIELDS)
+    return segments
 
 
 def _record_recomputations(
-    before: dict[int, tuple[int | None, dict[str, dt.datetime | None]]], now: dt.datetime
+    before: dict[int, tuple[int | None, dict[str, dt.datetime | None]]],
+    after: dict[int, Deadlines],
+    now: dt.datetime,
 ) -> None:
     """The timeline entry of each ticket whose policy or deadlines moved, as `sla_recompute`
-    records it: after the evaluation (a rule that raised the priority has moved them too)."""
-    # Read back as plain values: the evaluation may have moved them (a rule that raised the
-    # priority), and a whole Ticket per row cost a fifth of the run (bench/recompute.py).
+    records it: after the evaluation (a rule that raised the priority has moved them too).
+    `after`: the tickets known in memory; the others are read back."""
     columns = list(next(iter(before.values()))[1]) if before else []
+    missing = [pk for pk in before if pk not in after]
+    if missing:
+        # As plain values: a whole Ticket per row cost a fifth of the run (bench/recompute.py).
+        for pk, policy_id, policy_name, *due in Ticket.objects.filter(pk__in=missing).values_list(
+            "pk", "sla_policy_id", "sla_policy__name", *columns
+        ):
+            after[pk] = (policy_id, policy_name, dict(zip(columns, due, strict=True)))
     events = []
-    for pk, policy_id, policy_name, *due in Ticket.objects.filter(pk__in=before).values_list(
-        "pk", "sla_policy_id", "sla_policy__name", *columns
-    ):
-        after = dict(zip(columns, due, strict=True))
-        if sla.moved(before[pk], policy_id, after):
+    for pk in sorted(after):
+        policy_id, policy_name, due = after[pk]
+        if sla.moved(before[pk], policy_id, due):
             events.append(
                 TicketEvent(
                     ticket_id=pk,
                     kind=TicketEvent.Kind.SLA_RECOMPUTED,
-                    payload=sla.moved_payload(before[pk], policy_name, after),
+                    payload=sla.moved_payload(before[pk], policy_name, due),
                     created_at=now,
                 )
             )
@@ -187,5 +243,5 @@ def _refresh_risks(tickets: list[Ticket], now: dt.datetime) -> None:
     ):
         recent[ticket_id].append((kind, body))
     counts = evaluation.risk_counts(tickets)
-    changed = [t for t in tickets if evaluation.set_risk(t, recent[t.pk], now, counts[t.pk])]
-    update_rows(Ticket, changed, RISK_FIELDS)
+    for ticket in tickets:  # set in memory: the lane writes them with the rest
+        evaluation.set_risk(ticket, recent[ticket.pk], now, counts[ticket.pk])

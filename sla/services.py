@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from helpdesk import configcache
 from sla.clock import CalendarSpec, validate_spec
-from sla.deadlines import Segment, TargetClock, target_clock
+from sla.deadlines import Segment, TargetClock, instant_at, target_clock
 from sla.models import BusinessCalendar, ClockSegment, SeverityMatrix, SLAPolicy, SLATarget
 from tickets.models import Ticket, TicketEvent
 from tickets.services import record_event
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 T = ClockSegment.Target
 R = ClockSegment.Reason
 RUNNING, PAUSED = ClockSegment.State.RUNNING, ClockSegment.State.PAUSED
+# The targets in their order (`T.values` builds a new list at every read).
+TARGETS = tuple(T.values)
 
 # Ticket columns per target: (due, warning instant, warning recorded, breach recorded).
 COLUMNS = {
@@ -116,11 +118,19 @@ def policy_target(policy: SLAPolicy, priority: int) -> SLATarget | None:
     return configcache.cached("sla.targets", _load_targets).get((policy.pk, priority))
 
 
+def policy_teams(policies: Iterable[SLAPolicy]) -> dict[int, set[int]]:
+    """The team ids of each policy (prefetched), for `select_policy` over many tickets."""
+    return {policy.pk: {team.pk for team in policy.teams.all()} for policy in policies}
+
+
 def select_policy(
-    ticket: Ticket, on: dt.date | None = None, policies: list[SLAPolicy] | None = None
+    ticket: Ticket,
+    on: dt.date | None = None,
+    policies: list[SLAPolicy] | None = None,
+    teams: dict[int, set[int]] | None = None,
 ) -> SLAPolicy | None:
     """The first active policy, by order, whose conditions match `ticket` (`policies`: those
-    in force, when the caller has read them already)."""
+    in force, when the caller has read them already; `teams`: their `policy_teams`)."""
     on = on or timezone.localdate()
     customer = ticket.customer
     facts = {
@@ -132,7 +142,8 @@ def select_policy(
         "priority": ticket.priority,
     }
     for policy in policies_in_force(on) if policies is None else policies:
-        if policy.matches(**facts, team_ids={team.pk for team in policy.teams.all()}):
+        # Without `teams`, the policy reads its teams only when the rest matches.
+        if policy.matches(**facts, team_ids=teams.get(policy.pk) if teams is not None else None):
             return policy
     return None
 
@@ -179,16 +190,29 @@ def _duration(target: SLATarget, name: str) -> dt.timedelta | None:
 
 def _live_state(ticket: Ticket, name: str, target: SLATarget | None) -> str | None:
     """The state the target's clock should be in now: running, paused, or None (stopped)."""
-    if target is None or not ticket.is_active or _duration(target, name) is None:
-        return None
-    if name == T.FIRST_RESPONSE and ticket.first_responded_at is not None:
-        return None
-    if name == T.NEXT_UPDATE and ticket.first_responded_at is None:
-        return None
+    return _live_states(ticket, target)[name]
+
+
+def _live_states(ticket: Ticket, target: SLATarget | None) -> dict[str, str | None]:
+    """`_live_state` of every target, the ticket's status and policy read once."""
+    status = ticket.status
+    if target is None or status not in Ticket.ACTIVE_STATUSES:
+        return dict.fromkeys(TARGETS)
     policy = ticket.sla_policy
-    if ticket.status == Ticket.Status.PENDING and policy is not None and policy.pending_pauses:
-        return PAUSED
-    return RUNNING
+    live = (
+        PAUSED
+        if status == Ticket.Status.PENDING and policy is not None and policy.pending_pauses
+        else RUNNING
+    )
+    responded = ticket.first_responded_at is not None
+    return {
+        name: None
+        if _duration(target, name) is None
+        or (name == T.FIRST_RESPONSE and responded)
+        or (name == T.NEXT_UPDATE and not responded)
+        else live
+        for name in TARGETS
+    }
 
 
 def _reason_for(name: str, changes: frozenset[str], state: str | None, ticket: Ticket) -> str:
@@ -234,8 +258,9 @@ def plan_segments(
     else:
         spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
     open_segments = {s.target: s for s in segments if s.ended_at is None}
-    for name in T.values:
-        desired = _live_state(ticket, name, target)
+    states = _live_states(ticket, target)
+    for name in TARGETS:
+        desired = states[name]
         current = open_segments.get(name)
         restart = name == T.NEXT_UPDATE and "reply" in changes and current is not None
         if current is not None and current.state == desired and not restart:
@@ -269,7 +294,7 @@ def plan_segments(
             )
             segments.append(segment)
             created.append(segment)
-    if _live_state(ticket, T.RESOLUTION, target) == PAUSED:
+    if states[T.RESOLUTION] == PAUSED:
         ticket.sla_paused_at = ticket.sla_paused_at or now
     else:
         ticket.sla_paused_at = None
@@ -335,21 +360,25 @@ def clock_views(ticket: Ticket, now: dt.datetime | None = None) -> list[ClockVie
 
 
 def _refresh_deadlines(
-    ticket: Ticket, target: SLATarget | None, now: dt.datetime, ticket_segments: list[ClockSegment]
+    ticket: Ticket,
+    target: SLATarget | None,
+    ticket_segments: list[ClockSegment],
+    spec: CalendarSpec | None,
 ) -> None:
-    """Derive the due and warning columns of every live target from its segments."""
-    spec = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
+    """Derive the due and warning columns of every live target from its segments, replayed
+    on `spec` (the calendar of the ticket's policy)."""
     segments_by_target: dict[str, list[ClockSegment]] = {}
     if spec is not None:
-        for name in T.values:
+        for name in TARGETS:
             rows = [s for s in ticket_segments if s.target == name]
             if rows:
                 series = max(s.series for s in rows)
                 segments_by_target[name] = sorted(
                     (s for s in rows if s.series == series), key=_segment_order
                 )
+    states = _live_states(ticket, target)
     for name, (due_col, warn_col, _warned, _breached) in COLUMNS.items():
-        live = _live_state(ticket, name, target)
+        live = states[name]
         if spec is None or target is None or live is None:
             if target is None or name == T.NEXT_UPDATE:
                 # No policy: no deadlines. A stopped status-update cadence has no deadline.
@@ -357,16 +386,14 @@ def _refresh_deadlines(
                 setattr(ticket, warn_col, None)
             continue  # a met or stopped target keeps the deadline it had, for the record
         duration = _duration(target, name)
-        rows = segments_by_target.get(name, [])
-        clock = target_clock(
-            spec,
-            [Segment(s.started_at, s.ended_at, s.state == RUNNING) for s in rows],
-            duration,
-            target.warning_offset(duration),
-            now,
-        )
-        setattr(ticket, due_col, clock.due_at)
-        setattr(ticket, warn_col, clock.warning_at)
+        clock = [
+            Segment(s.started_at, s.ended_at, s.state == RUNNING)
+            for s in segments_by_target.get(name, [])
+        ]
+        # `target_clock`'s due and warning instants, without the elapsed time it measures too.
+        warning = target.warning_offset(duration)
+        setattr(ticket, due_col, instant_at(spec, clock, duration))
+        setattr(ticket, warn_col, instant_at(spec, clock, warning) if warning else None)
 
 
 @dataclass(frozen=True)
@@ -438,15 +465,20 @@ def clock_after_change(
     segments: list[ClockSegment],
     policies: list[SLAPolicy] | None = None,
     targets: dict[tuple[int, int], SLATarget] | None = None,
+    teams: dict[int, set[int]] | None = None,
 ) -> tuple[list[ClockSegment], list[ClockSegment]]:
     """The SLA side of a change, in memory: the policy chosen again when it may differ, the
     segments planned (see `plan_segments`, whose result this returns), the deadlines derived.
-    `policies` (in force today) and `targets` (by policy and priority) spare the reads when a
-    caller has them for many tickets."""
+    `policies` (in force today), `targets` (by policy and priority) and `teams` (their
+    `policy_teams`) spare the reads when a caller has them for many tickets."""
+    today = timezone.localdate()
     # The segments that close now ran on the calendar of the policy that governed them.
-    closing = calendar_spec(ticket.sla_policy.calendar) if ticket.sla_policy else None
+    closing_policy = ticket.sla_policy
+    closing = calendar_spec(closing_policy.calendar, today) if closing_policy else None
     if changes & POLICY_CHANGES:
-        ticket.sla_policy = select_policy(ticket, on=timezone.localdate(now), policies=policies)
+        ticket.sla_policy = select_policy(
+            ticket, on=timezone.localdate(now), policies=policies, teams=teams
+        )
     policy = ticket.sla_policy
     target = None
     if policy is not None:
@@ -455,7 +487,8 @@ def clock_after_change(
         else:
             target = policy_target(policy, ticket.priority)
     planned = plan_segments(ticket, target, changes, now, segments, closing_spec=closing)
-    _refresh_deadlines(ticket, target, now, segments)
+    spec = calendar_spec(policy.calendar, today) if policy is not None else None
+    _refresh_deadlines(ticket, target, segments, spec)
     return planned
 
 
