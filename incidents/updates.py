@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from helpdesk.db import insert_rows
 from incidents.models import IncidentUpdate, MajorIncident
 from mail.ccs import ccs_of_tickets, emailed_requester
 from mail.outbound import on_ticket_event as mail_listener
@@ -122,9 +123,10 @@ def send_update(
                 intent=f"incident-update:{update.pk}",
             )
         )
-    Message.objects.bulk_create(messages)
+    insert_rows(Message, messages)
     first = {t.pk for t in tickets if t.first_responded_at is None}
-    events = TicketEvent.objects.bulk_create(
+    events = insert_rows(
+        TicketEvent,
         [
             TicketEvent(
                 ticket=message.ticket,
@@ -135,17 +137,18 @@ def send_update(
                 created_at=now,
             )
             for message in messages
-        ]
+        ],
     )
     if not ticket_services.listeners_are_muted():
         tell_other_listeners(events)
         deliveries = customer_emails(update, events, now=now)
         if endpoints:
-            for event in events:
-                published = webhooks.publish(event, endpoints)
+            for event, published in zip(
+                events, webhooks.publish_all(events, endpoints), strict=True
+            ):
                 if published is not None:
                     deliveries += published.deliveries(event)
-        queue_after_commit(Delivery.objects.bulk_create(deliveries))
+        queue_after_commit(insert_rows(Delivery, deliveries))
     Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(
         updated_at=now,
         last_progress_at=now,
