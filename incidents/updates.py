@@ -7,8 +7,10 @@ to the outbox and sent after commit (`incidents.emails`)."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from celery import current_app
@@ -71,6 +73,24 @@ def message_body(
         ).strip()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the rows are built, back on afterwards.
+    Building a thousand tickets' replies, entries and deliveries allocates some hundred
+    thousand objects, all alive until the rows are written; the collector, triggered by
+    the allocations alone, traverses them (and the whole heap, once a full collection is
+    due) without finding garbage: about a quarter of the update's CPU time. Nothing is
+    skipped for good: the next collection after the update finds what became garbage."""
+    if not gc.isenabled():  # paused already (nested, or by the caller)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def send_update(
     incident: MajorIncident,
     update: IncidentUpdate,
@@ -83,6 +103,17 @@ def send_update(
     set-based (a read, one insert per table, an update, for any number of tickets). The
     message's intent is the update, so no ticket gets it twice. Returns how many tickets
     were reached."""
+    with collector_paused():
+        return _send_update(incident, update, actor=actor, now=now)
+
+
+def _send_update(
+    incident: MajorIncident,
+    update: IncidentUpdate,
+    *,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+) -> int:
     endpoints = webhooks.active_endpoints()
     tickets = Ticket.objects.filter(
         incident_links__incident=incident,

@@ -296,3 +296,48 @@ def test_a_copy_is_not_sent_when_the_requester_left_meanwhile(org, story, copies
     Contact.objects.filter(pk=anna.pk).update(is_active=False)
     copy = Delivery.objects.get(kind=EMAIL_KIND, payload__to="extern@partner.example")
     assert outbox.deliver(copy.pk).status == Delivery.Status.CANCELLED
+
+
+def test_a_copy_of_the_closing_report_carries_no_rating_link(org, story, copies):
+    """A rating link lets whoever holds it rate the ticket as its requester: the closing
+    report's copies to CCs name the tickets but link no rating, and a requester copied on
+    another customer's ticket gets rating links for their own tickets only."""
+    from portal.links import rating_url
+
+    incident, _anna, _ben, annas, bens, _silent = story
+    django_mail.outbox.clear()
+    services.incident_resolve(
+        incident=incident,
+        actor=org.im_lead,
+        cause="Provider down.",
+        solution="Switched.",
+        now=T0 + H,
+    )
+    send_pending()
+    sent = rendered()
+    assert sorted(sent) == [
+        "anna@kunde.example",
+        "ben@kunde.example",
+        "chef@kunde.example",
+        "extern@partner.example",
+    ]
+    for ticket in [*annas, bens]:
+        ticket.refresh_from_db()
+    links = {t.reference: rating_url(t) for t in [*annas, bens]}
+    assert all(links.values())
+    for address in ("chef@kunde.example", "extern@partner.example"):
+        copy = sent[address]
+        assert annas[0].reference in copy.body  # it does name the ticket it is copied on
+        html = copy.alternatives[0][0]
+        for link in links.values():
+            assert link not in copy.body
+            assert link not in html
+        assert "/rate/" not in copy.body
+        assert "Bewerten" not in copy.body
+        assert "Rate our answer" not in copy.body
+    to_anna = sent["anna@kunde.example"]
+    assert bens.reference in to_anna.body  # copied on Ben's ticket
+    assert links[bens.reference] not in to_anna.body
+    assert links[bens.reference] not in to_anna.alternatives[0][0]
+    assert all(links[t.reference] in to_anna.body for t in annas)
+    assert links[bens.reference] in sent["ben@kunde.example"].body

@@ -179,3 +179,22 @@ def test_insert_rows_writes_what_bulk_create_writes(org):
         "",
     ]
     assert insert_rows(Message, []) == []
+
+
+def test_the_collector_is_paused_only_while_the_rows_are_built():
+    import gc
+
+    from incidents.updates import collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError
+    assert gc.isenabled()  # back on after a failure too
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller's pause is the caller's to end
+    finally:
+        gc.enable()
