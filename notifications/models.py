@@ -548,9 +548,7 @@ class Delivery(models.Model):
             # of rows at once: an index on a column most rows leave empty holds only the rows
             # that fill it. `user_id = …` (a user's emails, deleting a user) implies NOT NULL,
             # so PostgreSQL uses these for any lookup by one value.
-            models.Index(
-                fields=["user"], name="delivery_user", condition=Q(user__isnull=False)
-            ),
+            models.Index(fields=["user"], name="delivery_user", condition=Q(user__isnull=False)),
             models.Index(
                 fields=["contact"], name="delivery_contact", condition=Q(contact__isnull=False)
             ),

@@ -184,6 +184,15 @@ def test_the_update_takes_as_many_queries_for_eight_tickets_as_for_two(org):
     assert statements(8) == statements(2)
 
 
+def rating_link(ticket) -> str:
+    """The ticket's rating link up to its signature's timestamp: the same whenever it is
+    made (the timestamp moves on with each second, so a full link made after the email was
+    rendered may differ)."""
+    from portal.links import rating_url
+
+    return rating_url(ticket).rsplit(":", 2)[0] + ":"
+
+
 def rendered() -> dict[str, object]:
     """The emails sent, by their To address."""
     return {m.to[0].split("<")[-1].rstrip(">"): m for m in django_mail.outbox}
@@ -192,7 +201,6 @@ def rendered() -> dict[str, object]:
 def test_resolving_sends_one_email_per_customer_not_one_per_ticket(org, story):
     """The closing report names all of a customer's tickets and carries each one's rating
     link; the tickets' own resolution notices are not sent."""
-    from portal.links import rating_url
     from tickets.models import Ticket
     from tickets.services import CUSTOMER_TOLD
 
@@ -226,9 +234,9 @@ def test_resolving_sends_one_email_per_customer_not_one_per_ticket(org, story):
         ticket.refresh_from_db()
         assert (
             f"Wie zufrieden sind Sie mit {ticket.reference}? Bewerten Sie unsere Antwort: "
-            f"{rating_url(ticket)}" in to_anna.body
+            f"{rating_link(ticket)}" in to_anna.body
         )
-        assert rating_url(ticket) in to_anna.alternatives[0][0]
+        assert rating_link(ticket) in to_anna.alternatives[0][0]
     to_ben = rendered()["ben@kunde.example"]
     assert f"How did we do on {bens.reference}? Rate our answer:" in to_ben.body
 
@@ -302,8 +310,6 @@ def test_a_copy_of_the_closing_report_carries_no_rating_link(org, story, copies)
     """A rating link lets whoever holds it rate the ticket as its requester: the closing
     report's copies to CCs name the tickets but link no rating, and a requester copied on
     another customer's ticket gets rating links for their own tickets only."""
-    from portal.links import rating_url
-
     incident, _anna, _ben, annas, bens, _silent = story
     django_mail.outbox.clear()
     services.incident_resolve(
@@ -323,7 +329,7 @@ def test_a_copy_of_the_closing_report_carries_no_rating_link(org, story, copies)
     ]
     for ticket in [*annas, bens]:
         ticket.refresh_from_db()
-    links = {t.reference: rating_url(t) for t in [*annas, bens]}
+    links = {t.reference: rating_link(t) for t in [*annas, bens]}
     assert all(links.values())
     for address in ("chef@kunde.example", "extern@partner.example"):
         copy = sent[address]
