@@ -7,8 +7,10 @@ to the outbox and sent after commit (`incidents.emails`)."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from celery import current_app
@@ -20,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from helpdesk.db import insert_rows
 from incidents.models import IncidentUpdate, MajorIncident
 from mail.ccs import ccs_of_tickets, emailed_requester
 from mail.outbound import on_ticket_event as mail_listener
@@ -70,6 +73,24 @@ def message_body(
         ).strip()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the rows are built, back on afterwards.
+    Building a thousand tickets' replies, entries and deliveries allocates some hundred
+    thousand objects, all alive until the rows are written; the collector, triggered by
+    the allocations alone, traverses them (and the whole heap, once a full collection is
+    due) without finding garbage: about a quarter of the update's CPU time. Nothing is
+    skipped for good: the next collection after the update finds what became garbage."""
+    if not gc.isenabled():  # paused already (nested, or by the caller)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def send_update(
     incident: MajorIncident,
     update: IncidentUpdate,
@@ -82,6 +103,17 @@ def send_update(
     set-based (a read, one insert per table, an update, for any number of tickets). The
     message's intent is the update, so no ticket gets it twice. Returns how many tickets
     were reached."""
+    with collector_paused():
+        return _send_update(incident, update, actor=actor, now=now)
+
+
+def _send_update(
+    incident: MajorIncident,
+    update: IncidentUpdate,
+    *,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+) -> int:
     endpoints = webhooks.active_endpoints()
     tickets = Ticket.objects.filter(
         incident_links__incident=incident,
@@ -122,9 +154,10 @@ def send_update(
                 intent=f"incident-update:{update.pk}",
             )
         )
-    Message.objects.bulk_create(messages)
+    insert_rows(Message, messages)
     first = {t.pk for t in tickets if t.first_responded_at is None}
-    events = TicketEvent.objects.bulk_create(
+    events = insert_rows(
+        TicketEvent,
         [
             TicketEvent(
                 ticket=message.ticket,
@@ -135,17 +168,18 @@ def send_update(
                 created_at=now,
             )
             for message in messages
-        ]
+        ],
     )
     if not ticket_services.listeners_are_muted():
         tell_other_listeners(events)
         deliveries = customer_emails(update, events, now=now)
         if endpoints:
-            for event in events:
-                published = webhooks.publish(event, endpoints)
+            for event, published in zip(
+                events, webhooks.publish_all(events, endpoints), strict=True
+            ):
                 if published is not None:
                     deliveries += published.deliveries(event)
-        queue_after_commit(Delivery.objects.bulk_create(deliveries))
+        queue_after_commit(insert_rows(Delivery, deliveries))
     Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(
         updated_at=now,
         last_progress_at=now,

@@ -104,6 +104,9 @@ class DeliveryAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
         "ticket__reference",
     ]
     date_hierarchy = "created_at"
+    # Newest first by id, which walks the primary key backwards; the model's order (by
+    # `created_at`) has no index and would sort the whole outbox for each page.
+    ordering = ["-pk"]
     actions = ["resend"]
     inlines = [DeliveryAttemptInline]
     fields = [

@@ -447,6 +447,7 @@ class Delivery(models.Model):
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        db_index=False,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
@@ -457,6 +458,7 @@ class Delivery(models.Model):
     # resolution notice); `user` is for staff.
     contact = models.ForeignKey(
         "tickets.Contact",
+        db_index=False,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
@@ -465,6 +467,7 @@ class Delivery(models.Model):
     )
     endpoint = models.ForeignKey(
         WebhookEndpoint,
+        db_index=False,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
@@ -481,6 +484,7 @@ class Delivery(models.Model):
     )
     ticket_event = models.ForeignKey(
         "tickets.TicketEvent",
+        db_index=False,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -494,6 +498,7 @@ class Delivery(models.Model):
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     digest = models.ForeignKey(
         "self",
+        db_index=False,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -516,7 +521,7 @@ class Delivery(models.Model):
             # Nobody gets the same email twice for one cause (like `notification_once`).
             models.UniqueConstraint(
                 fields=["user", "dedupe_key"],
-                condition=Q(channel="email"),
+                condition=Q(channel="email", user__isnull=False),
                 name="delivery_email_once",
             ),
             # One delivery per endpoint and event: a retry reuses the row and its event id.
@@ -539,6 +544,24 @@ class Delivery(models.Model):
                 name="delivery_due",
                 condition=Q(status__in=["pending", "held", "sending"]),
             ),
+            # Every index is written by each insert, and an incident update inserts thousands
+            # of rows at once: an index on a column most rows leave empty holds only the rows
+            # that fill it. `user_id = …` (a user's emails, deleting a user) implies NOT NULL,
+            # so PostgreSQL uses these for any lookup by one value.
+            models.Index(fields=["user"], name="delivery_user", condition=Q(user__isnull=False)),
+            models.Index(
+                fields=["contact"], name="delivery_contact", condition=Q(contact__isnull=False)
+            ),
+            # An endpoint's deliveries (the API's list, deleting an endpoint).
+            models.Index(
+                fields=["endpoint"], name="delivery_endpoint", condition=Q(endpoint__isnull=False)
+            ),
+            # A digest's items.
+            models.Index(
+                fields=["digest"], name="delivery_digest", condition=Q(digest__isnull=False)
+            ),
+            # `ticket_event` has no index: nothing reads deliveries by their cause, and timeline
+            # entries are never deleted (append-only), so no SET NULL looks for them either.
         ]
 
     def __str__(self) -> str:

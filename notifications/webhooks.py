@@ -65,7 +65,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -276,6 +276,59 @@ def publish(event: TicketEvent, endpoints: list[WebhookEndpoint]) -> WebhookEven
     return WebhookEvent(
         event_type, event_id, build_payload(event, event_type, event_id), subscribed
     )
+
+
+def publish_all(
+    events: Sequence[TicketEvent], endpoints: list[WebhookEndpoint]
+) -> list[WebhookEvent | None]:
+    """`publish` for each of `events` (one list entry per event), building what their
+    payloads share once: the subscribed endpoints per event type, the timestamp and actor
+    per (time, actor), and the event type's own part per message (an incident update's
+    thousand replies are one message body per language). Each payload is still its own
+    dict with its own ticket and event id, equal to what `publish` gives."""
+    subscribed: dict[str, list[WebhookEndpoint]] = {}
+    stamps: dict[tuple[datetime, int | None], tuple[str, str | None]] = {}
+    specifics: dict[tuple[str, int | None], dict[str, Any]] = {}
+    published: list[WebhookEvent | None] = []
+    for event in events:
+        event_type = event_type_for(event)
+        if event_type is None:
+            published.append(None)
+            continue
+        if event_type not in subscribed:
+            subscribed[event_type] = [e for e in endpoints if e.subscribes_to(event_type)]
+        if not subscribed[event_type]:
+            published.append(None)
+            continue
+        stamp_key = (event.created_at, event.actor_id)
+        if stamp_key not in stamps:
+            stamps[stamp_key] = (
+                event.created_at.astimezone(UTC).isoformat(),
+                event.actor.get_username() if event.actor_id else None,
+            )
+        timestamp, actor = stamps[stamp_key]
+        shared = event_type == EventType.TICKET_MESSAGE and event.message is not None
+        # A message's part depends on the message alone; the same text at the same time
+        # by the same author is the same part, whichever ticket it is on.
+        if shared:
+            m = event.message
+            key = (m.body, m.author_id, m.author_name, m.kind, m.created_at)
+            if key not in specifics:
+                specifics[key] = _specifics(event, event_type)
+            part = {**specifics[key]}
+            if part["message"] is not None:
+                part["message"] = {**part["message"], "id": m.pk}
+        else:
+            part = _specifics(event, event_type)
+        event_id = f"evt_{uuid.uuid4().hex}"
+        payload = {
+            "id": event_id,
+            "type": event_type,
+            "timestamp": timestamp,
+            "data": {"ticket": ticket_data(event.ticket), "actor": actor, **part},
+        }
+        published.append(WebhookEvent(event_type, event_id, payload, subscribed[event_type]))
+    return published
 
 
 def deliveries_for_event(event: TicketEvent) -> list[Delivery]:

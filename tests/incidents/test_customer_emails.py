@@ -184,6 +184,15 @@ def test_the_update_takes_as_many_queries_for_eight_tickets_as_for_two(org):
     assert statements(8) == statements(2)
 
 
+def rating_link(ticket) -> str:
+    """The ticket's rating link up to its signature's timestamp: the same whenever it is
+    made (the timestamp moves on with each second, so a full link made after the email was
+    rendered may differ)."""
+    from portal.links import rating_url
+
+    return rating_url(ticket).rsplit(":", 2)[0] + ":"
+
+
 def rendered() -> dict[str, object]:
     """The emails sent, by their To address."""
     return {m.to[0].split("<")[-1].rstrip(">"): m for m in django_mail.outbox}
@@ -192,7 +201,6 @@ def rendered() -> dict[str, object]:
 def test_resolving_sends_one_email_per_customer_not_one_per_ticket(org, story):
     """The closing report names all of a customer's tickets and carries each one's rating
     link; the tickets' own resolution notices are not sent."""
-    from portal.links import rating_url
     from tickets.models import Ticket
     from tickets.services import CUSTOMER_TOLD
 
@@ -226,9 +234,9 @@ def test_resolving_sends_one_email_per_customer_not_one_per_ticket(org, story):
         ticket.refresh_from_db()
         assert (
             f"Wie zufrieden sind Sie mit {ticket.reference}? Bewerten Sie unsere Antwort: "
-            f"{rating_url(ticket)}" in to_anna.body
+            f"{rating_link(ticket)}" in to_anna.body
         )
-        assert rating_url(ticket) in to_anna.alternatives[0][0]
+        assert rating_link(ticket) in to_anna.alternatives[0][0]
     to_ben = rendered()["ben@kunde.example"]
     assert f"How did we do on {bens.reference}? Rate our answer:" in to_ben.body
 
@@ -296,3 +304,46 @@ def test_a_copy_is_not_sent_when_the_requester_left_meanwhile(org, story, copies
     Contact.objects.filter(pk=anna.pk).update(is_active=False)
     copy = Delivery.objects.get(kind=EMAIL_KIND, payload__to="extern@partner.example")
     assert outbox.deliver(copy.pk).status == Delivery.Status.CANCELLED
+
+
+def test_a_copy_of_the_closing_report_carries_no_rating_link(org, story, copies):
+    """A rating link lets whoever holds it rate the ticket as its requester: the closing
+    report's copies to CCs name the tickets but link no rating, and a requester copied on
+    another customer's ticket gets rating links for their own tickets only."""
+    incident, _anna, _ben, annas, bens, _silent = story
+    django_mail.outbox.clear()
+    services.incident_resolve(
+        incident=incident,
+        actor=org.im_lead,
+        cause="Provider down.",
+        solution="Switched.",
+        now=T0 + H,
+    )
+    send_pending()
+    sent = rendered()
+    assert sorted(sent) == [
+        "anna@kunde.example",
+        "ben@kunde.example",
+        "chef@kunde.example",
+        "extern@partner.example",
+    ]
+    for ticket in [*annas, bens]:
+        ticket.refresh_from_db()
+    links = {t.reference: rating_link(t) for t in [*annas, bens]}
+    assert all(links.values())
+    for address in ("chef@kunde.example", "extern@partner.example"):
+        copy = sent[address]
+        assert annas[0].reference in copy.body  # it does name the ticket it is copied on
+        html = copy.alternatives[0][0]
+        for link in links.values():
+            assert link not in copy.body
+            assert link not in html
+        assert "/rate/" not in copy.body
+        assert "Bewerten" not in copy.body
+        assert "Rate our answer" not in copy.body
+    to_anna = sent["anna@kunde.example"]
+    assert bens.reference in to_anna.body  # copied on Ben's ticket
+    assert links[bens.reference] not in to_anna.body
+    assert links[bens.reference] not in to_anna.alternatives[0][0]
+    assert all(links[t.reference] in to_anna.body for t in annas)
+    assert links[bens.reference] in sent["ben@kunde.example"].body
