@@ -8,8 +8,10 @@ condition of a claim at a time, so a mutant that drops or weakens it changes the
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications import outbox
@@ -115,6 +117,40 @@ class TestRelayClaim:
         assert outbox.relay(now=now, batch=2).queued == [rows[2].pk]
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_row_another_relay_holds_is_skipped_not_waited_for(endpoint, queued):
+    now = timezone.now()
+    held = delivery(endpoint, next_attempt_at=now - dt.timedelta(minutes=1))
+    free = delivery(endpoint, next_attempt_at=now)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_relay() -> None:
+        try:
+            with transaction.atomic():
+                list(Delivery.objects.select_for_update().filter(pk=held.pk))
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_relay)
+    thread.start()
+    try:
+        assert locked.wait(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # waiting for the lock fails the test
+        try:
+            assert outbox.relay(now=now).queued == [free.pk]
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert row(held.pk)["relayed_at"] is None
+
+
 class TestRecovery:
     def test_only_sending_rows_past_the_timeout_come_back_and_spent_ones_fail(
         self, endpoint, settings, queued
@@ -148,3 +184,18 @@ class TestRecovery:
         assert row(failed_long_ago.pk)["status"] == S.FAILED
         assert row(failed_long_ago.pk)["last_error"] == ""
         assert report.queued == [lost.pk]
+
+    def test_a_row_recovered_soon_after_it_was_relayed_is_queued_again_at_once(
+        self, endpoint, queued
+    ):
+        # Its lease would otherwise hold it back although nobody is sending it any more.
+        now = timezone.now()
+        lost = delivery(
+            endpoint,
+            status=S.SENDING,
+            claimed_at=now - outbox.sending_timeout() - dt.timedelta(seconds=1),
+            relayed_at=now - dt.timedelta(minutes=1),
+            attempts=1,
+        )
+        assert outbox.relay(now=now).queued == [lost.pk]
+        assert row(lost.pk)["relayed_at"] == now

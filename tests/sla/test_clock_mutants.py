@@ -170,3 +170,25 @@ def test_seconds_are_shown_only_when_an_interval_has_them() -> None:
         weekly=(((time(9), time(12, 0, 30)), (time(12), time(13))),) + ((),) * 6,
     )
     assert validate_spec(spec) == ["Monday: 09:00-12:00:30 overlaps 12:00-13:00"]
+
+
+def test_the_years_last_business_hour_ends_at_its_closing_not_at_the_next_years_opening() -> None:
+    # 2026-12-31 is a Thursday: the add lands exactly on the end of the year's open time.
+    start = datetime(2026, 12, 31, 17, tzinfo=UTC)
+    assert add_business_time(WEEKDAYS, start, timedelta(hours=1)) == datetime(
+        2026, 12, 31, 18, tzinfo=UTC
+    )
+    assert add_business_time(WEEKDAYS, start, timedelta(hours=1, microseconds=1)) == datetime(
+        2027, 1, 1, 8, 0, 0, 1, tzinfo=UTC
+    )
+
+
+def test_open_time_ten_empty_years_later_is_still_found_and_eleven_are_too_many() -> None:
+    start = datetime(2026, 1, 5, 9, tzinfo=UTC)  # 2026 to 2035 have no open time: ten years
+    in_ten = CalendarSpec(tz="UTC", weekly=((),) * 7, special_hours={date(2036, 6, 2): OFFICE})
+    assert add_business_time(in_ten, start, timedelta(hours=1)) == datetime(
+        2036, 6, 2, 9, tzinfo=UTC
+    )
+    in_eleven = CalendarSpec(tz="UTC", weekly=((),) * 7, special_hours={date(2037, 6, 1): OFFICE})
+    with pytest.raises(NoBusinessHours, match=r"^no open time within 10 years after 2026-01-05"):
+        add_business_time(in_eleven, start, timedelta(hours=1))
