@@ -17,6 +17,7 @@ from django.utils import timezone
 from notifications import outbox
 from notifications.models import Delivery, WebhookEndpoint
 from portal.signin import CODE_KIND
+from tests.notifications.test_outbox import webhook_delivery as delivery
 
 S = Delivery.Status
 pytestmark = pytest.mark.django_db
@@ -25,17 +26,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def endpoint() -> WebhookEndpoint:
     return WebhookEndpoint.objects.create(url="https://crm.example.com/hook", description="CRM")
-
-
-def delivery(endpoint: WebhookEndpoint, **fields) -> Delivery:
-    defaults = {
-        "channel": Delivery.Channel.WEBHOOK,
-        "kind": "ticket.created",
-        "endpoint": endpoint,
-        "event_id": f"evt_mutant{Delivery.objects.count()}",
-        "payload": {"id": "evt", "type": "ticket.created", "data": {}},
-    }
-    return Delivery.objects.create(**(defaults | fields))
 
 
 def row(pk: int) -> dict:
