@@ -94,12 +94,13 @@ mutation-db: install
 mutation-score:
 	@DEMO=true $(VENV)/bin/mutmut results --all true | awk -F': ' 'NF == 2 { \
 		name = $$1; gsub(/ /, "", name); match(name, /\.x/); module = substr(name, 1, RSTART - 1); \
-		if ($$2 == "not checked") { unchecked++; next } total[module]++; \
+		if ($$2 == "not checked") { unchecked[module]++; next } total[module]++; \
 		if ($$2 == "killed" || $$2 == "timeout") killed[module]++; \
 		else survivors = survivors "\n  " name ": " $$2 } \
-		END { for (m in total) { k += killed[m]; t += total[m]; \
-		printf "%-20s %4d/%-4d killed  %5.1f %%\n", m, killed[m], total[m], 100 * killed[m] / total[m] } \
-		printf "%-20s %4d/%-4d killed  %5.1f %%  (%d not checked: outside MUTANTS or not reached before the timeout)\n", "all", k, t, 100 * k / t, unchecked; \
+		END { for (m in total) { k += killed[m]; t += total[m]; u += unchecked[m]; \
+		printf "%-20s %4d/%-4d killed  %5.1f %%  (%d not checked: not reached, or outside MUTANTS)\n", \
+			m, killed[m], total[m], 100 * killed[m] / total[m], unchecked[m] } \
+		printf "%-20s %4d/%-4d killed  %5.1f %%  (%d not checked)\n", "all", k, t, 100 * k / t, u; \
 		print "Survivors (show one with: mutmut show NAME):" survivors }'
 
 lint: install

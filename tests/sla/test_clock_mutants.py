@@ -192,3 +192,39 @@ def test_open_time_ten_empty_years_later_is_still_found_and_eleven_are_too_many(
     in_eleven = CalendarSpec(tz="UTC", weekly=((),) * 7, special_hours={date(2037, 6, 1): OFFICE})
     with pytest.raises(NoBusinessHours, match=r"^no open time within 10 years after 2026-01-05"):
         add_business_time(in_eleven, start, timedelta(hours=1))
+
+
+def test_ten_empty_years_after_an_open_one_are_crossed() -> None:
+    # Open on two days eleven years apart: 2027 to 2036 in between have no open time.
+    two_days = CalendarSpec(
+        tz="UTC",
+        weekly=((),) * 7,
+        special_hours={date(2026, 1, 5): OFFICE, date(2037, 1, 5): OFFICE},
+    )
+    start = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    assert add_business_time(two_days, start, timedelta(hours=11)) == datetime(
+        2037, 1, 5, 9, tzinfo=UTC
+    )
+
+
+def test_more_than_ten_years_of_open_time_can_be_added() -> None:
+    start = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    delta = timedelta(hours=10 * 5 * 52 * 12)  # twelve times 52 weeks of weekdays
+    result = add_business_time(WEEKDAYS, start, delta)
+    assert result == datetime(2037, 12, 18, 18, tzinfo=UTC)  # a Friday's closing
+    assert business_time_between(WEEKDAYS, start, result) == delta
+
+
+def test_a_span_over_a_whole_year_counts_that_year() -> None:
+    # Thursday 2026-12-31 17:00 to Monday 2028-01-03 09:00: one hour, 2027's 261 weekdays of
+    # ten hours, one hour.
+    start = datetime(2026, 12, 31, 17, tzinfo=UTC)
+    end = datetime(2028, 1, 3, 9, tzinfo=UTC)
+    assert business_time_between(WEEKDAYS, start, end) == timedelta(hours=1 + 261 * 10 + 1)
+
+
+def test_a_long_delta_is_exact_to_the_microsecond_beyond_floats_precision() -> None:
+    # Past 2**53 microseconds since 1970 (the year 2255) a float cannot hold every microsecond.
+    start = datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    delta = timedelta(days=365 * 300)
+    assert add_business_time(ALWAYS_OPEN, start, delta) == start + delta
