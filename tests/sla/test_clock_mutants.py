@@ -228,3 +228,26 @@ def test_a_long_delta_is_exact_to_the_microsecond_beyond_floats_precision() -> N
     start = datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
     delta = timedelta(days=365 * 300)
     assert add_business_time(ALWAYS_OPEN, start, delta) == start + delta
+
+
+def test_special_hours_are_kept_in_date_order_however_given() -> None:
+    first, second = date(2026, 1, 7), date(2026, 1, 8)
+    spec = CalendarSpec(tz="UTC", weekly=(OFFICE,) * 7, special_hours=((second, ()), (first, ())))
+    assert spec.special_hours == ((first, ()), (second, ()))
+
+
+def test_an_interval_ending_when_it_starts_is_a_whole_day_into_the_next() -> None:
+    spec = CalendarSpec(tz="UTC", weekly=(((time(9), time(9)),), OFFICE) + ((),) * 5)
+    assert validate_spec(spec) == [
+        "Monday: 09:00-09:00 runs into Tuesday and overlaps its 08:00-18:00"
+    ]
+
+
+def test_overlaps_are_found_to_the_microsecond() -> None:
+    touching = ((time(9), time(12, 0, 0, 2)), (time(12, 0, 0, 1), time(13)))
+    before_midnight = ((time(22), time(0)), (time(23, 59, 59, 950000), time(0, 30)))
+    spec = CalendarSpec(tz="UTC", weekly=(touching, before_midnight) + ((),) * 5)
+    assert validate_spec(spec) == [
+        "Monday: 09:00-12:00:00.000002 overlaps 12:00:00.000001-13:00",
+        "Tuesday: 22:00-00:00 overlaps 23:59:59.950000-00:30",
+    ]
