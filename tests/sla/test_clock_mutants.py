@@ -251,3 +251,8 @@ def test_overlaps_are_found_to_the_microsecond() -> None:
         "Monday: 09:00-12:00:00.000002 overlaps 12:00:00.000001-13:00",
         "Tuesday: 22:00-00:00 overlaps 23:59:59.950000-00:30",
     ]
+
+
+def test_of_two_intervals_starting_together_the_shorter_is_named_first() -> None:
+    spec = CalendarSpec(tz="UTC", weekly=(((time(22), time(6)), (time(22), time(23))),) + ((),) * 6)
+    assert validate_spec(spec) == ["Monday: 22:00-23:00 overlaps 22:00-06:00"]
