@@ -232,6 +232,30 @@ def register_pinned_source(source: PinnedSource) -> None:
         _pinned_sources.append(source)
 
 
+@dataclass(frozen=True)
+class HeaderAction:
+    """A link another app puts beside the dashboard's title (major incidents: "Declare a major
+    incident"), for the users it is meant for. `label` is translated when the page is built."""
+
+    label: str
+    url: str
+
+
+HeaderActionSource = Callable[[AbstractBaseUser], list[HeaderAction]]
+_header_action_sources: list[HeaderActionSource] = []
+
+
+def register_header_action_source(source: HeaderActionSource) -> None:
+    """Register a source of links beside the dashboard's title (called from an app's
+    `AppConfig.ready`), so the dashboard offers them without importing that app."""
+    if source not in _header_action_sources:
+        _header_action_sources.append(source)
+
+
+def header_actions(user: AbstractBaseUser) -> list[HeaderAction]:
+    return [action for source in _header_action_sources for action in source(user)]
+
+
 def pinned_items(
     user: AbstractBaseUser, filters: DashboardFilters, now: dt.datetime
 ) -> list[Pinned]:

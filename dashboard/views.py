@@ -96,6 +96,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     for name in FRAGMENTS:
         context.update(_fragment_context(request, name, filters))
     context["trends"] = _trends(request, filters)
+    context["header_actions"] = selectors.header_actions(request.user)
     response = render(request, "dashboard/dashboard.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response

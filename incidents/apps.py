@@ -7,13 +7,13 @@ class IncidentsConfig(AppConfig):
     verbose_name = _("Major incidents")
 
     def ready(self) -> None:
-        from dashboard.selectors import register_pinned_source
+        from dashboard.selectors import register_header_action_source, register_pinned_source
         from escalation.facts import register_incident_owner
         from escalation.preview import register_dry_run_source
         from helpdesk import configcache
         from incidents.emails import send_update_email
         from incidents.models import WaveRule
-        from incidents.pins import pinned_incidents
+        from incidents.pins import dashboard_actions, pinned_incidents
         from incidents.selectors import owned_ticket_ids
         from incidents.services import wave_dry_run
         from incidents.updates import EMAIL_KIND
@@ -24,6 +24,8 @@ class IncidentsConfig(AppConfig):
         register_incident_owner(owned_ticket_ids)
         # Open incidents are pinned first on the escalation dashboard.
         register_pinned_source(pinned_incidents)
+        # Declaring one (and deciding wave proposals) is offered beside the dashboard's title.
+        register_header_action_source(dashboard_actions)
         # An update's email to a customer (one per contact, naming their tickets) goes to a
         # contact, not a user: the outbox sends it with our sender.
         register_email_sender(EMAIL_KIND, send_update_email)

@@ -7,9 +7,17 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from dashboard.selectors import DashboardFilters, Pinned
-from incidents.selectors import open_incidents_for
+from dashboard.selectors import DashboardFilters, HeaderAction, Pinned
+from incidents.models import WaveFiring
+from incidents.selectors import can_run_incidents, open_incidents_for
+
+# Wave proposals older than this are no longer offered (as on the incidents page).
+PROPOSALS_SHOWN_FOR = dt.timedelta(hours=24)
 
 
 def pinned_incidents(
@@ -32,3 +40,25 @@ def pinned_incidents(
         )
         for row in rows
     ]
+
+
+def proposals_since(now: dt.datetime) -> int:
+    """Wave proposals of the last day that no incident took up (the incidents page lists them)."""
+    return WaveFiring.objects.filter(
+        incident__isnull=True, fired_at__gte=now - PROPOSALS_SHOWN_FOR
+    ).count()
+
+
+def dashboard_actions(user: AbstractBaseUser) -> list[HeaderAction]:
+    """Beside the dashboard's title, for those who may run major incidents: declare one, and
+    the wave proposals waiting for a decision."""
+    if not can_run_incidents(user):
+        return []
+    actions = [HeaderAction(label=_("Declare a major incident"), url=reverse("incidents:declare"))]
+    waiting = proposals_since(timezone.now())
+    if waiting:
+        label = ngettext(
+            "%(count)d wave proposal to decide", "%(count)d wave proposals to decide", waiting
+        ) % {"count": waiting}
+        actions.append(HeaderAction(label=label, url=reverse("incidents:list")))
+    return actions

@@ -9,7 +9,6 @@ submit a 409, invalid input the form again with a 422 — never a 500.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from incidents import selectors, services
 from incidents.forms import DeclareForm, LinkForm, ResolveForm, ServiceStatusForm, UpdateForm
 from incidents.models import IncidentLink, MajorIncident, ServiceStatusChange, WaveFiring
+from incidents.pins import PROPOSALS_SHOWN_FOR
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.forms import TicketServiceForm, add_service_error
@@ -55,7 +55,7 @@ def _incident(request: HttpRequest, pk: int) -> MajorIncident:
 def incident_list(request: HttpRequest) -> HttpResponse:
     _require_agent(request)
     incidents = selectors.incidents_for(request.user)
-    since = timezone.now() - dt.timedelta(hours=24)
+    since = timezone.now() - PROPOSALS_SHOWN_FOR
     return render(
         request,
         "incidents/list.html",
