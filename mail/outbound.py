@@ -88,7 +88,12 @@ def queue_mail(
     *, ticket: Ticket, kind: str, now: datetime, message: Message | None, event: TicketEvent
 ) -> OutboundMail | None:
     """Write the mail and its outbox row (in the caller's transaction); None when the
-    ticket has no requester to write to."""
+    ticket has no requester to write to.
+
+    A public reply goes to the requester with the CCs in `Cc`. The resolution notice carries
+    the requester's own rating link, so the CCs get a copy of their own without it: a second
+    `OutboundMail` (its own Message-ID, which a CC's answer threads by) and a second delivery
+    (`payload["copy"]`), so each is sent exactly once and retried on its own."""
     contact = emailed_requester(ticket)
     if contact is None:
         return None
@@ -96,31 +101,38 @@ def queue_mail(
     thread = thread_ids(ticket)
     references = thread[:1] + thread[1:][-(REFERENCES_KEPT - 1) :]
     participants = cc_addresses(ticket, requester=contact)
-    token = secrets.token_hex(6)
-    outbound = OutboundMail.objects.create(
-        ticket=ticket,
-        ticket_message=message,
-        kind=kind,
-        message_id=f"<{ticket.reference.lower()}.{kind}.{token}@{_domain(mailbox)}>",
-        mailbox=mailbox,
-        recipients=[contact.email, *participants],
-        in_reply_to=thread[-1] if thread else "",
-        references=references,
-        created_at=now,
-    )
-    delivery = Delivery.objects.create(
-        channel=Delivery.Channel.EMAIL,
-        kind=f"mail.{kind}",
-        contact=contact,
-        ticket=ticket,
-        ticket_event=event,
-        dedupe_key=f"mail:{outbound.pk}",
-        payload={"outbound": outbound.pk, "to": outbound.recipients},
-        next_attempt_at=now,
-        created_at=now,
-    )
-    send_after_commit([delivery])
-    return outbound
+    resolved = kind == OutboundMail.Kind.RESOLVED
+    mails = [[contact.email, *([] if resolved else participants)]]
+    if resolved and participants:
+        mails.append(participants)
+    first = None
+    for recipients in mails:
+        outbound = OutboundMail.objects.create(
+            ticket=ticket,
+            ticket_message=message,
+            kind=kind,
+            message_id=f"<{ticket.reference.lower()}.{kind}.{secrets.token_hex(6)}@{_domain(mailbox)}>",
+            mailbox=mailbox,
+            recipients=recipients,
+            in_reply_to=thread[-1] if thread else "",
+            references=references,
+            created_at=now,
+        )
+        copy = {"copy": True} if first is not None else {}
+        delivery = Delivery.objects.create(
+            channel=Delivery.Channel.EMAIL,
+            kind=f"mail.{kind}",
+            contact=contact,
+            ticket=ticket,
+            ticket_event=event,
+            dedupe_key=f"mail:{outbound.pk}",
+            payload={"outbound": outbound.pk, "to": outbound.recipients, **copy},
+            next_attempt_at=now,
+            created_at=now,
+        )
+        send_after_commit([delivery])
+        first = first or outbound
+    return first
 
 
 def on_ticket_event(event: TicketEvent) -> None:
@@ -167,8 +179,9 @@ def _author(message: Message | None) -> str:
     return (author.get_full_name() or author.get_username()) if author is not None else ""
 
 
-def render(outbound: OutboundMail, contact: Contact) -> tuple[str, str, str]:
-    """(subject, text, html) of `outbound` in the contact's language and time zone."""
+def render(outbound: OutboundMail, contact: Contact, *, copy: bool = False) -> tuple[str, str, str]:
+    """(subject, text, html) of `outbound` in the contact's language and time zone; a CC's
+    `copy` of the resolution notice greets nobody by name and has no rating link."""
     ticket = outbound.ticket
     languages = {code for code, _name in settings.LANGUAGES}
     language = contact.language if contact.language in languages else settings.LANGUAGE_CODE
@@ -180,8 +193,9 @@ def render(outbound: OutboundMail, contact: Contact) -> tuple[str, str, str]:
             "mailbox": outbound.mailbox,
             "author": _author(outbound.ticket_message),
             "reopen_days": outbound.mailbox.reopen_days if outbound.mailbox else None,
+            "copy": copy,
         }
-        if outbound.kind == OutboundMail.Kind.RESOLVED:
+        if outbound.kind == OutboundMail.Kind.RESOLVED and not copy:
             context.update(resolved_context(ticket, contact))
         base = f"mail/email/{outbound.kind}"
         subject = render_to_string(f"{base}.subject.txt", context)
@@ -192,7 +206,11 @@ def render(outbound: OutboundMail, contact: Contact) -> tuple[str, str, str]:
 
 def send_delivery(delivery: Delivery) -> None:
     """Send a customer mail (the outbox calls this for `DELIVERY_KINDS`). Raises
-    Undeliverable when there is nobody to send to, else the mail backend's error."""
+    Undeliverable when there is nobody to send to, else the mail backend's error.
+
+    The row's contact is the requester; a resolution notice's copy for the CCs
+    (`payload["copy"]`) goes to the CCs alone, and not when the requester left (as a
+    reply's CCs)."""
     outbound = (
         OutboundMail.objects.select_related("ticket", "mailbox", "ticket_message__author")
         .filter(pk=(delivery.payload or {}).get("outbound"))
@@ -204,8 +222,12 @@ def send_delivery(delivery: Delivery) -> None:
     to = clean_address(contact.email)
     if not to:
         raise Undeliverable("the contact has no valid email address")
-    cc = [a for a in (clean_address(e) for e in outbound.recipients[1:]) if a and a != to]
-    subject, text, html = render(outbound, contact)
+    copy = bool((delivery.payload or {}).get("copy"))
+    others = outbound.recipients if copy else outbound.recipients[1:]
+    cc = list(dict.fromkeys(a for a in (clean_address(e) for e in others) if a and a != to))
+    if copy and not cc:
+        raise Undeliverable("the copy has no valid CC address")
+    subject, text, html = render(outbound, contact, copy=copy)
     sender = outbound.mailbox.address if outbound.mailbox else settings.DEFAULT_FROM_EMAIL
     headers = {
         "Message-ID": outbound.message_id,
@@ -221,8 +243,8 @@ def send_delivery(delivery: Delivery) -> None:
         subject=subject,
         body=text,
         from_email=sender,
-        to=[formataddr((clean_header(contact.name, 80), to))],
-        cc=cc,
+        to=cc if copy else [formataddr((clean_header(contact.name, 80), to))],
+        cc=[] if copy else cc,
         reply_to=[sender],
         headers=headers,
     )

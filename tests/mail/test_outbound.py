@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 import socket
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail as django_mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import timezone
 
 from mail.models import OutboundMail, Participant
 from mail.services import mail_receive
@@ -94,7 +97,7 @@ def test_resolution_notice_in_german_is_marked_automatic(mail_ticket, agent, set
     ticket_transition(ticket=mail_ticket, actor=agent, name="open")
     ticket_transition(ticket=mail_ticket, actor=agent, name="resolve")
     _send_all()
-    (sent,) = django_mail.outbox
+    sent, _copy = django_mail.outbox
     assert sent.subject == f"[{mail_ticket.reference}] Gelöst: Drucker druckt nicht"
     assert sent.extra_headers["Auto-Submitted"] == "auto-generated"
     assert sent.extra_headers["X-Auto-Response-Suppress"] == "All"
@@ -108,7 +111,7 @@ def test_resolution_notice_in_english(mail_ticket, agent, settings):
     ticket_transition(ticket=mail_ticket, actor=agent, name="open")
     ticket_transition(ticket=mail_ticket, actor=agent, name="resolve")
     _send_all()
-    (sent,) = django_mail.outbox
+    sent, _copy = django_mail.outbox
     assert sent.subject == f"[{mail_ticket.reference}] Resolved: Drucker druckt nicht"
     assert "was resolved" in sent.body and "within 7 days" in sent.body
     # The customer portal's rating link: signed for this ticket's resolution.
@@ -116,6 +119,96 @@ def test_resolution_notice_in_english(mail_ticket, agent, settings):
     assert link is not None, sent.body
     token = link[1].rsplit("/rate/", 1)[1].strip("/")
     assert rating_target(token).ticket.pk == mail_ticket.pk
+
+
+def _resolve(ticket, agent) -> None:
+    ticket_transition(ticket=ticket, actor=agent, name="open")
+    ticket_transition(ticket=ticket, actor=agent, name="resolve")
+
+
+def test_the_ccs_get_a_copy_of_the_resolution_notice_without_the_rating_link(
+    mail_ticket, agent, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    _resolve(mail_ticket, agent)
+    own, copy = OutboundMail.objects.filter(ticket=mail_ticket).order_by("pk")
+    assert own.recipients == ["max@kunde.example"] and copy.recipients == ["eva@kunde.example"]
+    assert own.message_id != copy.message_id
+    assert copy.in_reply_to == own.in_reply_to == "<first@kunde.example>"
+    assert copy.references == own.references == ["<first@kunde.example>"]
+    deliveries = Delivery.objects.filter(kind="mail.resolved").order_by("pk")
+    assert [d.payload for d in deliveries] == [
+        {"outbound": own.pk, "to": ["max@kunde.example"]},
+        {"outbound": copy.pk, "to": ["eva@kunde.example"], "copy": True},
+    ]
+    _send_all()
+    requester, cc = django_mail.outbox
+    html = {m.to[0]: m.alternatives[0][0] for m in (requester, cc)}
+    assert requester.to == ["Max Kunde <max@kunde.example>"] and requester.cc == []
+    assert cc.to == ["eva@kunde.example"] and cc.cc == []
+    assert requester.extra_headers["Message-ID"] == own.message_id
+    assert cc.extra_headers["Message-ID"] == copy.message_id
+    assert cc.extra_headers["In-Reply-To"] == "<first@kunde.example>"
+    assert cc.extra_headers["References"] == "<first@kunde.example>"
+    assert cc.extra_headers["Auto-Submitted"] == "auto-generated"
+    assert cc.subject == requester.subject
+    # The requester's link and its token: in the requester's mail, nowhere in the copy.
+    link = re.search(r"Rate our answer: (\S+)", requester.body)[1]
+    token = link.rsplit("/rate/", 1)[1].strip("/")
+    assert link in html[requester.to[0]]
+    assert rating_target(token).ticket.pk == mail_ticket.pk
+    for part in (cc.body, html["eva@kunde.example"]):
+        assert token not in part and "/rate/" not in part and "How did we do" not in part
+        assert "Max" not in part
+    assert "on which you are in CC, was resolved." in cc.body
+    assert "within 7 days" in cc.body
+
+
+def test_a_ccs_answer_to_its_copy_threads_to_the_ticket(mail_ticket, agent, mailbox):
+    _resolve(mail_ticket, agent)
+    copy = OutboundMail.objects.filter(ticket=mail_ticket).order_by("pk").last()
+    assert copy.recipients == ["eva@kunde.example"]
+    inbound, _ = mail_receive(
+        mailbox=mailbox,
+        raw=build_mail(
+            sender="eva@kunde.example",
+            subject="Re: Gelöst",
+            in_reply_to=copy.message_id,
+            references=copy.message_id,
+            body="Bei mir geht es noch nicht.",
+        ),
+    )
+    assert inbound.ticket == mail_ticket
+    assert mail_ticket.messages.filter(body__contains="Bei mir geht es noch nicht.").exists()
+
+
+def test_a_failed_copy_is_retried_alone_and_the_requesters_mail_is_not_resent(
+    mail_ticket, agent, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    _resolve(mail_ticket, agent)
+    own, copy = Delivery.objects.filter(kind="mail.resolved").order_by("pk")
+    assert outbox.deliver(own.pk).status == Delivery.Status.SENT
+    settings.EMAIL_BACKEND = "tests.mail.test_outbound.FailingBackend"
+    assert outbox.deliver(copy.pk).status == Delivery.Status.PENDING
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    later = timezone.now() + timedelta(days=1)
+    assert outbox.deliver(own.pk, now=later).status == "skipped"  # sent once, not again
+    assert outbox.deliver(copy.pk, now=later).status == Delivery.Status.SENT
+    assert [m.to for m in django_mail.outbox] == [
+        ["Max Kunde <max@kunde.example>"],
+        ["eva@kunde.example"],
+    ]
+
+
+def test_without_ccs_the_resolution_notice_is_one_mail(mail_ticket, agent, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    Participant.objects.filter(ticket=mail_ticket).delete()
+    _resolve(mail_ticket, agent)
+    _send_all()
+    (sent,) = django_mail.outbox
+    assert sent.cc == [] and "Rate our answer" in sent.body
+    assert OutboundMail.objects.filter(ticket=mail_ticket).count() == 1
 
 
 def test_a_ticket_without_requester_sends_nothing(agent, team_a):
@@ -141,6 +234,11 @@ def test_a_requester_set_by_an_agent_gets_mail_from_the_teams_mailbox(agent, tea
     outbound = OutboundMail.objects.get()
     assert outbound.mailbox == mailbox and outbound.in_reply_to == "" and outbound.references == []
     assert not Participant.objects.exists()
+
+
+class FailingBackend(BaseEmailBackend):
+    def send_messages(self, messages):
+        raise OSError("the mail server is down")
 
 
 class Sink:
