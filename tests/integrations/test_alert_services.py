@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from integrations import services
 from integrations.alerts import Alert
-from integrations.forms import IntegrationForm
 from integrations.models import AlertGroup, Integration
-from tests.factories import TeamFactory
+from tests.factories import AdminFactory, TeamFactory
 from tests.integrations.conftest import alert_client, make_integration
 from tickets.models import Service, Ticket
 
@@ -129,7 +129,10 @@ def test_the_alertmanager_label_names_the_service(team_a, catalogue):
     assert Ticket.objects.get().service == catalogue["invoicing"]
 
 
-def test_the_admin_form_takes_the_label_and_refuses_an_inactive_service(team_a, catalogue):
+def test_the_admin_takes_the_label_and_refuses_an_inactive_service(client, team_a, catalogue):
+    client.force_login(AdminFactory(username="root"))
+    url = reverse("admin:integrations_integration_add")
+    assert "Service label" in client.get(url).content.decode()
     data = {
         "name": "Grafana",
         "team": team_a.pk,
@@ -142,13 +145,10 @@ def test_the_admin_form_takes_the_label_and_refuses_an_inactive_service(team_a, 
         "resolve_tickets": "on",
         "is_active": "on",
     }
-    form = IntegrationForm(data=data)
-    assert not form.is_valid()
-    assert form.errors["service"] == ["This service is not active."]
-    form = IntegrationForm(data={**data, "service": catalogue["checkout"].pk})
-    assert form.is_valid(), form.errors
-    integration = form.save(commit=False)
-    services.integration_save(integration=integration)
+    bad = client.post(url, data)
+    assert bad.status_code == 200 and "This service is not active." in bad.content.decode()
+    assert not Integration.objects.exists()
+    client.post(url, {**data, "service": catalogue["checkout"].pk})
     saved = Integration.objects.get(name="Grafana")
     assert (saved.service, saved.service_label) == (catalogue["checkout"], "service")
 
