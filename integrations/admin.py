@@ -279,6 +279,7 @@ class AlertGroupAdmin(TicketVisibleAdminMixin, ReadOnlyAdmin):
         "is_open",
         "count",
         "severity",
+        "service_unmatched",
         "first_seen_at",
         "last_seen_at",
         "resolved_at",

@@ -72,6 +72,7 @@ class IntegrationForm(forms.ModelForm):
             "name",
             "team",
             "service",
+            "service_label",
             "account",
             "severity_label",
             "severity_map",

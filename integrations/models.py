@@ -4,7 +4,8 @@
   holds API tokens (minted by admins), and it is the actor in the audit trail of what it did.
 - `Integration` is a monitoring system allowed to post alerts (`POST /api/v1/alerts/`) with its
   own token (only the SHA-256 digest is stored), the team its tickets go to and how alert
-  severities map to impact × urgency.
+  severities map to impact × urgency, and which business service its tickets name as affected
+  (a default, or the service an alert label names).
 - `AlertGroup` is one incident per deduplication key: while it is open, repeats of the alert
   add to its ticket instead of opening another (a partial unique constraint makes that hold
   under concurrent requests).
@@ -111,7 +112,20 @@ class Integration(models.Model):
         blank=True,
         related_name="integrations",
         verbose_name=_("affected service"),
-        help_text=_("The business service its tickets name as affected, if any."),
+        help_text=_(
+            "The business service its tickets name as affected, if any (and when the service "
+            "label names none)."
+        ),
+    )
+    service_label = models.CharField(
+        _("service label"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_(
+            "The alert label that names the affected service by its name or slug, e.g. "
+            "“service” (empty: the affected service above for every alert)."
+        ),
     )
     severity_label = models.CharField(
         _("severity label"),
@@ -154,9 +168,14 @@ class Integration(models.Model):
         return f"integration-{self.pk}"
 
     def clean(self) -> None:
-        errors = severity_map_errors(self.severity_map)
+        errors: dict[str, list[str]] = {}
+        if severity_errors := severity_map_errors(self.severity_map):
+            errors["severity_map"] = severity_errors
+        if self.service_id is not None and not self.service.is_active:
+            errors["service"] = [str(_("This service is not active."))]
+        self.service_label = self.service_label.strip()
         if errors:
-            raise ValidationError({"severity_map": errors})
+            raise ValidationError(errors)
 
     def impact_urgency(self, severity: str | None) -> tuple[int, int]:
         """(impact, urgency) for an alert of `severity` (case-insensitive)."""
@@ -198,6 +217,14 @@ class AlertGroup(models.Model):
     # identical repeats in between are only counted (see services.REPEAT_NOTE_INTERVAL).
     noted_at = models.DateTimeField(_("last on the timeline"), null=True, blank=True)
     noted_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # The service label's value when it named no service (the ticket took the default).
+    service_unmatched = models.CharField(
+        _("unknown service"),
+        max_length=255,
+        blank=True,
+        default="",
+        help_text=_("The service label's value that named no active service."),
+    )
 
     class Meta:
         ordering = ["-last_seen_at"]

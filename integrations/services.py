@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
 
@@ -27,7 +28,7 @@ from helpdesk.db import update_rows
 from integrations.alerts import Alert
 from integrations.models import AlertGroup, Integration, ServiceAccount
 from tickets import services as ticket_services
-from tickets.models import Team, Ticket
+from tickets.models import Service, Team, Ticket
 from tickets.services import NewTicket, StaleRequest
 
 INTEGRATION_TOKEN_PREFIX = "hdi_"  # noqa: S105 - a marker, not a secret
@@ -219,7 +220,62 @@ CREATED, APPENDED, RESOLVED, NOTED, IGNORED = "created", "appended", "resolved",
 
 # The columns of an open group a taken alert changes; written for all of a request's groups at
 # once (`alerts_ingest`).
-GROUP_FIELDS = ["count", "last_seen_at", "labels", "noted_at", "noted_digest", "ticket"]
+GROUP_FIELDS = [
+    "count",
+    "last_seen_at",
+    "labels",
+    "noted_at",
+    "noted_digest",
+    "ticket",
+    "service_unmatched",
+]
+
+# What an alert's service label may say, lowered, to the active service it names.
+ServiceNames = dict[str, Service]
+
+
+def _service_catalogue() -> ServiceNames:
+    """Every active service under its names and slugs in lower case (English, then German;
+    the first service with a name keeps it)."""
+    names: ServiceNames = {}
+    services = list(Service.objects.filter(is_active=True).order_by("pk"))
+    for key_of in (
+        lambda s: s.name,
+        lambda s: slugify(s.name),
+        lambda s: s.name_de,
+        lambda s: slugify(s.name_de),
+    ):
+        for service in services:
+            if key := key_of(service).strip().lower():
+                names.setdefault(key, service)
+    return names
+
+
+def service_names(integration: Integration, alerts: Iterable[Alert]) -> ServiceNames:
+    """What the service label of `alerts` may name, read once per request: the per-process
+    catalogue (`helpdesk.configcache`; `Service` is watched), and nothing at all when no alert
+    carries the label."""
+    label = integration.service_label
+    if not label or not any(alert.labels.get(label, "").strip() for alert in alerts):
+        return {}
+    return configcache.cached("integrations.service_names", _service_catalogue)
+
+
+def affected_service(
+    integration: Integration, alert: Alert, names: ServiceNames
+) -> tuple[Service | None, str]:
+    """The service a ticket that `alert` opens names as affected, and the label's value when
+    it named none ("" otherwise): the service label's value matched to a service by name or
+    slug, case-insensitive, else the integration's default service."""
+    value = (
+        alert.labels.get(integration.service_label, "").strip() if integration.service_label else ""
+    )
+    if not value:
+        return integration.service, ""
+    service = names.get(value.lower())
+    if service is None:
+        return integration.service, value[:255]
+    return service, ""
 
 
 def alert_ingest(
@@ -229,6 +285,7 @@ def alert_ingest(
     now: datetime | None = None,
     locked: dict[str, AlertGroup | None] | None = None,
     touched: set[AlertGroup] | None = None,
+    names: ServiceNames | None = None,
 ) -> AlertOutcome:
     """Take one alert: a new key opens a ticket (channel monitoring), a repeat while that
     ticket is active adds the alert as a message and counts it, a resolved alert adds a
@@ -240,9 +297,12 @@ def alert_ingest(
     open (a resend) does nothing. `locked`: the open groups of a request's keys, locked by
     `lock_open_groups` (kept current here; a key not there is read here). `touched`: collects
     the groups whose `GROUP_FIELDS` changed, for the caller to write at once (`alerts_ingest`);
-    without it they are saved here."""
+    without it they are saved here. `names`: what the request's service labels may name
+    (`service_names`; read here when not given)."""
     now = now or timezone.now()
     actor = integration.account.user
+    if names is None:
+        names = service_names(integration, [alert])
     # No savepoint: an error fails the whole request (`alerts_ingest` is all or none).
     with transaction.atomic(savepoint=False):
         if locked is not None and alert.dedup_key in locked:
@@ -256,7 +316,7 @@ def alert_ingest(
                 [_new_group(integration, alert, now)], ignore_conflicts=True
             )
             group = _open_group(integration, alert.dedup_key)
-        outcome, group = _take(integration, group, alert, actor, now)
+        outcome, group = _take(integration, group, alert, actor, now, names)
         if locked is not None:
             locked[alert.dedup_key] = group if group is not None and group.is_open else None
         if outcome.action in (CREATED, APPENDED):
@@ -273,6 +333,7 @@ def _take(
     alert: Alert,
     actor: AbstractBaseUser,
     now: datetime,
+    names: ServiceNames,
 ) -> tuple[AlertOutcome, AlertGroup | None]:
     """`alert_ingest` once its open group is found: the outcome, and the group it went to
     (its `GROUP_FIELDS` changed in memory, not saved, when the outcome is CREATED or
@@ -286,10 +347,11 @@ def _take(
         _close(group, now)
         group = AlertGroup.objects.create(**_group_fields(integration, alert, now))
     if group.ticket is None:
+        service, unmatched = affected_service(integration, alert, names)
         (ticket,) = ticket_services.tickets_create(
-            actor=actor, data=[_new_ticket(integration, alert)], now=now
+            actor=actor, data=[_new_ticket(integration, alert, service)], now=now
         )
-        _opened(group, ticket, alert, now)
+        _opened(group, ticket, alert, now, unmatched)
         return AlertOutcome(alert.dedup_key, CREATED, group.ticket, group.count), group
     group.count += 1
     group.last_seen_at = now
@@ -300,7 +362,7 @@ def _take(
     return AlertOutcome(alert.dedup_key, APPENDED, group.ticket, group.count), group
 
 
-def _new_ticket(integration: Integration, alert: Alert) -> NewTicket:
+def _new_ticket(integration: Integration, alert: Alert, service: Service | None) -> NewTicket:
     impact, urgency = integration.impact_urgency(alert.severity)
     return NewTicket(
         subject=alert.subject,
@@ -309,13 +371,15 @@ def _new_ticket(integration: Integration, alert: Alert) -> NewTicket:
         impact=impact,
         urgency=urgency,
         channel=Ticket.Channel.MONITORING,
-        service=integration.service,
+        service=service,
     )
 
 
-def _opened(group: AlertGroup, ticket: Ticket, alert: Alert, now: datetime) -> None:
-    """`group`'s first firing alert opened `ticket` (in memory; the caller saves)."""
+def _opened(group: AlertGroup, ticket: Ticket, alert: Alert, now: datetime, unmatched: str) -> None:
+    """`group`'s first firing alert opened `ticket` (in memory; the caller saves);
+    `unmatched`: its service label's value if that named no service."""
     group.ticket = ticket
+    group.service_unmatched = unmatched
     group.count += 1
     group.last_seen_at = now
     group.labels = dict(alert.labels)
@@ -459,24 +523,40 @@ def alerts_ingest(
     with transaction.atomic():
         locked = lock_open_groups(integration, alerts, now)
         # A key's first alert, firing, with an open group without a ticket: it opens one
-        # (taken alone it would too); the key's later alerts then find that ticket.
+        # (taken alone it would too); the key's later alerts then find that ticket. Only
+        # before the first resolution in key order: a ticket opened after a resolved one on
+        # the same service sees it (the recurrence signal), so later keys are taken one by one.
         first: dict[str, int] = {}
-        for i in order:
+        for position, i in enumerate(order):
+            alert = alerts[i]
+            if not alert.firing and locked.get(alert.dedup_key) is not None:
+                order_opening = order[:position]
+                break
+        else:
+            order_opening = order
+        for i in order_opening:
             first.setdefault(alerts[i].dedup_key, i)
         opening = {
             key: i
             for key, i in first.items()
             if alerts[i].firing and (group := locked.get(key)) is not None and group.ticket is None
         }
+        # The service labels' names are read once for the request, not per ticket.
+        names = service_names(integration, alerts)
         if opening:
+            affected = {
+                i: affected_service(integration, alerts[i], names) for i in opening.values()
+            }
             tickets = ticket_services.tickets_create(
                 actor=integration.account.user,
-                data=[_new_ticket(integration, alerts[i]) for i in opening.values()],
+                data=[
+                    _new_ticket(integration, alerts[i], affected[i][0]) for i in opening.values()
+                ],
                 now=now,
             )
             for (key, i), ticket in zip(opening.items(), tickets, strict=True):
                 group = locked[key]
-                _opened(group, ticket, alerts[i], now)
+                _opened(group, ticket, alerts[i], now, affected[i][1])
                 touched.add(group)
                 outcomes[i] = AlertOutcome(key, CREATED, ticket, group.count)
         for i in order:
@@ -487,6 +567,7 @@ def alerts_ingest(
                     now=now,
                     locked=locked,
                     touched=touched,
+                    names=names,
                 )
         if touched:
             # One statement (`UPDATE … FROM UNNEST` on PostgreSQL): composing `bulk_update`'s

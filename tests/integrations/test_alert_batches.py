@@ -17,18 +17,18 @@ from sla.models import ClockSegment
 from tests.factories import TeamFactory
 from tests.integrations.conftest import make_integration
 from tickets import services as ticket_services
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Service, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
 
-def fire(key: str, summary: str = "", severity: str = "warning") -> Alert:
+def fire(key: str, summary: str = "", severity: str = "warning", service: str = "") -> Alert:
     return Alert(
         dedup_key=key,
         firing=True,
         summary=summary or f"{key} is down",
         severity=severity,
-        labels={"instance": key},
+        labels={"instance": key, **({"service": service} if service else {})},
     )
 
 
@@ -89,8 +89,13 @@ def taken(integration: Integration, requests: list[list[Alert]], now: dt.datetim
 
 
 def test_a_batch_writes_what_its_alerts_write_one_request_each(team_a, agent):
-    integration, _secret = make_integration(team_a)
-    integration = Integration.objects.select_related("account__user", "team").get(pk=integration.pk)
+    default = Service.objects.create(name="Monitoring")
+    Service.objects.create(name="Checkout")
+    Service.objects.create(name="Customer login")
+    integration, _secret = make_integration(team_a, service=default, service_label="service")
+    integration = Integration.objects.select_related("account__user", "team", "service").get(
+        pk=integration.pk
+    )
     earlier = timezone.now() - dt.timedelta(hours=1)
     services.alerts_ingest(
         integration=integration,
@@ -101,22 +106,44 @@ def test_a_batch_writes_what_its_alerts_write_one_request_each(team_a, agent):
     ticket_services.ticket_transition(ticket=reopened, actor=agent, name="resolve")
     now = timezone.now()
     batch = [
-        fire("new-b", severity="critical"),
-        fire("new-a"),
-        fire("new-a"),  # identical: counted only
-        fire("new-a", summary="new-a is down, and its disk is full"),  # says more: noted
-        fire("old-1"),  # a repeat of an open one, an hour later: noted
+        fire("new-b", severity="critical", service="CHECKOUT"),
+        fire("new-a", service="customer-login"),
+        fire("new-a", service="customer-login"),  # identical: counted only
+        # Says more (noted); its service stays the first alert's.
+        fire("new-a", summary="new-a is down, and its disk is full", service="checkout"),
+        fire("old-1", service="checkout"),  # a repeat of an open one, an hour later: noted
         resolve("old-3"),
-        fire("old-2"),  # its ticket was resolved: a new incident
+        fire("old-2", service="payments"),  # its ticket was resolved: a new incident
         resolve("new-c"),  # nothing open: ignored
         fire("new-d"),
         resolve("new-d"),
+        fire("new-e", service="payments"),  # names no service: the default, recorded
     ]
     together = taken(integration, [batch], now)
     order = sorted(range(len(batch)), key=lambda i: batch[i].dedup_key)
     alone = taken(integration, [[batch[i]] for i in order], now)
-    assert len(together["tickets"]) == 3 + 4  # three before; new-a, new-b, new-d and old-2
+    # Three before; new-a, new-b, new-d, new-e and old-2.
+    assert len(together["tickets"]) == 3 + 5
     assert together == alone
+    services_of = {t["reference"]: t["service_id"] for t in together["tickets"]}
+    by_key = {
+        (g["dedup_key"], g["is_open"]): (
+            Service.objects.get(pk=services_of[g["ticket_id"]]).name,
+            g["service_unmatched"],
+        )
+        for g in together["groups"]
+        if g["ticket_id"]
+    }
+    assert by_key == {
+        ("old-1", True): ("Monitoring", ""),  # opened without the label; the repeat keeps it
+        ("old-2", False): ("Monitoring", ""),
+        ("old-2", True): ("Monitoring", "payments"),
+        ("old-3", False): ("Monitoring", ""),
+        ("new-a", True): ("Customer login", ""),
+        ("new-b", True): ("Checkout", ""),
+        ("new-d", False): ("Monitoring", ""),
+        ("new-e", True): ("Monitoring", "payments"),
+    }
 
 
 def committed_integration() -> Integration:
