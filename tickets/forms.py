@@ -120,7 +120,8 @@ class MultipleFileField(forms.FileField):
 
 
 class TicketFilterForm(BootstrapFormMixin, forms.Form):
-    """The list's query string. Invalid values are dropped, never an error page."""
+    """The list's query string. Invalid values are dropped, never an error page; the list
+    shows an unknown service as a form error (the view decides, see `unknown_service`)."""
 
     scope = forms.ChoiceField(
         label=_("Show"), choices=selectors.Scope.CHOICES, required=False, widget=forms.RadioSelect
@@ -147,6 +148,9 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
         required=False,
         empty_label=_("Any level"),
     )
+    # Without `services` (saved views, their counts) any pk is taken as it is, without a query:
+    # a view naming a service removed since then lists no tickets.
+    service = forms.IntegerField(label=_("Service"), min_value=1, required=False)
     q = forms.CharField(
         label=_("Search"),
         max_length=200,
@@ -172,6 +176,7 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
         "priority",
         "team",
         "level",
+        "service",
         "q",
         "sla",
         "sort",
@@ -185,11 +190,24 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
         *args: Any,
         teams: Sequence[Team] | None = None,
         levels: Sequence[SupportLevel] | None = None,
+        services: Sequence[Service] | None = None,
         **kwargs: Any,
     ) -> None:
         """`teams` and `levels`: the choices, when the caller has loaded them once for several
-        forms (the saved views' counts), so that validating a form costs no query."""
+        forms (the saved views' counts), so that validating a form costs no query. `services`:
+        the service filter's choices (the list page); a value not among them is an error."""
         super().__init__(*args, **kwargs)
+        if services is not None:
+            self.fields["service"] = forms.TypedChoiceField(
+                label=_("Service"),
+                choices=[("", _("Any service")), *((s.pk, str(s)) for s in services)],
+                coerce=int,
+                empty_value=None,
+                required=False,
+                error_messages={
+                    "invalid_choice": _("There is no such service; choose one from the list.")
+                },
+            )
         self._teams = {t.pk: t for t in teams} if teams is not None else None
         self._levels = {lv.pk: lv for lv in levels} if levels is not None else None
         if self._teams is not None:
@@ -209,6 +227,10 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
                 required=False,
             )
         self._style_widgets()
+
+    def unknown_service(self) -> bool:
+        """Whether the query names a service that does not exist (call after `is_valid()`)."""
+        return "service" in self.errors
 
     def clean_team(self) -> Team | None:
         return self._lookup(self.cleaned_data.get("team"), self._teams)
@@ -232,6 +254,7 @@ class TicketFilterForm(BootstrapFormMixin, forms.Form):
             priority=data.get("priority"),
             team=data.get("team"),
             level=data.get("level"),
+            service=data.get("service"),
             q=data.get("q") or "",
             sla=data.get("sla") or "",
             sort=data.get("sort") or selectors.DEFAULT_SORT,

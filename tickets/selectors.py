@@ -42,6 +42,7 @@ from tickets.models import SLA_DUE as SLA_DUE
 from tickets.models import (
     Attachment,
     Message,
+    Service,
     SupportLevel,
     Team,
     Ticket,
@@ -122,6 +123,7 @@ class TicketFilters:
     priority: int | None = None
     team: Team | None = None
     level: SupportLevel | None = None
+    service: int | None = None  # the affected service's pk
     q: str = ""
     sla: str = ""
     sort: str = DEFAULT_SORT
@@ -214,6 +216,8 @@ def ticket_filter_q(user: AbstractBaseUser | AnonymousUser, filters: TicketFilte
         cond &= Q(team=filters.team)
     if filters.level is not None:
         cond &= Q(level=filters.level)
+    if filters.service is not None:
+        cond &= Q(service_id=filters.service)
     if filters.sla == SlaFilter.AT_RISK:
         cond &= sla_at_risk_q()
     elif filters.sla == SlaFilter.BREACHED:
@@ -240,7 +244,12 @@ def ticket_list_filter(
 ) -> QuerySet[Ticket]:
     """The tickets `user` may see that match `filters`, ordered by `filters.sort`, with what a
     list row shows joined in (one query, however many tickets)."""
-    qs = Ticket.objects.visible_to(user).with_list_related().filter(ticket_filter_q(user, filters))
+    qs = (
+        Ticket.objects.visible_to(user)
+        .with_list_related()
+        .select_related("service")
+        .filter(ticket_filter_q(user, filters))
+    )
     ordering = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     if "sla_due" in ordering:
         qs = qs.annotate(sla_due=SLA_DUE)
@@ -442,6 +451,12 @@ def filter_teams() -> QuerySet[Team]:
 def filter_levels() -> QuerySet[SupportLevel]:
     """Levels offered by the list's level filter."""
     return SupportLevel.objects.order_by("rank")
+
+
+def filter_services() -> QuerySet[Service]:
+    """Services offered by the list's service filter: inactive ones too, since older
+    tickets still name them."""
+    return Service.objects.order_by("name")
 
 
 # --- SLA badges -------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ from tickets.forms import (
     PriorityForm,
     SavedViewForm,
     TicketCreateForm,
+    TicketFilterForm,
     add_service_error,
 )
 from tickets.models import Attachment, Team, Ticket
@@ -124,7 +125,14 @@ def _render_list(
     teams_qs = selectors.filter_teams()
     teams = list(teams_qs.select_related("lead").prefetch_related("members") if agent else teams_qs)
     levels = list(selectors.filter_levels())
-    form = workspace.parse_query(query.urlencode(), teams=teams, levels=levels)
+    # The service filter's choices: read once, so that the select shows them and an unknown
+    # service (a bookmark to a removed one) is a form error rather than every ticket.
+    form = TicketFilterForm(
+        query, teams=teams, levels=levels, services=list(selectors.filter_services())
+    )
+    form.is_valid()  # invalid values are dropped; the rest still filters
+    if form.unknown_service() and status == 200:
+        status = 400
     filters = form.filters()
     page = selectors.ticket_page(
         selectors.ticket_list_filter(request.user, filters),
