@@ -14,10 +14,11 @@ class IncidentsConfig(AppConfig):
         from incidents.emails import send_update_email
         from incidents.models import WaveRule
         from incidents.pins import dashboard_actions, pinned_incidents
-        from incidents.selectors import owned_ticket_ids
+        from incidents.selectors import can_run_incidents, owned_ticket_ids
         from incidents.services import wave_dry_run
         from incidents.updates import EMAIL_KIND
         from notifications.outbox import register_email_sender
+        from tickets.workspace import BulkDestination, register_bulk_destination
 
         # The engine holds the escalation clock of tickets whose communication an open
         # incident owns; escalation/ asks through this seam, so it never imports incidents/.
@@ -26,6 +27,14 @@ class IncidentsConfig(AppConfig):
         register_pinned_source(pinned_incidents)
         # Declaring one (and deciding wave proposals) is offered beside the dashboard's title.
         register_header_action_source(dashboard_actions)
+        # The ticket list's ticked tickets can be linked to an incident in one go.
+        register_bulk_destination(
+            BulkDestination(
+                label=_("Link to a major incident…"),
+                url_name="incidents:link_from_list",
+                may=can_run_incidents,
+            )
+        )
         # An update's email to a customer (one per contact, naming their tickets) goes to a
         # contact, not a user: the outbox sends it with our sender.
         register_email_sender(EMAIL_KIND, send_update_email)

@@ -156,3 +156,20 @@ class ServiceStatusForm(BootstrapFormMixin, forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._style_widgets()
+
+
+class LinkFromListForm(BootstrapFormMixin, forms.Form):
+    """The open incident to link the tickets ticked in the ticket list to."""
+
+    incident = forms.ModelChoiceField(
+        label=_("Major incident"),
+        queryset=MajorIncident.objects.none(),
+        empty_label=_("— Choose —"),
+    )
+
+    def __init__(self, *args: Any, incidents: list[MajorIncident], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["incident"]
+        field.queryset = MajorIncident.objects.filter(pk__in=[i.pk for i in incidents])
+        field.choices = [("", _("— Choose —")), *((i.pk, str(i)) for i in incidents)]
+        self._style_widgets()

@@ -8,6 +8,7 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="list"),
     path("declare/", views.incident_declare, name="declare"),
+    path("link-tickets/", views.link_from_list, name="link_from_list"),
     path("services/", views.service_list, name="services"),
     path("services/<int:pk>/status/", views.service_status, name="service_status"),
     path("waves/<int:pk>/declare/", views.wave_declare, name="wave_declare"),

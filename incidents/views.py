@@ -11,18 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from incidents import selectors, services
-from incidents.forms import DeclareForm, LinkForm, ResolveForm, ServiceStatusForm, UpdateForm
+from incidents.forms import (
+    DeclareForm,
+    LinkForm,
+    LinkFromListForm,
+    ResolveForm,
+    ServiceStatusForm,
+    UpdateForm,
+)
 from incidents.models import IncidentLink, MajorIncident, ServiceStatusChange, WaveFiring
 from incidents.pins import PROPOSALS_SHOWN_FOR
 from tickets import selectors as ticket_selectors
@@ -30,6 +41,11 @@ from tickets import services as ticket_services
 from tickets.forms import TicketServiceForm, add_service_error
 from tickets.models import Service, Ticket
 from tickets.services import StaleRequest
+from tickets.workspace import BULK_LIMIT
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
 def _require_agent(request: HttpRequest) -> None:
@@ -257,6 +273,79 @@ def incident_link(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "incidents/link.html",
         {"incident": incident, "form": form, "candidates": candidates},
+        status=status,
+    )
+
+
+def ticked_references(data: QueryDict) -> list[str]:
+    """The references of the tickets ticked in the ticket list ("REFERENCE:version" each, as
+    the list's bulk form sends them), each once, in order, at most a bulk action's worth."""
+    references: list[str] = []
+    for raw in data.getlist("tickets"):
+        reference = str(raw).partition(":")[0].strip().upper()
+        if reference and reference not in references:
+            references.append(reference)
+    return references[:BULK_LIMIT]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_from_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Link the tickets ticked in the ticket list to an open incident. The list's button posts
+    the ticked tickets here and is redirected to this page's own address (the tickets in the
+    query string, no form token), where the incident is chosen; choosing it links them all."""
+    _require_agent(request)
+    if not selectors.can_run_incidents(request.user):
+        return _refused(request, PermissionDenied(_("You may not link tickets to incidents.")), 403)
+    choosing = request.method == "POST" and "incident" in request.POST
+    references = ticked_references(request.POST if request.method == "POST" else request.GET)
+    if request.method == "POST" and not choosing:
+        query = urlencode([("tickets", reference) for reference in references])
+        url = f"{reverse('incidents:link_from_list')}?{query}"
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    found = {
+        t.reference: t
+        for t in Ticket.objects.visible_to(request.user)
+        .select_related("service", "customer")
+        .filter(reference__in=references)
+    }
+    tickets = [found[r] for r in references if r in found]
+    incidents = list(
+        selectors.incidents_for(request.user)
+        .filter(status__in=MajorIncident.OPEN_STATUSES)
+        .order_by("severity", "pk")
+    )
+    form = LinkFromListForm(request.POST if choosing else None, incidents=incidents)
+    status = 200
+    if choosing:
+        status = 422
+        if not tickets:
+            form.add_error(None, _("Tick the tickets to link in the ticket list first."))
+        elif form.is_valid():
+            incident = form.cleaned_data["incident"]
+            try:
+                links = services.incident_link(
+                    incident=incident,
+                    tickets=tickets,
+                    actor=request.user,
+                    source=IncidentLink.Source.BULK,
+                )
+            except PermissionDenied as exc:
+                return _refused(request, exc, 403)
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, _("%(count)d tickets linked.") % {"count": len(links)})
+                return redirect(incident)
+    return render(
+        request,
+        "incidents/link_from_list.html",
+        {
+            "form": form,
+            "tickets": tickets,
+            "unknown": [r for r in references if r not in found],
+            "incidents": incidents,
+        },
         status=status,
     )
 

@@ -158,6 +158,7 @@ def _render_list(
     }
     if agent:
         context["bulk_form"] = bulk_form or BulkForm(teams=[t for t in teams if t.is_active])
+        context["bulk_destinations"] = workspace.bulk_destinations(request.user)
         if not partial:
             context["views"] = workspace.workspace_views(request.user, teams=teams, levels=levels)
             context["view_form"] = view_form or SavedViewForm()

@@ -13,13 +13,14 @@ the reason (not allowed to move it, status change not possible, changed in the m
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
@@ -52,6 +53,30 @@ SAVED_VIEW_LIMIT = 20
 
 # A bulk action changes at most this many tickets at once (a page of the list is 50).
 BULK_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class BulkDestination:
+    """Another app's page the ticked tickets of the list can be taken to (major incidents:
+    "Link to a major incident"), registered from its `AppConfig.ready` so that this app never
+    imports it. `may(user)` says whom the button is shown to; the page checks again."""
+
+    label: StrOrPromise
+    url_name: str
+    may: Callable[[AbstractBaseUser], bool]
+
+
+_bulk_destinations: list[BulkDestination] = []
+
+
+def register_bulk_destination(destination: BulkDestination) -> None:
+    if destination not in _bulk_destinations:
+        _bulk_destinations.append(destination)
+
+
+def bulk_destinations(user: AbstractBaseUser) -> list[tuple[StrOrPromise, str]]:
+    """(label, URL) of the destinations `user` may take ticked tickets to."""
+    return [(d.label, reverse(d.url_name)) for d in _bulk_destinations if d.may(user)]
 
 
 def parse_query(

@@ -294,6 +294,7 @@ EXPECTED: dict[str, Rule] = {
     "incidents:update": Rule(post=ADMIN, kwargs=_pk("incident")),
     "incidents:resolve": Rule(post=ADMIN, kwargs=_pk("incident")),
     "incidents:link": Rule(get=ADMIN, post=ADMIN, kwargs=_pk("incident")),
+    "incidents:link_from_list": Rule(get=ADMIN, post=ADMIN, why="leads of level 2+ and admins"),
     "incidents:unlink": Rule(
         post=ADMIN, kwargs=lambda w: {"pk": w.objects["incident"].pk, **_ref(w)}
     ),

@@ -141,7 +141,8 @@ def test_service_column_and_filter_cost_no_query_per_row(
     agent_client, agent, team_a, checkout, login, django_assert_max_num_queries
 ):
     def render() -> int:
-        with django_assert_max_num_queries(13) as captured:
+        # 14 with the bulk destinations' permission check (may run major incidents).
+        with django_assert_max_num_queries(14) as captured:
             response = agent_client.get(reverse("tickets:list"))
             assert response.status_code == 200
         return len(captured.captured_queries)
