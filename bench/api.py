@@ -36,6 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The alert payloads are bench/alerts.py's (bench/ is on the path as the script's folder).
+from alerts import alertmanager  # noqa: E402
+from alerts import generic as generic_alert  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_api"
 SECRET = "bench-only-secret-key-" + "x" * 40
 ALERT_ONE = "alerts, 1 per request"
@@ -235,36 +239,6 @@ def alert_key(prefix: str, j: int) -> str:
     if j % 2 == 0:
         return f"{prefix}{j}"
     return f"{prefix}{(j - 1) - 2 * ((j * 7919) % ((j + 1) // 2))}"
-
-
-def generic_alert(key: str) -> dict:
-    return {
-        "dedup_key": key,
-        "action": "trigger",
-        "summary": f"Latency high ({key})",
-        "severity": "warning",
-        "labels": {"instance": key},
-    }
-
-
-def alertmanager(keys: list[str]) -> dict:
-    return {
-        "version": "4",
-        "groupKey": '{}:{alertname="Bench"}',
-        "status": "firing",
-        "receiver": "helpdesk",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": "Bench", "severity": "warning", "instance": key},
-                "annotations": {"summary": f"Latency high ({key})"},
-                "startsAt": "2026-12-07T06:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "fingerprint": key,
-            }
-            for key in keys
-        ],
-    }
 
 
 def in_process(
