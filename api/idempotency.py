@@ -19,13 +19,14 @@ Expired keys are deleted when their key is used again and by the beat task
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -102,19 +103,22 @@ def claim(
     was answered already (with that answer, or a 422 when it was for another request).
 
     Must run inside the request's transaction: a concurrent request with the same key waits on
-    the INSERT until this one commits (then replays its answer) or rolls back (then runs)."""
+    the INSERT until this one commits (then replays its answer) or rolls back (then runs).
+    A new key costs one statement (the insert, which returns the row's id and holds its
+    lock); a known one a locked read more, and an expired one is deleted and inserted anew."""
     now = now or timezone.now()
-    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=now - ttl()).delete()
-    IdempotencyKey.objects.bulk_create(
-        [
-            IdempotencyKey(
-                user=user, key=key, method=method, path=path, fingerprint=digest, created_at=now
-            )
-        ],
-        ignore_conflicts=True,
+    row = IdempotencyKey(
+        user=user, key=key, method=method, path=path, fingerprint=digest, created_at=now
     )
-    row = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
-    if (row.method, row.path, row.fingerprint) != (method, path, digest):
+    if _insert_new(row):
+        return row
+    existing = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
+    if existing.created_at < now - ttl():
+        existing.delete()
+        if _insert_new(row):  # the lock on the old row made any other request wait
+            return row
+        existing = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
+    if (existing.method, existing.path, existing.fingerprint) != (method, path, digest):
         raise Replay(
             problem(
                 422,
@@ -122,16 +126,50 @@ def claim(
                     "This Idempotency-Key was used for another request (%(method)s %(path)s "
                     "with another body); use a new key for a new request."
                 )
-                % {"method": row.method, "path": row.path},
+                % {"method": existing.method, "path": existing.path},
             )
         )
-    if row.status is not None:
+    if existing.status is not None:
         headers = {REPLAYED_HEADER: "true"}
-        content_type = PROBLEM_CONTENT_TYPE if row.status >= 400 else None
+        content_type = PROBLEM_CONTENT_TYPE if existing.status >= 400 else None
         raise Replay(
-            Response(row.body, status=row.status, headers=headers, content_type=content_type)
+            Response(
+                existing.body, status=existing.status, headers=headers, content_type=content_type
+            )
         )
-    return row
+    return existing
+
+
+@functools.cache
+def _insert_statement() -> str:
+    meta = IdempotencyKey._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if f is not meta.pk]
+    columns = ", ".join(quote(f.column) for f in fields)
+    unique = ", ".join(quote(meta.get_field(name).column) for name in ("user", "key"))
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 - the model's names
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+
+
+def _insert_new(row: IdempotencyKey) -> bool:
+    """Insert `row` unless its (user, key) exists; True (and `row` saved) if it was new. A
+    concurrent insert of the same key waits here until the other transaction ends."""
+    meta = IdempotencyKey._meta
+    values = [
+        f.get_db_prep_save(f.pre_save(row, add=True), connection)
+        for f in meta.concrete_fields
+        if f is not meta.pk
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_statement(), values)
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return False
+    row.pk = inserted[0]
+    return True
 
 
 def storable(value: Any) -> Any:

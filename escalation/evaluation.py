@@ -55,6 +55,12 @@ MAX_ROUNDS = 6
 _evaluating: ContextVar[bool] = ContextVar("escalation_evaluating", default=False)
 
 
+def evaluating() -> bool:
+    """Whether a ticket is being evaluated now (the changes its decisions make run the change
+    hooks again, and are picked up by the evaluation's own loop)."""
+    return _evaluating.get()
+
+
 def apply_decision(ticket: Ticket, decision: Decision, rules: RuleSet, now: dt.datetime) -> bool:
     """Carry out one decision; False when another worker already fired it (nothing done)."""
     rule = rules.by_id[decision.rule.id]

@@ -7,11 +7,12 @@ class SlaConfig(AppConfig):
     verbose_name = _("SLA")
 
     def ready(self) -> None:
-        from sla.services import active_severity_matrix, on_ticket_change
+        from sla.services import active_severity_matrix, on_ticket_change, on_tickets_change
         from tickets.services import register_change_hook, register_severity_matrix
 
-        # Every ticket write recomputes the SLA clock in its own transaction.
-        register_change_hook(on_ticket_change)
+        # Every ticket write recomputes the SLA clock in its own transaction (set-based for
+        # many tickets opened together).
+        register_change_hook(on_ticket_change, many=on_tickets_change)
         # New and re-assessed tickets take their priority from the active severity matrix.
         register_severity_matrix(active_severity_matrix)
         # The SLA configuration is cached per process (policies with their teams, calendars

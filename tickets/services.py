@@ -59,13 +59,23 @@ R = TypeVar("R")
 CUSTOMER_TOLD = "customer_told"
 
 TicketChangeHook = Callable[[Ticket, frozenset[str], datetime, AbstractBaseUser | None], None]
+# The same hook for the same change of many tickets at once (set-based: a fixed number of
+# statements however many tickets), e.g. the tickets a batch of alerts opens.
+TicketsChangeHook = Callable[
+    [Sequence[Ticket], frozenset[str], datetime, AbstractBaseUser | None], None
+]
 _change_hooks: list[TicketChangeHook] = []
+_many_hooks: dict[TicketChangeHook, TicketsChangeHook] = {}
 
 
-def register_change_hook(hook: TicketChangeHook) -> None:
-    """Run `hook` after every ticket write, inside its transaction. Idempotent per hook."""
+def register_change_hook(hook: TicketChangeHook, *, many: TicketsChangeHook | None = None) -> None:
+    """Run `hook` after every ticket write, inside its transaction. Idempotent per hook.
+    `many`: its set-based version, which `run_change_hooks_many` calls instead of running
+    `hook` ticket by ticket; it must write what `hook` writes for each ticket."""
     if hook not in _change_hooks:
         _change_hooks.append(hook)
+    if many is not None:
+        _many_hooks[hook] = many
 
 
 def run_change_hooks(
@@ -75,6 +85,25 @@ def run_change_hooks(
     frozen = frozenset(changes)
     for hook in _change_hooks:
         hook(ticket, frozen, now, actor)
+
+
+def run_change_hooks_many(
+    tickets: Sequence[Ticket],
+    changes: Iterable[str],
+    now: datetime,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """Run the registered hooks for the same change of each of `tickets`: a hook with a
+    set-based version runs once for all of them, any other ticket by ticket. Each ticket
+    meets the hooks in their order, as with `run_change_hooks`."""
+    frozen = frozenset(changes)
+    for hook in _change_hooks:
+        many = _many_hooks.get(hook)
+        if many is not None:
+            many(tickets, frozen, now, actor)
+        else:
+            for ticket in tickets:
+                hook(ticket, frozen, now, actor)
 
 
 class TicketError(ValidationError):
@@ -550,9 +579,10 @@ def tickets_create(
     """Open several tickets at once (without attachments), as `ticket_create` opens each: the
     same rows, timeline entries, listeners and change hooks, in their order. Set-based where
     the rows allow it: one statement reserves the references, one inserts the tickets, one
-    their `created` entries; the change hooks (SLA clock, engine) then run per ticket. All
-    or none, without a savepoint of its own: inside a caller's transaction, a refused ticket
-    (TicketError) or a failure fails that whole transaction."""
+    their `created` entries; then the change hooks (SLA clock, engine), set-based where they
+    have a version for many tickets (`run_change_hooks_many`). All or none, without a
+    savepoint of its own: inside a caller's transaction, a refused ticket (TicketError) or a
+    failure fails that whole transaction."""
     now = now or timezone.now()
     if not data:
         return []
@@ -580,8 +610,7 @@ def tickets_create(
     )
     for event in events:
         _tell_listeners(event)
-    for ticket in tickets:
-        run_change_hooks(ticket, {"created"}, now, actor)
+    run_change_hooks_many(tickets, {"created"}, now, actor)
     return tickets
 
 

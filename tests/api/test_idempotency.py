@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -239,3 +240,25 @@ def test_an_answer_that_echoes_a_nul_or_a_lone_surrogate_is_kept(admin_user):
     assert again.status_code == 400
     assert again.headers.get(idempotency.REPLAYED_HEADER) == "true"
     assert idempotency.storable({"a\x00": ["b\ud961"]}) == {"a\ufffd": ["b?"]}
+
+
+@pytest.mark.django_db
+def test_a_new_key_costs_two_statements_and_a_replay_two_reads(api, team_a):
+    """A new key: its insert (which returns the row and holds its lock) and the answer's
+    update, in a savepoint; a replay: the insert that finds the key, the locked read."""
+    api.post(TICKETS, new_ticket_body(team_a, "Warm-up"), format="json")
+    with CaptureQueriesContext(connection) as plain:
+        api.post(TICKETS, new_ticket_body(team_a, "Plain"), format="json")
+    with CaptureQueriesContext(connection) as keyed:
+        api.post(TICKETS, new_ticket_body(team_a, "Keyed"), format="json", HTTP_IDEMPOTENCY_KEY="n")
+    with CaptureQueriesContext(connection) as replay:
+        again = api.post(
+            TICKETS, new_ticket_body(team_a, "Keyed"), format="json", HTTP_IDEMPOTENCY_KEY="n"
+        )
+    assert again["Idempotent-Replayed"] == "true"
+    writes = [q["sql"] for q in keyed.captured_queries if "api_idempotencykey" in q["sql"]]
+    assert len(writes) == 2 and writes[0].startswith("INSERT") and writes[1].startswith("UPDATE")
+    # Besides: the savepoint of the request's transaction and its release.
+    assert len(keyed) == len(plain) + 2 + 2
+    reads = [q["sql"] for q in replay.captured_queries if "api_idempotencykey" in q["sql"]]
+    assert [sql.split()[0] for sql in reads] == ["INSERT", "SELECT"]

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.api.conftest import client_for
 from tests.factories import AdminFactory, TeamFactory, TicketFactory, UserFactory
@@ -89,6 +91,41 @@ def test_create_goes_through_the_service_and_writes_the_audit_event(api, team_a,
     assert ticket.subject == "Printer on fire" and ticket.created_by == agent
     assert ticket.channel == Ticket.Channel.API
     assert TicketEvent.objects.filter(ticket=ticket, kind=TicketEvent.Kind.CREATED).exists()
+
+
+def test_the_create_answers_what_the_detail_shows(api, team_a):
+    """The 201 reads the new ticket back by key (its creator may read it): the same body and
+    ETag as a GET of it right after."""
+    created = api.post(
+        TICKETS,
+        {"subject": "Disk full", "team": team_a.pk, "impact": 1, "urgency": 2},
+        format="json",
+    )
+    assert created.status_code == 201
+    detail = api.get(f"{TICKETS}{created.json()['reference']}/")
+    assert created.json() == detail.json()
+    assert created["ETag"] == detail["ETag"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_create_runs_a_fixed_list_of_statements():
+    """Pinned, so that a change to the create path shows in its statement count. The team and
+    its agent are committed first: the configuration (policies, rules, matrix) is then cached
+    per process, as in a serving process (`helpdesk.configcache`)."""
+    agent = UserFactory(username="creator")
+    team = TeamFactory(name="Creators", members=[agent])
+    api = client_for(agent)
+    body = {"subject": "Checkout down", "team": team.pk, "impact": 2, "urgency": 2}
+    assert api.post(TICKETS, body, format="json").status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(TICKETS, body, format="json")
+    assert response.status_code == 201
+    # The token and the user's other tokens (knox), the agent check, the team; BEGIN, the
+    # reference, the ticket, its `created` entry, its clock segments, its SLA columns, its
+    # next check, COMMIT; the ticket read back with its open escalations, the transitions'
+    # permission check, its CCs. It was 18: reading it back through `visible_to` cost two
+    # permission queries and the heaviest statement.
+    assert len(queries) == 16, [q["sql"][:70] for q in queries.captured_queries]
 
 
 def test_create_in_an_inactive_team_or_by_a_non_agent_is_refused(api, team_a):
