@@ -115,6 +115,9 @@ TEMPLATES = [
     },
 ]
 
+# Form widgets: Django's templates, the commonest written as code (helpdesk/form_renderer.py).
+FORM_RENDERER = "helpdesk.form_renderer.WidgetRenderer"
+
 # Database: PostgreSQL in production (DATABASE_URL=postgres://...), a SQLite file for the demo.
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),

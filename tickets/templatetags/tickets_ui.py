@@ -14,10 +14,11 @@ from django import template
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.forms import BoundField
 from django.http import HttpRequest
-from django.template.defaultfilters import date as dateformat_filter
 from django.utils import formats, timezone
+from django.utils.dateformat import DateFormat
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from escalation.models import Escalation, EscalationRule
@@ -127,15 +128,16 @@ def time_element(value: datetime | None, relative: bool = False) -> str:
     if value is None:
         return ""
     shown = relative_time(value) if relative else None
-    # The `date` filter expects the viewer's local time (templates convert before filtering).
-    value = timezone.localtime(value) if timezone.is_aware(value) else value
+    # What the `date` filter writes, which expects the viewer's local time (templates convert
+    # before filtering); one formatter for the four renderings (the filter makes one each).
+    local = DateFormat(timezone.localtime(value) if timezone.is_aware(value) else value)
     if shown is None:
-        shown = dateformat_filter(value, "SHORT_DATETIME_FORMAT")
+        shown = local.format(formats.get_format("SHORT_DATETIME_FORMAT"))
     return format_html(
         '<time datetime="{}" title="{} ({})">{}</time>',
-        dateformat_filter(value, "c"),
-        dateformat_filter(value, "DATETIME_FORMAT"),
-        dateformat_filter(value, "T"),
+        local.format("c"),
+        local.format(formats.get_format("DATETIME_FORMAT")),
+        local.format("T"),
         shown,
     )
 
@@ -148,11 +150,40 @@ def _instant(value: datetime | None) -> str:
     return f"{formats.date_format(local, 'DATETIME_FORMAT')} ({local.tzname()})"
 
 
-@register.inclusion_tag("components/sla_badge.html")
-def sla_badge(badge: selectors.SlaBadge | None, with_target: bool = False) -> dict[str, Any]:
-    """A colour-coded SLA badge: text that says the state, the exact due instant on hover."""
+# The SLA badge is a tag, not an include: every row of the list and of the escalation overview
+# shows one.
+_NO_SLA = '<span class="text-body-secondary small sla-none" title="{}">—</span>'
+_AT_RISK = '<span aria-hidden="true">⚠ </span><span class="visually-hidden">{} </span>'
+_BREACHED_EARLIER = SafeString(' <span class="sla-earlier" aria-hidden="true">!</span>')
+
+
+@register.simple_tag
+def sla_badge(badge: selectors.SlaBadge | None, with_target: bool = False) -> str:
+    """A colour-coded SLA badge: text that says the state, the exact due instant on hover (and
+    for screen readers); a dash when no deadline is running."""
     if badge is None:
-        return {"badge": None}
+        return format_html(_NO_SLA, _("No SLA deadline is running."))
+    title = sla_badge_title(badge)
+    due = ""
+    if badge.due_at:
+        due = format_html(' data-due="{}"', timezone.localtime(badge.due_at).isoformat())
+    return format_html(
+        '<span class="badge sla-badge sla-{} text-bg-{}" title="{}"{}>{}{}{}</span>'
+        '<span class="visually-hidden"> {}</span>',
+        badge.state,
+        SLA_COLOURS.get(badge.state, "secondary"),
+        title,
+        due,
+        format_html(_AT_RISK, _("At risk:")) if badge.state == selectors.SlaState.WARNING else "",
+        sla_badge_text(badge, with_target),
+        _BREACHED_EARLIER if badge.breached_before else "",
+        title,
+    )
+
+
+def sla_badge_text(badge: selectors.SlaBadge, with_target: bool = False) -> str:
+    """What an SLA badge says: the state or the time left ("Resolution: 2 h left" with the
+    target)."""
     if badge.state == selectors.SlaState.PAUSED or badge.due_at is None:
         text = _("SLA paused")
     else:
@@ -167,6 +198,11 @@ def sla_badge(badge: selectors.SlaBadge | None, with_target: bool = False) -> di
         )
     if with_target:
         text = _("%(target)s: %(state)s") % {"target": badge.label, "state": text}
+    return text
+
+
+def sla_badge_title(badge: selectors.SlaBadge) -> str:
+    """An SLA badge's hover text (and its screen-reader text): the due instant and why."""
     title = []
     if badge.due_at is not None:
         title.append(
@@ -189,12 +225,7 @@ def sla_badge(badge: selectors.SlaBadge | None, with_target: bool = False) -> di
             _("Breached earlier: %(targets)s.")
             % {"targets": ", ".join(badge.breached_before_labels)}
         )
-    return {
-        "badge": badge,
-        "text": text,
-        "title": " ".join(title),
-        "colour": SLA_COLOURS.get(badge.state, "secondary"),
-    }
+    return " ".join(title)
 
 
 @register.simple_tag(takes_context=True)
@@ -668,6 +699,56 @@ def _describe_escalated(p: dict[str, Any], actor: str, reason: str) -> EventView
         if p.get("rule"):
             view.details.append((_("Rule"), str(p["rule"])))
     return view
+
+
+# The form field component is a tag: a page of forms shows a dozen, and an include costs
+# several times the markup it writes. `components/form_field.html` calls it for the pages that
+# include the component.
+@register.simple_tag
+def form_field(
+    field: BoundField, small: bool = False, wrapper_class: str = "", switch: bool = False
+) -> str:
+    """A form field with its label (and "*" when required), help text and errors; the widget
+    is described by the help text and the errors (their ids are the ones Django's widget
+    names in `aria-describedby`). `small`: a small label; `switch`: a checkbox as a switch."""
+    if field.is_hidden:
+        return str(field)
+    if field.widget_type == "checkbox":
+        control = format_html(
+            '<div class="form-check{}"> {} <label class="form-check-label" for="{}">{}</label> '
+            "</div>",
+            " form-switch" if switch else "",
+            field,
+            field.id_for_label,
+            field.label,
+        )
+    else:
+        control = format_html(
+            '<label class="form-label{}" for="{}">{}{}</label> {}',
+            " small mb-1" if small else "",
+            field.id_for_label,
+            field.label,
+            _REQUIRED if field.field.required else "",
+            field,
+        )
+    help_text = ""
+    if field.help_text:
+        help_text = format_html(
+            '<div class="form-text" id="{}_helptext">{}</div>', field.auto_id, field.help_text
+        )
+    errors = ""
+    if field.errors:
+        errors = format_html(
+            '<div class="invalid-feedback d-block" id="{}_error">{}</div>',
+            field.auto_id,
+            format_html_join("", "<div>{}</div>", ((error,) for error in field.errors)),
+        )
+    return format_html(
+        '<div class="{}"> {} {} {} </div>', wrapper_class or "mb-3", control, help_text, errors
+    )
+
+
+_REQUIRED = SafeString(' <span class="text-danger" aria-hidden="true">*</span>')
 
 
 @register.filter
