@@ -33,6 +33,15 @@ def package(**kw) -> esc.Package:
     return esc.Package(**({"summary": "Checkout down", "actions_taken": "Restarted"} | kw))
 
 
+def escalate(ticket, actor, *, kind="hierarchical", now=MON_9, **kw) -> Escalation:
+    """Raise an escalation with a complete package, then read the ticket again."""
+    escalation = esc.escalation_raise(
+        ticket=ticket, actor=actor, kind=kind, package=package(), now=now, **kw
+    )
+    ticket.refresh_from_db()
+    return escalation
+
+
 def refused(chain, ticket, **kw) -> dict[str, list[str]]:
     """The message of each field an escalation request is refused on (English)."""
     with translation.override("en"), pytest.raises(esc.EscalationError) as info:
@@ -186,15 +195,8 @@ class TestHandingBack:
 
     def test_the_team_it_came_from_first_then_by_level_down_then_by_name(self, chain):
         ticket = chain.ticket(level=2)
-        # Up to L3, then across from L3 to nobody: it came to L3 from L2.
-        esc.escalation_raise(
-            ticket=ticket,
-            actor=chain.agents[1],
-            kind="hierarchical",
-            package=package(),
-            now=MON_9,
-        )
-        ticket.refresh_from_db()
+        # Up from L2 to L3: L2 is where it came from.
+        escalate(ticket, chain.agents[1], now=MON_9)
         level2 = chain.teams[1].level
         also_two = TeamFactory(name="A second L2", level=level2)
         TeamFactory(name="Retired L2", level=level2, is_active=False)
@@ -252,14 +254,7 @@ class TestHandingBack:
 
     def test_a_hand_back_closes_what_is_open_and_tells_the_receiving_team(self, chain):
         ticket = chain.ticket()
-        up = esc.escalation_raise(
-            ticket=ticket,
-            actor=chain.agents[0],
-            kind="hierarchical",
-            package=package(),
-            now=MON_9,
-        )
-        ticket.refresh_from_db()
+        up = escalate(ticket, chain.agents[0], now=MON_9)
         back = esc.escalation_deescalate(
             ticket=ticket,
             actor=chain.leads[1],
@@ -394,14 +389,7 @@ class TestTheHandOff:
 
     def test_resolving_closes_raised_and_acknowledged_escalations(self, chain):
         ticket = chain.ticket()
-        up = esc.escalation_raise(
-            ticket=ticket,
-            actor=chain.agents[0],
-            kind="hierarchical",
-            package=package(),
-            now=MON_9,
-        )
-        ticket.refresh_from_db()
+        up = escalate(ticket, chain.agents[0], now=MON_9)
         across = esc.escalation_raise(
             ticket=ticket,
             actor=chain.agents[1],
