@@ -235,6 +235,48 @@ class TestHandingBack:
         teams = list(Team.objects.select_related("level"))
         assert esc.deescalation_targets(ticket, escalations=rows, active_teams=teams) == expected
 
+    def test_where_it_came_from_is_this_tickets_escalation_into_its_current_team(
+        self, chain, django_assert_num_queries
+    ):
+        ticket = chain.ticket()
+        escalate(ticket, chain.agents[0], now=MON_9)
+        alpha = TeamFactory(name="Alpha", level=chain.teams[1].level)
+        # Another ticket came to Alpha from L2 later: not this ticket's history.
+        other = chain.ticket(level=2)
+        services.ticket_hand_off(
+            ticket=other,
+            team=alpha,
+            actor=chain.leads[1],
+            keep_assignee=False,
+            reason="x",
+            now=MON_9 + H,
+        )
+        Escalation.objects.create(
+            ticket=other,
+            kind="hierarchical",
+            cycle=0,
+            reason="x",
+            from_team=chain.teams[0],
+            to_team=alpha,
+            from_level=chain.teams[0].level,
+            to_level=alpha.level,
+            raised_at=MON_9 + 2 * H,
+        )
+        # This ticket is handed to Alpha without an escalation: it came from nowhere there.
+        services.ticket_hand_off(
+            ticket=ticket,
+            team=alpha,
+            actor=chain.leads[1],
+            keep_assignee=False,
+            reason="x",
+            now=MON_9 + 3 * H,
+        )
+        ticket.refresh_from_db()
+        expected = [chain.teams[1], chain.security, chain.teams[0]]
+        assert (ticket.team, ticket.level.rank) == (alpha, 2)  # read before the count
+        with django_assert_num_queries(2):  # where it came from, and the teams with levels
+            assert esc.deescalation_targets(ticket) == expected
+
     def test_refusals_name_the_field(self, chain):
         ticket = chain.ticket()
         lead = chain.leads[0]

@@ -112,3 +112,26 @@ def test_a_ticket_resolved_since_it_was_due_is_not_evaluated(chain):
     Ticket.objects.filter(pk=ticket.pk).update(next_check_at=now - M)
     report = sweeping.sweep(now=now)
     assert (report.examined, report.bulk, report.single) == (0, 0, 0)
+
+
+def test_the_failure_keeps_the_whole_traceback_as_written(chain):
+    ticket = chain.ticket()
+    try:
+        raise RuntimeError("again")
+    except RuntimeError as caught:
+        error = caught
+    failure = sweeping.record_failure(ticket.pk, now=MON_9, error=error)
+    assert failure.last_error.startswith('Traceback (most recent call last):\n  File "')
+    assert failure.last_error.endswith('raise RuntimeError("again")\nRuntimeError: again\n')
+
+
+def test_two_sweeps_in_parallel_ask_one_helper_at_most_and_one_asks_nobody_without_a_query(
+    chain, django_assert_num_queries
+):
+    for _ in range(3):
+        chain.ticket()
+    now = MON_9 + 5 * H
+    assert sweeping.helpers_wanted(now=now, parallel=2, batch=1) == 1
+    assert sweeping.helpers_wanted(now=now, parallel=3, batch=1) == 2
+    with django_assert_num_queries(0):
+        assert sweeping.helpers_wanted(now=now, parallel=1, batch=1) == 0
