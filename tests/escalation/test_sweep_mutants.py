@@ -135,3 +135,19 @@ def test_two_sweeps_in_parallel_ask_one_helper_at_most_and_one_asks_nobody_witho
     assert sweeping.helpers_wanted(now=now, parallel=3, batch=1) == 2
     with django_assert_num_queries(0):
         assert sweeping.helpers_wanted(now=now, parallel=1, batch=1) == 0
+
+
+def test_a_failure_that_cannot_be_recorded_is_logged_with_the_ticket(chain, monkeypatch, caplog):
+    ticket = chain.ticket()
+    AdminFactory(username="root")
+
+    def unreachable(*args, **kw):
+        raise ConnectionError("no")
+
+    monkeypatch.setattr(sweeping, "notify", unreachable)
+    with caplog.at_level("ERROR", logger="escalation.sweep"):
+        assert sweeping.record_failure(ticket.pk, now=MON_9, error=RuntimeError("x")) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Could not record the sweep failure of ticket {ticket.pk}"
+    ]
+    assert not SweepFailure.objects.exists()  # rolled back with the notice
