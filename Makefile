@@ -10,7 +10,7 @@ DEMO_ENV := DEMO=true DEBUG=true
 # The demo's port: `PORT=8001 make run`.
 PORT ?= 8000
 
-.PHONY: run test bench bench-full messages lint format install migrate demo clean-demo mutation mutation-db mutation-score audit
+.PHONY: run test bench bench-full messages lint format install migrate demo clean-demo mutation mutation-db mutation-services mutation-score audit
 
 install: $(STAMP)
 
@@ -88,6 +88,29 @@ mutation-db: install
 	rm -rf mutants
 	DEMO=true DATABASE_URL=$(MUTATION_DATABASE_URL) PYTEST_ADDOPTS='--reuse-db -m django_db' timeout $(MUTATION_TIMEOUT) \
 		nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(or $(MUTANTS),$(MUTATION_DB)) > /dev/null || true
+	@$(MAKE) --no-print-directory mutation-score
+
+## make mutation-services: the SLA services, the escalation actions and both sweep lanes (the
+## per-ticket evaluation and the bulk lane) with their database tests, the same way as
+## mutation-db (one reused PostgreSQL test database; not in CI). MUTANTS='escalation.sweep.*':
+## one module or function at a time (the whole set takes hours on 2 shared cores).
+MUTATION_SERVICES := 'sla.services.*' 'escalation.services.*' 'escalation.handoff.*' \
+	'escalation.sweep.*' 'escalation.bulk.*' 'escalation.evaluation.*'
+# The other sets' test files are left out: mutmut's first pytest runs every selected test once
+# (to learn which reach which function), and on a loaded machine at `nice` each minute counts.
+MUTATION_OTHER_TESTS := tests/escalation/test_engine.py tests/sla/test_clock.py \
+	tests/sla/test_clock_mutants.py tests/sla/test_deadlines.py tests/escalation/test_risk.py \
+	tests/notifications/test_webhook_transport.py tests/notifications/test_outbox.py \
+	tests/notifications/test_outbox_mutants.py tests/tickets/test_visibility.py \
+	tests/tickets/test_rights.py tests/tickets/test_visibility_mutants.py
+# MUTATION_DESELECT='tests/escalation/test_sweep_lanes.py …': leave out more test files.
+MUTATION_DESELECT ?=
+MUTATION_LEFT_OUT = $(addprefix --deselect ,$(MUTATION_OTHER_TESTS) $(MUTATION_DESELECT))
+mutation-services: install
+	rm -rf mutants
+	DEMO=true DATABASE_URL=$(MUTATION_DATABASE_URL) PYTEST_ADDOPTS='--reuse-db $(MUTATION_LEFT_OUT)' \
+		timeout $(MUTATION_TIMEOUT) \
+		nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(or $(MUTANTS),$(MUTATION_SERVICES)) > /dev/null || true
 	@$(MAKE) --no-print-directory mutation-score
 
 ## make mutation-score: the score and survivors of the last (or a running) `make mutation`

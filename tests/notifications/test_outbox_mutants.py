@@ -100,6 +100,22 @@ class TestRelayClaim:
         order = [urgent.pk, first_due.pk, second_due.pk, same_time_later_row.pk]
         assert [outbox.relay(now=now, batch=1).queued for _ in order] == [[pk] for pk in order]
 
+    def test_rows_due_together_come_by_id_whatever_order_the_table_holds_them_in(
+        self, endpoint, queued
+    ):
+        now = timezone.now()
+        due = now - dt.timedelta(minutes=1)
+        older, newer = (delivery(endpoint, next_attempt_at=due) for _ in range(2))
+        # Rewrite the older row through an indexed column (and back): PostgreSQL stores its new
+        # version after the newer row, in the table and in the index, so a scan meets the
+        # newer row first. Only the id as the last sort key puts the older one first.
+        for at in (now + dt.timedelta(days=1), due):
+            Delivery.objects.filter(pk=older.pk).update(next_attempt_at=at)
+        assert [outbox.relay(now=now, batch=1).queued for _ in range(2)] == [
+            [older.pk],
+            [newer.pk],
+        ]
+
     def test_a_batch_takes_that_many_rows(self, endpoint, queued):
         now = timezone.now()
         rows = [delivery(endpoint, next_attempt_at=now) for _ in range(3)]

@@ -256,3 +256,67 @@ def test_overlaps_are_found_to_the_microsecond() -> None:
 def test_of_two_intervals_starting_together_the_shorter_is_named_first() -> None:
     spec = CalendarSpec(tz="UTC", weekly=(((time(22), time(6)), (time(22), time(23))),) + ((),) * 6)
     assert validate_spec(spec) == ["Monday: 22:00-23:00 overlaps 22:00-06:00"]
+
+
+def test_closed_dates_of_mixed_types_are_each_reported_not_a_crash() -> None:
+    spec = CalendarSpec(
+        tz="UTC", weekly=(OFFICE,) * 7, closed_dates=frozenset({date(2026, 12, 25), "2026-12-24"})
+    )
+    assert validate_spec(spec) == ["closed date '2026-12-24' is not a datetime.date"]
+
+
+def test_only_the_repeated_special_date_is_reported_twice_given() -> None:
+    once, twice = date(2026, 1, 8), date(2026, 1, 7)
+    spec = CalendarSpec(
+        tz="UTC",
+        weekly=(OFFICE,) * 7,
+        special_hours=((twice, OFFICE), (twice, OFFICE), (once, OFFICE)),
+    )
+    assert validate_spec(spec) == [f"special hours given twice for {twice}"]
+
+
+def test_a_closed_day_before_special_hours_has_no_night_to_run_into_them() -> None:
+    night = ((time(22), time(2)),)
+    spec = CalendarSpec(
+        tz="UTC",
+        weekly=(night, OFFICE) + ((),) * 5,
+        closed_dates=frozenset({date(2026, 1, 5)}),  # a Monday
+        special_hours={date(2026, 1, 6): ((time(1), time(5)),)},
+    )
+    assert validate_spec(spec) == []
+    open_monday = CalendarSpec(
+        tz="UTC",
+        weekly=(night, OFFICE) + ((),) * 5,
+        special_hours={date(2026, 1, 6): ((time(1), time(5)),)},
+    )
+    assert validate_spec(open_monday) == [
+        "2026-01-05: 22:00-02:00 runs into special hours on 2026-01-06 and overlaps its 01:00-05:00"
+    ]
+
+
+def test_overlapping_special_hours_are_named_by_their_date() -> None:
+    overlapping = ((time(9), time(12)), (time(11), time(13)))
+    spec = CalendarSpec(
+        tz="UTC", weekly=(OFFICE,) * 7, special_hours={date(2026, 1, 7): overlapping}
+    )
+    assert validate_spec(spec) == ["special hours on 2026-01-07: 09:00-12:00 overlaps 11:00-13:00"]
+
+
+def test_a_night_one_microsecond_past_midnight_overlaps_an_opening_at_midnight() -> None:
+    spec = CalendarSpec(
+        tz="UTC",
+        weekly=(((time(22), time(0, 0, 0, 1)),), ((time(0), time(8)),)) + ((),) * 5,
+    )
+    assert validate_spec(spec) == [
+        "Monday: 22:00-00:00:00.000001 runs into Tuesday and overlaps its 00:00-08:00"
+    ]
+
+
+def test_a_night_after_a_day_interval_is_still_checked_against_the_next_day() -> None:
+    spec = CalendarSpec(
+        tz="UTC",
+        weekly=(((time(8), time(12)), (time(22), time(7))), ((time(6), time(9)),)) + ((),) * 5,
+    )
+    assert validate_spec(spec) == [
+        "Monday: 22:00-07:00 runs into Tuesday and overlaps its 06:00-09:00"
+    ]
