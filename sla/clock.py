@@ -496,11 +496,18 @@ def _from_us(us: int) -> datetime:
 
 _CACHE_SIZE = 64
 _cache: dict[CalendarSpec, _Timeline] = {}
+# The same spec objects are asked about again and again (a policy's calendar, read once and
+# kept): found by identity first, which spares hashing the spec (its weekly hours and dates)
+# at every query. The entry keeps its spec, so its id cannot be reused while it is there.
+_by_identity: dict[int, tuple[CalendarSpec, _Timeline]] = {}
 _cache_lock = threading.Lock()
 
 
 def _timeline(calendar: CalendarLike) -> _Timeline:
     spec = calendar if isinstance(calendar, CalendarSpec) else calendar.as_spec()
+    known = _by_identity.get(id(spec))
+    if known is not None and known[0] is spec:
+        return known[1]
     if not isinstance(spec, CalendarSpec):
         raise TypeError(f"as_spec() must return a CalendarSpec, got {type(spec).__name__}")
     timeline = _cache.get(spec)
@@ -510,6 +517,10 @@ def _timeline(calendar: CalendarLike) -> _Timeline:
             if len(_cache) >= _CACHE_SIZE:
                 del _cache[next(iter(_cache))]  # oldest first; calendars rarely change
             timeline = _cache.setdefault(spec, timeline)
+    with _cache_lock:
+        if len(_by_identity) >= 4 * _CACHE_SIZE:
+            _by_identity.clear()  # specs built anew per query (a model's as_spec()): start over
+        _by_identity[id(spec)] = (spec, timeline)
     return timeline
 
 
@@ -517,6 +528,7 @@ def clear_cache() -> None:
     """Forget all compiled calendars (for benchmarks and tests; results never depend on it)."""
     with _cache_lock:
         _cache.clear()
+        _by_identity.clear()
 
 
 # --- public arithmetic -------------------------------------------------------------------------
