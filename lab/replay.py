@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from escalation.engine import (
     Candidate,
@@ -680,6 +680,13 @@ def apply(state: State, step: Step, config: Config, h: History, calendar: Calend
         state.low_ratings += 1
 
 
+@lru_cache(maxsize=4096)
+def assessed(inputs: RiskInputs) -> tuple[int, list[dict[str, object]]]:
+    """`escalation.risk.assess`, kept for the inputs seen last: many tickets share them (the
+    counts, short messages). The replay only compares and keeps the result."""
+    return assess(inputs)
+
+
 def reassess(state: State, h: History, at: datetime) -> None:
     """The risk score again (`escalation.risk.assess`) from what the history shows: customer
     messages since the last reply, their tone, VIP, hand-offs so far; it changes at `at` when
@@ -693,7 +700,7 @@ def reassess(state: State, h: History, at: datetime) -> None:
             break
         follow_ups += 1
     texts = tuple(text for kind, text in recent if kind == "customer")[:TONE_MESSAGES]
-    risk = assess(
+    risk = assessed(
         RiskInputs(
             follow_ups=follow_ups,
             customer_texts=texts,

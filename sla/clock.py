@@ -336,11 +336,15 @@ class _Timeline:
         self._special = {d: tuple(sorted(hours, key=_span)) for d, hours in spec.special_hours}
         self._closed = spec.closed_dates
         self._years: dict[int, _Year] = {}
+        self._last: _Year | None = None
 
     # Queries, all in epoch microseconds.
 
     def between(self, start: int, end: int) -> int:
         """Business time in ``[start, end)``; requires ``start <= end``."""
+        chunk = self._chunk_at(start)
+        if end < chunk.hi:
+            return chunk.business_before(end) - chunk.business_before(start)
         first, last = _year_of(start), _year_of(end)
         if first == last:
             chunk = self.year(first)
@@ -353,9 +357,11 @@ class _Timeline:
 
     def add(self, start: int, delta: int) -> int:
         """The instant at which ``delta > 0`` business microseconds after ``start`` complete."""
+        chunk = self._chunk_at(start)
+        target = chunk.business_before(start) + delta  # counted from the start of its year
+        if target <= chunk.total:
+            return chunk.instant_after(target)
         year = _year_of(start)
-        chunk = self.year(year)
-        target = chunk.business_before(start) + delta  # counted from the start of `year`
         empty_years = 0
         while target > chunk.total:
             target -= chunk.total
@@ -367,6 +373,15 @@ class _Timeline:
             year += 1
             chunk = self.year(year)
         return chunk.instant_after(target)
+
+    def _chunk_at(self, us: int) -> _Year:
+        """The chunk holding instant ``us``: the one used last when it does (queries come in
+        runs within one year), else ``year``'s."""
+        last = self._last
+        if last is not None and last.lo <= us < last.hi:
+            return last
+        chunk = self._last = self.year(_year_of(us))
+        return chunk
 
     def is_open(self, at: int) -> bool:
         chunk = self.year(_year_of(at))
