@@ -11,9 +11,12 @@ It prints tickets per second (wall), the process's CPU time (the database server
 it), the statements per batch, and the load average: on a busy machine the wall time mostly
 waits for a core, so judge a change by CPU time and statements.
 
-Usage: python bench/recompute.py [--tickets 100000] [--sample 300] [--batch 500] [--profile]
-(`--profile`: the batched run under cProfile, its 30 costliest functions printed after, by
-own time and by cumulative time.)
+Usage: python bench/recompute.py [--tickets 100000] [--sample 300] [--batch 500] [--runs 1]
+[--profile]
+(`--runs N`: N recomputations from one seed, the targets lengthened by half, then back, and so
+on: every run moves every open ticket's deadlines and nothing new comes due, so the runs do the
+same work; `--profile`: each batched run under cProfile, its 30 costliest functions printed
+after, by own time and by cumulative time.)
 Database: BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/helpdesk_bench_recompute
 (dropped and created anew).
 """
@@ -96,9 +99,23 @@ def seed(total: int, now: dt.datetime) -> list[int]:
     from escalation.sweep import sweep
 
     sweep(now=now)
+    change_targets(3 / 2)
+    return list(Ticket.objects.active().order_by("pk").values_list("pk", flat=True))
+
+
+def change_targets(factor: float) -> None:
+    """Every target of the policy the open tickets have, first response and resolution, times
+    `factor`; then the writes settled. Lengthened by half, nothing new comes due; shortened
+    back to the seed's targets, nothing either (what was due then is recorded already): each
+    run moves every open ticket's deadlines, with the same work."""
+    from django.db import connection
+
+    from sla.models import SLAPolicy
+
+    policy = SLAPolicy.objects.filter(is_active=True).order_by("order").first()
     for target in policy.targets.all():
-        target.first_response = target.first_response * 3 / 2
-        target.resolution = target.resolution * 3 / 2
+        target.first_response = target.first_response * factor
+        target.resolution = target.resolution * factor
         target.save()
     # The seed's and the sweep's writes settled and flushed first: otherwise the measured run
     # shares the two cores with autovacuum and the checkpointer writing them out (on this
@@ -106,7 +123,6 @@ def seed(total: int, now: dt.datetime) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
         cursor.execute("CHECKPOINT")  # the bench's role is a superuser, as in CI
-    return list(Ticket.objects.active().order_by("pk").values_list("pk", flat=True))
 
 
 def main() -> None:
@@ -115,14 +131,19 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--batch", type=int, default=None, help="tickets per batch (setting)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the run")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="recompute this many times from one seed (the targets lengthened, then back, ...)",
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     recreate_database(url)
     setup_django(url)
     from django.conf import settings
-    from django.db import connection, transaction
+    from django.db import transaction
 
-    from escalation.recompute import recompute_many
     from sla.services import sla_recompute_many_alone
 
     now = dt.datetime.now(dt.UTC)
@@ -142,13 +163,27 @@ def main() -> None:
     alone = len(sample) / (time.perf_counter() - started)
 
     batch = args.batch or settings.SLA_RECOMPUTE_BATCH
+    print(f"\nSLA recomputation of every open ticket at {args.tickets:,} tickets (PostgreSQL)")
+    print(f"  one at a time (sample of {len(sample)}): {alone:,.0f} tickets/s")
+    for run in range(args.runs):
+        if run:
+            change_targets(2 / 3 if run % 2 else 3 / 2)
+        measure(ids, now, batch, alone, profile=args.profile)
+
+
+def measure(ids: list[int], now: dt.datetime, batch: int, alone: float, *, profile: bool) -> None:
+    """One recomputation of every open ticket in batches, with its figures printed."""
+    from django.db import connection
+
+    from escalation.recompute import recompute_many
+
     statements = [0]
 
     def counting(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         statements[0] += 1
         return execute(sql, params, many, context)
 
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
     if profiler is not None:
         profiler.enable()
@@ -158,21 +193,16 @@ def main() -> None:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     batches = -(-len(ids) // batch)
-    print(f"\nSLA recomputation of every open ticket at {args.tickets:,} tickets (PostgreSQL)")
     print(
         f"  in batches (manage.py recompute_sla): {count:,} tickets in {elapsed:.1f} s "
-        f"= {count / elapsed:,.0f} tickets/s"
+        f"= {count / elapsed:,.0f} tickets/s (ratio {count / elapsed / alone:.1f}×)"
     )
     print(
-        f"  CPU time of this process: {cpu:.2f} s ({cpu / max(count, 1) * 1000:.3f} ms a ticket); "
-        f"{statements[0]:,} statements in {batches} batches of {batch} "
+        f"    CPU time of this process: {cpu:.2f} s ({cpu / max(count, 1) * 1000:.3f} ms a "
+        f"ticket); {statements[0]:,} statements in {batches} batches of {batch} "
         f"= {statements[0] / max(batches, 1):.1f} a batch"
     )
-    print(
-        f"  one at a time (sample of {len(sample)}): {alone:,.0f} tickets/s "
-        f"(ratio {count / elapsed / alone:.1f}×)"
-    )
-    print(f"  load average: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    print(f"    load average: {' '.join(f'{n:.2f}' for n in os.getloadavg())}", flush=True)
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)

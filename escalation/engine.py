@@ -19,7 +19,7 @@ level conditions (or a lead's de-escalation) stop them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -239,6 +239,54 @@ def trigger_instant(rule: RuleSpec, facts: TicketFacts) -> tuple[datetime | None
     return None, None
 
 
+# A rule whose conditions hold and whose trigger has an instant, with the reason.
+Candidate = tuple[RuleSpec, datetime, Reason]
+
+
+def candidates(
+    facts: TicketFacts, rules: Sequence[RuleSpec], skip: frozenset[int] = frozenset()
+) -> tuple[Candidate, ...]:
+    """The rules (in evaluation order, but those in `skip`) whose conditions hold for `facts`
+    and whose trigger has an instant: what `decide` decides from. They depend on the facts
+    alone, not on `now` nor on the rules fired, so a caller that asks again about unchanged
+    facts may keep them (the backtest's replay does) and tell `decide` what fired since."""
+    found: list[Candidate] = []
+    for rule in rules if isinstance(rules, RuleBook) else rule_book(rules):
+        if rule.id in skip or not conditions_hold(rule, facts):
+            continue
+        at, reason = trigger_instant(rule, facts)
+        if at is not None and reason is not None:
+            found.append((rule, at, reason))
+    return tuple(found)
+
+
+def decide(
+    found: Iterable[Candidate], now: datetime, *, fired: Container[int], can_escalate_up: bool
+) -> Evaluation:
+    """The candidates that fire at `now` (not in `fired`, the rules fired in this cycle), in
+    rule order, and when to look again (see `evaluate`)."""
+    decisions: list[Decision] = []
+    upcoming: list[datetime] = []
+    escalated = {Escalate.HIERARCHICAL: False, Escalate.FUNCTIONAL: False}
+    for rule, at, reason in found:
+        if rule.id in fired:
+            continue
+        if at > now:
+            upcoming.append(at)
+            continue
+        top_of_chain = rule.escalate == Escalate.HIERARCHICAL and not can_escalate_up
+        if top_of_chain and not (rule.notify or rule.raise_priority_to or rule.major_incident):
+            continue  # nowhere to go and nothing else to do; with other actions it still fires
+        if rule.escalate in escalated:
+            if escalated[rule.escalate]:
+                # Another hand-off of this kind was decided; this rule gets its turn in the
+                # next cycle (the hand-off starts one), so it is not due again here.
+                continue
+            escalated[rule.escalate] = True
+        decisions.append(Decision(rule=rule, trigger=rule.trigger, reason=reason, at=at))
+    return Evaluation(decisions=tuple(decisions), next_check_at=min(upcoming, default=None))
+
+
 def evaluate(facts: TicketFacts, rules: Sequence[RuleSpec], now: datetime) -> Evaluation:
     """The rules that fire for `facts` at `now`, in rule order, and when to look again.
 
@@ -253,26 +301,10 @@ def evaluate(facts: TicketFacts, rules: Sequence[RuleSpec], now: datetime) -> Ev
     """
     if facts.owned_by_incident:
         return Evaluation(decisions=(), next_check_at=None)
-    decisions: list[Decision] = []
-    upcoming: list[datetime] = []
-    escalated = {Escalate.HIERARCHICAL: False, Escalate.FUNCTIONAL: False}
-    for rule in rules if isinstance(rules, RuleBook) else rule_book(rules):
-        if rule.id in facts.fired_rule_ids or not conditions_hold(rule, facts):
-            continue
-        at, reason = trigger_instant(rule, facts)
-        if at is None or reason is None:
-            continue
-        if at > now:
-            upcoming.append(at)
-            continue
-        top_of_chain = rule.escalate == Escalate.HIERARCHICAL and not facts.can_escalate_up
-        if top_of_chain and not (rule.notify or rule.raise_priority_to or rule.major_incident):
-            continue  # nowhere to go and nothing else to do; with other actions it still fires
-        if rule.escalate in escalated:
-            if escalated[rule.escalate]:
-                # Another hand-off of this kind was decided; this rule gets its turn in the
-                # next cycle (the hand-off starts one), so it is not due again here.
-                continue
-            escalated[rule.escalate] = True
-        decisions.append(Decision(rule=rule, trigger=rule.trigger, reason=reason, at=at))
-    return Evaluation(decisions=tuple(decisions), next_check_at=min(upcoming, default=None))
+    fired = facts.fired_rule_ids
+    return decide(
+        candidates(facts, rules, fired),
+        now,
+        fired=fired,
+        can_escalate_up=facts.can_escalate_up,
+    )

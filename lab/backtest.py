@@ -15,7 +15,7 @@ import functools
 import multiprocessing
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,11 +389,14 @@ def timeline(happened: Sequence[Happening], names: dict[int, str]) -> list[dict[
 
 @dataclass
 class Part:
-    """What one run of histories added up to, for `Backtest.merge`."""
+    """What one run of histories added up to, for `Backtest.merge`: the sums, and where the
+    first differing tickets are (position among the histories, index where the courses
+    part). Their timelines are built by the merge, for the few it keeps: a worker process
+    sends back numbers, not the courses of every differing ticket."""
 
     tallies: dict[str, Tally] = field(default_factory=lambda: {"live": Tally(), "draft": Tally()})
     differing: int = 0
-    differences: list[dict[str, Any]] = field(default_factory=list)
+    parted: list[tuple[int, int]] = field(default_factory=list)
 
 
 # The backtest a worker process replays for (set when the process starts).
@@ -420,54 +423,88 @@ class Backtest:
     tallies: dict[str, Tally] = field(default_factory=lambda: {"live": Tally(), "draft": Tally()})
     differing: int = 0
     differences: list[dict[str, Any]] = field(default_factory=list)
+    done: int = 0  # histories added up so far
     pool: Any = field(default=None, repr=False, compare=False)
+    # Batches handed to the worker processes and not yet added up: (chunks, their parts).
+    pending: list[tuple[list[Sequence[History]], Iterator[Part]]] = field(
+        default_factory=list, repr=False, compare=False
+    )
 
     def add(self, histories: Sequence[History]) -> None:
-        """Replay `histories` (in processes when `start_processes` made some) and add them up:
-        the parts come back in the order of the histories, so the result does not depend on
-        how many processes there were."""
+        """Replay `histories` (in processes when `start_processes` made some) and add them up.
+        With processes, the batch is handed out and the call returns once the batch before
+        it is added up: the workers replay this one while the caller reads the next (`done`
+        counts what is added up; `finish` waits for the rest). The parts are added up in the
+        order of the histories, so the result does not depend on how many processes there
+        were."""
         if self.pool is None or len(histories) < 2 * CHUNK:
-            self.merge(self.replayed(histories))
+            self.finish()
+            self.merge(self.replayed(histories), histories)
+            self.done += len(histories)
             return
         chunks = [histories[n : n + CHUNK] for n in range(0, len(histories), CHUNK)]
-        for part in self.pool.imap(_replayed_in_worker, chunks):
-            self.merge(part)
+        self.pending.append((chunks, self.pool.imap(_replayed_in_worker, chunks)))
+        while len(self.pending) > 1:
+            self._merge_pending()
+
+    def finish(self) -> None:
+        """Wait for the batches handed out and add them up."""
+        while self.pending:
+            self._merge_pending()
+
+    def _merge_pending(self) -> None:
+        chunks, parts = self.pending.pop(0)
+        for chunk, part in zip(chunks, parts, strict=True):
+            self.merge(part, chunk)
+            self.done += len(chunk)
+
+    def courses(self, h: History) -> tuple[tuple[Happening, ...], tuple[Happening, ...]]:
+        """The ticket's course live and in the draft; where the configurations agree for it
+        (the same rules, chain and acknowledgement targets, and the same policy for it), the
+        draft's course is the live one and is not replayed again."""
+        live = replay(h, self.live, self.until)
+        if self.same and policy_for(self.live, h) == policy_for(self.draft, h):
+            return live, live
+        return live, replay(h, self.draft, self.until)
+
+    @functools.cached_property
+    def same(self) -> bool:
+        return self.live.same_course(self.draft)
 
     def replayed(self, histories: Iterable[History]) -> Part:
-        """Each history under both configurations; where they agree for a ticket (the same
-        rules, chain and acknowledgement targets, and the same policy for it), the draft's
-        course is the live one and is not replayed again."""
+        """Each history under both configurations, added up."""
         part = Part()
-        same = self.live.same_course(self.draft)
-        for h in histories:
-            live = replay(h, self.live, self.until)
-            if same and policy_for(self.live, h) == policy_for(self.draft, h):
-                draft = live
-            else:
-                draft = replay(h, self.draft, self.until)
-            part.tallies["live"].add(live, self.live.team_names)
-            part.tallies["draft"].add(draft, self.draft.team_names)
+        live_tally, draft_tally = part.tallies["live"], part.tallies["draft"]
+        for position, h in enumerate(histories):
+            live, draft = self.courses(h)
+            live_tally.add(live, self.live.team_names)
+            draft_tally.add(draft, self.draft.team_names)
             n = parting(live, draft)
             if n is None:
                 continue
             part.differing += 1
-            if len(part.differences) < KEPT_DIFFERENCES:
-                part.differences.append(
-                    {
-                        "ticket": h.ticket_id,
-                        "reference": h.reference,
-                        "index": n,
-                        "live": timeline(live, self.live.team_names),
-                        "draft": timeline(draft, self.draft.team_names),
-                    }
-                )
+            if len(part.parted) < KEPT_DIFFERENCES:
+                part.parted.append((position, n))
         return part
 
-    def merge(self, part: Part) -> None:
+    def merge(self, part: Part, histories: Sequence[History]) -> None:
+        """Add a part of `histories` (as `replayed` returned it); the differing tickets are
+        kept, with both timelines, while fewer than `KEPT_DIFFERENCES` are."""
         for name, tally in part.tallies.items():
             self.tallies[name].merge(tally)
         self.differing += part.differing
-        self.differences += part.differences[: KEPT_DIFFERENCES - len(self.differences)]
+        for position, n in part.parted[: KEPT_DIFFERENCES - len(self.differences)]:
+            h = histories[position]
+            live, draft = self.courses(h)
+            self.differences.append(
+                {
+                    "ticket": h.ticket_id,
+                    "reference": h.reference,
+                    "index": n,
+                    "live": timeline(live, self.live.team_names),
+                    "draft": timeline(draft, self.draft.team_names),
+                }
+            )
 
     def start_processes(self, processes: int) -> None:
         """Replay in `processes` worker processes from now on (forked: they share the
@@ -477,14 +514,23 @@ class Backtest:
             context = multiprocessing.get_context("fork")
             self.pool = context.Pool(processes, initializer=_become_worker, initargs=(self,))
 
-    def stop_processes(self) -> None:
+    def stop_processes(self, *, finish: bool = True) -> None:
+        """No more processes: what they were given is added up first (`finish` False: it is
+        dropped, for a cancelled run)."""
+        if finish:
+            self.finish()
+        self.pending.clear()
         if self.pool is not None:
-            self.pool.close()
+            if finish:
+                self.pool.close()
+            else:
+                self.pool.terminate()
             self.pool.join()
             self.pool = None
 
     def result(self) -> dict[str, Any]:
         """The sums as JSON values, in a fixed order (same input, same document)."""
+        self.finish()
         days = sorted(
             {k[0] for t in self.tallies.values() for c in (t.escalations, t.sla, t.load) for k in c}
         )
@@ -534,14 +580,20 @@ def run(
         return None
     if len(ids) >= 2 * CHUNK:
         backtest.start_processes(PROCESSES)
+    finished = False
     try:
         for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            backtest.add(read_histories(chunk, team_ids))
-            if not progress(start + len(chunk), len(ids)):
+            # The workers replay the batch read before while this one is read.
+            backtest.add(read_histories(ids[start : start + BATCH], team_ids))
+            if not progress(backtest.done, len(ids)):
                 return None
+        told = backtest.done
+        backtest.finish()
+        if backtest.done != told and not progress(backtest.done, len(ids)):
+            return None
+        finished = True
     finally:
-        backtest.stop_processes()
+        backtest.stop_processes(finish=finished)
     return backtest.result()
 
 

@@ -45,15 +45,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from escalation.engine import (
+    Candidate,
     Escalate,
+    Evaluation,
     RuleBook,
     RuleSpec,
     SLAInstants,
     TicketFacts,
     Trigger,
+    candidates,
+    decide,
     evaluate,
     rule_book,
 )
@@ -64,8 +68,8 @@ from sla.deadlines import Segment, instant_at
 MINUTE = timedelta(minutes=1)
 # A ticket's replay stops after this many evaluations (a bound, far above any real course).
 MAX_STEPS = 5_000
-# Escalations decided at one instant, one after another (each starts a new cycle).
-MAX_HANDOFFS_AT_ONCE = 10
+# Evaluations at one instant while each decides something (as `escalation.evaluation`'s).
+MAX_ROUNDS = 6
 TARGETS = ("first_response", "next_update", "resolution")
 # Steps that run no change hook (the incident's services set the next check themselves).
 INCIDENT_STEPS = ("linked", "unlinked")
@@ -74,7 +78,16 @@ INCIDENT_STEPS = ("linked", "unlinked")
 # change hook's evaluation would decide nothing, and the next check already named stays a
 # safe one to look again at.
 QUIET_STEPS = ("progress", "pause", "ack", "rated")
+# Of those, the steps after which the live system asks the engine nothing (no change hook):
+# quiet without the shortcuts too.
+NO_HOOK = ("rated",)
 NONE_FIRED: frozenset[int] = frozenset()
+# A ticket without a policy: no SLA instants (shared, never changed, so that the same facts
+# are recognised as such).
+NO_INSTANTS: dict[str, tuple[datetime | None, datetime | None]] = {}
+NO_SLA: dict[str, SLAInstants] = {}
+# What the engine says about a ticket an open major incident holds.
+HELD = Evaluation(decisions=(), next_check_at=None)
 # How many customer messages the risk score's tone reads (as `escalation.evaluation` does).
 TONE_MESSAGES = 5
 
@@ -192,6 +205,21 @@ class Config:
             default=101,
         )
 
+    @cached_property
+    def quiet(self) -> tuple[str, ...]:
+        """The steps after which the change hook's evaluation decides nothing when nothing
+        was due before (`quiet_step`). Progress is not one of them when a no-progress rule
+        has a zero threshold: there, progress makes the rule due at once."""
+        quiet = QUIET_STEPS if self.risky else (*QUIET_STEPS, "customer")
+        if any(
+            rule.trigger == Trigger.NO_PROGRESS
+            and rule.threshold is not None
+            and not rule.threshold
+            for rule in self.rules
+        ):
+            return tuple(kind for kind in quiet if kind != "progress")
+        return quiet
+
     def same_course(self, other: Config) -> bool:
         """Whether every ticket whose policy is the same under both has the same course: the
         rules, the chain and the acknowledgement targets agree (the team names do not matter)."""
@@ -256,6 +284,15 @@ class State:
     # The SLA instants only move when the segments, the priority or a target's state change:
     # (key, (warning, due) per target, the same as the engine's SLAInstants).
     cached: tuple[tuple, dict, dict[str, SLAInstants]] | None = None
+    # The engine's candidates for the facts of the last evaluation: (`facts_key`, the SLA
+    # instants, the candidates). Until a fact changes, the next evaluation decides from them.
+    standing: tuple[tuple, dict[str, SLAInstants], tuple[Candidate, ...]] | None = None
+    # Each target's instants as last computed: (segments, priority, last reply), the pair, the
+    # engine's value.
+    targets: dict[str, tuple[tuple, tuple[datetime | None, datetime | None], SLAInstants]] = field(
+        default_factory=dict
+    )
+    shortcuts: bool = True  # False: every evaluation in full, at every change (for the tests)
 
 
 def since(segments: Sequence[Segment], start: datetime) -> list[Segment]:
@@ -272,7 +309,7 @@ def sla_instants(
 ) -> dict[str, tuple[datetime | None, datetime | None]]:
     """(warning, due) per running target; a met, paused or absent target has none."""
     if policy is None:
-        return {}
+        return NO_INSTANTS
     key = (
         len(state.segments),
         state.priority,
@@ -284,26 +321,42 @@ def sla_instants(
         return state.cached[1]
     targets = policy.targets.get(state.priority, {})
     result = {}
+    engine = {}
     for name in TARGETS:
         spec = targets.get(name)
         if spec is None or state.ended:
             continue
         if name == "first_response" and state.first_responded:
             continue
-        segments = state.segments
-        if name == "next_update":
-            if state.last_reply_at is None:
-                continue  # it runs from the first response on
-            segments = since(segments, state.last_reply_at)
-        due = instant_at(policy.calendar, segments, spec.duration)
-        warning = instant_at(policy.calendar, segments, spec.warning) if spec.warning else None
-        result[name] = (warning, due)
-    state.cached = (key, result, {name: SLAInstants(w, d) for name, (w, d) in result.items()})
+        if name == "next_update" and state.last_reply_at is None:
+            continue  # it runs from the first response on
+        # One target's instants move only with the segments, the priority and (the next
+        # update) the last reply: a reply leaves the resolution's as they were.
+        own = (key[0], key[1], state.last_reply_at if name == "next_update" else None)
+        known = state.targets.get(name)
+        if known is None or known[0] != own:
+            segments = state.segments
+            if name == "next_update":
+                segments = since(segments, state.last_reply_at)  # type: ignore[arg-type]
+            due = instant_at(policy.calendar, segments, spec.duration)
+            warning = instant_at(policy.calendar, segments, spec.warning) if spec.warning else None
+            known = state.targets[name] = (own, (warning, due), SLAInstants(warning, due))
+        result[name] = known[1]
+        engine[name] = known[2]
+    state.cached = (key, result, engine)
     return result
 
 
-def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]:
-    """What `config` makes happen to the ticket of history `h` up to `until`, in time order."""
+def replay(
+    h: History, config: Config, until: datetime, *, shortcuts: bool = True
+) -> tuple[Happening, ...]:
+    """What `config` makes happen to the ticket of history `h` up to `until`, in time order.
+
+    `shortcuts` False asks the engine in full at every change a person made and at every
+    sweep, as the live system does, instead of skipping the evaluations that cannot decide
+    anything (`quiet_step`) and deciding from the last evaluation's candidates while no fact
+    changed (`evaluate_state`): the same course, slower (`tests/lab/test_replay_shortcuts.py`
+    compares both on random histories)."""
     policy = policy_for(config, h)
     calendar = policy.calendar if policy is not None else ALWAYS_OPEN
     state = State(
@@ -318,26 +371,23 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
     # The risk score only matters to soft-signal rules: without one, it is not assessed and a
     # customer message changes nothing the engine reads.
     state.risky = config.risky
-    quiet = QUIET_STEPS if state.risky else (*QUIET_STEPS, "customer")
+    state.shortcuts = shortcuts
+    quiet = config.quiet if shortcuts else NO_HOOK
     reassess(state, h, h.created_at)
     happened: list[Happening] = []
     recorded: set[tuple[str, str, datetime]] = set()
     steps = sorted(h.steps, key=lambda s: s.at)
     index, now = 0, h.created_at
     # Creation is a change: the engine is asked at once (as the change hook does).
-    next_check = sweep(h, config, state, calendar, sla_instants(policy, state), now, happened)
+    next_check = sweep(h, config, state, policy, calendar, now, happened)
     beat = None if next_check is None else ceil_minute(next_check)  # the sweep that looks again
     count = len(steps)
     for _ in range(MAX_STEPS):
         instants = sla_instants(policy, state)
-        for name, (warning, due) in instants.items():
-            for kind, at in (("sla_warning", warning), ("sla_breach", due)):
-                if at is not None and at <= now and (kind, name, at) not in recorded:
-                    recorded.add((kind, name, at))
-                    happened.append(Happening(at=at, kind=kind, target=name))
+        record_sla(instants, now, recorded, happened)
         if beat is not None and beat <= now:
             # The beat's sweep; before it, with unchanged facts, the engine decides nothing.
-            next_check = sweep(h, config, state, calendar, instants, now, happened)
+            next_check = sweep(h, config, state, policy, calendar, now, happened)
             beat = None if next_check is None else ceil_minute(next_check)
         changed = False
         while index < count and steps[index].at <= now:
@@ -346,8 +396,10 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
             index += 1
             if step.kind in INCIDENT_STEPS:
                 # No change hook: a link holds the ticket, its end wakes the beat's next sweep.
-                next_check = None if state.owned else now.replace(second=0, microsecond=0) + MINUTE
-                beat = next_check
+                # What fell due meanwhile is due now: a change before that sweep asks the
+                # engine (the next check lies in the past).
+                next_check = None if state.owned else now
+                beat = None if state.owned else now.replace(second=0, microsecond=0) + MINUTE
             elif not quiet_step(step, state, quiet, config) or (
                 next_check is not None and next_check <= now
             ):
@@ -358,24 +410,55 @@ def replay(h: History, config: Config, until: datetime) -> tuple[Happening, ...]
             changed = False
             if index >= count:
                 break
-        instants = sla_instants(policy, state)
         if changed:
             # A person changed the ticket: the change hook asks the engine at that instant.
-            next_check = sweep(h, config, state, calendar, instants, now, happened)
+            next_check = sweep(h, config, state, policy, calendar, now, happened)
             beat = None if next_check is None else ceil_minute(next_check)
-            instants = sla_instants(policy, state)
-        # The next instant that matters: a step, the next check, an SLA warning or deadline.
+        # The next instant that matters: a step or the next check. An SLA warning or deadline
+        # before it changes nothing the engine reads: it is recorded at the next instant that
+        # matters (as of its own instant), or at the end.
         upcoming = steps[index].at if index < count else None
         if beat is not None and beat > now and (upcoming is None or beat < upcoming):
             upcoming = beat
-        for pair in instants.values():
-            for at in pair:
-                if at is not None and at > now and (upcoming is None or at < upcoming):
-                    upcoming = at
+        if not shortcuts:
+            # Every SLA instant visited on its own, for the comparison.
+            for pair in sla_instants(policy, state).values():
+                for at in pair:
+                    if at is not None and at > now and (upcoming is None or at < upcoming):
+                        upcoming = at
         if upcoming is None or upcoming > until:
+            # Nothing changes any more before `until`: the SLA instants still to come then
+            # are recorded (visiting the first one would record every one due by then).
+            instants = sla_instants(policy, state)
+            if any(
+                at is not None and now < at <= until for pair in instants.values() for at in pair
+            ):
+                record_sla(instants, until, recorded, happened)
             break
         now = upcoming
     return tuple(sorted(happened, key=lambda x: x.at))  # stable: SLA events before the sweep
+
+
+def engine_sla(policy: PolicySpec | None, state: State) -> dict[str, SLAInstants]:
+    """The running targets' instants as the engine takes them (`sla_instants`)."""
+    if policy is None:
+        return NO_SLA
+    sla_instants(policy, state)
+    return state.cached[2]  # type: ignore[index]
+
+
+def record_sla(
+    instants: dict[str, tuple[datetime | None, datetime | None]],
+    upto: datetime,
+    recorded: set[tuple[str, str, datetime]],
+    happened: list[Happening],
+) -> None:
+    """Each SLA warning and breach of `instants` at or before `upto`, once."""
+    for name, (warning, due) in instants.items():
+        for kind, at in (("sla_warning", warning), ("sla_breach", due)):
+            if at is not None and at <= upto and (kind, name, at) not in recorded:
+                recorded.add((kind, name, at))
+                happened.append(Happening(at=at, kind=kind, target=name))
 
 
 def quiet_step(step: Step, state: State, quiet: tuple[str, ...], config: Config) -> bool:
@@ -384,7 +467,7 @@ def quiet_step(step: Step, state: State, quiet: tuple[str, ...], config: Config)
     score below every soft-signal threshold (no rule's instant appears or moves)."""
     if step.kind in quiet:
         return True
-    return step.kind == "customer" and state.risk[0] < config.risk_floor
+    return state.shortcuts and step.kind == "customer" and state.risk[0] < config.risk_floor
 
 
 def facts_of(
@@ -415,25 +498,72 @@ def facts_of(
     )
 
 
-def sweep(
+def facts_key(state: State) -> tuple:
+    """Every part of the state `facts_of` reads, but the rules fired and the SLA instants
+    (which `evaluate_state` compares by identity): equal keys, equal facts."""
+    return (
+        state.cycle,
+        state.team_id,
+        state.level,
+        state.priority,
+        state.cycle_started_at,
+        state.last_progress_at,
+        state.risk[0],
+        state.risk_changed_at,
+        state.awaiting_ack_until,
+        state.paused,
+        state.resumed_at,
+        state.deescalated,
+        state.owned,
+    )
+
+
+def evaluate_state(
     h: History,
     config: Config,
     state: State,
     calendar: CalendarLike,
-    instants: dict[str, tuple[datetime | None, datetime | None]],
+    sla: dict[str, SLAInstants],
+    now: datetime,
+) -> Evaluation:
+    """The engine's evaluation of the ticket at `now`. When no fact changed since the last
+    one (only the rules fired since and `now` differ), it decides from the candidates of
+    that one (`escalation.engine.candidates`): their trigger instants depend on the facts
+    alone, so they need no new facts and no business-time arithmetic. Without
+    `State.shortcuts`, `escalation.engine.evaluate` in full every time."""
+    if not state.shortcuts:
+        return evaluate(facts_of(h, state, calendar, sla, config), config.book, now)
+    if state.owned:
+        return HELD
+    key = facts_key(state)
+    standing = state.standing
+    if standing is None or standing[1] is not sla or standing[0] != key:
+        facts = facts_of(h, state, calendar, sla, config)
+        standing = state.standing = (key, sla, candidates(facts, config.book))
+    return decide(
+        standing[2],
+        now,
+        fired=state.fired,
+        can_escalate_up=config.up.get(state.team_id) is not None,
+    )
+
+
+def sweep(
+    h: History,
+    config: Config,
+    state: State,
+    policy: PolicySpec | None,
+    calendar: CalendarLike,
     now: datetime,
     happened: list[Happening],
 ) -> datetime | None:
-    """The sweep at `now`: the engine's decisions applied (a hand-off starts a new cycle, in
-    which the engine is asked again); returns its next check."""
-    cached = state.cached
-    sla = (
-        cached[2]
-        if cached is not None and cached[1] is instants
-        else {name: SLAInstants(w, d) for name, (w, d) in instants.items()}
-    )
-    for _ in range(MAX_HANDOFFS_AT_ONCE):
-        evaluation = evaluate(facts_of(h, state, calendar, sla, config), config.book, now)
+    """The sweep at `now`: the engine's decisions applied, and the engine asked again while
+    it decides something, as the evaluation's rounds do (`escalation.evaluation`): a
+    hand-off starts a new cycle, a raised priority brings its targets, and a rule held back
+    by another one's hand-off (or notice at the top of the chain) gets its turn. Returns the
+    last evaluation's next check."""
+    for _ in range(MAX_ROUNDS):
+        evaluation = evaluate_state(h, config, state, calendar, engine_sla(policy, state), now)
         moved = False
         for decision in evaluation.decisions:
             rule = decision.rule
@@ -443,7 +573,7 @@ def sweep(
             target = None
             if rule.escalate == Escalate.HIERARCHICAL:
                 target = config.up.get(state.team_id)
-            elif rule.escalate == Escalate.FUNCTIONAL:
+            elif rule.escalate == Escalate.FUNCTIONAL and rule.functional_team_id != state.team_id:
                 target = rule.functional_team_id
             if target is not None and not moved:
                 if rule.escalate == Escalate.HIERARCHICAL:
@@ -467,9 +597,9 @@ def sweep(
                         at=now, kind="notified", trigger=str(decision.trigger), rule_id=rule.id
                     )
                 )
-        if not moved:
-            return evaluation.next_check_at
-    return None
+        if not evaluation.decisions:
+            break
+    return evaluation.next_check_at
 
 
 def ack_due(config: Config, level: int, calendar: CalendarLike, at: datetime) -> datetime | None:
@@ -550,6 +680,13 @@ def apply(state: State, step: Step, config: Config, h: History, calendar: Calend
         state.low_ratings += 1
 
 
+@lru_cache(maxsize=4096)
+def assessed(inputs: RiskInputs) -> tuple[int, list[dict[str, object]]]:
+    """`escalation.risk.assess`, kept for the inputs seen last: many tickets share them (the
+    counts, short messages). The replay only compares and keeps the result."""
+    return assess(inputs)
+
+
 def reassess(state: State, h: History, at: datetime) -> None:
     """The risk score again (`escalation.risk.assess`) from what the history shows: customer
     messages since the last reply, their tone, VIP, hand-offs so far; it changes at `at` when
@@ -563,7 +700,7 @@ def reassess(state: State, h: History, at: datetime) -> None:
             break
         follow_ups += 1
     texts = tuple(text for kind, text in recent if kind == "customer")[:TONE_MESSAGES]
-    risk = assess(
+    risk = assessed(
         RiskInputs(
             follow_ups=follow_ups,
             customer_texts=texts,

@@ -336,11 +336,15 @@ class _Timeline:
         self._special = {d: tuple(sorted(hours, key=_span)) for d, hours in spec.special_hours}
         self._closed = spec.closed_dates
         self._years: dict[int, _Year] = {}
+        self._last: _Year | None = None
 
     # Queries, all in epoch microseconds.
 
     def between(self, start: int, end: int) -> int:
         """Business time in ``[start, end)``; requires ``start <= end``."""
+        chunk = self._chunk_at(start)
+        if end < chunk.hi:
+            return chunk.business_before(end) - chunk.business_before(start)
         first, last = _year_of(start), _year_of(end)
         if first == last:
             chunk = self.year(first)
@@ -353,9 +357,11 @@ class _Timeline:
 
     def add(self, start: int, delta: int) -> int:
         """The instant at which ``delta > 0`` business microseconds after ``start`` complete."""
+        chunk = self._chunk_at(start)
+        target = chunk.business_before(start) + delta  # counted from the start of its year
+        if target <= chunk.total:
+            return chunk.instant_after(target)
         year = _year_of(start)
-        chunk = self.year(year)
-        target = chunk.business_before(start) + delta  # counted from the start of `year`
         empty_years = 0
         while target > chunk.total:
             target -= chunk.total
@@ -367,6 +373,15 @@ class _Timeline:
             year += 1
             chunk = self.year(year)
         return chunk.instant_after(target)
+
+    def _chunk_at(self, us: int) -> _Year:
+        """The chunk holding instant ``us``: the one used last when it does (queries come in
+        runs within one year), else ``year``'s."""
+        last = self._last
+        if last is not None and last.lo <= us < last.hi:
+            return last
+        chunk = self._last = self.year(_year_of(us))
+        return chunk
 
     def is_open(self, at: int) -> bool:
         chunk = self.year(_year_of(at))
@@ -496,11 +511,18 @@ def _from_us(us: int) -> datetime:
 
 _CACHE_SIZE = 64
 _cache: dict[CalendarSpec, _Timeline] = {}
+# The same spec objects are asked about again and again (a policy's calendar, read once and
+# kept): found by identity first, which spares hashing the spec (its weekly hours and dates)
+# at every query. The entry keeps its spec, so its id cannot be reused while it is there.
+_by_identity: dict[int, tuple[CalendarSpec, _Timeline]] = {}
 _cache_lock = threading.Lock()
 
 
 def _timeline(calendar: CalendarLike) -> _Timeline:
     spec = calendar if isinstance(calendar, CalendarSpec) else calendar.as_spec()
+    known = _by_identity.get(id(spec))
+    if known is not None and known[0] is spec:
+        return known[1]
     if not isinstance(spec, CalendarSpec):
         raise TypeError(f"as_spec() must return a CalendarSpec, got {type(spec).__name__}")
     timeline = _cache.get(spec)
@@ -510,6 +532,10 @@ def _timeline(calendar: CalendarLike) -> _Timeline:
             if len(_cache) >= _CACHE_SIZE:
                 del _cache[next(iter(_cache))]  # oldest first; calendars rarely change
             timeline = _cache.setdefault(spec, timeline)
+    with _cache_lock:
+        if len(_by_identity) >= 4 * _CACHE_SIZE:
+            _by_identity.clear()  # specs built anew per query (a model's as_spec()): start over
+        _by_identity[id(spec)] = (spec, timeline)
     return timeline
 
 
@@ -517,6 +543,7 @@ def clear_cache() -> None:
     """Forget all compiled calendars (for benchmarks and tests; results never depend on it)."""
     with _cache_lock:
         _cache.clear()
+        _by_identity.clear()
 
 
 # --- public arithmetic -------------------------------------------------------------------------
