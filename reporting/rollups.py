@@ -36,11 +36,13 @@ followed) from the rows, over the whole period: the facts of disjoint sets of ti
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -53,11 +55,13 @@ from django.db.models import (
 from django.utils import timezone
 
 from escalation.models import Escalation
+from portal.models import Rating
+from portal.selectors import CsatSummary
 from reporting import handoffs, kpis, quality
-from reporting.figures import Period, summarise, within
+from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
 from reporting.forms import ReportForm, day_period
-from reporting.models import DailyRollup, RolledDay, RollupWatermark
-from reporting.trends import handoffs_of, site_zone
+from reporting.models import DailyRollup, DirtyDay, RolledDay, RollupWatermark
+from reporting.trends import escalations_of, handoffs_of, site_zone
 from tickets.models import Ticket, agent_teams
 
 Key = tuple[dt.date, int | None, int | None, int | None]  # day, team, level, priority
@@ -76,6 +80,9 @@ MAX_RAW_STRETCHES = 3
 # The counts of the load table, kept per local day and level when facts are merged.
 LOAD_COUNTS = {"created": "created", "resolved_n": "resolved"}
 HANDED_IN = "handed_in:"  # + the receiving level's id
+RAISED_TO = "raised_to:"  # + the receiving level's id: escalations (up or across) raised
+# A rating counts as satisfied from this score (`portal.selectors.csat_summary`).
+SATISFIED = 4
 
 
 @dataclass
@@ -86,6 +93,24 @@ class Facts:
     counts: Counter[str] = field(default_factory=Counter)
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     load: Counter[tuple[dt.date, int | None, str]] = field(default_factory=Counter)
+    # PostgreSQL: the stored rows whose durations count too, summarised in SQL with `values`
+    # (`summaries`) instead of decoded here.
+    stored: QuerySet[DailyRollup] | None = None
+    _summaries: dict[str, Durations] | None = None
+
+    def summaries(self) -> dict[str, Durations]:
+        """Count, mean, median and p90 of every duration by name: the stored rows' and
+        `values`. One query on PostgreSQL (`percentile_cont` over the rows' JSON arrays and
+        the live values), none elsewhere."""
+        if self._summaries is None:
+            if self.stored is None:
+                self._summaries = {name: summarise(found) for name, found in self.values.items()}
+            else:
+                self._summaries = summaries_in_sql(self.stored, self.values)
+        return self._summaries
+
+    def summary(self, name: str) -> Durations:
+        return self.summaries().get(name) or summarise([])
 
     def add(self, other: Facts) -> None:
         self.counts.update(other.counts)
@@ -109,6 +134,42 @@ class Facts:
                 self.load[(day, level, LOAD_COUNTS[name])] += n
             elif name.startswith(HANDED_IN):
                 self.load[(day, int(name.removeprefix(HANDED_IN)), "handed_in")] += n
+            elif name.startswith(RAISED_TO):
+                self.load[(day, int(name.removeprefix(RAISED_TO)), "raised")] += n
+
+
+# The durations of the stored rows (each row's `values`: name -> JSON array of seconds) and
+# the live ones (a JSON object of the same form, as a parameter), summarised per name.
+SUMMARIES_SQL = """
+SELECT name, COUNT(*), AVG(seconds),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+FROM (
+    SELECT named.key AS name, found.seconds::float8 AS seconds
+    FROM ({stored}) stored (durations)
+    CROSS JOIN LATERAL jsonb_each(stored.durations) named
+    CROSS JOIN LATERAL jsonb_array_elements_text(named.value) found (seconds)
+    UNION ALL
+    SELECT named.key, found.seconds::float8
+    FROM jsonb_each(%s::jsonb) named
+    CROSS JOIN LATERAL jsonb_array_elements_text(named.value) found (seconds)
+) durations
+GROUP BY name
+"""
+
+
+def summaries_in_sql(
+    stored: QuerySet[DailyRollup], live: dict[str, list[float]]
+) -> dict[str, Durations]:
+    """Per name, the durations of the `stored` rows and the `live` ones summarised in
+    PostgreSQL (`percentile_cont`, as the figures from the tickets). One query."""
+    sql, params = stored.order_by().values_list("values").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(SUMMARIES_SQL.format(stored=sql), [*params, json.dumps(live)])
+        return {
+            name: Durations(count, mean, median, p90)
+            for name, count, mean, median, p90 in cursor.fetchall()
+        }
 
 
 def whether(condition: Q) -> Case:
@@ -129,6 +190,13 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
 
     def at(instant: dt.datetime, team: Any, level: Any, priority: Any) -> Facts:
         return facts[(_day(instant), team, level, priority)]
+
+    def share(rows: Any, whole: str, part: str) -> None:
+        """Rows of (team, level, priority, instant, in the part): a share's two counts."""
+        for team, level, priority, instant, in_part in rows:
+            found = at(instant, team, level, priority)
+            found.counts[whole] += 1
+            found.counts[part] += int(in_part)
 
     for name, stop, target in (
         ("answered", "first_responded_at", "first_response"),
@@ -186,24 +254,15 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
         .annotate(escalated=kpis.escalated_once())
         .values_list(*DIMENSIONS, "created_at", "escalated")
     )
-    for team, level, priority, instant, escalated in created:
-        found = at(instant, team, level, priority)
-        found.counts["created"] += 1
-        found.counts["created_escalated"] += int(escalated)
+    share(created, "created", "created_escalated")
     first_contacts = (
         handoffs.started_first_level(tickets, period)
         .order_by()
         .annotate(first=whether(handoffs.at_first_contact()))
         .values_list(*DIMENSIONS, "resolved_at", "first")
     )
-    for team, level, priority, instant, first in first_contacts:
-        found = at(instant, team, level, priority)
-        found.counts["fcr_resolved"] += 1
-        found.counts["fcr_first"] += int(first)
-    for team, level, priority, instant, recurs in quality.recurrences(tickets, period):
-        found = at(instant, team, level, priority)
-        found.counts["recurrence_whole"] += 1
-        found.counts["recurrence_part"] += int(recurs)
+    share(first_contacts, "fcr_resolved", "fcr_first")
+    share(quality.recurrences(tickets, period), "recurrence_whole", "recurrence_part")
     raised = (
         quality.with_package_lengths(handoffs_of(tickets).filter(within("raised_at", period)))
         .order_by()
@@ -225,10 +284,62 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
         if kind == Escalation.Kind.DE_ESCALATION:
             found.counts["handbacks"] += 1
             continue
-        found.counts[f"raised_to:{to_level}"] += 1
+        found.counts[f"{RAISED_TO}{to_level}"] += 1
         found.counts[f"trigger:{trigger}"] += 1
         found.counts["raised"] += 1
         found.counts["documented"] += int(complete)
+    met, breached = kpis.acknowledgement_decided(period)
+    deadlines = (
+        escalations_of(tickets)
+        .filter(met | breached)
+        .order_by()
+        .annotate(is_met=whether(met))
+        .values_list(
+            "ticket__team_id",
+            "ticket__level_id",
+            "ticket__priority",
+            "acknowledged_at",
+            "ack_due_at",
+            "is_met",
+        )
+    )
+    for team, level, priority, acknowledged, due, is_met in deadlines:
+        if is_met:
+            at(acknowledged, team, level, priority).counts["ack_met"] += 1
+        else:
+            at(due, team, level, priority).counts["ack_breached"] += 1
+    reports = (
+        tickets.filter(within("resolved_at", period))
+        .filter(quality.reached_report_level())
+        .order_by()
+        .annotate(reported=whether(Q(quality.has_closing_report())))
+        .values_list(*DIMENSIONS, "resolved_at", "reported")
+    )
+    share(reports, "reports_whole", "reports_part")
+    ratings = (
+        Rating.objects.filter(
+            within("created_at", period), ticket_id__in=tickets.order_by().values("pk")
+        )
+        .order_by()
+        .values_list(
+            "ticket__team_id",
+            "ticket__level_id",
+            "ticket__priority",
+            "created_at",
+            "score",
+            "escalated",
+        )
+    )
+    low = settings.PORTAL_LOW_RATING
+    for team, level, priority, instant, score, escalated in ratings:
+        found = at(instant, team, level, priority)
+        found.counts["csat_n"] += 1
+        found.counts["csat_sum"] += score
+        found.counts["csat_satisfied"] += int(score >= SATISFIED)
+        found.counts["csat_low"] += int(score <= low)
+        if escalated:
+            found.counts["csat_esc_n"] += 1
+            found.counts["csat_esc_sum"] += score
     for stay, calendar, business in handoffs.measure_stays(handoffs.stays(tickets, period)):
         to_level, left, team, level, priority = stay[0], stay[2], stay[4], stay[5], stay[6]
         found = at(left, team, level, priority)
@@ -249,24 +360,34 @@ def load_counts(
     facts: Facts, grain: str
 ) -> tuple[quality.LoadCounts, quality.LoadCounts, quality.LoadCounts]:
     """The created, resolved and handed-in counts of `quality.load` per bucket of `grain`."""
-    found: dict[str, quality.LoadCounts] = {
-        "created": defaultdict(int),
-        "resolved": defaultdict(int),
-        "handed_in": defaultdict(int),
-    }
+    found = per_bucket(facts, grain)
+    return found["created"], found["resolved"], found["handed_in"]
+
+
+def per_bucket(facts: Facts, grain: str) -> dict[str, quality.LoadCounts]:
+    """The facts' per-day counts (`Facts.load`) by name, summed per bucket of `grain` and
+    level."""
+    found: dict[str, quality.LoadCounts] = defaultdict(lambda: defaultdict(int))
     for (day, level, name), n in facts.load.items():
         found[name][(quality.bucket_of(day, grain), level)] += n
-    return found["created"], found["resolved"], found["handed_in"]
+    return found
+
+
+def over_time_counts(facts: Facts, grain: str) -> dict[dt.date, dict[int, int]]:
+    """`handoffs.escalations_over_time`'s counts (bucket -> receiving level id -> escalations
+    raised) from the facts."""
+    counts: dict[dt.date, dict[int, int]] = defaultdict(dict)
+    for (bucket, level), n in per_bucket(facts, grain)["raised"].items():
+        if n:
+            counts[bucket][level] = n
+    return dict(counts)
 
 
 def precomputed(facts: Facts) -> kpis.Precomputed:
     """The figures of `kpis.report` that the facts answer."""
 
     def clock(name: str) -> kpis.Clock:
-        return kpis.Clock(
-            calendar=summarise(facts.values.get(name, [])),
-            business=summarise(facts.values.get(f"{name}_b", [])),
-        )
+        return kpis.Clock(calendar=facts.summary(name), business=facts.summary(f"{name}_b"))
 
     counts = facts.counts
     return kpis.Precomputed(
@@ -287,7 +408,7 @@ def precomputed(facts: Facts) -> kpis.Precomputed:
         per_level={
             int(name.partition(":")[2]): found
             for name, found in counts.items()
-            if name.startswith("raised_to:") and found
+            if name.startswith(RAISED_TO) and found
         },
         handbacks=counts["handbacks"],
         triggers={
@@ -296,6 +417,20 @@ def precomputed(facts: Facts) -> kpis.Precomputed:
             if name.startswith("trigger:")
         },
         documentation=quality.Share(counts["documented"], counts["raised"]),
+        acknowledgement_sla=kpis.Compliance(
+            "acknowledgement", counts["ack_met"], counts["ack_breached"], counts["ack_breached"]
+        ),
+        closing_reports=quality.Share(counts["reports_part"], counts["reports_whole"]),
+        satisfaction=CsatSummary(
+            count=counts["csat_n"],
+            average=counts["csat_sum"] / counts["csat_n"] if counts["csat_n"] else None,
+            satisfied=counts["csat_satisfied"],
+            low=counts["csat_low"],
+            escalated_count=counts["csat_esc_n"],
+            escalated_average=(
+                counts["csat_esc_sum"] / counts["csat_esc_n"] if counts["csat_esc_n"] else None
+            ),
+        ),
         first_contact=handoffs.FirstContact(counts["fcr_resolved"], counts["fcr_first"]),
         recurrence=quality.Share(counts["recurrence_part"], counts["recurrence_whole"]),
     )
@@ -303,15 +438,15 @@ def precomputed(facts: Facts) -> kpis.Precomputed:
 
 def time_in_tier(facts: Facts) -> list[handoffs.LevelStays]:
     """`handoffs.time_in_tier` from the facts."""
-    calendar: dict[int, list[float]] = {}
-    business: dict[int, list[float]] = {}
-    for name, found in facts.values.items():
+    calendar: dict[int, Durations] = {}
+    business: dict[int, Durations] = {}
+    for name, found in facts.summaries().items():
         kind, _, level = name.partition(":")
         if kind == "stay":
             calendar[int(level)] = found
         elif kind == "stay_b":
             business[int(level)] = found
-    return handoffs.level_stays(calendar, business)
+    return handoffs.summarised_stays(calendar, business)
 
 
 # Writing the rollups --------------------------------------------------------------------------
@@ -357,16 +492,34 @@ def stale_from(since: dt.datetime | None) -> dt.date | None:
     return _day(first["first"]) if first["first"] else None
 
 
+def dirty_days(since: dt.datetime | None) -> set[dt.date]:
+    """The local days marked (`DirtyDay`, by `reporting.signals`) at or after `since`: an
+    acknowledgement, a rating, a closing report written since. One query over the marks made
+    since (the `marked_at` index): few, for `since` is at most a roll-up interval old."""
+    if since is None:
+        return set()
+    return set(DirtyDay.objects.filter(marked_at__gte=since).values_list("day", flat=True))
+
+
 @transaction.atomic
 def invalidate(now: dt.datetime) -> dt.date | None:
     """Forget the rolled days that tickets written since the watermark may count on (every
-    day from the oldest such ticket's creation on), and move the watermark to `now` less
-    `MARGIN` (a ticket write that commits late, with an `updated_at` a little in the past, is
-    still caught by the next run). Returns the first day forgotten."""
+    day from the oldest such ticket's creation on) and the days marked since it, drop the
+    marks the previous run dealt with, and move the watermark to `now` less `MARGIN` (a write
+    that commits late, with an `updated_at` or a mark a little in the past, is still caught by
+    the next run). Returns the first day forgotten for a ticket write."""
     mark = RollupWatermark.objects.select_for_update().first()
-    first = stale_from(mark.checked_at if mark else None)
+    since = mark.checked_at if mark else None
+    first = stale_from(since)
     if first is not None:
         RolledDay.objects.filter(day__gte=first).delete()
+    marked = dirty_days(since)
+    if marked:
+        RolledDay.objects.filter(day__in=marked).delete()
+    if since is None:
+        DirtyDay.objects.all().delete()  # nothing rolled up yet that they could make stale
+    else:
+        DirtyDay.objects.filter(marked_at__lt=since).delete()
     RollupWatermark.objects.update_or_create(pk=1, defaults={"checked_at": now - MARGIN})
     return first
 
@@ -437,8 +590,9 @@ class Source:
         )
         if not rolled:
             return None
-        stale = stale_from(watermark())
-        fresh = {day for day in rolled if stale is None or day < stale}
+        since = watermark()
+        stale, marked = stale_from(since), dirty_days(since)
+        fresh = {day for day in rolled if (stale is None or day < stale) and day not in marked}
         days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
         missing = _stretches([day for day in days if day not in fresh])
         if len(missing) > MAX_RAW_STRETCHES:  # one stretch keeps the queries bounded
@@ -447,9 +601,16 @@ class Source:
         if not used:
             return None
         total = Facts()
-        stored = self.rows.filter(day__in=used).values_list("day", "level_id", "counts", "values")
-        for day, level, counts, values in stored:
-            total.add_stored(day, level, counts, values)
+        rows = self.rows.filter(day__in=used)
+        if percentiles_in_sql():  # the durations are summarised in SQL (`Facts.summaries`)
+            total.stored = rows
+            for day, level, counts in rows.values_list("day", "level_id", "counts"):
+                total.add_stored(day, level, counts, {})
+        else:
+            for day, level, counts, values in rows.values_list(
+                "day", "level_id", "counts", "values"
+            ):
+                total.add_stored(day, level, counts, values)
         for stretch_first, stretch_last in missing:
             total.add(merged(collect(self.live, day_period(stretch_first, stretch_last))))
         if self.rest is not None:
