@@ -579,21 +579,27 @@ class Source:
     def facts(self, period: Period) -> Facts | None:
         """The facts of the period: stored days that are fresh, the others from the tickets;
         None when no day of the period is rolled up and fresh (then the raw figures are
-        fewer queries; one query then). Four queries plus about fifteen per stretch of days
+        fewer queries; one query then). Beside a day rolled up, the days before the first
+        ticket's creation count as rolled up and empty. Six queries plus
+        about fifteen per stretch of days
         computed from the tickets (at most `MAX_RAW_STRETCHES`) and for the other tickets a
         lead may see (one query for their keys, fifteen more if there are any)."""
         zone = site_zone()
         first = period.start.astimezone(zone).date()
         last = (period.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
-        rolled = list(
+        rolled = set(
             RolledDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True)
         )
         if not rolled:
             return None
+        # Days before the first ticket was created have no facts (every instant a ticket is
+        # counted at lies after its creation): they count as rolled up, with no rows.
+        opened = Ticket.objects.aggregate(first=Min("created_at"))["first"]
+        days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+        rolled.update(day for day in days if opened is None or day < _day(opened))
         since = watermark()
         stale, marked = stale_from(since), dirty_days(since)
         fresh = {day for day in rolled if (stale is None or day < stale) and day not in marked}
-        days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
         missing = _stretches([day for day in days if day not in fresh])
         if len(missing) > MAX_RAW_STRETCHES:  # one stretch keeps the queries bounded
             missing = [(missing[0][0], missing[-1][1])]
