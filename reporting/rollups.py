@@ -9,7 +9,11 @@ level and priority (the ticket's values now, as the raw figures slice them):
 - `ack`: the time to acknowledge an escalation, both ways (`kpis.acknowledgements`);
 - the SLA compliance counts per target (`kpis.sla_compliance`);
 - `created` and `created_escalated` (the escalation rate's two counts);
-- the stays of time in tier per receiving level, both ways (`handoffs.stays`).
+- the stays of time in tier per receiving level, both ways (`handoffs.stays`);
+- the acknowledgement tier target's met (under the day acknowledged) and breached (under the
+  deadline's day), the closing-report share's two counts, the CSAT counts and score sums;
+- the hand-offs per receiving level, trigger and information package, first-contact
+  resolution, recurrence and the load table's counts.
 
 Durations are kept as their values (seconds), not as sums, so the median and the 90th
 percentile of any merge of days are exact; counts are summed. Each figure is filed under the
@@ -23,7 +27,10 @@ its creation and its last write, so a ticket written after a day was rolled up (
 stale. Each run first forgets those days for the tickets written since its watermark
 (`invalidate`), then rolls up missing days; the page treats the days of tickets written since
 the watermark as stale too (`stale_from`). Stale days are computed from the tickets, so a day
-is never read stale. Cost per ticket write: nothing; the next run pays about fifteen queries
+is never read stale. Writes that leave the ticket row alone (an escalation saved, a rating, a
+closing report) mark their days instead (`DirtyDay`, `reporting.signals`): one INSERT each;
+`invalidate` and the page treat the days marked since the watermark as stale too. Cost per
+ticket write: nothing; the next run pays about fifteen queries
 per stale day, and until then the page computes them from the tickets (so a long-open ticket
 written today costs the days since its creation once).
 
@@ -36,13 +43,12 @@ followed) from the rows, over the whole period: the facts of disjoint sets of ti
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -58,7 +64,7 @@ from escalation.models import Escalation
 from portal.models import Rating
 from portal.selectors import CsatSummary
 from reporting import handoffs, kpis, quality
-from reporting.figures import Durations, Period, percentiles_in_sql, summarise, within
+from reporting.figures import Durations, Period, summarise, within
 from reporting.forms import ReportForm, day_period
 from reporting.models import DailyRollup, DirtyDay, RolledDay, RollupWatermark
 from reporting.trends import escalations_of, handoffs_of, site_zone
@@ -93,20 +99,14 @@ class Facts:
     counts: Counter[str] = field(default_factory=Counter)
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     load: Counter[tuple[dt.date, int | None, str]] = field(default_factory=Counter)
-    # PostgreSQL: the stored rows whose durations count too, summarised in SQL with `values`
-    # (`summaries`) instead of decoded here.
-    stored: QuerySet[DailyRollup] | None = None
     _summaries: dict[str, Durations] | None = None
 
     def summaries(self) -> dict[str, Durations]:
-        """Count, mean, median and p90 of every duration by name: the stored rows' and
-        `values`. One query on PostgreSQL (`percentile_cont` over the rows' JSON arrays and
-        the live values), none elsewhere."""
+        """Count, mean, median and p90 of every duration by name (as `percentile_cont`),
+        computed once. Summarising the stored JSON arrays in PostgreSQL instead was measured
+        slower (see docs/reporting.md)."""
         if self._summaries is None:
-            if self.stored is None:
-                self._summaries = {name: summarise(found) for name, found in self.values.items()}
-            else:
-                self._summaries = summaries_in_sql(self.stored, self.values)
+            self._summaries = {name: summarise(found) for name, found in self.values.items()}
         return self._summaries
 
     def summary(self, name: str) -> Durations:
@@ -136,40 +136,6 @@ class Facts:
                 self.load[(day, int(name.removeprefix(HANDED_IN)), "handed_in")] += n
             elif name.startswith(RAISED_TO):
                 self.load[(day, int(name.removeprefix(RAISED_TO)), "raised")] += n
-
-
-# The durations of the stored rows (each row's `values`: name -> JSON array of seconds) and
-# the live ones (a JSON object of the same form, as a parameter), summarised per name.
-SUMMARIES_SQL = """
-SELECT name, COUNT(*), AVG(seconds),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
-FROM (
-    SELECT named.key AS name, found.seconds::float8 AS seconds
-    FROM ({stored}) stored (durations)
-    CROSS JOIN LATERAL jsonb_each(stored.durations) named
-    CROSS JOIN LATERAL jsonb_array_elements_text(named.value) found (seconds)
-    UNION ALL
-    SELECT named.key, found.seconds::float8
-    FROM jsonb_each(%s::jsonb) named
-    CROSS JOIN LATERAL jsonb_array_elements_text(named.value) found (seconds)
-) durations
-GROUP BY name
-"""
-
-
-def summaries_in_sql(
-    stored: QuerySet[DailyRollup], live: dict[str, list[float]]
-) -> dict[str, Durations]:
-    """Per name, the durations of the `stored` rows and the `live` ones summarised in
-    PostgreSQL (`percentile_cont`, as the figures from the tickets). One query."""
-    sql, params = stored.order_by().values_list("values").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(SUMMARIES_SQL.format(stored=sql), [*params, json.dumps(live)])
-        return {
-            name: Durations(count, mean, median, p90)
-            for name, count, mean, median, p90 in cursor.fetchall()
-        }
 
 
 def whether(condition: Q) -> Case:
@@ -607,16 +573,9 @@ class Source:
         if not used:
             return None
         total = Facts()
-        rows = self.rows.filter(day__in=used)
-        if percentiles_in_sql():  # the durations are summarised in SQL (`Facts.summaries`)
-            total.stored = rows
-            for day, level, counts in rows.values_list("day", "level_id", "counts"):
-                total.add_stored(day, level, counts, {})
-        else:
-            for day, level, counts, values in rows.values_list(
-                "day", "level_id", "counts", "values"
-            ):
-                total.add_stored(day, level, counts, values)
+        stored = self.rows.filter(day__in=used).values_list("day", "level_id", "counts", "values")
+        for day, level, counts, values in stored:
+            total.add_stored(day, level, counts, values)
         for stretch_first, stretch_last in missing:
             total.add(merged(collect(self.live, day_period(stretch_first, stretch_last))))
         if self.rest is not None:
