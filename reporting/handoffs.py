@@ -123,24 +123,33 @@ class OverTime:
 
 
 def escalations_over_time(
-    tickets: QuerySet[Ticket], period: Period, grain: str | None = None
+    tickets: QuerySet[Ticket],
+    period: Period,
+    grain: str | None = None,
+    counted: dict[dt.date, dict[int, int]] | None = None,
 ) -> OverTime:
-    """Two queries: the counts, and the levels that received any."""
+    """Two queries: the counts, and the levels that received any; one when `counted` gives
+    the counts per bucket and receiving level (`reporting.rollups`)."""
     grain = grain or grain_of(period)
-    trunc = {DAY: TruncDay, WEEK: TruncWeek, MONTH: TruncMonth}[grain]
-    rows = (
-        escalations_of(tickets)
-        .filter(within("raised_at", period))
-        .annotate(bucket=trunc("raised_at", tzinfo=site_zone()))
-        .values("bucket", "to_level_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
     counts: dict[dt.date, dict[int, int]] = defaultdict(dict)
-    for row in rows:
-        bucket = row["bucket"]
-        day = bucket.astimezone(site_zone()).date() if isinstance(bucket, dt.datetime) else bucket
-        counts[day][row["to_level_id"]] = row["n"]
+    if counted is not None:
+        counts.update(counted)
+    else:
+        trunc = {DAY: TruncDay, WEEK: TruncWeek, MONTH: TruncMonth}[grain]
+        rows = (
+            escalations_of(tickets)
+            .filter(within("raised_at", period))
+            .annotate(bucket=trunc("raised_at", tzinfo=site_zone()))
+            .values("bucket", "to_level_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in rows:
+            bucket = row["bucket"]
+            day = (
+                bucket.astimezone(site_zone()).date() if isinstance(bucket, dt.datetime) else bucket
+            )
+            counts[day][row["to_level_id"]] = row["n"]
     level_ids = {level_id for per_level in counts.values() for level_id in per_level}
     levels = list(SupportLevel.objects.filter(pk__in=level_ids).order_by("rank"))
     return OverTime(grain, buckets(period, grain), levels, dict(counts))
@@ -294,9 +303,20 @@ def level_stays(
     calendar: dict[int, list[float]], business: dict[int, list[float]]
 ) -> list[LevelStays]:
     """The table's rows from the seconds per level (one query: the levels)."""
-    levels = SupportLevel.objects.filter(pk__in=[pk for pk, found in calendar.items() if found])
+    return summarised_stays(
+        {pk: summarise(found) for pk, found in calendar.items()},
+        {pk: summarise(found) for pk, found in business.items()},
+    )
+
+
+def summarised_stays(
+    calendar: dict[int, Durations], business: dict[int, Durations]
+) -> list[LevelStays]:
+    """The table's rows from the stays summarised per level (one query: the levels)."""
+    counted = [pk for pk, found in calendar.items() if found.count]
+    levels = SupportLevel.objects.filter(pk__in=counted)
     return [
-        LevelStays(level, summarise(calendar[level.pk]), summarise(business.get(level.pk, [])))
+        LevelStays(level, calendar[level.pk], business.get(level.pk, summarise([])))
         for level in levels.order_by("rank")
     ]
 

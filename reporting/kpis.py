@@ -403,6 +403,9 @@ class Precomputed:
     handbacks: int
     triggers: dict[str, int]  # escalations raised per trigger (as stored)
     documentation: Share
+    acknowledgement_sla: Compliance
+    closing_reports: Share
+    satisfaction: CsatSummary
 
 
 def report(
@@ -417,13 +420,15 @@ def report(
         acknowledgement=done.acknowledgement if done else acknowledgement_times(tickets, period),
         resolution=done.resolution if done else resolution_times(tickets, period),
         sla=done.sla if done else sla_compliance(tickets, period),
-        acknowledgement_sla=acknowledgement_compliance(tickets, period),
+        acknowledgement_sla=(
+            done.acknowledgement_sla if done else acknowledgement_compliance(tickets, period)
+        ),
         escalations=escalations(tickets, period, done),
         triggers=escalations_by_trigger(tickets, period, done.triggers if done else None),
         first_contact=done.first_contact if done else first_contact_resolution(tickets, period),
         recurrence=done.recurrence if done else recurrence(tickets, period),
         documentation=done.documentation if done else documentation(tickets, period),
-        closing_reports=closing_reports(tickets, period),
+        closing_reports=done.closing_reports if done else closing_reports(tickets, period),
         deflections=deflections(period),
-        satisfaction=satisfaction(tickets, period),
+        satisfaction=done.satisfaction if done else satisfaction(tickets, period),
     )

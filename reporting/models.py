@@ -80,3 +80,21 @@ class RollupWatermark(models.Model):
 
     def __str__(self) -> str:
         return str(self.checked_at)
+
+
+class DirtyDay(models.Model):
+    """A local day whose rolled-up figures a write changed that does not touch the ticket's
+    `updated_at` (an acknowledgement, a rating, a closing report written or removed: see
+    `reporting.signals`), marked in the write's own transaction. Append-only: a write adds its
+    marks, and a roll-up run forgets the rolled days marked since its watermark and removes the
+    marks it has dealt with (`reporting.rollups.invalidate`)."""
+
+    day = models.DateField(_("day"))
+    marked_at = models.DateTimeField(_("marked"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("day to roll up again")
+        verbose_name_plural = _("days to roll up again")
+
+    def __str__(self) -> str:
+        return str(self.day)

@@ -54,7 +54,11 @@ def report_tables(user: Any, form: ReportForm) -> list[table.Table]:
     facts = _facts(user, form, tickets, period)
     grain = handoffs.grain_of(period)
     return [
-        table.over_time_table(handoffs.escalations_over_time(tickets, period)),
+        table.over_time_table(
+            handoffs.escalations_over_time(
+                tickets, period, grain, rollups.over_time_counts(facts, grain) if facts else None
+            )
+        ),
         table.time_in_tier_table(
             rollups.time_in_tier(facts) if facts else handoffs.time_in_tier(tickets, period)
         ),

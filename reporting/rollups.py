@@ -9,7 +9,11 @@ level and priority (the ticket's values now, as the raw figures slice them):
 - `ack`: the time to acknowledge an escalation, both ways (`kpis.acknowledgements`);
 - the SLA compliance counts per target (`kpis.sla_compliance`);
 - `created` and `created_escalated` (the escalation rate's two counts);
-- the stays of time in tier per receiving level, both ways (`handoffs.stays`).
+- the stays of time in tier per receiving level, both ways (`handoffs.stays`);
+- the acknowledgement tier target's met (under the day acknowledged) and breached (under the
+  deadline's day), the closing-report share's two counts, the CSAT counts and score sums;
+- the hand-offs per receiving level, trigger and information package, first-contact
+  resolution, recurrence and the load table's counts.
 
 Durations are kept as their values (seconds), not as sums, so the median and the 90th
 percentile of any merge of days are exact; counts are summed. Each figure is filed under the
@@ -23,7 +27,10 @@ its creation and its last write, so a ticket written after a day was rolled up (
 stale. Each run first forgets those days for the tickets written since its watermark
 (`invalidate`), then rolls up missing days; the page treats the days of tickets written since
 the watermark as stale too (`stale_from`). Stale days are computed from the tickets, so a day
-is never read stale. Cost per ticket write: nothing; the next run pays about fifteen queries
+is never read stale. Writes that leave the ticket row alone (an escalation saved, a rating, a
+closing report) mark their days instead (`DirtyDay`, `reporting.signals`): one INSERT each;
+`invalidate` and the page treat the days marked since the watermark as stale too. Cost per
+ticket write: nothing; the next run pays about fifteen queries
 per stale day, and until then the page computes them from the tickets (so a long-open ticket
 written today costs the days since its creation once).
 
@@ -40,6 +47,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import (
     BooleanField,
@@ -53,11 +61,13 @@ from django.db.models import (
 from django.utils import timezone
 
 from escalation.models import Escalation
+from portal.models import Rating
+from portal.selectors import CsatSummary
 from reporting import handoffs, kpis, quality
-from reporting.figures import Period, summarise, within
+from reporting.figures import Durations, Period, summarise, within
 from reporting.forms import ReportForm, day_period
-from reporting.models import DailyRollup, RolledDay, RollupWatermark
-from reporting.trends import handoffs_of, site_zone
+from reporting.models import DailyRollup, DirtyDay, RolledDay, RollupWatermark
+from reporting.trends import escalations_of, handoffs_of, site_zone
 from tickets.models import Ticket, agent_teams
 
 Key = tuple[dt.date, int | None, int | None, int | None]  # day, team, level, priority
@@ -76,6 +86,9 @@ MAX_RAW_STRETCHES = 3
 # The counts of the load table, kept per local day and level when facts are merged.
 LOAD_COUNTS = {"created": "created", "resolved_n": "resolved"}
 HANDED_IN = "handed_in:"  # + the receiving level's id
+RAISED_TO = "raised_to:"  # + the receiving level's id: escalations (up or across) raised
+# A rating counts as satisfied from this score (`portal.selectors.csat_summary`).
+SATISFIED = 4
 
 
 @dataclass
@@ -86,6 +99,18 @@ class Facts:
     counts: Counter[str] = field(default_factory=Counter)
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     load: Counter[tuple[dt.date, int | None, str]] = field(default_factory=Counter)
+    _summaries: dict[str, Durations] | None = None
+
+    def summaries(self) -> dict[str, Durations]:
+        """Count, mean, median and p90 of every duration by name (as `percentile_cont`),
+        computed once. Summarising the stored JSON arrays in PostgreSQL instead was measured
+        slower (see docs/reporting.md)."""
+        if self._summaries is None:
+            self._summaries = {name: summarise(found) for name, found in self.values.items()}
+        return self._summaries
+
+    def summary(self, name: str) -> Durations:
+        return self.summaries().get(name) or summarise([])
 
     def add(self, other: Facts) -> None:
         self.counts.update(other.counts)
@@ -109,6 +134,8 @@ class Facts:
                 self.load[(day, level, LOAD_COUNTS[name])] += n
             elif name.startswith(HANDED_IN):
                 self.load[(day, int(name.removeprefix(HANDED_IN)), "handed_in")] += n
+            elif name.startswith(RAISED_TO):
+                self.load[(day, int(name.removeprefix(RAISED_TO)), "raised")] += n
 
 
 def whether(condition: Q) -> Case:
@@ -129,6 +156,13 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
 
     def at(instant: dt.datetime, team: Any, level: Any, priority: Any) -> Facts:
         return facts[(_day(instant), team, level, priority)]
+
+    def share(rows: Any, whole: str, part: str) -> None:
+        """Rows of (team, level, priority, instant, in the part): a share's two counts."""
+        for team, level, priority, instant, in_part in rows:
+            found = at(instant, team, level, priority)
+            found.counts[whole] += 1
+            found.counts[part] += int(in_part)
 
     for name, stop, target in (
         ("answered", "first_responded_at", "first_response"),
@@ -186,24 +220,15 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
         .annotate(escalated=kpis.escalated_once())
         .values_list(*DIMENSIONS, "created_at", "escalated")
     )
-    for team, level, priority, instant, escalated in created:
-        found = at(instant, team, level, priority)
-        found.counts["created"] += 1
-        found.counts["created_escalated"] += int(escalated)
+    share(created, "created", "created_escalated")
     first_contacts = (
         handoffs.started_first_level(tickets, period)
         .order_by()
         .annotate(first=whether(handoffs.at_first_contact()))
         .values_list(*DIMENSIONS, "resolved_at", "first")
     )
-    for team, level, priority, instant, first in first_contacts:
-        found = at(instant, team, level, priority)
-        found.counts["fcr_resolved"] += 1
-        found.counts["fcr_first"] += int(first)
-    for team, level, priority, instant, recurs in quality.recurrences(tickets, period):
-        found = at(instant, team, level, priority)
-        found.counts["recurrence_whole"] += 1
-        found.counts["recurrence_part"] += int(recurs)
+    share(first_contacts, "fcr_resolved", "fcr_first")
+    share(quality.recurrences(tickets, period), "recurrence_whole", "recurrence_part")
     raised = (
         quality.with_package_lengths(handoffs_of(tickets).filter(within("raised_at", period)))
         .order_by()
@@ -225,10 +250,62 @@ def collect(tickets: QuerySet[Ticket], period: Period) -> dict[Key, Facts]:
         if kind == Escalation.Kind.DE_ESCALATION:
             found.counts["handbacks"] += 1
             continue
-        found.counts[f"raised_to:{to_level}"] += 1
+        found.counts[f"{RAISED_TO}{to_level}"] += 1
         found.counts[f"trigger:{trigger}"] += 1
         found.counts["raised"] += 1
         found.counts["documented"] += int(complete)
+    met, breached = kpis.acknowledgement_decided(period)
+    deadlines = (
+        escalations_of(tickets)
+        .filter(met | breached)
+        .order_by()
+        .annotate(is_met=whether(met))
+        .values_list(
+            "ticket__team_id",
+            "ticket__level_id",
+            "ticket__priority",
+            "acknowledged_at",
+            "ack_due_at",
+            "is_met",
+        )
+    )
+    for team, level, priority, acknowledged, due, is_met in deadlines:
+        if is_met:
+            at(acknowledged, team, level, priority).counts["ack_met"] += 1
+        else:
+            at(due, team, level, priority).counts["ack_breached"] += 1
+    reports = (
+        tickets.filter(within("resolved_at", period))
+        .filter(quality.reached_report_level())
+        .order_by()
+        .annotate(reported=whether(Q(quality.has_closing_report())))
+        .values_list(*DIMENSIONS, "resolved_at", "reported")
+    )
+    share(reports, "reports_whole", "reports_part")
+    ratings = (
+        Rating.objects.filter(
+            within("created_at", period), ticket_id__in=tickets.order_by().values("pk")
+        )
+        .order_by()
+        .values_list(
+            "ticket__team_id",
+            "ticket__level_id",
+            "ticket__priority",
+            "created_at",
+            "score",
+            "escalated",
+        )
+    )
+    low = settings.PORTAL_LOW_RATING
+    for team, level, priority, instant, score, escalated in ratings:
+        found = at(instant, team, level, priority)
+        found.counts["csat_n"] += 1
+        found.counts["csat_sum"] += score
+        found.counts["csat_satisfied"] += int(score >= SATISFIED)
+        found.counts["csat_low"] += int(score <= low)
+        if escalated:
+            found.counts["csat_esc_n"] += 1
+            found.counts["csat_esc_sum"] += score
     for stay, calendar, business in handoffs.measure_stays(handoffs.stays(tickets, period)):
         to_level, left, team, level, priority = stay[0], stay[2], stay[4], stay[5], stay[6]
         found = at(left, team, level, priority)
@@ -249,24 +326,34 @@ def load_counts(
     facts: Facts, grain: str
 ) -> tuple[quality.LoadCounts, quality.LoadCounts, quality.LoadCounts]:
     """The created, resolved and handed-in counts of `quality.load` per bucket of `grain`."""
-    found: dict[str, quality.LoadCounts] = {
-        "created": defaultdict(int),
-        "resolved": defaultdict(int),
-        "handed_in": defaultdict(int),
-    }
+    found = per_bucket(facts, grain)
+    return found["created"], found["resolved"], found["handed_in"]
+
+
+def per_bucket(facts: Facts, grain: str) -> dict[str, quality.LoadCounts]:
+    """The facts' per-day counts (`Facts.load`) by name, summed per bucket of `grain` and
+    level."""
+    found: dict[str, quality.LoadCounts] = defaultdict(lambda: defaultdict(int))
     for (day, level, name), n in facts.load.items():
         found[name][(quality.bucket_of(day, grain), level)] += n
-    return found["created"], found["resolved"], found["handed_in"]
+    return found
+
+
+def over_time_counts(facts: Facts, grain: str) -> dict[dt.date, dict[int, int]]:
+    """`handoffs.escalations_over_time`'s counts (bucket -> receiving level id -> escalations
+    raised) from the facts."""
+    counts: dict[dt.date, dict[int, int]] = defaultdict(dict)
+    for (bucket, level), n in per_bucket(facts, grain)["raised"].items():
+        if n:
+            counts[bucket][level] = n
+    return dict(counts)
 
 
 def precomputed(facts: Facts) -> kpis.Precomputed:
     """The figures of `kpis.report` that the facts answer."""
 
     def clock(name: str) -> kpis.Clock:
-        return kpis.Clock(
-            calendar=summarise(facts.values.get(name, [])),
-            business=summarise(facts.values.get(f"{name}_b", [])),
-        )
+        return kpis.Clock(calendar=facts.summary(name), business=facts.summary(f"{name}_b"))
 
     counts = facts.counts
     return kpis.Precomputed(
@@ -287,7 +374,7 @@ def precomputed(facts: Facts) -> kpis.Precomputed:
         per_level={
             int(name.partition(":")[2]): found
             for name, found in counts.items()
-            if name.startswith("raised_to:") and found
+            if name.startswith(RAISED_TO) and found
         },
         handbacks=counts["handbacks"],
         triggers={
@@ -296,6 +383,20 @@ def precomputed(facts: Facts) -> kpis.Precomputed:
             if name.startswith("trigger:")
         },
         documentation=quality.Share(counts["documented"], counts["raised"]),
+        acknowledgement_sla=kpis.Compliance(
+            "acknowledgement", counts["ack_met"], counts["ack_breached"], counts["ack_breached"]
+        ),
+        closing_reports=quality.Share(counts["reports_part"], counts["reports_whole"]),
+        satisfaction=CsatSummary(
+            count=counts["csat_n"],
+            average=counts["csat_sum"] / counts["csat_n"] if counts["csat_n"] else None,
+            satisfied=counts["csat_satisfied"],
+            low=counts["csat_low"],
+            escalated_count=counts["csat_esc_n"],
+            escalated_average=(
+                counts["csat_esc_sum"] / counts["csat_esc_n"] if counts["csat_esc_n"] else None
+            ),
+        ),
         first_contact=handoffs.FirstContact(counts["fcr_resolved"], counts["fcr_first"]),
         recurrence=quality.Share(counts["recurrence_part"], counts["recurrence_whole"]),
     )
@@ -303,15 +404,15 @@ def precomputed(facts: Facts) -> kpis.Precomputed:
 
 def time_in_tier(facts: Facts) -> list[handoffs.LevelStays]:
     """`handoffs.time_in_tier` from the facts."""
-    calendar: dict[int, list[float]] = {}
-    business: dict[int, list[float]] = {}
-    for name, found in facts.values.items():
+    calendar: dict[int, Durations] = {}
+    business: dict[int, Durations] = {}
+    for name, found in facts.summaries().items():
         kind, _, level = name.partition(":")
         if kind == "stay":
             calendar[int(level)] = found
         elif kind == "stay_b":
             business[int(level)] = found
-    return handoffs.level_stays(calendar, business)
+    return handoffs.summarised_stays(calendar, business)
 
 
 # Writing the rollups --------------------------------------------------------------------------
@@ -357,16 +458,34 @@ def stale_from(since: dt.datetime | None) -> dt.date | None:
     return _day(first["first"]) if first["first"] else None
 
 
+def dirty_days(since: dt.datetime | None) -> set[dt.date]:
+    """The local days marked (`DirtyDay`, by `reporting.signals`) at or after `since`: an
+    acknowledgement, a rating, a closing report written since. One query over the marks made
+    since (the `marked_at` index): few, for `since` is at most a roll-up interval old."""
+    if since is None:
+        return set()
+    return set(DirtyDay.objects.filter(marked_at__gte=since).values_list("day", flat=True))
+
+
 @transaction.atomic
 def invalidate(now: dt.datetime) -> dt.date | None:
     """Forget the rolled days that tickets written since the watermark may count on (every
-    day from the oldest such ticket's creation on), and move the watermark to `now` less
-    `MARGIN` (a ticket write that commits late, with an `updated_at` a little in the past, is
-    still caught by the next run). Returns the first day forgotten."""
+    day from the oldest such ticket's creation on) and the days marked since it, drop the
+    marks the previous run dealt with, and move the watermark to `now` less `MARGIN` (a write
+    that commits late, with an `updated_at` or a mark a little in the past, is still caught by
+    the next run). Returns the first day forgotten for a ticket write."""
     mark = RollupWatermark.objects.select_for_update().first()
-    first = stale_from(mark.checked_at if mark else None)
+    since = mark.checked_at if mark else None
+    first = stale_from(since)
     if first is not None:
         RolledDay.objects.filter(day__gte=first).delete()
+    marked = dirty_days(since)
+    if marked:
+        RolledDay.objects.filter(day__in=marked).delete()
+    if since is None:
+        DirtyDay.objects.all().delete()  # nothing rolled up yet that they could make stale
+    else:
+        DirtyDay.objects.filter(marked_at__lt=since).delete()
     RollupWatermark.objects.update_or_create(pk=1, defaults={"checked_at": now - MARGIN})
     return first
 
@@ -426,20 +545,27 @@ class Source:
     def facts(self, period: Period) -> Facts | None:
         """The facts of the period: stored days that are fresh, the others from the tickets;
         None when no day of the period is rolled up and fresh (then the raw figures are
-        fewer queries; one query then). Four queries plus about fifteen per stretch of days
+        fewer queries; one query then). Beside a day rolled up, the days before the first
+        ticket's creation count as rolled up and empty. Six queries plus
+        about fifteen per stretch of days
         computed from the tickets (at most `MAX_RAW_STRETCHES`) and for the other tickets a
         lead may see (one query for their keys, fifteen more if there are any)."""
         zone = site_zone()
         first = period.start.astimezone(zone).date()
         last = (period.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
-        rolled = list(
+        rolled = set(
             RolledDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True)
         )
         if not rolled:
             return None
-        stale = stale_from(watermark())
-        fresh = {day for day in rolled if stale is None or day < stale}
+        # Days before the first ticket was created have no facts (every instant a ticket is
+        # counted at lies after its creation): they count as rolled up, with no rows.
+        opened = Ticket.objects.aggregate(first=Min("created_at"))["first"]
         days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+        rolled.update(day for day in days if opened is None or day < _day(opened))
+        since = watermark()
+        stale, marked = stale_from(since), dirty_days(since)
+        fresh = {day for day in rolled if (stale is None or day < stale) and day not in marked}
         missing = _stretches([day for day in days if day not in fresh])
         if len(missing) > MAX_RAW_STRETCHES:  # one stretch keeps the queries bounded
             missing = [(missing[0][0], missing[-1][1])]

@@ -13,12 +13,16 @@ import random
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 from django.utils import timezone
 
 from escalation.models import Escalation
+from lessons.models import CauseCategory, ClosingReport
+from lessons.rules import REPORT_LEVEL
+from portal.models import Rating
 from reporting import handoffs, kpis, quality, reading, rollups
 from reporting.forms import ReportForm, day_period
-from reporting.models import DailyRollup, RolledDay
+from reporting.models import DailyRollup, DirtyDay, RolledDay
 from sla.models import ClockSegment, SLAPolicy
 from tests.escalation.test_services import Chain
 from tests.factories import CustomerFactory, TicketFactory, UserFactory
@@ -42,6 +46,13 @@ def flat(value: object) -> object:
     if hasattr(value, "pk"):
         return value.pk
     return value
+
+
+def close_report(ticket: Ticket) -> ClosingReport:
+    category = CauseCategory.objects.first() or CauseCategory.objects.create(name="Defect")
+    return ClosingReport.objects.create(
+        ticket=ticket, category=category, cause="c", solution="s", lessons_learned="l", level_rank=3
+    )
 
 
 def scenario(seed: int, now: dt.datetime) -> Chain:
@@ -92,6 +103,29 @@ def scenario(seed: int, now: dt.datetime) -> Chain:
                         ended_at=stop,
                         business_seconds=rng.randint(0, int((stop - created).total_seconds())),
                     )
+        if resolved and rng.random() < 0.5:
+            rated = resolved + rng.randint(1, 600) * minute
+            if rated < now:
+                Rating.objects.create(
+                    ticket=ticket,
+                    resolution=0,
+                    score=rng.randint(1, 5),
+                    comment=rng.choice(["", "Slow"]),
+                    escalated=rng.random() < 0.4,
+                    created_at=rated,
+                )
+        # Some reached incident management (level 3) once; some of those have a closing report.
+        reached = source.level.rank >= REPORT_LEVEL
+        if not reached and rng.random() < 0.3:
+            reached = True
+            TicketEvent.objects.create(
+                ticket=ticket,
+                kind=TicketEvent.Kind.LEVEL_CHANGED,
+                payload={"from": source.level.rank, "to": REPORT_LEVEL},
+                created_at=created,
+            )
+        if reached and resolved and rng.random() < 0.5:
+            close_report(ticket)
         if rng.random() < 0.3:
             TicketEvent.objects.create(
                 ticket=ticket,
@@ -153,7 +187,7 @@ def params(first: dt.date, last: dt.date, **slices: object) -> dict[str, object]
 
 def both_ways(user, query: dict[str, object]) -> tuple[object, object]:
     """(from the rollups, from the rows) for the report's period and the previous one: the KPIs,
-    time in tier and the load table by day, week and month."""
+    time in tier, and the load table and the escalations over time by day, week and month."""
     form = ReportForm(query)
     assert form.is_valid(), form.errors
     tickets = form.narrow(reading.report_tickets(user))
@@ -172,6 +206,12 @@ def both_ways(user, query: dict[str, object]) -> tuple[object, object]:
                     quality.load(tickets, each, grain, rollups.load_counts(facts, grain))
                     for grain in (handoffs.DAY, handoffs.WEEK, handoffs.MONTH)
                 ],
+                [
+                    handoffs.escalations_over_time(
+                        tickets, each, grain, rollups.over_time_counts(facts, grain)
+                    )
+                    for grain in (handoffs.DAY, handoffs.WEEK, handoffs.MONTH)
+                ],
             )
         )
         raw.append(
@@ -180,6 +220,10 @@ def both_ways(user, query: dict[str, object]) -> tuple[object, object]:
                 handoffs.time_in_tier(tickets, each),
                 [
                     quality.load(tickets, each, grain)
+                    for grain in (handoffs.DAY, handoffs.WEEK, handoffs.MONTH)
+                ],
+                [
+                    handoffs.escalations_over_time(tickets, each, grain)
                     for grain in (handoffs.DAY, handoffs.WEEK, handoffs.MONTH)
                 ],
             )
@@ -251,3 +295,58 @@ def test_slices_the_rows_do_not_have_read_the_tickets_and_the_command_fills_the_
     assert form.is_valid()
     source = rollups.source_for(admin, form, Ticket.objects.all())
     assert source is not None and source.facts(day_period(today, today)) is None
+
+
+def test_an_acknowledgement_rating_or_closing_report_after_the_roll_up_marks_its_days(settings):
+    """Writes that leave the ticket's `updated_at` alone mark the days they change: the page
+    reads those days from the rows at once, and the next run rolls exactly them up again."""
+    now = timezone.now()
+    chain = scenario(5, now)
+    admin = UserFactory(is_superuser=True)
+    rollups.roll_up(now, limit=100)
+    today = timezone.localdate()
+    query = params(today - dt.timedelta(days=14), today - dt.timedelta(days=1))
+    old = Ticket.objects.filter(
+        resolved_at__lt=now - dt.timedelta(days=2), resolved_at__gt=now - dt.timedelta(days=13)
+    )
+    # A closing report written now for a ticket resolved days ago that reached level 3.
+    reported = old.filter(quality.reached_report_level(), closing_report__isnull=True).first()
+    assert reported is not None
+    close_report(reported)
+    # A rating of an old resolution, given in the past (as an import writes it).
+    rated = old.filter(ratings__isnull=True).exclude(pk=reported.pk).first()
+    Rating.objects.create(
+        ticket=rated, resolution=0, score=1, escalated=True, created_at=rated.resolved_at
+    )
+    # An escalation acknowledged late, its acknowledgement corrected to in time.
+    late = Escalation.objects.filter(
+        acknowledged_at__gt=F("ack_due_at"),
+        ack_due_at__lt=now - dt.timedelta(days=2),
+        ack_due_at__gt=now - dt.timedelta(days=13),
+    ).first()
+    assert late is not None
+    late.acknowledged_at = late.ack_due_at - dt.timedelta(minutes=1)
+    late.save()
+    marked = {
+        timezone.localtime(instant).date()
+        for instant in (
+            reported.resolved_at,
+            rated.resolved_at,
+            late.raised_at,
+            late.acknowledged_at,
+            late.ack_due_at,
+        )
+    }
+    assert rollups.dirty_days(rollups.watermark()) == marked
+    for user in (admin, chain.leads[0], chain.leads[2]):
+        rolled, raw = both_ways(user, query)
+        assert rolled == raw
+    rolled_before = set(RolledDay.objects.values_list("day", flat=True))
+    assert sorted(rollups.roll_up(timezone.now(), limit=100).days) == sorted(marked & rolled_before)
+    rolled, raw = both_ways(admin, query)
+    assert rolled == raw
+    # Rewriting the report's text changes no figure: no mark.
+    before = DirtyDay.objects.count()
+    reported.closing_report.cause = "Another cause"
+    reported.closing_report.save()
+    assert DirtyDay.objects.count() == before
