@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers
 
-from api.serializers import LIST_COLUMNS, TicketDetailSerializer, TicketSerializer
+from api.representation import TICKET_COLUMNS
+from api.serializers import TicketDetailSerializer, TicketSerializer
 from api.tickets import with_transitions
 from escalation.models import Escalation
 from sla.models import BusinessCalendar, OpeningHours, SLAPolicy
@@ -89,7 +90,7 @@ def test_the_direct_representation_is_the_declared_fields(agent, team_a):
     class Request:
         user = agent
 
-    rows = with_transitions(list(visible_tickets(Request()).only(*LIST_COLUMNS)), agent)
+    rows = with_transitions(list(visible_tickets(Request()).only(*TICKET_COLUMNS)), agent)
     assert any(t.open_escalations for t in rows) and any(t.assignee for t in rows)
     for ticket in rows:
         direct = TicketSerializer(ticket).data
