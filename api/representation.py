@@ -7,8 +7,9 @@ DRF's per-field machinery (some 40 fields a ticket, nested four deep) and the mo
 behind it (a ticket, its team, level, assignee, customer, service, requester, policy and
 calendar: up to nine objects a ticket) took most of a page's CPU, so a ticket is written
 here from a flat row instead: the `TICKET_COLUMNS` of the ticket and its related rows, as
-`QuerySet.values` reads them (the list reads its page that way, without building a model
-object), or as `ticket_row` takes them from a loaded ticket (the detail, webhooks).
+`QuerySet.values` reads them (the list and the detail read them that way, without building
+a model object), or as `ticket_row` takes them from a loaded ticket (webhooks: the services
+hold the ticket they changed).
 """
 
 from __future__ import annotations
@@ -102,7 +103,6 @@ ESCALATION_COLUMNS = ("id", "kind", "to_team__id", "to_team__name", "raised_at",
 OPEN_ESCALATION_ORDER = ("-raised_at", "-id")
 
 _TICKET_PATHS = tuple((name, tuple(name.split("__"))) for name in TICKET_COLUMNS)
-_ESCALATION_PATHS = tuple((name, tuple(name.split("__"))) for name in ESCALATION_COLUMNS)
 
 
 def _flat(obj: Any, paths: Iterable[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
@@ -124,11 +124,6 @@ def ticket_row(ticket: Ticket, *, with_policy: bool = True) -> dict[str, Any]:
     neither)."""
     paths = _TICKET_PATHS if with_policy else _TICKET_PATHS[: -len(POLICY_COLUMNS)]
     return _flat(ticket, paths)
-
-
-def escalation_row(escalation: Escalation) -> dict[str, Any]:
-    """The flat row of an open escalation (its `to_team` loaded)."""
-    return _flat(escalation, _ESCALATION_PATHS)
 
 
 def open_escalations(ticket_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

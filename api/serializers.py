@@ -18,7 +18,6 @@ from api.representation import (
     OPEN_ESCALATION_ORDER,
     TicketWriter,
     business_left,
-    escalation_row,
     ticket_row,
 )
 from escalation.models import Escalation
@@ -220,7 +219,11 @@ class ContactRefSerializer(serializers.Serializer):
 class TicketSerializer(serializers.ModelSerializer):
     """A ticket with its SLA and escalation state, the transitions the caller may run now and
     its `version` (send it back as `version` or `If-Match` with a write, to be told when
-    someone else changed it first). Webhook payloads carry the same representation."""
+    someone else changed it first). Webhook payloads carry the same representation.
+
+    The declaration of the representation: the schema, and the reference the tests hold
+    `api.representation.TicketWriter` to, which writes the data (the list, the detail, the
+    webhooks) without a model object or DRF's per-field machinery."""
 
     customer = RefSerializer(allow_null=True)
     service = RefSerializer(allow_null=True)
@@ -251,25 +254,6 @@ class TicketSerializer(serializers.ModelSerializer):
             "transitions",
         ]
 
-    # The declared fields above are the contract: the schema, and the reference the tests
-    # hold `api.representation.TicketWriter` to. The data are the writer's.
-
-    def to_representation(self, ticket: Ticket) -> dict[str, Any]:
-        if type(self) not in DIRECT_REPRESENTATION:  # a subclass with other fields
-            return super().to_representation(ticket)
-        writer = TicketWriter(now=reading_time(self), business_time=with_business_time(self))
-        escalations = getattr(ticket, "open_escalations", None)
-        data = writer.write(
-            ticket_row(ticket, with_policy=writer.business_time),
-            open_escalation=escalation_row(escalations[0]) if escalations else None,
-            transitions=getattr(ticket, "api_transitions", []),
-        )
-        if "description" in self.Meta.fields:
-            data["description"] = ticket.description
-        if "ccs" in self.Meta.fields:
-            data["ccs"] = self.get_ccs(ticket)  # type: ignore[attr-defined]
-        return data
-
 
 class CcSerializer(serializers.Serializer):
     email = serializers.EmailField()
@@ -287,10 +271,12 @@ class TicketDetailSerializer(TicketSerializer):
 
     @extend_schema_field(CcSerializer(many=True))
     def get_ccs(self, ticket: Ticket) -> list[dict[str, str]]:
-        return [{"email": cc.email, "name": cc.name} for cc in ticket_ccs(ticket)]
+        return ccs_representation(ticket)
 
 
-DIRECT_REPRESENTATION = (TicketSerializer, TicketDetailSerializer)
+def ccs_representation(ticket: Ticket) -> list[dict[str, str]]:
+    """The ticket's CCs as the detail shows them (one query; only the ticket's key is read)."""
+    return [{"email": cc.email, "name": cc.name} for cc in ticket_ccs(ticket)]
 
 
 class TicketCreateSerializer(StrictSerializer):

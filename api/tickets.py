@@ -43,6 +43,7 @@ from api.serializers import (
     TicketDetailSerializer,
     TicketSerializer,
     TransitionRequestSerializer,
+    ccs_representation,
     for_representation,
     validated,
 )
@@ -185,30 +186,12 @@ def status_transitions(status: str, user: Any) -> list[dict[str, str]]:
     return ticket_transitions(Ticket(status=status), user)
 
 
-def with_transitions(tickets: list[Ticket], user: Any) -> list[Ticket]:
-    """Set `api_transitions` on each ticket: what `user` may run on it now. One query for
-    the whole page (`services.movable`); the transitions themselves need none, and while
-    they follow from the status alone they are worked out once per status on the page."""
-    may_move = services.movable(tickets, user)
-    per_status: dict[str, list[dict[str, str]]] = {}
-    follow_status = transitions_follow_status()
-    for ticket in tickets:
-        if ticket.pk not in may_move:
-            ticket.api_transitions = []
-        elif follow_status:
-            if ticket.status not in per_status:
-                per_status[ticket.status] = status_transitions(ticket.status, user)
-            ticket.api_transitions = per_status[ticket.status]
-        else:
-            ticket.api_transitions = ticket_transitions(ticket, user)
-    return tickets
-
-
 def row_transitions(rows: list[dict[str, Any]], user: Any) -> dict[int, list[dict[str, str]]]:
-    """`with_transitions` for a page read as rows (TICKET_COLUMNS): what `user` may run on
-    each ticket, by ticket id, in one query (`services.movable_keys`). Should a transition
-    ever depend on more than the status, the movable tickets are read whole (one query
-    more) and asked one by one."""
+    """What `user` may run now on each ticket of a page read as rows (TICKET_COLUMNS), by
+    ticket id, in one query (`services.movable_keys`). The transitions themselves need none:
+    while they follow from the status alone they are worked out once per status; should one
+    ever depend on more, the movable tickets are read whole (one query more) and asked one
+    by one."""
     may_move = services.movable_keys(
         [(row["id"], row["team__id"], row["level__rank"]) for row in rows], user
     )
@@ -257,10 +240,22 @@ def expected_version(request: Request, form_version: int | None) -> int | None:
 
 
 def detail_response(request: Request, reference: str, code: int = 200) -> Response:
-    ticket = ticket_or_404(request, reference)
-    with_transitions([ticket], request.user)
-    response = Response(TicketDetailSerializer(ticket).data, status=code)
-    response["ETag"] = f'"{ticket.version}"'
+    """The ticket as `GET /tickets/{reference}/` shows it (after a write: as the write left
+    it), read as a row like a list's page (`ticket_page`) with its description and CCs; a
+    404 when the caller may not read it. The `ETag` is its version."""
+    rows = list(
+        Ticket.objects.visible_to(request.user)
+        .filter(reference=reference)
+        .values(*TICKET_COLUMNS, "description")[:1]
+    )
+    if not rows:
+        raise Http404
+    row = rows[0]
+    data = ticket_page(rows, request.user)[0]
+    data["description"] = row["description"]
+    data["ccs"] = ccs_representation(Ticket(pk=row["id"]))
+    response = Response(data, status=code)
+    response["ETag"] = f'"{row["version"]}"'
     return response
 
 

@@ -139,18 +139,12 @@ def ticket_rights(ticket: Ticket, user: AbstractBaseUser | None) -> TicketRights
     return TicketRights(agent=rights["agent"] > 0, move=rights["move"] > 0)
 
 
-def movable(tickets: Sequence[Ticket], user: AbstractBaseUser | None) -> set[int]:
-    """The pks of those of `tickets` that `user` may move: `can_move` for a whole page in one
-    query (the user's teams with their levels), whatever the number of tickets. The tickets
-    need their `level` loaded (`select_related`)."""
-    return movable_keys([(t.pk, t.team_id, t.level.rank) for t in tickets], user)
-
-
 def movable_keys(
     tickets: Sequence[tuple[int, int, int]], user: AbstractBaseUser | None
 ) -> set[int]:
-    """`movable` for tickets given as (pk, team id, level rank), e.g. read with
-    `values_list`: no model object needed."""
+    """The pks of those of `tickets`, given as (pk, team id, level rank), that `user` may
+    move: `can_move` for a whole page in one query (the user's teams with their levels),
+    whatever the number of tickets; no model object needed (`values_list` will do)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return set()
     if user.is_superuser:
