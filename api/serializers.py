@@ -3,10 +3,7 @@ like the browser forms and hand over to the services (never save a model themsel
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,16 +11,21 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import ISO_8601, serializers
-from rest_framework.settings import api_settings
+from rest_framework import serializers
 
 from api.models import ApiToken
+from api.representation import (
+    OPEN_ESCALATION_ORDER,
+    TicketWriter,
+    business_left,
+    ticket_row,
+)
 from escalation.models import Escalation
 from mail.ccs import ticket_ccs
-from sla.services import calendar_spec, spec_between
+from sla.clock import CalendarSpec
+from sla.services import calendar_spec
 from tickets.models import Contact, Customer, Service, Team, Ticket, TicketEvent
 from tickets.priority import Impact, Urgency
-from tickets.selectors import NO_DEADLINE
 
 User = get_user_model()
 
@@ -129,7 +131,7 @@ class SlaTargetSerializer(serializers.Serializer):
             "breached_at": when("breached_at"),
         }
         if "business_left" in self.fields and with_business_time(self):
-            data["business_left"] = business_left(instance, self.target, reading_time(self))
+            data["business_left"] = ticket_business_left(instance, self.target, reading_time(self))
         return data
 
 
@@ -144,23 +146,23 @@ def reading_time(serializer: serializers.BaseSerializer) -> datetime:
     return serializer.context.get("now") or timezone.now()
 
 
-def business_left(
-    ticket: Ticket, target: str, now: datetime, today: date | None = None
-) -> int | None:
-    """Seconds of business time from `now` (or from the pause, while the clock is paused) to
-    the target's due instant, on the calendar of the ticket's SLA policy (the clock's own
-    arithmetic, the calendar compiled once per process and day; `today`: the local date of
-    `now`, when the caller has it); None when the target has no deadline or no longer runs."""
-    due = getattr(ticket, f"{target}_due_at")
-    policy = ticket.sla_policy
-    if due is None or due >= NO_DEADLINE or policy is None or not ticket.is_active:
-        return None
-    responded = ticket.first_responded_at is not None
-    if (target == "first_response" and responded) or (target == "next_update" and not responded):
-        return None
-    start = ticket.sla_paused_at or now
-    spec = calendar_spec(policy.calendar, today)
-    return int(spec_between(spec, start, due).total_seconds())
+def ticket_business_left(ticket: Ticket, target: str, now: datetime) -> int | None:
+    """`api.representation.business_left` of a loaded ticket (its policy read only when
+    needed)."""
+
+    def spec() -> CalendarSpec | None:
+        policy = ticket.sla_policy
+        return None if policy is None else calendar_spec(policy.calendar)
+
+    return business_left(
+        target=target,
+        due=getattr(ticket, f"{target}_due_at"),
+        status=ticket.status,
+        responded=ticket.first_responded_at is not None,
+        paused_at=ticket.sla_paused_at,
+        spec=spec,
+        now=now,
+    )
 
 
 class SlaSerializer(serializers.Serializer):
@@ -214,35 +216,14 @@ class ContactRefSerializer(serializers.Serializer):
     email = serializers.EmailField()
 
 
-# How the API writes an instant (DRF's format, in the current time zone).
-INSTANT = serializers.DateTimeField()
-
-
-def instant_writer() -> Callable[[datetime | None], str | None]:
-    """`INSTANT.to_representation` for many instants: the same text, with the current time
-    zone looked up once instead of for each instant (a page of 50 tickets writes 700)."""
-    if (api_settings.DATETIME_FORMAT or "").lower() != ISO_8601:
-        return lambda value: None if value is None else INSTANT.to_representation(value)
-    zone = timezone.get_current_timezone()
-
-    def write(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        if timezone.is_naive(value):
-            return INSTANT.to_representation(value)
-        try:
-            text = value.astimezone(zone).isoformat()
-        except OverflowError:
-            return INSTANT.to_representation(value)  # DRF's own refusal
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-    return write
-
-
 class TicketSerializer(serializers.ModelSerializer):
     """A ticket with its SLA and escalation state, the transitions the caller may run now and
     its `version` (send it back as `version` or `If-Match` with a write, to be told when
-    someone else changed it first). Webhook payloads carry the same representation."""
+    someone else changed it first). Webhook payloads carry the same representation.
+
+    The declaration of the representation: the schema, and the reference the tests hold
+    `api.representation.TicketWriter` to, which writes the data (the list, the detail, the
+    webhooks) without a model object or DRF's per-field machinery."""
 
     customer = RefSerializer(allow_null=True)
     service = RefSerializer(allow_null=True)
@@ -273,91 +254,6 @@ class TicketSerializer(serializers.ModelSerializer):
             "transitions",
         ]
 
-    # The declared fields above are the contract (the schema, and the reference the tests
-    # hold `to_representation` to); a page of 50 tickets is written out directly, without
-    # DRF's per-field machinery (some 40 fields a ticket, nested four deep).
-
-    def to_representation(self, ticket: Ticket) -> dict[str, Any]:
-        if type(self) not in DIRECT_REPRESENTATION:  # a subclass with other fields
-            return super().to_representation(ticket)
-        when = instant_writer()
-        now, business_time = reading_time(self), with_business_time(self)
-        today = timezone.localdate(now) if business_time else None
-
-        def target(name: str) -> dict[str, Any]:
-            data = {
-                "due_at": when(getattr(ticket, f"{name}_due_at")),
-                "warning_at": when(getattr(ticket, f"{name}_warning_at")),
-                "warned": getattr(ticket, f"{name}_warned_at") is not None,
-                "breached": getattr(ticket, f"{name}_breached_at") is not None,
-                "breached_at": when(getattr(ticket, f"{name}_breached_at")),
-            }
-            if business_time:
-                data["business_left"] = business_left(ticket, name, now, today)
-            return data
-
-        customer, service, requester = ticket.customer, ticket.service, ticket.requester
-        team, level, assignee = ticket.team, ticket.level, ticket.assignee
-        escalations = getattr(ticket, "open_escalations", None) or []
-        waiting = escalations[0] if escalations else None
-        data = {
-            "reference": ticket.reference,
-            "subject": ticket.subject,
-            "status": ticket.status,
-            "priority": ticket.priority,
-            "impact": ticket.impact,
-            "urgency": ticket.urgency,
-            "channel": ticket.channel,
-            "customer": None if customer is None else {"id": customer.id, "name": customer.name},
-            "service": None if service is None else {"id": service.id, "name": service.name},
-            "requester": None
-            if requester is None
-            else {"id": requester.id, "name": requester.name, "email": requester.email},
-            "is_major_incident": ticket.is_major_incident,
-            "created_at": when(ticket.created_at),
-            "updated_at": when(ticket.updated_at),
-            "version": ticket.version,
-            "sla": {
-                "first_response": target("first_response"),
-                "next_update": target("next_update"),
-                "resolution": target("resolution"),
-                "paused": ticket.sla_paused_at is not None,
-                "paused_since": when(ticket.sla_paused_at),
-            },
-            "escalation": {
-                "team": {"id": team.id, "name": team.name},
-                "level": {"id": level.id, "name": level.name, "rank": level.rank},
-                "assignee": None
-                if assignee is None
-                else {
-                    "id": assignee.id,
-                    "username": assignee.username,
-                    "name": assignee.get_full_name(),
-                },
-                "escalation_cycle": ticket.escalation_cycle,
-                "open_escalation": None
-                if waiting is None
-                else {
-                    "id": waiting.id,
-                    "kind": waiting.kind,
-                    "to_team": {"id": waiting.to_team.id, "name": waiting.to_team.name},
-                    "raised_at": when(waiting.raised_at),
-                    "ack_due_at": when(waiting.ack_due_at),
-                },
-                "risk_score": ticket.risk_score,
-                "risk_reasons": list(ticket.risk_reasons),
-            },
-            "transitions": [
-                {"name": str(t["name"]), "label": str(t["label"])}
-                for t in getattr(ticket, "api_transitions", [])
-            ],
-        }
-        if "description" in self.Meta.fields:
-            data["description"] = ticket.description
-        if "ccs" in self.Meta.fields:
-            data["ccs"] = self.get_ccs(ticket)  # type: ignore[attr-defined]
-        return data
-
 
 class CcSerializer(serializers.Serializer):
     email = serializers.EmailField()
@@ -375,66 +271,12 @@ class TicketDetailSerializer(TicketSerializer):
 
     @extend_schema_field(CcSerializer(many=True))
     def get_ccs(self, ticket: Ticket) -> list[dict[str, str]]:
-        return [{"email": cc.email, "name": cc.name} for cc in ticket_ccs(ticket)]
+        return ccs_representation(ticket)
 
 
-DIRECT_REPRESENTATION = (TicketSerializer, TicketDetailSerializer)
-
-# What `calendar_spec` reads of a business calendar (its opening hours and exceptions are
-# read once per process and day).
-CALENDAR_COLUMNS = (
-    "id",
-    "updated_at",
-    "timezone",
-    "always_open",
-    "holiday_country",
-    "holiday_subdivision",
-)
-
-# The columns a list of tickets shows (`TicketSerializer`, `movable`, the transitions): the
-# rest of the row (the description, the clock's bookkeeping) stays in the database.
-LIST_COLUMNS = (
-    "id",
-    "reference",
-    "subject",
-    "status",
-    "priority",
-    "impact",
-    "urgency",
-    "channel",
-    "is_major_incident",
-    "created_at",
-    "updated_at",
-    "version",
-    "escalation_cycle",
-    "risk_score",
-    "risk_reasons",
-    "sla_paused_at",
-    "first_responded_at",
-    *(
-        f"{target}_{instant}"
-        for target in ("first_response", "next_update", "resolution")
-        for instant in ("due_at", "warning_at", "warned_at", "breached_at")
-    ),
-    "team__id",
-    "team__name",
-    "level__id",
-    "level__name",
-    "level__rank",
-    "assignee__id",
-    "assignee__username",
-    "assignee__first_name",
-    "assignee__last_name",
-    "customer__id",
-    "customer__name",
-    "service__id",
-    "service__name",
-    "requester__id",
-    "requester__name",
-    "requester__email",
-    "sla_policy__id",
-    *(f"sla_policy__calendar__{name}" for name in CALENDAR_COLUMNS),
-)
+def ccs_representation(ticket: Ticket) -> list[dict[str, str]]:
+    """The ticket's CCs as the detail shows them (one query; only the ticket's key is read)."""
+    return [{"email": cc.email, "name": cc.name} for cc in ticket_ccs(ticket)]
 
 
 class TicketCreateSerializer(StrictSerializer):
@@ -525,38 +367,15 @@ def for_representation(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
             "escalations",
             queryset=Escalation.objects.filter(status=Escalation.Status.RAISED)
             .select_related("to_team")
-            .order_by("-raised_at"),
+            .order_by(*OPEN_ESCALATION_ORDER),
             to_attr="open_escalations",
         )
     )
 
 
-# What a webhook's ticket leaves out of the API's: `transitions` depend on who reads;
-# `version` and the waiting escalation are the state mid-way through the change that the
-# event reports (the sweep's two lanes reach it in different orders), and an escalation
-# event carries its escalation itself. Read the ticket (GET) for its version.
-WEBHOOK_OMITS = ("transitions", "version")
-
-
-# One serializer per thread serves every webhook ticket, as a list serializer's child serves
-# every item: building a serializer's fields took most of the cost of a payload (an incident
-# update publishes a thousand of them in one request). It keeps no state between calls.
-_webhook_serializer = threading.local()
-
-
 def ticket_representation(ticket: Ticket) -> dict[str, Any]:
     """The API's representation of `ticket` for a reader who is not a user (webhooks), as
     the service holds it (a hand-off records its events before it saves the row): the list
-    item without WEBHOOK_OMITS, `escalation.open_escalation` and the targets'
+    item without `api.representation.WEBHOOK_OMITS`, `escalation.open_escalation` and the targets'
     `business_left`. Reads nothing more than the ticket's related rows."""
-    serializer = getattr(_webhook_serializer, "serializer", None)
-    if serializer is None:
-        serializer = TicketSerializer(context={"business_time": False})
-        _webhook_serializer.serializer = serializer
-    ticket = copy.copy(ticket)  # the caller's object stays as it is
-    ticket.open_escalations = []
-    data = dict(serializer.to_representation(ticket))
-    for name in WEBHOOK_OMITS:
-        data.pop(name, None)
-    data["escalation"] = {k: v for k, v in data["escalation"].items() if k != "open_escalation"}
-    return data
+    return TicketWriter(webhook=True).write(ticket_row(ticket, with_policy=False))

@@ -19,7 +19,6 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -34,8 +33,8 @@ from rest_framework.response import Response
 from api.idempotency import Idempotent
 from api.pagination import cursor
 from api.problems import problem
+from api.representation import TICKET_COLUMNS, TicketWriter, open_escalations
 from api.serializers import (
-    LIST_COLUMNS,
     EventSerializer,
     MessageCreateSerializer,
     MessageSerializer,
@@ -44,6 +43,7 @@ from api.serializers import (
     TicketDetailSerializer,
     TicketSerializer,
     TransitionRequestSerializer,
+    ccs_representation,
     for_representation,
     validated,
 )
@@ -172,24 +172,59 @@ def transitions_follow_status() -> bool:
     return all(not t.conditions and not t.permission for t in field.get_all_transitions(Ticket))
 
 
-def with_transitions(tickets: list[Ticket], user: Any) -> list[Ticket]:
-    """Set `api_transitions` on each ticket: what `user` may run on it now. One query for
-    the whole page (`services.movable`); the transitions themselves need none, and while
-    they follow from the status alone they are worked out once per status on the page."""
-    may_move = services.movable(tickets, user)
+def ticket_transitions(ticket: Ticket, user: Any) -> list[dict[str, str]]:
+    """The transitions `user` may run on `ticket` now (someone who may move it)."""
+    return [
+        {"name": name, "label": label}
+        for name, label in services.available_transitions(ticket, user)
+    ]
+
+
+def status_transitions(status: str, user: Any) -> list[dict[str, str]]:
+    """What someone who may move a ticket may run on it in `status`, while the transitions
+    follow from the status alone (`transitions_follow_status`)."""
+    return ticket_transitions(Ticket(status=status), user)
+
+
+def row_transitions(rows: list[dict[str, Any]], user: Any) -> dict[int, list[dict[str, str]]]:
+    """What `user` may run now on each ticket of a page read as rows (TICKET_COLUMNS), by
+    ticket id, in one query (`services.movable_keys`). The transitions themselves need none:
+    while they follow from the status alone they are worked out once per status; should one
+    ever depend on more, the movable tickets are read whole (one query more) and asked one
+    by one."""
+    may_move = services.movable_keys(
+        [(row["id"], row["team__id"], row["level__rank"]) for row in rows], user
+    )
+    if not transitions_follow_status():
+        tickets = Ticket.objects.filter(pk__in=may_move).select_related("team", "level")
+        return {ticket.pk: ticket_transitions(ticket, user) for ticket in tickets}
     per_status: dict[str, list[dict[str, str]]] = {}
-    for ticket in tickets:
-        if ticket.pk not in may_move:
-            ticket.api_transitions = []
-            continue
-        known = per_status.get(ticket.status) if transitions_follow_status() else None
-        if known is None:
-            known = per_status[ticket.status] = [
-                {"name": name, "label": label}
-                for name, label in services.available_transitions(ticket, user)
-            ]
-        ticket.api_transitions = known
-    return tickets
+    allowed = {}
+    for row in rows:
+        if row["id"] in may_move:
+            status = row["status"]
+            if status not in per_status:
+                per_status[status] = status_transitions(status, user)
+            allowed[row["id"]] = per_status[status]
+    return allowed
+
+
+def ticket_page(rows: list[dict[str, Any]], user: Any) -> list[dict[str, Any]]:
+    """The representation of a page of tickets read as rows (TICKET_COLUMNS), for `user`:
+    two queries whatever the page size (the open escalations, `movable_keys`), and one
+    instant for the whole page, from which every business time left is counted."""
+    ids = [row["id"] for row in rows]
+    waiting = open_escalations(ids)
+    transitions = row_transitions(rows, user)
+    writer = TicketWriter()
+    return [
+        writer.write(
+            row,
+            open_escalation=waiting.get(row["id"]),
+            transitions=transitions.get(row["id"], ()),
+        )
+        for row in rows
+    ]
 
 
 def expected_version(request: Request, form_version: int | None) -> int | None:
@@ -205,14 +240,31 @@ def expected_version(request: Request, form_version: int | None) -> int | None:
 
 
 def detail_response(request: Request, reference: str, code: int = 200) -> Response:
-    return ticket_response(request, ticket_or_404(request, reference), code)
+    """The ticket as `GET /tickets/{reference}/` shows it (after a write: as the write left
+    it); a 404 when the caller may not read it."""
+    return rows_response(
+        request, Ticket.objects.visible_to(request.user).filter(reference=reference), code
+    )
 
 
 def ticket_response(request: Request, ticket: Ticket, code: int = 200) -> Response:
-    """`ticket` (read for representation) as the detail shows it to the caller."""
-    with_transitions([ticket], request.user)
-    response = Response(TicketDetailSerializer(ticket).data, status=code)
-    response["ETag"] = f'"{ticket.version}"'
+    """A ticket the caller has just opened, as the detail shows it: read by its key, not
+    through `visible_to` (its creator may always read it)."""
+    return rows_response(request, Ticket.objects.filter(pk=ticket.pk), code)
+
+
+def rows_response(request: Request, tickets: QuerySet[Ticket], code: int) -> Response:
+    """The first of `tickets` read as a row like a list's page (`ticket_page`) with its
+    description and CCs; a 404 when there is none. The `ETag` is its version."""
+    rows = list(tickets.values(*TICKET_COLUMNS, "description")[:1])
+    if not rows:
+        raise Http404
+    row = rows[0]
+    data = ticket_page(rows, request.user)[0]
+    data["description"] = row["description"]
+    data["ccs"] = ccs_representation(Ticket(pk=row["id"]))
+    response = Response(data, status=code)
+    response["ETag"] = f'"{row["version"]}"'
     return response
 
 
@@ -236,11 +288,8 @@ class TicketListCreate(Idempotent, generics.ListCreateAPIView):
     ordering_fields = ordering_fields_allowed = tuple(orderings)
 
     def get_queryset(self) -> QuerySet[Ticket]:
-        return visible_tickets(self.request).only(*LIST_COLUMNS)
-
-    def get_serializer_context(self) -> dict[str, Any]:
-        # One instant for the page: every ticket's business time left is counted from it.
-        return {**super().get_serializer_context(), "now": timezone.now()}
+        # The page is read as rows (`get`): nothing joined or prefetched here.
+        return Ticket.objects.visible_to(self.request.user)
 
     @extend_schema(
         description="The tickets you may read, newest first, cursor-paginated (`page_size` up "
@@ -251,10 +300,11 @@ class TicketListCreate(Idempotent, generics.ListCreateAPIView):
         examples=[TICKET_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        tickets = with_transitions(list(page or []), request.user)
-        return self.get_paginated_response(self.get_serializer(tickets, many=True).data)
+        # `serializer_class` describes the items (the schema); they are written from rows by
+        # `api.representation.TicketWriter`, without a model object.
+        rows = self.filter_queryset(self.get_queryset()).values(*TICKET_COLUMNS)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(ticket_page(list(page or []), request.user))
 
     @extend_schema(
         description="Open a ticket (the same checks as the browser form). Agents only.",
@@ -277,8 +327,7 @@ class TicketListCreate(Idempotent, generics.ListCreateAPIView):
         # Read back by key, without the visibility test: its creator may read it
         # (`visible_to` lets everyone read the tickets they created), and that test was two
         # permission queries and the heaviest statement of the request.
-        created = for_representation(Ticket.objects.filter(pk=ticket.pk)).get()
-        return ticket_response(request, created, status.HTTP_201_CREATED)
+        return ticket_response(request, ticket, status.HTTP_201_CREATED)
 
 
 # --- Changing a ticket ------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, OpenApiWebhook, extend_schema, inline_serializer
 from rest_framework import serializers
 
+from api.representation import WEBHOOK_OMITS
 from api.serializers import (
-    WEBHOOK_OMITS,
     EscalationStateSerializer,
     SlaSerializer,
     SlaTargetSerializer,
@@ -42,7 +42,7 @@ class WebhookTicketSlaSerializer(SlaSerializer):
 
 class WebhookTicketSerializer(TicketSerializer):
     """The API's ticket (without `transitions` and `version`: see
-    `api.serializers.WEBHOOK_OMITS`), plus the keys of the first payload version and the
+    `api.representation.WEBHOOK_OMITS`), plus the keys of the first payload version and the
     ticket's address in the browser."""
 
     sla = WebhookTicketSlaSerializer(source="*")

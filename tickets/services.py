@@ -168,20 +168,22 @@ def ticket_rights(ticket: Ticket, user: AbstractBaseUser | None) -> TicketRights
     return TicketRights(agent=rights["agent"] > 0, move=rights["move"] > 0)
 
 
-def movable(tickets: Sequence[Ticket], user: AbstractBaseUser | None) -> set[int]:
-    """The pks of those of `tickets` that `user` may move: `can_move` for a whole page in one
-    query (the user's teams with their levels), whatever the number of tickets. The tickets
-    need their `level` loaded (`select_related`)."""
+def movable_keys(
+    tickets: Sequence[tuple[int, int, int]], user: AbstractBaseUser | None
+) -> set[int]:
+    """The pks of those of `tickets`, given as (pk, team id, level rank), that `user` may
+    move: `can_move` for a whole page in one query (the user's teams with their levels),
+    whatever the number of tickets; no model object needed (`values_list` will do)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return set()
     if user.is_superuser:
-        return {ticket.pk for ticket in tickets}
+        return {pk for pk, _team, _rank in tickets}
     teams = set(agent_teams(user).values_list("pk", "level__rank"))
     if not teams:
         return set()
     team_ids = {pk for pk, _rank in teams}
     top = max(rank for _pk, rank in teams)
-    return {t.pk for t in tickets if t.team_id in team_ids or t.level.rank < top}
+    return {pk for pk, team, rank in tickets if team in team_ids or rank < top}
 
 
 def require_mover(ticket: Ticket, actor: AbstractBaseUser) -> None:

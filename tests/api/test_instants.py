@@ -8,7 +8,7 @@ import zoneinfo
 import pytest
 from django.utils import timezone
 
-from api.serializers import INSTANT, instant_writer
+from api.representation import INSTANT, instant_writer
 
 INSTANTS = [
     dt.datetime(2026, 12, 7, 13, 5, 0, tzinfo=dt.UTC),
