@@ -155,6 +155,8 @@ LOGOUT_REDIRECT_URL = "login"
 # `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Permissions in one query instead of two; signs nobody in (accounts/backends.py).
+    "accounts.backends.OneQueryPermissions",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)

@@ -14,10 +14,11 @@ class IncidentsConfig(AppConfig):
         from incidents.emails import send_update_email
         from incidents.models import WaveRule
         from incidents.pins import dashboard_actions, pinned_incidents
-        from incidents.selectors import can_run_incidents, owned_ticket_ids
+        from incidents.selectors import TICKET_ANNOTATIONS, can_run_incidents, owned_ticket_ids
         from incidents.services import wave_dry_run
         from incidents.updates import EMAIL_KIND
         from notifications.outbox import register_email_sender
+        from tickets.selectors import register_page_annotation
         from tickets.workspace import BulkDestination, register_bulk_destination
 
         # The engine holds the escalation clock of tickets whose communication an open
@@ -27,6 +28,10 @@ class IncidentsConfig(AppConfig):
         register_pinned_source(pinned_incidents)
         # Declaring one (and deciding wave proposals) is offered beside the dashboard's title.
         register_header_action_source(dashboard_actions)
+        # The ticket page's banner reads whether the ticket has a running link, and whether
+        # the reader may declare an incident, with the ticket: no queries of its own.
+        for name, annotation in TICKET_ANNOTATIONS.items():
+            register_page_annotation(name, annotation)
         # The ticket list's ticked tickets can be linked to an incident in one go.
         register_bulk_destination(
             BulkDestination(

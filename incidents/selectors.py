@@ -22,20 +22,28 @@ SUGGESTION_HOURS = 6
 SUGGESTION_LIMIT = 100
 
 
-def can_run_incidents(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+def can_run_incidents(
+    user: AbstractBaseUser | AnonymousUser | None, *, in_runner_team: bool | None = None
+) -> bool:
     """Who may declare, link, update and resolve major incidents: admins, holders of
     `incidents.declare_incident`, leads of teams on level 2 and above, and the members of
-    the incident management teams (level 3)."""
+    the incident management teams (level 3). `in_runner_team`: whether `runner_teams(user)`
+    has a row, when the caller read it already (the ticket page: `TICKET_ANNOTATIONS`)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser or user.has_perm("incidents.declare_incident"):
         return True
+    return runner_teams(user).exists() if in_runner_team is None else in_runner_team
+
+
+def runner_teams(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
+    """The active teams whose place gives `user` the right to run incidents: those they lead
+    on level 2 and above, and the incident management teams they are a member of."""
     return Team.objects.filter(
-        Q(lead=user, level__rank__gte=2)
-        | Q(members=user, level__rank=INCIDENT_MANAGEMENT_RANK)
-        | Q(lead=user, level__rank=INCIDENT_MANAGEMENT_RANK),
+        Q(lead_id=user.pk, level__rank__gte=2)
+        | Q(members__id=user.pk, level__rank=INCIDENT_MANAGEMENT_RANK),
         is_active=True,
-    ).exists()
+    )
 
 
 def is_agent_user(user: AbstractBaseUser | AnonymousUser | None) -> bool:
@@ -64,12 +72,28 @@ def owned_ticket_ids(ticket_ids: Iterable[int]) -> set[int]:
 
 
 def running_link(ticket: Ticket) -> IncidentLink | None:
-    """The ticket's running link, with its incident (or None)."""
+    """The ticket's running link, with its incident (or None). No query for a ticket read by
+    the ticket page that has none (`TICKET_ANNOTATIONS`)."""
+    if getattr(ticket, HAS_RUNNING_LINK, None) is False:
+        return None
     return (
         IncidentLink.objects.filter(ticket=ticket, ended_at__isnull=True)
         .select_related("incident", "incident__manager")
         .first()
     )
+
+
+# What the ticket page's incident banner needs, read with the ticket itself
+# (`tickets.selectors.register_page_annotation`, in the app's `ready`): whether it has a running
+# link, and whether the reader's teams let them run incidents (declare one from the ticket).
+HAS_RUNNING_LINK = "incident_link_running"
+IN_RUNNER_TEAM = "reader_in_incident_runner_team"
+TICKET_ANNOTATIONS = {
+    HAS_RUNNING_LINK: lambda user: Exists(
+        IncidentLink.objects.filter(ticket_id=OuterRef("pk"), ended_at__isnull=True)
+    ),
+    IN_RUNNER_TEAM: lambda user: Exists(runner_teams(user)),
+}
 
 
 def latest_update(incident: MajorIncident) -> IncidentUpdate | None:

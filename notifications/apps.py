@@ -18,8 +18,9 @@ class NotificationsConfig(AppConfig):
         # mode (CELERY_TASK_ALWAYS_EAGER) as the other tasks do.
         import notifications.tasks  # noqa: F401
 
-        # The active webhook endpoints are cached per process (`webhooks.active_endpoints`).
+        # The active webhook endpoints and communication templates are cached per process
+        # (`webhooks.active_endpoints`, `selectors.active_templates`).
         from helpdesk import configcache
-        from notifications.models import WebhookEndpoint
+        from notifications.models import MessageTemplate, WebhookEndpoint
 
-        configcache.watch(WebhookEndpoint)
+        configcache.watch(WebhookEndpoint, MessageTemplate)

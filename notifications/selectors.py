@@ -13,6 +13,7 @@ from django.db.models import Count, Max, Q
 from django.utils import formats, timezone, translation
 
 from escalation.models import Escalation
+from helpdesk import configcache
 from notifications.models import MessageTemplate, Notification
 from tickets.models import Ticket
 
@@ -66,6 +67,16 @@ class TemplateChoice:
     body: str
 
 
+def active_templates() -> list[MessageTemplate]:
+    """The active communication templates by `order`, read once per process until one
+    changes (`helpdesk.configcache`, watched in `NotificationsConfig.ready`); the instances
+    are shared, so callers only read them."""
+    return configcache.cached(
+        "notifications.message_templates",
+        lambda: list(MessageTemplate.objects.filter(is_active=True).order_by("order", "pk")),
+    )
+
+
 def templates_for(
     ticket: Ticket,
     language: str,
@@ -80,9 +91,8 @@ def templates_for(
     escalations at hand passes `escalated` (see `is_escalated`) and saves the query."""
     if not (is_escalated(ticket) if escalated is None else escalated):
         return []
-    active = MessageTemplate.objects.filter(is_active=True)
     languages = [language, settings.LANGUAGE_CODE]
-    rows = list(active.filter(language__in=languages).order_by("order", "pk"))
+    rows = [row for row in active_templates() if row.language in languages]
     have = {row.kind for row in rows if row.language == language}
     chosen = [row for row in rows if row.language == language or row.kind not in have]
     order = {kind: i for i, kind in enumerate(MessageTemplate.Kind.values)}

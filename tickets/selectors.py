@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +30,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from escalation.models import Escalation
+from helpdesk import configcache
 from mail.models import Participant
 from notifications.models import Notification
 from sla.models import ClockSegment
@@ -49,6 +50,7 @@ from tickets.models import (
     TicketEvent,
     headline,
 )
+from tickets.services import rights_annotations
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -453,6 +455,15 @@ def filter_levels() -> QuerySet[SupportLevel]:
     return SupportLevel.objects.order_by("rank")
 
 
+def active_services() -> list[Service]:
+    """The active services, by name: the choices of a ticket's affected service. Read once per
+    process until a service changes (`helpdesk.configcache`, watched in `TicketsConfig.ready`);
+    the instances are shared, so callers only read them."""
+    return configcache.cached(
+        "tickets.active_services", lambda: list(Service.objects.filter(is_active=True))
+    )
+
+
 def filter_services() -> QuerySet[Service]:
     """Services offered by the list's service filter: inactive ones too, since older
     tickets still name them."""
@@ -565,9 +576,24 @@ def sla_badge(ticket: Ticket, now: datetime) -> SlaBadge | None:
 # --- One ticket -------------------------------------------------------------------------------
 
 
+# What other apps' panels on the ticket page need to know, read with the ticket in its one
+# query (`ticket_for_user`) instead of in queries of their own: name -> a function of the
+# reader returning the annotation. Registered in the apps' `ready` (tickets never imports them).
+_page_annotations: dict[str, Callable[[AbstractBaseUser | AnonymousUser], Any]] = {}
+
+
+def register_page_annotation(
+    name: str, annotation: Callable[[AbstractBaseUser | AnonymousUser], Any]
+) -> None:
+    """Have `ticket_for_user` annotate its ticket with `name`, the expression that
+    `annotation(user)` returns for the reader (an `Exists`, usually)."""
+    _page_annotations[name] = annotation
+
+
 def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> Ticket:
     """The ticket `reference` if `user` may see it; Http404 otherwise (never 403, so that the
-    existence of other teams' tickets does not leak)."""
+    existence of other teams' tickets does not leak). Annotated with what the page shows
+    beside it (`register_page_annotation`)."""
     if "\x00" in reference:
         # A reference from a form or query string (the URL converter allows no NUL):
         # PostgreSQL cannot even compare a string with NUL, so no such ticket.
@@ -586,10 +612,11 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
                 "sla_policy__calendar",
             )
             # The page's Follow/Unfollow button, whether opening the page has unread
-            # notifications to mark read, and whether it has a CC card to read, without
-            # queries of their own.
+            # notifications to mark read, and whether it has a CC card or files to read,
+            # without queries of their own.
             .annotate(
                 has_ccs=Exists(Participant.objects.filter(ticket_id=OuterRef("pk"))),
+                has_attachments=Exists(Attachment.objects.filter(ticket_id=OuterRef("pk"))),
                 followed_by_user=Exists(
                     Ticket.watchers.through.objects.filter(
                         ticket_id=OuterRef("pk"), user_id=user.pk
@@ -600,6 +627,9 @@ def ticket_for_user(user: AbstractBaseUser | AnonymousUser, reference: str) -> T
                         ticket_id=OuterRef("pk"), user_id=user.pk, read_at__isnull=True
                     )
                 ),
+                # What the reader may do on it (`services.ticket_rights` reads these).
+                **rights_annotations(user),
+                **{name: annotation(user) for name, annotation in _page_annotations.items()},
             )
             .get(reference=reference)
         )
@@ -722,12 +752,15 @@ def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
 
 def ticket_page_timeline(ticket: Ticket) -> Timeline:
     """`ticket_timeline`, and the attachments uploaded with the ticket rather than with a
-    message, in three queries: every attachment of the ticket is read once and handed to its
-    message (`TimelineEntry.attachments`) or to `loose_attachments`."""
+    message, in three queries (two for a ticket from `ticket_for_user` without files): every
+    attachment of the ticket is read once and handed to its message
+    (`TimelineEntry.attachments`) or to `loose_attachments`."""
     messages = list(Message.objects.filter(ticket=ticket).select_related("author"))
     files: dict[int | None, list[Attachment]] = {}
-    for attachment in Attachment.objects.filter(ticket=ticket).order_by("pk"):
-        files.setdefault(attachment.message_id, []).append(attachment)
+    # No query for a ticket read by `ticket_for_user` that has no files.
+    if getattr(ticket, "has_attachments", True):
+        for attachment in Attachment.objects.filter(ticket=ticket).order_by("pk"):
+            files.setdefault(attachment.message_id, []).append(attachment)
     events = list(TicketEvent.objects.filter(ticket=ticket).select_related("actor"))
     message_ids = {m.pk for m in messages}
     first_responses: set[int] = set()

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Sum, Value
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -158,14 +158,29 @@ class TicketRights:
 
 def ticket_rights(ticket: Ticket, user: AbstractBaseUser | None) -> TicketRights:
     """`is_agent(user)` and `can_move(ticket, user)` together, in one query instead of two
-    (the ticket page asks both on every render)."""
+    (the ticket page asks both on every render); none when the ticket was read with
+    `rights_annotations(user)` (the ticket page's `selectors.ticket_for_user`)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return TicketRights(agent=False, move=False)
     if user.is_superuser:
         return TicketRights(agent=True, move=True)
+    if getattr(ticket, "rights_of_reader", None) == user.pk:
+        return TicketRights(agent=ticket.reader_is_agent, move=ticket.reader_moves)  # type: ignore[attr-defined]
     movers = Q(pk=ticket.team_id) | Q(level__rank__gt=ticket.level.rank)
     rights = agent_teams(user).aggregate(agent=Count("pk"), move=Count("pk", filter=movers))
     return TicketRights(agent=rights["agent"] > 0, move=rights["move"] > 0)
+
+
+def rights_annotations(user: AbstractBaseUser | AnonymousUser) -> dict[str, Any]:
+    """`ticket_rights` as annotations of a ticket query, for the reader `user`: whether they
+    are an agent and may move the ticket (`can_move`'s rule), and whose rights they are."""
+    teams = agent_teams(user) if user.is_authenticated else Team.objects.none()
+    movers = Q(pk=OuterRef("team_id")) | Q(level__rank__gt=OuterRef("level__rank"))
+    return {
+        "rights_of_reader": Value(user.pk, output_field=IntegerField()),
+        "reader_is_agent": Exists(teams),
+        "reader_moves": Exists(teams.filter(movers)),
+    }
 
 
 def movable_keys(

@@ -10,8 +10,8 @@ from django import template
 from incidents import selectors
 from incidents.models import IncidentEvent
 from incidents.wording import describe_event
-from tickets.forms import TicketServiceForm
 from tickets.models import Ticket
+from tickets.selectors import active_services
 
 register = template.Library()
 
@@ -27,17 +27,24 @@ def incident_banner(context: dict[str, Any], ticket: Ticket) -> dict[str, Any]:
         "latest": selectors.latest_update(incident) if incident else None,
         "can_declare": incident is None
         and ticket.is_active
-        and selectors.can_run_incidents(context["request"].user),
+        and selectors.can_run_incidents(
+            context["request"].user,
+            in_runner_team=getattr(ticket, selectors.IN_RUNNER_TEAM, None),
+        ),
         "ticket": ticket,
     }
 
 
 @register.inclusion_tag("incidents/_ticket_service.html", takes_context=True)
 def ticket_service_form(context: dict[str, Any], ticket: Ticket) -> dict[str, Any]:
+    """The affected-service form (`TicketServiceForm`, posted to `incidents:ticket_service`)
+    for agents; the service as text for other readers. Its choices are the active services,
+    cached per process (`tickets.selectors.active_services`)."""
+    can_act = context.get("can_act", False)
     return {
         "ticket": ticket,
-        "form": TicketServiceForm(initial={"service": ticket.service_id}),
-        "can_act": context.get("can_act", False),
+        "services": active_services() if can_act else [],
+        "can_act": can_act,
         "csrf_token": context.get("csrf_token"),
     }
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from escalation import services as esc
@@ -20,9 +22,10 @@ from escalation.models import Escalation
 from tests.escalation.test_services import Chain
 from tests.escalation.test_views import chain, client_for, escalate
 from tests.escalation.test_views import new_ticket as views_new_ticket
-from tests.factories import UserFactory
+from tests.factories import AdminFactory, UserFactory
 from tickets import services
 from tickets.models import Message, Ticket
+from tickets.selectors import ticket_for_user
 
 pytestmark = pytest.mark.django_db
 __all__ = ["chain"]  # the fixture, shared with the escalation views' tests
@@ -269,3 +272,40 @@ def test_can_move_covers_levels_above_and_refuses_followers(chain, admin_user):
         services.ticket_transition(ticket=ticket, actor=follower, name="open")
     # A level above may move it (through the service or the API) without reading it.
     services.ticket_transition(ticket=ticket, actor=chain.agents[2], name="open")
+
+
+# --- 5. The ticket page reads the rights with the ticket ------------------------------------
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_the_rights_read_with_the_ticket_are_those_asked_on_their_own(chain, level):
+    """`ticket_for_user` annotates the reader's rights (`services.rights_annotations`):
+    `ticket_rights` answers from them without a query, and answers what it answers asking
+    the database for every reader — owning team, levels above and below, lead, functional
+    team, a user of no team, an admin."""
+    ticket = new_ticket(chain, level=level)
+    readers = [
+        *chain.agents,
+        *chain.leads,
+        chain.security.members.get(),
+        UserFactory(username="nobody"),
+        AdminFactory(),
+    ]
+    ticket.watchers.add(*readers)  # every reader may read it
+    seen = set()
+    for reader in readers:
+        asked = services.ticket_rights(Ticket.objects.get(pk=ticket.pk), reader)
+        read = ticket_for_user(reader, ticket.reference)
+        with CaptureQueriesContext(connection) as queries:
+            annotated = services.ticket_rights(read, reader)
+        assert annotated == asked, reader.username
+        assert len(queries.captured_queries) == 0, reader.username
+        seen.add(asked)
+    # The readers cover every combination the page distinguishes (below the ticket's level
+    # an agent reads it but may not move it; at the 1st level there is nobody below).
+    below = {services.TicketRights(agent=True, move=False)} if level > 1 else set()
+    assert seen == {
+        services.TicketRights(agent=True, move=True),
+        services.TicketRights(agent=False, move=False),
+        *below,
+    }
