@@ -116,6 +116,7 @@ class DashboardScope:
     def __init__(self, user: AbstractBaseUser, now: dt.datetime) -> None:
         self.user = user
         self.now = now
+        self._late_counts: dict[DashboardFilters, list[dict[str, Any]]] = {}
 
     @cached_property
     def everything(self) -> bool:
@@ -157,6 +158,12 @@ class DashboardScope:
         if self.extra_ids:
             mine |= Q(pk__in=self.extra_ids)
         return filters.narrow(Ticket.objects.filter(mine))
+
+    def late_counts(self, filters: DashboardFilters) -> list[dict[str, Any]]:
+        """`late_counts` of the reader's tickets, counted once per request and filters."""
+        if filters not in self._late_counts:
+            self._late_counts[filters] = late_counts(self.tickets(filters), self.now)
+        return self._late_counts[filters]
 
 
 def scope_of(
@@ -215,6 +222,23 @@ def sla_candidates(tickets: QuerySet[Ticket], now: dt.datetime) -> QuerySet[Tick
     (`sla_candidate_ids`). Implied by `at_risk_q` and `breached_q`, so the exact conditions are
     checked on a few thousand candidates instead of every active ticket."""
     return tickets.filter(AmongIds(F("pk"), sla_candidate_ids(now)))
+
+
+def late_counts(tickets: QuerySet[Ticket], now: dt.datetime) -> list[dict[str, Any]]:
+    """Per team, level and assignee of `tickets`: how many are at risk, breached, and overdue
+    for their next status update at `now`. One statement over the SLA candidates that the
+    sections share: the load's cells, and the counts of the at-risk, breached and overdue
+    update lists (sums of these rows), which each scanned the same rows on their own."""
+    return list(
+        sla_candidates(tickets, now)
+        .values("team_id", "level_id", "assignee_id")
+        .annotate(
+            at_risk=Count("pk", filter=at_risk_q(now)),
+            breached=Count("pk", filter=breached_q(now)),
+            update_overdue=Count("pk", filter=Q(next_update_due_at__lte=now)),
+        )
+        .order_by()
+    )
 
 
 def breached_q(now: dt.datetime) -> Q:
@@ -357,7 +381,8 @@ def needs_human(
 ) -> NeedsHuman:
     """Escalations waiting for acknowledgement (the earliest deadline first, so the overdue
     ones are on top) with what the user may do about them, and tickets whose next status
-    update is overdue. Five queries (and the pinned sources' own, and the scope's)."""
+    update is overdue. Five queries (and the pinned sources' own, and the scope's; the count
+    of overdue updates is shared with the other sections: `DashboardScope.late_counts`)."""
     scope = scope_of(user, now, scope)
     tickets = scope.tickets(filters).filter(status__in=Ticket.ACTIVE_STATUSES)
     raised = escalations_of(tickets, Escalation.objects.filter(status=Escalation.Status.RAISED))
@@ -388,7 +413,7 @@ def needs_human(
         waiting_overdue=totals["overdue"],
         update_overdue=update_rows,
         # Counted always, not only when the list is full: the same statements whatever the data.
-        update_overdue_total=late_update.count(),
+        update_overdue_total=sum(row["update_overdue"] for row in scope.late_counts(filters)),
         pinned=pinned_items(user, filters, now),
     )
 
@@ -471,9 +496,11 @@ def lateness(
     scope: DashboardScope | None = None,
 ) -> Lateness:
     """Tickets past a warning but not breached (the soonest deadline first) and breached
-    tickets (the longest breached first). Three queries (the rows of each, both counts in
-    one) and the scope's, plus two per business calendar the first time it is read on a day."""
-    tickets = sla_candidates(scope_of(user, now, scope).tickets(filters), now)
+    tickets (the longest breached first). Three queries (the rows of each, and the counts
+    shared with the other sections: `DashboardScope.late_counts`) and the scope's, plus two
+    per business calendar the first time it is read on a day."""
+    scope = scope_of(user, now, scope)
+    tickets = sla_candidates(scope.tickets(filters), now)
     related = ("team", "level", "assignee")
     risky = tickets.filter(at_risk_q(now))
     risky_rows = list(
@@ -487,17 +514,15 @@ def lateness(
         .select_related(*related)
         .defer(*UNSHOWN)
     )
-    totals = tickets.aggregate(
-        at_risk=Count("pk", filter=at_risk_q(now)), breached=Count("pk", filter=breached_q(now))
-    )
+    counts = scope.late_counts(filters)
     return Lateness(
         at_risk=[
             LateRow(t, t.sla_due, business_left=_business_left(t, t.sla_due, now))
             for t in risky_rows
         ],
-        at_risk_total=totals["at_risk"],
+        at_risk_total=sum(row["at_risk"] for row in counts),
         breached=[LateRow(t, None, breached_at=t.first_breach) for t in broken_rows],
-        breached_total=totals["breached"],
+        breached_total=sum(row["breached"] for row in counts),
     )
 
 
@@ -553,19 +578,13 @@ def load(
     """Open tickets, escalated in today, at risk, breached, unassigned and unacknowledged per
     level and per team; open and at-risk per agent. Six queries: the active tickets grouped
     by team, level and assignee, the SLA candidates grouped the same way (the levels, teams and
-    agents are sums of their rows), escalations grouped by receiving team and level, and the
+    agents are sums of their rows; shared with the other sections:
+    `DashboardScope.late_counts`), escalations grouped by receiving team and level, and the
     names of the teams, levels and agents that appear (and the scope's)."""
-    tickets = scope_of(user, now, scope).tickets(filters)
+    scope = scope_of(user, now, scope)
+    tickets = scope.tickets(filters)
     active = tickets.filter(status__in=Ticket.ACTIVE_STATUSES)
-    risk, breach = at_risk_q(now), breached_q(now)
-    group = ("team_id", "level_id", "assignee_id")
-    grouped = active.values(*group).annotate(open=Count("pk"))
-    # Lateness is counted on the candidates only (an index range, not every active ticket).
-    late = (
-        sla_candidates(tickets, now)
-        .values(*group)
-        .annotate(at_risk=Count("pk", filter=risk), breached=Count("pk", filter=breach))
-    )
+    grouped = active.values("team_id", "level_id", "assignee_id").annotate(open=Count("pk"))
     since = local_midnight(now)
     per_escalation = (
         escalations_of(
@@ -593,7 +612,8 @@ def load(
             cell.unassigned += row["open"]
         else:
             per_agent.setdefault(row["assignee_id"], LoadRow("", "")).open += row["open"]
-    for row in late.order_by():
+    # Lateness is counted on the candidates only (an index range, not every active ticket).
+    for row in scope.late_counts(filters):
         cell = cells[(row["team_id"], row["level_id"])]
         cell.at_risk += row["at_risk"]
         cell.breached += row["breached"]
