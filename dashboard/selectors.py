@@ -225,17 +225,16 @@ def sla_candidates(tickets: QuerySet[Ticket], now: dt.datetime) -> QuerySet[Tick
 
 
 def late_counts(tickets: QuerySet[Ticket], now: dt.datetime) -> list[dict[str, Any]]:
-    """Per team, level and assignee of `tickets`: how many are at risk, breached, and overdue
-    for their next status update at `now`. One statement over the SLA candidates that the
-    sections share: the load's cells, and the counts of the at-risk, breached and overdue
-    update lists (sums of these rows), which each scanned the same rows on their own."""
+    """Per team, level and assignee of `tickets`: how many are at risk and breached at `now`.
+    One statement over the SLA candidates that two sections share: the load's cells, and the
+    counts of the at-risk and breached lists (sums of these rows), which scanned the same rows
+    on their own."""
     return list(
         sla_candidates(tickets, now)
         .values("team_id", "level_id", "assignee_id")
         .annotate(
             at_risk=Count("pk", filter=at_risk_q(now)),
             breached=Count("pk", filter=breached_q(now)),
-            update_overdue=Count("pk", filter=Q(next_update_due_at__lte=now)),
         )
         .order_by()
     )
@@ -381,8 +380,7 @@ def needs_human(
 ) -> NeedsHuman:
     """Escalations waiting for acknowledgement (the earliest deadline first, so the overdue
     ones are on top) with what the user may do about them, and tickets whose next status
-    update is overdue. Five queries (and the pinned sources' own, and the scope's; the count
-    of overdue updates is shared with the other sections: `DashboardScope.late_counts`)."""
+    update is overdue. Five queries (and the pinned sources' own, and the scope's)."""
     scope = scope_of(user, now, scope)
     tickets = scope.tickets(filters).filter(status__in=Ticket.ACTIVE_STATUSES)
     raised = escalations_of(tickets, Escalation.objects.filter(status=Escalation.Status.RAISED))
@@ -413,7 +411,7 @@ def needs_human(
         waiting_overdue=totals["overdue"],
         update_overdue=update_rows,
         # Counted always, not only when the list is full: the same statements whatever the data.
-        update_overdue_total=sum(row["update_overdue"] for row in scope.late_counts(filters)),
+        update_overdue_total=late_update.count(),
         pinned=pinned_items(user, filters, now),
     )
 
