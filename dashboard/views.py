@@ -43,7 +43,7 @@ from reporting import trends
 from reporting.exports import neutralise
 from tickets import services as ticket_services
 from tickets.forms import add_service_error
-from tickets.models import Ticket, agent_teams
+from tickets.models import Ticket
 from tickets.selectors import ticket_for_user, ticket_timeline
 from tickets.views import REFUSALS, expected_version
 
@@ -73,17 +73,20 @@ def _query(request: HttpRequest) -> str:
 
 
 def _fragment_context(
-    request: HttpRequest, name: str, filters: selectors.DashboardFilters
+    request: HttpRequest,
+    name: str,
+    filters: selectors.DashboardFilters,
+    scope: selectors.DashboardScope,
 ) -> dict[str, Any]:
-    now = timezone.now()
+    now = scope.now
     user = request.user
     if name == "needs":
-        return {"now": now, "needs": selectors.needs_human(user, filters, now)}
+        return {"now": now, "needs": selectors.needs_human(user, filters, now, scope=scope)}
     if name == "late":
-        return {"now": now, "late": selectors.lateness(user, filters, now)}
+        return {"now": now, "late": selectors.lateness(user, filters, now, scope=scope)}
     if name == "services":
         return {"services": services_not_operational(user, filters)}
-    return {"now": now, "load": selectors.load(user, filters, now)}
+    return {"now": now, "load": selectors.load(user, filters, now, scope=scope)}
 
 
 @login_required
@@ -93,9 +96,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     _require_agent(request)
     form, filters = _filters(request)
     context: dict[str, Any] = {"form": form, "query": _query(request)}
+    # One scope for every section: the reader's teams and readable tickets are read once.
+    scope = selectors.DashboardScope(request.user, timezone.now())
     for name in FRAGMENTS:
-        context.update(_fragment_context(request, name, filters))
-    context["trends"] = _trends(request, filters)
+        context.update(_fragment_context(request, name, filters, scope))
+    context["trends"] = _trends(request, filters, scope)
     context["header_actions"] = selectors.header_actions(request.user)
     response = render(request, "dashboard/dashboard.html", context)
     patch_vary_headers(response, ["HX-Request"])
@@ -111,7 +116,8 @@ def fragment(request: HttpRequest, name: str) -> HttpResponse:
         raise Http404(_("No such section."))
     _require_agent(request)
     _form, filters = _filters(request)
-    context = _fragment_context(request, name, filters)
+    scope = selectors.DashboardScope(request.user, timezone.now())
+    context = _fragment_context(request, name, filters, scope)
     context["query"] = _query(request)
     return render(request, f"dashboard/_{name}.html", context)
 
@@ -122,7 +128,11 @@ def fragment(request: HttpRequest, name: str) -> HttpResponse:
 logger = logging.getLogger(__name__)
 
 
-def _trends(request: HttpRequest, filters: selectors.DashboardFilters) -> dict[str, Any]:
+def _trends(
+    request: HttpRequest,
+    filters: selectors.DashboardFilters,
+    scope: selectors.DashboardScope | None = None,
+) -> dict[str, Any]:
     """The three trends of the last 30 days, for the user's scope and filters. Cached for
     `DASHBOARD_TRENDS_CACHE_SECONDS` (default five minutes) per scope (all tickets, or the
     user's teams), filters, day and language, so that opening the page again does not count
@@ -130,11 +140,9 @@ def _trends(request: HttpRequest, filters: selectors.DashboardFilters) -> dict[s
     seconds = settings.DASHBOARD_TRENDS_CACHE_SECONDS
     today = timezone.localdate()
     user = request.user
-    if selectors.sees_everything(user):
-        scope = "all"
-    else:
-        scope = ",".join(str(pk) for pk in sorted(agent_teams(user).values_list("pk", flat=True)))
-    key = f"dashboard:trends:{scope}:{filter_query(request.GET)}:{today}:{get_language()}"
+    scope = scope or selectors.DashboardScope(user, timezone.now())
+    teams = "all" if scope.everything else ",".join(str(pk) for pk in sorted(scope.teams))
+    key = f"dashboard:trends:{teams}:{filter_query(request.GET)}:{today}:{get_language()}"
     cached = _cache_call(cache.get, key) if seconds else None
     if cached is not None:
         return cached

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -604,7 +605,7 @@ def test_fragment_queries_stay_flat(chain, name, django_assert_max_num_queries):
             )
 
     def render() -> int:
-        with django_assert_max_num_queries(20) as captured:
+        with django_assert_max_num_queries(14) as captured:
             response = client.get(reverse("dashboard:fragment", args=[name]), **HTMX)
             assert response.status_code == 200
         return len(captured.captured_queries)
@@ -616,10 +617,12 @@ def test_fragment_queries_stay_flat(chain, name, django_assert_max_num_queries):
 
 
 def test_whole_page_queries_stay_flat(chain, django_assert_max_num_queries):
+    # 31 for a lead with the trends counted afresh: the reader's scope is read once for every
+    # section (`DashboardScope`), and the SLA counts once for the two sections that show them.
     client = client_for(chain.leads[1])
 
     def render() -> int:
-        with django_assert_max_num_queries(40) as captured:
+        with django_assert_max_num_queries(31) as captured:
             assert client.get(reverse("dashboard:index")).status_code == 200
         return len(captured.captured_queries)
 
@@ -679,6 +682,65 @@ def test_a_lead_sees_what_they_may_read_on_their_level(chain):
 
     assert subjects(lead) == {"Security, level 2", "Own team"}
     assert subjects(member) == {"Own team"}
+
+
+def test_the_resolved_scope_is_the_dashboards_scope(chain):
+    """The live sections read the reader's scope resolved once per request (`DashboardScope`:
+    team ids and, for a lead, the ids of readable tickets on their levels outside their teams)
+    instead of the visibility predicate in every statement. On what they read — active tickets
+    and tickets escalated today — it is exactly `dashboard_tickets`, for each way `visible_to`
+    lets a lead read another team's ticket on their level, and for members and admins."""
+    lead, member = chain.leads[1], chain.agents[1]
+    security, l3 = chain.security, chain.teams[2]
+    level2 = chain.teams[1].level
+    on_level2 = {"level": level2, "status": Ticket.Status.OPEN}
+    readable = {
+        "assigned": TicketFactory(team=security, assignee=lead, **on_level2),
+        "created": TicketFactory(team=security, created_by=lead, **on_level2),
+        "followed": TicketFactory(team=l3, **on_level2),  # lateral keeps the level
+        "held before": TicketFactory(team=security, **on_level2),
+    }
+    readable["followed"].watchers.add(lead)
+    TicketEvent.objects.create(
+        ticket=readable["held before"],
+        kind=TicketEvent.Kind.TEAM_CHANGED,
+        payload={"from": "L2", "to": "Security"},
+    )
+    unreadable = TicketFactory(team=security, subject="Not the lead's", **on_level2)
+    followed_elsewhere = TicketFactory(team=l3, status=Ticket.Status.OPEN)  # level 3
+    followed_elsewhere.watchers.add(lead)
+    own = TicketFactory(team=chain.teams[1], status=Ticket.Status.OPEN)
+    own_done = TicketFactory(team=chain.teams[1], resolved=True)
+    # Resolved tickets outside the lead's teams: one escalated today (the load counts it),
+    # one not (nothing live reads it).
+    done_today = TicketFactory(team=security, level=level2, assignee=lead, resolved=True)
+    TicketFactory(team=security, level=level2, assignee=lead, resolved=True)
+    Escalation.objects.create(
+        ticket=done_today,
+        kind=Escalation.Kind.FUNCTIONAL,
+        status=Escalation.Status.ACKNOWLEDGED,
+        cycle=1,
+        from_team=chain.teams[1],
+        to_team=security,
+        from_level=level2,
+        to_level=level2,
+        raised_at=timezone.now(),
+    )
+    now = timezone.now()
+    live = Q(status__in=Ticket.ACTIVE_STATUSES) | Q(
+        pk__in=Escalation.objects.filter(raised_at__gte=selectors.local_midnight(now)).values(
+            "ticket_id"
+        )
+    )
+    admin = UserFactory(username="boss", is_superuser=True)
+    for user in (lead, member, chain.agents[0], chain.leads[0], chain.leads[2], admin):
+        for filters in (selectors.DashboardFilters(), selectors.DashboardFilters(level=level2)):
+            expected = set(selectors.dashboard_tickets(user, filters).filter(live))
+            resolved = selectors.DashboardScope(user, now).tickets(filters)
+            assert set(resolved.filter(live)) == expected, user.username
+    got = set(selectors.DashboardScope(lead, now).tickets(selectors.DashboardFilters()))
+    assert got == {*readable.values(), own, own_done, done_today}
+    assert unreadable not in got and followed_elsewhere not in got
 
 
 def test_the_page_in_german(chain):
