@@ -5,7 +5,7 @@ On PostgreSQL the stored rows are converted in place (`float8send` writes the ne
 order `reporting.rollups.unpack` reads; the JSON numbers were written by Python's shortest
 round-trip repr, so each converts back to the very float), and nothing has to be rolled up
 again. Elsewhere (the demo's SQLite) the rolled days are forgotten and written again by the
-next runs; until then the page reads them from the tickets."""
+next runs; until then the page reads them from the tickets. Migrating back forgets them too."""
 
 from django.db import migrations, models
 
@@ -28,12 +28,16 @@ PACK = (
 )
 
 
+def forget_rolled_days(apps, schema_editor):
+    apps.get_model("reporting", "RolledDay").objects.all().delete()
+    apps.get_model("reporting", "DailyRollup").objects.all().delete()
+
+
 def pack_stored_values(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(PACK)
     else:
-        apps.get_model("reporting", "RolledDay").objects.all().delete()
-        apps.get_model("reporting", "DailyRollup").objects.all().delete()
+        forget_rolled_days(apps, schema_editor)
 
 
 class Migration(migrations.Migration):
@@ -50,6 +54,7 @@ class Migration(migrations.Migration):
             name="durations",
             field=models.BinaryField(default=b"", verbose_name="durations"),
         ),
-        migrations.RunPython(pack_stored_values, migrations.RunPython.noop),
+        # Back: the JSON arrays are not written again; the days are forgotten and rolled up anew.
+        migrations.RunPython(pack_stored_values, forget_rolled_days),
         migrations.RemoveField(model_name="dailyrollup", name="values"),
     ]
