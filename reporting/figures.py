@@ -6,13 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 
 from sla.clock import CalendarSpec
 from sla.models import BusinessCalendar
 from sla.services import calendar_spec
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,17 @@ def summarise(values: list[float]) -> Durations:
         median=percentile(values, 0.5, ordered=True),
         p90=percentile(values, 0.9, ordered=True),
     )
+
+
+def first_rows(rows: QuerySet[M], limit: int, related: tuple[str, ...]) -> list[M]:
+    """The first `limit` of `rows` (ordered) with the related rows `related` names, in two
+    queries: their keys over `rows` alone, then those rows by key with their related rows (a
+    row deleted in between is left out). In one query PostgreSQL spent 65 ms planning the
+    join of six related tables with the period and the reader's visibility (a list of fifty
+    hand-backs; load 6); the keys take a millisecond to plan and the rows by key a few."""
+    keys = list(rows.values_list("pk", flat=True)[:limit])
+    found = QuerySet(rows.model).select_related(*related).in_bulk(keys) if keys else {}
+    return [found[key] for key in keys if key in found]
 
 
 def within(field: str, period: Period) -> Q:

@@ -14,7 +14,7 @@ what the reader may see and the slices they chose), like `reporting.kpis`:
   level (the level before their first hand-off, or their level when they never had one), the
   share resolved there without any hand-off and never reopened. One query.
 - `handbacks`: the hand-backs (de-escalations) raised in the period, newest first, with their
-  reasons (at most `HANDBACK_ROWS`). One query.
+  reasons (at most `HANDBACK_ROWS`). Two queries.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from reporting.figures import (
     Durations,
     Period,
     calendar_specs,
+    first_rows,
     percentiles_in_sql,
     summarise,
     within,
@@ -199,7 +200,11 @@ class LevelStays:
 
 # PostgreSQL: each hand-off's stay ends at the ticket's next hand-off (LEAD over the ticket's
 # hand-offs in time order) or else at its resolution; one sort of the hand-offs instead of a
-# correlated lookup of the next one per hand-off.
+# correlated lookup of the next one per hand-off. Only the tickets a stay can end for in the
+# period are read (`{ending}`: a hand-off raised in it, `{resolving}`: resolved in it), as one
+# UNION the planner estimates from the two indexes: two `IN` under an OR are filters it
+# cannot estimate, and it read every ticket and hand-off to join them (a day's few stays
+# cost as much as a year's).
 STAYS_SQL = """
 SELECT to_level_id, raised_at, left_at, calendar_id, team_id, level_id, priority
 FROM (
@@ -209,6 +214,7 @@ FROM (
     ) AS left_at, p.calendar_id, t.team_id, t.level_id, t.priority
     FROM ({handoffs}) h JOIN tickets_ticket t ON t.id = h.ticket_id
     LEFT JOIN sla_slapolicy p ON p.id = t.sla_policy_id
+    WHERE h.ticket_id IN ({ending} UNION {resolving})
 ) stays
 WHERE left_at >= %s AND left_at < %s AND left_at >= raised_at
 """
@@ -218,12 +224,18 @@ WHERE left_at >= %s AND left_at < %s AND left_at >= raised_at
 Stay = tuple[int, dt.datetime, dt.datetime, int | None, int | None, int | None, int | None]
 
 
-def _stays_in_sql(handoffs: QuerySet[Escalation], period: Period) -> list[Stay]:
-    sql, params = handoffs.values(
+def _stays_in_sql(
+    handoffs: QuerySet[Escalation], ending: QuerySet, resolving: QuerySet, period: Period
+) -> list[Stay]:
+    handoffs_sql, handoffs_params = handoffs.values(
         "id", "ticket_id", "to_level_id", "raised_at"
     ).query.sql_with_params()
+    ending_sql, ending_params = ending.order_by().query.sql_with_params()
+    resolving_sql, resolving_params = resolving.order_by().query.sql_with_params()
+    sql = STAYS_SQL.format(handoffs=handoffs_sql, ending=ending_sql, resolving=resolving_sql)
+    params = [*handoffs_params, *ending_params, *resolving_params]
     with connection.cursor() as cursor:
-        cursor.execute(STAYS_SQL.format(handoffs=sql), [*params, period.start, period.end])
+        cursor.execute(sql, [*params, period.start, period.end])
         return [tuple(row) for row in cursor.fetchall()]  # type: ignore[misc]
 
 
@@ -265,11 +277,11 @@ def stays(tickets: QuerySet[Ticket], period: Period) -> list[Stay]:
     # that lies after the period, else the stay would end at an earlier resolution.
     ending = Escalation.objects.filter(within("raised_at", period)).values("ticket_id")
     resolving = Ticket.objects.filter(within("resolved_at", period)).values("pk")
+    if percentiles_in_sql():
+        return _stays_in_sql(handoffs_of(tickets).order_by(), ending, resolving, period)
     handoffs = (
         handoffs_of(tickets).filter(Q(ticket_id__in=ending) | Q(ticket_id__in=resolving)).order_by()
     )
-    if percentiles_in_sql():
-        return _stays_in_sql(handoffs, period)
     return _stays_python(handoffs, period)
 
 
@@ -370,10 +382,12 @@ def first_contact_resolution(tickets: QuerySet[Ticket], period: Period) -> First
 
 
 def handbacks(tickets: QuerySet[Ticket], period: Period) -> list[Escalation]:
-    """The period's hand-backs, newest first, with their ticket, levels and author."""
-    return list(
+    """The period's hand-backs, newest first, with their ticket, levels and author. Two
+    queries (`figures.first_rows`)."""
+    return first_rows(
         handoffs_of(tickets)
         .filter(within("raised_at", period), kind=Escalation.Kind.DE_ESCALATION)
-        .select_related("ticket", "from_level", "to_level", "from_team", "to_team", "raised_by")
-        .order_by("-raised_at", "-pk")[:HANDBACK_ROWS]
+        .order_by("-raised_at", "-pk"),
+        HANDBACK_ROWS,
+        ("ticket", "from_level", "to_level", "from_team", "to_team", "raised_by"),
     )

@@ -30,9 +30,14 @@ class WeeklyReportSubscription(models.Model):
 class DailyRollup(models.Model):
     """The facts behind the reports' figures for one local day (of the site's time zone) and
     one combination of a ticket's team, level and priority, as `reporting.rollups` collects
-    them: `counts` (name → number) and `values` (name → the durations in seconds, so that
-    medians and percentiles stay exact when days are merged). Written only by
-    `rollups.roll_up_day`, which replaces a day's rows at once."""
+    them: `counts` (name → number) and the durations in seconds, kept as values so that
+    medians and percentiles stay exact when days are merged: `durations` holds them packed as
+    8-byte floats in network byte order (PostgreSQL's `float8send`), name after name in sorted
+    order of the names, each name's ascending; `lengths` says how many each name has
+    (`rollups.pack`, `rollups.unpack`). Packed, not a JSON array: a page over a year reads
+    hundreds of thousands of durations, and JSON numbers cost the database their formatting
+    and Python their parsing (see docs/reporting.md). Written only by `rollups.roll_up_day`,
+    which replaces a day's rows at once."""
 
     day = models.DateField(_("day"), db_index=True)
     team = models.ForeignKey("tickets.Team", on_delete=models.CASCADE, null=True, related_name="+")
@@ -41,7 +46,8 @@ class DailyRollup(models.Model):
     )
     priority = models.PositiveSmallIntegerField(_("priority"), null=True)
     counts = models.JSONField(_("counts"), default=dict)
-    values = models.JSONField(_("values"), default=dict)
+    lengths = models.JSONField(_("lengths"), default=dict)
+    durations = models.BinaryField(_("durations"), default=b"")
 
     class Meta:
         verbose_name = _("daily report rollup")

@@ -11,7 +11,7 @@ reader may see and the slices they chose), like `reporting.kpis`:
 - `deflections`: the knowledge base's "this solved my problem" answers given in the period
   (a ticket not written: no ticket, team or level, so the slices do not apply). One query.
 - `rating_comments` and `low_ratings`: the period's customer ratings with a comment, and those
-  at or below `PORTAL_LOW_RATING`, newest first (at most `RATING_ROWS`). One query each.
+  at or below `PORTAL_LOW_RATING`, newest first (at most `RATING_ROWS`). Two queries each.
 - `load`: per level and per day, week or month: tickets created, hand-offs received, tickets
   resolved, and tickets open at the end. Four queries.
 """
@@ -32,13 +32,14 @@ from knowledge.models import Deflection
 from lessons.models import ClosingReport
 from lessons.rules import REPORT_LEVEL
 from portal.models import Rating
-from reporting.figures import Period, within
+from reporting.figures import Period, first_rows, within
 from reporting.handoffs import DAY, MONTH, WEEK, buckets, grain_of
 from reporting.trends import escalations_of, handoffs_of, site_zone
 from tickets.models import SupportLevel, Ticket, TicketEvent
 
 RECURRENCE_DAYS = 30
 RATING_ROWS = 50
+RATING_RELATED = ("ticket", "team")  # what a rating's row shows beside it
 
 
 @dataclass(frozen=True)
@@ -215,18 +216,22 @@ def ratings_of(tickets: QuerySet[Ticket], period: Period) -> QuerySet[Rating]:
         Rating.objects.filter(
             within("created_at", period), Exists(tickets.filter(pk=OuterRef("ticket_id")))
         )
-        .select_related("ticket", "team")
+        .select_related(*RATING_RELATED)
         .order_by("-created_at", "-pk")
     )
 
 
 def rating_comments(tickets: QuerySet[Ticket], period: Period) -> list[Rating]:
-    return list(ratings_of(tickets, period).exclude(comment="")[:RATING_ROWS])
+    """Two queries (`figures.first_rows`)."""
+    return first_rows(ratings_of(tickets, period).exclude(comment=""), RATING_ROWS, RATING_RELATED)
 
 
 def low_ratings(tickets: QuerySet[Ticket], period: Period) -> list[Rating]:
-    return list(
-        ratings_of(tickets, period).filter(score__lte=settings.PORTAL_LOW_RATING)[:RATING_ROWS]
+    """Two queries (`figures.first_rows`)."""
+    return first_rows(
+        ratings_of(tickets, period).filter(score__lte=settings.PORTAL_LOW_RATING),
+        RATING_ROWS,
+        RATING_RELATED,
     )
 
 

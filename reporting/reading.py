@@ -42,7 +42,11 @@ def _facts(user: Any, form: ReportForm, tickets: Any, period: Period) -> rollups
     tables read them once."""
     cache = form.__dict__.setdefault("rolled_facts", {})
     if period not in cache:
-        source = rollups.source_for(user, form, tickets)
+        # One source for both periods: what it reads once (the freshness, a lead's other
+        # tickets) holds for both.
+        if "rolled_source" not in form.__dict__:
+            form.__dict__["rolled_source"] = rollups.source_for(user, form, tickets)
+        source = form.__dict__["rolled_source"]
         cache[period] = source.facts(period) if source is not None else None
     return cache[period]
 

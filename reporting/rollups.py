@@ -43,7 +43,11 @@ followed) from the rows, over the whole period: the facts of disjoint sets of ti
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import sys
+from array import array
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,19 +127,59 @@ class Facts:
         day: dt.date,
         level: int | None,
         counts: dict[str, int],
-        values: dict[str, list[float]],
+        values: dict[str, Iterable[float]],
     ) -> None:
-        """A stored row (or the facts of one day and dimensions) of local `day` and `level`."""
-        self.counts.update(counts)
+        """A stored row (or the facts of one day and dimensions) of local `day` and `level`.
+        One pass over the counts (a year's page adds thousands of rows)."""
+        own, load = self.counts, self.load
+        for name, n in counts.items():
+            own[name] += n
+            kind = load_kind(name)
+            if kind is not None:
+                load[(day, level if kind[1] is None else kind[1], kind[0])] += n
         for name, found in values.items():
             self.values[name].extend(found)
-        for name, n in counts.items():
-            if name in LOAD_COUNTS:
-                self.load[(day, level, LOAD_COUNTS[name])] += n
-            elif name.startswith(HANDED_IN):
-                self.load[(day, int(name.removeprefix(HANDED_IN)), "handed_in")] += n
-            elif name.startswith(RAISED_TO):
-                self.load[(day, int(name.removeprefix(RAISED_TO)), "raised")] += n
+
+
+@functools.cache
+def load_kind(name: str) -> tuple[str, int | None] | None:
+    """Where a count of `name` goes in `Facts.load`: (its name there, the receiving level's
+    id, or None for the row's level), or None when it is not a load count. Cached: the names
+    are few, the rows many."""
+    if name in LOAD_COUNTS:
+        return LOAD_COUNTS[name], None
+    if name.startswith(HANDED_IN):
+        return "handed_in", int(name.removeprefix(HANDED_IN))
+    if name.startswith(RAISED_TO):
+        return "raised", int(name.removeprefix(RAISED_TO))
+    return None
+
+
+def pack(values: dict[str, list[float]]) -> tuple[dict[str, int], bytes]:
+    """Durations by name as `DailyRollup` stores them: (name -> how many, the values as 8-byte
+    floats in network byte order, name after name in sorted order, each name's ascending: one
+    order for a set of values, which `reporting/migrations/0005` reproduces in SQL)."""
+    packed = array("d")
+    lengths = {}
+    for name in sorted(values):
+        packed.extend(sorted(values[name]))
+        lengths[name] = len(values[name])
+    if sys.byteorder == "little":
+        packed.byteswap()
+    return lengths, packed.tobytes()
+
+
+def unpack(lengths: dict[str, int], packed: bytes | memoryview) -> dict[str, array[float]]:
+    """The durations by name of a stored row (`pack`'s inverse)."""
+    found = array("d")
+    found.frombytes(packed)
+    if sys.byteorder == "little":
+        found.byteswap()
+    values, offset = {}, 0
+    for name in sorted(lengths):
+        values[name] = found[offset : offset + lengths[name]]
+        offset += lengths[name]
+    return values
 
 
 def whether(condition: Q) -> Case:
@@ -427,18 +471,23 @@ def roll_up_day(day: dt.date, now: dt.datetime) -> int:
     RollupWatermark.objects.select_for_update().filter(pk=1).first()
     facts = collect(Ticket.objects.all(), day_period(day, day))
     DailyRollup.objects.filter(day=day).delete()
-    rows = DailyRollup.objects.bulk_create(
-        DailyRollup(
-            day=key[0],
-            team_id=key[1],
-            level_id=key[2],
-            priority=key[3],
-            counts=dict(found.counts),
-            values=dict(found.values),
+    rows = []
+    for key, found in facts.items():
+        if key[0] != day:
+            continue
+        lengths, packed = pack(found.values)
+        rows.append(
+            DailyRollup(
+                day=key[0],
+                team_id=key[1],
+                level_id=key[2],
+                priority=key[3],
+                counts=dict(found.counts),
+                lengths=lengths,
+                durations=packed,
+            )
         )
-        for key, found in facts.items()
-        if key[0] == day
-    )
+    DailyRollup.objects.bulk_create(rows)
     RolledDay.objects.update_or_create(day=day, defaults={"rolled_at": now})
     return len(rows)
 
@@ -542,14 +591,30 @@ class Source:
     live: QuerySet[Ticket]
     rest: QuerySet[Ticket] | None
 
+    @functools.cached_property
+    def freshness(self) -> tuple[dt.datetime | None, dt.date | None, set[dt.date]]:
+        """(the first ticket's creation, `stale_from` and `dirty_days` of the watermark): the
+        same for every period of a request, so read once. Four queries."""
+        opened = Ticket.objects.aggregate(first=Min("created_at"))["first"]
+        since = watermark()
+        return opened, stale_from(since), dirty_days(since)
+
+    @functools.cached_property
+    def rest_keys(self) -> list[int]:
+        """The keys of `rest` (none for an admin): the same for every period, so read once
+        (one query, which tests every ticket against the reader's visibility)."""
+        if self.rest is None:
+            return []
+        return list(self.rest.order_by().values_list("pk", flat=True))
+
     def facts(self, period: Period) -> Facts | None:
         """The facts of the period: stored days that are fresh, the others from the tickets;
         None when no day of the period is rolled up and fresh (then the raw figures are
         fewer queries; one query then). Beside a day rolled up, the days before the first
-        ticket's creation count as rolled up and empty. Six queries plus
-        about fifteen per stretch of days
-        computed from the tickets (at most `MAX_RAW_STRETCHES`) and for the other tickets a
-        lead may see (one query for their keys, fifteen more if there are any)."""
+        ticket's creation count as rolled up and empty. Two queries (six for the first period
+        a source reads: `freshness`) plus about fifteen per stretch of days computed from the
+        tickets (at most `MAX_RAW_STRETCHES`) and for the other tickets a lead may see (one
+        query for their keys the first time, fifteen more if there are any)."""
         zone = site_zone()
         first = period.start.astimezone(zone).date()
         last = (period.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
@@ -560,11 +625,9 @@ class Source:
             return None
         # Days before the first ticket was created have no facts (every instant a ticket is
         # counted at lies after its creation): they count as rolled up, with no rows.
-        opened = Ticket.objects.aggregate(first=Min("created_at"))["first"]
+        opened, stale, marked = self.freshness
         days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
         rolled.update(day for day in days if opened is None or day < _day(opened))
-        since = watermark()
-        stale, marked = stale_from(since), dirty_days(since)
         fresh = {day for day in rolled if (stale is None or day < stale) and day not in marked}
         missing = _stretches([day for day in days if day not in fresh])
         if len(missing) > MAX_RAW_STRETCHES:  # one stretch keeps the queries bounded
@@ -573,16 +636,19 @@ class Source:
         if not used:
             return None
         total = Facts()
-        stored = self.rows.filter(day__in=used).values_list("day", "level_id", "counts", "values")
-        for day, level, counts, values in stored:
-            total.add_stored(day, level, counts, values)
+        # The used days are the period's but the missing stretches (at most three): bounds,
+        # not a list of up to 732 days, whose parameters cost more to prepare than to read.
+        rows = self.rows.filter(day__gte=first, day__lte=last)
+        for stretch_first, stretch_last in missing:
+            rows = rows.exclude(day__gte=stretch_first, day__lte=stretch_last)
+        stored = rows.values_list("day", "level_id", "counts", "lengths", "durations")
+        for day, level, counts, lengths, packed in stored:
+            total.add_stored(day, level, counts, unpack(lengths, packed))
         for stretch_first, stretch_last in missing:
             total.add(merged(collect(self.live, day_period(stretch_first, stretch_last))))
-        if self.rest is not None:
-            # Read by key: the remainder is few beside the teams' tickets (none: no query).
-            keys = list(self.rest.order_by().values_list("pk", flat=True))
-            if keys:
-                total.add(merged(collect(Ticket.objects.filter(pk__in=keys), period)))
+        # Read by key: the remainder is few beside the teams' tickets (none: no query).
+        if self.rest_keys:
+            total.add(merged(collect(Ticket.objects.filter(pk__in=self.rest_keys), period)))
         return total
 
 

@@ -28,7 +28,8 @@ def weekly_report(payload: dict[str, Any]) -> dict[str, Any]:
 
 @register.simple_tag
 def report_value(value: float | int | None, unit: str) -> str:
-    """A figure as `reporting/_value.html` shows it, on one line for the text email."""
+    """A figure with its unit (minutes, percent), as the reports page and the weekly email
+    show it; a dash for none."""
     if value is None:
         return "—"
     shown = localize(value)

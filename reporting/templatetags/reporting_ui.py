@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from django import template
 from django.http import HttpRequest
+from django.template.base import render_value_in_context
+from django.utils.html import format_html
 
 from reporting.selectors import sees_reports
 from reporting.signals import SESSION_KEY
+from reporting.table import Link
+from reporting.templatetags.reporting_email import report_value
 
 register = template.Library()
 
@@ -26,3 +30,21 @@ def user_sees_reports(context: template.Context) -> bool:
     if SESSION_KEY not in session:  # signed in before this was remembered
         session[SESSION_KEY] = sees_reports(request.user)
     return bool(session[SESSION_KEY])
+
+
+@register.simple_tag(takes_context=True)
+def report_cell(context: template.Context, cell: object) -> str:
+    """A cell of a reports table: a `table.Link` as a link, None as a dash, anything else as
+    `{{ cell }}` shows it. A tag, not an include: a year's page has about a thousand cells, and
+    an include costs as much as the rest of the cell's rendering many times over."""
+    if isinstance(cell, Link) and cell.href:
+        return format_html(
+            '<a href="{}">{}</a>', cell.href, render_value_in_context(cell.value, context)
+        )
+    if cell is None:
+        return "—"
+    return render_value_in_context(cell, context)
+
+
+# The figures of the cards are written as in the weekly email: one function.
+register.simple_tag(report_value)

@@ -9,10 +9,13 @@ the rows)."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import json
 import random
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -350,3 +353,31 @@ def test_an_acknowledgement_rating_or_closing_report_after_the_roll_up_marks_its
     reported.closing_report.cause = "Another cause"
     reported.closing_report.save()
     assert DirtyDay.objects.count() == before
+
+
+def test_durations_are_stored_packed_and_the_migration_packs_json_the_same_way():
+    """`pack` and `unpack` give back every duration exactly (sorted by name and value); the
+    migration that converted the stored JSON arrays in SQL packs them byte for byte as `pack`
+    does, so converted and newly written rows read the same."""
+    rng = random.Random(5)
+    values = {
+        "answered": [rng.uniform(0, 1e7) for _ in range(40)],
+        "stay_b:12": [3600.0, 0.0, 1e-05, 86400.000001, 12.5],
+        "ack": [rng.randint(0, 10**6) / 7 for _ in range(9)],
+        "resolved_b": [],
+    }
+    lengths, packed = rollups.pack(values)
+    assert lengths == {name: len(found) for name, found in values.items()}
+    unpacked = rollups.unpack(lengths, packed)
+    assert {name: list(found) for name, found in unpacked.items()} == {
+        name: sorted(found) for name, found in values.items()
+    }
+    migration = importlib.import_module("reporting.migrations.0005_packed_durations")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {migration.LENGTHS_OF.format(values='%s::jsonb')}, "
+            f"{migration.PACKED_OF.format(values='%s::jsonb')}",
+            [json.dumps(values)] * 2,
+        )
+        stored_lengths, stored = cursor.fetchone()  # Django reads jsonb as text
+    assert (json.loads(stored_lengths), bytes(stored)) == (lengths, packed)
