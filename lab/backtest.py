@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Case, Q, TextField, Value, When
 from django.utils import timezone
 
+from escalation.engine import Escalate
 from escalation.facts import RuleSet
 from escalation.risk import RECURRENCE_DAYS
 from lab.config import Problem, differences, export_configuration, read_document
@@ -43,6 +44,7 @@ from lab.services import Applier
 from sla.models import TierTarget
 from sla.services import calendar_spec, policies_in_force
 from tickets.models import Team, Ticket, TicketEvent
+from tickets.priority import Priority
 
 BATCH = 2_000
 # Histories per task handed to a worker process (small enough to share a batch out evenly).
@@ -68,6 +70,7 @@ KINDS = (
     TicketEvent.Kind.RATED,
 )
 TARGET_NAMES = ("first_response", "next_update", "resolution")
+PRIORITIES = tuple(Priority.values)
 
 
 # -- Configurations ---------------------------------------------------------------------------
@@ -270,8 +273,8 @@ def history_of(
     if first_team is not None:
         team_id = team_ids.get((first_team[2] or {}).get("from"), team_id)
     first_priority = next((e for e in events if e[0] == TicketEvent.Kind.PRIORITY_CHANGED), None)
-    if first_priority is not None and isinstance((first_priority[2] or {}).get("from"), int):
-        priority = first_priority[2]["from"]  # type: ignore[index]
+    if first_priority is not None:
+        priority = priority_in((first_priority[2] or {}).get("from")) or priority
     return History(
         ticket_id=pk,
         reference=reference,
@@ -285,6 +288,13 @@ def history_of(
         steps=tuple(step for e in events for step in steps_of(e, team_ids)),
         recurrences=recurrences,
     )
+
+
+def priority_in(side: Any) -> int | None:
+    """The priority one side (`from`, `to`) of a priority change names: the ticket service
+    records priority, impact and urgency together."""
+    value = side.get("priority") if isinstance(side, dict) else side
+    return value if isinstance(value, int) else None
 
 
 def steps_of(event: Event, team_ids: dict[str, int]) -> Iterable[Step]:
@@ -310,8 +320,11 @@ def steps_of(event: Event, team_ids: dict[str, int]) -> Iterable[Step]:
         yield Step(at, "ack")
     elif kind == TicketEvent.Kind.MAJOR_INCIDENT and isinstance(payload.get("linked"), bool):
         yield Step(at, "linked" if payload["linked"] else "unlinked")
-    elif kind == TicketEvent.Kind.PRIORITY_CHANGED and isinstance(payload.get("to"), int):
-        yield Step(at, "priority", priority=payload["to"])
+    elif kind == TicketEvent.Kind.PRIORITY_CHANGED and human:
+        # A rule's raise is the engine's: recomputed, not replayed.
+        priority = priority_in(payload.get("to"))
+        if priority is not None:
+            yield Step(at, "priority", priority=priority)
     elif kind == TicketEvent.Kind.RATED and isinstance(payload.get("score"), int):
         if payload["score"] <= settings.PORTAL_LOW_RATING:
             yield Step(at, "rated")
@@ -429,6 +442,11 @@ class Backtest:
     pending: list[tuple[list[Sequence[History]], Iterator[Part]]] = field(
         default_factory=list, repr=False, compare=False
     )
+    # Per kind of customer, channel and team at creation: the (team, priority) at which the
+    # configurations choose different policies (`same_policies`).
+    differing_policies: dict[tuple, frozenset[tuple[int, int]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def add(self, histories: Sequence[History]) -> None:
         """Replay `histories` (in processes when `start_processes` made some) and add them up.
@@ -460,16 +478,55 @@ class Backtest:
 
     def courses(self, h: History) -> tuple[tuple[Happening, ...], tuple[Happening, ...]]:
         """The ticket's course live and in the draft; where the configurations agree for it
-        (the same rules, chain and acknowledgement targets, and the same policy for it), the
-        draft's course is the live one and is not replayed again."""
+        (the same rules, chain and acknowledgement targets, and the same policy for it
+        whatever its team and priority become), the draft's course is the live one and is not
+        replayed again."""
         live = replay(h, self.live, self.until)
-        if self.same and policy_for(self.live, h) == policy_for(self.draft, h):
+        if self.same and self.same_policies(h):
             return live, live
         return live, replay(h, self.draft, self.until)
 
     @functools.cached_property
     def same(self) -> bool:
         return self.live.same_course(self.draft)
+
+    @functools.cached_property
+    def teams(self) -> frozenset[int]:
+        return frozenset(self.live.level_of) | frozenset(self.draft.level_of)
+
+    @functools.cached_property
+    def moving(self) -> tuple[bool, frozenset[int]]:
+        """Whether a rule hands tickets off (to any team, then), and the priorities rules
+        raise to (the rules are the same in both when `same`)."""
+        rules = self.live.rules
+        return (
+            any(rule.escalate != Escalate.NONE for rule in rules),
+            frozenset(r.raise_priority_to for r in rules if r.raise_priority_to is not None),
+        )
+
+    def same_policies(self, h: History) -> bool:
+        """Whether both configurations give the ticket of `h` the same policy at every team
+        and priority it may reach (the policy is chosen again when they change): those of
+        its history, and those the rules may move it to."""
+        key = (h.tier, h.vip, h.contract, h.channel, h.team_id)
+        differ = self.differing_policies.get(key)
+        if differ is None:
+            live, draft = self.live, self.draft
+            differ = self.differing_policies[key] = frozenset(
+                (team, priority)
+                for team in self.teams | {h.team_id}
+                for priority in PRIORITIES
+                if policy_for(live, h, priority, team) != policy_for(draft, h, priority, team)
+            )
+        if not differ:
+            return True
+        hands_off, raised_to = self.moving
+        teams = {h.team_id, *(s.team_id for s in h.steps if s.kind == "team")}
+        if hands_off:
+            teams |= self.teams
+        priorities = {h.priority, *raised_to}
+        priorities.update(s.priority for s in h.steps if s.kind == "priority")
+        return not any((team, priority) in differ for team in teams for priority in priorities)
 
     def replayed(self, histories: Iterable[History]) -> Part:
         """Each history under both configurations, added up."""

@@ -7,8 +7,8 @@ last evaluation's candidates instead of building the facts and computing every t
 instant again. `replay(..., shortcuts=False)` asks the engine in full at every change and
 every sweep, as the live system does. On random histories under random configurations —
 every step kind, instants on and off the beat's minute grid, office hours with holidays and
-24/7, pauses that stop the clock or not — both must give the same course, happening for
-happening.
+24/7, pauses that stop the clock or not, a second policy chosen when the priority or the
+team changes — both must give the same course, happening for happening.
 """
 
 from __future__ import annotations
@@ -128,9 +128,28 @@ def random_config(rng: random.Random) -> Config:
         priority_max=rng.choice((3, 4)),
         targets=targets,
     )
+    policies: tuple[PolicySpec, ...] = (policy,)
+    if rng.random() < 0.6:
+        # A policy before it for the urgent priorities or the upper teams, on another
+        # calendar, that pauses or not: the policy is chosen again when the priority (a
+        # person's change, a rule's raise) or the team (any hand-off) changes.
+        urgent = PolicySpec(
+            name="Urgent",
+            order=0,
+            calendar=OFFICE if policy.calendar is ALWAYS_OPEN else ALWAYS_OPEN,
+            pending_pauses=rng.random() < 0.5,
+            priority_max=rng.choice((1, 2, 4)),
+            team_ids=rng.choice((frozenset(), frozenset({2, 4}), frozenset({3}))),
+            targets={
+                p: {name: TargetSpec(spec.duration / 2, spec.warning) for name, spec in t.items()}
+                for p, t in targets.items()
+                if p <= 2 or rng.random() < 0.5
+            },
+        )
+        policies = (urgent, policy)
     return Config(
         rules=rules,
-        policies=(policy,),
+        policies=policies,
         up={1: 2, 2: 3, 3: None, 4: None},
         level_of={1: 1, 2: 2, 3: 3, 4: 2},
         team_names={1: "First", 2: "Second", 3: "Third", 4: "Network"},
