@@ -16,7 +16,7 @@ import multiprocessing
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +27,8 @@ from django.utils import timezone
 from escalation.engine import Escalate
 from escalation.facts import RuleSet
 from escalation.risk import RECURRENCE_DAYS
+from incidents.models import MajorIncident
+from incidents.services import load_wave_rules
 from lab.config import Problem, differences, export_configuration, read_document
 from lab.models import BacktestRun
 from lab.replay import (
@@ -41,6 +43,7 @@ from lab.replay import (
     replay,
 )
 from lab.services import Applier
+from lab.waves import Holding, WaveTicket, replay_waves, wave_ticket
 from sla.models import TierTarget
 from sla.services import calendar_spec, policies_in_force
 from tickets.models import Team, Ticket, TicketEvent
@@ -125,6 +128,7 @@ def load_config(on: dt.date | None = None) -> Config:
         level_of={t.pk: t.level.rank for t in teams},
         team_names={t.pk: t.name for t in teams},
         ack=ack,
+        waves=tuple(load_wave_rules()),
     )
 
 
@@ -189,13 +193,31 @@ def read_histories(ids: Sequence[int], team_ids: dict[str, int]) -> list[History
             "customer__contract",
             "service_id",
             "customer_id",
+            "subject",
         )
     )
     recurring = recurrences([(row[0], row[2], row[9], row[10]) for row in rows])
     return [
-        history_of(row[:9], events.get(row[0], []), team_ids, recurring.get(row[0], ()))
+        replace(
+            history_of(row[:9], events.get(row[0], []), team_ids, recurring.get(row[0], ())),
+            service_id=row[9],
+            subject=row[11],
+        )
         for row in rows
     ]
+
+
+def holdings(since: dt.datetime, until: dt.datetime) -> list[Holding]:
+    """The services recorded incidents held from their declaration until their resolution,
+    for those open at some time from `since` until `until` (one query)."""
+    return list(
+        MajorIncident.services.through.objects.filter(
+            Q(majorincident__resolved_at__isnull=True) | Q(majorincident__resolved_at__gt=since),
+            majorincident__declared_at__lte=until,
+        )
+        .order_by("majorincident__declared_at", "majorincident_id", "service_id")
+        .values_list("service_id", "majorincident__declared_at", "majorincident__resolved_at")
+    )
 
 
 def recurrences(
@@ -442,6 +464,10 @@ class Backtest:
     pending: list[tuple[list[Sequence[History]], Iterator[Part]]] = field(
         default_factory=list, repr=False, compare=False
     )
+    # The recorded incidents' services (`holdings`), and what the wave trigger reads of each
+    # ticket added (only when a configuration has wave rules).
+    holding: Sequence[Holding] = ()
+    wave_tickets: list[WaveTicket] = field(default_factory=list, repr=False, compare=False)
     # Per kind of customer, channel and team at creation: the (team, priority) at which the
     # configurations choose different policies (`same_policies`).
     differing_policies: dict[tuple, frozenset[tuple[int, int]]] = field(
@@ -454,7 +480,18 @@ class Backtest:
         it is added up: the workers replay this one while the caller reads the next (`done`
         counts what is added up; `finish` waits for the rest). The parts are added up in the
         order of the histories, so the result does not depend on how many processes there
-        were."""
+        were. The wave trigger is replayed over all of them at the end (`result`)."""
+        if self.live.waves or self.draft.waves:
+            self.wave_tickets += [
+                wave_ticket(
+                    h.ticket_id,
+                    h.created_at,
+                    h.service_id,
+                    h.subject,
+                    ((step.at, step.kind) for step in sorted(h.steps, key=lambda s: s.at)),
+                )
+                for h in histories
+            ]
         if self.pool is None or len(histories) < 2 * CHUNK:
             self.finish()
             self.merge(self.replayed(histories), histories)
@@ -588,8 +625,10 @@ class Backtest:
     def result(self) -> dict[str, Any]:
         """The sums as JSON values, in a fixed order (same input, same document)."""
         self.finish()
+        waves = {name: self.waves(config) for name, config in self.configs()}
         days = sorted(
             {k[0] for t in self.tallies.values() for c in (t.escalations, t.sla, t.load) for k in c}
+            | {k[0] for counted in waves.values() for k in counted}
         )
         out: dict[str, Any] = {"days": []}
         for day in days:
@@ -608,11 +647,31 @@ class Backtest:
                         for (d, team), n in tally.load.items()
                         if d == day
                     ),
+                    # Waves fired: [action, waves, their tickets], by action.
+                    "waves": sorted(
+                        [action, n, tickets]
+                        for (d, action), (n, tickets) in waves[name].items()
+                        if d == day
+                    ),
                 }
             out["days"].append(entry)
         out["differing"] = self.differing
         out["differences"] = self.differences
         return out
+
+    def configs(self) -> tuple[tuple[str, Config], ...]:
+        return (("live", self.live), ("draft", self.draft))
+
+    def waves(self, config: Config) -> dict[tuple[str, str], tuple[int, int]]:
+        """The waves the configuration's wave rules fire over the tickets added (`lab.waves`),
+        per local day and action ("proposed", "declared"): how many, and their tickets."""
+        zone = timezone.get_current_timezone()
+        counted: dict[tuple[str, str], tuple[int, int]] = {}
+        for at, wave in replay_waves(self.wave_tickets, config.waves, self.until, self.holding):
+            key = (local_hour(at, zone)[0], "declared" if wave.rule.declare else "proposed")
+            n, tickets = counted.get(key, (0, 0))
+            counted[key] = (n + 1, tickets + len(wave.ticket_ids))
+        return counted
 
 
 def peak_hour(tally: Tally, day: str, team: str) -> int:
@@ -632,7 +691,7 @@ def run(
     `progress(done, total)` after each batch returns False to cancel (then None)."""
     ids = ticket_ids(since, until)
     team_ids = dict(Team.objects.values_list("name", "pk"))
-    backtest = Backtest(live=live, draft=draft, until=until)
+    backtest = Backtest(live=live, draft=draft, until=until, holding=holdings(since, until))
     if not progress(0, len(ids)):
         return None
     if len(ids) >= 2 * CHUNK:

@@ -36,8 +36,8 @@ does) and its recurrences (earlier tickets of the same service and customer reso
 30 days before it was created, as their recorded resolutions and reopens stood then; read by
 `lab.backtest`, handed in as `History.recurrences`).
 
-What it leaves out: the wave trigger itself. Which tickets a draft's wave rules would link
-is a question about many tickets at once; the recorded links are replayed, under both
+What it leaves out: the wave trigger, a question about many tickets at once, which
+`lab.waves` replays over all of them; the recorded links are replayed here, under both
 configurations alike.
 """
 
@@ -63,6 +63,7 @@ from escalation.engine import (
     rule_book,
 )
 from escalation.risk import RiskInputs, assess
+from incidents.detection import WaveRuleSpec
 from sla.clock import ALWAYS_OPEN, CalendarLike, add_business_time
 from sla.deadlines import Segment, instant_at
 
@@ -125,6 +126,9 @@ class History:
     # The recurrence count of the risk score from each instant on, in time order: (from,
     # count) pairs; none is 0 throughout.
     recurrences: tuple[tuple[datetime, int], ...] = ()
+    # What the wave trigger reads besides (`lab.waves`): the affected service and the subject.
+    service_id: int | None = None
+    subject: str = ""
 
     def recurrences_at(self, at: datetime) -> int:
         """The recurrence count as the live assessment at `at` read it."""
@@ -184,6 +188,8 @@ class Config:
     team_names: dict[int, str] = field(default_factory=dict)  # for the result (ids may not last)
     # level rank -> (acknowledge within, its calendar; None: the ticket's policy's calendar)
     ack: dict[int, tuple[timedelta, CalendarLike | None]] = field(default_factory=dict)
+    # The active wave rules (`lab.waves` replays them over all the tickets at once).
+    waves: tuple[WaveRuleSpec, ...] = ()
 
     @cached_property
     def book(self) -> RuleBook:
