@@ -383,8 +383,11 @@ class Tally:
         self.load.update(other.load)
         self.hours.update(other.hours)
 
-    def add(self, happened: Iterable[Happening], names: dict[int, str]) -> None:
-        zone = timezone.get_current_timezone()
+    def add(
+        self, happened: Iterable[Happening], names: dict[int, str], zone: dt.tzinfo | None = None
+    ) -> None:
+        """Count one course (`zone`: the current time zone, when the caller has it)."""
+        zone = zone or timezone.get_current_timezone()
         for x in happened:
             key, hour = local_hour(x.at, zone)
             if x.kind == "escalated":
@@ -569,10 +572,11 @@ class Backtest:
         """Each history under both configurations, added up."""
         part = Part()
         live_tally, draft_tally = part.tallies["live"], part.tallies["draft"]
+        zone = timezone.get_current_timezone()
         for position, h in enumerate(histories):
             live, draft = self.courses(h)
-            live_tally.add(live, self.live.team_names)
-            draft_tally.add(draft, self.draft.team_names)
+            live_tally.add(live, self.live.team_names, zone)
+            draft_tally.add(draft, self.draft.team_names, zone)
             n = parting(live, draft)
             if n is None:
                 continue

@@ -43,6 +43,7 @@ configurations alike.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,8 +65,8 @@ from escalation.engine import (
 )
 from escalation.risk import RiskInputs, assess
 from incidents.detection import WaveRuleSpec
-from sla.clock import ALWAYS_OPEN, CalendarLike, add_business_time
-from sla.deadlines import Segment, instant_at
+from sla.clock import ALWAYS_OPEN, CalendarLike, add_business_time, business_time_between
+from sla.deadlines import ZERO, Segment, instant_at
 
 MINUTE = timedelta(minutes=1)
 # A ticket's replay stops after this many evaluations (a bound, far above any real course).
@@ -308,6 +309,12 @@ class State:
         default_factory=dict
     )
     shortcuts: bool = True  # False: every evaluation in full, at every change (for the tests)
+    # The closed running segments' business time on the policy's calendar, summed once each
+    # (`clock_instant`): their starts, the running total at each one's end, and how many of
+    # `segments` are summed (all but the open last one; closed segments never change).
+    summed_starts: list[datetime] = field(default_factory=list)
+    summed_ends: list[timedelta] = field(default_factory=list)
+    summed: int = 0
     # The SLA policy that governs the ticket now, and its calendar (the engine's too); chosen
     # again when the priority or the team changes (`reselect`).
     policy: PolicySpec | None = None
@@ -355,16 +362,43 @@ def sla_instants(state: State) -> dict[str, tuple[datetime | None, datetime | No
         own = (key[0], key[1], state.last_reply_at if name == "next_update" else None)
         known = state.targets.get(name)
         if known is None or known[0] != own or not state.shortcuts:
-            segments = state.segments
-            if name == "next_update":
-                segments = since(segments, state.last_reply_at)  # type: ignore[arg-type]
-            due = instant_at(policy.calendar, segments, spec.duration)
-            warning = instant_at(policy.calendar, segments, spec.warning) if spec.warning else None
+            if name == "next_update" or not state.shortcuts:
+                segments = state.segments
+                if name == "next_update":
+                    segments = since(segments, state.last_reply_at)  # type: ignore[arg-type]
+                calendar = policy.calendar
+                due = instant_at(calendar, segments, spec.duration)
+                warning = instant_at(calendar, segments, spec.warning) if spec.warning else None
+            else:
+                due = clock_instant(state, spec.duration)
+                warning = clock_instant(state, spec.warning) if spec.warning else None
             known = state.targets[name] = (own, (warning, due), SLAInstants(warning, due))
         result[name] = known[1]
         engine[name] = known[2]
     state.cached = (key, result, engine)
     return result
+
+
+def clock_instant(state: State, offset: timedelta) -> datetime | None:
+    """`sla.deadlines.instant_at` over the ticket's segments on its policy's calendar, with
+    each closed segment's business time measured once (`State.summed_ends`) instead of at
+    every target and every change: the instant is found in the closed segment where the
+    running total reaches `offset`, else in the open last one while it runs."""
+    segments, calendar = state.segments, state.policy.calendar  # type: ignore[union-attr]
+    starts, ends = state.summed_starts, state.summed_ends
+    while state.summed < len(segments) - 1:
+        segment = segments[state.summed]
+        state.summed += 1
+        if segment.running:
+            span = business_time_between(calendar, segment.started_at, segment.ended_at)  # type: ignore[arg-type]
+            starts.append(segment.started_at)
+            ends.append((ends[-1] if ends else ZERO) + span)
+    total = ends[-1] if ends else ZERO
+    if ends and offset <= total:
+        n = bisect_left(ends, offset)
+        return add_business_time(calendar, starts[n], offset - (ends[n - 1] if n else ZERO))
+    last = segments[-1]
+    return add_business_time(calendar, last.started_at, offset - total) if last.running else None
 
 
 def replay(
@@ -583,16 +617,21 @@ def sweep(
     it decides something, as the evaluation's rounds do (`escalation.evaluation`): a
     hand-off starts a new cycle, a raised priority brings its targets, and a rule held back
     by another one's hand-off (or notice at the top of the chain) gets its turn. Returns the
-    last evaluation's next check."""
+    last evaluation's next check.
+
+    With the shortcuts, a round whose decisions changed no fact (no hand-off, no priority)
+    and held nothing back (none of them hands off) is the last: the next one would decide
+    from the same candidates without those fired, so nothing, and name the same next check."""
     for _ in range(MAX_ROUNDS):
         evaluation = evaluate_state(h, config, state, engine_sla(state), now)
-        moved = False
+        moved = raised = False
         for decision in evaluation.decisions:
             rule = decision.rule
             state.fired.add(rule.id)
             if rule.raise_priority_to is not None and rule.raise_priority_to < state.priority:
                 state.priority = rule.raise_priority_to
                 reselect(state, config, h, now)
+                raised = True
             target = None
             if rule.escalate == Escalate.HIERARCHICAL:
                 target = config.up.get(state.team_id)
@@ -624,6 +663,12 @@ def sweep(
                     )
                 )
         if not evaluation.decisions:
+            break
+        if (
+            state.shortcuts
+            and not (moved or raised)
+            and all(d.rule.escalate == Escalate.NONE for d in evaluation.decisions)
+        ):
             break
     return evaluation.next_check_at
 
@@ -770,6 +815,7 @@ def reselect(state: State, config: Config, h: History, at: datetime) -> None:
     state.pending_pauses = policy.pending_pauses if policy is not None else False
     state.cached = None
     state.targets = {}
+    state.summed_starts, state.summed_ends, state.summed = [], [], 0  # another calendar
     running = policy is not None and not state.ended and not (state.paused and state.pending_pauses)
     if state.segments[-1].running != running:
         pause(state, at, running=running, always=True)

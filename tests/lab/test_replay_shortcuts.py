@@ -21,8 +21,18 @@ import holidays
 import pytest
 
 from escalation.engine import Escalate, RuleSpec, Trigger
-from lab.replay import Config, History, PolicySpec, Step, TargetSpec, replay
-from sla.clock import ALWAYS_OPEN, CalendarSpec
+from lab.replay import (
+    Config,
+    History,
+    PolicySpec,
+    State,
+    Step,
+    TargetSpec,
+    clock_instant,
+    replay,
+)
+from sla.clock import ALWAYS_OPEN, CalendarSpec, business_time_between
+from sla.deadlines import Segment, instant_at
 
 UTC = dt.UTC
 H = dt.timedelta(hours=1)
@@ -240,3 +250,32 @@ def test_the_random_configurations_escalate_on_every_trigger() -> None:
         for n in range(150):
             triggers |= {x.trigger for x in replay(random_history(rng, n), config, UNTIL)}
     assert triggers >= {str(t) for t in Trigger}
+
+
+@pytest.mark.parametrize("calendar", [OFFICE, ALWAYS_OPEN], ids=["office", "24/7"])
+def test_the_summed_clock_finds_the_instants_of_the_deadlines(calendar) -> None:
+    """`clock_instant` (each closed segment's business time summed once) against
+    `sla.deadlines.instant_at` on random clocks, for offsets inside segments, past the closed
+    ones and exactly at each closed segment's running total (the instant lies in it then)."""
+    rng = random.Random(11)
+    policy = PolicySpec(name="Standard", order=1, calendar=calendar)
+    for _ in range(200):
+        at = START + dt.timedelta(minutes=rng.randint(0, 5000))
+        segments = []
+        for _ in range(rng.randint(0, 6)):
+            end = at + dt.timedelta(minutes=rng.randint(0, 3000))
+            segments.append(Segment(at, end, rng.random() < 0.6))
+            at = end
+        segments.append(Segment(at, None, rng.random() < 0.6))
+        state = State(
+            team_id=1, level=1, priority=2, cycle=0, cycle_started_at=START, segments=segments
+        )
+        state.policy = policy
+        totals, total = [], dt.timedelta(0)
+        for segment in segments[:-1]:
+            if segment.running:
+                total += business_time_between(calendar, segment.started_at, segment.ended_at)
+                totals.append(total)
+        offsets = [*totals, *(rng.randint(0, 4000) * dt.timedelta(minutes=1) for _ in range(5))]
+        for offset in offsets:
+            assert clock_instant(state, offset) == instant_at(calendar, segments, offset), offset
