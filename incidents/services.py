@@ -852,7 +852,9 @@ def wave_facts(rules: Sequence[WaveRuleSpec], now: dt.datetime) -> WaveFacts:
     )
 
 
-def _load_wave_rules() -> list[WaveRuleSpec]:
+def load_wave_rules() -> list[WaveRuleSpec]:
+    """The active wave rules as the trigger decides by them, read from the database (the
+    sweep keeps them per process: `wave_rules`; the rule lab reads a draft's)."""
     return [
         WaveRuleSpec(
             id=rule.pk,
@@ -871,7 +873,7 @@ def wave_rules() -> list[WaveRuleSpec]:
     """The active wave rules, kept per process until the configuration changes
     (`helpdesk.configcache`; `WaveRule` is watched in the app's `ready`): the sweep runs every
     minute and the rules change a few times a year."""
-    return list(configcache.cached("incidents.wave_rules", _load_wave_rules))
+    return list(configcache.cached("incidents.wave_rules", load_wave_rules))
 
 
 def detect_waves(*, now: dt.datetime | None = None) -> list[Wave]:

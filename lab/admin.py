@@ -240,6 +240,7 @@ class BacktestRunAdmin(admin.ModelAdmin):
             "running": run.status in (BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING),
             "may_cancel": self.may_cancel(request, run),
             "totals": results.totals(run.result) if run.result else None,
+            "waves": results.wave_totals(run.result) if run.result else None,
             "days": [
                 {
                     "day": day["day"],

@@ -16,7 +16,7 @@ import multiprocessing
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -24,8 +24,11 @@ from django.db import transaction
 from django.db.models import Case, Q, TextField, Value, When
 from django.utils import timezone
 
+from escalation.engine import Escalate
 from escalation.facts import RuleSet
 from escalation.risk import RECURRENCE_DAYS
+from incidents.models import MajorIncident
+from incidents.services import load_wave_rules
 from lab.config import Problem, differences, export_configuration, read_document
 from lab.models import BacktestRun
 from lab.replay import (
@@ -40,9 +43,11 @@ from lab.replay import (
     replay,
 )
 from lab.services import Applier
+from lab.waves import Holding, WaveTicket, replay_waves, wave_ticket
 from sla.models import TierTarget
 from sla.services import calendar_spec, policies_in_force
 from tickets.models import Team, Ticket, TicketEvent
+from tickets.priority import Priority
 
 BATCH = 2_000
 # Histories per task handed to a worker process (small enough to share a batch out evenly).
@@ -68,6 +73,7 @@ KINDS = (
     TicketEvent.Kind.RATED,
 )
 TARGET_NAMES = ("first_response", "next_update", "resolution")
+PRIORITIES = tuple(Priority.values)
 
 
 # -- Configurations ---------------------------------------------------------------------------
@@ -122,6 +128,7 @@ def load_config(on: dt.date | None = None) -> Config:
         level_of={t.pk: t.level.rank for t in teams},
         team_names={t.pk: t.name for t in teams},
         ack=ack,
+        waves=tuple(load_wave_rules()),
     )
 
 
@@ -186,13 +193,31 @@ def read_histories(ids: Sequence[int], team_ids: dict[str, int]) -> list[History
             "customer__contract",
             "service_id",
             "customer_id",
+            "subject",
         )
     )
     recurring = recurrences([(row[0], row[2], row[9], row[10]) for row in rows])
     return [
-        history_of(row[:9], events.get(row[0], []), team_ids, recurring.get(row[0], ()))
+        replace(
+            history_of(row[:9], events.get(row[0], []), team_ids, recurring.get(row[0], ())),
+            service_id=row[9],
+            subject=row[11],
+        )
         for row in rows
     ]
+
+
+def holdings(since: dt.datetime, until: dt.datetime) -> list[Holding]:
+    """The services recorded incidents held from their declaration until their resolution,
+    for those open at some time from `since` until `until` (one query)."""
+    return list(
+        MajorIncident.services.through.objects.filter(
+            Q(majorincident__resolved_at__isnull=True) | Q(majorincident__resolved_at__gt=since),
+            majorincident__declared_at__lte=until,
+        )
+        .order_by("majorincident__declared_at", "majorincident_id", "service_id")
+        .values_list("service_id", "majorincident__declared_at", "majorincident__resolved_at")
+    )
 
 
 def recurrences(
@@ -270,8 +295,8 @@ def history_of(
     if first_team is not None:
         team_id = team_ids.get((first_team[2] or {}).get("from"), team_id)
     first_priority = next((e for e in events if e[0] == TicketEvent.Kind.PRIORITY_CHANGED), None)
-    if first_priority is not None and isinstance((first_priority[2] or {}).get("from"), int):
-        priority = first_priority[2]["from"]  # type: ignore[index]
+    if first_priority is not None:
+        priority = priority_in((first_priority[2] or {}).get("from")) or priority
     return History(
         ticket_id=pk,
         reference=reference,
@@ -285,6 +310,13 @@ def history_of(
         steps=tuple(step for e in events for step in steps_of(e, team_ids)),
         recurrences=recurrences,
     )
+
+
+def priority_in(side: Any) -> int | None:
+    """The priority one side (`from`, `to`) of a priority change names: the ticket service
+    records priority, impact and urgency together."""
+    value = side.get("priority") if isinstance(side, dict) else side
+    return value if isinstance(value, int) else None
 
 
 def steps_of(event: Event, team_ids: dict[str, int]) -> Iterable[Step]:
@@ -310,8 +342,11 @@ def steps_of(event: Event, team_ids: dict[str, int]) -> Iterable[Step]:
         yield Step(at, "ack")
     elif kind == TicketEvent.Kind.MAJOR_INCIDENT and isinstance(payload.get("linked"), bool):
         yield Step(at, "linked" if payload["linked"] else "unlinked")
-    elif kind == TicketEvent.Kind.PRIORITY_CHANGED and isinstance(payload.get("to"), int):
-        yield Step(at, "priority", priority=payload["to"])
+    elif kind == TicketEvent.Kind.PRIORITY_CHANGED and human:
+        # A rule's raise is the engine's: recomputed, not replayed.
+        priority = priority_in(payload.get("to"))
+        if priority is not None:
+            yield Step(at, "priority", priority=priority)
     elif kind == TicketEvent.Kind.RATED and isinstance(payload.get("score"), int):
         if payload["score"] <= settings.PORTAL_LOW_RATING:
             yield Step(at, "rated")
@@ -348,8 +383,11 @@ class Tally:
         self.load.update(other.load)
         self.hours.update(other.hours)
 
-    def add(self, happened: Iterable[Happening], names: dict[int, str]) -> None:
-        zone = timezone.get_current_timezone()
+    def add(
+        self, happened: Iterable[Happening], names: dict[int, str], zone: dt.tzinfo | None = None
+    ) -> None:
+        """Count one course (`zone`: the current time zone, when the caller has it)."""
+        zone = zone or timezone.get_current_timezone()
         for x in happened:
             key, hour = local_hour(x.at, zone)
             if x.kind == "escalated":
@@ -429,6 +467,15 @@ class Backtest:
     pending: list[tuple[list[Sequence[History]], Iterator[Part]]] = field(
         default_factory=list, repr=False, compare=False
     )
+    # The recorded incidents' services (`holdings`), and what the wave trigger reads of each
+    # ticket added (only when a configuration has wave rules).
+    holding: Sequence[Holding] = ()
+    wave_tickets: list[WaveTicket] = field(default_factory=list, repr=False, compare=False)
+    # Per kind of customer, channel and team at creation: the (team, priority) at which the
+    # configurations choose different policies (`same_policies`).
+    differing_policies: dict[tuple, frozenset[tuple[int, int]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def add(self, histories: Sequence[History]) -> None:
         """Replay `histories` (in processes when `start_processes` made some) and add them up.
@@ -436,7 +483,18 @@ class Backtest:
         it is added up: the workers replay this one while the caller reads the next (`done`
         counts what is added up; `finish` waits for the rest). The parts are added up in the
         order of the histories, so the result does not depend on how many processes there
-        were."""
+        were. The wave trigger is replayed over all of them at the end (`result`)."""
+        if self.live.waves or self.draft.waves:
+            self.wave_tickets += [
+                wave_ticket(
+                    h.ticket_id,
+                    h.created_at,
+                    h.service_id,
+                    h.subject,
+                    ((step.at, step.kind) for step in sorted(h.steps, key=lambda s: s.at)),
+                )
+                for h in histories
+            ]
         if self.pool is None or len(histories) < 2 * CHUNK:
             self.finish()
             self.merge(self.replayed(histories), histories)
@@ -460,10 +518,11 @@ class Backtest:
 
     def courses(self, h: History) -> tuple[tuple[Happening, ...], tuple[Happening, ...]]:
         """The ticket's course live and in the draft; where the configurations agree for it
-        (the same rules, chain and acknowledgement targets, and the same policy for it), the
-        draft's course is the live one and is not replayed again."""
+        (the same rules, chain and acknowledgement targets, and the same policy for it
+        whatever its team and priority become), the draft's course is the live one and is not
+        replayed again."""
         live = replay(h, self.live, self.until)
-        if self.same and policy_for(self.live, h) == policy_for(self.draft, h):
+        if self.same and self.same_policies(h):
             return live, live
         return live, replay(h, self.draft, self.until)
 
@@ -471,14 +530,53 @@ class Backtest:
     def same(self) -> bool:
         return self.live.same_course(self.draft)
 
+    @functools.cached_property
+    def teams(self) -> frozenset[int]:
+        return frozenset(self.live.level_of) | frozenset(self.draft.level_of)
+
+    @functools.cached_property
+    def moving(self) -> tuple[bool, frozenset[int]]:
+        """Whether a rule hands tickets off (to any team, then), and the priorities rules
+        raise to (the rules are the same in both when `same`)."""
+        rules = self.live.rules
+        return (
+            any(rule.escalate != Escalate.NONE for rule in rules),
+            frozenset(r.raise_priority_to for r in rules if r.raise_priority_to is not None),
+        )
+
+    def same_policies(self, h: History) -> bool:
+        """Whether both configurations give the ticket of `h` the same policy at every team
+        and priority it may reach (the policy is chosen again when they change): those of
+        its history, and those the rules may move it to."""
+        key = (h.tier, h.vip, h.contract, h.channel, h.team_id)
+        differ = self.differing_policies.get(key)
+        if differ is None:
+            live, draft = self.live, self.draft
+            differ = self.differing_policies[key] = frozenset(
+                (team, priority)
+                for team in self.teams | {h.team_id}
+                for priority in PRIORITIES
+                if policy_for(live, h, priority, team) != policy_for(draft, h, priority, team)
+            )
+        if not differ:
+            return True
+        hands_off, raised_to = self.moving
+        teams = {h.team_id, *(s.team_id for s in h.steps if s.kind == "team")}
+        if hands_off:
+            teams |= self.teams
+        priorities = {h.priority, *raised_to}
+        priorities.update(s.priority for s in h.steps if s.kind == "priority")
+        return not any((team, priority) in differ for team in teams for priority in priorities)
+
     def replayed(self, histories: Iterable[History]) -> Part:
         """Each history under both configurations, added up."""
         part = Part()
         live_tally, draft_tally = part.tallies["live"], part.tallies["draft"]
+        zone = timezone.get_current_timezone()
         for position, h in enumerate(histories):
             live, draft = self.courses(h)
-            live_tally.add(live, self.live.team_names)
-            draft_tally.add(draft, self.draft.team_names)
+            live_tally.add(live, self.live.team_names, zone)
+            draft_tally.add(draft, self.draft.team_names, zone)
             n = parting(live, draft)
             if n is None:
                 continue
@@ -531,8 +629,10 @@ class Backtest:
     def result(self) -> dict[str, Any]:
         """The sums as JSON values, in a fixed order (same input, same document)."""
         self.finish()
+        waves = {name: self.waves(config) for name, config in self.configs()}
         days = sorted(
             {k[0] for t in self.tallies.values() for c in (t.escalations, t.sla, t.load) for k in c}
+            | {k[0] for counted in waves.values() for k in counted}
         )
         out: dict[str, Any] = {"days": []}
         for day in days:
@@ -551,11 +651,31 @@ class Backtest:
                         for (d, team), n in tally.load.items()
                         if d == day
                     ),
+                    # Waves fired: [action, waves, their tickets], by action.
+                    "waves": sorted(
+                        [action, n, tickets]
+                        for (d, action), (n, tickets) in waves[name].items()
+                        if d == day
+                    ),
                 }
             out["days"].append(entry)
         out["differing"] = self.differing
         out["differences"] = self.differences
         return out
+
+    def configs(self) -> tuple[tuple[str, Config], ...]:
+        return (("live", self.live), ("draft", self.draft))
+
+    def waves(self, config: Config) -> dict[tuple[str, str], tuple[int, int]]:
+        """The waves the configuration's wave rules fire over the tickets added (`lab.waves`),
+        per local day and action ("proposed", "declared"): how many, and their tickets."""
+        zone = timezone.get_current_timezone()
+        counted: dict[tuple[str, str], tuple[int, int]] = {}
+        for at, wave in replay_waves(self.wave_tickets, config.waves, self.until, self.holding):
+            key = (local_hour(at, zone)[0], "declared" if wave.rule.declare else "proposed")
+            n, tickets = counted.get(key, (0, 0))
+            counted[key] = (n + 1, tickets + len(wave.ticket_ids))
+        return counted
 
 
 def peak_hour(tally: Tally, day: str, team: str) -> int:
@@ -575,7 +695,7 @@ def run(
     `progress(done, total)` after each batch returns False to cancel (then None)."""
     ids = ticket_ids(since, until)
     team_ids = dict(Team.objects.values_list("name", "pk"))
-    backtest = Backtest(live=live, draft=draft, until=until)
+    backtest = Backtest(live=live, draft=draft, until=until, holding=holdings(since, until))
     if not progress(0, len(ids)):
         return None
     if len(ids) >= 2 * CHUNK:

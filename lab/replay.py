@@ -15,7 +15,8 @@ deadline instant, the next human step — never minute by minute. A decision to 
 the ticket one step up the configuration's chain (or to the functional team) and starts a
 new cycle, as the escalation service does; SLA instants come from `sla.deadlines` over the
 ticket's clock segments (paused while pending when the policy says so) on the policy's
-calendar.
+calendar. The policy is chosen again when the priority or the team changes, as the SLA
+clock's change hook does (`reselect`).
 
 The history's other human steps are replayed as they were recorded, under both
 configurations alike: customer messages (they feed the risk score, `escalation.risk.assess`,
@@ -35,13 +36,14 @@ does) and its recurrences (earlier tickets of the same service and customer reso
 30 days before it was created, as their recorded resolutions and reopens stood then; read by
 `lab.backtest`, handed in as `History.recurrences`).
 
-What it leaves out: the wave trigger itself. Which tickets a draft's wave rules would link
-is a question about many tickets at once; the recorded links are replayed, under both
+What it leaves out: the wave trigger, a question about many tickets at once, which
+`lab.waves` replays over all of them; the recorded links are replayed here, under both
 configurations alike.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,8 +64,9 @@ from escalation.engine import (
     rule_book,
 )
 from escalation.risk import RiskInputs, assess
-from sla.clock import ALWAYS_OPEN, CalendarLike, add_business_time
-from sla.deadlines import Segment, instant_at
+from incidents.detection import WaveRuleSpec
+from sla.clock import ALWAYS_OPEN, CalendarLike, add_business_time, business_time_between
+from sla.deadlines import ZERO, Segment, instant_at
 
 MINUTE = timedelta(minutes=1)
 # A ticket's replay stops after this many evaluations (a bound, far above any real course).
@@ -124,6 +127,9 @@ class History:
     # The recurrence count of the risk score from each instant on, in time order: (from,
     # count) pairs; none is 0 throughout.
     recurrences: tuple[tuple[datetime, int], ...] = ()
+    # What the wave trigger reads besides (`lab.waves`): the affected service and the subject.
+    service_id: int | None = None
+    subject: str = ""
 
     def recurrences_at(self, at: datetime) -> int:
         """The recurrence count as the live assessment at `at` read it."""
@@ -159,14 +165,16 @@ class PolicySpec:
     # priority -> target name -> target
     targets: dict[int, dict[str, TargetSpec]] = field(default_factory=dict)
 
-    def matches(self, h: History, priority: int) -> bool:
+    def matches(self, h: History, priority: int, team_id: int) -> bool:
+        """Whether it governs the ticket of `h` with `priority` at `team_id` (as
+        `sla.models.SLAPolicy.matches`)."""
         return (
             (not self.tiers or h.tier in self.tiers)
             and (not self.vip_only or h.vip)
             and (not self.contract or self.contract == h.contract)
             and (not self.channels or h.channel in self.channels)
             and self.priority_min <= priority <= self.priority_max
-            and (not self.team_ids or h.team_id in self.team_ids)
+            and (not self.team_ids or team_id in self.team_ids)
         )
 
 
@@ -181,6 +189,8 @@ class Config:
     team_names: dict[int, str] = field(default_factory=dict)  # for the result (ids may not last)
     # level rank -> (acknowledge within, its calendar; None: the ticket's policy's calendar)
     ack: dict[int, tuple[timedelta, CalendarLike | None]] = field(default_factory=dict)
+    # The active wave rules (`lab.waves` replays them over all the tickets at once).
+    waves: tuple[WaveRuleSpec, ...] = ()
 
     @cached_property
     def book(self) -> RuleBook:
@@ -251,8 +261,14 @@ def ceil_minute(at: datetime) -> datetime:
     return floor if floor == at else floor + MINUTE
 
 
-def policy_for(config: Config, h: History) -> PolicySpec | None:
-    return next((p for p in config.policies if p.matches(h, h.priority)), None)
+def policy_for(
+    config: Config, h: History, priority: int | None = None, team_id: int | None = None
+) -> PolicySpec | None:
+    """The first policy by order that governs the ticket of `h` (at creation, or with
+    `priority` at `team_id`), as `sla.services.select_policy` chooses it."""
+    priority = h.priority if priority is None else priority
+    team_id = h.team_id if team_id is None else team_id
+    return next((p for p in config.policies if p.matches(h, priority, team_id)), None)
 
 
 @dataclass
@@ -293,6 +309,16 @@ class State:
         default_factory=dict
     )
     shortcuts: bool = True  # False: every evaluation in full, at every change (for the tests)
+    # The closed running segments' business time on the policy's calendar, summed once each
+    # (`clock_instant`): their starts, the running total at each one's end, and how many of
+    # `segments` are summed (all but the open last one; closed segments never change).
+    summed_starts: list[datetime] = field(default_factory=list)
+    summed_ends: list[timedelta] = field(default_factory=list)
+    summed: int = 0
+    # The SLA policy that governs the ticket now, and its calendar (the engine's too); chosen
+    # again when the priority or the team changes (`reselect`).
+    policy: PolicySpec | None = None
+    calendar: CalendarLike = ALWAYS_OPEN
 
 
 def since(segments: Sequence[Segment], start: datetime) -> list[Segment]:
@@ -304,10 +330,11 @@ def since(segments: Sequence[Segment], start: datetime) -> list[Segment]:
     ]
 
 
-def sla_instants(
-    policy: PolicySpec | None, state: State
-) -> dict[str, tuple[datetime | None, datetime | None]]:
-    """(warning, due) per running target; a met, paused or absent target has none."""
+def sla_instants(state: State) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """(warning, due) per running target of the ticket's policy; a met, paused or absent
+    target has none. Kept until what they depend on changes; without `State.shortcuts`,
+    computed afresh every time (the reference the shortcuts are compared with)."""
+    policy = state.policy
     if policy is None:
         return NO_INSTANTS
     key = (
@@ -317,7 +344,7 @@ def sla_instants(
         state.last_reply_at,
         state.ended,
     )
-    if state.cached is not None and state.cached[0] == key:
+    if state.cached is not None and state.cached[0] == key and state.shortcuts:
         return state.cached[1]
     targets = policy.targets.get(state.priority, {})
     result = {}
@@ -334,17 +361,44 @@ def sla_instants(
         # update) the last reply: a reply leaves the resolution's as they were.
         own = (key[0], key[1], state.last_reply_at if name == "next_update" else None)
         known = state.targets.get(name)
-        if known is None or known[0] != own:
-            segments = state.segments
-            if name == "next_update":
-                segments = since(segments, state.last_reply_at)  # type: ignore[arg-type]
-            due = instant_at(policy.calendar, segments, spec.duration)
-            warning = instant_at(policy.calendar, segments, spec.warning) if spec.warning else None
+        if known is None or known[0] != own or not state.shortcuts:
+            if name == "next_update" or not state.shortcuts:
+                segments = state.segments
+                if name == "next_update":
+                    segments = since(segments, state.last_reply_at)  # type: ignore[arg-type]
+                calendar = policy.calendar
+                due = instant_at(calendar, segments, spec.duration)
+                warning = instant_at(calendar, segments, spec.warning) if spec.warning else None
+            else:
+                due = clock_instant(state, spec.duration)
+                warning = clock_instant(state, spec.warning) if spec.warning else None
             known = state.targets[name] = (own, (warning, due), SLAInstants(warning, due))
         result[name] = known[1]
         engine[name] = known[2]
     state.cached = (key, result, engine)
     return result
+
+
+def clock_instant(state: State, offset: timedelta) -> datetime | None:
+    """`sla.deadlines.instant_at` over the ticket's segments on its policy's calendar, with
+    each closed segment's business time measured once (`State.summed_ends`) instead of at
+    every target and every change: the instant is found in the closed segment where the
+    running total reaches `offset`, else in the open last one while it runs."""
+    segments, calendar = state.segments, state.policy.calendar  # type: ignore[union-attr]
+    starts, ends = state.summed_starts, state.summed_ends
+    while state.summed < len(segments) - 1:
+        segment = segments[state.summed]
+        state.summed += 1
+        if segment.running:
+            span = business_time_between(calendar, segment.started_at, segment.ended_at)  # type: ignore[arg-type]
+            starts.append(segment.started_at)
+            ends.append((ends[-1] if ends else ZERO) + span)
+    total = ends[-1] if ends else ZERO
+    if ends and offset <= total:
+        n = bisect_left(ends, offset)
+        return add_business_time(calendar, starts[n], offset - (ends[n - 1] if n else ZERO))
+    last = segments[-1]
+    return add_business_time(calendar, last.started_at, offset - total) if last.running else None
 
 
 def replay(
@@ -358,7 +412,6 @@ def replay(
     changed (`evaluate_state`): the same course, slower (`tests/lab/test_replay_shortcuts.py`
     compares both on random histories)."""
     policy = policy_for(config, h)
-    calendar = policy.calendar if policy is not None else ALWAYS_OPEN
     state = State(
         team_id=h.team_id,
         level=config.level_of.get(h.team_id, 1),
@@ -366,7 +419,10 @@ def replay(
         cycle=0,
         cycle_started_at=h.created_at,
         pending_pauses=policy.pending_pauses if policy is not None else False,
-        segments=[Segment(h.created_at, None, True)],
+        # Without a policy no clock runs (a policy chosen later starts it then).
+        segments=[Segment(h.created_at, None, policy is not None)],
+        policy=policy,
+        calendar=policy.calendar if policy is not None else ALWAYS_OPEN,
     )
     # The risk score only matters to soft-signal rules: without one, it is not assessed and a
     # customer message changes nothing the engine reads.
@@ -375,24 +431,25 @@ def replay(
     quiet = config.quiet if shortcuts else NO_HOOK
     reassess(state, h, h.created_at)
     happened: list[Happening] = []
-    recorded: set[tuple[str, str, datetime]] = set()
+    # The warnings and breaches on record: (kind, target, the "next update" period's reply).
+    recorded: set[tuple[str, str, datetime | None]] = set()
     steps = sorted(h.steps, key=lambda s: s.at)
     index, now = 0, h.created_at
     # Creation is a change: the engine is asked at once (as the change hook does).
-    next_check = sweep(h, config, state, policy, calendar, now, happened)
+    next_check = sweep(h, config, state, now, happened)
     beat = None if next_check is None else ceil_minute(next_check)  # the sweep that looks again
     count = len(steps)
     for _ in range(MAX_STEPS):
-        instants = sla_instants(policy, state)
-        record_sla(instants, now, recorded, happened)
+        instants = sla_instants(state)
+        record_sla(instants, now, state.last_reply_at, recorded, happened)
         if beat is not None and beat <= now:
             # The beat's sweep; before it, with unchanged facts, the engine decides nothing.
-            next_check = sweep(h, config, state, policy, calendar, now, happened)
+            next_check = sweep(h, config, state, now, happened)
             beat = None if next_check is None else ceil_minute(next_check)
         changed = False
         while index < count and steps[index].at <= now:
             step = steps[index]
-            apply(state, step, config, h, calendar)
+            apply(state, step, config, h)
             index += 1
             if step.kind in INCIDENT_STEPS:
                 # No change hook: a link holds the ticket, its end wakes the beat's next sweep.
@@ -412,7 +469,7 @@ def replay(
                 break
         if changed:
             # A person changed the ticket: the change hook asks the engine at that instant.
-            next_check = sweep(h, config, state, policy, calendar, now, happened)
+            next_check = sweep(h, config, state, now, happened)
             beat = None if next_check is None else ceil_minute(next_check)
         # The next instant that matters: a step or the next check. An SLA warning or deadline
         # before it changes nothing the engine reads: it is recorded at the next instant that
@@ -422,42 +479,46 @@ def replay(
             upcoming = beat
         if not shortcuts:
             # Every SLA instant visited on its own, for the comparison.
-            for pair in sla_instants(policy, state).values():
+            for pair in sla_instants(state).values():
                 for at in pair:
                     if at is not None and at > now and (upcoming is None or at < upcoming):
                         upcoming = at
         if upcoming is None or upcoming > until:
-            # Nothing changes any more before `until`: the SLA instants still to come then
-            # are recorded (visiting the first one would record every one due by then).
-            instants = sla_instants(policy, state)
-            if any(
-                at is not None and now < at <= until for pair in instants.values() for at in pair
-            ):
-                record_sla(instants, until, recorded, happened)
+            # Nothing changes any more before `until`: the SLA instants due by then are
+            # recorded (visiting the first one would record every one due by then), and so
+            # is one that the last change brought into the past (a raised priority).
+            record_sla(sla_instants(state), until, state.last_reply_at, recorded, happened)
             break
         now = upcoming
     return tuple(sorted(happened, key=lambda x: x.at))  # stable: SLA events before the sweep
 
 
-def engine_sla(policy: PolicySpec | None, state: State) -> dict[str, SLAInstants]:
+def engine_sla(state: State) -> dict[str, SLAInstants]:
     """The running targets' instants as the engine takes them (`sla_instants`)."""
-    if policy is None:
+    if state.policy is None:
         return NO_SLA
-    sla_instants(policy, state)
+    sla_instants(state)
     return state.cached[2]  # type: ignore[index]
 
 
 def record_sla(
     instants: dict[str, tuple[datetime | None, datetime | None]],
     upto: datetime,
-    recorded: set[tuple[str, str, datetime]],
+    period: datetime | None,
+    recorded: set[tuple[str, str, datetime | None]],
     happened: list[Happening],
 ) -> None:
-    """Each SLA warning and breach of `instants` at or before `upto`, once."""
+    """Each SLA warning and breach of `instants` at or before `upto`, once per target (as
+    the ticket's flags record them: an instant that moves after it was recorded, with the
+    priority or the policy, is not recorded again), and for the next update once per
+    `period` (the reply it runs from: each reply starts a new one)."""
     for name, (warning, due) in instants.items():
         for kind, at in (("sla_warning", warning), ("sla_breach", due)):
-            if at is not None and at <= upto and (kind, name, at) not in recorded:
-                recorded.add((kind, name, at))
+            if at is None or at > upto:
+                continue
+            key = (kind, name, period if name == "next_update" else None)
+            if key not in recorded:
+                recorded.add(key)
                 happened.append(Happening(at=at, kind=kind, target=name))
 
 
@@ -470,9 +531,7 @@ def quiet_step(step: Step, state: State, quiet: tuple[str, ...], config: Config)
     return state.shortcuts and step.kind == "customer" and state.risk[0] < config.risk_floor
 
 
-def facts_of(
-    h: History, state: State, calendar: CalendarLike, sla: dict[str, SLAInstants], config: Config
-) -> TicketFacts:
+def facts_of(h: History, state: State, sla: dict[str, SLAInstants], config: Config) -> TicketFacts:
     return TicketFacts(
         ticket_id=h.ticket_id,
         cycle=state.cycle,
@@ -484,7 +543,7 @@ def facts_of(
         created_at=h.created_at,
         cycle_started_at=state.cycle_started_at,
         last_progress_at=state.last_progress_at,
-        calendar=calendar,
+        calendar=state.calendar,
         sla=sla,
         risk_score=state.risk[0],
         risk_changed_at=state.risk_changed_at,
@@ -522,7 +581,6 @@ def evaluate_state(
     h: History,
     config: Config,
     state: State,
-    calendar: CalendarLike,
     sla: dict[str, SLAInstants],
     now: datetime,
 ) -> Evaluation:
@@ -532,13 +590,13 @@ def evaluate_state(
     alone, so they need no new facts and no business-time arithmetic. Without
     `State.shortcuts`, `escalation.engine.evaluate` in full every time."""
     if not state.shortcuts:
-        return evaluate(facts_of(h, state, calendar, sla, config), config.book, now)
+        return evaluate(facts_of(h, state, sla, config), config.book, now)
     if state.owned:
         return HELD
     key = facts_key(state)
     standing = state.standing
     if standing is None or standing[1] is not sla or standing[0] != key:
-        facts = facts_of(h, state, calendar, sla, config)
+        facts = facts_of(h, state, sla, config)
         standing = state.standing = (key, sla, candidates(facts, config.book))
     return decide(
         standing[2],
@@ -552,8 +610,6 @@ def sweep(
     h: History,
     config: Config,
     state: State,
-    policy: PolicySpec | None,
-    calendar: CalendarLike,
     now: datetime,
     happened: list[Happening],
 ) -> datetime | None:
@@ -561,15 +617,21 @@ def sweep(
     it decides something, as the evaluation's rounds do (`escalation.evaluation`): a
     hand-off starts a new cycle, a raised priority brings its targets, and a rule held back
     by another one's hand-off (or notice at the top of the chain) gets its turn. Returns the
-    last evaluation's next check."""
+    last evaluation's next check.
+
+    With the shortcuts, a round whose decisions changed no fact (no hand-off, no priority)
+    and held nothing back (none of them hands off) is the last: the next one would decide
+    from the same candidates without those fired, so nothing, and name the same next check."""
     for _ in range(MAX_ROUNDS):
-        evaluation = evaluate_state(h, config, state, calendar, engine_sla(policy, state), now)
-        moved = False
+        evaluation = evaluate_state(h, config, state, engine_sla(state), now)
+        moved = raised = False
         for decision in evaluation.decisions:
             rule = decision.rule
             state.fired.add(rule.id)
             if rule.raise_priority_to is not None and rule.raise_priority_to < state.priority:
                 state.priority = rule.raise_priority_to
+                reselect(state, config, h, now)
+                raised = True
             target = None
             if rule.escalate == Escalate.HIERARCHICAL:
                 target = config.up.get(state.team_id)
@@ -579,7 +641,10 @@ def sweep(
                 if rule.escalate == Escalate.HIERARCHICAL:
                     state.level = config.level_of.get(target, state.level)
                 hand_off(state, target, now)
-                state.awaiting_ack_until = ack_due(config, state.level, calendar, now)
+                # The escalation's acknowledgement is due on the calendar before the hand-off
+                # (`escalation.handoff.raise_escalation` writes it first).
+                state.awaiting_ack_until = ack_due(config, state.level, state.calendar, now)
+                reselect(state, config, h, now)
                 moved = True
                 happened.append(
                     Happening(
@@ -598,6 +663,12 @@ def sweep(
                     )
                 )
         if not evaluation.decisions:
+            break
+        if (
+            state.shortcuts
+            and not (moved or raised)
+            and all(d.rule.escalate == Escalate.NONE for d in evaluation.decisions)
+        ):
             break
     return evaluation.next_check_at
 
@@ -623,7 +694,7 @@ def hand_off(state: State, team_id: int, at: datetime) -> None:
     state.deescalated = False
 
 
-def apply(state: State, step: Step, config: Config, h: History, calendar: CalendarLike) -> None:
+def apply(state: State, step: Step, config: Config, h: History) -> None:
     """A human step changes the state the engine sees."""
     if step.kind in ("reply", "progress", "team"):
         state.last_progress_at = step.at
@@ -652,9 +723,10 @@ def apply(state: State, step: Step, config: Config, h: History, calendar: Calend
             state.level = config.level_of.get(step.team_id, state.level)
         hand_off(state, step.team_id, step.at)
         if incoming is not None and incoming.kind == "raised":
-            state.awaiting_ack_until = ack_due(config, state.level, calendar, step.at)
+            state.awaiting_ack_until = ack_due(config, state.level, state.calendar, step.at)
         elif incoming is not None:
             state.deescalated = True
+        reselect(state, config, h, step.at)
         reassess(state, h, step.at)
     elif step.kind == "ack":
         state.awaiting_ack_until = None
@@ -662,6 +734,7 @@ def apply(state: State, step: Step, config: Config, h: History, calendar: Calend
         state.owned = step.kind == "linked"
     elif step.kind == "priority" and step.priority is not None:
         state.priority = step.priority
+        reselect(state, config, h, step.at)
     elif step.kind == "end" and not state.ended:
         state.ended = True
         pause(state, step.at, running=False, always=True)
@@ -718,12 +791,34 @@ def reassess(state: State, h: History, at: datetime) -> None:
 
 def pause(state: State, at: datetime, *, running: bool, always: bool = False) -> None:
     """The clocks stop (`running` False) or run again at `at`: while pending when the policy
-    pauses them then, and `always` at a resolution and a reopen."""
+    pauses them then, and `always` at a resolution and a reopen. Without a policy no clock
+    runs."""
     if not (state.pending_pauses or always):
         return
     last = state.segments[-1]
     state.segments[-1] = Segment(last.started_at, at, last.running)
-    state.segments.append(Segment(at, None, running))
+    state.segments.append(Segment(at, None, running and state.policy is not None))
+
+
+def reselect(state: State, config: Config, h: History, at: datetime) -> None:
+    """The policy chosen again after the priority or the team changed at `at`, as the SLA
+    clock's change hook does (`sla.services.clock_after_change`). Another policy brings its
+    calendar (for the deadlines over the same segments, the no-progress thresholds and the
+    acknowledgements to come) and its targets; its pending rule may stop or start the clock
+    of a pending ticket; with none, no clock runs (and one chosen later runs again from then
+    on, with the business time used before)."""
+    policy = policy_for(config, h, state.priority, state.team_id)
+    if policy is state.policy:
+        return
+    state.policy = policy
+    state.calendar = policy.calendar if policy is not None else ALWAYS_OPEN
+    state.pending_pauses = policy.pending_pauses if policy is not None else False
+    state.cached = None
+    state.targets = {}
+    state.summed_starts, state.summed_ends, state.summed = [], [], 0  # another calendar
+    running = policy is not None and not state.ended and not (state.paused and state.pending_pauses)
+    if state.segments[-1].running != running:
+        pause(state, at, running=running, always=True)
 
 
 def parting(live: Sequence[Happening], draft: Sequence[Happening]) -> int | None:

@@ -69,6 +69,17 @@ def totals(result: dict[str, Any]) -> dict[str, dict[str, int]]:
     return out
 
 
+def wave_totals(result: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """The waves the wave rules fired live and in the draft, per action (proposed, declared);
+    a result from before waves were replayed counts none."""
+    out = {name: {"proposed": 0, "declared": 0} for name in CONFIGS}
+    for day in result.get("days", []):
+        for name in CONFIGS:
+            for action, n, _tickets in day[name].get("waves", ()):
+                out[name][action] += n
+    return out
+
+
 def load_rows(day: dict[str, Any]) -> list[dict[str, Any]]:
     """Per team on one day: escalations received live and in the draft, the difference, and
     each side's peak hour."""
@@ -115,6 +126,13 @@ def summary_lines(run: BacktestRun) -> list[str]:
         _("SLA breaches: live %(live)s, draft %(draft)s.")
         % {"live": sums["live"]["breaches"], "draft": sums["draft"]["breaches"]},
     ]
+    waves = wave_totals(result)
+    for action, label in (
+        ("proposed", _("Waves proposed: live %(live)s, draft %(draft)s.")),
+        ("declared", _("Waves declared: live %(live)s, draft %(draft)s.")),
+    ):
+        if waves["live"][action] or waves["draft"][action]:
+            lines.append(label % {name: waves[name][action] for name in CONFIGS})
     for day in result["days"]:
         for row in load_rows(day):
             if row["change"]:

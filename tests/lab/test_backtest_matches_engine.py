@@ -13,6 +13,7 @@ from escalation.models import Escalation
 from escalation.sweep import sweep
 from lab import backtest
 from lab.replay import ceil_minute, replay
+from sla.models import BusinessCalendar, SLAPolicy, SLATarget
 from tests.factories import CustomerFactory, TeamFactory, UserFactory
 from tickets import services
 from tickets.models import SupportLevel, Team, Ticket
@@ -26,11 +27,11 @@ UNTIL = CREATED + dt.timedelta(days=4)
 FIRST_RESPONSE_BREACH = CREATED + dt.timedelta(hours=1)
 
 
-def play(ticket, steps):
+def play(ticket, steps, start=CREATED):
     """Sweep at every instant the ticket's next check names and before each step (as the
     demo's replay does), then take the step through the services."""
     steps = list(steps)
-    now = CREATED
+    now = start
     for _ in range(300):  # bounded: a few checks per day
         sweep(now=now)
         while steps and steps[0][0] <= now:
@@ -44,7 +45,7 @@ def play(ticket, steps):
         now = min(upcoming)
 
 
-def open_ticket(impact: int, urgency: int, agent=None):
+def open_ticket(impact: int, urgency: int, agent=None, created=CREATED):
     level1, level2 = SupportLevel.objects.get(rank=1), SupportLevel.objects.get(rank=2)
     second = TeamFactory(name="Second line", level=level2)
     first = TeamFactory(
@@ -60,7 +61,7 @@ def open_ticket(impact: int, urgency: int, agent=None):
             impact=impact,
             urgency=urgency,
         ),
-        now=CREATED,
+        now=created,
     )
 
 
@@ -112,6 +113,50 @@ def test_with_a_first_reply_and_notes_the_replay_still_matches():
             (CREATED + dt.timedelta(hours=3), note),
         ],
     )
+    assert_replay_matches(ticket)
+
+
+def test_a_priority_raised_by_a_person_chooses_the_policy_again_in_the_replay_too():
+    """Live, the SLA clock chooses the policy again when the priority changes: a ticket
+    opened at 17:50 in Berlin as priority 3 (office hours, first response within 4 business
+    hours: Friday) and raised to 2 at 18:30 comes under a round-the-clock policy for
+    priority 2, whose first response (1 hour from creation, 18:50) is breached that evening.
+    The replay reads the person's raise from the history and does the same; keeping the
+    policy of creation, it would breach on Friday at 08:50 (office hours, priority 2)."""
+    high = SLAPolicy.objects.create(
+        name="High around the clock",
+        order=5,
+        calendar=BusinessCalendar.objects.get(name="24/7"),
+        priority_min=2,
+        priority_max=2,
+    )
+    SLATarget.objects.create(
+        policy=high,
+        priority=2,
+        first_response=dt.timedelta(hours=1),
+        next_update=dt.timedelta(hours=4),
+        resolution=dt.timedelta(hours=10),
+        warning_percent=75,
+    )
+    agent = UserFactory(username="ada")
+    evening = dt.datetime(2026, 11, 19, 16, 50, tzinfo=UTC)  # Thursday 17:50 in Berlin
+    ticket = open_ticket(3, 3, agent=agent, created=evening)
+    assert ticket.priority == 3
+
+    def raise_priority(now):
+        services.ticket_change_priority(
+            ticket=Ticket.objects.get(pk=ticket.pk),
+            actor=agent,
+            priority=2,
+            reason="Production is down after all.",
+            now=now,
+        )
+
+    play(ticket, [(evening + dt.timedelta(minutes=40), raise_priority)], start=evening)
+    assert Ticket.objects.get(pk=ticket.pk).sla_policy == high
+    assert human_steps(ticket) == [("priority", "")]
+    (escalation,) = Escalation.objects.filter(ticket=ticket)
+    assert escalation.raised_at == evening + dt.timedelta(hours=1)  # 18:50 in Berlin
     assert_replay_matches(ticket)
 
 

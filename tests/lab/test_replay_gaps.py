@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from datetime import time
 
 import pytest
 
 from escalation.engine import Trigger
 from lab import backtest
 from lab.replay import History, PolicySpec, Step, TargetSpec, replay
-from sla.clock import ALWAYS_OPEN
+from sla.clock import ALWAYS_OPEN, CalendarSpec
 from tests.factories import CustomerFactory, TicketFactory
 from tests.lab.test_replay_coverage import MONDAY, UNTIL, H, M, config, courses, rule, ticket
 from tickets.models import Service, TicketEvent
@@ -20,6 +21,8 @@ from tickets.models import Service, TicketEvent
 D = 24 * H
 AT_RISK_50 = rule(3, Trigger.SOFT_SIGNAL, risk_at_least=50)
 BREACH = rule(2, Trigger.SLA_BREACH)
+# A calendar open from 08:00 to 18:00 UTC every day (another calendar than 24/7).
+OFFICE_LIKE = CalendarSpec(tz="UTC", weekly=(((time(8), time(18)),),) * 7)
 RESOLUTION_4H = PolicySpec(
     name="Standard",
     order=1,
@@ -171,6 +174,65 @@ def test_a_quiet_customer_message_still_sweeps_what_is_due_between_minutes():
     assert (late[0].kind, late[0].at) == ("escalated", MONDAY + 2 * H + dt.timedelta(seconds=45))
 
 
+# -- The policy chosen again ------------------------------------------------------------------
+
+
+def test_a_hand_off_by_a_person_brings_the_policy_of_the_new_team():
+    # Second line has its own policy: resolution within 4 h (warning at 3 h) against 8 h (6 h)
+    # for the others, over the same clock since creation (24/7). Handed over at 1 h: warning
+    # at 3 h, breach at 4 h, where the breach rule escalates to Third line; the general policy
+    # there (due at 8 h) records no second warning or breach: the ticket's flags are set. With
+    # the policy of creation: warning at 6 h, breach and escalation at 8 h.
+    second_line = PolicySpec(
+        name="Second line",
+        order=1,
+        calendar=ALWAYS_OPEN,
+        team_ids=frozenset({2}),
+        targets={2: {"resolution": TargetSpec(4 * H, 3 * H)}},
+    )
+    general = replace(RESOLUTION_4H, order=2, targets={2: {"resolution": TargetSpec(8 * H, 6 * H)}})
+    h = ticket(Step(MONDAY + H, "team", team_id=2))
+    assert courses(replay(h, config(BREACH, policies=(second_line, general)), UNTIL)) == [
+        ("sla_warning", 3 * H, "resolution"),
+        ("sla_breach", 4 * H, "resolution"),
+        ("escalated", 4 * H, "sla_breach"),
+    ]
+    assert courses(replay(h, config(BREACH, policies=(general,)), UNTIL)) == [
+        ("sla_warning", 6 * H, "resolution"),
+        ("sla_breach", 8 * H, "resolution"),
+        ("escalated", 8 * H, "sla_breach"),
+    ]
+
+
+def test_a_raise_that_moves_a_recorded_warning_records_it_once():
+    # Priority 3: resolution 8 h, warning at 4 h (recorded). Raised to 1 at 5 h: 4 h, warning
+    # at 2 h (passed, on record already: not again); the breach at 4 h has passed: recorded,
+    # and the breach rule escalates at the raise.
+    targets = {
+        3: {"resolution": TargetSpec(8 * H, 4 * H)},
+        1: {"resolution": TargetSpec(4 * H, 2 * H)},
+    }
+    policy = replace(RESOLUTION_4H, targets=targets)
+    h = ticket(Step(MONDAY + 5 * H, "priority", priority=1), priority=3)
+    assert courses(replay(h, config(BREACH, policies=(policy,)), UNTIL)) == [
+        ("sla_warning", 4 * H, "resolution"),
+        ("sla_breach", 4 * H, "resolution"),
+        ("escalated", 5 * H, "sla_breach"),
+    ]
+
+
+def test_a_ticket_that_comes_under_a_policy_starts_its_clock_then():
+    # No policy for priority 4; raised to 2 at 2 h, the 4 h resolution runs from then (as the
+    # live clock opens its segments when a policy first governs the ticket): due at 6 h.
+    h = ticket(Step(MONDAY + 2 * H, "priority", priority=2), priority=4)
+    policy = replace(RESOLUTION_4H, priority_max=2)
+    assert courses(replay(h, config(BREACH, policies=(policy,)), UNTIL)) == [
+        ("sla_warning", 5 * H, "resolution"),
+        ("sla_breach", 6 * H, "resolution"),
+        ("escalated", 6 * H, "sla_breach"),
+    ]
+
+
 # -- Work shared between live and draft -------------------------------------------------------
 
 
@@ -181,14 +243,31 @@ def test_a_ticket_whose_configurations_agree_is_replayed_once(monkeypatch):
     live = config(BREACH, policies=(replace(RESOLUTION_4H, priority_max=2),))
     longer = {2: {"resolution": TargetSpec(8 * H, 6 * H)}}
     draft = config(BREACH, policies=(replace(RESOLUTION_4H, priority_max=2, targets=longer),))
+    two = History(ticket_id=2, reference="HD-2", created_at=MONDAY, priority=2, team_id=1)
+    three = History(ticket_id=3, reference="HD-3", created_at=MONDAY, priority=3, team_id=1)
+    calls, part = replayed(monkeypatch, live, draft, [two, three])
+    assert calls == [2, 2, 3]
+    assert part.differing == 1
+
+
+def test_the_backtest_replays_twice_where_a_reachable_priority_has_another_policy(monkeypatch):
+    # The draft differs for priority 1 only: a priority 3 ticket that a person raises to 1 is
+    # replayed under both, one that stays at 3 once.
+    live = config(BREACH, policies=(replace(RESOLUTION_4H, priority_min=1, priority_max=4),))
+    sev1 = replace(RESOLUTION_4H, name="Sev 1", priority_max=1, calendar=OFFICE_LIKE)
+    draft = config(BREACH, policies=(sev1, *live.policies))
+    stays = History(ticket_id=3, reference="HD-3", created_at=MONDAY, priority=3, team_id=1)
+    raised = replace(stays, ticket_id=4, steps=(Step(MONDAY + H, "priority", priority=1),))
+    calls, _part = replayed(monkeypatch, live, draft, [stays, raised])
+    assert calls == [3, 4, 4]
+
+
+def replayed(monkeypatch, live, draft, histories):
+    """The tickets replayed (one id per replay) and the part the backtest adds up."""
     calls = []
     real = backtest.replay
     monkeypatch.setattr(
         backtest, "replay", lambda h, c, u: calls.append(h.ticket_id) or real(h, c, u)
     )
-    run = backtest.Backtest(live=live, draft=draft, until=UNTIL)
-    two = History(ticket_id=2, reference="HD-2", created_at=MONDAY, priority=2, team_id=1)
-    three = History(ticket_id=3, reference="HD-3", created_at=MONDAY, priority=3, team_id=1)
-    part = run.replayed([two, three])
-    assert calls == [2, 2, 3]
-    assert part.differing == 1
+    part = backtest.Backtest(live=live, draft=draft, until=UNTIL).replayed(histories)
+    return calls, part

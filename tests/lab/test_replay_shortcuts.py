@@ -7,8 +7,8 @@ last evaluation's candidates instead of building the facts and computing every t
 instant again. `replay(..., shortcuts=False)` asks the engine in full at every change and
 every sweep, as the live system does. On random histories under random configurations —
 every step kind, instants on and off the beat's minute grid, office hours with holidays and
-24/7, pauses that stop the clock or not — both must give the same course, happening for
-happening.
+24/7, pauses that stop the clock or not, a second policy chosen when the priority or the
+team changes — both must give the same course, happening for happening.
 """
 
 from __future__ import annotations
@@ -21,8 +21,18 @@ import holidays
 import pytest
 
 from escalation.engine import Escalate, RuleSpec, Trigger
-from lab.replay import Config, History, PolicySpec, Step, TargetSpec, replay
-from sla.clock import ALWAYS_OPEN, CalendarSpec
+from lab.replay import (
+    Config,
+    History,
+    PolicySpec,
+    State,
+    Step,
+    TargetSpec,
+    clock_instant,
+    replay,
+)
+from sla.clock import ALWAYS_OPEN, CalendarSpec, business_time_between
+from sla.deadlines import Segment, instant_at
 
 UTC = dt.UTC
 H = dt.timedelta(hours=1)
@@ -128,9 +138,28 @@ def random_config(rng: random.Random) -> Config:
         priority_max=rng.choice((3, 4)),
         targets=targets,
     )
+    policies: tuple[PolicySpec, ...] = (policy,)
+    if rng.random() < 0.6:
+        # A policy before it for the urgent priorities or the upper teams, on another
+        # calendar, that pauses or not: the policy is chosen again when the priority (a
+        # person's change, a rule's raise) or the team (any hand-off) changes.
+        urgent = PolicySpec(
+            name="Urgent",
+            order=0,
+            calendar=OFFICE if policy.calendar is ALWAYS_OPEN else ALWAYS_OPEN,
+            pending_pauses=rng.random() < 0.5,
+            priority_max=rng.choice((1, 2, 4)),
+            team_ids=rng.choice((frozenset(), frozenset({2, 4}), frozenset({3}))),
+            targets={
+                p: {name: TargetSpec(spec.duration / 2, spec.warning) for name, spec in t.items()}
+                for p, t in targets.items()
+                if p <= 2 or rng.random() < 0.5
+            },
+        )
+        policies = (urgent, policy)
     return Config(
         rules=rules,
-        policies=(policy,),
+        policies=policies,
         up={1: 2, 2: 3, 3: None, 4: None},
         level_of={1: 1, 2: 2, 3: 3, 4: 2},
         team_names={1: "First", 2: "Second", 3: "Third", 4: "Network"},
@@ -221,3 +250,32 @@ def test_the_random_configurations_escalate_on_every_trigger() -> None:
         for n in range(150):
             triggers |= {x.trigger for x in replay(random_history(rng, n), config, UNTIL)}
     assert triggers >= {str(t) for t in Trigger}
+
+
+@pytest.mark.parametrize("calendar", [OFFICE, ALWAYS_OPEN], ids=["office", "24/7"])
+def test_the_summed_clock_finds_the_instants_of_the_deadlines(calendar) -> None:
+    """`clock_instant` (each closed segment's business time summed once) against
+    `sla.deadlines.instant_at` on random clocks, for offsets inside segments, past the closed
+    ones and exactly at each closed segment's running total (the instant lies in it then)."""
+    rng = random.Random(11)
+    policy = PolicySpec(name="Standard", order=1, calendar=calendar)
+    for _ in range(200):
+        at = START + dt.timedelta(minutes=rng.randint(0, 5000))
+        segments = []
+        for _ in range(rng.randint(0, 6)):
+            end = at + dt.timedelta(minutes=rng.randint(0, 3000))
+            segments.append(Segment(at, end, rng.random() < 0.6))
+            at = end
+        segments.append(Segment(at, None, rng.random() < 0.6))
+        state = State(
+            team_id=1, level=1, priority=2, cycle=0, cycle_started_at=START, segments=segments
+        )
+        state.policy = policy
+        totals, total = [], dt.timedelta(0)
+        for segment in segments[:-1]:
+            if segment.running:
+                total += business_time_between(calendar, segment.started_at, segment.ended_at)
+                totals.append(total)
+        offsets = [*totals, *(rng.randint(0, 4000) * dt.timedelta(minutes=1) for _ in range(5))]
+        for offset in offsets:
+            assert clock_instant(state, offset) == instant_at(calendar, segments, offset), offset
