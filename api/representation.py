@@ -188,6 +188,8 @@ def with_configuration(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     configuration this process keeps. A row naming a configuration row this process has not
     seen yet (made in another process a moment ago: the news of a change arrives after its
     commit) has it read from the database for this call."""
+    if not rows:
+        return rows
     configuration = ticket_configuration()
     if not all(configuration.covers(row) for row in rows):
         configuration = load_ticket_configuration()

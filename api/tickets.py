@@ -130,6 +130,21 @@ class TicketFilter(filters.FilterSet):
         )
 
 
+class AskedFilters(filters.DjangoFilterBackend):
+    """django-filter's backend, left out when the request names none of the filter set's
+    parameters (every filter of TicketFilter is one parameter, named as the filter): then it
+    cannot change the list, and building the filter set (a deep copy of each filter, a form
+    class made anew, its validation) cost some 3 ms of CPU, a sixth of an unfiltered page."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and request.query_params.keys().isdisjoint(
+            filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
 class StrictOrdering(OrderingFilter):
     """`ordering` from the allowlist only: anything else is a 400, not silently ignored."""
 
@@ -277,7 +292,7 @@ def rows_response(request: Request, tickets: QuerySet[Ticket], code: int) -> Res
 class TicketListCreate(Idempotent, generics.ListCreateAPIView):
     serializer_class = TicketSerializer
     pagination_class = TicketCursor
-    filter_backends = [filters.DjangoFilterBackend, StrictOrdering]
+    filter_backends = [AskedFilters, StrictOrdering]
     filterset_class = TicketFilter
     # Each `ordering` a client may ask for, as the ORDER BY it stands for: a total order (the
     # id breaks ties) that an index of the ticket table serves as it is (`ticket_created_id`,

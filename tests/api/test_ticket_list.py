@@ -288,3 +288,27 @@ def test_a_webhooks_ticket_leaves_out_business_time_left(agent, team_a):
     components = schema["components"]["schemas"]
     assert "business_left" in components["SlaTarget"]["properties"]
     assert "business_left" not in components["WebhookTicketSlaTarget"]["properties"]
+
+
+def test_the_filter_set_is_built_only_when_a_filter_is_asked_for(agent, team_a, monkeypatch):
+    """Without a filter parameter the filter set cannot change the list, so it is not built
+    (a sixth of an unfiltered page's CPU); with one it filters and validates as before."""
+    from api.tickets import TicketFilter
+
+    built = []
+    build = TicketFilter.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(kwargs.get("data"))
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(TicketFilter, "__init__", counted)
+    open_ticket = TicketFactory(team=team_a, open=True)
+    TicketFactory(team=team_a, pending=True)
+    api = client_for(agent)
+    assert len(api.get(TICKETS, {"page_size": 10, "ordering": "priority"}).json()["results"]) == 2
+    assert built == []
+    body = api.get(TICKETS, {"page_size": 10, "status": "open"}).json()
+    assert [t["reference"] for t in body["results"]] == [open_ticket.reference]
+    assert api.get(TICKETS, {"priority": 9}).status_code == 400
+    assert len(built) == 2
