@@ -33,7 +33,12 @@ from rest_framework.response import Response
 from api.idempotency import Idempotent
 from api.pagination import cursor
 from api.problems import problem
-from api.representation import TICKET_COLUMNS, TicketWriter, open_escalations
+from api.representation import (
+    ROW_COLUMNS,
+    TicketWriter,
+    open_escalations,
+    with_configuration,
+)
 from api.serializers import (
     EventSerializer,
     MessageCreateSerializer,
@@ -125,6 +130,21 @@ class TicketFilter(filters.FilterSet):
         )
 
 
+class AskedFilters(filters.DjangoFilterBackend):
+    """django-filter's backend, left out when the request names none of the filter set's
+    parameters (every filter of TicketFilter is one parameter, named as the filter): then it
+    cannot change the list, and building the filter set (a deep copy of each filter, a form
+    class made anew, its validation) cost some 3 ms of CPU, a sixth of an unfiltered page."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and request.query_params.keys().isdisjoint(
+            filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
 class StrictOrdering(OrderingFilter):
     """`ordering` from the allowlist only: anything else is a 400, not silently ignored."""
 
@@ -187,7 +207,7 @@ def status_transitions(status: str, user: Any) -> list[dict[str, str]]:
 
 
 def row_transitions(rows: list[dict[str, Any]], user: Any) -> dict[int, list[dict[str, str]]]:
-    """What `user` may run now on each ticket of a page read as rows (TICKET_COLUMNS), by
+    """What `user` may run now on each ticket of a page read as rows (ROW_COLUMNS), by
     ticket id, in one query (`services.movable_keys`). The transitions themselves need none:
     while they follow from the status alone they are worked out once per status; should one
     ever depend on more, the movable tickets are read whole (one query more) and asked one
@@ -210,9 +230,10 @@ def row_transitions(rows: list[dict[str, Any]], user: Any) -> dict[int, list[dic
 
 
 def ticket_page(rows: list[dict[str, Any]], user: Any) -> list[dict[str, Any]]:
-    """The representation of a page of tickets read as rows (TICKET_COLUMNS), for `user`:
-    two queries whatever the page size (the open escalations, `movable_keys`), and one
-    instant for the whole page, from which every business time left is counted."""
+    """The representation of a page of tickets read as rows (ROW_COLUMNS), for `user`: two
+    queries whatever the page size (the open escalations, `movable_keys`), and one instant
+    for the whole page, from which every business time left is counted."""
+    with_configuration(rows)
     ids = [row["id"] for row in rows]
     waiting = open_escalations(ids)
     transitions = row_transitions(rows, user)
@@ -256,7 +277,7 @@ def ticket_response(request: Request, ticket: Ticket, code: int = 200) -> Respon
 def rows_response(request: Request, tickets: QuerySet[Ticket], code: int) -> Response:
     """The first of `tickets` read as a row like a list's page (`ticket_page`) with its
     description and CCs; a 404 when there is none. The `ETag` is its version."""
-    rows = list(tickets.values(*TICKET_COLUMNS, "description")[:1])
+    rows = list(tickets.values(*ROW_COLUMNS, "description")[:1])
     if not rows:
         raise Http404
     row = rows[0]
@@ -271,7 +292,7 @@ def rows_response(request: Request, tickets: QuerySet[Ticket], code: int) -> Res
 class TicketListCreate(Idempotent, generics.ListCreateAPIView):
     serializer_class = TicketSerializer
     pagination_class = TicketCursor
-    filter_backends = [filters.DjangoFilterBackend, StrictOrdering]
+    filter_backends = [AskedFilters, StrictOrdering]
     filterset_class = TicketFilter
     # Each `ordering` a client may ask for, as the ORDER BY it stands for: a total order (the
     # id breaks ties) that an index of the ticket table serves as it is (`ticket_created_id`,
@@ -302,7 +323,7 @@ class TicketListCreate(Idempotent, generics.ListCreateAPIView):
     def get(self, request: Request) -> Response:
         # `serializer_class` describes the items (the schema); they are written from rows by
         # `api.representation.TicketWriter`, without a model object.
-        rows = self.filter_queryset(self.get_queryset()).values(*TICKET_COLUMNS)
+        rows = self.filter_queryset(self.get_queryset()).values(*ROW_COLUMNS)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(ticket_page(list(page or []), request.user))
 

@@ -41,6 +41,9 @@ app.conf.beat_schedule = {
     "mail-poll": {"task": "mail.tasks.poll_mailboxes", "schedule": 60.0},
     # Idempotency keys of API POSTs older than IDEMPOTENCY_KEY_TTL_HOURS are deleted.
     "api-idempotency-purge": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    # API tokens past their expiry are deleted (a token is refused from its expiry on; this
+    # clears the ones nobody presents any more).
+    "api-token-purge": {"task": "api.tasks.purge_expired_tokens", "schedule": 3600.0},
     # Major incidents: the wave trigger (many new tickets on one service, or with similar
     # subjects, within minutes: propose or declare an incident, once per wave) and the
     # incidents' update cadence (warning and "missed" reminders to the incident manager).

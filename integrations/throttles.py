@@ -9,12 +9,14 @@ environment: see .env.example). A throttled request is a 429 problem with Retry-
   (per integration, keyed by the integration rather than by its service account). A scope
   counts the requests that change something (not GET, HEAD, OPTIONS): listing one's tokens
   is not making them;
-- `alerts` with Redis (`AlertRateThrottle`): a counter per integration and fixed window, in
-  one round trip (INCR and EXPIRE in a pipeline) instead of DRF's two (read and write back
-  the list of every request's instant in the window). A monitoring system may send hundreds
-  of alerts a second, and the list grew with the rate. A fixed window lets a burst of up to
-  twice the rate straddle two windows; the rate is a guard against a runaway sender, not a
-  quota, so that is accepted. Without Redis (one process on a laptop) DRF's way applies;
+- `token` and `alerts` with Redis (`WindowCount`): a counter per token or integration and
+  fixed window, in one round trip (INCR and EXPIRE in a pipeline) instead of DRF's two (read
+  and write back the list of every request's instant in the window, unpickled and pickled
+  again on each request). A monitoring system may send hundreds of alerts a second, and the
+  list grew with the rate; every token request paid for it too. A fixed window lets a burst
+  of up to twice the rate straddle two windows; the rate is a guard against a runaway
+  sender, not a quota, so that is accepted. Without Redis (one process on a laptop) DRF's
+  way applies;
 - `login`: sign-in attempts per address in the browser (`throttled_login` wraps the sign-in
   views), on top of the lock-out per account and address.
 """
@@ -33,18 +35,6 @@ from django.shortcuts import render
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
-
-
-class TokenRateThrottle(SimpleRateThrottle):
-    """One budget per API token (requests made with a token only)."""
-
-    scope = "token"
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        token_key = getattr(request.auth, "token_key", None)
-        if not token_key:
-            return None  # not a token request: the per-user rate applies
-        return self.cache_format % {"scope": self.scope, "ident": token_key}
 
 
 class ScopeRateThrottle(ScopedRateThrottle):
@@ -78,22 +68,15 @@ def _redis_client() -> redis.Redis | None:
     return _redis[0]
 
 
-class AlertRateThrottle(ScopeRateThrottle):
-    """The `alerts` scope per integration, counted in Redis in one round trip (see the
-    module's docstring); DRF's scoped throttle for any other caller or without Redis."""
+class WindowCount(SimpleRateThrottle):
+    """A rate counted in Redis per fixed window, in one round trip (see the module's
+    docstring), for the throttles below."""
 
     window_end = 0.0
 
-    def allow_request(self, request: Request, view: Any) -> bool:
-        ident = getattr(request.auth, "throttle_ident", None)
-        client = _redis_client()
-        if ident is None or client is None or request.method in SAFE_METHODS:
-            return super().allow_request(request, view)
-        self.scope = getattr(view, self.scope_attr, None)
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        if self.rate is None:
-            return True  # no rate set for the scope: not throttled (as DRF's)
+    def counted(self, client: redis.Redis, ident: object) -> bool:
+        """Count this request against `ident`'s budget in the current window of the rate
+        (`self.scope`, `self.num_requests`, `self.duration` set); whether it is within."""
         now = self.timer()
         window = int(now // self.duration)
         key = f"throttle:{self.scope}:{ident}:{window}"
@@ -111,6 +94,43 @@ class AlertRateThrottle(ScopeRateThrottle):
         if self.window_end:
             return max(1.0, self.window_end - self.timer())
         return super().wait()
+
+
+class TokenRateThrottle(WindowCount):
+    """One budget per API token (requests made with a token only), counted in Redis in one
+    round trip; without Redis as DRF counts (the instants of the window's requests)."""
+
+    scope = "token"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        token_key = getattr(request.auth, "token_key", None)
+        client = _redis_client()
+        if not token_key or client is None or self.rate is None:
+            return super().allow_request(request, view)
+        return self.counted(client, token_key)
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        token_key = getattr(request.auth, "token_key", None)
+        if not token_key:
+            return None  # not a token request: the per-user rate applies
+        return self.cache_format % {"scope": self.scope, "ident": token_key}
+
+
+class AlertRateThrottle(WindowCount, ScopeRateThrottle):
+    """The `alerts` scope per integration, counted in Redis in one round trip (see the
+    module's docstring); DRF's scoped throttle for any other caller or without Redis."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        ident = getattr(request.auth, "throttle_ident", None)
+        client = _redis_client()
+        if ident is None or client is None or request.method in SAFE_METHODS:
+            return super().allow_request(request, view)
+        self.scope = getattr(view, self.scope_attr, None)
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        if self.rate is None:
+            return True  # no rate set for the scope: not throttled (as DRF's)
+        return self.counted(client, ident)
 
 
 class LoginRateThrottle(SimpleRateThrottle):

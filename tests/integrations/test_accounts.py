@@ -249,6 +249,31 @@ def test_each_token_has_its_own_budget(rates, agent, team_a):
     assert second.get("/api/v1/tickets/").status_code == 200
 
 
+@pytest.mark.redis
+def test_a_tokens_budget_is_one_counter_in_redis(rates, agent, team_a):
+    """Counted per token and fixed window with INCR (one round trip), not as DRF's list of
+    every request's instant read and written back through the cache on each request."""
+    import time
+
+    import redis
+    from django.conf import settings
+    from django.core.cache import cache
+
+    rates("token", "2/hour")
+    client = client_for(agent)
+    token_key = ApiToken.objects.get(user=agent).token_key
+    first = int(time.time() // 3600)
+    assert [client.get("/api/v1/tickets/").status_code for _ in range(3)] == [200, 200, 429]
+    windows = {first, int(time.time() // 3600)}  # an hour may just have begun
+    counters = redis.Redis.from_url(settings.REDIS_URL).mget(
+        [f"throttle:token:{token_key}:{window}" for window in windows]
+    )
+    assert sum(int(c or 0) for c in counters) == 3
+    assert cache.get(f"throttle_token_{token_key}") is None
+    throttled = client.get("/api/v1/tickets/")
+    assert 1 <= int(throttled["Retry-After"]) <= 3600  # the rest of the hour's window
+
+
 def test_alert_intake_is_throttled_per_integration(rates, integration, team_a):
     rates("alerts", "1/minute")
     _obj, secret = integration

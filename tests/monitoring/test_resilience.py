@@ -41,6 +41,30 @@ def test_a_reachable_redis_is_a_normal_cache():
         cache.incr("monitoring-test")  # a missing key is still an error, not an outage
 
 
+@pytest.mark.redis
+def test_the_cache_builds_one_redis_client_for_its_operations(monkeypatch):
+    """Django's Redis cache built a `redis.Redis` per operation (four per API request for the
+    throttles alone); this one keeps one per connection pool."""
+    import os
+
+    import redis
+
+    built = []
+    build = redis.Redis.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(self)
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "__init__", counted)
+    cache = ResilientRedisCache(os.environ["REDIS_URL"], OPTIONS)
+    cache.set("monitoring-pool", 1)
+    assert cache.get("monitoring-pool") == 1
+    cache.delete("monitoring-pool")
+    assert cache.get("monitoring-pool") is None
+    assert len(built) == 1
+
+
 @pytest.mark.django_db
 def test_api_writes_go_on_while_the_throttles_cache_is_away(settings):
     settings.CACHES = {
