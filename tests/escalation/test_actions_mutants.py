@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.utils import translation
 
 from escalation import handoff
@@ -20,6 +21,7 @@ from tickets import services
 from tickets.models import Message, Team, TicketEvent
 
 H = dt.timedelta(hours=1)
+M = dt.timedelta(minutes=1)
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +146,15 @@ class TestWhereAnEscalationGoes:
                 now=MON_9 + H,
             )
         assert second.reason == "Beyond L2"
+        with translation.override("en"):
+            third = esc.escalation_raise(  # no reason given at all
+                ticket=chain.ticket(),
+                actor=chain.agents[0],
+                kind="hierarchical",
+                package=package(),
+                now=MON_9,
+            )
+        assert third.reason == "manual escalation"
 
 
 class TestWhoAcknowledges:
@@ -183,6 +194,83 @@ class TestWhoAcknowledges:
         ]
         # A member may take it only themselves.
         assert esc.acknowledge_assignees(escalation, amy) == [amy]
+
+    def test_refusals_say_why_and_change_nothing(self, chain):
+        ticket = chain.ticket()
+        escalation = escalate(ticket, chain.agents[0])
+        lead = chain.leads[1]
+        with translation.override("en"):
+            with pytest.raises(PermissionDenied) as info:
+                esc.escalation_acknowledge(escalation=escalation, actor=chain.agents[0], now=MON_9)
+            assert str(info.value) == "Only the receiving team can acknowledge this escalation."
+            with pytest.raises(esc.EscalationError) as info:
+                esc.escalation_acknowledge(
+                    escalation=escalation, actor=lead, assignee=chain.agents[0], now=MON_9
+                )
+            assert info.value.message_dict == {
+                "assignee": ["Choose yourself or, as the lead, a member of the team."]
+            }
+            # A form made before the escalation: what happened since, and by whom.
+            with pytest.raises(services.StaleRequest) as info:
+                esc.escalation_acknowledge(
+                    escalation=escalation,
+                    actor=lead,
+                    expected_version=ticket.version - 1,
+                    now=MON_9,
+                )
+            assert str(info.value).startswith("Already escalated to L2 at ")
+            assert f" by {chain.agents[0].get_full_name()}." in str(info.value)
+        escalation.refresh_from_db()
+        assert escalation.status == Escalation.Status.RAISED
+        assert not ticket.events.filter(kind=TicketEvent.Kind.ACKNOWLEDGED).exists()
+        # At the version the lead saw, it is acknowledged; a second click says by whom.
+        esc.escalation_acknowledge(
+            escalation=escalation, actor=lead, expected_version=ticket.version, now=MON_9 + H
+        )
+        with translation.override("en"), pytest.raises(services.StaleRequest) as info:
+            esc.escalation_acknowledge(escalation=escalation, actor=lead, now=MON_9 + 2 * H)
+        assert str(info.value).startswith("The escalation was already acknowledged at ")
+        assert str(info.value).endswith(
+            " by you. Your request was not carried out: check the current state."
+        )
+
+    def test_the_raiser_is_told_who_acknowledged_not_the_receiving_lead(self, chain):
+        ticket = chain.ticket()
+        raiser, member = chain.agents[0], chain.agents[1]
+        escalation = escalate(ticket, raiser, now=MON_9)
+        services.ticket_assign(
+            ticket=ticket, actor=chain.leads[1], assignee=chain.leads[1], now=MON_9
+        )
+        at = MON_9 + H
+        esc.escalation_acknowledge(escalation=escalation, actor=member, now=at)
+        ticket.refresh_from_db()
+        assert ticket.assignee == chain.leads[1]  # acknowledged without taking it
+        notices = Notification.objects.filter(kind=Notification.Kind.ESCALATION_ACKNOWLEDGED)
+        assert [(n.user, n.ticket, n.created_at) for n in notices] == [(raiser, ticket, at)]
+        assert notices.get().payload == {
+            "reference": ticket.reference,
+            "by": member.get_full_name(),
+        }
+        escalation.refresh_from_db()
+        assert (escalation.acknowledged_at, escalation.acknowledged_by) == (at, member)
+        event = ticket.events.get(kind=TicketEvent.Kind.ACKNOWLEDGED)
+        assert (event.actor, event.created_at) == (member, at)
+        assert event.payload == {"escalation": escalation.pk, "team": "L2"}
+
+    def test_the_raiser_is_told_even_after_they_stopped_following(self, chain):
+        ticket = chain.ticket()
+        raiser = chain.agents[0]
+        escalation = escalate(ticket, raiser, now=MON_9)  # which makes them a follower
+        services.ticket_follow(ticket=ticket, actor=raiser, follow=False, now=MON_9)
+        esc.escalation_acknowledge(escalation=escalation, actor=chain.agents[1], now=MON_9 + H)
+        notices = Notification.objects.filter(kind=Notification.Kind.ESCALATION_ACKNOWLEDGED)
+        assert [n.user for n in notices] == [raiser]
+
+    def test_who_acknowledges_their_own_escalation_is_not_told(self, chain):
+        admin = AdminFactory(username="root")
+        escalation = escalate(chain.ticket(), admin)
+        esc.escalation_acknowledge(escalation=escalation, actor=admin, now=MON_9)
+        assert not Notification.objects.filter(kind=Notification.Kind.ESCALATION_ACKNOWLEDGED)
 
 
 class TestHandingBack:
@@ -277,6 +365,54 @@ class TestHandingBack:
         with django_assert_num_queries(2):  # where it came from, and the teams with levels
             assert esc.deescalation_targets(ticket) == expected
 
+    def test_a_hand_back_refused_says_why(self, chain):
+        ticket = chain.ticket()
+        with translation.override("en"):
+            with pytest.raises(PermissionDenied) as info:
+                esc.escalation_deescalate(
+                    ticket=ticket,
+                    actor=chain.leads[1],
+                    to_team=chain.security,
+                    reason="Not ours",
+                    now=MON_9,
+                )
+            assert str(info.value) == "Only the lead of the current team can de-escalate."
+            services.ticket_transition(
+                ticket=ticket, actor=chain.agents[0], name="resolve", now=MON_9 + H
+            )
+            with pytest.raises(esc.EscalationError) as info:
+                esc.escalation_deescalate(
+                    ticket=ticket,
+                    actor=chain.leads[0],
+                    to_team=chain.security,
+                    reason="Not ours",
+                    now=MON_9 + H,
+                )
+            assert info.value.message_dict == {
+                "to_team": ["Only active tickets can be de-escalated."]
+            }
+        assert not Escalation.objects.exists()
+
+    def test_a_hand_back_from_a_page_made_before_a_change_is_refused_with_it(self, chain):
+        ticket = chain.ticket()
+        lead = chain.leads[0]
+        seen = ticket.version
+        services.ticket_assign(
+            ticket=ticket, actor=chain.agents[0], assignee=chain.agents[0], now=MON_9 + H
+        )
+        with translation.override("en"), pytest.raises(services.StaleRequest) as info:
+            esc.escalation_deescalate(
+                ticket=ticket,
+                actor=lead,
+                to_team=chain.security,
+                reason="Not ours",
+                expected_version=seen,
+                now=MON_9 + H,
+            )
+        assert str(info.value).startswith("Already reassigned at ")
+        assert f" by {chain.agents[0].get_full_name()}. " in str(info.value)
+        assert not Escalation.objects.exists()
+
     def test_refusals_name_the_field(self, chain):
         ticket = chain.ticket()
         lead = chain.leads[0]
@@ -296,6 +432,7 @@ class TestHandingBack:
 
     def test_a_hand_back_closes_what_is_open_and_tells_the_receiving_team(self, chain):
         ticket = chain.ticket()
+        other = escalate(chain.ticket(), chain.agents[0], now=MON_9)
         up = escalate(ticket, chain.agents[0], now=MON_9)
         back = esc.escalation_deescalate(
             ticket=ticket,
@@ -306,12 +443,18 @@ class TestHandingBack:
         )
         up.refresh_from_db()
         assert (up.status, up.closed_at) == (Escalation.Status.CLOSED, MON_9 + H)
-        assert (back.reason, back.status, back.acknowledged_by) == (
+        other.refresh_from_db()
+        assert other.status == Escalation.Status.RAISED  # another ticket's
+        back.refresh_from_db()
+        assert (back.reason, back.status, back.raised_by, back.acknowledged_by) == (
             "Known issue",
             Escalation.Status.ACKNOWLEDGED,
             chain.leads[1],
+            chain.leads[1],
         )
+        assert (back.raised_at, back.acknowledged_at) == (MON_9 + H, MON_9 + H)
         event = ticket.events.get(kind=TicketEvent.Kind.DE_ESCALATED)
+        assert event.actor == chain.leads[1]
         assert event.payload == {
             "escalation": back.pk,
             "from_team": "L2",
@@ -322,6 +465,29 @@ class TestHandingBack:
         said = {"to_team": "L1", "reason": "Known issue", "reference": ticket.reference}
         assert [n.payload for n in notices] == [said] * 2
         assert {n.user for n in notices} == {chain.agents[0], chain.leads[0]}
+
+    def test_the_lead_hands_it_back_in_their_name_and_the_receivers_pick_it_up(self, chain):
+        ticket = chain.ticket()
+        escalate(ticket, chain.agents[0], now=MON_9)
+        lead = chain.leads[1]
+        services.ticket_assign(
+            ticket=ticket, actor=lead, assignee=chain.agents[1], now=MON_9 + 10 * M
+        )
+        chain.teams[0].members.add(lead)  # who hands it back also works in L1
+        esc.escalation_deescalate(
+            ticket=ticket,
+            actor=lead,
+            to_team=chain.teams[0],
+            reason="Known issue",
+            now=MON_9 + 20 * M,
+        )
+        ticket.refresh_from_db()
+        assert (ticket.team, ticket.assignee) == (chain.teams[0], None)
+        moved = ticket.events.get(kind=TicketEvent.Kind.TEAM_CHANGED, created_at=MON_9 + 20 * M)
+        assert moved.actor == lead
+        assert moved.payload == {"from": "L2", "to": "L1", "reason": "Known issue"}
+        notices = Notification.objects.filter(kind=Notification.Kind.DE_ESCALATED)
+        assert {n.user for n in notices} == {chain.agents[0], chain.leads[0]}  # not the lead
 
 
 class TestTheHandOff:
@@ -431,6 +597,7 @@ class TestTheHandOff:
 
     def test_resolving_closes_raised_and_acknowledged_escalations(self, chain):
         ticket = chain.ticket()
+        other = escalate(chain.ticket(), chain.agents[0], now=MON_9)
         up = escalate(ticket, chain.agents[0], now=MON_9)
         across = esc.escalation_raise(
             ticket=ticket,
@@ -450,3 +617,5 @@ class TestTheHandOff:
         across.refresh_from_db()
         assert up.status == Escalation.Status.ESCALATED_FURTHER  # superseded, not open
         assert (across.status, across.closed_at) == (Escalation.Status.CLOSED, MON_9 + 2 * H)
+        other.refresh_from_db()
+        assert (other.status, other.closed_at) == (Escalation.Status.RAISED, None)  # not this one's

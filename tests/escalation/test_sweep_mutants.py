@@ -10,11 +10,13 @@ import pytest
 
 from escalation import sweep as sweeping
 from escalation.models import SweepFailure
-from notifications.models import Notification
-from tests.escalation.test_services import MON_9, Chain
+from notifications.models import ChannelPreference, Delivery, Notification, Preference
+from sla.models import BusinessCalendar
+from tests.escalation.test_services import BERLIN, MON_9, Chain
 from tests.factories import AdminFactory, UserFactory
 from tickets import services
 from tickets.models import Ticket
+from tickets.priority import Priority
 
 H = dt.timedelta(hours=1)
 M = dt.timedelta(minutes=1)
@@ -151,3 +153,59 @@ def test_a_failure_that_cannot_be_recorded_is_logged_with_the_ticket(chain, monk
         f"Could not record the sweep failure of ticket {ticket.pk}"
     ]
     assert not SweepFailure.objects.exists()  # rolled back with the notice
+
+
+def test_a_sweep_failure_notice_waits_for_the_admins_hours_even_for_a_sev_1(chain):
+    # The notice is about the sweep, not about the ticket's emergency: an admin's email of it
+    # is held for their business hours whatever the ticket's severity.
+    office = BusinessCalendar.objects.get(name="Office hours DE")  # Mon–Fri 08–18, Berlin
+    admin = AdminFactory(username="root")
+    preference = Preference.objects.create(user=admin, calendar=office)
+    ChannelPreference.objects.create(
+        preference=preference, kind=Notification.Kind.SWEEP_FAILED, in_app=True, email=True
+    )
+    ticket = chain.ticket(impact=1, urgency=1)
+    assert ticket.priority == Priority.CRITICAL
+    saturday_3 = dt.datetime(2026, 3, 7, 3, tzinfo=BERLIN)
+    sweeping.record_failure(ticket.pk, now=saturday_3, error=RuntimeError("no"))
+    (delivery,) = Delivery.objects.filter(user=admin, kind=Notification.Kind.SWEEP_FAILED)
+    assert delivery.status == Delivery.Status.HELD
+    assert delivery.next_attempt_at == dt.datetime(2026, 3, 9, 8, tzinfo=BERLIN)
+
+
+def test_a_ticket_another_worker_evaluated_after_the_probe_is_left_alone(chain, monkeypatch):
+    # The probe reads the due tickets before any is locked; one that another worker evaluated
+    # in between (its next check now lies ahead) is not evaluated a second time.
+    now = MON_9 + 5 * H
+    first, second = chain.ticket(), chain.ticket()
+    Ticket.objects.filter(pk=first.pk).update(next_check_at=now - 2 * M)
+    Ticket.objects.filter(pk=second.pk).update(next_check_at=now - M)
+    evaluated = []
+    evaluate = sweeping.evaluate_ticket
+
+    def evaluate_then_the_other_worker(ticket, **kw):
+        evaluated.append(ticket.pk)
+        if ticket.pk == first.pk:  # meanwhile another worker took the second one
+            Ticket.objects.filter(pk=second.pk).update(next_check_at=now + H)
+        return evaluate(ticket, **kw)
+
+    monkeypatch.setattr(sweeping, "evaluate_ticket", evaluate_then_the_other_worker)
+    report = sweeping.sweep(now=now, bulk=False)
+    assert evaluated == [first.pk]
+    assert (report.examined, report.single, report.failed) == (2, 1, [])
+    assert Ticket.objects.get(pk=second.pk).next_check_at == now + H
+
+
+def test_the_single_lane_reads_a_ticket_with_what_its_evaluation_needs_in_one_query(
+    chain, django_assert_num_queries
+):
+    # The lock's query brings the team, level, customer and calendar along: an evaluation
+    # that decides nothing costs the same few statements for every ticket.
+    now = MON_9 + 10 * M
+    ticket = chain.ticket()
+    ticket.refresh_from_db()
+    assert ticket.customer_id and ticket.sla_policy.calendar_id and ticket.level_id
+    Ticket.objects.filter(pk=ticket.pk).update(next_check_at=now - M)
+    with django_assert_num_queries(15):
+        report = sweeping.sweep(now=now, bulk=False)
+    assert (report.examined, report.single, report.fired) == (1, 1, 0)
