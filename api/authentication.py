@@ -41,7 +41,10 @@ class TokenAuthentication(auth.TokenAuthentication):
     """`Authorization: Token <secret>`: knox's scheme, messages and signals, in one query."""
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, ApiToken]:
-        secret = token.decode("utf-8")
+        try:
+            secret = token.decode("utf-8")
+        except UnicodeDecodeError:  # a header of Latin-1 bytes that are no UTF-8: no token
+            raise exceptions.AuthenticationFailed(gettext(KNOX_INVALID_TOKEN)) from None
         candidates = ApiToken.objects.filter(
             token_key=secret[: CONSTANTS.TOKEN_KEY_LENGTH]
         ).select_related("user")

@@ -107,3 +107,13 @@ def test_the_schema_describes_it_as_knoxs_scheme():
     extension = OpenApiAuthenticationExtension.get_match(TokenAuthentication())
     assert isinstance(extension, TokenScheme)
     assert extension.name == "knoxApiToken"
+
+
+def test_a_token_header_that_is_no_utf8_is_refused_not_an_error(client):
+    """HTTP headers arrive as Latin-1: bytes that are no UTF-8 are a wrong token (401), not a
+    server error (knox's own scheme decodes them without a guard)."""
+    response = client.get("/api/v1/tickets/", HTTP_AUTHORIZATION="Token \xe9\xe9abcdefgh")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    with pytest.raises(AuthenticationFailed):
+        TokenAuthentication().authenticate(request_with("\xe9\xe9abcdefgh"))
